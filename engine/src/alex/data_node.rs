@@ -1,0 +1,564 @@
+//! A data node: keys and values in gapped arrays, a bitmap of occupied slots, a linear model.
+
+use std::mem;
+
+use super::key::ModelKey;
+use super::model::LinearModel;
+
+/// No node: the end of the leaf chain.
+pub(super) const NIL: u32 = u32::MAX;
+
+/// Densities: after bulk load, after an expansion, the most a node holds before it must grow,
+/// and the least before it shrinks.
+pub(super) const INIT_DENSITY: f64 = 0.7;
+pub(super) const EXPANDED_DENSITY: f64 = 0.6;
+pub(super) const MAX_DENSITY: f64 = 0.8;
+pub(super) const MIN_DENSITY: f64 = 0.2;
+/// The smallest capacity a non-empty node is given.
+pub(super) const MIN_CAPACITY: usize = 16;
+
+/// Per-node counters since the node was last (re)built, for the cost model.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct NodeCounters {
+    pub inserts: u32,
+    pub shifts: u64,
+    pub search_steps: u64,
+    pub right_appends: u32,
+    pub left_appends: u32,
+}
+
+/// Where a rebuilt node should leave its free space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Layout {
+    /// Gaps spread evenly between keys: random inserts.
+    Spread,
+    /// Keys packed to the left, free room at the right: ascending appends.
+    RoomRight,
+    /// Keys packed to the right, free room at the left: descending inserts.
+    RoomLeft,
+}
+
+#[derive(Debug)]
+pub(super) struct DataNode<K, V> {
+    pub model: LinearModel,
+    /// One key per slot. Inside the window `min_slot..=max_slot` a gap holds a copy of the next
+    /// occupied key, so the window is sorted and searchable without consulting the bitmap.
+    /// Outside the window slot contents are meaningless.
+    pub keys: Vec<K>,
+    /// One value per slot; gaps hold `V::default()`.
+    pub values: Vec<V>,
+    /// Bit `i` set when slot `i` holds a key.
+    pub bitmap: Vec<u64>,
+    pub len: usize,
+    pub min_slot: usize,
+    pub max_slot: usize,
+    /// Neighbours in key order (the leaf chain), or `NIL`.
+    pub prev: u32,
+    pub next: u32,
+    /// log2 of the number of parent slots that point to this node.
+    pub dup: u8,
+    /// Mean exponential-search steps the model promised when the node was built.
+    pub expected_steps: f64,
+    pub counters: NodeCounters,
+}
+
+/// The outcome of inserting into a node with room.
+pub(super) enum Inserted<V> {
+    Replaced(V),
+    New { shifts: usize },
+}
+
+#[inline]
+fn bit(bitmap: &[u64], i: usize) -> bool {
+    bitmap[i / 64] & (1 << (i % 64)) != 0
+}
+
+impl<K: ModelKey, V: Default> DataNode<K, V> {
+    /// An empty node whose model covers `[lo, hi]`, so that its first keys land spread out.
+    pub fn empty(lo: f64, hi: f64, dup: u8) -> Self {
+        DataNode {
+            model: LinearModel::spanning(lo, hi, MIN_CAPACITY),
+            keys: Vec::new(),
+            values: Vec::new(),
+            bitmap: Vec::new(),
+            len: 0,
+            min_slot: 0,
+            max_slot: 0,
+            prev: NIL,
+            next: NIL,
+            dup,
+            expected_steps: 0.0,
+            counters: NodeCounters::default(),
+        }
+    }
+
+    /// A node holding `pairs` (sorted, distinct keys) at the given density and layout.
+    pub fn build(pairs: Vec<(K, V)>, density: f64, layout: Layout, dup: u8) -> Self {
+        let n = pairs.len();
+        if n == 0 {
+            return Self::empty(0.0, 0.0, dup);
+        }
+        let capacity = ((n as f64 / density).ceil() as usize).max(MIN_CAPACITY).max(n + 1);
+        // The keys occupy `span` slots starting at `offset`; the rest is room for appends.
+        let (offset, span) = match layout {
+            Layout::Spread => (0.0, capacity as f64),
+            Layout::RoomRight => (0.0, (n as f64 / MAX_DENSITY).min(capacity as f64)),
+            Layout::RoomLeft => {
+                let span = (n as f64 / MAX_DENSITY).min(capacity as f64);
+                (capacity as f64 - span, span)
+            }
+        };
+        let step = span / n as f64;
+        let mut model = LinearModel::fit(
+            pairs
+                .iter()
+                .enumerate()
+                .map(|(i, (k, _))| (k.model_input(), offset + i as f64 * step)),
+        );
+        if model.slope == 0.0 {
+            // All keys share one model input: centre the prediction in the occupied span.
+            model.intercept = offset + span / 2.0;
+        }
+
+        // Place each key at its predicted slot, or right after its predecessor, leaving enough
+        // room for the keys still to come.
+        let mut slots = Vec::with_capacity(n);
+        let mut next_free = 0;
+        for (i, (k, _)) in pairs.iter().enumerate() {
+            let predicted = model.slot(k.model_input(), capacity);
+            let slot = predicted.max(next_free).min(capacity - (n - i));
+            slots.push(slot);
+            next_free = slot + 1;
+        }
+
+        let mut bitmap = vec![0u64; capacity.div_ceil(64)];
+        let mut keys = Vec::with_capacity(capacity);
+        let mut values = Vec::with_capacity(capacity);
+        let mut steps = 0.0;
+        for ((key, value), &slot) in pairs.into_iter().zip(&slots) {
+            // Gaps before a key hold a copy of it.
+            while keys.len() < slot {
+                keys.push(key.clone());
+                values.push(V::default());
+            }
+            let predicted = model.slot(key.model_input(), capacity);
+            steps += ((predicted as f64 - slot as f64).abs() + 1.0).log2();
+            bitmap[slot / 64] |= 1 << (slot % 64);
+            keys.push(key);
+            values.push(value);
+        }
+        // Slots after the last key lie outside the window; any key will do.
+        let last = keys[slots[n - 1]].clone();
+        keys.resize(capacity, last);
+        values.resize_with(capacity, V::default);
+        DataNode {
+            model,
+            keys,
+            values,
+            bitmap,
+            len: n,
+            min_slot: slots[0],
+            max_slot: slots[n - 1],
+            prev: NIL,
+            next: NIL,
+            dup,
+            expected_steps: steps / n as f64,
+            counters: NodeCounters::default(),
+        }
+    }
+
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether one more key fits without passing the maximum density.
+    #[inline]
+    pub fn has_room(&self) -> bool {
+        self.len == 0 || (self.len + 1) as f64 <= self.capacity() as f64 * MAX_DENSITY
+    }
+
+    #[inline]
+    pub fn is_occupied(&self, slot: usize) -> bool {
+        bit(&self.bitmap, slot)
+    }
+
+    /// The first occupied slot at or after `from`.
+    pub fn next_occupied(&self, from: usize) -> Option<usize> {
+        let cap = self.capacity();
+        if from >= cap {
+            return None;
+        }
+        let mut word = from / 64;
+        let mut bits = self.bitmap[word] & (u64::MAX << (from % 64));
+        loop {
+            if bits != 0 {
+                let slot = word * 64 + bits.trailing_zeros() as usize;
+                return (slot < cap).then_some(slot);
+            }
+            word += 1;
+            if word >= self.bitmap.len() {
+                return None;
+            }
+            bits = self.bitmap[word];
+        }
+    }
+
+    /// The last occupied slot at or before `from`.
+    pub fn prev_occupied(&self, from: usize) -> Option<usize> {
+        let mut word = from / 64;
+        let shift = 63 - (from % 64);
+        let mut bits = (self.bitmap[word] << shift) >> shift;
+        loop {
+            if bits != 0 {
+                return Some(word * 64 + 63 - bits.leading_zeros() as usize);
+            }
+            if word == 0 {
+                return None;
+            }
+            word -= 1;
+            bits = self.bitmap[word];
+        }
+    }
+
+    /// The first gap at or after `from`, if any.
+    fn next_gap(&self, from: usize) -> Option<usize> {
+        let cap = self.capacity();
+        let mut word = from / 64;
+        if word >= self.bitmap.len() {
+            return None;
+        }
+        let mut bits = !self.bitmap[word] & (u64::MAX << (from % 64));
+        loop {
+            if bits != 0 {
+                let slot = word * 64 + bits.trailing_zeros() as usize;
+                return (slot < cap).then_some(slot);
+            }
+            word += 1;
+            if word >= self.bitmap.len() {
+                return None;
+            }
+            bits = !self.bitmap[word];
+        }
+    }
+
+    /// The last gap at or before `from`, if any.
+    fn prev_gap(&self, from: usize) -> Option<usize> {
+        let mut word = from / 64;
+        let shift = 63 - (from % 64);
+        let mut bits = ((!self.bitmap[word]) << shift) >> shift;
+        loop {
+            if bits != 0 {
+                return Some(word * 64 + 63 - bits.leading_zeros() as usize);
+            }
+            if word == 0 {
+                return None;
+            }
+            word -= 1;
+            bits = !self.bitmap[word];
+        }
+    }
+
+    /// The first slot in the window whose key is `>= key`, or `max_slot + 1` if every key is
+    /// smaller. Exponential search from the model's prediction, then binary search; returns the
+    /// number of doubling steps taken as well. The node must not be empty.
+    #[inline]
+    pub fn lower_bound(&self, key: &K) -> (usize, u32) {
+        let (lo, hi) = (self.min_slot, self.max_slot);
+        if self.keys[hi] < *key {
+            return (hi + 1, 0);
+        }
+        let p = self.model.slot(key.model_input(), self.capacity()).clamp(lo, hi);
+        let keys = &self.keys;
+        let mut steps = 0;
+        if keys[p] < *key {
+            // Answer in (p, hi]: find a bound with keys[p + bound] >= key.
+            let mut bound = 1;
+            while p + bound < hi && keys[p + bound] < *key {
+                bound *= 2;
+                steps += 1;
+            }
+            let start = p + bound / 2 + 1;
+            let end = (p + bound).min(hi);
+            (start + keys[start..=end].partition_point(|k| k < key), steps)
+        } else {
+            // Answer in [lo, p]: find a bound with keys[p - bound] < key.
+            let mut bound = 1;
+            while p >= lo + bound && keys[p - bound] >= *key {
+                bound *= 2;
+                steps += 1;
+            }
+            let start = if p >= lo + bound { p - bound + 1 } else { lo };
+            let end = p - bound / 2;
+            (start + keys[start..end].partition_point(|k| k < key), steps)
+        }
+    }
+
+    /// The slot holding `key`, if present.
+    #[inline]
+    pub fn find(&self, key: &K) -> Option<usize> {
+        if self.len == 0 {
+            return None;
+        }
+        let (i, _) = self.lower_bound(key);
+        if i > self.max_slot || self.keys[i] != *key {
+            return None;
+        }
+        // A gap holds a copy of the next key: the key itself is at the next occupied slot.
+        self.next_occupied(i)
+    }
+
+    /// The first occupied slot whose key is `>= key` (`inclusive`) or `> key`.
+    pub fn seek(&self, key: &K, inclusive: bool) -> Option<usize> {
+        if self.len == 0 {
+            return None;
+        }
+        let (i, _) = self.lower_bound(key);
+        let slot = self.next_occupied(i)?;
+        if !inclusive && self.keys[slot] == *key {
+            self.next_occupied(slot + 1)
+        } else {
+            Some(slot)
+        }
+    }
+
+    /// The last occupied slot whose key is `<= key` (`inclusive`) or `< key`.
+    pub fn seek_back(&self, key: &K, inclusive: bool) -> Option<usize> {
+        if self.len == 0 {
+            return None;
+        }
+        let (i, _) = self.lower_bound(key);
+        if inclusive && i <= self.max_slot && self.keys[i] == *key {
+            return self.next_occupied(i);
+        }
+        if i == 0 {
+            return None;
+        }
+        self.prev_occupied(i - 1)
+    }
+
+    /// Inserts `key`; the node must have room. Replaces the value if the key is present.
+    pub fn insert(&mut self, key: K, value: V) -> Inserted<V> {
+        if self.len == 0 {
+            self.insert_first(key, value);
+            return Inserted::New { shifts: 0 };
+        }
+        let cap = self.capacity();
+        let predicted = self.model.slot(key.model_input(), cap);
+        let (i, steps) = self.lower_bound(&key);
+        self.counters.search_steps += u64::from(steps);
+        if i <= self.max_slot && self.keys[i] == key {
+            let slot = self.next_occupied(i).unwrap_or(i);
+            return Inserted::Replaced(mem::replace(&mut self.values[slot], value));
+        }
+        self.counters.inserts += 1;
+        let shifts = if i > self.max_slot {
+            self.counters.right_appends += 1;
+            self.insert_after_all(predicted, key, value)
+        } else if i <= self.min_slot {
+            self.counters.left_appends += 1;
+            self.insert_before_all(predicted, key, value)
+        } else {
+            // `m` holds the smallest key above ours, `l` the largest below; gaps between them
+            // are free and must end up holding our key (the gaps before it) or keys[m].
+            let m = self.next_occupied(i).unwrap_or(self.max_slot);
+            let l = self.prev_occupied(m - 1).unwrap_or(self.min_slot);
+            if m > l + 1 {
+                let pos = predicted.clamp(l + 1, m - 1);
+                self.put(pos, key, value);
+                self.fill(l + 1, pos);
+                0
+            } else {
+                self.shift_in(l, m, key, value)
+            }
+        };
+        self.counters.shifts += shifts as u64;
+        self.len += 1;
+        Inserted::New { shifts }
+    }
+
+    /// Inserts into an empty node, allocating its slots if it has none.
+    fn insert_first(&mut self, key: K, value: V) {
+        let cap = self.capacity().max(MIN_CAPACITY);
+        self.keys.clear();
+        self.keys.resize(cap, key.clone());
+        self.values.clear();
+        self.values.resize_with(cap, V::default);
+        self.bitmap.clear();
+        self.bitmap.resize(cap.div_ceil(64), 0);
+        let slot = self.model.slot(key.model_input(), cap);
+        self.counters.inserts += 1;
+        self.put(slot, key, value);
+        self.min_slot = slot;
+        self.max_slot = slot;
+        self.len = 1;
+    }
+
+    /// Writes a key into a gap and marks it occupied.
+    #[inline]
+    fn put(&mut self, slot: usize, key: K, value: V) {
+        self.keys[slot] = key;
+        self.values[slot] = value;
+        self.bitmap[slot / 64] |= 1 << (slot % 64);
+    }
+
+    /// Copies the key at `to` into the gaps `from..to`.
+    fn fill(&mut self, from: usize, to: usize) {
+        for slot in from..to {
+            self.keys[slot] = self.keys[to].clone();
+        }
+    }
+
+    fn insert_after_all(&mut self, predicted: usize, key: K, value: V) -> usize {
+        let cap = self.capacity();
+        if self.max_slot + 1 < cap {
+            // A prediction past the end (an append the model has not seen yet) takes the next
+            // slot, keeping the room beyond for the appends that usually follow.
+            let pos = if predicted >= cap - 1 {
+                self.max_slot + 1
+            } else {
+                predicted.max(self.max_slot + 1)
+            };
+            let old_max = self.max_slot;
+            self.put(pos, key, value);
+            self.max_slot = pos;
+            self.fill(old_max + 1, pos);
+            0
+        } else {
+            // No room at the end: make room by shifting left into the nearest gap.
+            let (l, m) = (self.max_slot, self.max_slot + 1);
+            self.shift_in(l, m, key, value)
+        }
+    }
+
+    fn insert_before_all(&mut self, predicted: usize, key: K, value: V) -> usize {
+        if self.min_slot > 0 {
+            let pos = if predicted == 0 { self.min_slot - 1 } else { predicted.min(self.min_slot - 1) };
+            let old_min = self.min_slot;
+            self.put(pos, key, value);
+            self.min_slot = pos;
+            // The gaps between us and the old first key were outside the window.
+            self.fill(pos + 1, old_min);
+            0
+        } else {
+            // Slot 0 is taken: shift right into the nearest gap; our key goes to slot 0.
+            self.shift_right_into(0, key, value)
+        }
+    }
+
+    /// Inserts between occupied neighbours `l` and `m = l + 1` (or after the last key when
+    /// `m == max_slot + 1`) by shifting toward the nearer gap.
+    fn shift_in(&mut self, l: usize, m: usize, key: K, value: V) -> usize {
+        let right = if m < self.capacity() { self.next_gap(m) } else { None };
+        let left = self.prev_gap(l);
+        match (left, right) {
+            (Some(g), Some(r)) if l - g <= r - m => self.shift_left_into(g, l, key, value),
+            (_, Some(_)) => self.shift_right_into(m, key, value),
+            (Some(g), None) => self.shift_left_into(g, l, key, value),
+            (None, None) => unreachable_full(),
+        }
+    }
+
+    /// Shifts `m..gap` one slot right (into the first gap after `m`) and puts the key at `m`.
+    fn shift_right_into(&mut self, m: usize, key: K, value: V) -> usize {
+        let Some(gap) = self.next_gap(m) else {
+            unreachable_full()
+        };
+        self.keys[m..=gap].rotate_right(1);
+        self.values[m..=gap].rotate_right(1);
+        self.bitmap[gap / 64] |= 1 << (gap % 64);
+        self.keys[m] = key;
+        self.values[m] = value;
+        self.max_slot = self.max_slot.max(gap);
+        self.min_slot = self.min_slot.min(m);
+        gap - m
+    }
+
+    /// Shifts `gap+1..=l` one slot left (into the gap) and puts the key at `l`.
+    fn shift_left_into(&mut self, gap: usize, l: usize, key: K, value: V) -> usize {
+        self.keys[gap..=l].rotate_left(1);
+        self.values[gap..=l].rotate_left(1);
+        self.bitmap[gap / 64] |= 1 << (gap % 64);
+        self.keys[l] = key;
+        self.values[l] = value;
+        self.min_slot = self.min_slot.min(gap);
+        self.max_slot = self.max_slot.max(l);
+        l - gap
+    }
+
+    /// Removes the key at an occupied `slot`, returning its value.
+    pub fn remove_at(&mut self, slot: usize) -> V {
+        let value = mem::take(&mut self.values[slot]);
+        self.bitmap[slot / 64] &= !(1 << (slot % 64));
+        self.len -= 1;
+        if self.len == 0 {
+            self.min_slot = 0;
+            self.max_slot = 0;
+        } else if slot == self.max_slot {
+            self.max_slot = self.prev_occupied(slot).unwrap_or(0);
+        } else if slot == self.min_slot {
+            self.min_slot = self.next_occupied(slot).unwrap_or(0);
+        } else if let (Some(next), Some(prev)) = (self.next_occupied(slot), self.prev_occupied(slot)) {
+            self.fill(prev + 1, next);
+        }
+        value
+    }
+
+    /// Takes every pair out, in key order, leaving the node empty.
+    pub fn drain(&mut self) -> Vec<(K, V)> {
+        let mut pairs = Vec::with_capacity(self.len);
+        let mut slot = self.next_occupied(0);
+        while let Some(s) = slot {
+            pairs.push((self.keys[s].clone(), mem::take(&mut self.values[s])));
+            slot = self.next_occupied(s + 1);
+        }
+        self.keys = Vec::new();
+        self.values = Vec::new();
+        self.bitmap = Vec::new();
+        self.len = 0;
+        self.min_slot = 0;
+        self.max_slot = 0;
+        pairs
+    }
+
+    /// The layout a rebuild should use, judged by where inserts have been landing.
+    pub fn preferred_layout(&self) -> Layout {
+        let c = &self.counters;
+        let inserts = f64::from(c.inserts.max(1));
+        if c.inserts >= 8 && f64::from(c.right_appends) / inserts > 0.9 {
+            Layout::RoomRight
+        } else if c.inserts >= 8 && f64::from(c.left_appends) / inserts > 0.9 {
+            Layout::RoomLeft
+        } else {
+            Layout::Spread
+        }
+    }
+
+    /// ALEX's intra-node cost: 20 per search step plus 0.5 per shifted slot, per insert.
+    pub fn measured_cost(&self) -> f64 {
+        let c = &self.counters;
+        let inserts = f64::from(c.inserts.max(1));
+        20.0 * c.search_steps as f64 / inserts + 0.5 * c.shifts as f64 / inserts
+    }
+
+    pub fn expected_cost(&self) -> f64 {
+        20.0 * self.expected_steps
+    }
+
+    /// The smallest and largest model inputs held, if any.
+    pub fn input_range(&self) -> Option<(f64, f64)> {
+        (self.len > 0).then(|| {
+            (
+                self.keys[self.min_slot].model_input(),
+                self.keys[self.max_slot].model_input(),
+            )
+        })
+    }
+}
+
+#[cold]
+fn unreachable_full() -> ! {
+    // `insert` is only called on nodes with room (`has_room`), which always have a gap.
+    panic!("ALEX invariant broken: insert into a data node without a gap")
+}
+

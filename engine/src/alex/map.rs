@@ -1,0 +1,722 @@
+//! `AlexMap`: the tree of inner and data nodes, and the operations that reshape it.
+
+use std::fmt;
+use std::mem;
+use std::ops::{Bound, RangeBounds};
+
+use super::data_node::{
+    DataNode, EXPANDED_DENSITY, INIT_DENSITY, Inserted, Layout, MIN_CAPACITY, MIN_DENSITY, NIL,
+};
+use super::iter::Range;
+use super::key::ModelKey;
+use super::model::LinearModel;
+
+/// The most children an inner node routes to.
+pub(super) const MAX_FANOUT: usize = 1 << 16;
+/// Keys per data node that bulk loading and splits aim for.
+pub(super) const TARGET_KEYS: usize = 4096;
+/// A data node holding this many keys splits rather than expands.
+pub(super) const MAX_DATA_KEYS: usize = 1 << 15;
+/// Nodes smaller than this never split for cost reasons (only for size).
+const MIN_SPLIT_KEYS: usize = 256;
+/// A node this small tries to merge with its buddy; merged nodes stay at most `MERGE_MAX_KEYS`.
+const MERGE_BELOW_KEYS: usize = TARGET_KEYS / 8;
+const MERGE_MAX_KEYS: usize = TARGET_KEYS / 2;
+
+/// A child pointer: a data node or an inner node, packed in 32 bits (top bit: inner).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Child(u32);
+
+const INNER_BIT: u32 = 1 << 31;
+
+pub(super) enum Node {
+    Inner(u32),
+    Data(u32),
+}
+
+impl Child {
+    pub fn data(id: u32) -> Self {
+        Child(id)
+    }
+
+    pub fn inner(id: u32) -> Self {
+        Child(id | INNER_BIT)
+    }
+
+    #[inline]
+    pub fn node(self) -> Node {
+        if self.0 & INNER_BIT != 0 {
+            Node::Inner(self.0 & !INNER_BIT)
+        } else {
+            Node::Data(self.0)
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct InnerNode {
+    pub model: LinearModel,
+    /// A power-of-two number of slots; each child covers an aligned power-of-two block of them.
+    pub children: Vec<Child>,
+    /// log2 of the number of parent slots that point to this node.
+    pub dup: u8,
+}
+
+/// Structural events since creation, reported by `stats()`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct TreeCounters {
+    pub inserts: u64,
+    pub shifts: u64,
+    pub expansions: u64,
+    pub contractions: u64,
+    pub splits_sideways: u64,
+    pub splits_down: u64,
+    pub merges: u64,
+    pub root_expansions: u64,
+}
+
+/// An ordered map on a multi-level ALEX learned index. See the [module docs](super).
+pub struct AlexMap<K, V> {
+    pub(super) root: Child,
+    pub(super) inner: Vec<InnerNode>,
+    pub(super) free_inner: Vec<u32>,
+    pub(super) data: Vec<DataNode<K, V>>,
+    pub(super) free_data: Vec<u32>,
+    len: usize,
+    /// The first and last data nodes of the leaf chain.
+    pub(super) head: u32,
+    pub(super) tail: u32,
+    /// Scratch: `(inner node, slot)` from the root down to the last data node reached.
+    pub(super) path: Vec<(u32, usize)>,
+    pub(super) counters: TreeCounters,
+}
+
+impl<K: ModelKey, V: Default> Default for AlexMap<K, V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<K: ModelKey, V: Default> AlexMap<K, V> {
+    /// An empty map.
+    pub fn new() -> Self {
+        let mut map = AlexMap {
+            root: Child::data(0),
+            inner: Vec::new(),
+            free_inner: Vec::new(),
+            data: Vec::new(),
+            free_data: Vec::new(),
+            len: 0,
+            head: 0,
+            tail: 0,
+            path: Vec::new(),
+            counters: TreeCounters::default(),
+        };
+        let id = map.alloc_data(DataNode::empty(0.0, 0.0, 0));
+        map.root = Child::data(id);
+        map.head = id;
+        map.tail = id;
+        map
+    }
+
+    /// Builds a map from pairs. Sorted input with distinct keys is loaded directly; anything
+    /// else is sorted first, and for repeated keys the last value wins (as with `BTreeMap`).
+    pub fn bulk_load(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+        let mut pairs: Vec<(K, V)> = pairs.into_iter().collect();
+        if !pairs.windows(2).all(|w| w[0].0 < w[1].0) {
+            pairs.reverse(); // so that the stable sort keeps the last of equal keys first
+            pairs.sort_by(|a, b| a.0.cmp(&b.0));
+            pairs.dedup_by(|later, earlier| later.0 == earlier.0);
+        }
+        let mut map = Self::new();
+        if pairs.is_empty() {
+            return map;
+        }
+        map.data.clear();
+        map.len = pairs.len();
+        let mut leaves = Vec::new();
+        map.root = map.build_subtree(pairs, 0, Layout::Spread, &mut leaves);
+        map.link_between(NIL, &leaves, NIL);
+        map
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Removes every entry and releases the nodes' memory.
+    pub fn clear(&mut self) {
+        *self = Self::new();
+    }
+
+    /// The data node whose key range covers model input `x`, by routing through the models.
+    #[inline]
+    pub(super) fn leaf_for(&self, x: f64) -> u32 {
+        let mut child = self.root;
+        loop {
+            match child.node() {
+                Node::Data(id) => return id,
+                Node::Inner(id) => {
+                    let node = &self.inner[id as usize];
+                    child = node.children[node.model.slot(x, node.children.len())];
+                }
+            }
+        }
+    }
+
+    /// Like `leaf_for`, recording the path in `self.path`.
+    fn descend(&mut self, x: f64) -> u32 {
+        self.path.clear();
+        let mut child = self.root;
+        loop {
+            match child.node() {
+                Node::Data(id) => return id,
+                Node::Inner(id) => {
+                    let node = &self.inner[id as usize];
+                    let slot = node.model.slot(x, node.children.len());
+                    self.path.push((id, slot));
+                    child = node.children[slot];
+                }
+            }
+        }
+    }
+
+    pub fn get(&self, key: &K) -> Option<&V> {
+        let leaf = &self.data[self.leaf_for(key.model_input()) as usize];
+        leaf.find(key).map(|slot| &leaf.values[slot])
+    }
+
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        let id = self.leaf_for(key.model_input());
+        let leaf = &mut self.data[id as usize];
+        leaf.find(key).map(|slot| &mut leaf.values[slot])
+    }
+
+    pub fn contains_key(&self, key: &K) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Inserts `key`, returning the value it replaced, if any.
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        let x = key.model_input();
+        loop {
+            let id = self.descend(x);
+            let leaf = &mut self.data[id as usize];
+            if leaf.has_room() || leaf.find(&key).is_some() {
+                return match leaf.insert(key, value) {
+                    Inserted::Replaced(old) => Some(old),
+                    Inserted::New { shifts } => {
+                        self.len += 1;
+                        self.counters.inserts += 1;
+                        self.counters.shifts += shifts as u64;
+                        None
+                    }
+                };
+            }
+            self.make_room(id, x);
+        }
+    }
+
+    /// Removes `key`, returning its value, if present.
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        let id = self.descend(key.model_input());
+        let leaf = &mut self.data[id as usize];
+        let slot = leaf.find(key)?;
+        let value = leaf.remove_at(slot);
+        self.len -= 1;
+        self.shrink_after_remove(id);
+        Some(value)
+    }
+
+    /// The entries with keys in `range`, in ascending order (and descending with `.rev()`).
+    /// An empty or inverted range yields nothing.
+    pub fn range<R: RangeBounds<K>>(&self, range: R) -> Range<'_, K, V> {
+        Range::new(self, range.start_bound(), range.end_bound())
+    }
+
+    /// All entries in ascending key order.
+    pub fn iter(&self) -> Range<'_, K, V> {
+        Range::new(self, Bound::Unbounded, Bound::Unbounded)
+    }
+
+    /// The first entry whose key is `>= key`.
+    pub fn lower_bound(&self, key: &K) -> Option<(&K, &V)> {
+        self.range((Bound::Included(key), Bound::Unbounded)).next()
+    }
+
+    pub fn first(&self) -> Option<(&K, &V)> {
+        self.iter().next()
+    }
+
+    pub fn last(&self) -> Option<(&K, &V)> {
+        self.iter().next_back()
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Node allocation and the leaf chain
+
+    fn alloc_data(&mut self, node: DataNode<K, V>) -> u32 {
+        if let Some(id) = self.free_data.pop() {
+            self.data[id as usize] = node;
+            id
+        } else {
+            self.data.push(node);
+            (self.data.len() - 1) as u32
+        }
+    }
+
+    fn free_data_node(&mut self, id: u32) {
+        self.data[id as usize] = DataNode::empty(0.0, 0.0, 0);
+        self.free_data.push(id);
+    }
+
+    fn alloc_inner(&mut self, node: InnerNode) -> u32 {
+        if let Some(id) = self.free_inner.pop() {
+            self.inner[id as usize] = node;
+            id
+        } else {
+            self.inner.push(node);
+            (self.inner.len() - 1) as u32
+        }
+    }
+
+    fn free_inner_node(&mut self, id: u32) {
+        self.inner[id as usize] = InnerNode {
+            model: LinearModel::default(),
+            children: Vec::new(),
+            dup: 0,
+        };
+        self.free_inner.push(id);
+    }
+
+    /// Links `leaves` (in key order) into the chain between `prev` and `next`.
+    fn link_between(&mut self, prev: u32, leaves: &[u32], next: u32) {
+        let mut before = prev;
+        for &id in leaves {
+            self.data[id as usize].prev = before;
+            match before {
+                NIL => self.head = id,
+                b => self.data[b as usize].next = id,
+            }
+            before = id;
+        }
+        self.data[before as usize].next = next;
+        match next {
+            NIL => self.tail = before,
+            n => self.data[n as usize].prev = before,
+        }
+    }
+
+    fn set_dup(&mut self, child: Child, dup: u8) {
+        match child.node() {
+            Node::Data(id) => self.data[id as usize].dup = dup,
+            Node::Inner(id) => self.inner[id as usize].dup = dup,
+        }
+    }
+
+    pub(super) fn dup_of(&self, child: Child) -> u8 {
+        match child.node() {
+            Node::Data(id) => self.data[id as usize].dup,
+            Node::Inner(id) => self.inner[id as usize].dup,
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Building subtrees (bulk load, splits)
+
+    /// A subtree holding `pairs` (sorted, distinct): a data node when they are few or cannot be
+    /// told apart by the model, else an inner node whose model spans their model inputs.
+    fn build_subtree(&mut self, pairs: Vec<(K, V)>, dup: u8, layout: Layout, leaves: &mut Vec<u32>) -> Child {
+        let (lo, hi) = match (pairs.first(), pairs.last()) {
+            (Some(first), Some(last)) => (first.0.model_input(), last.0.model_input()),
+            _ => (0.0, 0.0),
+        };
+        if pairs.len() <= TARGET_KEYS || lo >= hi {
+            let id = self.alloc_data(DataNode::build(pairs, INIT_DENSITY, layout, dup));
+            leaves.push(id);
+            return Child::data(id);
+        }
+        let fanout = pairs.len().div_ceil(TARGET_KEYS).next_power_of_two().clamp(2, MAX_FANOUT);
+        let model = LinearModel::spanning(lo, hi, fanout);
+        let mut children = vec![Child::data(0); fanout];
+        self.build_block(&model, &mut children, 0, fanout, pairs, TARGET_KEYS, layout, leaves);
+        let id = self.alloc_inner(InnerNode {
+            model,
+            children,
+            dup,
+        });
+        Child::inner(id)
+    }
+
+    /// Fills `children[start..start + size]` (slots of a node with model `model`) with nodes
+    /// holding `pairs`, halving the block while a half holds more than `max_keys`. Every key is
+    /// placed where `model` routes it, which keeps routing exact.
+    #[allow(clippy::too_many_arguments)]
+    fn build_block(
+        &mut self,
+        model: &LinearModel,
+        children: &mut [Child],
+        start: usize,
+        size: usize,
+        mut pairs: Vec<(K, V)>,
+        max_keys: usize,
+        layout: Layout,
+        leaves: &mut Vec<u32>,
+    ) {
+        let dup = size.trailing_zeros() as u8;
+        let child = if pairs.len() <= max_keys {
+            let node = if pairs.is_empty() {
+                DataNode::empty(model.slot_start(start), model.slot_start(start + size), dup)
+            } else {
+                DataNode::build(pairs, INIT_DENSITY, layout, dup)
+            };
+            let id = self.alloc_data(node);
+            leaves.push(id);
+            Child::data(id)
+        } else if size == 1 {
+            self.build_subtree(pairs, dup, layout, leaves)
+        } else {
+            let half = size / 2;
+            let fanout = children.len();
+            let cut = pairs.partition_point(|(k, _)| model.slot(k.model_input(), fanout) < start + half);
+            let right = pairs.split_off(cut);
+            // Room for appends goes to the node that will hold the largest (smallest) key.
+            let (left_layout, right_layout) = match layout {
+                Layout::RoomRight if right.is_empty() => (Layout::RoomRight, Layout::Spread),
+                Layout::RoomRight => (Layout::Spread, Layout::RoomRight),
+                Layout::RoomLeft if pairs.is_empty() => (Layout::Spread, Layout::RoomLeft),
+                Layout::RoomLeft => (Layout::RoomLeft, Layout::Spread),
+                Layout::Spread => (Layout::Spread, Layout::Spread),
+            };
+            self.build_block(model, children, start, half, pairs, max_keys, left_layout, leaves);
+            self.build_block(model, children, start + half, half, right, max_keys, right_layout, leaves);
+            return;
+        };
+        children[start..start + size].fill(child);
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Growing: expansion, splits, root expansion
+
+    /// Called when data node `id` (reached through `self.path`) is full.
+    fn make_room(&mut self, id: u32, x: f64) {
+        if self.expand_root_for(x) {
+            return;
+        }
+        let leaf = &self.data[id as usize];
+        let splittable = leaf.input_range().is_some_and(|(lo, hi)| lo < hi);
+        let too_big = leaf.len >= MAX_DATA_KEYS;
+        let costly = leaf.len >= MIN_SPLIT_KEYS
+            && leaf.counters.inserts >= 64
+            && (leaf.measured_cost() > 20f64.max(1.5 * leaf.expected_cost())
+                || leaf.counters.shifts > 100 * u64::from(leaf.counters.inserts));
+        if splittable && (too_big || costly) {
+            self.split(id);
+        } else {
+            self.expand(id);
+        }
+    }
+
+    /// Rebuilds a data node at the expanded density, retraining its model.
+    fn expand(&mut self, id: u32) {
+        self.rebuild(id, EXPANDED_DENSITY);
+        self.counters.expansions += 1;
+    }
+
+    fn rebuild(&mut self, id: u32, density: f64) {
+        let leaf = &mut self.data[id as usize];
+        let layout = leaf.preferred_layout();
+        let (prev, next, dup, model) = (leaf.prev, leaf.next, leaf.dup, leaf.model);
+        let pairs = leaf.drain();
+        let mut fresh = if pairs.is_empty() {
+            let mut empty = DataNode::empty(0.0, 0.0, dup);
+            empty.model = model;
+            empty
+        } else {
+            DataNode::build(pairs, density, layout, dup)
+        };
+        fresh.prev = prev;
+        fresh.next = next;
+        self.data[id as usize] = fresh;
+    }
+
+    /// Splits data node `id`: sideways into its parent's slots when it covers several (doubling
+    /// the parent's fanout if it covers one and the parent may grow), else downward into a new
+    /// inner node.
+    fn split(&mut self, id: u32) {
+        let Some(&(parent, slot)) = self.path.last() else {
+            // The root is a data node: grow a level.
+            let leaf = &mut self.data[id as usize];
+            let layout = leaf.preferred_layout();
+            let pairs = leaf.drain();
+            self.free_data_node(id);
+            let mut leaves = Vec::new();
+            self.root = self.build_subtree_forced(pairs, 0, layout, &mut leaves);
+            self.link_between(NIL, &leaves, NIL);
+            self.counters.splits_down += 1;
+            return;
+        };
+        let mut dup = self.data[id as usize].dup;
+        let mut slot = slot;
+        if dup == 0 && self.inner[parent as usize].children.len() < MAX_FANOUT {
+            self.double_fanout(parent);
+            slot *= 2;
+            dup = 1;
+        }
+        let leaf = &mut self.data[id as usize];
+        let (prev, next, layout) = (leaf.prev, leaf.next, leaf.preferred_layout());
+        let pairs = leaf.drain();
+        let n = pairs.len();
+        self.free_data_node(id);
+
+        let size = 1usize << dup;
+        let start = slot & !(size - 1);
+        let node = &mut self.inner[parent as usize];
+        let model = node.model;
+        let mut children = mem::take(&mut node.children);
+        let mut leaves = Vec::new();
+        if size == 1 {
+            // The parent is at its maximum fanout: split downward.
+            children[start] = self.build_subtree_forced(pairs, 0, layout, &mut leaves);
+            self.counters.splits_down += 1;
+        } else {
+            self.build_block(&model, &mut children, start, size, pairs, (n / 2).max(1), layout, &mut leaves);
+            self.counters.splits_sideways += 1;
+        }
+        self.inner[parent as usize].children = children;
+        self.link_between(prev, &leaves, next);
+    }
+
+    /// Like `build_subtree`, but always an inner node when the keys can be told apart (a node
+    /// that must split may hold fewer than `TARGET_KEYS`).
+    fn build_subtree_forced(&mut self, pairs: Vec<(K, V)>, dup: u8, layout: Layout, leaves: &mut Vec<u32>) -> Child {
+        let (lo, hi) = match (pairs.first(), pairs.last()) {
+            (Some(first), Some(last)) => (first.0.model_input(), last.0.model_input()),
+            _ => (0.0, 0.0),
+        };
+        if pairs.len() > TARGET_KEYS || lo >= hi {
+            return self.build_subtree(pairs, dup, layout, leaves);
+        }
+        let model = LinearModel::spanning(lo, hi, 2);
+        let mut children = vec![Child::data(0); 2];
+        let max_keys = (pairs.len() / 2).max(1);
+        self.build_block(&model, &mut children, 0, 2, pairs, max_keys, layout, leaves);
+        Child::inner(self.alloc_inner(InnerNode {
+            model,
+            children,
+            dup,
+        }))
+    }
+
+    /// Doubles an inner node's slots: every child now covers twice as many.
+    fn double_fanout(&mut self, id: u32) {
+        let node = &mut self.inner[id as usize];
+        let old = mem::take(&mut node.children);
+        node.children = old.iter().flat_map(|&c| [c, c]).collect();
+        node.model = node.model.doubled();
+        let mut slot = 0;
+        while slot < old.len() {
+            let dup = self.dup_of(old[slot]);
+            self.set_dup(old[slot], dup + 1);
+            slot += 1 << dup;
+        }
+    }
+
+    /// When `x` lies outside the root's key domain but within one domain width of it, extends the
+    /// domain (doubling the root's fanout, or adding a level above it) so that long runs of
+    /// ascending or descending keys get fresh data nodes instead of piling into the edge node.
+    /// Keys farther out are outliers: the edge data node keeps them.
+    fn expand_root_for(&mut self, x: f64) -> bool {
+        let Node::Inner(root) = self.root.node() else {
+            return false;
+        };
+        let node = &self.inner[root as usize];
+        let fanout = node.children.len();
+        let p = node.model.predict(x);
+        let f = fanout as f64;
+        let grow_right = p >= f && p < 2.0 * f;
+        let grow_left = p < 0.0 && p >= -f;
+        if !(grow_right || grow_left) || node.model.slope <= 0.0 {
+            return false;
+        }
+        let model = node.model;
+        let (lo, hi) = if grow_right {
+            (model.slot_start(fanout), model.slot_start(2 * fanout))
+        } else {
+            (model.slot_start(0) - (model.slot_start(fanout) - model.slot_start(0)), model.slot_start(0))
+        };
+        let fresh_id;
+        if fanout * 2 <= MAX_FANOUT {
+            let dup = fanout.trailing_zeros() as u8;
+            fresh_id = self.alloc_data(DataNode::empty(lo, hi, dup));
+            let fresh = Child::data(fresh_id);
+            let node = &mut self.inner[root as usize];
+            if grow_right {
+                node.children.resize(2 * fanout, fresh);
+            } else {
+                let mut children = vec![fresh; fanout];
+                children.append(&mut node.children);
+                node.children = children;
+                node.model.intercept += f;
+            }
+        } else {
+            fresh_id = self.alloc_data(DataNode::empty(lo, hi, 0));
+            let fresh = Child::data(fresh_id);
+            let mut top = LinearModel {
+                slope: model.slope / f,
+                anchor: model.anchor,
+                intercept: model.intercept / f,
+            };
+            let children = if grow_right {
+                vec![self.root, fresh]
+            } else {
+                top.intercept += 1.0;
+                vec![fresh, self.root]
+            };
+            self.set_dup(self.root, 0);
+            self.root = Child::inner(self.alloc_inner(InnerNode {
+                model: top,
+                children,
+                dup: 0,
+            }));
+        }
+        self.counters.root_expansions += 1;
+        // Link the new node at its end of the chain and move over the edge node's outliers
+        // that now route to it.
+        let edge = if grow_right { self.tail } else { self.head };
+        if grow_right {
+            self.link_between(edge, &[fresh_id], NIL);
+        } else {
+            self.link_between(NIL, &[fresh_id], edge);
+        }
+        self.reroute_edge(edge);
+        true
+    }
+
+    /// Moves every key of data node `edge` that no longer routes to it to the node it routes to.
+    fn reroute_edge(&mut self, edge: u32) {
+        let leaf = &self.data[edge as usize];
+        let stays = |map: &Self, k: &K| map.leaf_for(k.model_input()) == edge;
+        let mut slot = leaf.next_occupied(0);
+        let mut movers = Vec::new();
+        while let Some(s) = slot {
+            if !stays(self, &self.data[edge as usize].keys[s]) {
+                movers.push(s);
+            }
+            slot = self.data[edge as usize].next_occupied(s + 1);
+        }
+        if movers.is_empty() {
+            return;
+        }
+        let mut moved = Vec::with_capacity(movers.len());
+        for s in movers {
+            let key = self.data[edge as usize].keys[s].clone();
+            let value = self.data[edge as usize].remove_at(s);
+            moved.push((key, value));
+        }
+        self.len -= moved.len();
+        for (k, v) in moved {
+            self.insert(k, v);
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Shrinking: contraction and merges
+
+    fn shrink_after_remove(&mut self, id: u32) {
+        let leaf = &self.data[id as usize];
+        if leaf.len == 0 && leaf.capacity() > 0 {
+            self.rebuild(id, EXPANDED_DENSITY); // releases the slots
+        } else if leaf.capacity() > MIN_CAPACITY * 4 && (leaf.len as f64) < leaf.capacity() as f64 * MIN_DENSITY {
+            self.rebuild(id, EXPANDED_DENSITY);
+            self.counters.contractions += 1;
+        }
+        if self.data[id as usize].len < MERGE_BELOW_KEYS {
+            self.merge_with_buddy(id);
+        }
+    }
+
+    /// Merges a small data node with the data node covering the other half of their common
+    /// parent block, if that one is small too; collapses a parent left with a single child.
+    fn merge_with_buddy(&mut self, id: u32) {
+        let Some(&(parent, slot)) = self.path.last() else {
+            return;
+        };
+        let dup = self.data[id as usize].dup;
+        let size = 1usize << dup;
+        let fanout = self.inner[parent as usize].children.len();
+        if size >= fanout {
+            return;
+        }
+        let start = slot & !(size - 1);
+        let buddy_start = start ^ size;
+        let Node::Data(buddy) = self.inner[parent as usize].children[buddy_start].node() else {
+            return;
+        };
+        let b = &self.data[buddy as usize];
+        if b.dup != dup || b.len + self.data[id as usize].len > MERGE_MAX_KEYS {
+            return;
+        }
+        let (left, right) = if start < buddy_start { (id, buddy) } else { (buddy, id) };
+        let (prev, next) = (self.data[left as usize].prev, self.data[right as usize].next);
+        let mut pairs = self.data[left as usize].drain();
+        pairs.append(&mut self.data[right as usize].drain());
+        let block = start.min(buddy_start);
+        let model = self.inner[parent as usize].model;
+        let node = if pairs.is_empty() {
+            DataNode::empty(model.slot_start(block), model.slot_start(block + 2 * size), dup + 1)
+        } else {
+            DataNode::build(pairs, INIT_DENSITY, Layout::Spread, dup + 1)
+        };
+        self.data[left as usize] = node;
+        self.free_data_node(right);
+        self.link_between(prev, &[left], next);
+        self.inner[parent as usize].children[block..block + 2 * size].fill(Child::data(left));
+        self.counters.merges += 1;
+
+        if 2 * size == fanout {
+            self.collapse(parent, Child::data(left));
+        }
+    }
+
+    /// Replaces inner node `parent`, whose every slot points to `only`, by `only`.
+    fn collapse(&mut self, parent: u32, only: Child) {
+        let dup = self.inner[parent as usize].dup;
+        self.set_dup(only, dup);
+        let depth = self.path.len();
+        if depth >= 2 {
+            let (grand, slot) = self.path[depth - 2];
+            let size = 1usize << dup;
+            let start = slot & !(size - 1);
+            self.inner[grand as usize].children[start..start + size].fill(only);
+        } else {
+            self.root = only;
+        }
+        self.free_inner_node(parent);
+        self.path.pop();
+    }
+}
+
+impl<K: ModelKey + fmt::Debug, V: Default + fmt::Debug> fmt::Debug for AlexMap<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<K: ModelKey, V: Default> FromIterator<(K, V)> for AlexMap<K, V> {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        Self::bulk_load(iter)
+    }
+}
+
+impl<K: ModelKey, V: Default> Extend<(K, V)> for AlexMap<K, V> {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        for (k, v) in iter {
+            self.insert(k, v);
+        }
+    }
+}

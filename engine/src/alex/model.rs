@@ -1,0 +1,133 @@
+/// A linear model `slot = slope * (x - anchor) + intercept`.
+///
+/// Anchoring at a key near the node's smallest key keeps the subtraction small and precise for
+/// large model inputs (u64 keys near 2^63), where `slope * x + intercept` would cancel
+/// catastrophically. With `slope >= 0` every prediction is monotone non-decreasing in `x`, even
+/// in floating point: that monotonicity is what makes routing by model correct.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(super) struct LinearModel {
+    pub slope: f64,
+    pub anchor: f64,
+    pub intercept: f64,
+}
+
+impl LinearModel {
+    /// The raw, unclamped prediction.
+    #[inline]
+    pub fn predict(&self, x: f64) -> f64 {
+        self.slope * (x - self.anchor) + self.intercept
+    }
+
+    /// The prediction as a slot index in `0..len` (`len > 0`).
+    #[inline]
+    pub fn slot(&self, x: f64, len: usize) -> usize {
+        let p = self.predict(x);
+        if p >= (len - 1) as f64 {
+            len - 1
+        } else if p > 0.0 {
+            p as usize
+        } else {
+            0 // also NaN
+        }
+    }
+
+    /// Maps `[lo, hi]` linearly onto slots `0..slots` (`hi` lands in the last slot).
+    pub fn spanning(lo: f64, hi: f64, slots: usize) -> Self {
+        let width = hi - lo;
+        let slope = if width > 0.0 && width.is_finite() {
+            // Shrink a little so that `hi` itself predicts just below `slots`.
+            slots as f64 / width * (1.0 - f64::EPSILON * 4.0)
+        } else {
+            0.0
+        };
+        LinearModel {
+            slope,
+            anchor: lo,
+            intercept: 0.0,
+        }
+    }
+
+    /// The smallest `x` this model maps to slot `slot` or beyond (inverse of [`predict`]).
+    ///
+    /// [`predict`]: LinearModel::predict
+    pub fn slot_start(&self, slot: usize) -> f64 {
+        if self.slope > 0.0 {
+            self.anchor + (slot as f64 - self.intercept) / self.slope
+        } else {
+            self.anchor
+        }
+    }
+
+    /// Least-squares fit of positions `ys` to model inputs `xs` (both in ascending order).
+    /// The slope is clamped at zero so the model stays monotone.
+    pub fn fit(points: impl Iterator<Item = (f64, f64)> + Clone) -> Self {
+        let mut anchor = None;
+        let (mut n, mut sx, mut sy) = (0.0, 0.0, 0.0);
+        for (x, y) in points.clone() {
+            let a = *anchor.get_or_insert(x);
+            n += 1.0;
+            sx += x - a;
+            sy += y;
+        }
+        let Some(anchor) = anchor else {
+            return LinearModel::default();
+        };
+        let (mx, my) = (sx / n, sy / n);
+        let (mut sxy, mut sxx) = (0.0, 0.0);
+        for (x, y) in points {
+            let dx = x - anchor - mx;
+            sxy += dx * (y - my);
+            sxx += dx * dx;
+        }
+        let slope = if sxx > 0.0 { (sxy / sxx).max(0.0) } else { 0.0 };
+        LinearModel {
+            slope,
+            anchor,
+            intercept: my - slope * mx,
+        }
+    }
+
+    /// The model that routes to twice as many slots: slot `s` becomes slots `2s` and `2s + 1`.
+    /// Exact in floating point (scaling by two), so no key changes sides.
+    pub fn doubled(&self) -> Self {
+        LinearModel {
+            slope: self.slope * 2.0,
+            anchor: self.anchor,
+            intercept: self.intercept * 2.0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LinearModel;
+
+    #[test]
+    fn fit_recovers_a_line_and_clamps_negative_slopes() {
+        let m = LinearModel::fit((0..100).map(|i| (1e18 + f64::from(i) * 1e6, f64::from(i) * 2.0 + 3.0)));
+        assert!((m.predict(1e18 + 50e6) - 103.0).abs() < 1e-6, "{m:?}");
+        let flat = LinearModel::fit([(1.0, 5.0), (2.0, 1.0)].into_iter());
+        assert_eq!(flat.slope, 0.0);
+        assert_eq!(LinearModel::fit([(7.0, 1.0)].into_iter()).slope, 0.0);
+    }
+
+    #[test]
+    fn doubling_splits_every_slot_in_two() {
+        let m = LinearModel::spanning(-1e6, 3e9, 64);
+        let d = m.doubled();
+        for i in 0..10_000 {
+            let x = -1e6 + f64::from(i) * 301_234.5;
+            let s = m.slot(x, 64);
+            assert!(d.slot(x, 128) / 2 == s, "x={x}");
+        }
+    }
+
+    #[test]
+    fn spanning_puts_the_ends_in_the_end_slots() {
+        let m = LinearModel::spanning(10.0, 20.0, 8);
+        assert_eq!(m.slot(10.0, 8), 0);
+        assert_eq!(m.slot(20.0, 8), 7);
+        assert_eq!(m.slot(f64::NAN, 8), 0);
+        assert!(m.slot_start(4) > 14.9 && m.slot_start(4) < 15.1);
+    }
+}

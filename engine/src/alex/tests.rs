@@ -1,0 +1,276 @@
+//! `AlexMap` run in lockstep with `BTreeMap` on random operations over many key distributions,
+//! with every structural invariant checked after every step.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use proptest::prelude::*;
+
+use super::{AlexMap, ModelKey, TotalF64};
+
+#[derive(Debug, Clone)]
+enum Op<K> {
+    Insert(K, u64),
+    Remove(K),
+    Get(K),
+    Range(Bound<K>, Bound<K>, bool),
+    LowerBound(K),
+    BulkLoad(Vec<(K, u64)>),
+}
+
+/// Key distributions, as functions from a random `u64` to an `i64` key.
+#[derive(Debug, Clone, Copy)]
+enum Dist {
+    Uniform,
+    Sequential,
+    Reverse,
+    Clustered,
+    Lognormal,
+    FewDistinct,
+    Extremes,
+}
+
+fn key_of(dist: Dist, r: u64, step: u64) -> i64 {
+    match dist {
+        Dist::Uniform => r as i64,
+        Dist::Sequential => (step * 3 + r % 3) as i64,
+        Dist::Reverse => -((step * 3 + r % 3) as i64),
+        Dist::Clustered => ((r % 8) * 1_000_000_000 + (r >> 3) % 200) as i64,
+        Dist::Lognormal => {
+            // exp of a roughly normal value: sum of uniforms.
+            let u = (0..4).map(|i| ((r >> (i * 16)) & 0xffff) as f64 / 65536.0).sum::<f64>() - 2.0;
+            (u * 6.0).exp() as i64
+        }
+        Dist::FewDistinct => (r % 40) as i64,
+        Dist::Extremes => match r % 6 {
+            0 => i64::MIN + (r % 5) as i64,
+            1 => i64::MAX - (r % 5) as i64,
+            _ => (r % 1000) as i64,
+        },
+    }
+}
+
+fn dist() -> impl Strategy<Value = Dist> {
+    prop_oneof![
+        Just(Dist::Uniform),
+        Just(Dist::Sequential),
+        Just(Dist::Reverse),
+        Just(Dist::Clustered),
+        Just(Dist::Lognormal),
+        Just(Dist::FewDistinct),
+        Just(Dist::Extremes),
+    ]
+}
+
+fn ops(dist: Dist, len: usize) -> impl Strategy<Value = Vec<Op<i64>>> {
+    let op = (0u8..100, any::<u64>(), any::<u64>(), any::<bool>(), 0usize..3000);
+    prop::collection::vec(op, 1..len).prop_map(move |raw| {
+        raw.into_iter()
+            .enumerate()
+            .map(|(step, (kind, r1, r2, flag, n))| {
+                let k = key_of(dist, r1, step as u64);
+                match kind {
+                    0..=59 => Op::Insert(k, r2),
+                    60..=74 => Op::Remove(k),
+                    75..=84 => Op::Get(k),
+                    85..=92 => {
+                        let k2 = key_of(dist, r2, step as u64);
+                        let bound = |k, incl| if incl { Bound::Included(k) } else { Bound::Excluded(k) };
+                        Op::Range(bound(k.min(k2), flag), bound(k.max(k2), !flag), flag)
+                    }
+                    93..=98 => Op::LowerBound(k),
+                    _ => Op::BulkLoad(
+                        (0..n as u64).map(|i| (key_of(dist, r1.wrapping_mul(i + 1), i), i)).collect(),
+                    ),
+                }
+            })
+            .collect()
+    })
+}
+
+fn check<K: ModelKey + std::fmt::Debug>(ops: Vec<Op<K>>) -> Result<(), TestCaseError> {
+    let mut alex = AlexMap::<K, u64>::new();
+    let mut model = BTreeMap::<K, u64>::new();
+    for op in ops {
+        match op {
+            Op::Insert(k, v) => prop_assert_eq!(alex.insert(k.clone(), v), model.insert(k, v)),
+            Op::Remove(k) => prop_assert_eq!(alex.remove(&k), model.remove(&k)),
+            Op::Get(k) => {
+                prop_assert_eq!(alex.get(&k), model.get(&k));
+                prop_assert_eq!(alex.contains_key(&k), model.contains_key(&k));
+            }
+            Op::Range(start, end, reverse) => {
+                let got: Vec<_> = if reverse {
+                    alex.range((start.clone(), end.clone())).rev().collect()
+                } else {
+                    alex.range((start.clone(), end.clone())).collect()
+                };
+                let valid = match (&start, &end) {
+                    (Bound::Included(s), Bound::Included(e)) => s <= e,
+                    (Bound::Included(s) | Bound::Excluded(s), Bound::Included(e) | Bound::Excluded(e)) => s < e,
+                    _ => true,
+                };
+                let want: Vec<_> = if !valid {
+                    Vec::new()
+                } else if reverse {
+                    model.range((start, end)).rev().collect()
+                } else {
+                    model.range((start, end)).collect()
+                };
+                prop_assert_eq!(got, want);
+            }
+            Op::LowerBound(k) => {
+                prop_assert_eq!(alex.lower_bound(&k), model.range(k..).next());
+            }
+            Op::BulkLoad(pairs) => {
+                model = pairs.iter().cloned().collect();
+                alex = AlexMap::bulk_load(pairs);
+            }
+        }
+        prop_assert_eq!(alex.len(), model.len());
+        if let Err(e) = alex.check_invariants() {
+            return Err(TestCaseError::fail(e));
+        }
+    }
+    prop_assert_eq!(alex.first(), model.first_key_value());
+    prop_assert_eq!(alex.last(), model.last_key_value());
+    prop_assert!(alex.iter().eq(model.iter()));
+    prop_assert!(alex.iter().rev().eq(model.iter().rev()));
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn matches_btreemap_on_every_distribution((d, ops) in dist().prop_flat_map(|d| (Just(d), ops(d, 400)))) {
+        let _ = d;
+        check(ops)?;
+    }
+
+    #[test]
+    fn matches_btreemap_on_byte_keys_sharing_prefixes(raw in prop::collection::vec((0u8..100, 0u32..2000, any::<u64>()), 1..300)) {
+        // "user_0000123": the model sees only the shared 8-byte prefix; order must still hold.
+        let ops = raw.into_iter().map(|(kind, n, v)| {
+            let k = format!("user_{n:07}").into_bytes();
+            match kind {
+                0..=64 => Op::Insert(k, v),
+                65..=84 => Op::Remove(k),
+                _ => Op::Get(k),
+            }
+        }).collect();
+        check(ops)?;
+    }
+
+    #[test]
+    fn matches_btreemap_on_float_and_composite_keys(raw in prop::collection::vec((any::<f64>(), any::<u64>(), any::<bool>()), 1..300)) {
+        let floats = raw.iter().map(|&(f, v, ins)| if ins { Op::Insert(TotalF64(f), v) } else { Op::Remove(TotalF64(f)) }).collect();
+        check(floats)?;
+        let pairs = raw.iter().map(|&(f, v, ins)| {
+            let k = ((f.abs() as u64 % 7) as i32, format!("{v:x}"));
+            if ins { Op::Insert(k, v) } else { Op::Remove(k) }
+        }).collect();
+        check(pairs)?;
+    }
+}
+
+/// Larger runs, one per distribution, checked in full at the end (the proptests check every step).
+#[test]
+fn many_inserts_and_removes_per_distribution() {
+    for dist in [
+        Dist::Uniform,
+        Dist::Sequential,
+        Dist::Reverse,
+        Dist::Clustered,
+        Dist::Lognormal,
+        Dist::FewDistinct,
+        Dist::Extremes,
+    ] {
+        let mut alex = AlexMap::new();
+        let mut model = BTreeMap::new();
+        let mut r = 0x9e37_79b9_7f4a_7c15u64;
+        for step in 0..60_000u64 {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            let k = key_of(dist, r, step);
+            if r % 5 == 0 {
+                assert_eq!(alex.remove(&k), model.remove(&k), "{dist:?}");
+            } else {
+                assert_eq!(alex.insert(k, step), model.insert(k, step), "{dist:?}");
+            }
+        }
+        alex.check_invariants().unwrap_or_else(|e| panic!("{dist:?}: {e}"));
+        assert!(alex.iter().eq(model.iter()), "{dist:?}");
+        let stats = alex.stats();
+        assert_eq!(stats.len, model.len());
+        assert!(stats.memory.total() > 0);
+    }
+}
+
+#[test]
+fn bulk_load_sorts_and_keeps_the_last_duplicate() {
+    let map = AlexMap::bulk_load([(3u64, 1u64), (1, 1), (3, 2), (2, 1)]);
+    assert_eq!(map.iter().map(|(k, v)| (*k, *v)).collect::<Vec<_>>(), [(1, 1), (2, 1), (3, 2)]);
+    map.check_invariants().unwrap();
+}
+
+#[test]
+fn all_equal_model_inputs_still_work() {
+    // Every key shares the 8-byte prefix "samepref", so every model input is equal.
+    let mut map = AlexMap::new();
+    for i in 0..20_000u32 {
+        map.insert(format!("samepref{:08}", (i * 7919) % 20_000), i);
+    }
+    map.check_invariants().unwrap();
+    assert_eq!(map.len(), 20_000);
+    assert_eq!(map.get(&"samepref00000042".to_string()).copied(), Some((0..20_000).find(|i| (i * 7919) % 20_000 == 42).unwrap()));
+}
+
+#[test]
+fn stats_describe_a_bulk_loaded_tree() {
+    let map = AlexMap::bulk_load((0..200_000u64).map(|i| (i * 10, i)));
+    let stats = map.stats();
+    assert_eq!(stats.len, 200_000);
+    assert!(stats.depth >= 2, "{stats:?}");
+    assert!(stats.inner_nodes >= 1 && stats.data_nodes > 1, "{stats:?}");
+    assert!((0.6..0.75).contains(&stats.avg_density), "{stats:?}");
+    assert!(stats.model_error_mean < 1.0, "linear keys are predicted exactly: {stats:?}");
+    assert_eq!(stats.memory.payload, 200_000 * 16);
+    let nodes = map.inspect();
+    assert_eq!(nodes.len(), stats.inner_nodes + stats.data_nodes);
+    assert_eq!(nodes[0].parent, None);
+    let data_fill: usize = nodes.iter().filter(|n| n.kind == super::NodeKind::Data).map(|n| n.fill).sum();
+    assert_eq!(data_fill, 200_000);
+    assert_eq!(nodes[0].min_key, Some(0));
+    assert_eq!(nodes[0].max_key, Some(1_999_990));
+}
+
+#[test]
+fn sequential_appends_grow_the_domain_and_stay_cheap() {
+    let mut map = AlexMap::bulk_load((0..10_000u64).map(|i| (i, i)));
+    for i in 10_000..300_000u64 {
+        map.insert(i, i);
+    }
+    map.check_invariants().unwrap();
+    let stats = map.stats();
+    assert!(stats.root_expansions > 0, "{stats:?}");
+    assert!(stats.shifts_per_insert < 2.0, "{stats:?}");
+    assert!(stats.depth <= 4, "{stats:?}");
+}
+
+#[test]
+fn removing_everything_shrinks_and_merges() {
+    let mut map = AlexMap::bulk_load((0..100_000u64).map(|i| (i, i)));
+    let before = map.memory_usage().total();
+    for i in 0..100_000u64 {
+        assert_eq!(map.remove(&i), Some(i));
+    }
+    map.check_invariants().unwrap();
+    let stats = map.stats();
+    assert!(map.is_empty());
+    assert!(stats.merges > 0, "{stats:?}");
+    assert!(map.memory_usage().total() < before / 4, "{stats:?}");
+    map.insert(5, 5);
+    assert_eq!(map.first(), Some((&5, &5)));
+}

@@ -1,0 +1,101 @@
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use super::{MemoryStorage, RedbStorage, Storage};
+use crate::{Error, Result};
+
+/// The storage backends a user can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageKind {
+    /// RocksDB in a directory: the native default (feature `rocksdb`).
+    RocksDb,
+    /// redb in one file, or in memory when no data directory is given.
+    Redb,
+    /// A `BTreeMap`: nothing is written anywhere.
+    Memory,
+}
+
+impl StorageKind {
+    /// The backend used when the user names none: RocksDB where it is compiled in, else redb.
+    pub fn default_for_build() -> Self {
+        if cfg!(all(feature = "rocksdb", not(target_arch = "wasm32"))) {
+            StorageKind::RocksDb
+        } else {
+            StorageKind::Redb
+        }
+    }
+}
+
+impl fmt::Display for StorageKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StorageKind::RocksDb => "rocksdb",
+            StorageKind::Redb => "redb",
+            StorageKind::Memory => "memory",
+        })
+    }
+}
+
+impl FromStr for StorageKind {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "rocksdb" => Ok(StorageKind::RocksDb),
+            "redb" => Ok(StorageKind::Redb),
+            "memory" => Ok(StorageKind::Memory),
+            other => Err(Error::Config(format!(
+                "unknown storage backend {other:?}: expected rocksdb, redb or memory"
+            ))),
+        }
+    }
+}
+
+/// Where and how to open storage.
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    pub kind: StorageKind,
+    /// The data directory; `None` keeps redb in memory. Required for RocksDB.
+    pub data_dir: Option<PathBuf>,
+}
+
+impl StorageConfig {
+    /// Opens the configured backend, creating the data directory if needed.
+    pub fn open(&self) -> Result<Arc<dyn Storage>> {
+        if let Some(dir) = &self.data_dir {
+            create_dir(dir)?;
+        }
+        match (self.kind, &self.data_dir) {
+            (StorageKind::Memory, _) => Ok(Arc::new(MemoryStorage::new())),
+            (StorageKind::Redb, None) => Ok(Arc::new(RedbStorage::in_memory()?)),
+            (StorageKind::Redb, Some(dir)) => Ok(Arc::new(RedbStorage::open(dir.join("omendb.redb"))?)),
+            (StorageKind::RocksDb, dir) => open_rocksdb(dir.as_deref()),
+        }
+    }
+}
+
+fn create_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::Config(format!("cannot create data directory {}: {e}", dir.display()))
+    })
+}
+
+cfg_if::cfg_if! {
+    if #[cfg(all(feature = "rocksdb", not(target_arch = "wasm32")))] {
+        fn open_rocksdb(dir: Option<&Path>) -> Result<Arc<dyn Storage>> {
+            let dir = dir.ok_or_else(|| {
+                Error::Config("the rocksdb backend needs a data directory".into())
+            })?;
+            let options = super::RocksDbOptions::default();
+            Ok(Arc::new(super::RocksDbStorage::open(dir.join("rocksdb"), &options)?))
+        }
+    } else {
+        fn open_rocksdb(_dir: Option<&Path>) -> Result<Arc<dyn Storage>> {
+            Err(Error::NotSupported(
+                "this build of OmenDB has no RocksDB backend (feature `rocksdb`)".into(),
+            ))
+        }
+    }
+}

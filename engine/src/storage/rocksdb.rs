@@ -1,0 +1,128 @@
+use std::ops::Bound;
+use std::path::Path;
+
+use ::rocksdb::{BlockBasedOptions, Cache, DB, Direction, IteratorMode, Options, ReadOptions, WriteOptions};
+
+use super::{Scan, Storage, WriteBatch, WriteOp};
+use crate::{Error, Result};
+
+/// RocksDB tuning, with defaults sized for a small server.
+#[derive(Debug, Clone)]
+pub struct RocksDbOptions {
+    /// Shared block cache for data, index and filter blocks, in bytes.
+    pub block_cache_bytes: usize,
+    /// Memtable size before a flush, in bytes.
+    pub write_buffer_bytes: usize,
+    /// Bloom filter bits per key (point lookups skip files that cannot hold the key).
+    pub bloom_bits_per_key: f64,
+    /// Background flush and compaction threads.
+    pub background_jobs: i32,
+}
+
+impl Default for RocksDbOptions {
+    fn default() -> Self {
+        Self {
+            block_cache_bytes: 128 << 20,
+            write_buffer_bytes: 64 << 20,
+            bloom_bits_per_key: 10.0,
+            background_jobs: 2,
+        }
+    }
+}
+
+/// Storage in a RocksDB directory (native builds with the `rocksdb` feature).
+pub struct RocksDbStorage {
+    db: DB,
+}
+
+impl std::fmt::Debug for RocksDbStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RocksDbStorage").field("path", &self.db.path()).finish()
+    }
+}
+
+fn storage_error(e: ::rocksdb::Error) -> Error {
+    Error::Storage {
+        backend: "rocksdb",
+        message: e.into_string(),
+    }
+}
+
+impl RocksDbStorage {
+    /// Opens (creating if needed) the database directory at `path`; recovery from the WAL is
+    /// automatic.
+    pub fn open(path: impl AsRef<Path>, options: &RocksDbOptions) -> Result<Self> {
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(&Cache::new_lru_cache(options.block_cache_bytes));
+        table.set_bloom_filter(options.bloom_bits_per_key, false);
+        table.set_cache_index_and_filter_blocks(true);
+        table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.set_block_based_table_factory(&table);
+        opts.set_write_buffer_size(options.write_buffer_bytes);
+        opts.set_max_background_jobs(options.background_jobs);
+        opts.set_level_compaction_dynamic_level_bytes(true);
+        opts.set_compression_type(::rocksdb::DBCompressionType::Lz4);
+        let db = DB::open(&opts, path).map_err(storage_error)?;
+        Ok(Self { db })
+    }
+}
+
+impl Storage for RocksDbStorage {
+    fn name(&self) -> &'static str {
+        "rocksdb"
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.db.get(key).map_err(storage_error)
+    }
+
+    fn write(&self, batch: WriteBatch, sync: bool) -> Result<()> {
+        let mut rocks = ::rocksdb::WriteBatch::default();
+        for op in batch.into_ops() {
+            match op {
+                WriteOp::Put { key, value } => rocks.put(key, value),
+                WriteOp::Delete { key } => rocks.delete(key),
+            }
+        }
+        let mut opts = WriteOptions::default();
+        opts.set_sync(sync);
+        self.db.write_opt(rocks, &opts).map_err(storage_error)
+    }
+
+    fn scan(&self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Result<Scan<'_>> {
+        let mut read = ReadOptions::default();
+        // RocksDB's upper bound is exclusive; an inclusive end is checked below instead.
+        if let Bound::Excluded(end) = end {
+            read.set_iterate_upper_bound(end.to_vec());
+        }
+        let mode = match start {
+            Bound::Included(key) | Bound::Excluded(key) => IteratorMode::From(key, Direction::Forward),
+            Bound::Unbounded => IteratorMode::Start,
+        };
+        let skip = match start {
+            Bound::Excluded(key) => Some(key.to_vec()),
+            _ => None,
+        };
+        let inclusive_end = match end {
+            Bound::Included(key) => Some(key.to_vec()),
+            _ => None,
+        };
+        let iter = self
+            .db
+            .iterator_opt(mode, read)
+            .map(|item| item.map(|(k, v)| (k.into_vec(), v.into_vec())).map_err(storage_error))
+            .skip_while(move |item| matches!((item, &skip), (Ok((k, _)), Some(s)) if k == s))
+            .take_while(move |item| match (item, &inclusive_end) {
+                (Ok((k, _)), Some(end)) => k <= end,
+                _ => true,
+            });
+        Ok(Box::new(iter))
+    }
+
+    fn sync(&self) -> Result<()> {
+        self.db.flush_wal(true).map_err(storage_error)
+    }
+}

@@ -1,0 +1,179 @@
+//! Every backend run in lockstep with `MemoryStorage` on random operation sequences.
+
+use std::ops::Bound;
+
+use proptest::prelude::*;
+
+use super::{MemoryStorage, RedbStorage, Storage, WriteBatch};
+
+#[derive(Debug, Clone)]
+enum Op {
+    Write(Vec<(Vec<u8>, Option<Vec<u8>>)>),
+    Get(Vec<u8>),
+    Scan(Bound<Vec<u8>>, Bound<Vec<u8>>),
+}
+
+/// Short keys over a small alphabet, so that operations collide and prefixes nest.
+fn key() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(0u8..4, 0..4)
+}
+
+fn bound() -> impl Strategy<Value = Bound<Vec<u8>>> {
+    prop_oneof![
+        Just(Bound::Unbounded),
+        key().prop_map(Bound::Included),
+        key().prop_map(Bound::Excluded),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => prop::collection::vec((key(), prop::option::of(key())), 1..6).prop_map(Op::Write),
+        1 => key().prop_map(Op::Get),
+        1 => (bound(), bound()).prop_map(|(s, e)| Op::Scan(s, e)),
+    ]
+}
+
+fn as_ref(bound: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    match bound {
+        Bound::Included(k) => Bound::Included(k.as_slice()),
+        Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+/// An empty range (start after end) must scan nothing rather than panic.
+fn is_valid_range(start: &Bound<Vec<u8>>, end: &Bound<Vec<u8>>) -> bool {
+    match (start, end) {
+        (Bound::Included(s), Bound::Included(e)) => s <= e,
+        (Bound::Included(s) | Bound::Excluded(s), Bound::Excluded(e))
+        | (Bound::Excluded(s), Bound::Included(e)) => s < e,
+        _ => true,
+    }
+}
+
+fn check_mirror(backend: &dyn Storage, ops: &[Op]) -> Result<(), TestCaseError> {
+    let model = MemoryStorage::new();
+    for op in ops {
+        match op {
+            Op::Write(writes) => {
+                let mut batch = WriteBatch::new();
+                for (k, v) in writes {
+                    match v {
+                        Some(v) => batch.put(k.clone(), v.clone()),
+                        None => batch.delete(k.clone()),
+                    };
+                }
+                model.write(batch.clone(), false).unwrap();
+                backend.write(batch, false).unwrap();
+            }
+            Op::Get(k) => prop_assert_eq!(backend.get(k).unwrap(), model.get(k).unwrap()),
+            Op::Scan(start, end) => {
+                if !is_valid_range(start, end) {
+                    continue;
+                }
+                let got: Vec<_> = backend
+                    .scan(as_ref(start), as_ref(end))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                let want: Vec<_> = model
+                    .scan(as_ref(start), as_ref(end))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                prop_assert_eq!(got, want);
+            }
+        }
+    }
+    let all = |s: &dyn Storage| -> Vec<_> {
+        s.scan(Bound::Unbounded, Bound::Unbounded)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    prop_assert_eq!(all(backend), all(&model));
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn redb_in_memory_matches_model(ops in prop::collection::vec(op(), 1..60)) {
+        check_mirror(&RedbStorage::in_memory().unwrap(), &ops)?;
+    }
+
+    #[cfg(all(feature = "rocksdb", not(target_arch = "wasm32")))]
+    #[test]
+    fn rocksdb_matches_model(ops in prop::collection::vec(op(), 1..60)) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = super::RocksDbStorage::open(dir.path(), &Default::default()).unwrap();
+        check_mirror(&db, &ops)?;
+    }
+}
+
+#[test]
+fn memory_scan_crosses_chunk_boundaries() {
+    let storage = MemoryStorage::new();
+    let mut batch = WriteBatch::new();
+    for i in 0u32..1000 {
+        batch.put(i.to_be_bytes().to_vec(), i.to_le_bytes().to_vec());
+    }
+    storage.write(batch, false).unwrap();
+    let keys: Vec<u32> = storage
+        .scan(Bound::Excluded(&10u32.to_be_bytes()), Bound::Included(&900u32.to_be_bytes()))
+        .unwrap()
+        .map(|e| u32::from_be_bytes(e.unwrap().0.try_into().unwrap()))
+        .collect();
+    assert_eq!(keys, (11..=900).collect::<Vec<_>>());
+}
+
+#[test]
+fn redb_file_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data.redb");
+    {
+        let db = RedbStorage::open(&path).unwrap();
+        let mut batch = WriteBatch::new();
+        batch.put(b"k".to_vec(), b"v".to_vec());
+        db.write(batch, true).unwrap();
+    }
+    let db = RedbStorage::open(&path).unwrap();
+    assert_eq!(db.get(b"k").unwrap(), Some(b"v".to_vec()));
+}
+
+#[cfg(all(feature = "rocksdb", not(target_arch = "wasm32")))]
+#[test]
+fn rocksdb_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = super::RocksDbStorage::open(dir.path(), &Default::default()).unwrap();
+        let mut batch = WriteBatch::new();
+        batch.put(b"k".to_vec(), b"v".to_vec()).delete(b"gone".to_vec());
+        db.write(batch, true).unwrap();
+    }
+    let db = super::RocksDbStorage::open(dir.path(), &Default::default()).unwrap();
+    assert_eq!(db.get(b"k").unwrap(), Some(b"v".to_vec()));
+}
+
+#[test]
+fn config_opens_each_backend_and_rejects_unknown_names() {
+    use super::{StorageConfig, StorageKind};
+    let dir = tempfile::tempdir().unwrap();
+    for kind in [StorageKind::Memory, StorageKind::Redb, StorageKind::default_for_build()] {
+        let config = StorageConfig {
+            kind,
+            data_dir: Some(dir.path().join(kind.to_string())),
+        };
+        let storage = config.open().unwrap();
+        let mut batch = WriteBatch::new();
+        batch.put(b"a".to_vec(), b"1".to_vec());
+        storage.write(batch, true).unwrap();
+        assert_eq!(storage.get(b"a").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(kind.to_string().parse::<StorageKind>().unwrap(), kind);
+    }
+    let err = "postgres".parse::<StorageKind>().unwrap_err();
+    assert_eq!(err.sqlstate(), "F0000");
+    assert!(err.to_string().contains("postgres"), "{err}");
+}

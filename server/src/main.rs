@@ -1,0 +1,88 @@
+//! `omendb-server`: OmenDB's native face. PostgreSQL clients connect over pgwire (default
+//! 127.0.0.1:5433); browsers reach the web console and the HTTP API (default 127.0.0.1:8080).
+//! The server only adapts protocols: everything else happens in `omendb-engine`.
+
+mod config;
+mod http;
+mod pgwire;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::Args;
+
+/// What every connection handler shares.
+#[derive(Debug)]
+pub struct Shared {
+    pub storage: Arc<dyn omendb_engine::storage::Storage>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&args.log_level).context("invalid --log-level")?)
+        .init();
+
+    let storage_config = args.storage_config()?;
+    let storage = storage_config
+        .open()
+        .with_context(|| format!("opening {} storage", storage_config.kind))?;
+    tracing::info!(
+        storage = storage.name(),
+        data_dir = ?storage_config.data_dir,
+        "storage opened"
+    );
+    let shared = Arc::new(Shared { storage });
+
+    let pg_listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding pgwire to {}", args.listen))?;
+    let http_listener = TcpListener::bind(args.http_listen)
+        .await
+        .with_context(|| format!("binding HTTP to {}", args.http_listen))?;
+    // Tests and scripts read these two lines to learn the ports (the listeners may use port 0).
+    println!("pgwire listening on {}", pg_listener.local_addr()?);
+    println!("http listening on {}", http_listener.local_addr()?);
+
+    let router = http::router(shared.clone(), args.console_dir.clone());
+    tokio::select! {
+        result = pgwire::serve(pg_listener, shared.clone()) => result.context("pgwire server")?,
+        result = axum::serve(http_listener, router) => result.context("HTTP server")?,
+        _ = shutdown_signal() => tracing::info!("shutting down"),
+    }
+    shared.storage.sync().context("syncing storage at shutdown")?;
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
