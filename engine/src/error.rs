@@ -30,9 +30,9 @@ impl Error {
     /// The PostgreSQL SQLSTATE code for this error.
     pub fn sqlstate(&self) -> &'static str {
         match self {
-            Error::Storage { .. } => "58030", // io_error
-            Error::Corrupt(_) => "XX001",     // data_corrupted
-            Error::Config(_) => "F0000",      // config_file_error
+            Error::Storage { .. } => "58030",  // io_error
+            Error::Corrupt(_) => "XX001",      // data_corrupted
+            Error::Config(_) => "F0000",       // config_file_error
             Error::NotSupported(_) => "0A000", // feature_not_supported
         }
     }
@@ -40,9 +40,10 @@ impl Error {
     /// Whether retrying the same request may succeed (serialization failures, deadlocks).
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Storage { .. } | Error::Corrupt(_) | Error::Config(_) | Error::NotSupported(_) => {
-                false
-            }
+            Error::Storage { .. }
+            | Error::Corrupt(_)
+            | Error::Config(_)
+            | Error::NotSupported(_) => false,
         }
     }
 }

@@ -5,10 +5,10 @@
 
 /// The multi-level ALEX learned index, the primary index of every table.
 pub mod alex;
-/// Ordered byte-level key-value storage and its backends (RocksDB, redb, memory).
-pub mod storage;
 /// The engine's one public error type, with PostgreSQL SQLSTATE codes.
 pub mod error;
+/// Ordered byte-level key-value storage and its backends (RocksDB, redb, memory).
+pub mod storage;
 
 pub use error::{Error, Result};
 

@@ -55,7 +55,10 @@ async fn main() -> anyhow::Result<()> {
         result = axum::serve(http_listener, router) => result.context("HTTP server")?,
         _ = shutdown_signal() => tracing::info!("shutting down"),
     }
-    shared.storage.sync().context("syncing storage at shutdown")?;
+    shared
+        .storage
+        .sync()
+        .context("syncing storage at shutdown")?;
     Ok(())
 }
 

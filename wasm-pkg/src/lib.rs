@@ -29,7 +29,9 @@ pub struct KvStore {
 
 impl std::fmt::Debug for KvStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KvStore").field("backend", &self.storage.name()).finish()
+        f.debug_struct("KvStore")
+            .field("backend", &self.storage.name())
+            .finish()
     }
 }
 
@@ -79,8 +81,12 @@ impl KvStore {
 
     /// The keys in `[start, end)` in ascending order (an absent bound is unbounded).
     pub fn keys(&self, start: Option<String>, end: Option<String>) -> Result<Vec<String>, JsError> {
-        let start = start.as_deref().map_or(Bound::Unbounded, |s| Bound::Included(s.as_bytes()));
-        let end = end.as_deref().map_or(Bound::Unbounded, |e| Bound::Excluded(e.as_bytes()));
+        let start = start
+            .as_deref()
+            .map_or(Bound::Unbounded, |s| Bound::Included(s.as_bytes()));
+        let end = end
+            .as_deref()
+            .map_or(Bound::Unbounded, |e| Bound::Excluded(e.as_bytes()));
         if let (Bound::Included(s), Bound::Excluded(e)) = (start, end) {
             if s >= e {
                 return Ok(Vec::new());

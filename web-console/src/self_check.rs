@@ -20,13 +20,20 @@ fn run(rows: u32) -> Result<Outcome, String> {
     let store = KvStore::new(None).map_err(err)?;
     for i in 0..rows {
         let square = u64::from(i) * u64::from(i);
-        store.put(&format!("row{i:08}"), &square.to_string()).map_err(err)?;
+        store
+            .put(&format!("row{i:08}"), &square.to_string())
+            .map_err(err)?;
     }
-    let keys = store.keys(Some("row".into()), Some("rox".into())).map_err(err)?;
+    let keys = store
+        .keys(Some("row".into()), Some("rox".into()))
+        .map_err(err)?;
     let in_order = keys.windows(2).all(|w| w[0] < w[1]);
     let mut sum_of_values = 0u64;
     for key in &keys {
-        let value = store.get(key).map_err(err)?.ok_or(format!("{key} vanished"))?;
+        let value = store
+            .get(key)
+            .map_err(err)?
+            .ok_or(format!("{key} vanished"))?;
         sum_of_values += value.parse::<u64>().map_err(|e| format!("{key}: {e}"))?;
     }
     Ok(Outcome {

@@ -98,7 +98,9 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
         if n == 0 {
             return Self::empty(0.0, 0.0, dup);
         }
-        let capacity = ((n as f64 / density).ceil() as usize).max(MIN_CAPACITY).max(n + 1);
+        let capacity = ((n as f64 / density).ceil() as usize)
+            .max(MIN_CAPACITY)
+            .max(n + 1);
         // The keys occupy `span` slots starting at `offset`; the rest is room for appends.
         let (offset, span) = match layout {
             Layout::Spread => (0.0, capacity as f64),
@@ -268,7 +270,10 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
         if self.keys[hi] < *key {
             return (hi + 1, 0);
         }
-        let p = self.model.slot(key.model_input(), self.capacity()).clamp(lo, hi);
+        let p = self
+            .model
+            .slot(key.model_input(), self.capacity())
+            .clamp(lo, hi);
         let keys = &self.keys;
         let mut steps = 0;
         if keys[p] < *key {
@@ -280,7 +285,10 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
             }
             let start = p + bound / 2 + 1;
             let end = (p + bound).min(hi);
-            (start + keys[start..=end].partition_point(|k| k < key), steps)
+            (
+                start + keys[start..=end].partition_point(|k| k < key),
+                steps,
+            )
         } else {
             // Answer in [lo, p]: find a bound with keys[p - bound] < key.
             let mut bound = 1;
@@ -433,7 +441,11 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
 
     fn insert_before_all(&mut self, predicted: usize, key: K, value: V) -> usize {
         if self.min_slot > 0 {
-            let pos = if predicted == 0 { self.min_slot - 1 } else { predicted.min(self.min_slot - 1) };
+            let pos = if predicted == 0 {
+                self.min_slot - 1
+            } else {
+                predicted.min(self.min_slot - 1)
+            };
             let old_min = self.min_slot;
             self.put(pos, key, value);
             self.min_slot = pos;
@@ -449,7 +461,11 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
     /// Inserts between occupied neighbours `l` and `m = l + 1` (or after the last key when
     /// `m == max_slot + 1`) by shifting toward the nearer gap.
     fn shift_in(&mut self, l: usize, m: usize, key: K, value: V) -> usize {
-        let right = if m < self.capacity() { self.next_gap(m) } else { None };
+        let right = if m < self.capacity() {
+            self.next_gap(m)
+        } else {
+            None
+        };
         let left = self.prev_gap(l);
         match (left, right) {
             (Some(g), Some(r)) if l - g <= r - m => self.shift_left_into(g, l, key, value),
@@ -498,7 +514,9 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
             self.max_slot = self.prev_occupied(slot).unwrap_or(0);
         } else if slot == self.min_slot {
             self.min_slot = self.next_occupied(slot).unwrap_or(0);
-        } else if let (Some(next), Some(prev)) = (self.next_occupied(slot), self.prev_occupied(slot)) {
+        } else if let (Some(next), Some(prev)) =
+            (self.next_occupied(slot), self.prev_occupied(slot))
+        {
             self.fill(prev + 1, next);
         }
         value
@@ -561,4 +579,3 @@ fn unreachable_full() -> ! {
     // `insert` is only called on nodes with room (`has_room`), which always have a gap.
     panic!("ALEX invariant broken: insert into a data node without a gap")
 }
-

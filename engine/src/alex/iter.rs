@@ -71,7 +71,7 @@ impl<'a, K: ModelKey, V: Default> Range<'a, K, V> {
     }
 }
 
-fn key_at<'a, K: ModelKey, V: Default>(map: &'a AlexMap<K, V>, (id, slot): Pos) -> &'a K {
+fn key_at<K: ModelKey, V: Default>(map: &AlexMap<K, V>, (id, slot): Pos) -> &K {
     &map.data[id as usize].keys[slot]
 }
 
@@ -140,7 +140,11 @@ impl<K: ModelKey, V: Default> DoubleEndedIterator for Range<'_, K, V> {
         } else {
             let (id, slot) = self.back;
             let leaf = &self.map.data[id as usize];
-            let prev = if slot > 0 { leaf.prev_occupied(slot - 1) } else { None };
+            let prev = if slot > 0 {
+                leaf.prev_occupied(slot - 1)
+            } else {
+                None
+            };
             self.back = match prev {
                 Some(prev) => (id, prev),
                 None => last_from(self.map, leaf.prev).unwrap_or(self.front),

@@ -141,7 +141,19 @@ mod tests {
 
     #[test]
     fn special_floats_are_ordered_and_finite() {
-        let keys = [f64::NEG_INFINITY, -1.0, -0.0, 0.0, 1.0, f64::INFINITY, f64::NAN].map(TotalF64);
-        assert!(keys.windows(2).all(|w| w[0] < w[1] && w[0].model_input() <= w[1].model_input()));
+        let keys = [
+            f64::NEG_INFINITY,
+            -1.0,
+            -0.0,
+            0.0,
+            1.0,
+            f64::INFINITY,
+            f64::NAN,
+        ]
+        .map(TotalF64);
+        assert!(
+            keys.windows(2)
+                .all(|w| w[0] < w[1] && w[0].model_input() <= w[1].model_input())
+        );
     }
 }

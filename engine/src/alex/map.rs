@@ -330,7 +330,13 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
 
     /// A subtree holding `pairs` (sorted, distinct): a data node when they are few or cannot be
     /// told apart by the model, else an inner node whose model spans their model inputs.
-    fn build_subtree(&mut self, pairs: Vec<(K, V)>, dup: u8, layout: Layout, leaves: &mut Vec<u32>) -> Child {
+    fn build_subtree(
+        &mut self,
+        pairs: Vec<(K, V)>,
+        dup: u8,
+        layout: Layout,
+        leaves: &mut Vec<u32>,
+    ) -> Child {
         let (lo, hi) = match (pairs.first(), pairs.last()) {
             (Some(first), Some(last)) => (first.0.model_input(), last.0.model_input()),
             _ => (0.0, 0.0),
@@ -340,10 +346,23 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
             leaves.push(id);
             return Child::data(id);
         }
-        let fanout = pairs.len().div_ceil(TARGET_KEYS).next_power_of_two().clamp(2, MAX_FANOUT);
+        let fanout = pairs
+            .len()
+            .div_ceil(TARGET_KEYS)
+            .next_power_of_two()
+            .clamp(2, MAX_FANOUT);
         let model = LinearModel::spanning(lo, hi, fanout);
         let mut children = vec![Child::data(0); fanout];
-        self.build_block(&model, &mut children, 0, fanout, pairs, TARGET_KEYS, layout, leaves);
+        self.build_block(
+            &model,
+            &mut children,
+            0,
+            fanout,
+            pairs,
+            TARGET_KEYS,
+            layout,
+            leaves,
+        );
         let id = self.alloc_inner(InnerNode {
             model,
             children,
@@ -382,7 +401,8 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         } else {
             let half = size / 2;
             let fanout = children.len();
-            let cut = pairs.partition_point(|(k, _)| model.slot(k.model_input(), fanout) < start + half);
+            let cut =
+                pairs.partition_point(|(k, _)| model.slot(k.model_input(), fanout) < start + half);
             let right = pairs.split_off(cut);
             // Room for appends goes to the node that will hold the largest (smallest) key.
             let (left_layout, right_layout) = match layout {
@@ -392,8 +412,26 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
                 Layout::RoomLeft => (Layout::RoomLeft, Layout::Spread),
                 Layout::Spread => (Layout::Spread, Layout::Spread),
             };
-            self.build_block(model, children, start, half, pairs, max_keys, left_layout, leaves);
-            self.build_block(model, children, start + half, half, right, max_keys, right_layout, leaves);
+            self.build_block(
+                model,
+                children,
+                start,
+                half,
+                pairs,
+                max_keys,
+                left_layout,
+                leaves,
+            );
+            self.build_block(
+                model,
+                children,
+                start + half,
+                half,
+                right,
+                max_keys,
+                right_layout,
+                leaves,
+            );
             return;
         };
         children[start..start + size].fill(child);
@@ -484,7 +522,16 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
             children[start] = self.build_subtree_forced(pairs, 0, layout, &mut leaves);
             self.counters.splits_down += 1;
         } else {
-            self.build_block(&model, &mut children, start, size, pairs, (n / 2).max(1), layout, &mut leaves);
+            self.build_block(
+                &model,
+                &mut children,
+                start,
+                size,
+                pairs,
+                (n / 2).max(1),
+                layout,
+                &mut leaves,
+            );
             self.counters.splits_sideways += 1;
         }
         self.inner[parent as usize].children = children;
@@ -493,7 +540,13 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
 
     /// Like `build_subtree`, but always an inner node when the keys can be told apart (a node
     /// that must split may hold fewer than `TARGET_KEYS`).
-    fn build_subtree_forced(&mut self, pairs: Vec<(K, V)>, dup: u8, layout: Layout, leaves: &mut Vec<u32>) -> Child {
+    fn build_subtree_forced(
+        &mut self,
+        pairs: Vec<(K, V)>,
+        dup: u8,
+        layout: Layout,
+        leaves: &mut Vec<u32>,
+    ) -> Child {
         let (lo, hi) = match (pairs.first(), pairs.last()) {
             (Some(first), Some(last)) => (first.0.model_input(), last.0.model_input()),
             _ => (0.0, 0.0),
@@ -547,7 +600,10 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         let (lo, hi) = if grow_right {
             (model.slot_start(fanout), model.slot_start(2 * fanout))
         } else {
-            (model.slot_start(0) - (model.slot_start(fanout) - model.slot_start(0)), model.slot_start(0))
+            (
+                model.slot_start(0) - (model.slot_start(fanout) - model.slot_start(0)),
+                model.slot_start(0),
+            )
         };
         let fresh_id;
         if fanout * 2 <= MAX_FANOUT {
@@ -631,7 +687,9 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         let leaf = &self.data[id as usize];
         if leaf.len == 0 && leaf.capacity() > 0 {
             self.rebuild(id, EXPANDED_DENSITY); // releases the slots
-        } else if leaf.capacity() > MIN_CAPACITY * 4 && (leaf.len as f64) < leaf.capacity() as f64 * MIN_DENSITY {
+        } else if leaf.capacity() > MIN_CAPACITY * 4
+            && (leaf.len as f64) < leaf.capacity() as f64 * MIN_DENSITY
+        {
             self.rebuild(id, EXPANDED_DENSITY);
             self.counters.contractions += 1;
         }
@@ -661,14 +719,25 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         if b.dup != dup || b.len + self.data[id as usize].len > MERGE_MAX_KEYS {
             return;
         }
-        let (left, right) = if start < buddy_start { (id, buddy) } else { (buddy, id) };
-        let (prev, next) = (self.data[left as usize].prev, self.data[right as usize].next);
+        let (left, right) = if start < buddy_start {
+            (id, buddy)
+        } else {
+            (buddy, id)
+        };
+        let (prev, next) = (
+            self.data[left as usize].prev,
+            self.data[right as usize].next,
+        );
         let mut pairs = self.data[left as usize].drain();
         pairs.append(&mut self.data[right as usize].drain());
         let block = start.min(buddy_start);
         let model = self.inner[parent as usize].model;
         let node = if pairs.is_empty() {
-            DataNode::empty(model.slot_start(block), model.slot_start(block + 2 * size), dup + 1)
+            DataNode::empty(
+                model.slot_start(block),
+                model.slot_start(block + 2 * size),
+                dup + 1,
+            )
         } else {
             DataNode::build(pairs, INIT_DENSITY, Layout::Spread, dup + 1)
         };

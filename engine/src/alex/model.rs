@@ -104,7 +104,9 @@ mod tests {
 
     #[test]
     fn fit_recovers_a_line_and_clamps_negative_slopes() {
-        let m = LinearModel::fit((0..100).map(|i| (1e18 + f64::from(i) * 1e6, f64::from(i) * 2.0 + 3.0)));
+        let m = LinearModel::fit(
+            (0..100).map(|i| (1e18 + f64::from(i) * 1e6, f64::from(i) * 2.0 + 3.0)),
+        );
         assert!((m.predict(1e18 + 50e6) - 103.0).abs() < 1e-6, "{m:?}");
         let flat = LinearModel::fit([(1.0, 5.0), (2.0, 1.0)].into_iter());
         assert_eq!(flat.slope, 0.0);

@@ -145,7 +145,11 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         for level in &mut stats.fanout_by_depth {
             level.mean /= level.inner_nodes as f64;
         }
-        stats.avg_density = if slots > 0 { self.len() as f64 / slots as f64 } else { 0.0 };
+        stats.avg_density = if slots > 0 {
+            self.len() as f64 / slots as f64
+        } else {
+            0.0
+        };
         stats.model_error_mean = error_sum as f64 / self.len().max(1) as f64;
         stats
     }
@@ -344,7 +348,10 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         let mut prev = NIL;
         while id != NIL {
             if self.data[id as usize].prev != prev {
-                return Err(format!("leaf {id}: prev link is {} not {prev}", self.data[id as usize].prev));
+                return Err(format!(
+                    "leaf {id}: prev link is {} not {prev}",
+                    self.data[id as usize].prev
+                ));
             }
             chain.push(id);
             prev = id;
@@ -354,10 +361,15 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
             }
         }
         if self.tail != prev {
-            return Err(format!("tail is {} but the chain ends at {prev}", self.tail));
+            return Err(format!(
+                "tail is {} but the chain ends at {prev}",
+                self.tail
+            ));
         }
         if chain != leaves_in_tree {
-            return Err(format!("leaf chain {chain:?} differs from tree order {leaves_in_tree:?}"));
+            return Err(format!(
+                "leaf chain {chain:?} differs from tree order {leaves_in_tree:?}"
+            ));
         }
         let mut count = 0;
         let mut last: Option<&K> = None;
@@ -365,14 +377,20 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
             if last.is_some_and(|l| l >= k) {
                 return Err("keys are not strictly ascending across the chain".into());
             }
-            if self.data[self.leaf_for(k.model_input()) as usize].find(k).is_none() {
+            if self.data[self.leaf_for(k.model_input()) as usize]
+                .find(k)
+                .is_none()
+            {
                 return Err("a key is not found where the models route it".into());
             }
             last = Some(k);
             count += 1;
         }
         if count != self.len() {
-            return Err(format!("len is {} but {count} keys are reachable", self.len()));
+            return Err(format!(
+                "len is {} but {count} keys are reachable",
+                self.len()
+            ));
         }
         Ok(())
     }
@@ -385,16 +403,30 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         }
         let occupied: Vec<usize> = (0..cap).filter(|&s| leaf.is_occupied(s)).collect();
         if occupied.len() != leaf.len {
-            return Err(format!("leaf {id}: bitmap has {} keys, len says {}", occupied.len(), leaf.len));
+            return Err(format!(
+                "leaf {id}: bitmap has {} keys, len says {}",
+                occupied.len(),
+                leaf.len
+            ));
         }
-        if cap > 0 && leaf.bitmap.iter().map(|w| w.count_ones() as usize).sum::<usize>() != leaf.len {
+        if cap > 0
+            && leaf
+                .bitmap
+                .iter()
+                .map(|w| w.count_ones() as usize)
+                .sum::<usize>()
+                != leaf.len
+        {
             return Err(format!("leaf {id}: bits set beyond capacity"));
         }
         let (Some(&first), Some(&last)) = (occupied.first(), occupied.last()) else {
             return Ok(());
         };
         if (first, last) != (leaf.min_slot, leaf.max_slot) {
-            return Err(format!("leaf {id}: window {}..={} but keys span {first}..={last}", leaf.min_slot, leaf.max_slot));
+            return Err(format!(
+                "leaf {id}: window {}..={} but keys span {first}..={last}",
+                leaf.min_slot, leaf.max_slot
+            ));
         }
         // Inside the window every gap holds a copy of the next key.
         let mut next_key = &leaf.keys[last];

@@ -38,7 +38,10 @@ fn key_of(dist: Dist, r: u64, step: u64) -> i64 {
         Dist::Clustered => ((r % 8) * 1_000_000_000 + (r >> 3) % 200) as i64,
         Dist::Lognormal => {
             // exp of a roughly normal value: sum of uniforms.
-            let u = (0..4).map(|i| ((r >> (i * 16)) & 0xffff) as f64 / 65536.0).sum::<f64>() - 2.0;
+            let u = (0..4)
+                .map(|i| ((r >> (i * 16)) & 0xffff) as f64 / 65536.0)
+                .sum::<f64>()
+                - 2.0;
             (u * 6.0).exp() as i64
         }
         Dist::FewDistinct => (r % 40) as i64,
@@ -63,7 +66,13 @@ fn dist() -> impl Strategy<Value = Dist> {
 }
 
 fn ops(dist: Dist, len: usize) -> impl Strategy<Value = Vec<Op<i64>>> {
-    let op = (0u8..100, any::<u64>(), any::<u64>(), any::<bool>(), 0usize..3000);
+    let op = (
+        0u8..100,
+        any::<u64>(),
+        any::<u64>(),
+        any::<bool>(),
+        0usize..3000,
+    );
     prop::collection::vec(op, 1..len).prop_map(move |raw| {
         raw.into_iter()
             .enumerate()
@@ -75,12 +84,20 @@ fn ops(dist: Dist, len: usize) -> impl Strategy<Value = Vec<Op<i64>>> {
                     75..=84 => Op::Get(k),
                     85..=92 => {
                         let k2 = key_of(dist, r2, step as u64);
-                        let bound = |k, incl| if incl { Bound::Included(k) } else { Bound::Excluded(k) };
+                        let bound = |k, incl| {
+                            if incl {
+                                Bound::Included(k)
+                            } else {
+                                Bound::Excluded(k)
+                            }
+                        };
                         Op::Range(bound(k.min(k2), flag), bound(k.max(k2), !flag), flag)
                     }
                     93..=98 => Op::LowerBound(k),
                     _ => Op::BulkLoad(
-                        (0..n as u64).map(|i| (key_of(dist, r1.wrapping_mul(i + 1), i), i)).collect(),
+                        (0..n as u64)
+                            .map(|i| (key_of(dist, r1.wrapping_mul(i + 1), i), i))
+                            .collect(),
                     ),
                 }
             })
@@ -107,7 +124,10 @@ fn check<K: ModelKey + std::fmt::Debug>(ops: Vec<Op<K>>) -> Result<(), TestCaseE
                 };
                 let valid = match (&start, &end) {
                     (Bound::Included(s), Bound::Included(e)) => s <= e,
-                    (Bound::Included(s) | Bound::Excluded(s), Bound::Included(e) | Bound::Excluded(e)) => s < e,
+                    (
+                        Bound::Included(s) | Bound::Excluded(s),
+                        Bound::Included(e) | Bound::Excluded(e),
+                    ) => s < e,
                     _ => true,
                 };
                 let want: Vec<_> = if !valid {
@@ -200,7 +220,8 @@ fn many_inserts_and_removes_per_distribution() {
                 assert_eq!(alex.insert(k, step), model.insert(k, step), "{dist:?}");
             }
         }
-        alex.check_invariants().unwrap_or_else(|e| panic!("{dist:?}: {e}"));
+        alex.check_invariants()
+            .unwrap_or_else(|e| panic!("{dist:?}: {e}"));
         assert!(alex.iter().eq(model.iter()), "{dist:?}");
         let stats = alex.stats();
         assert_eq!(stats.len, model.len());
@@ -211,7 +232,10 @@ fn many_inserts_and_removes_per_distribution() {
 #[test]
 fn bulk_load_sorts_and_keeps_the_last_duplicate() {
     let map = AlexMap::bulk_load([(3u64, 1u64), (1, 1), (3, 2), (2, 1)]);
-    assert_eq!(map.iter().map(|(k, v)| (*k, *v)).collect::<Vec<_>>(), [(1, 1), (2, 1), (3, 2)]);
+    assert_eq!(
+        map.iter().map(|(k, v)| (*k, *v)).collect::<Vec<_>>(),
+        [(1, 1), (2, 1), (3, 2)]
+    );
     map.check_invariants().unwrap();
 }
 
@@ -224,7 +248,10 @@ fn all_equal_model_inputs_still_work() {
     }
     map.check_invariants().unwrap();
     assert_eq!(map.len(), 20_000);
-    assert_eq!(map.get(&"samepref00000042".to_string()).copied(), Some((0..20_000).find(|i| (i * 7919) % 20_000 == 42).unwrap()));
+    assert_eq!(
+        map.get(&"samepref00000042".to_string()).copied(),
+        Some((0..20_000).find(|i| (i * 7919) % 20_000 == 42).unwrap())
+    );
 }
 
 #[test]
@@ -235,12 +262,19 @@ fn stats_describe_a_bulk_loaded_tree() {
     assert!(stats.depth >= 2, "{stats:?}");
     assert!(stats.inner_nodes >= 1 && stats.data_nodes > 1, "{stats:?}");
     assert!((0.6..0.75).contains(&stats.avg_density), "{stats:?}");
-    assert!(stats.model_error_mean < 1.0, "linear keys are predicted exactly: {stats:?}");
+    assert!(
+        stats.model_error_mean < 1.0,
+        "linear keys are predicted exactly: {stats:?}"
+    );
     assert_eq!(stats.memory.payload, 200_000 * 16);
     let nodes = map.inspect();
     assert_eq!(nodes.len(), stats.inner_nodes + stats.data_nodes);
     assert_eq!(nodes[0].parent, None);
-    let data_fill: usize = nodes.iter().filter(|n| n.kind == super::NodeKind::Data).map(|n| n.fill).sum();
+    let data_fill: usize = nodes
+        .iter()
+        .filter(|n| n.kind == super::NodeKind::Data)
+        .map(|n| n.fill)
+        .sum();
     assert_eq!(data_fill, 200_000);
     assert_eq!(nodes[0].min_key, Some(0));
     assert_eq!(nodes[0].max_key, Some(1_999_990));

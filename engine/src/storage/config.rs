@@ -70,7 +70,9 @@ impl StorageConfig {
         match (self.kind, &self.data_dir) {
             (StorageKind::Memory, _) => Ok(Arc::new(MemoryStorage::new())),
             (StorageKind::Redb, None) => Ok(Arc::new(RedbStorage::in_memory()?)),
-            (StorageKind::Redb, Some(dir)) => Ok(Arc::new(RedbStorage::open(dir.join("omendb.redb"))?)),
+            (StorageKind::Redb, Some(dir)) => {
+                Ok(Arc::new(RedbStorage::open(dir.join("omendb.redb"))?))
+            }
             (StorageKind::RocksDb, dir) => open_rocksdb(dir.as_deref()),
         }
     }
@@ -78,7 +80,10 @@ impl StorageConfig {
 
 fn create_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| {
-        Error::Config(format!("cannot create data directory {}: {e}", dir.display()))
+        Error::Config(format!(
+            "cannot create data directory {}: {e}",
+            dir.display()
+        ))
     })
 }
 

@@ -31,7 +31,9 @@ impl MemoryStorage {
 impl std::fmt::Debug for MemoryStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let entries = self.map.read().map(|map| map.len()).ok();
-        f.debug_struct("MemoryStorage").field("entries", &entries).finish()
+        f.debug_struct("MemoryStorage")
+            .field("entries", &entries)
+            .finish()
     }
 }
 
@@ -88,7 +90,11 @@ struct MemoryScan<'a> {
 
 impl MemoryScan<'_> {
     fn refill(&mut self) -> Result<()> {
-        let map = self.storage.map.read().map_err(|_| MemoryStorage::poisoned())?;
+        let map = self
+            .storage
+            .map
+            .read()
+            .map_err(|_| MemoryStorage::poisoned())?;
         let chunk: Vec<Entry> = map
             .range::<Vec<u8>, _>((self.next.clone(), self.end.clone()))
             .take(SCAN_CHUNK)

@@ -1,7 +1,9 @@
 use std::ops::Bound;
 use std::path::Path;
 
-use ::rocksdb::{BlockBasedOptions, Cache, DB, Direction, IteratorMode, Options, ReadOptions, WriteOptions};
+use ::rocksdb::{
+    BlockBasedOptions, Cache, DB, Direction, IteratorMode, Options, ReadOptions, WriteOptions,
+};
 
 use super::{Scan, Storage, WriteBatch, WriteOp};
 use crate::{Error, Result};
@@ -37,7 +39,9 @@ pub struct RocksDbStorage {
 
 impl std::fmt::Debug for RocksDbStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RocksDbStorage").field("path", &self.db.path()).finish()
+        f.debug_struct("RocksDbStorage")
+            .field("path", &self.db.path())
+            .finish()
     }
 }
 
@@ -99,7 +103,9 @@ impl Storage for RocksDbStorage {
             read.set_iterate_upper_bound(end.to_vec());
         }
         let mode = match start {
-            Bound::Included(key) | Bound::Excluded(key) => IteratorMode::From(key, Direction::Forward),
+            Bound::Included(key) | Bound::Excluded(key) => {
+                IteratorMode::From(key, Direction::Forward)
+            }
             Bound::Unbounded => IteratorMode::Start,
         };
         let skip = match start {
@@ -113,7 +119,10 @@ impl Storage for RocksDbStorage {
         let iter = self
             .db
             .iterator_opt(mode, read)
-            .map(|item| item.map(|(k, v)| (k.into_vec(), v.into_vec())).map_err(storage_error))
+            .map(|item| {
+                item.map(|(k, v)| (k.into_vec(), v.into_vec()))
+                    .map_err(storage_error)
+            })
             .skip_while(move |item| matches!((item, &skip), (Ok((k, _)), Some(s)) if k == s))
             .take_while(move |item| match (item, &inclusive_end) {
                 (Ok((k, _)), Some(end)) => k <= end,

@@ -122,7 +122,10 @@ fn memory_scan_crosses_chunk_boundaries() {
     }
     storage.write(batch, false).unwrap();
     let keys: Vec<u32> = storage
-        .scan(Bound::Excluded(&10u32.to_be_bytes()), Bound::Included(&900u32.to_be_bytes()))
+        .scan(
+            Bound::Excluded(&10u32.to_be_bytes()),
+            Bound::Included(&900u32.to_be_bytes()),
+        )
         .unwrap()
         .map(|e| u32::from_be_bytes(e.unwrap().0.try_into().unwrap()))
         .collect();
@@ -150,7 +153,9 @@ fn rocksdb_survives_reopen() {
     {
         let db = super::RocksDbStorage::open(dir.path(), &Default::default()).unwrap();
         let mut batch = WriteBatch::new();
-        batch.put(b"k".to_vec(), b"v".to_vec()).delete(b"gone".to_vec());
+        batch
+            .put(b"k".to_vec(), b"v".to_vec())
+            .delete(b"gone".to_vec());
         db.write(batch, true).unwrap();
     }
     let db = super::RocksDbStorage::open(dir.path(), &Default::default()).unwrap();
@@ -161,7 +166,11 @@ fn rocksdb_survives_reopen() {
 fn config_opens_each_backend_and_rejects_unknown_names() {
     use super::{StorageConfig, StorageKind};
     let dir = tempfile::tempdir().unwrap();
-    for kind in [StorageKind::Memory, StorageKind::Redb, StorageKind::default_for_build()] {
+    for kind in [
+        StorageKind::Memory,
+        StorageKind::Redb,
+        StorageKind::default_for_build(),
+    ] {
         let config = StorageConfig {
             kind,
             data_dir: Some(dir.path().join(kind.to_string())),

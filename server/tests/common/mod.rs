@@ -16,7 +16,13 @@ impl Server {
     /// the server prints before serving.
     pub fn start(data_dir: &Path, extra_args: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_omendb-server"))
-            .args(["--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--data-dir"])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--http-listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
             .arg(data_dir)
             .args(["--log-level", "warn"])
             .args(extra_args)
