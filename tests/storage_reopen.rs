@@ -14,7 +14,7 @@ fn key(i: u32) -> Vec<u8> {
 
 #[test]
 fn durable_backends_survive_reopen() {
-    for kind in [StorageKind::RocksDb, StorageKind::Redb] {
+    for kind in [StorageKind::default_for_build(), StorageKind::Redb] {
         let dir = tempfile::tempdir().unwrap();
         let config = StorageConfig {
             kind,

@@ -41,12 +41,11 @@ pub(super) enum Layout {
 #[derive(Debug)]
 pub(super) struct DataNode<K, V> {
     pub model: LinearModel,
-    /// One key per slot. Inside the window `min_slot..=max_slot` a gap holds a copy of the next
-    /// occupied key, so the window is sorted and searchable without consulting the bitmap.
+    /// Keys with their values, interleaved so that a lookup touches one cache line. Inside the
+    /// window `min_slot..=max_slot` a gap holds a copy of the next occupied key (and
+    /// `V::default()`), so the window is sorted and searchable without consulting the bitmap.
     /// Outside the window slot contents are meaningless.
-    pub keys: Vec<K>,
-    /// One value per slot; gaps hold `V::default()`.
-    pub values: Vec<V>,
+    pub slots: Vec<Slot<K, V>>,
     /// Bit `i` set when slot `i` holds a key.
     pub bitmap: Vec<u64>,
     pub len: usize,
@@ -60,6 +59,13 @@ pub(super) struct DataNode<K, V> {
     /// Mean exponential-search steps the model promised when the node was built.
     pub expected_steps: f64,
     pub counters: NodeCounters,
+}
+
+/// One slot of a data node's gapped array.
+#[derive(Debug, Clone)]
+pub(super) struct Slot<K, V> {
+    pub key: K,
+    pub value: V,
 }
 
 /// The outcome of inserting into a node with room.
@@ -78,8 +84,7 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
     pub fn empty(lo: f64, hi: f64, dup: u8) -> Self {
         DataNode {
             model: LinearModel::spanning(lo, hi, MIN_CAPACITY),
-            keys: Vec::new(),
-            values: Vec::new(),
+            slots: Vec::new(),
             bitmap: Vec::new(),
             len: 0,
             min_slot: 0,
@@ -92,75 +97,83 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
         }
     }
 
-    /// A node holding `pairs` (sorted, distinct keys) at the given density and layout.
-    pub fn build(pairs: Vec<(K, V)>, density: f64, layout: Layout, dup: u8) -> Self {
+    /// A node holding `pairs` (sorted, distinct keys) at the given density and layout. Values
+    /// are taken out of `pairs` (left as `V::default()`), keys cloned.
+    pub fn build(pairs: &mut [(K, V)], density: f64, layout: Layout, dup: u8) -> Self {
         let n = pairs.len();
         if n == 0 {
             return Self::empty(0.0, 0.0, dup);
         }
-        let capacity = ((n as f64 / density).ceil() as usize)
+        let mut capacity = ((n as f64 / density).ceil() as usize)
             .max(MIN_CAPACITY)
             .max(n + 1);
-        // The keys occupy `span` slots starting at `offset`; the rest is room for appends.
+        // The keys occupy `span` slots starting at `offset`; the rest is room for appends, as
+        // much again as the node holds, so that a run of appends rebuilds it only every doubling.
+        let packed = n as f64 / MAX_DENSITY;
         let (offset, span) = match layout {
             Layout::Spread => (0.0, capacity as f64),
-            Layout::RoomRight => (0.0, (n as f64 / MAX_DENSITY).min(capacity as f64)),
+            Layout::RoomRight => {
+                capacity = capacity.max((packed as usize + n).max(MIN_CAPACITY));
+                (0.0, packed)
+            }
             Layout::RoomLeft => {
-                let span = (n as f64 / MAX_DENSITY).min(capacity as f64);
-                (capacity as f64 - span, span)
+                capacity = capacity.max((packed as usize + n).max(MIN_CAPACITY));
+                (capacity as f64 - packed, packed)
             }
         };
         let step = span / n as f64;
+        let inputs: Vec<f64> = pairs.iter().map(|(k, _)| k.model_input()).collect();
         let mut model = LinearModel::fit(
-            pairs
+            inputs
                 .iter()
                 .enumerate()
-                .map(|(i, (k, _))| (k.model_input(), offset + i as f64 * step)),
+                .map(|(i, &x)| (x, offset + i as f64 * step)),
         );
         if model.slope == 0.0 {
             // All keys share one model input: centre the prediction in the occupied span.
             model.intercept = offset + span / 2.0;
         }
 
-        // Place each key at its predicted slot, or right after its predecessor, leaving enough
-        // room for the keys still to come.
-        let mut slots = Vec::with_capacity(n);
-        let mut next_free = 0;
-        for (i, (k, _)) in pairs.iter().enumerate() {
-            let predicted = model.slot(k.model_input(), capacity);
-            let slot = predicted.max(next_free).min(capacity - (n - i));
-            slots.push(slot);
-            next_free = slot + 1;
-        }
-
         let mut bitmap = vec![0u64; capacity.div_ceil(64)];
-        let mut keys = Vec::with_capacity(capacity);
-        let mut values = Vec::with_capacity(capacity);
+        let mut slots = Vec::with_capacity(capacity);
         let mut steps = 0.0;
-        for ((key, value), &slot) in pairs.into_iter().zip(&slots) {
-            // Gaps before a key hold a copy of it.
-            while keys.len() < slot {
-                keys.push(key.clone());
-                values.push(V::default());
+        let mut first_slot = 0;
+        for (i, ((key, value), &x)) in pairs.iter_mut().zip(&inputs).enumerate() {
+            // Place each key at its predicted slot, or right after its predecessor, leaving
+            // enough room for the keys still to come.
+            let predicted = model.slot(x, capacity);
+            let slot = predicted.max(slots.len()).min(capacity - (n - i));
+            if i == 0 {
+                first_slot = slot;
             }
-            let predicted = model.slot(key.model_input(), capacity);
+            // Gaps before a key hold a copy of it.
+            while slots.len() < slot {
+                slots.push(Slot {
+                    key: key.clone(),
+                    value: V::default(),
+                });
+            }
             steps += ((predicted as f64 - slot as f64).abs() + 1.0).log2();
             bitmap[slot / 64] |= 1 << (slot % 64);
-            keys.push(key);
-            values.push(value);
+            slots.push(Slot {
+                key: key.clone(),
+                value: mem::take(value),
+            });
         }
+        let max_slot = slots.len() - 1;
         // Slots after the last key lie outside the window; any key will do.
-        let last = keys[slots[n - 1]].clone();
-        keys.resize(capacity, last);
-        values.resize_with(capacity, V::default);
+        let last = slots[max_slot].key.clone();
+        slots.resize_with(capacity, || Slot {
+            key: last.clone(),
+            value: V::default(),
+        });
         DataNode {
             model,
-            keys,
-            values,
+            slots,
             bitmap,
             len: n,
-            min_slot: slots[0],
-            max_slot: slots[n - 1],
+            min_slot: first_slot,
+            max_slot,
             prev: NIL,
             next: NIL,
             dup,
@@ -171,7 +184,12 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
 
     #[inline]
     pub fn capacity(&self) -> usize {
-        self.keys.len()
+        self.slots.len()
+    }
+
+    #[inline]
+    pub fn key(&self, slot: usize) -> &K {
+        &self.slots[slot].key
     }
 
     /// Whether one more key fits without passing the maximum density.
@@ -262,43 +280,58 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
     }
 
     /// The first slot in the window whose key is `>= key`, or `max_slot + 1` if every key is
-    /// smaller. Exponential search from the model's prediction, then binary search; returns the
-    /// number of doubling steps taken as well. The node must not be empty.
+    /// smaller, with the number of exponential-search steps taken. The node must not be empty.
     #[inline]
     pub fn lower_bound(&self, key: &K) -> (usize, u32) {
+        self.search(key, |k| k < key)
+    }
+
+    /// The first slot in the window whose key is `> key` (or `max_slot + 1`).
+    #[inline]
+    fn upper_bound(&self, key: &K) -> usize {
+        self.search(key, |k| k <= key).0
+    }
+
+    /// The first slot in the window where `before` turns false (it must be monotone over the
+    /// window). Exponential search from the model's prediction for `key`, then binary search.
+    #[inline]
+    fn search(&self, key: &K, before: impl Fn(&K) -> bool) -> (usize, u32) {
         let (lo, hi) = (self.min_slot, self.max_slot);
-        if self.keys[hi] < *key {
+        let slots = &self.slots;
+        if before(&slots[hi].key) {
             return (hi + 1, 0);
         }
         let p = self
             .model
             .slot(key.model_input(), self.capacity())
             .clamp(lo, hi);
-        let keys = &self.keys;
         let mut steps = 0;
-        if keys[p] < *key {
-            // Answer in (p, hi]: find a bound with keys[p + bound] >= key.
+        if before(&slots[p].key) {
+            // Answer in (p, hi]: find a bound with !before(p + bound).
             let mut bound = 1;
-            while p + bound < hi && keys[p + bound] < *key {
+            while p + bound < hi && before(&slots[p + bound].key) {
                 bound *= 2;
                 steps += 1;
             }
             let start = p + bound / 2 + 1;
             let end = (p + bound).min(hi);
             (
-                start + keys[start..=end].partition_point(|k| k < key),
+                start + slots[start..=end].partition_point(|s| before(&s.key)),
                 steps,
             )
         } else {
-            // Answer in [lo, p]: find a bound with keys[p - bound] < key.
+            // Answer in [lo, p]: find a bound with before(p - bound).
             let mut bound = 1;
-            while p >= lo + bound && keys[p - bound] >= *key {
+            while p >= lo + bound && !before(&slots[p - bound].key) {
                 bound *= 2;
                 steps += 1;
             }
             let start = if p >= lo + bound { p - bound + 1 } else { lo };
             let end = p - bound / 2;
-            (start + keys[start..end].partition_point(|k| k < key), steps)
+            (
+                start + slots[start..end].partition_point(|s| before(&s.key)),
+                steps,
+            )
         }
     }
 
@@ -308,12 +341,10 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
         if self.len == 0 {
             return None;
         }
-        let (i, _) = self.lower_bound(key);
-        if i > self.max_slot || self.keys[i] != *key {
-            return None;
-        }
-        // A gap holds a copy of the next key: the key itself is at the next occupied slot.
-        self.next_occupied(i)
+        // Gaps before a key hold copies of it, gaps after it the next key: the key itself is
+        // the last slot holding it, just before the upper bound. No bitmap access needed.
+        let i = self.upper_bound(key);
+        (i > self.min_slot && self.slots[i - 1].key == *key).then(|| i - 1)
     }
 
     /// The first occupied slot whose key is `>= key` (`inclusive`) or `> key`.
@@ -323,7 +354,7 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
         }
         let (i, _) = self.lower_bound(key);
         let slot = self.next_occupied(i)?;
-        if !inclusive && self.keys[slot] == *key {
+        if !inclusive && self.slots[slot].key == *key {
             self.next_occupied(slot + 1)
         } else {
             Some(slot)
@@ -336,7 +367,7 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
             return None;
         }
         let (i, _) = self.lower_bound(key);
-        if inclusive && i <= self.max_slot && self.keys[i] == *key {
+        if inclusive && i <= self.max_slot && self.slots[i].key == *key {
             return self.next_occupied(i);
         }
         if i == 0 {
@@ -355,9 +386,9 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
         let predicted = self.model.slot(key.model_input(), cap);
         let (i, steps) = self.lower_bound(&key);
         self.counters.search_steps += u64::from(steps);
-        if i <= self.max_slot && self.keys[i] == key {
+        if i <= self.max_slot && self.slots[i].key == key {
             let slot = self.next_occupied(i).unwrap_or(i);
-            return Inserted::Replaced(mem::replace(&mut self.values[slot], value));
+            return Inserted::Replaced(mem::replace(&mut self.slots[slot].value, value));
         }
         self.counters.inserts += 1;
         let shifts = if i > self.max_slot {
@@ -388,10 +419,11 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
     /// Inserts into an empty node, allocating its slots if it has none.
     fn insert_first(&mut self, key: K, value: V) {
         let cap = self.capacity().max(MIN_CAPACITY);
-        self.keys.clear();
-        self.keys.resize(cap, key.clone());
-        self.values.clear();
-        self.values.resize_with(cap, V::default);
+        self.slots.clear();
+        self.slots.resize_with(cap, || Slot {
+            key: key.clone(),
+            value: V::default(),
+        });
         self.bitmap.clear();
         self.bitmap.resize(cap.div_ceil(64), 0);
         let slot = self.model.slot(key.model_input(), cap);
@@ -405,15 +437,14 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
     /// Writes a key into a gap and marks it occupied.
     #[inline]
     fn put(&mut self, slot: usize, key: K, value: V) {
-        self.keys[slot] = key;
-        self.values[slot] = value;
+        self.slots[slot] = Slot { key, value };
         self.bitmap[slot / 64] |= 1 << (slot % 64);
     }
 
     /// Copies the key at `to` into the gaps `from..to`.
     fn fill(&mut self, from: usize, to: usize) {
         for slot in from..to {
-            self.keys[slot] = self.keys[to].clone();
+            self.slots[slot].key = self.slots[to].key.clone();
         }
     }
 
@@ -480,11 +511,9 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
         let Some(gap) = self.next_gap(m) else {
             unreachable_full()
         };
-        self.keys[m..=gap].rotate_right(1);
-        self.values[m..=gap].rotate_right(1);
+        self.slots[m..=gap].rotate_right(1);
         self.bitmap[gap / 64] |= 1 << (gap % 64);
-        self.keys[m] = key;
-        self.values[m] = value;
+        self.slots[m] = Slot { key, value };
         self.max_slot = self.max_slot.max(gap);
         self.min_slot = self.min_slot.min(m);
         gap - m
@@ -492,11 +521,9 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
 
     /// Shifts `gap+1..=l` one slot left (into the gap) and puts the key at `l`.
     fn shift_left_into(&mut self, gap: usize, l: usize, key: K, value: V) -> usize {
-        self.keys[gap..=l].rotate_left(1);
-        self.values[gap..=l].rotate_left(1);
+        self.slots[gap..=l].rotate_left(1);
         self.bitmap[gap / 64] |= 1 << (gap % 64);
-        self.keys[l] = key;
-        self.values[l] = value;
+        self.slots[l] = Slot { key, value };
         self.min_slot = self.min_slot.min(gap);
         self.max_slot = self.max_slot.max(l);
         l - gap
@@ -504,7 +531,7 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
 
     /// Removes the key at an occupied `slot`, returning its value.
     pub fn remove_at(&mut self, slot: usize) -> V {
-        let value = mem::take(&mut self.values[slot]);
+        let value = mem::take(&mut self.slots[slot].value);
         self.bitmap[slot / 64] &= !(1 << (slot % 64));
         self.len -= 1;
         if self.len == 0 {
@@ -527,11 +554,13 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
         let mut pairs = Vec::with_capacity(self.len);
         let mut slot = self.next_occupied(0);
         while let Some(s) = slot {
-            pairs.push((self.keys[s].clone(), mem::take(&mut self.values[s])));
+            pairs.push((
+                self.slots[s].key.clone(),
+                mem::take(&mut self.slots[s].value),
+            ));
             slot = self.next_occupied(s + 1);
         }
-        self.keys = Vec::new();
-        self.values = Vec::new();
+        self.slots = Vec::new();
         self.bitmap = Vec::new();
         self.len = 0;
         self.min_slot = 0;
@@ -567,8 +596,8 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
     pub fn input_range(&self) -> Option<(f64, f64)> {
         (self.len > 0).then(|| {
             (
-                self.keys[self.min_slot].model_input(),
-                self.keys[self.max_slot].model_input(),
+                self.slots[self.min_slot].key.model_input(),
+                self.slots[self.max_slot].key.model_input(),
             )
         })
     }

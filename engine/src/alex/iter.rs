@@ -3,7 +3,7 @@
 use std::iter::FusedIterator;
 use std::ops::Bound;
 
-use super::data_node::NIL;
+use super::data_node::{DataNode, NIL};
 use super::key::ModelKey;
 use super::map::AlexMap;
 
@@ -12,18 +12,38 @@ type Pos = (u32, usize);
 
 /// An iterator over a key range of an [`AlexMap`], created by [`AlexMap::range`] and
 /// [`AlexMap::iter`]. Double-ended: `.rev()` walks the range backwards.
+///
+/// Each end keeps the bitmap word it is walking, so stepping to the next key is a
+/// count-trailing-zeros on a register rather than a search.
 pub struct Range<'a, K, V> {
     map: &'a AlexMap<K, V>,
-    front: Pos,
-    back: Pos,
+    front: Cursor<'a, K, V>,
+    back: Cursor<'a, K, V>,
     done: bool,
 }
+
+/// One end of a range: a data node, a slot, and the not-yet-visited bits of the slot's
+/// bitmap word (above the slot for the front, below it for the back).
+struct Cursor<'a, K, V> {
+    id: u32,
+    leaf: &'a DataNode<K, V>,
+    slot: usize,
+    rest: u64,
+}
+
+impl<K, V> Clone for Cursor<'_, K, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K, V> Copy for Cursor<'_, K, V> {}
 
 impl<K, V> std::fmt::Debug for Range<'_, K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Range")
-            .field("front", &self.front)
-            .field("back", &self.back)
+            .field("front", &(self.front.id, self.front.slot))
+            .field("back", &(self.back.id, self.back.slot))
             .field("done", &self.done)
             .finish()
     }
@@ -51,28 +71,110 @@ impl<'a, K: ModelKey, V: Default> Range<'a, K, V> {
                 }
             }
         };
-        match (front, back) {
+        let (front, back, done) = match (front, back) {
             (Some(front), Some(back)) => {
-                let done = key_at(map, front) > key_at(map, back);
-                Range {
-                    map,
-                    front,
-                    back,
-                    done,
-                }
+                let done =
+                    map.data[front.0 as usize].key(front.1) > map.data[back.0 as usize].key(back.1);
+                (front, back, done)
             }
-            _ => Range {
-                map,
-                front: (NIL, 0),
-                back: (NIL, 0),
-                done: true,
-            },
+            _ => ((map.head, 0), (map.head, 0), true),
+        };
+        Range {
+            map,
+            front: Cursor::front(map, front),
+            back: Cursor::back(map, back),
+            done,
         }
     }
 }
 
-fn key_at<K: ModelKey, V: Default>(map: &AlexMap<K, V>, (id, slot): Pos) -> &K {
-    &map.data[id as usize].keys[slot]
+impl<'a, K: ModelKey, V: Default> Cursor<'a, K, V> {
+    /// A front cursor at an occupied position.
+    fn front(map: &'a AlexMap<K, V>, (id, slot): Pos) -> Self {
+        let leaf = &map.data[id as usize];
+        let word = leaf.bitmap.get(slot / 64).copied().unwrap_or(0);
+        // Bits strictly above `slot` in its word.
+        let rest = if slot % 64 == 63 {
+            0
+        } else {
+            word & (u64::MAX << (slot % 64 + 1))
+        };
+        Cursor {
+            id,
+            leaf,
+            slot,
+            rest,
+        }
+    }
+
+    /// A back cursor at an occupied position.
+    fn back(map: &'a AlexMap<K, V>, (id, slot): Pos) -> Self {
+        let leaf = &map.data[id as usize];
+        let word = leaf.bitmap.get(slot / 64).copied().unwrap_or(0);
+        // Bits strictly below `slot` in its word.
+        let rest = word & ((1u64 << (slot % 64)) - 1);
+        Cursor {
+            id,
+            leaf,
+            slot,
+            rest,
+        }
+    }
+
+    fn pos(&self) -> Pos {
+        (self.id, self.slot)
+    }
+
+    /// Moves to the next occupied position; false at the end of the map.
+    fn advance(&mut self, map: &'a AlexMap<K, V>) -> bool {
+        if self.rest != 0 {
+            self.slot = self.slot / 64 * 64 + self.rest.trailing_zeros() as usize;
+            self.rest &= self.rest - 1;
+            return true;
+        }
+        let next_words = self.leaf.bitmap.iter().enumerate().skip(self.slot / 64 + 1);
+        if let Some((w, &bits)) = next_words.into_iter().find(|(_, bits)| **bits != 0) {
+            self.slot = w * 64 + bits.trailing_zeros() as usize;
+            self.rest = bits & (bits - 1);
+            return true;
+        }
+        match first_from(map, self.leaf.next) {
+            Some(pos) => {
+                *self = Cursor::front(map, pos);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Moves to the previous occupied position; false at the start of the map.
+    fn retreat(&mut self, map: &'a AlexMap<K, V>) -> bool {
+        if self.rest != 0 {
+            let bit = 63 - self.rest.leading_zeros() as usize;
+            self.slot = self.slot / 64 * 64 + bit;
+            self.rest &= !(1u64 << bit);
+            return true;
+        }
+        let earlier_words = self.leaf.bitmap[..self.slot / 64].iter().enumerate().rev();
+        if let Some((w, &bits)) = earlier_words.into_iter().find(|(_, bits)| **bits != 0) {
+            let bit = 63 - bits.leading_zeros() as usize;
+            self.slot = w * 64 + bit;
+            self.rest = bits & !(1u64 << bit);
+            return true;
+        }
+        match last_from(map, self.leaf.prev) {
+            Some(pos) => {
+                *self = Cursor::back(map, pos);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn item(&self) -> (&'a K, &'a V) {
+        let slot = &self.leaf.slots[self.slot];
+        (&slot.key, &slot.value)
+    }
 }
 
 /// The first occupied position in data node `id` or the nodes after it.
@@ -99,31 +201,18 @@ fn last_from<K: ModelKey, V: Default>(map: &AlexMap<K, V>, mut id: u32) -> Optio
     None
 }
 
-impl<'a, K: ModelKey, V: Default> Range<'a, K, V> {
-    fn item(&self, (id, slot): Pos) -> (&'a K, &'a V) {
-        let leaf = &self.map.data[id as usize];
-        (&leaf.keys[slot], &leaf.values[slot])
-    }
-}
-
 impl<'a, K: ModelKey, V: Default> Iterator for Range<'a, K, V> {
     type Item = (&'a K, &'a V);
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
             return None;
         }
-        let item = self.item(self.front);
-        if self.front == self.back {
+        let item = self.front.item();
+        // The back position lies ahead, so advancing cannot run off the map.
+        if self.front.pos() == self.back.pos() || !self.front.advance(self.map) {
             self.done = true;
-        } else {
-            let (id, slot) = self.front;
-            let leaf = &self.map.data[id as usize];
-            self.front = match leaf.next_occupied(slot + 1) {
-                Some(next) => (id, next),
-                // The back position lies ahead, so a next position exists.
-                None => first_from(self.map, leaf.next).unwrap_or(self.back),
-            };
         }
         Some(item)
     }
@@ -134,21 +223,9 @@ impl<K: ModelKey, V: Default> DoubleEndedIterator for Range<'_, K, V> {
         if self.done {
             return None;
         }
-        let item = self.item(self.back);
-        if self.front == self.back {
+        let item = self.back.item();
+        if self.front.pos() == self.back.pos() || !self.back.retreat(self.map) {
             self.done = true;
-        } else {
-            let (id, slot) = self.back;
-            let leaf = &self.map.data[id as usize];
-            let prev = if slot > 0 {
-                leaf.prev_occupied(slot - 1)
-            } else {
-                None
-            };
-            self.back = match prev {
-                Some(prev) => (id, prev),
-                None => last_from(self.map, leaf.prev).unwrap_or(self.front),
-            };
         }
         Some(item)
     }

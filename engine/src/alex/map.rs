@@ -135,7 +135,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         map.data.clear();
         map.len = pairs.len();
         let mut leaves = Vec::new();
-        map.root = map.build_subtree(pairs, 0, Layout::Spread, &mut leaves);
+        map.root = map.build_subtree(&mut pairs, 0, Layout::Spread, &mut leaves);
         map.link_between(NIL, &leaves, NIL);
         map
     }
@@ -187,13 +187,13 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
 
     pub fn get(&self, key: &K) -> Option<&V> {
         let leaf = &self.data[self.leaf_for(key.model_input()) as usize];
-        leaf.find(key).map(|slot| &leaf.values[slot])
+        leaf.find(key).map(|slot| &leaf.slots[slot].value)
     }
 
     pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
         let id = self.leaf_for(key.model_input());
         let leaf = &mut self.data[id as usize];
-        leaf.find(key).map(|slot| &mut leaf.values[slot])
+        leaf.find(key).map(|slot| &mut leaf.slots[slot].value)
     }
 
     pub fn contains_key(&self, key: &K) -> bool {
@@ -332,7 +332,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
     /// told apart by the model, else an inner node whose model spans their model inputs.
     fn build_subtree(
         &mut self,
-        pairs: Vec<(K, V)>,
+        pairs: &mut [(K, V)],
         dup: u8,
         layout: Layout,
         leaves: &mut Vec<u32>,
@@ -381,7 +381,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         children: &mut [Child],
         start: usize,
         size: usize,
-        mut pairs: Vec<(K, V)>,
+        pairs: &mut [(K, V)],
         max_keys: usize,
         layout: Layout,
         leaves: &mut Vec<u32>,
@@ -396,6 +396,11 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
             let id = self.alloc_data(node);
             leaves.push(id);
             Child::data(id)
+        } else if size == 1 && pairs.len() <= MAX_DATA_KEYS / 2 {
+            // One slot with a few more keys than the target: a bigger data node beats a level.
+            let id = self.alloc_data(DataNode::build(pairs, INIT_DENSITY, layout, dup));
+            leaves.push(id);
+            Child::data(id)
         } else if size == 1 {
             self.build_subtree(pairs, dup, layout, leaves)
         } else {
@@ -403,7 +408,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
             let fanout = children.len();
             let cut =
                 pairs.partition_point(|(k, _)| model.slot(k.model_input(), fanout) < start + half);
-            let right = pairs.split_off(cut);
+            let (pairs, right) = pairs.split_at_mut(cut);
             // Room for appends goes to the node that will hold the largest (smallest) key.
             let (left_layout, right_layout) = match layout {
                 Layout::RoomRight if right.is_empty() => (Layout::RoomRight, Layout::Spread),
@@ -469,13 +474,13 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         let leaf = &mut self.data[id as usize];
         let layout = leaf.preferred_layout();
         let (prev, next, dup, model) = (leaf.prev, leaf.next, leaf.dup, leaf.model);
-        let pairs = leaf.drain();
+        let mut pairs = leaf.drain();
         let mut fresh = if pairs.is_empty() {
             let mut empty = DataNode::empty(0.0, 0.0, dup);
             empty.model = model;
             empty
         } else {
-            DataNode::build(pairs, density, layout, dup)
+            DataNode::build(&mut pairs, density, layout, dup)
         };
         fresh.prev = prev;
         fresh.next = next;
@@ -490,10 +495,10 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
             // The root is a data node: grow a level.
             let leaf = &mut self.data[id as usize];
             let layout = leaf.preferred_layout();
-            let pairs = leaf.drain();
+            let mut pairs = leaf.drain();
             self.free_data_node(id);
             let mut leaves = Vec::new();
-            self.root = self.build_subtree_forced(pairs, 0, layout, &mut leaves);
+            self.root = self.build_subtree_forced(&mut pairs, 0, layout, &mut leaves);
             self.link_between(NIL, &leaves, NIL);
             self.counters.splits_down += 1;
             return;
@@ -507,7 +512,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         }
         let leaf = &mut self.data[id as usize];
         let (prev, next, layout) = (leaf.prev, leaf.next, leaf.preferred_layout());
-        let pairs = leaf.drain();
+        let mut pairs = leaf.drain();
         let n = pairs.len();
         self.free_data_node(id);
 
@@ -519,7 +524,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         let mut leaves = Vec::new();
         if size == 1 {
             // The parent is at its maximum fanout: split downward.
-            children[start] = self.build_subtree_forced(pairs, 0, layout, &mut leaves);
+            children[start] = self.build_subtree_forced(&mut pairs, 0, layout, &mut leaves);
             self.counters.splits_down += 1;
         } else {
             self.build_block(
@@ -527,7 +532,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
                 &mut children,
                 start,
                 size,
-                pairs,
+                &mut pairs,
                 (n / 2).max(1),
                 layout,
                 &mut leaves,
@@ -542,7 +547,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
     /// that must split may hold fewer than `TARGET_KEYS`).
     fn build_subtree_forced(
         &mut self,
-        pairs: Vec<(K, V)>,
+        pairs: &mut [(K, V)],
         dup: u8,
         layout: Layout,
         leaves: &mut Vec<u32>,
@@ -660,7 +665,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         let mut slot = leaf.next_occupied(0);
         let mut movers = Vec::new();
         while let Some(s) = slot {
-            if !stays(self, &self.data[edge as usize].keys[s]) {
+            if !stays(self, self.data[edge as usize].key(s)) {
                 movers.push(s);
             }
             slot = self.data[edge as usize].next_occupied(s + 1);
@@ -670,7 +675,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         }
         let mut moved = Vec::with_capacity(movers.len());
         for s in movers {
-            let key = self.data[edge as usize].keys[s].clone();
+            let key = self.data[edge as usize].key(s).clone();
             let value = self.data[edge as usize].remove_at(s);
             moved.push((key, value));
         }
@@ -739,7 +744,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
                 dup + 1,
             )
         } else {
-            DataNode::build(pairs, INIT_DENSITY, Layout::Spread, dup + 1)
+            DataNode::build(&mut pairs, INIT_DENSITY, Layout::Spread, dup + 1)
         };
         self.data[left as usize] = node;
         self.free_data_node(right);

@@ -26,8 +26,9 @@
 //!
 //! # A data node
 //!
-//! Keys and values sit in two parallel *gapped arrays* (about 30% of slots empty after a build),
-//! with a bitmap of occupied slots:
+//! Keys and values sit side by side in one *gapped array* of slots (about 30% of slots empty
+//! after a build), so a lookup's key comparison and its value share a cache line; a bitmap marks
+//! the occupied slots:
 //!
 //! ```text
 //!   slot     0    1    2    3    4    5    6    7    8    9
@@ -44,8 +45,9 @@
 //!
 //! **Lookup.** Predict a slot with the node's model, then search exponentially from it (1, 2,
 //! 4, … slots) until the key is bracketed, then binary-search the bracket. A good model means
-//! one or two probes. The slot found may be a gap holding a copy; the key itself is at the next
-//! occupied slot, found with one bitmap scan.
+//! one or two probes. Lookups search for the first slot holding a *greater* key: since copies
+//! of a key sit only in the gaps before it, the slot just before that one is the key itself if
+//! it is present, and the bitmap is never read.
 //!
 //! **Insert** (the node has room). Find the neighbours `l < key < m`. If there are gaps between
 //! them, the key goes into the gap nearest its predicted slot and the gaps before it now copy
@@ -63,8 +65,9 @@
 //!
 //! - **Expand**: rebuild the node with 1/0.6 slots per key and a model retrained on its keys.
 //!   Where inserts have been landing tells the layout: if more than 90% went past the last key
-//!   (ascending appends), the keys are packed left and the free room is left at the right, where
-//!   the model (which extrapolates) will put the next keys; mirrored for descending inserts.
+//!   (ascending appends), the keys are packed left at 80% and as many free slots as keys are
+//!   left at the right, where the model (which extrapolates) will put the next keys; mirrored
+//!   for descending inserts. A run of appends thus rebuilds a node once per doubling.
 //! - **Split**, when the node holds [`MAX_DATA_KEYS`](self) keys or its cost model says it is
 //!   slow: ALEX's cost per insert is 20 per exponential-search step plus 0.5 per shifted slot;
 //!   a node splits when that measured cost exceeds both 20 and 1.5× the cost its model promised
@@ -104,6 +107,9 @@
 //! - Keys with equal model inputs cannot be told apart by a model: a node whose keys all share
 //!   one input never splits, it only grows, and searches in it are binary.
 //! - Inner nodes are not retrained after bulk load; only their fanout changes.
+//! - Model inputs are `f64`: integer keys above 2^53 that differ by less than their float
+//!   spacing (e.g. nanosecond timestamps, spacing 256) share a model input. The search stays
+//!   correct and logarithmic within such a run; only the model's guess is coarser.
 
 mod data_node;
 mod iter;

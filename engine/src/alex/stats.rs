@@ -3,7 +3,7 @@
 
 use std::mem::size_of;
 
-use super::data_node::{DataNode, NIL};
+use super::data_node::{DataNode, NIL, Slot};
 use super::key::ModelKey;
 use super::map::{AlexMap, Child, InnerNode, Node};
 
@@ -134,7 +134,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
                 slots += leaf.capacity();
                 let mut slot = leaf.next_occupied(0);
                 while let Some(s) = slot {
-                    let predicted = leaf.model.slot(leaf.keys[s].model_input(), leaf.capacity());
+                    let predicted = leaf.model.slot(leaf.key(s).model_input(), leaf.capacity());
                     let error = predicted.abs_diff(s);
                     error_sum += error;
                     stats.model_error_max = stats.model_error_max.max(error);
@@ -156,7 +156,6 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
 
     /// Bytes held by the index, split into payload, gaps and structure.
     pub fn memory_usage(&self) -> MemoryUsage {
-        let entry = size_of::<K>() + size_of::<V>();
         let mut usage = MemoryUsage {
             structure: size_of::<Self>()
                 + self.data.capacity() * size_of::<DataNode<K, V>>()
@@ -170,14 +169,13 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         }
         for leaf in &self.data {
             usage.structure += leaf.bitmap.capacity() * size_of::<u64>();
-            usage.payload += leaf.len * entry;
-            usage.gaps += (leaf.keys.capacity() - leaf.len) * size_of::<K>()
-                + (leaf.values.capacity() - leaf.len) * size_of::<V>();
-            for (slot, key) in leaf.keys.iter().enumerate() {
+            usage.gaps += (leaf.slots.capacity() - leaf.len) * size_of::<Slot<K, V>>();
+            usage.payload += leaf.len * size_of::<Slot<K, V>>();
+            for (slot, s) in leaf.slots.iter().enumerate() {
                 if leaf.is_occupied(slot) {
-                    usage.payload += key.heap_bytes();
+                    usage.payload += s.key.heap_bytes();
                 } else {
-                    usage.gaps += key.heap_bytes();
+                    usage.gaps += s.key.heap_bytes();
                 }
             }
         }
@@ -259,7 +257,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         while id != NIL {
             let leaf = &self.data[id as usize];
             if leaf.len > 0 {
-                min = Some(leaf.keys[leaf.min_slot].clone());
+                min = Some(leaf.key(leaf.min_slot).clone());
                 break;
             }
             if id == last {
@@ -272,7 +270,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         while id != NIL {
             let leaf = &self.data[id as usize];
             if leaf.len > 0 {
-                max = Some(leaf.keys[leaf.max_slot].clone());
+                max = Some(leaf.key(leaf.max_slot).clone());
                 break;
             }
             if id == first {
@@ -398,7 +396,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
     fn check_leaf(&self, id: u32) -> Result<(), String> {
         let leaf = &self.data[id as usize];
         let cap = leaf.capacity();
-        if leaf.values.len() != cap || leaf.bitmap.len() != cap.div_ceil(64) {
+        if leaf.bitmap.len() != cap.div_ceil(64) {
             return Err(format!("leaf {id}: arrays disagree on capacity {cap}"));
         }
         let occupied: Vec<usize> = (0..cap).filter(|&s| leaf.is_occupied(s)).collect();
@@ -429,14 +427,14 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
             ));
         }
         // Inside the window every gap holds a copy of the next key.
-        let mut next_key = &leaf.keys[last];
+        let mut next_key = leaf.key(last);
         for slot in (first..=last).rev() {
             if leaf.is_occupied(slot) {
-                if slot != last && leaf.keys[slot] >= *next_key {
+                if slot != last && leaf.key(slot) >= next_key {
                     return Err(format!("leaf {id}: keys out of order at slot {slot}"));
                 }
-                next_key = &leaf.keys[slot];
-            } else if leaf.keys[slot] != *next_key {
+                next_key = leaf.key(slot);
+            } else if leaf.key(slot) != next_key {
                 return Err(format!("leaf {id}: gap {slot} does not hold the next key"));
             }
         }
