@@ -56,6 +56,8 @@ pub(super) struct DataNode<K, V> {
     pub next: u32,
     /// log2 of the number of parent slots that point to this node.
     pub dup: u8,
+    /// Built with room at the right whose slots its model already predicts for appends.
+    pub built_for_appends: bool,
     /// Mean exponential-search steps the model promised when the node was built.
     pub expected_steps: f64,
     pub counters: NodeCounters,
@@ -92,6 +94,7 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
             prev: NIL,
             next: NIL,
             dup,
+            built_for_appends: false,
             expected_steps: 0.0,
             counters: NodeCounters::default(),
         }
@@ -153,7 +156,8 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
                     value: V::default(),
                 });
             }
-            steps += ((predicted as f64 - slot as f64).abs() + 1.0).log2();
+            // Exponential search needs about log2(error) + 1 steps: the error's bit length.
+            steps += f64::from(usize::BITS - predicted.abs_diff(slot).leading_zeros());
             bitmap[slot / 64] |= 1 << (slot % 64);
             slots.push(Slot {
                 key: key.clone(),
@@ -177,6 +181,8 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
             prev: NIL,
             next: NIL,
             dup,
+            // A model fitted to one key (or to keys sharing one input) cannot extrapolate.
+            built_for_appends: layout == Layout::RoomRight && model.slope > 0.0,
             expected_steps: steps / n as f64,
             counters: NodeCounters::default(),
         }
@@ -527,6 +533,19 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
         self.min_slot = self.min_slot.min(gap);
         self.max_slot = self.max_slot.max(l);
         l - gap
+    }
+
+    /// Adds as many free slots at the end as the node holds keys (at least `MIN_CAPACITY`),
+    /// keeping every key where it is: for nodes that only receive ascending appends.
+    pub fn grow_right(&mut self) {
+        let extra = self.len.max(MIN_CAPACITY);
+        let capacity = self.capacity() + extra;
+        let last = self.slots[self.max_slot].key.clone();
+        self.slots.resize_with(capacity, || Slot {
+            key: last.clone(),
+            value: V::default(),
+        });
+        self.bitmap.resize(capacity.div_ceil(64), 0);
     }
 
     /// Removes the key at an occupied `slot`, returning its value.

@@ -204,7 +204,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         let x = key.model_input();
         loop {
-            let id = self.descend(x);
+            let id = self.leaf_for(x);
             let leaf = &mut self.data[id as usize];
             if leaf.has_room() || leaf.find(&key).is_some() {
                 return match leaf.insert(key, value) {
@@ -450,15 +450,23 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         if self.expand_root_for(x) {
             return;
         }
+        self.descend(x);
         let leaf = &self.data[id as usize];
         let splittable = leaf.input_range().is_some_and(|(lo, hi)| lo < hi);
-        let too_big = leaf.len >= MAX_DATA_KEYS;
+        // Appending nodes split at half the size: growing would take them past it.
+        let appending = leaf.built_for_appends && leaf.preferred_layout() == Layout::RoomRight;
+        let too_big = leaf.len >= MAX_DATA_KEYS || (appending && leaf.len * 2 > MAX_DATA_KEYS);
         let costly = leaf.len >= MIN_SPLIT_KEYS
             && leaf.counters.inserts >= 64
             && (leaf.measured_cost() > 20f64.max(1.5 * leaf.expected_cost())
                 || leaf.counters.shifts > 100 * u64::from(leaf.counters.inserts));
         if splittable && (too_big || costly) {
             self.split(id);
+        } else if appending {
+            // Ascending appends: the model already extrapolates to the new slots, so the node
+            // grows at its end without being rebuilt.
+            self.data[id as usize].grow_right();
+            self.counters.expansions += 1;
         } else {
             self.expand(id);
         }
@@ -510,14 +518,14 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
             slot *= 2;
             dup = 1;
         }
+        let size = 1usize << dup;
+        let start = slot & !(size - 1);
         let leaf = &mut self.data[id as usize];
         let (prev, next, layout) = (leaf.prev, leaf.next, leaf.preferred_layout());
         let mut pairs = leaf.drain();
         let n = pairs.len();
         self.free_data_node(id);
 
-        let size = 1usize << dup;
-        let start = slot & !(size - 1);
         let node = &mut self.inner[parent as usize];
         let model = node.model;
         let mut children = mem::take(&mut node.children);
