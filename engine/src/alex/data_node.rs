@@ -541,6 +541,8 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
         let extra = self.len.max(MIN_CAPACITY);
         let capacity = self.capacity() + extra;
         let last = self.slots[self.max_slot].key.clone();
+        // Exactly: the vector's own doubling would leave up to half its memory unused.
+        self.slots.reserve_exact(extra);
         self.slots.resize_with(capacity, || Slot {
             key: last.clone(),
             value: V::default(),

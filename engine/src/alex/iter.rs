@@ -18,7 +18,9 @@ type Pos = (u32, usize);
 pub struct Range<'a, K, V> {
     map: &'a AlexMap<K, V>,
     front: Cursor<'a, K, V>,
-    back: Cursor<'a, K, V>,
+    /// The last position in the range; found on first use when the range has no end bound, so
+    /// that a forward scan never touches the far end of the map.
+    back: Option<Cursor<'a, K, V>>,
     done: bool,
 }
 
@@ -43,7 +45,7 @@ impl<K, V> std::fmt::Debug for Range<'_, K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Range")
             .field("front", &(self.front.id, self.front.slot))
-            .field("back", &(self.back.id, self.back.slot))
+            .field("back", &self.back.map(|b| (b.id, b.slot)))
             .field("done", &self.done)
             .finish()
     }
@@ -62,28 +64,38 @@ impl<'a, K: ModelKey, V: Default> Range<'a, K, V> {
             }
         };
         let back = match end {
-            Bound::Unbounded => last_from(map, map.tail),
+            Bound::Unbounded => None,
             Bound::Included(k) | Bound::Excluded(k) => {
                 let id = map.leaf_for(k.model_input());
                 match map.data[id as usize].seek_back(k, matches!(end, Bound::Included(_))) {
                     Some(slot) => Some((id, slot)),
-                    None => last_from(map, map.data[id as usize].prev),
+                    None => match last_from(map, map.data[id as usize].prev) {
+                        Some(pos) => Some(pos),
+                        None => return Range::empty(map),
+                    },
                 }
             }
         };
-        let (front, back, done) = match (front, back) {
-            (Some(front), Some(back)) => {
-                let done =
-                    map.data[front.0 as usize].key(front.1) > map.data[back.0 as usize].key(back.1);
-                (front, back, done)
-            }
-            _ => ((map.head, 0), (map.head, 0), true),
+        let Some(front) = front else {
+            return Range::empty(map);
         };
+        let done = back.is_some_and(|back: Pos| {
+            map.data[front.0 as usize].key(front.1) > map.data[back.0 as usize].key(back.1)
+        });
         Range {
             map,
             front: Cursor::front(map, front),
-            back: Cursor::back(map, back),
+            back: back.map(|back| Cursor::back(map, back)),
             done,
+        }
+    }
+
+    fn empty(map: &'a AlexMap<K, V>) -> Self {
+        Range {
+            map,
+            front: Cursor::front(map, (map.head, 0)),
+            back: None,
+            done: true,
         }
     }
 }
@@ -210,8 +222,8 @@ impl<'a, K: ModelKey, V: Default> Iterator for Range<'a, K, V> {
             return None;
         }
         let item = self.front.item();
-        // The back position lies ahead, so advancing cannot run off the map.
-        if self.front.pos() == self.back.pos() || !self.front.advance(self.map) {
+        let at_back = self.back.is_some_and(|back| back.pos() == self.front.pos());
+        if at_back || !self.front.advance(self.map) {
             self.done = true;
         }
         Some(item)
@@ -223,8 +235,14 @@ impl<K: ModelKey, V: Default> DoubleEndedIterator for Range<'_, K, V> {
         if self.done {
             return None;
         }
-        let item = self.back.item();
-        if self.front.pos() == self.back.pos() || !self.back.retreat(self.map) {
+        let map = self.map;
+        // Not done, so the front is at a key and the map has a last key.
+        let back = self.back.get_or_insert_with(|| {
+            let last = last_from(map, map.tail).unwrap_or((map.head, 0));
+            Cursor::back(map, last)
+        });
+        let item = back.item();
+        if back.pos() == self.front.pos() || !back.retreat(map) {
             self.done = true;
         }
         Some(item)
