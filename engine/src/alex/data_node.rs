@@ -550,6 +550,52 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
         self.bitmap.resize(capacity.div_ceil(64), 0);
     }
 
+    /// Takes out every pair from the first key for which `moves` holds (it must be false, then
+    /// true, over the keys in order), in key order. The keys that stay keep their slots; the
+    /// array is cut a little past the last of them.
+    pub fn split_off(&mut self, moves: impl Fn(&K) -> bool) -> Vec<(K, V)> {
+        if self.len == 0 {
+            return Vec::new();
+        }
+        let window = &self.slots[self.min_slot..=self.max_slot];
+        let cut = self.min_slot + window.partition_point(|s| !moves(&s.key));
+        let mut moved = Vec::new();
+        let mut slot = self.next_occupied(cut);
+        while let Some(s) = slot {
+            moved.push((
+                self.slots[s].key.clone(),
+                mem::take(&mut self.slots[s].value),
+            ));
+            self.bitmap[s / 64] &= !(1 << (s % 64));
+            slot = self.next_occupied(s + 1);
+        }
+        self.len -= moved.len();
+        match cut
+            .checked_sub(1)
+            .and_then(|before| self.prev_occupied(before))
+        {
+            Some(last) => {
+                self.max_slot = last;
+                // Keep a little room for stray inserts; release the rest.
+                let keep = (last + 1 + self.len / 8).clamp(MIN_CAPACITY, self.capacity());
+                self.slots.truncate(keep);
+                self.slots.shrink_to_fit();
+                self.bitmap.truncate(keep.div_ceil(64));
+                if keep % 64 != 0 {
+                    let last_word = self.bitmap.len() - 1;
+                    self.bitmap[last_word] &= (1u64 << (keep % 64)) - 1;
+                }
+            }
+            None => {
+                self.slots = Vec::new();
+                self.bitmap = Vec::new();
+                self.min_slot = 0;
+                self.max_slot = 0;
+            }
+        }
+        moved
+    }
+
     /// Removes the key at an occupied `slot`, returning its value.
     pub fn remove_at(&mut self, slot: usize) -> V {
         let value = mem::take(&mut self.slots[slot].value);

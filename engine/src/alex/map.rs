@@ -520,6 +520,10 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         }
         let size = 1usize << dup;
         let start = slot & !(size - 1);
+        if size > 1 && self.data[id as usize].built_for_appends {
+            self.split_appending(id, parent, start, size);
+            return;
+        }
         let leaf = &mut self.data[id as usize];
         let (prev, next, layout) = (leaf.prev, leaf.next, leaf.preferred_layout());
         let mut pairs = leaf.drain();
@@ -549,6 +553,29 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         }
         self.inner[parent as usize].children = children;
         self.link_between(prev, &leaves, next);
+    }
+
+    /// Splits an append-mostly data node sideways without rebuilding its left half: the keys
+    /// that route to the right half of its block move to a new node packed for more appends,
+    /// and the rest keep their slots, whose model and positions are still right. A run of
+    /// appends then moves each key once rather than rebuilding both halves at every split.
+    fn split_appending(&mut self, id: u32, parent: u32, start: usize, size: usize) {
+        let node = &self.inner[parent as usize];
+        let (model, fanout) = (node.model, node.children.len());
+        let mid = start + size / 2;
+        let leaf = &mut self.data[id as usize];
+        let mut moved = leaf.split_off(|k| model.slot(k.model_input(), fanout) >= mid);
+        leaf.dup -= 1;
+        let (dup, next) = (leaf.dup, leaf.next);
+        let fresh = if moved.is_empty() {
+            DataNode::empty(model.slot_start(mid), model.slot_start(start + size), dup)
+        } else {
+            DataNode::build(&mut moved, INIT_DENSITY, Layout::RoomRight, dup)
+        };
+        let right = self.alloc_data(fresh);
+        self.link_between(id, &[right], next);
+        self.inner[parent as usize].children[mid..start + size].fill(Child::data(right));
+        self.counters.splits_sideways += 1;
     }
 
     /// Like `build_subtree`, but always an inner node when the keys can be told apart (a node
