@@ -210,51 +210,37 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
     }
 
     /// The first occupied slot at or after `from`.
+    #[inline]
     pub fn next_occupied(&self, from: usize) -> Option<usize> {
-        let cap = self.capacity();
-        if from >= cap {
-            return None;
-        }
-        let mut word = from / 64;
-        let mut bits = self.bitmap[word] & (u64::MAX << (from % 64));
-        loop {
-            if bits != 0 {
-                let slot = word * 64 + bits.trailing_zeros() as usize;
-                return (slot < cap).then_some(slot);
-            }
-            word += 1;
-            if word >= self.bitmap.len() {
-                return None;
-            }
-            bits = self.bitmap[word];
-        }
+        self.scan_forward(from, 0)
     }
 
     /// The last occupied slot at or before `from`.
+    #[inline]
     pub fn prev_occupied(&self, from: usize) -> Option<usize> {
-        let mut word = from / 64;
-        let shift = 63 - (from % 64);
-        let mut bits = (self.bitmap[word] << shift) >> shift;
-        loop {
-            if bits != 0 {
-                return Some(word * 64 + 63 - bits.leading_zeros() as usize);
-            }
-            if word == 0 {
-                return None;
-            }
-            word -= 1;
-            bits = self.bitmap[word];
-        }
+        self.scan_backward(from, 0)
     }
 
-    /// The first gap at or after `from`, if any.
+    /// The first gap at or after `from`.
     fn next_gap(&self, from: usize) -> Option<usize> {
+        self.scan_forward(from, u64::MAX)
+    }
+
+    /// The last gap at or before `from`.
+    fn prev_gap(&self, from: usize) -> Option<usize> {
+        self.scan_backward(from, u64::MAX)
+    }
+
+    /// The first slot at or after `from` whose bit, XORed with `flip`'s, is set: occupied slots
+    /// with `flip == 0`, gaps with `flip == !0`.
+    #[inline]
+    fn scan_forward(&self, from: usize, flip: u64) -> Option<usize> {
         let cap = self.capacity();
         let mut word = from / 64;
         if word >= self.bitmap.len() {
             return None;
         }
-        let mut bits = !self.bitmap[word] & (u64::MAX << (from % 64));
+        let mut bits = (self.bitmap[word] ^ flip) & (u64::MAX << (from % 64));
         loop {
             if bits != 0 {
                 let slot = word * 64 + bits.trailing_zeros() as usize;
@@ -264,15 +250,16 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
             if word >= self.bitmap.len() {
                 return None;
             }
-            bits = !self.bitmap[word];
+            bits = self.bitmap[word] ^ flip;
         }
     }
 
-    /// The last gap at or before `from`, if any.
-    fn prev_gap(&self, from: usize) -> Option<usize> {
+    /// The last slot at or before `from` whose bit, XORed with `flip`'s, is set.
+    #[inline]
+    fn scan_backward(&self, from: usize, flip: u64) -> Option<usize> {
         let mut word = from / 64;
         let shift = 63 - (from % 64);
-        let mut bits = ((!self.bitmap[word]) << shift) >> shift;
+        let mut bits = ((self.bitmap[word] ^ flip) << shift) >> shift;
         loop {
             if bits != 0 {
                 return Some(word * 64 + 63 - bits.leading_zeros() as usize);
@@ -281,7 +268,7 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
                 return None;
             }
             word -= 1;
-            bits = !self.bitmap[word];
+            bits = self.bitmap[word] ^ flip;
         }
     }
 

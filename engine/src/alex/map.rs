@@ -62,10 +62,12 @@ pub(super) struct InnerNode {
     pub dup: u8,
 }
 
-/// Structural events since creation, reported by `stats()`.
-#[derive(Debug, Clone, Copy, Default)]
-pub(super) struct TreeCounters {
+/// What has happened to an [`AlexMap`]'s structure since it was created.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AlexEvents {
+    /// Inserts of new keys (not replacements).
     pub inserts: u64,
+    /// Slots shifted by those inserts.
     pub shifts: u64,
     pub expansions: u64,
     pub contractions: u64,
@@ -88,7 +90,7 @@ pub struct AlexMap<K, V> {
     pub(super) tail: u32,
     /// Scratch: `(inner node, slot)` from the root down to the last data node reached.
     pub(super) path: Vec<(u32, usize)>,
-    pub(super) counters: TreeCounters,
+    pub(super) counters: AlexEvents,
 }
 
 impl<K: ModelKey, V: Default> Default for AlexMap<K, V> {
@@ -110,7 +112,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
             head: 0,
             tail: 0,
             path: Vec::new(),
-            counters: TreeCounters::default(),
+            counters: AlexEvents::default(),
         };
         let id = map.alloc_data(DataNode::empty(0.0, 0.0, 0));
         map.root = Child::data(id);
@@ -337,10 +339,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         layout: Layout,
         leaves: &mut Vec<u32>,
     ) -> Child {
-        let (lo, hi) = match (pairs.first(), pairs.last()) {
-            (Some(first), Some(last)) => (first.0.model_input(), last.0.model_input()),
-            _ => (0.0, 0.0),
-        };
+        let (lo, hi) = input_span(pairs);
         if pairs.len() <= TARGET_KEYS || lo >= hi {
             let id = self.alloc_data(DataNode::build(pairs, INIT_DENSITY, layout, dup));
             leaves.push(id);
@@ -587,10 +586,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         layout: Layout,
         leaves: &mut Vec<u32>,
     ) -> Child {
-        let (lo, hi) = match (pairs.first(), pairs.last()) {
-            (Some(first), Some(last)) => (first.0.model_input(), last.0.model_input()),
-            _ => (0.0, 0.0),
-        };
+        let (lo, hi) = input_span(pairs);
         if pairs.len() > TARGET_KEYS || lo >= hi {
             return self.build_subtree(pairs, dup, layout, leaves);
         }
@@ -807,6 +803,14 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         }
         self.free_inner_node(parent);
         self.path.pop();
+    }
+}
+
+/// The model inputs of the first and last of sorted `pairs` (zeros when empty).
+fn input_span<K: ModelKey, V>(pairs: &[(K, V)]) -> (f64, f64) {
+    match (pairs.first(), pairs.last()) {
+        (Some(first), Some(last)) => (first.0.model_input(), last.0.model_input()),
+        _ => (0.0, 0.0),
     }
 }
 

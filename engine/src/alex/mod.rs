@@ -67,13 +67,18 @@
 //!   Where inserts have been landing tells the layout: if more than 90% went past the last key
 //!   (ascending appends), the keys are packed left at 80% and as many free slots as keys are
 //!   left at the right, where the model (which extrapolates) will put the next keys; mirrored
-//!   for descending inserts. A run of appends thus rebuilds a node once per doubling.
-//! - **Split**, when the node holds [`MAX_DATA_KEYS`](self) keys or its cost model says it is
+//!   for descending inserts. Once a node is laid out for appends and they keep coming, it
+//!   *grows in place*: free slots are added at its end and nothing is rebuilt, since the model
+//!   already predicts the new keys' slots.
+//! - **Split**, when the node holds 2^15 keys or its cost model says it is
 //!   slow: ALEX's cost per insert is 20 per exponential-search step plus 0.5 per shifted slot;
 //!   a node splits when that measured cost exceeds both 20 and 1.5× the cost its model promised
 //!   when built, or it shifts more than 100 slots per insert. A node that owns several parent
 //!   slots splits **sideways**: its block is halved (repeatedly, while one half holds most keys)
-//!   and each half gets a new data node. A node owning a single slot first doubles its parent's
+//!   and each half gets a new data node (an append-mostly node keeps its left half in place and
+//!   moves only the keys of the right half out, so a run of appends moves each key once, and
+//!   splits at half the size, since growing in place would overshoot). A node owning a single
+//!   slot first doubles its parent's
 //!   fanout (every child's block doubles; the doubled model routes each key to one of the two
 //!   halves of its old slot, exactly, since scaling by two is exact in floating point). A parent
 //!   already at the maximum fanout (2^16) makes the node split **downward** into a new inner
@@ -122,5 +127,5 @@ mod tests;
 
 pub use iter::Range;
 pub use key::{ModelKey, TotalF64};
-pub use map::AlexMap;
+pub use map::{AlexEvents, AlexMap};
 pub use stats::{AlexStats, LevelFanout, MemoryUsage, NodeInfo, NodeKind};

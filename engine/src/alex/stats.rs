@@ -5,7 +5,7 @@ use std::mem::size_of;
 
 use super::data_node::{DataNode, NIL, Slot};
 use super::key::ModelKey;
-use super::map::{AlexMap, Child, InnerNode, Node};
+use super::map::{AlexEvents, AlexMap, Child, InnerNode, Node};
 
 /// Bytes held by an [`AlexMap`], in three parts that add up to the total.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -50,12 +50,8 @@ pub struct AlexStats {
     pub model_error_max: usize,
     /// Slots shifted per insert of a new key, since creation.
     pub shifts_per_insert: f64,
-    pub expansions: u64,
-    pub contractions: u64,
-    pub splits_sideways: u64,
-    pub splits_down: u64,
-    pub merges: u64,
-    pub root_expansions: u64,
+    /// Inserts, expansions, splits, merges and the rest, counted since creation.
+    pub events: AlexEvents,
     pub memory: MemoryUsage,
 }
 
@@ -99,12 +95,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
             model_error_mean: 0.0,
             model_error_max: 0,
             shifts_per_insert: self.counters.shifts as f64 / self.counters.inserts.max(1) as f64,
-            expansions: self.counters.expansions,
-            contractions: self.counters.contractions,
-            splits_sideways: self.counters.splits_sideways,
-            splits_down: self.counters.splits_down,
-            merges: self.counters.merges,
-            root_expansions: self.counters.root_expansions,
+            events: self.counters,
             memory: self.memory_usage(),
         };
         let (mut slots, mut error_sum) = (0usize, 0usize);
