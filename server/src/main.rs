@@ -24,8 +24,10 @@ pub struct Shared {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // Logs go to stderr: stdout carries only the listening addresses, for scripts and tests.
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&args.log_level).context("invalid --log-level")?)
+        .with_writer(std::io::stderr)
         .init();
 
     let storage_config = args.storage_config()?;
