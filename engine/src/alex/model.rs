@@ -58,32 +58,34 @@ impl LinearModel {
         }
     }
 
-    /// Least-squares fit of positions `ys` to model inputs `xs` (both in ascending order).
-    /// The slope is clamped at zero so the model stays monotone.
-    pub fn fit(points: impl Iterator<Item = (f64, f64)> + Clone) -> Self {
+    /// Least-squares fit of positions to model inputs, in one pass over `(x, y)` points in
+    /// ascending `x`. Inputs are taken relative to the first `x`, which keeps the sums small
+    /// and the cancellation in the variance mild. The slope is clamped at zero so the model
+    /// stays monotone.
+    pub fn fit(points: impl Iterator<Item = (f64, f64)>) -> Self {
         let mut anchor = None;
-        let (mut n, mut sx, mut sy) = (0.0, 0.0, 0.0);
-        for (x, y) in points.clone() {
-            let a = *anchor.get_or_insert(x);
+        let (mut n, mut sx, mut sy, mut sxx, mut sxy) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        for (x, y) in points {
+            let dx = x - *anchor.get_or_insert(x);
             n += 1.0;
-            sx += x - a;
+            sx += dx;
             sy += y;
+            sxx += dx * dx;
+            sxy += dx * y;
         }
         let Some(anchor) = anchor else {
             return LinearModel::default();
         };
-        let (mx, my) = (sx / n, sy / n);
-        let (mut sxy, mut sxx) = (0.0, 0.0);
-        for (x, y) in points {
-            let dx = x - anchor - mx;
-            sxy += dx * (y - my);
-            sxx += dx * dx;
-        }
-        let slope = if sxx > 0.0 { (sxy / sxx).max(0.0) } else { 0.0 };
+        let var = n * sxx - sx * sx;
+        let slope = if var > 0.0 {
+            ((n * sxy - sx * sy) / var).max(0.0)
+        } else {
+            0.0
+        };
         LinearModel {
             slope,
             anchor,
-            intercept: my - slope * mx,
+            intercept: (sy - slope * sx) / n,
         }
     }
 
