@@ -204,6 +204,23 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
         self.len == 0 || (self.len + 1) as f64 <= self.capacity() as f64 * MAX_DENSITY
     }
 
+    /// Whether `key` would land beyond a packed edge (no free slot past the first or last key)
+    /// of a node whose inserts keep arriving at that edge. Inserting would shift the whole
+    /// packed run; growing the node, or rebuilding it with room on that side, is cheaper.
+    #[inline]
+    pub fn edge_blocked(&self, key: &K) -> bool {
+        if self.len == 0 {
+            return false;
+        }
+        match self.preferred_layout() {
+            Layout::RoomRight => {
+                self.max_slot + 1 == self.capacity() && *key > self.slots[self.max_slot].key
+            }
+            Layout::RoomLeft => self.min_slot == 0 && *key < self.slots[self.min_slot].key,
+            Layout::Spread => false,
+        }
+    }
+
     #[inline]
     pub fn is_occupied(&self, slot: usize) -> bool {
         bit(&self.bitmap, slot)

@@ -208,7 +208,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         loop {
             let id = self.leaf_for(x);
             let leaf = &mut self.data[id as usize];
-            if leaf.has_room() || leaf.find(&key).is_some() {
+            if (leaf.has_room() && !leaf.edge_blocked(&key)) || leaf.find(&key).is_some() {
                 return match leaf.insert(key, value) {
                     Inserted::Replaced(old) => Some(old),
                     Inserted::New { shifts } => {
@@ -625,7 +625,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         };
         let node = &self.inner[root as usize];
         let fanout = node.children.len();
-        let p = node.model.predict(x);
+        let p = node.model.position(x);
         let f = fanout as f64;
         let grow_right = p >= f && p < 2.0 * f;
         let grow_left = p < 0.0 && p >= -f;
@@ -653,20 +653,15 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
                 let mut children = vec![fresh; fanout];
                 children.append(&mut node.children);
                 node.children = children;
-                node.model.intercept += f;
+                node.model = node.model.prepended(fanout);
             }
         } else {
             fresh_id = self.alloc_data(DataNode::empty(lo, hi, 0));
             let fresh = Child::data(fresh_id);
-            let mut top = LinearModel {
-                slope: model.slope / f,
-                anchor: model.anchor,
-                intercept: model.intercept / f,
-            };
+            let top = model.grouped(fanout, grow_left);
             let children = if grow_right {
                 vec![self.root, fresh]
             } else {
-                top.intercept += 1.0;
                 vec![fresh, self.root]
             };
             self.set_dup(self.root, 0);
@@ -685,35 +680,49 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         } else {
             self.link_between(NIL, &[fresh_id], edge);
         }
-        self.reroute_edge(edge);
+        let layout = if grow_right {
+            Layout::RoomRight
+        } else {
+            Layout::RoomLeft
+        };
+        self.reroute_edge(edge, fresh_id, layout);
         true
     }
 
-    /// Moves every key of data node `edge` that no longer routes to it to the node it routes to.
-    fn reroute_edge(&mut self, edge: u32) {
-        let leaf = &self.data[edge as usize];
-        let stays = |map: &Self, k: &K| map.leaf_for(k.model_input()) == edge;
-        let mut slot = leaf.next_occupied(0);
+    /// Moves every key of data node `edge` that no longer routes to it into the new, empty data
+    /// node `fresh` (after a root expansion only `fresh` can have taken them). The moved keys
+    /// are built into `fresh` directly rather than inserted one by one, which would also teach
+    /// its counters a direction of insertion that the workload never had.
+    fn reroute_edge(&mut self, edge: u32, fresh: u32, layout: Layout) {
         let mut movers = Vec::new();
+        let mut slot = self.data[edge as usize].next_occupied(0);
         while let Some(s) = slot {
-            if !stays(self, self.data[edge as usize].key(s)) {
+            let leaf = &self.data[edge as usize];
+            if self.leaf_for(leaf.key(s).model_input()) != edge {
                 movers.push(s);
             }
-            slot = self.data[edge as usize].next_occupied(s + 1);
+            slot = leaf.next_occupied(s + 1);
         }
         if movers.is_empty() {
             return;
         }
         let mut moved = Vec::with_capacity(movers.len());
         for s in movers {
-            let key = self.data[edge as usize].key(s).clone();
-            let value = self.data[edge as usize].remove_at(s);
-            moved.push((key, value));
+            let leaf = &mut self.data[edge as usize];
+            let key = leaf.key(s).clone();
+            moved.push((key, leaf.remove_at(s)));
         }
-        self.len -= moved.len();
-        for (k, v) in moved {
-            self.insert(k, v);
-        }
+        debug_assert!(
+            moved
+                .iter()
+                .all(|(k, _)| self.leaf_for(k.model_input()) == fresh)
+        );
+        let old = &self.data[fresh as usize];
+        let (prev, next, dup) = (old.prev, old.next, old.dup);
+        let mut node = DataNode::build(&mut moved, INIT_DENSITY, layout, dup);
+        node.prev = prev;
+        node.next = next;
+        self.data[fresh as usize] = node;
     }
 
     // -----------------------------------------------------------------------------------------

@@ -87,7 +87,10 @@
 //!   new key lies within one domain width beyond the root's domain, the root's domain grows
 //!   instead: its fanout doubles toward that side with a fresh empty data node (or, at the
 //!   maximum fanout, a new root is added above), and keys the old edge node held that now route
-//!   to the new node move there. Sequential appends therefore keep landing in fresh nodes at
+//!   to the new node move there. Both changes are made with integer arithmetic on the model
+//!   (an `offset` added to the floored prediction, a `shift` that groups slots), never by
+//!   adjusting the floating-point intercept, which would round and silently move keys near a
+//!   slot boundary into the neighbouring child. Sequential appends therefore keep landing in fresh nodes at
 //!   constant cost. Farther keys (`i64::MAX` beside small keys) are outliers and stay in the edge
 //!   node, whose searches stay logarithmic.
 //! - **Shrink**: a data node below 20% full is rebuilt at 60%; an emptied one releases its slots.

@@ -1,14 +1,21 @@
-/// A linear model `slot = slope * (x - anchor) + intercept`.
+/// A linear model `slot = (⌊slope · (x − anchor) + intercept⌋ + offset) >> shift`.
 ///
 /// Anchoring at a key near the node's smallest key keeps the subtraction small and precise for
 /// large model inputs (u64 keys near 2^63), where `slope * x + intercept` would cancel
 /// catastrophically. With `slope >= 0` every prediction is monotone non-decreasing in `x`, even
 /// in floating point: that monotonicity is what makes routing by model correct.
+///
+/// The integer `offset` and `shift` let an inner node change its slots *exactly*: growing the
+/// root's domain to the left adds slots in front (`offset`), and a new root above the old one
+/// routes the old root's slots in groups (`shift`). Doing either with floating-point
+/// arithmetic would move keys that sit near a slot boundary to the neighbouring child.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub(super) struct LinearModel {
     pub slope: f64,
     pub anchor: f64,
     pub intercept: f64,
+    pub offset: i64,
+    pub shift: u32,
 }
 
 impl LinearModel {
@@ -22,13 +29,20 @@ impl LinearModel {
     #[inline]
     pub fn slot(&self, x: f64, len: usize) -> usize {
         let p = self.predict(x);
-        if p >= (len - 1) as f64 {
-            len - 1
-        } else if p > 0.0 {
-            p as usize
+        let floor = if p >= 0.0 {
+            p as i64 // saturating; truncation is the floor for non-negative values
+        } else if p < 0.0 {
+            p.floor() as i64
         } else {
-            0 // also NaN
-        }
+            0 // NaN
+        };
+        let slot = floor.saturating_add(self.offset) >> self.shift;
+        slot.clamp(0, len as i64 - 1) as usize
+    }
+
+    /// The prediction in slot units before clamping, as a float (for domain checks).
+    pub fn position(&self, x: f64) -> f64 {
+        (self.predict(x) + self.offset as f64) / f64::from(1u32 << self.shift.min(31))
     }
 
     /// Maps `[lo, hi]` linearly onto slots `0..slots` (`hi` lands in the last slot).
@@ -43,16 +57,15 @@ impl LinearModel {
         LinearModel {
             slope,
             anchor: lo,
-            intercept: 0.0,
+            ..LinearModel::default()
         }
     }
 
-    /// The smallest `x` this model maps to slot `slot` or beyond (inverse of [`predict`]).
-    ///
-    /// [`predict`]: LinearModel::predict
+    /// The smallest `x` this model maps to slot `slot` or beyond (up to rounding).
     pub fn slot_start(&self, slot: usize) -> f64 {
         if self.slope > 0.0 {
-            self.anchor + (slot as f64 - self.intercept) / self.slope
+            let raw = ((slot as i64) << self.shift) - self.offset;
+            self.anchor + (raw as f64 - self.intercept) / self.slope
         } else {
             self.anchor
         }
@@ -86,17 +99,55 @@ impl LinearModel {
             slope,
             anchor,
             intercept: (sy - slope * sx) / n,
+            ..LinearModel::default()
         }
     }
 
     /// The model that routes to twice as many slots: slot `s` becomes slots `2s` and `2s + 1`.
-    /// Exact in floating point (scaling by two), so no key changes sides.
+    /// Exact: either one less bit is shifted away, or everything scales by two, which floating
+    /// point does without rounding.
     pub fn doubled(&self) -> Self {
-        LinearModel {
-            slope: self.slope * 2.0,
-            anchor: self.anchor,
-            intercept: self.intercept * 2.0,
+        if self.shift > 0 {
+            LinearModel {
+                shift: self.shift - 1,
+                ..*self
+            }
+        } else {
+            LinearModel {
+                slope: self.slope * 2.0,
+                intercept: self.intercept * 2.0,
+                offset: self.offset * 2,
+                ..*self
+            }
         }
+    }
+
+    /// The model that routes `fanout` more slots in front of the existing ones (a power of two
+    /// `fanout`): every existing slot `s` becomes `s + fanout`. Exact.
+    pub fn prepended(&self, fanout: usize) -> Self {
+        LinearModel {
+            offset: self.offset + ((fanout as i64) << self.shift),
+            ..*self
+        }
+    }
+
+    /// The model of a new parent with two slots: this model's slots `0..fanout` become its slot
+    /// 0 (or slot 1 with `room_left`), the same number of slots beyond them the other. Exact.
+    pub fn grouped(&self, fanout: usize, room_left: bool) -> Self {
+        let mut top = *self;
+        if room_left {
+            top = top.prepended(fanout);
+        }
+        top.shift += fanout.trailing_zeros();
+        top
+    }
+
+    /// The line `slot = a · x + b` this model follows, for display.
+    pub fn line(&self) -> (f64, f64) {
+        let scale = f64::from(1u32 << self.shift.min(31));
+        let slope = self.slope / scale;
+        let intercept = (self.intercept + self.offset as f64 - self.slope * self.anchor) / scale;
+        (slope, intercept)
     }
 }
 
@@ -123,6 +174,26 @@ mod tests {
             let x = -1e6 + f64::from(i) * 301_234.5;
             let s = m.slot(x, 64);
             assert!(d.slot(x, 128) / 2 == s, "x={x}");
+        }
+    }
+
+    #[test]
+    fn prepending_and_grouping_move_no_key_across_a_boundary() {
+        // Slopes and intercepts where adding 64.0 in floating point would round.
+        let m = LinearModel::fit(
+            (0..1000).map(|i| (f64::from(i) * 3.7, f64::from(i) * 0.0381 - 0.383)),
+        );
+        for i in 0..200_000 {
+            let x = f64::from(i) * 0.0137;
+            let s = m.slot(x, 64);
+            let raw = m.predict(x).floor() as i64;
+            if (0..64).contains(&raw) {
+                assert_eq!(m.prepended(64).slot(x, 128), s + 64, "x={x}");
+                assert_eq!(m.grouped(64, false).slot(x, 2), 0, "x={x}");
+                assert_eq!(m.grouped(64, true).slot(x, 2), 1, "x={x}");
+                assert_eq!(m.prepended(64).doubled().slot(x, 256) / 2, s + 64, "x={x}");
+                assert_eq!(m.grouped(64, false).doubled().slot(x, 4), 0, "x={x}");
+            }
         }
     }
 

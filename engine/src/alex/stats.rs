@@ -192,8 +192,8 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
                         parent,
                         min_key,
                         max_key,
-                        slope: node.model.slope,
-                        intercept: node.model.intercept - node.model.slope * node.model.anchor,
+                        slope: node.model.line().0,
+                        intercept: node.model.line().1,
                         capacity: node.children.len(),
                         fill: distinct_children(&node.children),
                     }
@@ -208,8 +208,8 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
                         parent,
                         min_key,
                         max_key,
-                        slope: leaf.model.slope,
-                        intercept: leaf.model.intercept - leaf.model.slope * leaf.model.anchor,
+                        slope: leaf.model.line().0,
+                        intercept: leaf.model.line().1,
                         capacity: leaf.capacity(),
                         fill: leaf.len,
                     }

@@ -308,3 +308,33 @@ fn removing_everything_shrinks_and_merges() {
     map.insert(5, 5);
     assert_eq!(map.first(), Some((&5, &5)));
 }
+
+#[test]
+fn runs_at_the_edges_of_the_key_space_stay_cheap_and_correct() {
+    // Descending runs grow the root's domain to the left (slot offsets must be exact, or keys
+    // near slot boundaries of the root would be lost); runs at i64::MIN/MAX sit where f64
+    // model inputs tie in groups.
+    let runs: [(&str, Box<dyn Fn(i64) -> i64>); 4] = [
+        ("descending", Box::new(|i| 200_000 - i)),
+        ("ascending from i64::MIN", Box::new(|i| i64::MIN + i)),
+        ("descending from i64::MAX", Box::new(|i| i64::MAX - i)),
+        ("ascending between extremes", Box::new(|i| i)),
+    ];
+    for (name, key) in runs {
+        let mut map = AlexMap::new();
+        if name == "ascending between extremes" {
+            map.insert(i64::MIN, 0);
+            map.insert(i64::MAX, 0);
+        }
+        for i in 0..200_000 {
+            map.insert(key(i), i);
+        }
+        map.check_invariants()
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        for i in (0..200_000).step_by(101) {
+            assert_eq!(map.get(&key(i)), Some(&i), "{name}");
+        }
+        let stats = map.stats();
+        assert!(stats.shifts_per_insert < 2.0, "{name}: {stats:?}");
+    }
+}
