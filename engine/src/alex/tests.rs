@@ -314,11 +314,11 @@ fn runs_at_the_edges_of_the_key_space_stay_cheap_and_correct() {
     // Descending runs grow the root's domain to the left (slot offsets must be exact, or keys
     // near slot boundaries of the root would be lost); runs at i64::MIN/MAX sit where f64
     // model inputs tie in groups.
-    let runs: [(&str, Box<dyn Fn(i64) -> i64>); 4] = [
-        ("descending", Box::new(|i| 200_000 - i)),
-        ("ascending from i64::MIN", Box::new(|i| i64::MIN + i)),
-        ("descending from i64::MAX", Box::new(|i| i64::MAX - i)),
-        ("ascending between extremes", Box::new(|i| i)),
+    let runs: [(&str, fn(i64) -> i64); 4] = [
+        ("descending", |i| 200_000 - i),
+        ("ascending from i64::MIN", |i| i64::MIN + i),
+        ("descending from i64::MAX", |i| i64::MAX - i),
+        ("ascending between extremes", |i| i),
     ];
     for (name, key) in runs {
         let mut map = AlexMap::new();
