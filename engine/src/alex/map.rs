@@ -4,6 +4,7 @@ use std::fmt;
 use std::mem;
 use std::ops::{Bound, RangeBounds};
 
+use super::arena::Arena;
 use super::data_node::{
     DataNode, EXPANDED_DENSITY, INIT_DENSITY, Inserted, Layout, MIN_CAPACITY, MIN_DENSITY, NIL,
 };
@@ -80,10 +81,8 @@ pub struct AlexEvents {
 /// An ordered map on a multi-level ALEX learned index. See the [module docs](super).
 pub struct AlexMap<K, V> {
     pub(super) root: Child,
-    pub(super) inner: Vec<InnerNode>,
-    pub(super) free_inner: Vec<u32>,
-    pub(super) data: Vec<DataNode<K, V>>,
-    pub(super) free_data: Vec<u32>,
+    pub(super) inner: Arena<InnerNode>,
+    pub(super) data: Arena<DataNode<K, V>>,
     len: usize,
     /// The first and last data nodes of the leaf chain.
     pub(super) head: u32,
@@ -104,10 +103,8 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
     pub fn new() -> Self {
         let mut map = AlexMap {
             root: Child::data(0),
-            inner: Vec::new(),
-            free_inner: Vec::new(),
-            data: Vec::new(),
-            free_data: Vec::new(),
+            inner: Arena::new(),
+            data: Arena::new(),
             len: 0,
             head: 0,
             tail: 0,
@@ -134,7 +131,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         if pairs.is_empty() {
             return map;
         }
-        map.data.clear();
+        map.data = Arena::new();
         map.len = pairs.len();
         let mut leaves = Vec::new();
         map.root = map.build_subtree(&mut pairs, 0, Layout::Spread, &mut leaves);
@@ -262,37 +259,24 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
     // Node allocation and the leaf chain
 
     fn alloc_data(&mut self, node: DataNode<K, V>) -> u32 {
-        if let Some(id) = self.free_data.pop() {
-            self.data[id as usize] = node;
-            id
-        } else {
-            self.data.push(node);
-            (self.data.len() - 1) as u32
-        }
+        self.data.alloc(node)
     }
 
     fn free_data_node(&mut self, id: u32) {
-        self.data[id as usize] = DataNode::empty(0.0, 0.0, 0);
-        self.free_data.push(id);
+        self.data.free(id, DataNode::empty(0.0, 0.0, 0));
     }
 
     fn alloc_inner(&mut self, node: InnerNode) -> u32 {
-        if let Some(id) = self.free_inner.pop() {
-            self.inner[id as usize] = node;
-            id
-        } else {
-            self.inner.push(node);
-            (self.inner.len() - 1) as u32
-        }
+        self.inner.alloc(node)
     }
 
     fn free_inner_node(&mut self, id: u32) {
-        self.inner[id as usize] = InnerNode {
+        let placeholder = InnerNode {
             model: LinearModel::default(),
             children: Vec::new(),
             dup: 0,
         };
-        self.free_inner.push(id);
+        self.inner.free(id, placeholder);
     }
 
     /// Links `leaves` (in key order) into the chain between `prev` and `next`.

@@ -119,6 +119,7 @@
 //!   spacing (e.g. nanosecond timestamps, spacing 256) share a model input. The search stays
 //!   correct and logarithmic within such a run; only the model's guess is coarser.
 
+mod arena;
 mod data_node;
 mod iter;
 mod key;

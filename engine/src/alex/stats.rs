@@ -3,9 +3,9 @@
 
 use std::mem::size_of;
 
-use super::data_node::{DataNode, NIL, Slot};
+use super::data_node::{NIL, Slot};
 use super::key::ModelKey;
-use super::map::{AlexEvents, AlexMap, Child, InnerNode, Node};
+use super::map::{AlexEvents, AlexMap, Child, Node};
 
 /// Bytes held by an [`AlexMap`], in three parts that add up to the total.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -149,16 +149,15 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
     pub fn memory_usage(&self) -> MemoryUsage {
         let mut usage = MemoryUsage {
             structure: size_of::<Self>()
-                + self.data.capacity() * size_of::<DataNode<K, V>>()
-                + self.inner.capacity() * size_of::<InnerNode>()
-                + (self.free_data.capacity() + self.free_inner.capacity()) * size_of::<u32>()
+                + self.data.heap_bytes()
+                + self.inner.heap_bytes()
                 + self.path.capacity() * size_of::<(u32, usize)>(),
             ..MemoryUsage::default()
         };
-        for node in &self.inner {
+        for node in self.inner.iter() {
             usage.structure += node.children.capacity() * size_of::<Child>();
         }
-        for leaf in &self.data {
+        for leaf in self.data.iter() {
             usage.structure += leaf.bitmap.capacity() * size_of::<u64>();
             usage.gaps += (leaf.slots.capacity() - leaf.len) * size_of::<Slot<K, V>>();
             usage.payload += leaf.len * size_of::<Slot<K, V>>();
