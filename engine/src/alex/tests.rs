@@ -344,3 +344,47 @@ fn runs_at_the_edges_of_the_key_space_stay_cheap_and_correct() {
         assert!(stats.shifts_per_insert < 2.0, "{name}: {stats:?}");
     }
 }
+
+/// Append runs (which grow nodes in place and split them by moving their right half) mixed
+/// with random inserts and removes, checked against `BTreeMap` with periodic full checks.
+#[test]
+fn append_runs_mixed_with_random_operations() {
+    let mut alex = AlexMap::new();
+    let mut model = BTreeMap::new();
+    let mut r = 0x2545_f491_4f6c_dd1du64;
+    let mut next_up = 1_000_000i64;
+    let mut next_down = -1i64;
+    for step in 0..300_000i64 {
+        r ^= r << 13;
+        r ^= r >> 7;
+        r ^= r << 17;
+        let phase = (step / 20_000) % 3; // ascending runs, descending runs, random mix
+        let k = match (phase, r % 10) {
+            (0, 0..=7) => {
+                next_up += 1 + (r % 3) as i64;
+                next_up
+            }
+            (1, 0..=7) => {
+                next_down -= 1 + (r % 3) as i64;
+                next_down
+            }
+            _ => (r % 2_000_000) as i64 - 500_000,
+        };
+        if r % 7 == 0 {
+            assert_eq!(alex.remove(&k), model.remove(&k));
+        } else {
+            assert_eq!(alex.insert(k, step), model.insert(k, step));
+        }
+        if step % 50_000 == 49_999 {
+            alex.check_invariants()
+                .unwrap_or_else(|e| panic!("step {step}: {e}"));
+        }
+    }
+    alex.check_invariants().unwrap();
+    assert!(alex.iter().eq(model.iter()));
+    assert!(
+        alex.range(-100_000..1_200_000)
+            .rev()
+            .eq(model.range(-100_000..1_200_000).rev())
+    );
+}
