@@ -616,6 +616,10 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         if !(grow_right || grow_left) || node.model.slope <= 0.0 {
             return false;
         }
+        if fanout * 2 > MAX_FANOUT && !node.model.can_group(fanout) {
+            // The domain has grown by 2^40 already: treat farther keys as outliers.
+            return false;
+        }
         let model = node.model;
         let (lo, hi) = if grow_right {
             (model.slot_start(fanout), model.slot_start(2 * fanout))

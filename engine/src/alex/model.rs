@@ -18,6 +18,10 @@ pub(super) struct LinearModel {
     pub shift: u32,
 }
 
+/// The largest `shift` a model may reach: slot numbers (< 2^16) shifted by it, and offsets
+/// summed from them, stay far inside `i64`.
+const MAX_SHIFT: u32 = 40;
+
 impl LinearModel {
     /// The raw, unclamped prediction.
     #[inline]
@@ -42,7 +46,7 @@ impl LinearModel {
 
     /// The prediction in slot units before clamping, as a float (for domain checks).
     pub fn position(&self, x: f64) -> f64 {
-        (self.predict(x) + self.offset as f64) / f64::from(1u32 << self.shift.min(31))
+        (self.predict(x) + self.offset as f64) / f64::from(self.shift).exp2()
     }
 
     /// Maps `[lo, hi]` linearly onto slots `0..slots` (`hi` lands in the last slot).
@@ -131,6 +135,12 @@ impl LinearModel {
         }
     }
 
+    /// Whether [`grouped`](Self::grouped) by `fanout` keeps `shift` (and every offset built on
+    /// it) small enough for exact 64-bit arithmetic.
+    pub fn can_group(&self, fanout: usize) -> bool {
+        self.shift + fanout.trailing_zeros() <= MAX_SHIFT
+    }
+
     /// The model of a new parent with two slots: this model's slots `0..fanout` become its slot
     /// 0 (or slot 1 with `room_left`), the same number of slots beyond them the other. Exact.
     pub fn grouped(&self, fanout: usize, room_left: bool) -> Self {
@@ -144,7 +154,7 @@ impl LinearModel {
 
     /// The line `slot = a · x + b` this model follows, for display.
     pub fn line(&self) -> (f64, f64) {
-        let scale = f64::from(1u32 << self.shift.min(31));
+        let scale = f64::from(self.shift).exp2();
         let slope = self.slope / scale;
         let intercept = (self.intercept + self.offset as f64 - self.slope * self.anchor) / scale;
         (slope, intercept)

@@ -388,3 +388,23 @@ fn append_runs_mixed_with_random_operations() {
             .eq(model.range(-100_000..1_200_000).rev())
     );
 }
+
+#[test]
+fn exponentially_spreading_appends_grow_the_root_safely() {
+    // Each key is ~0.01% larger than the last: the domain grows ~10^13-fold, through in-place
+    // root doublings, new roots above, and finally outliers once the root may grow no more.
+    let mut alex = AlexMap::new();
+    let mut model = BTreeMap::new();
+    let mut x = 1000.0f64;
+    for i in 0..300_000u64 {
+        x *= 1.0001;
+        let k = x as i64 + i as i64; // strictly increasing
+        alex.insert(k, i);
+        model.insert(k, i);
+    }
+    alex.check_invariants().unwrap();
+    assert!(alex.iter().eq(model.iter()));
+    let stats = alex.stats();
+    assert!(stats.events.root_expansions > 15, "{stats:?}");
+    assert!(stats.shifts_per_insert < 2.0, "{stats:?}");
+}
