@@ -134,7 +134,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         map.data = Arena::new();
         map.len = pairs.len();
         let mut leaves = Vec::new();
-        map.root = map.build_subtree(&mut pairs, 0, Layout::Spread, &mut leaves);
+        map.root = map.build_subtree(&mut pairs, 0, Layout::Spread, &mut leaves, false);
         map.link_between(NIL, &leaves, NIL);
         map
     }
@@ -314,26 +314,31 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
     // -----------------------------------------------------------------------------------------
     // Building subtrees (bulk load, splits)
 
-    /// A subtree holding `pairs` (sorted, distinct): a data node when they are few or cannot be
-    /// told apart by the model, else an inner node whose model spans their model inputs.
+    /// A subtree holding `pairs` (sorted, distinct): a data node when the model cannot tell
+    /// them apart, or when they are few and no split is demanded (`must_split`, for a node that
+    /// must split although it holds fewer than `TARGET_KEYS`); else an inner node whose model
+    /// spans their model inputs.
     fn build_subtree(
         &mut self,
         pairs: &mut [(K, V)],
         dup: u8,
         layout: Layout,
         leaves: &mut Vec<u32>,
+        must_split: bool,
     ) -> Child {
         let (lo, hi) = input_span(pairs);
-        if pairs.len() <= TARGET_KEYS || lo >= hi {
+        let few = pairs.len() <= TARGET_KEYS;
+        if lo >= hi || (few && !must_split) {
             let id = self.alloc_data(DataNode::build(pairs, INIT_DENSITY, layout, dup));
             leaves.push(id);
             return Child::data(id);
         }
-        let fanout = pairs
-            .len()
-            .div_ceil(TARGET_KEYS)
-            .next_power_of_two()
-            .clamp(2, MAX_FANOUT);
+        let (fanout, max_keys) = if few {
+            (2, (pairs.len() / 2).max(1))
+        } else {
+            let fanout = pairs.len().div_ceil(TARGET_KEYS).next_power_of_two();
+            (fanout.clamp(2, MAX_FANOUT), TARGET_KEYS)
+        };
         let model = LinearModel::spanning(lo, hi, fanout);
         let mut children = vec![Child::data(0); fanout];
         self.build_block(
@@ -342,16 +347,15 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
             0,
             fanout,
             pairs,
-            TARGET_KEYS,
+            max_keys,
             layout,
             leaves,
         );
-        let id = self.alloc_inner(InnerNode {
+        Child::inner(self.alloc_inner(InnerNode {
             model,
             children,
             dup,
-        });
-        Child::inner(id)
+        }))
     }
 
     /// Fills `children[start..start + size]` (slots of a node with model `model`) with nodes
@@ -385,7 +389,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
             leaves.push(id);
             Child::data(id)
         } else if size == 1 {
-            self.build_subtree(pairs, dup, layout, leaves)
+            self.build_subtree(pairs, dup, layout, leaves, false)
         } else {
             let half = size / 2;
             let fanout = children.len();
@@ -489,7 +493,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
             let mut pairs = leaf.drain();
             self.free_data_node(id);
             let mut leaves = Vec::new();
-            self.root = self.build_subtree_forced(&mut pairs, 0, layout, &mut leaves);
+            self.root = self.build_subtree(&mut pairs, 0, layout, &mut leaves, true);
             self.link_between(NIL, &leaves, NIL);
             self.counters.splits_down += 1;
             return;
@@ -519,7 +523,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         let mut leaves = Vec::new();
         if size == 1 {
             // The parent is at its maximum fanout: split downward.
-            children[start] = self.build_subtree_forced(&mut pairs, 0, layout, &mut leaves);
+            children[start] = self.build_subtree(&mut pairs, 0, layout, &mut leaves, true);
             self.counters.splits_down += 1;
         } else {
             self.build_block(
@@ -559,30 +563,6 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         self.link_between(id, &[right], next);
         self.inner[parent as usize].children[mid..start + size].fill(Child::data(right));
         self.counters.splits_sideways += 1;
-    }
-
-    /// Like `build_subtree`, but always an inner node when the keys can be told apart (a node
-    /// that must split may hold fewer than `TARGET_KEYS`).
-    fn build_subtree_forced(
-        &mut self,
-        pairs: &mut [(K, V)],
-        dup: u8,
-        layout: Layout,
-        leaves: &mut Vec<u32>,
-    ) -> Child {
-        let (lo, hi) = input_span(pairs);
-        if pairs.len() > TARGET_KEYS || lo >= hi {
-            return self.build_subtree(pairs, dup, layout, leaves);
-        }
-        let model = LinearModel::spanning(lo, hi, 2);
-        let mut children = vec![Child::data(0); 2];
-        let max_keys = (pairs.len() / 2).max(1);
-        self.build_block(&model, &mut children, 0, 2, pairs, max_keys, layout, leaves);
-        Child::inner(self.alloc_inner(InnerNode {
-            model,
-            children,
-            dup,
-        }))
     }
 
     /// Doubles an inner node's slots: every child now covers twice as many.
