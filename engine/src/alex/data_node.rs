@@ -212,12 +212,13 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
         if self.len == 0 {
             return false;
         }
-        match self.preferred_layout() {
-            Layout::RoomRight => {
-                self.max_slot + 1 == self.capacity() && *key > self.slots[self.max_slot].key
-            }
-            Layout::RoomLeft => self.min_slot == 0 && *key < self.slots[self.min_slot].key,
-            Layout::Spread => false,
+        // The slot checks are cheap and usually false; the layout (two divisions) comes last.
+        if self.max_slot + 1 == self.capacity() && *key > self.slots[self.max_slot].key {
+            self.preferred_layout() == Layout::RoomRight
+        } else if self.min_slot == 0 && *key < self.slots[self.min_slot].key {
+            self.preferred_layout() == Layout::RoomLeft
+        } else {
+            false
         }
     }
 
