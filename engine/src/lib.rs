@@ -1,16 +1,34 @@
 //! The OmenDB engine: everything below the wire, synchronous and free of any async runtime, so the
 //! same code runs in the native server and in WebAssembly.
 //!
-//! Modules in pipeline order, from the data structures up to the public error type:
+//! Modules in pipeline order, from the public entry point down to the bytes:
 
 /// The multi-level ALEX learned index, the primary index of every table.
 pub mod alex;
+/// The LRU cache of decoded rows.
+pub mod cache;
+/// Table and index schemas, persisted in storage.
+pub mod catalog;
+/// Opening a database, sessions, DDL and statistics: the API the SQL layer calls.
+pub mod database;
+/// Memcomparable key encoding and the compact row format.
+pub mod encoding;
 /// The engine's one public error type, with PostgreSQL SQLSTATE codes.
 pub mod error;
+/// Snapshot-isolation transactions, version chains, group commit and garbage collection.
+pub mod mvcc;
 /// Ordered byte-level key-value storage and its backends (RocksDB, redb, memory).
 pub mod storage;
+mod sync;
+/// A table in memory: the learned primary index and the secondary indexes.
+pub mod table;
+/// SQL data types and values.
+pub mod types;
 
+pub use database::{Database, DatabaseConfig, DatabaseStats, Session};
 pub use error::{Error, Result};
+pub use mvcc::{Direction, RowScan, Transaction};
+pub use table::RowKey;
 
 /// The engine's version, as reported to clients (e.g. in `version()`).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -3,6 +3,7 @@
 //! `rocksdb`), redb and the in-memory map everywhere, WebAssembly included.
 
 mod config;
+mod key;
 mod memory;
 mod redb;
 #[cfg(test)]
@@ -13,6 +14,7 @@ use std::ops::Bound;
 use crate::Result;
 
 pub use self::config::{StorageConfig, StorageKind};
+pub use self::key::{Key, KeyPrefix};
 pub use self::memory::MemoryStorage;
 pub use self::redb::RedbStorage;
 
@@ -96,6 +98,13 @@ impl WriteBatch {
     pub fn into_ops(self) -> Vec<WriteOp> {
         self.ops
     }
+}
+
+/// Every entry whose key starts with `prefix`, in key order.
+pub fn scan_prefix<'a>(storage: &'a dyn Storage, prefix: &[u8]) -> Result<Scan<'a>> {
+    let end = crate::encoding::prefix_end(prefix);
+    let end = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+    storage.scan(Bound::Included(prefix), end)
 }
 
 /// Converts borrowed bounds into owned ones (for backends whose iterators must own them).

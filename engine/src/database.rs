@@ -1,0 +1,555 @@
+//! The database: opening storage and recovering the catalog and indexes, sessions, DDL,
+//! garbage collection and statistics.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use crate::alex::{AlexStats, MemoryUsage};
+use crate::cache::{CacheStats, RowCache};
+use crate::catalog::{self, NEXT_OBJECT_ID, ObjectId, TableDef, TableSchema};
+use crate::encoding::decode_row;
+use crate::mvcc::{Clock, Transaction};
+use crate::storage::{
+    Key, KeyPrefix, Storage, StorageConfig, StorageKind, WriteBatch, scan_prefix,
+};
+use crate::sync::{lock, read, write};
+use crate::table::{IndexMark, RowKey, SecondaryIndex, Table};
+use crate::types::{DataType, Row};
+use crate::{Error, Result};
+
+/// How to open a database.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub storage: StorageConfig,
+    /// Bytes of decoded rows the row cache may hold.
+    pub cache_bytes: usize,
+    /// Whether commits are synced to stable storage before they return (sessions can override).
+    pub synchronous_commit: bool,
+}
+
+impl DatabaseConfig {
+    /// The given backend in `data_dir` (`None`: redb in memory), with default settings.
+    pub fn new(kind: StorageKind, data_dir: Option<std::path::PathBuf>) -> Self {
+        Self {
+            storage: StorageConfig { kind, data_dir },
+            cache_bytes: 64 << 20,
+            synchronous_commit: true,
+        }
+    }
+
+    /// A database that lives in memory only.
+    pub fn memory() -> Self {
+        Self::new(StorageKind::Memory, None)
+    }
+}
+
+/// An open database. Cheap to clone; every clone is the same database.
+#[derive(Debug, Clone)]
+pub struct Database {
+    shared: Arc<Shared>,
+}
+
+/// State shared by the database, its sessions and their transactions.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub storage: Arc<dyn Storage>,
+    pub clock: Clock,
+    pub cache: RowCache,
+    /// Serialises commit validation, storage writes and index installation, and DDL.
+    pub commit_lock: Mutex<()>,
+    pub tables: RwLock<Tables>,
+    /// Superseded versions and index entries, in commit order, awaiting the GC watermark.
+    pub gc: Mutex<VecDeque<GcItem>>,
+    pub retained_versions: AtomicUsize,
+    pub retained_bytes: AtomicUsize,
+    pub synchronous_commit: bool,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Tables {
+    pub by_name: HashMap<String, Arc<Table>>,
+    next_id: ObjectId,
+}
+
+/// Something garbage collection may release once no snapshot older than `ts` remains.
+#[derive(Debug)]
+pub(crate) struct GcItem {
+    pub ts: u64,
+    pub table: ObjectId,
+    pub target: GcTarget,
+}
+
+#[derive(Debug)]
+pub(crate) enum GcTarget {
+    /// Older versions in a row entry's chain (and the entry itself if it is a deletion).
+    Row(RowKey),
+    /// A secondary-index entry removed from the newest versions at `ts`.
+    IndexEntry { index: ObjectId, key: Vec<u8> },
+}
+
+/// A connection's view of the database: settings, and the transactions it begins.
+#[derive(Debug, Clone)]
+pub struct Session {
+    shared: Arc<Shared>,
+    synchronous_commit: bool,
+}
+
+/// A snapshot of the database's counters.
+#[derive(Debug, Clone)]
+pub struct DatabaseStats {
+    pub storage: &'static str,
+    pub cache: CacheStats,
+    pub mvcc: MvccStats,
+    pub tables: Vec<TableStats>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MvccStats {
+    pub active_transactions: usize,
+    pub last_commit: u64,
+    pub commits: u64,
+    /// Storage syncs; fewer than durable commits when group commit combined them.
+    pub syncs: u64,
+    /// Commits refused with a serialization failure.
+    pub conflicts: u64,
+    /// Superseded row versions held in memory for older snapshots.
+    pub retained_versions: usize,
+    pub retained_bytes: usize,
+    /// Versions and index entries waiting for old snapshots to finish.
+    pub pending_gc: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct TableStats {
+    pub name: String,
+    /// Primary-index entries (live rows, plus deletions old snapshots may still see).
+    pub entries: usize,
+    pub index: AlexStats,
+    pub index_memory: MemoryUsage,
+    /// Entries over all secondary indexes.
+    pub secondary_entries: usize,
+}
+
+impl Database {
+    /// Opens the configured storage and recovers the catalog and every table's indexes.
+    pub fn open(config: DatabaseConfig) -> Result<Self> {
+        let storage = config.storage.open()?;
+        Self::open_storage(storage, &config)
+    }
+
+    /// Opens a database on storage that is already open (`config.storage` is ignored).
+    pub fn open_storage(storage: Arc<dyn Storage>, config: &DatabaseConfig) -> Result<Self> {
+        let (schemas, next_id) = catalog::load(&*storage)?;
+        let mut tables = Tables {
+            by_name: HashMap::new(),
+            next_id,
+        };
+        for schema in schemas {
+            let name = schema.name.clone();
+            let table = Table::load(&*storage, schema)?;
+            tables.by_name.insert(name, Arc::new(table));
+        }
+        Ok(Self {
+            shared: Arc::new(Shared {
+                storage,
+                clock: Clock::new(),
+                cache: RowCache::new(config.cache_bytes),
+                commit_lock: Mutex::new(()),
+                tables: RwLock::new(tables),
+                gc: Mutex::new(VecDeque::new()),
+                retained_versions: AtomicUsize::new(0),
+                retained_bytes: AtomicUsize::new(0),
+                synchronous_commit: config.synchronous_commit,
+            }),
+        })
+    }
+
+    pub fn session(&self) -> Session {
+        Session {
+            shared: self.shared.clone(),
+            synchronous_commit: self.shared.synchronous_commit,
+        }
+    }
+
+    /// The storage backend's name.
+    pub fn storage_name(&self) -> &'static str {
+        self.shared.storage.name()
+    }
+
+    /// Creates a table (and the indexes of its unique constraints), durably.
+    pub fn create_table(&self, def: TableDef) -> Result<Arc<TableSchema>> {
+        let shared = &*self.shared;
+        let _commit = lock(&shared.commit_lock);
+        shared.clock.check_healthy()?;
+        let mut tables = write(&shared.tables);
+        if tables.by_name.contains_key(&def.name) || index_owner(&tables, &def.name).is_some() {
+            return Err(Error::DuplicateTable(def.name));
+        }
+        let id = tables.next_id;
+        let schema = TableSchema::from_def(def, id)?;
+        let next_id = id + 1 + schema.indexes.len() as ObjectId;
+        let mut batch = WriteBatch::new();
+        batch.put(Key::Table(id).encode(), schema.encode()?);
+        batch.put(
+            Key::Meta(NEXT_OBJECT_ID).encode(),
+            next_id.to_be_bytes().to_vec(),
+        );
+        shared.storage.write(batch, true)?;
+        tables.next_id = next_id;
+        let table = Arc::new(Table::create(schema, 0));
+        let schema = read(&table.state).schema.clone();
+        tables.by_name.insert(schema.name.clone(), table);
+        Ok(schema)
+    }
+
+    /// Drops a table with its rows and indexes, durably, in one atomic write.
+    pub fn drop_table(&self, name: &str) -> Result<()> {
+        let shared = &*self.shared;
+        let _commit = lock(&shared.commit_lock);
+        shared.clock.check_healthy()?;
+        let mut tables = write(&shared.tables);
+        let table = tables
+            .by_name
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::UndefinedTable(name.to_string()))?;
+        let state = read(&table.state);
+        let mut batch = WriteBatch::new();
+        batch.delete(Key::Table(table.id).encode());
+        let mut prefixes = vec![KeyPrefix::Rows(table.id).encode()];
+        prefixes.extend(
+            state
+                .indexes
+                .iter()
+                .map(|i| KeyPrefix::IndexEntries(i.schema.id).encode()),
+        );
+        for prefix in prefixes {
+            for entry in scan_prefix(&*shared.storage, &prefix)? {
+                batch.delete(entry?.0);
+            }
+        }
+        shared.storage.write(batch, true)?;
+        tables.by_name.remove(name);
+        Ok(())
+    }
+
+    /// Builds a secondary index over the current rows of `table`, durably. A unique index
+    /// fails with 23505 if two rows already share values.
+    pub fn create_index(
+        &self,
+        table: &str,
+        name: &str,
+        columns: &[&str],
+        unique: bool,
+    ) -> Result<()> {
+        let shared = &*self.shared;
+        let _commit = lock(&shared.commit_lock);
+        shared.clock.check_healthy()?;
+        let mut tables = write(&shared.tables);
+        if tables.by_name.contains_key(name) || index_owner(&tables, name).is_some() {
+            return Err(Error::DuplicateObject(name.to_string()));
+        }
+        let table = tables
+            .by_name
+            .get(table)
+            .cloned()
+            .ok_or_else(|| Error::UndefinedTable(table.to_string()))?;
+        let mut state = write(&table.state);
+        let mut schema = TableSchema::clone(&state.schema);
+        let names: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+        let positions = schema.column_positions(&names)?;
+        let id = tables.next_id;
+        schema.add_index(name.to_string(), positions, unique, id)?;
+        let mut index = SecondaryIndex {
+            schema: schema.indexes[schema.indexes.len() - 1].clone(),
+            created_at: shared.clock.last_commit(),
+            entries: Default::default(),
+        };
+        let mut batch = WriteBatch::new();
+        let mut seen: HashMap<Vec<u8>, Row> = HashMap::new();
+        let prefix = KeyPrefix::Rows(table.id).encode();
+        for entry in scan_prefix(&*shared.storage, &prefix)? {
+            let (key, value) = entry?;
+            let row = decode_row(&state.types, &value)?;
+            let pk = state.key_of(&row);
+            if index.enforces(&row) {
+                let values = index.values_key(&row);
+                if let Some(other) = seen.get(&values) {
+                    return Err(unique_violation(&schema, &index.schema.columns, other));
+                }
+                seen.insert(values, row.clone());
+            }
+            debug_assert_eq!(&key[prefix.len()..], pk.encode().as_slice());
+            let entry_key = index.entry_key(&row, &pk);
+            batch.put(Key::IndexEntry(id, &entry_key).encode(), Vec::new());
+            index.entries.insert(
+                entry_key,
+                IndexMark {
+                    pk,
+                    dead_since: None,
+                },
+            );
+        }
+        batch.put(Key::Table(table.id).encode(), schema.encode()?);
+        batch.put(
+            Key::Meta(NEXT_OBJECT_ID).encode(),
+            (id + 1).to_be_bytes().to_vec(),
+        );
+        shared.storage.write(batch, true)?;
+        tables.next_id = id + 1;
+        state.schema = Arc::new(schema);
+        state.indexes.push(index);
+        Ok(())
+    }
+
+    /// Drops a secondary index, durably.
+    pub fn drop_index(&self, name: &str) -> Result<()> {
+        let shared = &*self.shared;
+        let _commit = lock(&shared.commit_lock);
+        shared.clock.check_healthy()?;
+        let tables = read(&shared.tables);
+        let table = index_owner(&tables, name)
+            .ok_or_else(|| Error::UndefinedObject(format!("index \"{name}\"")))?;
+        let mut state = write(&table.state);
+        let mut schema = TableSchema::clone(&state.schema);
+        let position = schema
+            .indexes
+            .iter()
+            .position(|i| i.name == name)
+            .ok_or_else(|| Error::UndefinedObject(format!("index \"{name}\"")))?;
+        let index = schema.indexes.remove(position);
+        let mut batch = WriteBatch::new();
+        for entry in scan_prefix(
+            &*shared.storage,
+            &KeyPrefix::IndexEntries(index.id).encode(),
+        )? {
+            batch.delete(entry?.0);
+        }
+        batch.put(Key::Table(table.id).encode(), schema.encode()?);
+        shared.storage.write(batch, true)?;
+        state.schema = Arc::new(schema);
+        state.indexes.retain(|i| i.schema.id != index.id);
+        Ok(())
+    }
+
+    /// The schema of a table.
+    pub fn table_schema(&self, name: &str) -> Result<Arc<TableSchema>> {
+        let table = self.shared.table(name)?;
+        let schema = read(&table.state).schema.clone();
+        Ok(schema)
+    }
+
+    /// The names of all tables, sorted.
+    pub fn table_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = read(&self.shared.tables).by_name.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// Releases versions no snapshot can read any more. Runs after every commit and
+    /// transaction end; exposed for tests and maintenance.
+    pub fn collect_garbage(&self) {
+        self.shared.collect_garbage();
+    }
+
+    /// Makes every commit so far durable (also those made with `synchronous_commit` off).
+    pub fn sync(&self) -> Result<()> {
+        self.shared.storage.sync()
+    }
+
+    pub fn stats(&self) -> DatabaseStats {
+        let shared = &*self.shared;
+        let clock = &shared.clock;
+        let mut tables: Vec<TableStats> = read(&shared.tables)
+            .by_name
+            .values()
+            .map(|table| {
+                let state = read(&table.state);
+                let (index, index_memory) = state.primary.stats();
+                TableStats {
+                    name: state.schema.name.clone(),
+                    entries: state.primary.len(),
+                    index,
+                    index_memory,
+                    secondary_entries: state.indexes.iter().map(|i| i.entries.len()).sum(),
+                }
+            })
+            .collect();
+        tables.sort_by(|a, b| a.name.cmp(&b.name));
+        DatabaseStats {
+            storage: shared.storage.name(),
+            cache: shared.cache.stats(),
+            mvcc: MvccStats {
+                active_transactions: clock.active_transactions(),
+                last_commit: clock.last_commit(),
+                commits: clock.commits.load(Ordering::Relaxed),
+                syncs: clock.syncs.load(Ordering::Relaxed),
+                conflicts: clock.conflicts.load(Ordering::Relaxed),
+                retained_versions: shared.retained_versions.load(Ordering::Relaxed),
+                retained_bytes: shared.retained_bytes.load(Ordering::Relaxed),
+                pending_gc: lock(&shared.gc).len(),
+            },
+            tables,
+        }
+    }
+}
+
+fn index_owner(tables: &Tables, index: &str) -> Option<Arc<Table>> {
+    tables
+        .by_name
+        .values()
+        .find(|t| {
+            read(&t.state)
+                .indexes
+                .iter()
+                .any(|i| i.schema.name == index)
+        })
+        .cloned()
+}
+
+/// The 23505 error for `row` clashing on `columns` of `schema` (constraint named after them).
+pub(crate) fn unique_violation(schema: &TableSchema, columns: &[usize], row: &Row) -> Error {
+    let constraint = if columns == schema.primary_key.as_slice() {
+        format!("{}_pkey", schema.name)
+    } else {
+        schema
+            .indexes
+            .iter()
+            .find(|i| i.columns == columns)
+            .map_or_else(|| format!("{}_key", schema.name), |i| i.name.clone())
+    };
+    let names: Vec<&str> = columns
+        .iter()
+        .map(|&c| schema.columns[c].name.as_str())
+        .collect();
+    let values: Vec<String> = columns.iter().map(|&c| row[c].to_string()).collect();
+    Error::UniqueViolation {
+        constraint,
+        detail: format!(
+            "Key ({})=({}) already exists.",
+            names.join(", "),
+            values.join(", ")
+        ),
+    }
+}
+
+impl Shared {
+    pub fn table(&self, name: &str) -> Result<Arc<Table>> {
+        read(&self.tables)
+            .by_name
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::UndefinedTable(name.to_string()))
+    }
+
+    /// Whether `table` is still the table registered under its name (not dropped).
+    pub fn is_current(&self, table: &Arc<Table>) -> bool {
+        read(&self.tables)
+            .by_name
+            .values()
+            .any(|t| Arc::ptr_eq(t, table))
+    }
+
+    /// The newest committed version of a row, committed at `ts`: from the cache, else from
+    /// storage (then cached). Callers hold the table's latch, so storage holds that version.
+    pub fn read_current(
+        &self,
+        table: ObjectId,
+        types: &[DataType],
+        key: &RowKey,
+        ts: u64,
+    ) -> Result<Arc<Row>> {
+        if let Some(row) = self.cache.get(table, key, ts) {
+            return Ok(row);
+        }
+        let bytes = self
+            .storage
+            .get(&Key::Row(table, &key.encode()).encode())?
+            .ok_or_else(|| Error::Corrupt(format!("row {key:?} of table {table} is missing")))?;
+        let row = Arc::new(decode_row(types, &bytes)?);
+        self.cache.put(table, key.clone(), ts, row.clone());
+        Ok(row)
+    }
+
+    pub fn collect_garbage(&self) {
+        let watermark = self.clock.watermark();
+        let mut items: Vec<GcItem> = {
+            let mut queue = lock(&self.gc);
+            let ready = queue.iter().take_while(|i| i.ts <= watermark).count();
+            queue.drain(..ready).collect()
+        };
+        if items.is_empty() {
+            return;
+        }
+        items.sort_by_key(|i| i.table);
+        let tables: HashMap<ObjectId, Arc<Table>> = read(&self.tables)
+            .by_name
+            .values()
+            .map(|t| (t.id, t.clone()))
+            .collect();
+        for group in items.chunk_by(|a, b| a.table == b.table) {
+            let Some(table) = tables.get(&group[0].table) else {
+                continue;
+            };
+            let mut state = write(&table.state);
+            for item in group {
+                match &item.target {
+                    GcTarget::Row(key) => {
+                        let Some(entry) = state.primary.get_mut(key) else {
+                            continue;
+                        };
+                        let (released, gone) = entry.prune(watermark);
+                        self.retained_versions
+                            .fetch_sub(released.versions, Ordering::Relaxed);
+                        self.retained_bytes
+                            .fetch_sub(released.bytes, Ordering::Relaxed);
+                        if gone {
+                            state.primary.remove(key);
+                        }
+                    }
+                    GcTarget::IndexEntry { index, key } => {
+                        let Some(index) = state.indexes.iter_mut().find(|i| i.schema.id == *index)
+                        else {
+                            continue;
+                        };
+                        let dead = index.entries.get(key).and_then(|m| m.dead_since);
+                        if dead.is_some_and(|ts| ts <= watermark) {
+                            index.entries.remove(key);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Session {
+    /// Begins a read-write transaction at a snapshot of everything committed so far.
+    pub fn begin(&self) -> Result<Transaction> {
+        Transaction::begin(self.shared.clone(), false, self.synchronous_commit)
+    }
+
+    /// Begins a read-only transaction: writes fail with 25006.
+    pub fn begin_read_only(&self) -> Result<Transaction> {
+        Transaction::begin(self.shared.clone(), true, self.synchronous_commit)
+    }
+
+    /// Runs `f` in its own transaction and commits it (rolls back if `f` fails).
+    pub fn autocommit<T>(&self, f: impl FnOnce(&mut Transaction) -> Result<T>) -> Result<T> {
+        let mut txn = self.begin()?;
+        let value = f(&mut txn)?;
+        txn.commit()?;
+        Ok(value)
+    }
+
+    /// Whether this session's commits wait for a storage sync (PostgreSQL's
+    /// `synchronous_commit`).
+    pub fn set_synchronous_commit(&mut self, on: bool) {
+        self.synchronous_commit = on;
+    }
+
+    pub fn synchronous_commit(&self) -> bool {
+        self.synchronous_commit
+    }
+}

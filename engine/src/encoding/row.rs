@@ -1,0 +1,91 @@
+//! The stored form of a row, driven by the table's column types:
+//!
+//! ```text
+//! varint column count │ null bitmap (1 bit per column) │ non-null values, in column order
+//! ```
+//!
+//! Booleans take one byte, SMALLINT/INTEGER/BIGINT 2/4/8 bytes, REAL/DOUBLE 4/8 bytes (all
+//! little-endian), TEXT and BYTEA a varint length and the bytes. The count lets a row written
+//! before a column was added decode with that column NULL.
+
+use super::{put_varint, take, take_array, take_varint};
+use crate::types::{DataType, Row, Value};
+use crate::{Error, Result};
+
+/// Encodes `row`, whose values have already been admitted by `types` (see [`DataType::admit`]).
+pub fn encode_row(types: &[DataType], row: &[Value]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + row.len() * 8);
+    put_varint(&mut out, row.len() as u64);
+    let bitmap_at = out.len();
+    out.resize(bitmap_at + row.len().div_ceil(8), 0);
+    for (i, (ty, value)) in types.iter().zip(row).enumerate() {
+        match (ty, value) {
+            (_, Value::Null) => out[bitmap_at + i / 8] |= 1 << (i % 8),
+            (_, Value::Boolean(b)) => out.push(u8::from(*b)),
+            (DataType::SmallInt, Value::Int(v)) => out.extend((*v as i16).to_le_bytes()),
+            (DataType::Integer, Value::Int(v)) => out.extend((*v as i32).to_le_bytes()),
+            (_, Value::Int(v)) => out.extend(v.to_le_bytes()),
+            (DataType::Real, Value::Float(v)) => out.extend((*v as f32).to_le_bytes()),
+            (_, Value::Float(v)) => out.extend(v.to_le_bytes()),
+            (_, Value::Text(s)) => put_bytes(&mut out, s.as_bytes()),
+            (_, Value::Bytes(b)) => put_bytes(&mut out, b),
+        }
+    }
+    out
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    put_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+/// Decodes a row stored by [`encode_row`] for a table whose columns now have `types`.
+pub fn decode_row(types: &[DataType], mut input: &[u8]) -> Result<Row> {
+    let corrupt = || Error::Corrupt("malformed row".into());
+    let input = &mut input;
+    let count = take_varint(input).ok_or_else(corrupt)? as usize;
+    if count > types.len() {
+        return Err(Error::Corrupt(format!(
+            "row has {count} columns, table has {}",
+            types.len()
+        )));
+    }
+    let bitmap = take(input, count.div_ceil(8)).ok_or_else(corrupt)?;
+    let mut row = Vec::with_capacity(types.len());
+    for (i, ty) in types.iter().enumerate() {
+        if i >= count || bitmap[i / 8] & (1 << (i % 8)) != 0 {
+            row.push(Value::Null);
+            continue;
+        }
+        let value = match ty {
+            DataType::Boolean => Value::Boolean(take(input, 1).ok_or_else(corrupt)?[0] != 0),
+            DataType::SmallInt => {
+                Value::Int(i16::from_le_bytes(take_array(input).ok_or_else(corrupt)?).into())
+            }
+            DataType::Integer => {
+                Value::Int(i32::from_le_bytes(take_array(input).ok_or_else(corrupt)?).into())
+            }
+            DataType::BigInt => {
+                Value::Int(i64::from_le_bytes(take_array(input).ok_or_else(corrupt)?))
+            }
+            DataType::Real => {
+                Value::Float(f32::from_le_bytes(take_array(input).ok_or_else(corrupt)?).into())
+            }
+            DataType::Double => {
+                Value::Float(f64::from_le_bytes(take_array(input).ok_or_else(corrupt)?))
+            }
+            DataType::Text => {
+                let bytes = take_bytes(input).ok_or_else(corrupt)?;
+                Value::Text(String::from_utf8(bytes.to_vec()).map_err(|_| corrupt())?)
+            }
+            DataType::Bytea => Value::Bytes(take_bytes(input).ok_or_else(corrupt)?.to_vec()),
+        };
+        row.push(value);
+    }
+    Ok(row)
+}
+
+fn take_bytes<'a>(input: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let len = usize::try_from(take_varint(input)?).ok()?;
+    take(input, len)
+}

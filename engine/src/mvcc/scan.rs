@@ -1,0 +1,244 @@
+//! Ordered scans of a table at a snapshot, merged with the transaction's own writes.
+//!
+//! A scan reads in batches: under the table's read latch it walks the primary index from its
+//! cursor, decides per entry which version the snapshot sees, and fetches the current versions
+//! it needs with one ordered storage scan over the batch's key range (or from the row cache
+//! when there are only a few). Between batches the latch is released, so writers are never
+//! held up for longer than one batch. Batches start small (an `ORDER BY pk LIMIT 10` reads
+//! little) and double up to a limit.
+
+use std::collections::VecDeque;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use crate::database::Shared;
+use crate::encoding::decode_row;
+use crate::mvcc::Visibility;
+use crate::storage::Key;
+use crate::sync::read;
+use crate::table::{RowKey, Table};
+use crate::types::Row;
+use crate::{Error, Result};
+
+const FIRST_BATCH: usize = 32;
+const MAX_BATCH: usize = 2048;
+/// Below this many current versions in a batch, point reads (through the cache) beat a scan.
+const POINT_READS_UP_TO: usize = 8;
+
+/// The order of a scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Forward,
+    Backward,
+}
+
+/// Rows of one table in key order, as one transaction sees them.
+#[derive(Debug)]
+pub struct RowScan {
+    db: Arc<Shared>,
+    table: Arc<Table>,
+    snapshot: u64,
+    lower: Bound<RowKey>,
+    upper: Bound<RowKey>,
+    direction: Direction,
+    batch: usize,
+    committed: VecDeque<(RowKey, Arc<Row>)>,
+    /// The transaction's own writes in the range, in scan order (`None`: deleted).
+    own: VecDeque<(RowKey, Option<Arc<Row>>)>,
+    exhausted: bool,
+}
+
+enum Pending {
+    Ready(Arc<Row>),
+    Current(u64),
+}
+
+impl RowScan {
+    pub(crate) fn new(
+        db: Arc<Shared>,
+        table: Arc<Table>,
+        snapshot: u64,
+        (lower, upper): (Bound<RowKey>, Bound<RowKey>),
+        direction: Direction,
+        mut own: Vec<(RowKey, Option<Arc<Row>>)>,
+    ) -> Self {
+        if direction == Direction::Backward {
+            own.reverse();
+        }
+        Self {
+            db,
+            table,
+            snapshot,
+            lower,
+            upper,
+            direction,
+            batch: FIRST_BATCH,
+            committed: VecDeque::new(),
+            own: own.into(),
+            exhausted: false,
+        }
+    }
+
+    /// Reads the next batch of committed rows visible to the snapshot.
+    fn fill(&mut self) -> Result<()> {
+        let state = read(&self.table.state);
+        let reverse = self.direction == Direction::Backward;
+        let mut visited = 0;
+        let mut last = None;
+        let mut items: Vec<(RowKey, Pending)> = Vec::new();
+        let limit = self.batch;
+        state.primary.visit_range(
+            self.lower.as_ref(),
+            self.upper.as_ref(),
+            reverse,
+            |key, entry| {
+                visited += 1;
+                match entry.visible(self.snapshot) {
+                    Visibility::Absent => {}
+                    Visibility::Old(row) => items.push((key.clone(), Pending::Ready(row))),
+                    Visibility::Current(ts) => items.push((key.clone(), Pending::Current(ts))),
+                }
+                last = Some(key);
+                visited < limit
+            },
+        );
+        match last {
+            Some(last) if visited == limit => {
+                if reverse {
+                    self.upper = Bound::Excluded(last);
+                } else {
+                    self.lower = Bound::Excluded(last);
+                }
+                self.batch = (self.batch * 2).min(MAX_BATCH);
+            }
+            _ => self.exhausted = true,
+        }
+
+        let current = items
+            .iter()
+            .filter(|(_, p)| matches!(p, Pending::Current(_)))
+            .count();
+        let table = self.table.id;
+        let mut from_storage = if current > POINT_READS_UP_TO {
+            self.scan_storage(&items, reverse, current, &state.types)?
+        } else {
+            Vec::new()
+        };
+        if reverse {
+            from_storage.reverse();
+        }
+        let mut from_storage = from_storage.into_iter();
+        for (key, pending) in items {
+            let row = match pending {
+                Pending::Ready(row) => row,
+                Pending::Current(_) if current > POINT_READS_UP_TO => match from_storage.next() {
+                    Some(row) => row,
+                    None => return Err(missing_row(table, &key)),
+                },
+                Pending::Current(ts) => self.db.read_current(table, &state.types, &key, ts)?,
+            };
+            self.committed.push_back((key, row));
+        }
+        Ok(())
+    }
+
+    /// The current versions among `items`, in ascending key order, read with one storage scan.
+    fn scan_storage(
+        &self,
+        items: &[(RowKey, Pending)],
+        reverse: bool,
+        count: usize,
+        types: &[crate::types::DataType],
+    ) -> Result<Vec<Arc<Row>>> {
+        let table = self.table.id;
+        let mut wanted: Vec<&RowKey> = items
+            .iter()
+            .filter(|(_, p)| matches!(p, Pending::Current(_)))
+            .map(|(k, _)| k)
+            .collect();
+        if reverse {
+            wanted.reverse();
+        }
+        let (Some(first), Some(last)) = (wanted.first(), wanted.last()) else {
+            return Ok(Vec::new());
+        };
+        let start = Key::Row(table, &first.encode()).encode();
+        let end = Key::Row(table, &last.encode()).encode();
+        let prefix_len = start.len() - first.encode().len();
+        let mut stored = self
+            .db
+            .storage
+            .scan(Bound::Included(&start), Bound::Included(&end))?;
+        let mut rows = Vec::with_capacity(count);
+        for key in wanted {
+            let want = key.encode();
+            loop {
+                let Some(entry) = stored.next() else {
+                    return Err(missing_row(table, key));
+                };
+                let (stored_key, value) = entry?;
+                let stored_pk = &stored_key[prefix_len..];
+                if stored_pk < want.as_slice() {
+                    continue;
+                }
+                if stored_pk > want.as_slice() {
+                    return Err(missing_row(table, key));
+                }
+                rows.push(Arc::new(decode_row(types, &value)?));
+                break;
+            }
+        }
+        Ok(rows)
+    }
+
+    fn before(&self, a: &RowKey, b: &RowKey) -> std::cmp::Ordering {
+        match self.direction {
+            Direction::Forward => a.cmp(b),
+            Direction::Backward => b.cmp(a),
+        }
+    }
+}
+
+fn missing_row(table: u32, key: &RowKey) -> Error {
+    Error::Corrupt(format!(
+        "row {key:?} of table {table} is missing from storage"
+    ))
+}
+
+impl Iterator for RowScan {
+    type Item = Result<(RowKey, Arc<Row>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.committed.is_empty() && !self.exhausted {
+                if let Err(e) = self.fill() {
+                    self.exhausted = true;
+                    self.own.clear();
+                    return Some(Err(e));
+                }
+                continue;
+            }
+            let take_own = match (self.committed.front(), self.own.front()) {
+                (None, None) => return None,
+                (Some(_), None) => false,
+                (None, Some(_)) => true,
+                (Some((c, _)), Some((o, _))) => match self.before(o, c) {
+                    std::cmp::Ordering::Less => true,
+                    std::cmp::Ordering::Equal => {
+                        // Our own write replaces the committed version.
+                        self.committed.pop_front();
+                        true
+                    }
+                    std::cmp::Ordering::Greater => false,
+                },
+            };
+            if take_own {
+                match self.own.pop_front() {
+                    Some((key, Some(row))) => return Some(Ok((key, row))),
+                    _ => continue,
+                }
+            }
+            return self.committed.pop_front().map(Ok);
+        }
+    }
+}

@@ -1,0 +1,713 @@
+//! Transactions: snapshot reads merged with the transaction's own writes, and the commit.
+
+use std::collections::BTreeMap;
+use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::scan::{Direction, RowScan};
+use super::version::{RowEntry, Visibility};
+use crate::catalog::{ObjectId, TableSchema};
+use crate::database::{GcItem, GcTarget, Shared, unique_violation};
+use crate::encoding::{encode_row, encode_values, prefix_end};
+use crate::storage::{Key, WriteBatch};
+use crate::sync::{lock, read, write};
+use crate::table::{IndexMark, RowKey, Table, TableState};
+use crate::types::{Row, Value};
+use crate::{Error, Result};
+
+/// A transaction under snapshot isolation. It reads the database as of its snapshot plus its own
+/// writes, which nobody else sees until [`Transaction::commit`]. Dropping it rolls it back.
+#[derive(Debug)]
+pub struct Transaction {
+    db: Arc<Shared>,
+    snapshot: u64,
+    read_only: bool,
+    synchronous_commit: bool,
+    writes: BTreeMap<ObjectId, TableWrites>,
+    finished: bool,
+}
+
+/// The writes of one transaction to one table.
+#[derive(Debug)]
+struct TableWrites {
+    table: Arc<Table>,
+    rows: BTreeMap<RowKey, Write>,
+    /// Unique-index values (index id, encoded values) this transaction's rows hold → their key.
+    unique: BTreeMap<(ObjectId, Vec<u8>), RowKey>,
+}
+
+#[derive(Debug, Clone)]
+struct Write {
+    /// The new row; `None` deletes.
+    row: Option<Arc<Row>>,
+    /// An insert of a key with no committed live version: if one appears by commit time, the
+    /// error is a unique violation rather than a serialization failure.
+    fresh: bool,
+}
+
+/// One row write prepared under the commit lock, installed after storage accepted the batch.
+struct Install {
+    key: RowKey,
+    row: Option<Arc<Row>>,
+    previous: Option<Arc<Row>>,
+    existed: bool,
+    index_changes: Vec<IndexChange>,
+}
+
+/// A secondary-index entry replaced by a write (either side `None` when there is none).
+struct IndexChange {
+    index: ObjectId,
+    removed: Option<Vec<u8>>,
+    added: Option<Vec<u8>>,
+}
+
+impl Transaction {
+    pub(crate) fn begin(
+        db: Arc<Shared>,
+        read_only: bool,
+        synchronous_commit: bool,
+    ) -> Result<Self> {
+        db.clock.check_healthy()?;
+        let snapshot = db.clock.begin();
+        Ok(Self {
+            db,
+            snapshot,
+            read_only,
+            synchronous_commit,
+            writes: BTreeMap::new(),
+            finished: false,
+        })
+    }
+
+    /// The commit timestamp this transaction reads at.
+    pub fn snapshot(&self) -> u64 {
+        self.snapshot
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// The schema of a table.
+    pub fn table_schema(&self, table: &str) -> Result<Arc<TableSchema>> {
+        let table = self.db.table(table)?;
+        let schema = read(&table.state).schema.clone();
+        Ok(schema)
+    }
+
+    /// The row key of a table's primary-key values (for a table without a primary key: its
+    /// row id).
+    pub fn key(&self, table: &str, values: &[Value]) -> Result<RowKey> {
+        read(&self.db.table(table)?.state).key_from_values(values)
+    }
+
+    /// The row stored under `key`, as this transaction sees it.
+    pub fn get(&self, table: &str, key: &RowKey) -> Result<Option<Arc<Row>>> {
+        let table = self.db.table(table)?;
+        let state = read(&table.state);
+        self.visible_row(&table, &state, key)
+    }
+
+    /// The version of `key` this transaction sees. The caller holds the table's latch.
+    fn visible_row(
+        &self,
+        table: &Table,
+        state: &TableState,
+        key: &RowKey,
+    ) -> Result<Option<Arc<Row>>> {
+        if let Some(write) = self.writes.get(&table.id).and_then(|w| w.rows.get(key)) {
+            return Ok(write.row.clone());
+        }
+        let Some(entry) = state.primary.get(key) else {
+            return Ok(None);
+        };
+        match entry.visible(self.snapshot) {
+            Visibility::Absent => Ok(None),
+            Visibility::Old(row) => Ok(Some(row)),
+            Visibility::Current(ts) => self
+                .db
+                .read_current(table.id, &state.types, key, ts)
+                .map(Some),
+        }
+    }
+
+    /// Rows with keys in `range`, in key order (`Direction::Backward`: descending).
+    pub fn scan(
+        &self,
+        table: &str,
+        range: impl RangeBounds<RowKey>,
+        direction: Direction,
+    ) -> Result<RowScan> {
+        let table = self.db.table(table)?;
+        let lower = range.start_bound().cloned();
+        let upper = range.end_bound().cloned();
+        let own: Vec<(RowKey, Option<Arc<Row>>)> = match self.writes.get(&table.id) {
+            Some(writes) => writes
+                .rows
+                .range((lower.clone(), upper.clone()))
+                .map(|(k, w)| (k.clone(), w.row.clone()))
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(RowScan::new(
+            self.db.clone(),
+            table,
+            self.snapshot,
+            (lower, upper),
+            direction,
+            own,
+        ))
+    }
+
+    /// Rows whose values in the index's columns fall between `lower` and `upper`, in index
+    /// order. Bounds may name a prefix of the index's columns.
+    pub fn scan_index(
+        &self,
+        table: &str,
+        index: &str,
+        lower: Bound<&[Value]>,
+        upper: Bound<&[Value]>,
+        direction: Direction,
+    ) -> Result<Vec<(RowKey, Arc<Row>)>> {
+        let table = self.db.table(table)?;
+        let state = read(&table.state);
+        let position = state
+            .indexes
+            .iter()
+            .position(|i| i.schema.name == index)
+            .ok_or_else(|| Error::UndefinedObject(format!("index \"{index}\"")))?;
+        let Some(range) = index_range(lower, upper) else {
+            return Ok(Vec::new());
+        };
+        let index = &state.indexes[position];
+        let mut candidates: Vec<(Vec<u8>, RowKey)> = Vec::new();
+        if index.created_at > self.snapshot {
+            // The index lacks entries for versions superseded before it was built: find this
+            // snapshot's rows the slow way.
+            drop(state);
+            for item in self.scan(&table_name(&table), .., Direction::Forward)? {
+                let (key, row) = item?;
+                let state = read(&table.state);
+                let Some(index) = state.indexes.get(position) else {
+                    break;
+                };
+                let entry_key = index.entry_key(&row, &key);
+                if range.contains(&entry_key) {
+                    candidates.push((entry_key, key));
+                }
+            }
+            candidates.sort();
+            let mut rows = Vec::with_capacity(candidates.len());
+            for (_, key) in candidates {
+                if let Some(row) = self.get(&table_name(&table), &key)? {
+                    rows.push((key, row));
+                }
+            }
+            if direction == Direction::Backward {
+                rows.reverse();
+            }
+            return Ok(rows);
+        }
+        candidates.extend(
+            index
+                .entries
+                .range::<Vec<u8>, _>(range.clone())
+                .map(|(k, mark)| (k.clone(), mark.pk.clone())),
+        );
+        if let Some(writes) = self.writes.get(&table.id) {
+            for (key, write) in &writes.rows {
+                if let Some(row) = &write.row {
+                    let entry_key = index.entry_key(row, key);
+                    if range.contains(&entry_key) {
+                        candidates.push((entry_key, key.clone()));
+                    }
+                }
+            }
+        }
+        candidates.sort();
+        candidates.dedup();
+        let mut rows = Vec::new();
+        for (entry_key, key) in candidates {
+            // An entry may belong to a version this snapshot does not see.
+            if let Some(row) = self.visible_row(&table, &state, &key)? {
+                if index.entry_key(&row, &key) == entry_key {
+                    rows.push((key, row));
+                }
+            }
+        }
+        if direction == Direction::Backward {
+            rows.reverse();
+        }
+        Ok(rows)
+    }
+
+    fn check_writable(&self, what: &'static str) -> Result<()> {
+        if self.read_only {
+            return Err(Error::ReadOnlyTransaction(what));
+        }
+        Ok(())
+    }
+
+    /// Inserts a row; returns its key. Fails with 23505 if the key or a unique value exists.
+    pub fn insert(&mut self, table: &str, row: Row) -> Result<RowKey> {
+        self.check_writable("INSERT")?;
+        let table = self.db.table(table)?;
+        let state = read(&table.state);
+        let row = state.schema.admit_row(row)?;
+        let key = if state.schema.has_hidden_key() {
+            RowKey::Int(table.next_rowid())
+        } else {
+            state.key_of(&row)
+        };
+        let fresh = match self.writes.get(&table.id).and_then(|w| w.rows.get(&key)) {
+            Some(Write { row: Some(_), .. }) => {
+                return Err(unique_violation(
+                    &state.schema,
+                    &state.schema.primary_key,
+                    &row,
+                ));
+            }
+            Some(Write { row: None, .. }) => false,
+            None => match state.primary.get(&key) {
+                None => true,
+                Some(entry) => self.check_insertable(&state, entry, &row)?,
+            },
+        };
+        let row = Arc::new(row);
+        self.record(&table, &state, key.clone(), None, Some(row), fresh)?;
+        Ok(key)
+    }
+
+    /// For an insert over an existing primary-index entry: fails if the key is taken, else
+    /// says whether the insert is fresh (no committed live version).
+    fn check_insertable(&self, state: &TableState, entry: &RowEntry, row: &Row) -> Result<bool> {
+        match entry.visible(self.snapshot) {
+            Visibility::Current(_) | Visibility::Old(_) => Err(unique_violation(
+                &state.schema,
+                &state.schema.primary_key,
+                row,
+            )),
+            Visibility::Absent if entry.ts > self.snapshot && entry.is_live() => Err(
+                unique_violation(&state.schema, &state.schema.primary_key, row),
+            ),
+            Visibility::Absent if entry.ts > self.snapshot => Err(self.conflict()),
+            Visibility::Absent => Ok(true),
+        }
+    }
+
+    /// Replaces the row under `key`; returns false if this transaction sees no such row. A row
+    /// whose primary key changes moves to its new key.
+    pub fn update(&mut self, table: &str, key: &RowKey, row: Row) -> Result<bool> {
+        self.check_writable("UPDATE")?;
+        let table = self.db.table(table)?;
+        let state = read(&table.state);
+        state.check_key(key)?;
+        let Some(old) = self.visible_for_write(&table, &state, key)? else {
+            return Ok(false);
+        };
+        let row = state.schema.admit_row(row)?;
+        let new_key = if state.schema.has_hidden_key() {
+            key.clone()
+        } else {
+            state.key_of(&row)
+        };
+        if new_key == *key {
+            self.record(
+                &table,
+                &state,
+                key.clone(),
+                Some(old),
+                Some(Arc::new(row)),
+                false,
+            )?;
+            return Ok(true);
+        }
+        self.record(&table, &state, key.clone(), Some(old), None, false)?;
+        let fresh = match self
+            .writes
+            .get(&table.id)
+            .and_then(|w| w.rows.get(&new_key))
+        {
+            Some(Write { row: Some(_), .. }) => {
+                return Err(unique_violation(
+                    &state.schema,
+                    &state.schema.primary_key,
+                    &row,
+                ));
+            }
+            Some(Write { row: None, .. }) => false,
+            None => match state.primary.get(&new_key) {
+                None => true,
+                Some(entry) => self.check_insertable(&state, entry, &row)?,
+            },
+        };
+        self.record(&table, &state, new_key, None, Some(Arc::new(row)), fresh)?;
+        Ok(true)
+    }
+
+    /// Deletes the row under `key`; returns false if this transaction sees no such row.
+    pub fn delete(&mut self, table: &str, key: &RowKey) -> Result<bool> {
+        self.check_writable("DELETE")?;
+        let table = self.db.table(table)?;
+        let state = read(&table.state);
+        state.check_key(key)?;
+        let Some(old) = self.visible_for_write(&table, &state, key)? else {
+            return Ok(false);
+        };
+        self.record(&table, &state, key.clone(), Some(old), None, false)?;
+        Ok(true)
+    }
+
+    /// The row under `key` that an update or delete would replace. Fails at once with 40001 if
+    /// a concurrent transaction already committed a newer version: this one could never commit.
+    fn visible_for_write(
+        &self,
+        table: &Table,
+        state: &TableState,
+        key: &RowKey,
+    ) -> Result<Option<Arc<Row>>> {
+        let own = self.writes.get(&table.id).and_then(|w| w.rows.get(key));
+        if own.is_none() {
+            if let Some(entry) = state.primary.get(key) {
+                if entry.ts > self.snapshot && entry.visible(self.snapshot).is_present() {
+                    return Err(self.conflict());
+                }
+            }
+        }
+        self.visible_row(table, state, key)
+    }
+
+    fn conflict(&self) -> Error {
+        self.db.clock.conflicts.fetch_add(1, Ordering::Relaxed);
+        Error::SerializationFailure("concurrent update".into())
+    }
+
+    /// Records a write of `key` (`old`: the row it replaces as this transaction sees it),
+    /// keeping the transaction's unique values up to date and checking them.
+    fn record(
+        &mut self,
+        table: &Arc<Table>,
+        state: &TableState,
+        key: RowKey,
+        old: Option<Arc<Row>>,
+        row: Option<Arc<Row>>,
+        fresh: bool,
+    ) -> Result<()> {
+        let writes = self.writes.entry(table.id).or_insert_with(|| TableWrites {
+            table: table.clone(),
+            rows: BTreeMap::new(),
+            unique: BTreeMap::new(),
+        });
+        for index in state.indexes.iter().filter(|i| i.schema.unique) {
+            if let Some(old) = old.as_deref().filter(|r| index.enforces(r)) {
+                let slot = (index.schema.id, index.values_key(old));
+                if writes.unique.get(&slot) == Some(&key) {
+                    writes.unique.remove(&slot);
+                }
+            }
+        }
+        for index in state.indexes.iter().filter(|i| i.schema.unique) {
+            let Some(new) = row.as_deref().filter(|r| index.enforces(r)) else {
+                continue;
+            };
+            let values = index.values_key(new);
+            let taken_here = writes
+                .unique
+                .get(&(index.schema.id, values.clone()))
+                .is_some_and(|other| *other != key);
+            let taken_committed = index
+                .live_with_values(&values)
+                .any(|other| *other != key && !writes.rows.contains_key(other));
+            if taken_here || taken_committed {
+                return Err(unique_violation(&state.schema, &index.schema.columns, new));
+            }
+            writes.unique.insert((index.schema.id, values), key.clone());
+        }
+        match writes.rows.get(&key) {
+            // Deleting a row this transaction inserted leaves nothing to write.
+            Some(Write { fresh: true, .. }) if row.is_none() => {
+                writes.rows.remove(&key);
+            }
+            Some(Write { fresh: true, .. }) => {
+                writes.rows.insert(key, Write { row, fresh: true });
+            }
+            _ => {
+                writes.rows.insert(key, Write { row, fresh });
+            }
+        }
+        Ok(())
+    }
+
+    /// Discards the transaction's writes.
+    pub fn rollback(mut self) {
+        self.finish();
+    }
+
+    /// Commits: checks for conflicts (first committer wins; the loser gets 40001), writes every
+    /// change in one atomic storage batch, waits for it to be durable when synchronous commit
+    /// is on, then makes it visible to new snapshots.
+    pub fn commit(mut self) -> Result<()> {
+        let result = self.commit_writes();
+        self.finish();
+        result
+    }
+
+    fn commit_writes(&mut self) -> Result<()> {
+        if self.writes.values().all(|w| w.rows.is_empty()) {
+            return Ok(());
+        }
+        let db = self.db.clone();
+        let commit_lock = lock(&db.commit_lock);
+        db.clock.check_healthy()?;
+        // Latch every written table, in id order (the map's order).
+        let mut latched = Vec::with_capacity(self.writes.len());
+        for writes in self.writes.values() {
+            if !db.is_current(&writes.table) {
+                let name = table_name(&writes.table);
+                return Err(Error::UndefinedTable(name));
+            }
+            latched.push((writes, write(&writes.table.state)));
+        }
+        for (writes, state) in &latched {
+            self.validate(writes, state)?;
+        }
+
+        let ts = db.clock.next_commit();
+        let mut batch = WriteBatch::new();
+        let mut installs = Vec::with_capacity(latched.len());
+        for (writes, state) in &latched {
+            installs.push(prepare(&db, writes, state, &mut batch)?);
+        }
+        db.storage.write(batch, false)?;
+
+        let mut gc = lock(&db.gc);
+        for ((writes, state), installs) in latched.iter_mut().zip(installs) {
+            let table = writes.table.id;
+            for install in installs {
+                self.install(table, state, install, ts, &mut gc);
+            }
+        }
+        drop(gc);
+        db.clock.written(ts);
+        drop(latched);
+        drop(commit_lock);
+
+        if self.synchronous_commit {
+            db.clock.wait_durable(ts, &*db.storage)?;
+        }
+        db.clock.publish(ts);
+        db.clock.commits.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// First committer wins: any key with a version committed after our snapshot fails the
+    /// commit. Unique values are re-checked against everything committed since.
+    fn validate(&self, writes: &TableWrites, state: &TableState) -> Result<()> {
+        for (key, write) in &writes.rows {
+            let Some(entry) = state.primary.get(key) else {
+                continue;
+            };
+            if write.fresh && entry.is_live() {
+                if let Some(row) = &write.row {
+                    return Err(unique_violation(
+                        &state.schema,
+                        &state.schema.primary_key,
+                        row,
+                    ));
+                }
+            }
+            if entry.ts > self.snapshot {
+                return Err(self.conflict());
+            }
+        }
+        for ((index_id, values), key) in &writes.unique {
+            let Some(index) = state.indexes.iter().find(|i| i.schema.id == *index_id) else {
+                continue;
+            };
+            let taken = index
+                .live_with_values(values)
+                .any(|other| other != key && !writes.rows.contains_key(other));
+            if taken {
+                let row = writes.rows.get(key).and_then(|w| w.row.clone());
+                if let Some(row) = row {
+                    return Err(unique_violation(&state.schema, &index.schema.columns, &row));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies one prepared write to the in-memory indexes and the cache.
+    fn install(
+        &self,
+        table: ObjectId,
+        state: &mut TableState,
+        install: Install,
+        ts: u64,
+        gc: &mut std::collections::VecDeque<GcItem>,
+    ) {
+        let db = &self.db;
+        if install.existed {
+            if let Some(entry) = state.primary.get_mut(&install.key) {
+                let bytes = entry.supersede(ts, install.row.is_none(), install.previous);
+                db.retained_versions.fetch_add(1, Ordering::Relaxed);
+                db.retained_bytes.fetch_add(bytes, Ordering::Relaxed);
+                gc.push_back(GcItem {
+                    ts,
+                    table,
+                    target: GcTarget::Row(install.key.clone()),
+                });
+            }
+        } else if install.row.is_some() {
+            state
+                .primary
+                .insert(install.key.clone(), RowEntry::live(ts));
+        }
+        for IndexChange {
+            index: index_id,
+            removed,
+            added,
+        } in install.index_changes
+        {
+            let Some(index) = state.indexes.iter_mut().find(|i| i.schema.id == index_id) else {
+                continue;
+            };
+            if let Some(removed) = removed {
+                if let Some(mark) = index.entries.get_mut(&removed) {
+                    mark.dead_since = Some(ts);
+                    gc.push_back(GcItem {
+                        ts,
+                        table,
+                        target: GcTarget::IndexEntry {
+                            index: index_id,
+                            key: removed,
+                        },
+                    });
+                }
+            }
+            if let Some(added) = added {
+                index.entries.insert(
+                    added,
+                    IndexMark {
+                        pk: install.key.clone(),
+                        dead_since: None,
+                    },
+                );
+            }
+        }
+        match install.row {
+            Some(row) => db.cache.put(table, install.key, ts, row),
+            None => db.cache.remove(table, &install.key),
+        }
+    }
+
+    fn finish(&mut self) {
+        if !self.finished {
+            self.finished = true;
+            self.writes.clear();
+            self.db.clock.end(self.snapshot);
+            self.db.collect_garbage();
+        }
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// Builds the storage writes of one table's changes and what to install once they are stored.
+fn prepare(
+    db: &Shared,
+    writes: &TableWrites,
+    state: &TableState,
+    batch: &mut WriteBatch,
+) -> Result<Vec<Install>> {
+    let table = writes.table.id;
+    let mut installs = Vec::with_capacity(writes.rows.len());
+    for (key, write) in &writes.rows {
+        let entry = state.primary.get(key);
+        let previous = match entry {
+            Some(entry) if entry.is_live() => {
+                Some(db.read_current(table, &state.types, key, entry.ts)?)
+            }
+            _ => None,
+        };
+        let encoded_key = key.encode();
+        let storage_key = Key::Row(table, &encoded_key).encode();
+        match &write.row {
+            Some(row) => batch.put(storage_key, encode_row(&state.types, row)),
+            None => batch.delete(storage_key),
+        };
+        let mut index_changes = Vec::new();
+        for index in &state.indexes {
+            let removed = previous.as_deref().map(|r| index.entry_key(r, key));
+            let added = write.row.as_deref().map(|r| index.entry_key(r, key));
+            if removed == added {
+                continue;
+            }
+            if let Some(removed) = &removed {
+                batch.delete(Key::IndexEntry(index.schema.id, removed).encode());
+            }
+            if let Some(added) = &added {
+                batch.put(Key::IndexEntry(index.schema.id, added).encode(), Vec::new());
+            }
+            index_changes.push(IndexChange {
+                index: index.schema.id,
+                removed,
+                added,
+            });
+        }
+        installs.push(Install {
+            key: key.clone(),
+            row: write.row.clone(),
+            previous,
+            existed: entry.is_some(),
+            index_changes,
+        });
+    }
+    Ok(installs)
+}
+
+fn table_name(table: &Table) -> String {
+    read(&table.state).schema.name.clone()
+}
+
+/// A byte range of index keys from bounds on (a prefix of) the indexed values; `None` if the
+/// range is empty.
+#[derive(Debug, Clone)]
+struct IndexRange(Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+impl RangeBounds<Vec<u8>> for IndexRange {
+    fn start_bound(&self) -> Bound<&Vec<u8>> {
+        self.0.as_ref()
+    }
+    fn end_bound(&self) -> Bound<&Vec<u8>> {
+        self.1.as_ref()
+    }
+}
+
+fn index_range(lower: Bound<&[Value]>, upper: Bound<&[Value]>) -> Option<IndexRange> {
+    let lower = match lower {
+        Bound::Included(v) => Bound::Included(encode_values(v)),
+        Bound::Excluded(v) => Bound::Included(prefix_end(&encode_values(v))?),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    let upper = match upper {
+        Bound::Included(v) => {
+            prefix_end(&encode_values(v)).map_or(Bound::Unbounded, Bound::Excluded)
+        }
+        Bound::Excluded(v) => Bound::Excluded(encode_values(v)),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    if let (Bound::Included(l) | Bound::Excluded(l), Bound::Included(u) | Bound::Excluded(u)) =
+        (&lower, &upper)
+    {
+        if l > u || (l == u && matches!(upper, Bound::Excluded(_))) {
+            return None;
+        }
+    }
+    Some(IndexRange(lower, upper))
+}

@@ -1,0 +1,423 @@
+//! A table in memory: its learned primary index (key → [`RowEntry`]) and its secondary indexes,
+//! behind one read/write latch. Rows themselves live in storage and the row cache.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use crate::alex::{AlexMap, AlexStats, MemoryUsage};
+use crate::catalog::{IndexSchema, ObjectId, TableSchema};
+use crate::encoding::{decode_value, encode_value, encode_values};
+use crate::mvcc::RowEntry;
+use crate::storage::{KeyPrefix, Storage, scan_prefix};
+use crate::types::{DataType, Row, Value};
+use crate::{Error, Result};
+
+/// A row's primary key as the primary index holds it: the integer itself for tables keyed by
+/// one integer column (or the hidden row id), else the memcomparable encoding of the key
+/// columns. Ordering matches the SQL order of the key values.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RowKey {
+    Int(i64),
+    Bytes(Vec<u8>),
+}
+
+impl RowKey {
+    /// The memcomparable encoding, as used in storage keys.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            RowKey::Int(i) => encode_values(&[Value::Int(*i)]),
+            RowKey::Bytes(b) => b.clone(),
+        }
+    }
+
+    fn decode(bytes: &[u8], integer: bool) -> Result<Self> {
+        if !integer {
+            return Ok(RowKey::Bytes(bytes.to_vec()));
+        }
+        let mut input = bytes;
+        match decode_value(&mut input)? {
+            Value::Int(i) if input.is_empty() => Ok(RowKey::Int(i)),
+            _ => Err(Error::Corrupt("integer primary key".into())),
+        }
+    }
+
+    pub(crate) fn memory_size(&self) -> usize {
+        size_of::<Self>()
+            + match self {
+                RowKey::Int(_) => 0,
+                RowKey::Bytes(b) => b.capacity(),
+            }
+    }
+}
+
+/// The primary index: ALEX keyed by `i64` where the key is one integer, else by encoded bytes.
+#[derive(Debug)]
+pub(crate) enum Primary {
+    Int(AlexMap<i64, RowEntry>),
+    Bytes(AlexMap<Vec<u8>, RowEntry>),
+}
+
+impl Primary {
+    pub fn get(&self, key: &RowKey) -> Option<&RowEntry> {
+        match (self, key) {
+            (Primary::Int(map), RowKey::Int(k)) => map.get(k),
+            (Primary::Bytes(map), RowKey::Bytes(k)) => map.get(k),
+            _ => None,
+        }
+    }
+
+    pub fn get_mut(&mut self, key: &RowKey) -> Option<&mut RowEntry> {
+        match (self, key) {
+            (Primary::Int(map), RowKey::Int(k)) => map.get_mut(k),
+            (Primary::Bytes(map), RowKey::Bytes(k)) => map.get_mut(k),
+            _ => None,
+        }
+    }
+
+    pub fn insert(&mut self, key: RowKey, entry: RowEntry) {
+        match (self, key) {
+            (Primary::Int(map), RowKey::Int(k)) => {
+                map.insert(k, entry);
+            }
+            (Primary::Bytes(map), RowKey::Bytes(k)) => {
+                map.insert(k, entry);
+            }
+            // Keys are checked against the table before they reach the index.
+            _ => debug_assert!(false, "row key of the wrong kind"),
+        }
+    }
+
+    pub fn remove(&mut self, key: &RowKey) {
+        match (self, key) {
+            (Primary::Int(map), RowKey::Int(k)) => {
+                map.remove(k);
+            }
+            (Primary::Bytes(map), RowKey::Bytes(k)) => {
+                map.remove(k);
+            }
+            _ => {}
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Primary::Int(map) => map.len(),
+            Primary::Bytes(map) => map.len(),
+        }
+    }
+
+    /// Calls `visit` on the entries in `(lower, upper)` in key order (descending when
+    /// `reverse`) until it returns false.
+    pub fn visit_range(
+        &self,
+        lower: Bound<&RowKey>,
+        upper: Bound<&RowKey>,
+        reverse: bool,
+        mut visit: impl FnMut(RowKey, &RowEntry) -> bool,
+    ) {
+        fn walk<'a, K: 'a>(
+            iter: impl DoubleEndedIterator<Item = (&'a K, &'a RowEntry)>,
+            reverse: bool,
+            wrap: impl Fn(&K) -> RowKey,
+            visit: &mut impl FnMut(RowKey, &RowEntry) -> bool,
+        ) {
+            if reverse {
+                for (k, e) in iter.rev() {
+                    if !visit(wrap(k), e) {
+                        return;
+                    }
+                }
+            } else {
+                for (k, e) in iter {
+                    if !visit(wrap(k), e) {
+                        return;
+                    }
+                }
+            }
+        }
+        match self {
+            Primary::Int(map) => {
+                let (Some(lower), Some(upper)) = (int_bound(lower), int_bound(upper)) else {
+                    return;
+                };
+                walk(
+                    map.range((lower, upper)),
+                    reverse,
+                    |k| RowKey::Int(*k),
+                    &mut visit,
+                );
+            }
+            Primary::Bytes(map) => {
+                let (Some(lower), Some(upper)) = (bytes_bound(lower), bytes_bound(upper)) else {
+                    return;
+                };
+                let range = map.range::<(Bound<Vec<u8>>, Bound<Vec<u8>>)>((lower, upper));
+                walk(range, reverse, |k| RowKey::Bytes(k.clone()), &mut visit);
+            }
+        }
+    }
+
+    pub fn stats(&self) -> (AlexStats, MemoryUsage) {
+        match self {
+            Primary::Int(map) => (map.stats(), map.memory_usage()),
+            Primary::Bytes(map) => (map.stats(), map.memory_usage()),
+        }
+    }
+
+    fn max_int(&self) -> Option<i64> {
+        match self {
+            Primary::Int(map) => map.last().map(|(k, _)| *k),
+            Primary::Bytes(_) => None,
+        }
+    }
+}
+
+fn int_bound(bound: Bound<&RowKey>) -> Option<Bound<i64>> {
+    match bound {
+        Bound::Included(RowKey::Int(k)) => Some(Bound::Included(*k)),
+        Bound::Excluded(RowKey::Int(k)) => Some(Bound::Excluded(*k)),
+        Bound::Unbounded => Some(Bound::Unbounded),
+        _ => None,
+    }
+}
+
+fn bytes_bound(bound: Bound<&RowKey>) -> Option<Bound<Vec<u8>>> {
+    match bound {
+        Bound::Included(RowKey::Bytes(k)) => Some(Bound::Included(k.clone())),
+        Bound::Excluded(RowKey::Bytes(k)) => Some(Bound::Excluded(k.clone())),
+        Bound::Unbounded => Some(Bound::Unbounded),
+        _ => None,
+    }
+}
+
+/// A secondary index in memory. Its keys are the encoded indexed values followed by the
+/// encoded primary key; it holds the entries of the newest committed versions (as storage
+/// does) and, until garbage collection, those of older versions that snapshots may still read,
+/// marked with the commit that removed them. Readers re-check every candidate against the
+/// version they see.
+#[derive(Debug)]
+pub(crate) struct SecondaryIndex {
+    pub schema: IndexSchema,
+    /// Snapshots older than this cannot use the index (it has no entries for versions that
+    /// were already superseded when it was built).
+    pub created_at: u64,
+    pub entries: BTreeMap<Vec<u8>, IndexMark>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct IndexMark {
+    pub pk: RowKey,
+    /// The commit that removed this entry from the newest versions, if one did.
+    pub dead_since: Option<u64>,
+}
+
+impl SecondaryIndex {
+    /// The indexed values of `row`, encoded (the prefix of its index key).
+    pub fn values_key(&self, row: &Row) -> Vec<u8> {
+        let mut out = Vec::new();
+        for &column in &self.schema.columns {
+            encode_value(&mut out, &row[column]);
+        }
+        out
+    }
+
+    /// The full index key of `row` stored under `pk`.
+    pub fn entry_key(&self, row: &Row, pk: &RowKey) -> Vec<u8> {
+        let mut key = self.values_key(row);
+        key.extend(pk.encode());
+        key
+    }
+
+    /// Whether `row` takes part in uniqueness: SQL NULLs are distinct from each other.
+    pub fn enforces(&self, row: &Row) -> bool {
+        self.schema.unique && self.schema.columns.iter().all(|&c| !row[c].is_null())
+    }
+
+    /// Live entries (in the newest committed versions) whose values equal `values_key`.
+    pub fn live_with_values<'a>(&'a self, values_key: &[u8]) -> impl Iterator<Item = &'a RowKey> {
+        let start = values_key.to_vec();
+        let values_key = values_key.to_vec();
+        self.entries
+            .range(start..)
+            .take_while(move |(k, _)| k.starts_with(&values_key))
+            .filter(|(_, mark)| mark.dead_since.is_none())
+            .map(|(_, mark)| &mark.pk)
+    }
+}
+
+/// A table: its schema, indexes and row-id counter.
+#[derive(Debug)]
+pub(crate) struct Table {
+    pub id: ObjectId,
+    pub state: RwLock<TableState>,
+    next_rowid: AtomicI64,
+}
+
+#[derive(Debug)]
+pub(crate) struct TableState {
+    pub schema: Arc<TableSchema>,
+    pub types: Arc<[DataType]>,
+    pub primary: Primary,
+    pub indexes: Vec<SecondaryIndex>,
+}
+
+impl Table {
+    /// A new, empty table.
+    pub fn create(schema: TableSchema, created_at: u64) -> Self {
+        let primary = if schema.has_integer_key() {
+            Primary::Int(AlexMap::new())
+        } else {
+            Primary::Bytes(AlexMap::new())
+        };
+        let indexes = schema
+            .indexes
+            .iter()
+            .map(|index| SecondaryIndex {
+                schema: index.clone(),
+                created_at,
+                entries: BTreeMap::new(),
+            })
+            .collect();
+        Self::assemble(schema, primary, indexes)
+    }
+
+    /// Loads a table's primary index and secondary indexes from storage (bulk loads, in key
+    /// order). Loaded versions have timestamp 0: older than every snapshot.
+    pub fn load(storage: &dyn Storage, schema: TableSchema) -> Result<Self> {
+        let integer = schema.has_integer_key();
+        let prefix = KeyPrefix::Rows(schema.id).encode();
+        let keys = scan_prefix(storage, &prefix)?.map(|entry| {
+            let (key, _) = entry?;
+            RowKey::decode(&key[prefix.len()..], integer)
+        });
+        let primary = if integer {
+            let keys = keys.map(|k| match k? {
+                RowKey::Int(i) => Ok((i, RowEntry::default())),
+                RowKey::Bytes(_) => Err(Error::Corrupt("integer primary key".into())),
+            });
+            Primary::Int(AlexMap::bulk_load(keys.collect::<Result<Vec<_>>>()?))
+        } else {
+            let keys = keys.map(|k| match k? {
+                RowKey::Bytes(b) => Ok((b, RowEntry::default())),
+                RowKey::Int(_) => Err(Error::Corrupt("byte primary key".into())),
+            });
+            Primary::Bytes(AlexMap::bulk_load(keys.collect::<Result<Vec<_>>>()?))
+        };
+        let mut indexes = Vec::with_capacity(schema.indexes.len());
+        for index in &schema.indexes {
+            let prefix = KeyPrefix::IndexEntries(index.id).encode();
+            let mut entries = BTreeMap::new();
+            for entry in scan_prefix(storage, &prefix)? {
+                let (key, _) = entry?;
+                let key = key[prefix.len()..].to_vec();
+                let mut rest = key.as_slice();
+                for _ in &index.columns {
+                    decode_value(&mut rest)?;
+                }
+                let pk = RowKey::decode(rest, integer)?;
+                entries.insert(
+                    key,
+                    IndexMark {
+                        pk,
+                        dead_since: None,
+                    },
+                );
+            }
+            indexes.push(SecondaryIndex {
+                schema: index.clone(),
+                created_at: 0,
+                entries,
+            });
+        }
+        Ok(Self::assemble(schema, primary, indexes))
+    }
+
+    fn assemble(schema: TableSchema, primary: Primary, indexes: Vec<SecondaryIndex>) -> Self {
+        let next_rowid = primary.max_int().map_or(1, |max| max.saturating_add(1));
+        Self {
+            id: schema.id,
+            next_rowid: AtomicI64::new(next_rowid),
+            state: RwLock::new(TableState {
+                types: schema.types().into(),
+                schema: Arc::new(schema),
+                primary,
+                indexes,
+            }),
+        }
+    }
+
+    /// A fresh hidden row id.
+    pub fn next_rowid(&self) -> i64 {
+        self.next_rowid.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+impl TableState {
+    /// The primary key of `row`, a row of this table that was admitted by its schema.
+    pub fn key_of(&self, row: &Row) -> RowKey {
+        let pk = &self.schema.primary_key;
+        match (pk.as_slice(), &self.primary) {
+            ([column], Primary::Int(_)) => match row[*column] {
+                Value::Int(i) => RowKey::Int(i),
+                // Admitted rows hold integers in integer key columns.
+                _ => RowKey::Int(0),
+            },
+            _ => {
+                let mut out = Vec::new();
+                for &column in pk {
+                    encode_value(&mut out, &row[column]);
+                }
+                RowKey::Bytes(out)
+            }
+        }
+    }
+
+    /// The key of the given primary-key values, checked against the key columns' types.
+    pub fn key_from_values(&self, values: &[Value]) -> Result<RowKey> {
+        let schema = &self.schema;
+        if schema.has_hidden_key() {
+            return match values {
+                [Value::Int(i)] => Ok(RowKey::Int(*i)),
+                _ => Err(Error::InvalidDefinition(format!(
+                    "table \"{}\" has no primary key: rows are addressed by their row id",
+                    schema.name
+                ))),
+            };
+        }
+        if values.len() != schema.primary_key.len() {
+            return Err(Error::InvalidDefinition(format!(
+                "primary key of \"{}\" has {} columns, {} values given",
+                schema.name,
+                schema.primary_key.len(),
+                values.len()
+            )));
+        }
+        let mut row = schema.default_row();
+        for (&column, value) in schema.primary_key.iter().zip(values) {
+            let column_def = &schema.columns[column];
+            row[column] = column_def
+                .data_type
+                .admit(&column_def.name, value.clone())?;
+            if row[column].is_null() {
+                return Err(Error::NotNullViolation {
+                    table: schema.name.clone(),
+                    column: column_def.name.clone(),
+                });
+            }
+        }
+        Ok(self.key_of(&row))
+    }
+
+    /// Whether `key` is of the kind this table's index holds.
+    pub fn check_key(&self, key: &RowKey) -> Result<()> {
+        match (&self.primary, key) {
+            (Primary::Int(_), RowKey::Int(_)) | (Primary::Bytes(_), RowKey::Bytes(_)) => Ok(()),
+            _ => Err(Error::InvalidDefinition(format!(
+                "a key of the wrong kind for table \"{}\"",
+                self.schema.name
+            ))),
+        }
+    }
+}

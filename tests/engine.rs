@@ -1,0 +1,575 @@
+//! The engine's behavioural battery, run against every storage backend: tables, keys, indexes,
+//! transactions, errors, the row cache, garbage collection, and recovery after reopening.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use common::*;
+use omendb::catalog::{Column, TableDef};
+use omendb::storage::StorageKind;
+use omendb::types::{DataType, Value};
+use omendb::{Database, Direction, RowKey};
+
+fn ids(rows: impl IntoIterator<Item = omendb::Result<(RowKey, Arc<Vec<Value>>)>>) -> Vec<i64> {
+    rows.into_iter().map(|r| int(&r.unwrap().1, 0)).collect()
+}
+
+fn insert_accounts(db: &Database, n: i64) {
+    db.session()
+        .autocommit(|txn| {
+            for id in 1..=n {
+                txn.insert("accounts", account(id, &format!("owner{id}"), id * 10))?;
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+fn crud_and_reopen(kind: StorageKind) {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = open(kind, dir.path());
+        create_accounts(&db);
+        insert_accounts(&db, 5);
+        let session = db.session();
+        session
+            .autocommit(|txn| {
+                let key = txn.key("accounts", &[Value::Int(2)])?;
+                assert!(txn.update("accounts", &key, account(2, "owner2", 99))?);
+                let key = txn.key("accounts", &[Value::Int(3)])?;
+                assert!(txn.delete("accounts", &key)?);
+                assert!(!txn.delete("accounts", &key)?, "already deleted");
+                Ok(())
+            })
+            .unwrap();
+        let txn = session.begin_read_only().unwrap();
+        let two = txn.get("accounts", &RowKey::Int(2)).unwrap().unwrap();
+        assert_eq!(int(&two, 2), 99);
+        assert!(txn.get("accounts", &RowKey::Int(3)).unwrap().is_none());
+        assert_eq!(
+            ids(txn.scan("accounts", .., Direction::Forward).unwrap()),
+            [1, 2, 4, 5]
+        );
+    }
+    if kind == StorageKind::Memory {
+        return;
+    }
+    let db = open(kind, dir.path());
+    let txn = db.session().begin_read_only().unwrap();
+    assert_eq!(
+        ids(txn.scan("accounts", .., Direction::Forward).unwrap()),
+        [1, 2, 4, 5]
+    );
+    let two = txn.get("accounts", &RowKey::Int(2)).unwrap().unwrap();
+    assert_eq!(int(&two, 2), 99);
+    let by_balance = txn
+        .scan_index(
+            "accounts",
+            "accounts_balance",
+            Bound::Unbounded,
+            Bound::Unbounded,
+            Direction::Forward,
+        )
+        .unwrap();
+    let balances: Vec<i64> = by_balance.iter().map(|(_, r)| int(r, 2)).collect();
+    assert_eq!(balances, [10, 40, 50, 99]);
+    // The recovered unique index still guards owners.
+    let mut txn = db.session().begin().unwrap();
+    assert_eq!(
+        sqlstate(txn.insert("accounts", account(9, "owner4", 0))),
+        "23505"
+    );
+    txn.insert("accounts", account(9, "owner3", 0)).unwrap();
+    txn.commit().unwrap();
+}
+
+fn own_writes_and_rollback(kind: StorageKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(kind, dir.path());
+    create_accounts(&db);
+    insert_accounts(&db, 3);
+    let session = db.session();
+    let mut txn = session.begin().unwrap();
+    txn.insert("accounts", account(10, "ten", 1)).unwrap();
+    txn.delete("accounts", &RowKey::Int(1)).unwrap();
+    txn.update("accounts", &RowKey::Int(2), account(2, "two", 7))
+        .unwrap();
+    assert_eq!(
+        ids(txn.scan("accounts", .., Direction::Forward).unwrap()),
+        [2, 3, 10]
+    );
+    assert_eq!(
+        ids(txn.scan("accounts", .., Direction::Backward).unwrap()),
+        [10, 3, 2]
+    );
+    let low = txn
+        .scan_index(
+            "accounts",
+            "accounts_balance",
+            Bound::Unbounded,
+            Bound::Included(&[Value::Int(7)][..]),
+            Direction::Forward,
+        )
+        .unwrap();
+    assert_eq!(
+        low.iter().map(|(_, r)| int(r, 0)).collect::<Vec<_>>(),
+        [10, 2]
+    );
+    // Others see none of it.
+    let other = session.begin_read_only().unwrap();
+    assert_eq!(
+        ids(other.scan("accounts", .., Direction::Forward).unwrap()),
+        [1, 2, 3]
+    );
+    txn.rollback();
+    let after = session.begin_read_only().unwrap();
+    assert_eq!(
+        ids(after.scan("accounts", .., Direction::Forward).unwrap()),
+        [1, 2, 3]
+    );
+    let two = after.get("accounts", &RowKey::Int(2)).unwrap().unwrap();
+    assert_eq!(row_owner(&two), "owner2");
+}
+
+fn row_owner(row: &[Value]) -> &str {
+    match &row[1] {
+        Value::Text(s) => s,
+        other => panic!("owner {other:?}"),
+    }
+}
+
+fn ranges_both_directions(kind: StorageKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(kind, dir.path());
+    create_accounts(&db);
+    // Enough rows for several scan batches, with gaps.
+    db.session()
+        .autocommit(|txn| {
+            for id in (0..5000).map(|i| i * 3) {
+                txn.insert("accounts", account(id, &format!("o{id}"), id % 7))?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let txn = db.session().begin_read_only().unwrap();
+    let expected: Vec<i64> = (0..5000)
+        .map(|i| i * 3)
+        .filter(|&id| (100..=9000).contains(&id))
+        .collect();
+    let range = RowKey::Int(100)..=RowKey::Int(9000);
+    assert_eq!(
+        ids(txn
+            .scan("accounts", range.clone(), Direction::Forward)
+            .unwrap()),
+        expected
+    );
+    let mut reversed = expected.clone();
+    reversed.reverse();
+    assert_eq!(
+        ids(txn.scan("accounts", range, Direction::Backward).unwrap()),
+        reversed
+    );
+    let all = ids(txn.scan("accounts", .., Direction::Forward).unwrap());
+    assert_eq!(all.len(), 5000);
+    assert!(
+        ids(txn
+            .scan(
+                "accounts",
+                RowKey::Int(50)..RowKey::Int(10),
+                Direction::Forward
+            )
+            .unwrap())
+        .is_empty()
+    );
+    // Index scan with a value range, ties in primary-key order.
+    let sixes = txn
+        .scan_index(
+            "accounts",
+            "accounts_balance",
+            Bound::Included(&[Value::Int(6)][..]),
+            Bound::Included(&[Value::Int(6)][..]),
+            Direction::Forward,
+        )
+        .unwrap();
+    let expected: Vec<i64> = (0..5000).map(|i| i * 3).filter(|id| id % 7 == 6).collect();
+    assert_eq!(
+        sixes.iter().map(|(_, r)| int(r, 0)).collect::<Vec<_>>(),
+        expected
+    );
+    let above = txn
+        .scan_index(
+            "accounts",
+            "accounts_balance",
+            Bound::Excluded(&[Value::Int(5)][..]),
+            Bound::Unbounded,
+            Direction::Backward,
+        )
+        .unwrap();
+    assert_eq!(above.len(), expected.len());
+    assert_eq!(int(&above[0].1, 0), *expected.last().unwrap());
+}
+
+fn errors_carry_sqlstates(kind: StorageKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(kind, dir.path());
+    create_accounts(&db);
+    insert_accounts(&db, 2);
+    let mut txn = db.session().begin().unwrap();
+    assert_eq!(
+        sqlstate(txn.insert("accounts", account(1, "new", 0))),
+        "23505"
+    );
+    assert_eq!(
+        sqlstate(txn.insert("accounts", account(3, "owner1", 0))),
+        "23505"
+    );
+    let mut null_owner = account(4, "x", 0);
+    null_owner[1] = Value::Null;
+    assert_eq!(sqlstate(txn.insert("accounts", null_owner)), "23502");
+    let mut bad_type = account(4, "x", 0);
+    bad_type[2] = Value::Text("lots".into());
+    assert_eq!(sqlstate(txn.insert("accounts", bad_type)), "42804");
+    assert_eq!(
+        sqlstate(txn.insert("accounts", vec![Value::Int(4)])),
+        "42601"
+    );
+    assert_eq!(sqlstate(txn.insert("nope", account(4, "x", 0))), "42P01");
+    assert_eq!(sqlstate(txn.get("nope", &RowKey::Int(1))), "42P01");
+    let err = txn.insert("accounts", account(5, "owner2", 0)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "duplicate key value violates unique constraint \"accounts_owner_key\""
+    );
+    assert_eq!(err.detail(), Some("Key (owner)=(owner2) already exists."));
+    // Statement errors leave the transaction usable.
+    txn.insert("accounts", account(4, "four", 0)).unwrap();
+    txn.commit().unwrap();
+    assert_eq!(
+        sqlstate(
+            db.create_table(TableDef::new("accounts").column(Column::new("a", DataType::Integer)))
+        ),
+        "42P07"
+    );
+    assert_eq!(
+        sqlstate(db.create_index("accounts", "i", &["missing"], false)),
+        "42703"
+    );
+    assert_eq!(sqlstate(db.drop_index("missing")), "42704");
+    assert_eq!(sqlstate(db.drop_table("missing")), "42P01");
+
+    db.create_table(
+        TableDef::new("small")
+            .column(Column::new("a", DataType::SmallInt))
+            .column(Column::new("r", DataType::Real)),
+    )
+    .unwrap();
+    let mut txn = db.session().begin().unwrap();
+    assert_eq!(
+        sqlstate(txn.insert("small", vec![Value::Int(40_000), Value::Null])),
+        "22003"
+    );
+    assert_eq!(
+        sqlstate(txn.insert("small", vec![Value::Null, Value::Float(1e300)])),
+        "22003"
+    );
+    let ro = db.session().begin_read_only().unwrap();
+    drop(txn);
+    let mut ro = ro;
+    assert_eq!(
+        sqlstate(ro.insert("small", vec![Value::Int(1), Value::Null])),
+        "25006"
+    );
+}
+
+fn first_committer_wins(kind: StorageKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(kind, dir.path());
+    create_accounts(&db);
+    insert_accounts(&db, 2);
+    let session = db.session();
+    let mut a = session.begin().unwrap();
+    let mut b = session.begin().unwrap();
+    a.update("accounts", &RowKey::Int(1), account(1, "owner1", 11))
+        .unwrap();
+    b.update("accounts", &RowKey::Int(1), account(1, "owner1", 12))
+        .unwrap();
+    a.commit().unwrap();
+    let err = b.commit().unwrap_err();
+    assert_eq!(err.sqlstate(), "40001");
+    assert!(err.is_retryable());
+    // A transaction that starts after the first commit fails at once when it writes the key.
+    let mut c = session.begin().unwrap();
+    let mut d = session.begin().unwrap();
+    c.delete("accounts", &RowKey::Int(2)).unwrap();
+    c.commit().unwrap();
+    assert_eq!(
+        sqlstate(d.update("accounts", &RowKey::Int(2), account(2, "owner2", 0))),
+        "40001"
+    );
+    // Concurrent inserts of one key: the second gets a unique violation.
+    let mut e = session.begin().unwrap();
+    let mut f = session.begin().unwrap();
+    e.insert("accounts", account(7, "e", 0)).unwrap();
+    f.insert("accounts", account(7, "f", 0)).unwrap();
+    e.commit().unwrap();
+    assert_eq!(sqlstate(f.commit()), "23505");
+    // Concurrent inserts of one unique value.
+    let mut g = session.begin().unwrap();
+    let mut h = session.begin().unwrap();
+    g.insert("accounts", account(8, "same", 0)).unwrap();
+    h.insert("accounts", account(9, "same", 0)).unwrap();
+    g.commit().unwrap();
+    assert_eq!(sqlstate(h.commit()), "23505");
+    assert!(db.stats().mvcc.conflicts >= 2);
+}
+
+fn hidden_row_ids_and_composite_keys(kind: StorageKind) {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = open(kind, dir.path());
+        db.create_table(TableDef::new("log").column(Column::new("msg", DataType::Text)))
+            .unwrap();
+        db.create_table(
+            TableDef::new("pairs")
+                .column(Column::new("a", DataType::Text))
+                .column(Column::new("b", DataType::Integer))
+                .column(Column::new("v", DataType::Double))
+                .primary_key(&["a", "b"]),
+        )
+        .unwrap();
+        let session = db.session();
+        session
+            .autocommit(|txn| {
+                let first = txn.insert("log", vec![Value::from("one")])?;
+                let second = txn.insert("log", vec![Value::from("one")])?;
+                assert!(first < second, "row ids ascend");
+                for (a, b) in [("b", 2), ("a", 10), ("a", -1), ("ab", 0), ("", 5)] {
+                    txn.insert("pairs", vec![a.into(), b.into(), Value::Float(0.5)])?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let txn = session.begin_read_only().unwrap();
+        let keys: Vec<(String, i64)> = txn
+            .scan("pairs", .., Direction::Forward)
+            .unwrap()
+            .map(|r| {
+                let row = r.unwrap().1;
+                (
+                    row_owner(&[Value::Null, row[0].clone()]).to_string(),
+                    int(&row, 1),
+                )
+            })
+            .collect();
+        let expected = [("", 5), ("a", -1), ("a", 10), ("ab", 0), ("b", 2)];
+        assert_eq!(keys, expected.map(|(a, b)| (a.to_string(), b)));
+        let key = txn.key("pairs", &["a".into(), 10.into()]).unwrap();
+        assert!(txn.get("pairs", &key).unwrap().is_some());
+    }
+    if kind == StorageKind::Memory {
+        return;
+    }
+    let db = open(kind, dir.path());
+    let mut txn = db.session().begin().unwrap();
+    let third = txn.insert("log", vec![Value::from("three")]).unwrap();
+    assert_eq!(third, RowKey::Int(3), "row ids continue after reopening");
+    assert_eq!(ids_of_len(&txn, "log"), 3);
+}
+
+fn ids_of_len(txn: &omendb::Transaction, table: &str) -> usize {
+    txn.scan(table, .., Direction::Forward).unwrap().count()
+}
+
+fn tables_larger_than_the_cache(kind: StorageKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(kind, dir.path());
+    config.cache_bytes = 64 << 10;
+    let db = Database::open(config).unwrap();
+    create_accounts(&db);
+    insert_accounts(&db, 5000);
+    let txn = db.session().begin_read_only().unwrap();
+    for id in 1..=5000 {
+        let row = txn.get("accounts", &RowKey::Int(id)).unwrap().unwrap();
+        assert_eq!(int(&row, 2), id * 10);
+    }
+    let stats = db.stats().cache;
+    assert!(stats.bytes <= stats.capacity_bytes, "{stats:?}");
+    assert!(
+        stats.misses > 4000,
+        "most reads miss a cache this small: {stats:?}"
+    );
+    // A hot key hits.
+    let before = db.stats().cache.hits;
+    for _ in 0..10 {
+        txn.get("accounts", &RowKey::Int(4999)).unwrap().unwrap();
+    }
+    assert!(db.stats().cache.hits >= before + 9);
+}
+
+fn garbage_is_collected(kind: StorageKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(kind, dir.path());
+    create_accounts(&db);
+    insert_accounts(&db, 100);
+    let session = db.session();
+    let baseline = db.stats();
+    let reader = session.begin_read_only().unwrap();
+    for round in 1..=5 {
+        session
+            .autocommit(|txn| {
+                for id in 1..=100 {
+                    txn.update(
+                        "accounts",
+                        &RowKey::Int(id),
+                        account(id, &format!("owner{id}"), round),
+                    )?;
+                }
+                for id in 1..=10 {
+                    txn.delete("accounts", &RowKey::Int(id + round * 10))?;
+                    txn.insert(
+                        "accounts",
+                        account(1000 * round + id, &format!("new{round}.{id}"), round),
+                    )?;
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+    let during = db.stats();
+    assert!(during.mvcc.retained_versions >= 300, "{:?}", during.mvcc);
+    // The reader still sees the world as it was.
+    assert_eq!(
+        ids(reader.scan("accounts", .., Direction::Forward).unwrap()),
+        (1..=100).collect::<Vec<_>>()
+    );
+    let old = reader.get("accounts", &RowKey::Int(1)).unwrap().unwrap();
+    assert_eq!(int(&old, 2), 10);
+    drop(reader);
+    let after = db.stats();
+    assert_eq!(after.mvcc.retained_versions, 0, "{:?}", after.mvcc);
+    assert_eq!(after.mvcc.retained_bytes, 0);
+    assert_eq!(after.mvcc.pending_gc, 0);
+    let table = &after.tables[0];
+    let live = ids(session
+        .begin_read_only()
+        .unwrap()
+        .scan("accounts", .., Direction::Forward)
+        .unwrap())
+    .len();
+    assert_eq!(table.entries, live, "deleted entries left the index");
+    assert_eq!(
+        table.secondary_entries,
+        live * 2,
+        "dead index entries are gone"
+    );
+    assert_eq!(baseline.mvcc.retained_versions, 0);
+}
+
+fn indexes_built_later_and_dropped(kind: StorageKind) {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = open(kind, dir.path());
+        create_accounts(&db);
+        insert_accounts(&db, 20);
+        let session = db.session();
+        let old_reader = session.begin_read_only().unwrap();
+        session
+            .autocommit(|txn| txn.update("accounts", &RowKey::Int(1), account(1, "owner1", 5)))
+            .unwrap();
+        db.create_index("accounts", "accounts_note", &["owner", "balance"], false)
+            .unwrap();
+        // A snapshot older than the index still finds the version it sees.
+        let found = old_reader
+            .scan_index(
+                "accounts",
+                "accounts_note",
+                Bound::Included(&[Value::from("owner1")][..]),
+                Bound::Included(&[Value::from("owner1")][..]),
+                Direction::Forward,
+            )
+            .unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(int(&found[0].1, 2), 10);
+        session
+            .autocommit(|txn| txn.update("accounts", &RowKey::Int(2), account(2, "owner2", 5)))
+            .unwrap();
+        assert_eq!(
+            sqlstate(db.create_index("accounts", "dup", &["balance"], true)),
+            "23505"
+        );
+        // NULLs never clash.
+        db.create_index("accounts", "accounts_note_key", &["note"], true)
+            .unwrap();
+        db.create_index("accounts", "accounts_id_balance", &["id", "balance"], true)
+            .unwrap();
+        db.drop_index("accounts_balance").unwrap();
+    }
+    if kind == StorageKind::Memory {
+        return;
+    }
+    let db = open(kind, dir.path());
+    let schema = db.table_schema("accounts").unwrap();
+    let names: Vec<&str> = schema.indexes.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "accounts_owner_key",
+            "accounts_note",
+            "accounts_note_key",
+            "accounts_id_balance"
+        ]
+    );
+    let txn = db.session().begin_read_only().unwrap();
+    let found = txn
+        .scan_index(
+            "accounts",
+            "accounts_note",
+            Bound::Included(&[Value::from("owner1"), Value::Int(5)][..]),
+            Bound::Included(&[Value::from("owner1"), Value::Int(5)][..]),
+            Direction::Forward,
+        )
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    db.drop_table("accounts").unwrap();
+    drop(txn);
+    drop(db);
+    let db = open(kind, dir.path());
+    assert!(db.table_names().is_empty());
+    create_accounts(&db);
+    let txn = db.session().begin_read_only().unwrap();
+    assert_eq!(
+        ids_of_len(&txn, "accounts"),
+        0,
+        "a recreated table starts empty"
+    );
+}
+
+macro_rules! battery {
+    ($($backend:ident => $kind:expr),* $(,)?) => {$(
+        mod $backend {
+            use super::*;
+            #[test] fn crud_and_reopen() { super::crud_and_reopen($kind) }
+            #[test] fn own_writes_and_rollback() { super::own_writes_and_rollback($kind) }
+            #[test] fn ranges_both_directions() { super::ranges_both_directions($kind) }
+            #[test] fn errors_carry_sqlstates() { super::errors_carry_sqlstates($kind) }
+            #[test] fn first_committer_wins() { super::first_committer_wins($kind) }
+            #[test] fn hidden_row_ids_and_composite_keys() { super::hidden_row_ids_and_composite_keys($kind) }
+            #[test] fn tables_larger_than_the_cache() { super::tables_larger_than_the_cache($kind) }
+            #[test] fn garbage_is_collected() { super::garbage_is_collected($kind) }
+            #[test] fn indexes_built_later_and_dropped() { super::indexes_built_later_and_dropped($kind) }
+        }
+    )*};
+}
+
+battery! {
+    memory => StorageKind::Memory,
+    redb => StorageKind::Redb,
+}
+
+#[cfg(feature = "rocksdb")]
+battery! {
+    rocksdb => StorageKind::RocksDb,
+}
