@@ -143,6 +143,7 @@ impl Transaction {
         let lower = range.start_bound().cloned();
         let upper = range.end_bound().cloned();
         let own: Vec<(RowKey, Option<Arc<Row>>)> = match self.writes.get(&table.id) {
+            Some(_) if is_empty(lower.as_ref(), upper.as_ref()) => Vec::new(),
             Some(writes) => writes
                 .rows
                 .range((lower.clone(), upper.clone()))
@@ -671,6 +672,17 @@ fn prepare(
     Ok(installs)
 }
 
+/// Whether no key lies between the bounds (`BTreeMap::range` panics on such bounds).
+fn is_empty<T: Ord>(lower: Bound<&T>, upper: Bound<&T>) -> bool {
+    match (lower, upper) {
+        (Bound::Included(l), Bound::Included(u)) => l > u,
+        (Bound::Included(l) | Bound::Excluded(l), Bound::Included(u) | Bound::Excluded(u)) => {
+            l >= u
+        }
+        _ => false,
+    }
+}
+
 fn table_name(table: &Table) -> String {
     read(&table.state).schema.name.clone()
 }
@@ -702,12 +714,8 @@ fn index_range(lower: Bound<&[Value]>, upper: Bound<&[Value]>) -> Option<IndexRa
         Bound::Excluded(v) => Bound::Excluded(encode_values(v)),
         Bound::Unbounded => Bound::Unbounded,
     };
-    if let (Bound::Included(l) | Bound::Excluded(l), Bound::Included(u) | Bound::Excluded(u)) =
-        (&lower, &upper)
-    {
-        if l > u || (l == u && matches!(upper, Bound::Excluded(_))) {
-            return None;
-        }
+    if is_empty(lower.as_ref(), upper.as_ref()) {
+        return None;
     }
     Some(IndexRange(lower, upper))
 }

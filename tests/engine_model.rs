@@ -1,0 +1,339 @@
+//! Differential test: random interleavings of concurrent transactions run in lockstep on every
+//! storage backend and on a small model of snapshot isolation (a `BTreeMap` per snapshot), and
+//! every result — rows, booleans and SQLSTATEs — must agree.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+
+use omendb::catalog::{Column, TableDef};
+use omendb::storage::StorageKind;
+use omendb::types::{DataType, Value};
+use omendb::{Database, DatabaseConfig, Direction, RowKey, Transaction};
+use proptest::prelude::*;
+
+const SLOTS: usize = 3;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Insert(usize, i64, i64),
+    Update(usize, i64, i64),
+    Delete(usize, i64),
+    Get(usize, i64),
+    Scan(usize, i64, i64, bool),
+    ByValue(usize, i64, i64),
+    Commit(usize),
+    Rollback(usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let slot = 0..SLOTS;
+    let key = 0..12i64;
+    let value = 0..6i64;
+    prop_oneof![
+        4 => (slot.clone(), key.clone(), value.clone()).prop_map(|(s, k, v)| Op::Insert(s, k, v)),
+        3 => (slot.clone(), key.clone(), value.clone()).prop_map(|(s, k, v)| Op::Update(s, k, v)),
+        2 => (slot.clone(), key.clone()).prop_map(|(s, k)| Op::Delete(s, k)),
+        2 => (slot.clone(), key.clone()).prop_map(|(s, k)| Op::Get(s, k)),
+        1 => (slot.clone(), key.clone(), key.clone(), any::<bool>()).prop_map(|(s, a, b, r)| Op::Scan(s, a, b, r)),
+        1 => (slot.clone(), value.clone(), value).prop_map(|(s, a, b)| Op::ByValue(s, a, b)),
+        3 => slot.clone().prop_map(Op::Commit),
+        1 => slot.prop_map(Op::Rollback),
+    ]
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    Done,
+    Changed(bool),
+    Row(Option<i64>),
+    Rows(Vec<(i64, i64)>),
+    Failed(&'static str),
+}
+
+// ---- the model ----------------------------------------------------------------------------
+
+#[derive(Debug, Default)]
+struct Model {
+    committed: BTreeMap<i64, i64>,
+    last_write: HashMap<i64, u64>,
+    version: u64,
+    slots: [Option<ModelTxn>; SLOTS],
+}
+
+#[derive(Debug, Clone)]
+struct ModelTxn {
+    snapshot: BTreeMap<i64, i64>,
+    at: u64,
+    writes: BTreeMap<i64, (Option<i64>, bool)>,
+}
+
+impl Model {
+    fn txn(&mut self, slot: usize) -> &mut ModelTxn {
+        let (committed, version) = (self.committed.clone(), self.version);
+        self.slots[slot].get_or_insert_with(|| ModelTxn {
+            snapshot: committed,
+            at: version,
+            writes: BTreeMap::new(),
+        })
+    }
+
+    fn newer(&self, key: i64, at: u64) -> bool {
+        self.last_write.get(&key).is_some_and(|&v| v > at)
+    }
+
+    fn apply(&mut self, op: &Op) -> Outcome {
+        match *op {
+            Op::Insert(s, k, v) => {
+                self.txn(s);
+                let t = self.slots[s].clone().unwrap();
+                let fresh = match t.writes.get(&k) {
+                    Some((Some(_), _)) => return Outcome::Failed("23505"),
+                    Some((None, _)) => false,
+                    None if t.snapshot.contains_key(&k) => return Outcome::Failed("23505"),
+                    None if self.newer(k, t.at) && self.committed.contains_key(&k) => {
+                        return Outcome::Failed("23505");
+                    }
+                    None if self.newer(k, t.at) => return Outcome::Failed("40001"),
+                    None => true,
+                };
+                self.txn(s).writes.insert(k, (Some(v), fresh));
+                Outcome::Done
+            }
+            Op::Update(s, k, _) | Op::Delete(s, k) => {
+                let delete = matches!(op, Op::Delete(..));
+                self.txn(s);
+                let t = self.slots[s].clone().unwrap();
+                let fresh = match t.writes.get(&k) {
+                    Some((None, _)) => return Outcome::Changed(false),
+                    Some((Some(_), fresh)) => *fresh,
+                    None if !t.snapshot.contains_key(&k) => return Outcome::Changed(false),
+                    None if self.newer(k, t.at) => return Outcome::Failed("40001"),
+                    None => false,
+                };
+                let writes = &mut self.txn(s).writes;
+                match (delete, fresh) {
+                    (true, true) => {
+                        writes.remove(&k);
+                    }
+                    (true, false) => {
+                        writes.insert(k, (None, false));
+                    }
+                    (false, _) => {
+                        writes.insert(k, (v_of(op), fresh));
+                    }
+                }
+                Outcome::Changed(true)
+            }
+            Op::Get(s, k) => Outcome::Row(self.txn(s).view().get(&k).copied()),
+            Op::Scan(s, a, b, reverse) => {
+                let view = self.txn(s).view();
+                let mut rows: Vec<(i64, i64)> = if a <= b {
+                    view.range(a..=b).map(|(&k, &v)| (k, v)).collect()
+                } else {
+                    Vec::new()
+                };
+                if reverse {
+                    rows.reverse();
+                }
+                Outcome::Rows(rows)
+            }
+            Op::ByValue(s, a, b) => {
+                let view = self.txn(s).view();
+                let mut rows: Vec<(i64, i64)> = view
+                    .into_iter()
+                    .filter(|(_, v)| (a..=b).contains(v))
+                    .collect();
+                rows.sort_by_key(|&(k, v)| (v, k));
+                Outcome::Rows(rows)
+            }
+            Op::Commit(s) => {
+                let Some(t) = self.slots[s].take() else {
+                    return Outcome::Done;
+                };
+                if t.writes.is_empty() {
+                    return Outcome::Done;
+                }
+                for (&k, &(row, fresh)) in &t.writes {
+                    if fresh && row.is_some() && self.committed.contains_key(&k) {
+                        return Outcome::Failed("23505");
+                    }
+                    if self.newer(k, t.at) {
+                        return Outcome::Failed("40001");
+                    }
+                }
+                self.version += 1;
+                for (k, (row, _)) in t.writes {
+                    match row {
+                        Some(v) => self.committed.insert(k, v),
+                        None => self.committed.remove(&k),
+                    };
+                    self.last_write.insert(k, self.version);
+                }
+                Outcome::Done
+            }
+            Op::Rollback(s) => {
+                self.slots[s] = None;
+                Outcome::Done
+            }
+        }
+    }
+}
+
+fn v_of(op: &Op) -> Option<i64> {
+    match op {
+        Op::Update(_, _, v) => Some(*v),
+        _ => None,
+    }
+}
+
+impl ModelTxn {
+    fn view(&self) -> BTreeMap<i64, i64> {
+        let mut view = self.snapshot.clone();
+        for (&k, &(row, _)) in &self.writes {
+            match row {
+                Some(v) => view.insert(k, v),
+                None => view.remove(&k),
+            };
+        }
+        view
+    }
+}
+
+// ---- the engine ---------------------------------------------------------------------------
+
+struct Engine {
+    db: Database,
+    slots: [Option<Transaction>; SLOTS],
+    _dir: tempfile::TempDir,
+}
+
+fn row(k: i64, v: i64) -> Vec<Value> {
+    vec![Value::Int(k), Value::Int(v)]
+}
+
+fn pair(row: &[Value]) -> (i64, i64) {
+    match row {
+        [Value::Int(k), Value::Int(v)] => (*k, *v),
+        other => panic!("unexpected row {other:?}"),
+    }
+}
+
+impl Engine {
+    fn open(kind: StorageKind) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = (kind != StorageKind::Memory).then(|| dir.path().to_path_buf());
+        let mut config = DatabaseConfig::new(kind, data_dir);
+        config.synchronous_commit = false;
+        // A tiny cache, so that rows come from storage as often as from the cache.
+        config.cache_bytes = 4 << 10;
+        let db = Database::open(config).unwrap();
+        db.create_table(
+            TableDef::new("kv")
+                .column(Column::new("k", DataType::BigInt))
+                .column(Column::new("v", DataType::BigInt).not_null())
+                .primary_key(&["k"]),
+        )
+        .unwrap();
+        db.create_index("kv", "kv_v", &["v"], false).unwrap();
+        Self {
+            db,
+            slots: Default::default(),
+            _dir: dir,
+        }
+    }
+
+    fn txn(&mut self, slot: usize) -> &mut Transaction {
+        let db = &self.db;
+        self.slots[slot].get_or_insert_with(|| db.session().begin().unwrap())
+    }
+
+    fn apply(&mut self, op: &Op) -> Outcome {
+        let result = match *op {
+            Op::Insert(s, k, v) => self.txn(s).insert("kv", row(k, v)).map(|_| Outcome::Done),
+            Op::Update(s, k, v) => self
+                .txn(s)
+                .update("kv", &RowKey::Int(k), row(k, v))
+                .map(Outcome::Changed),
+            Op::Delete(s, k) => self
+                .txn(s)
+                .delete("kv", &RowKey::Int(k))
+                .map(Outcome::Changed),
+            Op::Get(s, k) => self
+                .txn(s)
+                .get("kv", &RowKey::Int(k))
+                .map(|r| Outcome::Row(r.map(|r| pair(&r).1))),
+            Op::Scan(s, a, b, reverse) => {
+                let direction = if reverse {
+                    Direction::Backward
+                } else {
+                    Direction::Forward
+                };
+                let range = (
+                    Bound::Included(RowKey::Int(a)),
+                    Bound::Included(RowKey::Int(b)),
+                );
+                self.txn(s).scan("kv", range, direction).and_then(|scan| {
+                    scan.map(|r| r.map(|(_, row)| pair(&row)))
+                        .collect::<omendb::Result<Vec<_>>>()
+                        .map(Outcome::Rows)
+                })
+            }
+            Op::ByValue(s, a, b) => self
+                .txn(s)
+                .scan_index(
+                    "kv",
+                    "kv_v",
+                    Bound::Included(&[Value::Int(a)][..]),
+                    Bound::Included(&[Value::Int(b)][..]),
+                    Direction::Forward,
+                )
+                .map(|rows| Outcome::Rows(rows.iter().map(|(_, r)| pair(r)).collect())),
+            Op::Commit(s) => match self.slots[s].take() {
+                Some(txn) => txn.commit().map(|()| Outcome::Done),
+                None => Ok(Outcome::Done),
+            },
+            Op::Rollback(s) => {
+                if let Some(txn) = self.slots[s].take() {
+                    txn.rollback();
+                }
+                Ok(Outcome::Done)
+            }
+        };
+        result.unwrap_or_else(|e| Outcome::Failed(e.sqlstate()))
+    }
+}
+
+fn backends() -> Vec<StorageKind> {
+    let mut kinds = vec![StorageKind::Memory, StorageKind::Redb];
+    if cfg!(feature = "rocksdb") {
+        kinds.push(StorageKind::RocksDb);
+    }
+    kinds
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn backends_agree_with_the_model(ops in proptest::collection::vec(op(), 1..80)) {
+        let mut model = Model::default();
+        let mut engines: Vec<(StorageKind, Engine)> =
+            backends().into_iter().map(|k| (k, Engine::open(k))).collect();
+        for (step, op) in ops.iter().enumerate() {
+            let expected = model.apply(op);
+            for (kind, engine) in &mut engines {
+                let got = engine.apply(op);
+                prop_assert_eq!(&got, &expected, "step {} {:?} on {}", step, op, kind);
+            }
+        }
+        for (_, engine) in &mut engines {
+            engine.slots = Default::default();
+            let stats = engine.db.stats();
+            prop_assert_eq!(stats.mvcc.retained_versions, 0);
+            prop_assert_eq!(stats.mvcc.active_transactions, 0);
+            prop_assert_eq!(stats.tables[0].entries, model.committed.len());
+            prop_assert_eq!(stats.tables[0].secondary_entries, model.committed.len());
+        }
+    }
+}
