@@ -140,6 +140,7 @@ test_all() {
   cargo test --release
   log "benchmark harness smoke run"
   cargo bench --bench alex_table -- --quick
+  cargo bench --bench engine_table -- --quick
   build_web
   log "wasm package tests (Node)"
   node --test wasm-pkg/tests/

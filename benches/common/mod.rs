@@ -1,5 +1,6 @@
 //! Shared by the ALEX benchmarks: deterministic keys and the operations measured on both
-//! `AlexMap` and `BTreeMap`.
+//! `AlexMap` and `BTreeMap`. Each benchmark uses a part of it.
+#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 

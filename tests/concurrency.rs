@@ -1,0 +1,219 @@
+//! Concurrency: bank transfers from several threads keep the total balance invariant in every
+//! snapshot, and concurrent durable commits share storage syncs (group commit).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::ops::Bound;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Condvar, Mutex};
+
+use common::*;
+use omendb::storage::{MemoryStorage, Scan, Storage, StorageKind, WriteBatch};
+use omendb::types::Value;
+use omendb::{Database, DatabaseConfig, Direction, RowKey};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+const ACCOUNTS: i64 = 16;
+const START: i64 = 1_000;
+
+fn total(db: &Database) -> i64 {
+    let txn = db.session().begin_read_only().unwrap();
+    txn.scan("accounts", .., Direction::Forward)
+        .unwrap()
+        .map(|r| int(&r.unwrap().1, 2))
+        .sum()
+}
+
+fn bank_transfers(kind: StorageKind, synchronous: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(kind, dir.path());
+    config.synchronous_commit = synchronous;
+    let db = Database::open(config).unwrap();
+    create_accounts(&db);
+    db.session()
+        .autocommit(|txn| {
+            for id in 0..ACCOUNTS {
+                txn.insert("accounts", account(id, &format!("a{id}"), START))?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let writers_done = Arc::new(AtomicBool::new(false));
+    let retries = Arc::new(AtomicUsize::new(0));
+    let checker = {
+        let (db, done) = (db.clone(), writers_done.clone());
+        std::thread::spawn(move || {
+            let mut checks = 0;
+            while !done.load(Ordering::Acquire) || checks < 10 {
+                assert_eq!(
+                    total(&db),
+                    ACCOUNTS * START,
+                    "a snapshot saw a partial transfer"
+                );
+                // The secondary index gives the same total at the same snapshot.
+                let txn = db.session().begin_read_only().unwrap();
+                let by_balance = txn
+                    .scan_index(
+                        "accounts",
+                        "accounts_balance",
+                        Bound::Unbounded,
+                        Bound::Unbounded,
+                        Direction::Forward,
+                    )
+                    .unwrap();
+                let sum: i64 = by_balance.iter().map(|(_, r)| int(r, 2)).sum();
+                assert_eq!(sum, ACCOUNTS * START);
+                checks += 1;
+            }
+            checks
+        })
+    };
+    let writers: Vec<_> = (0..4u64)
+        .map(|seed| {
+            let (db, retries) = (db.clone(), retries.clone());
+            std::thread::spawn(move || {
+                let mut rng = SmallRng::seed_from_u64(seed);
+                let session = db.session();
+                for _ in 0..150 {
+                    let from = rng.random_range(0..ACCOUNTS);
+                    let to = (from + rng.random_range(1..ACCOUNTS)) % ACCOUNTS;
+                    let amount = rng.random_range(1..100);
+                    loop {
+                        let result = session.autocommit(|txn| {
+                            for (id, delta) in [(from, -amount), (to, amount)] {
+                                let key = RowKey::Int(id);
+                                let mut row = txn.get("accounts", &key)?.unwrap().to_vec();
+                                row[2] = Value::Int(int(&row, 2) + delta);
+                                txn.update("accounts", &key, row)?;
+                            }
+                            Ok(())
+                        });
+                        match result {
+                            Ok(()) => break,
+                            Err(e) if e.is_retryable() => {
+                                retries.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err(e) => panic!("transfer failed: {e}"),
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    writers_done.store(true, Ordering::Release);
+    let checks = checker.join().unwrap();
+    assert!(checks >= 10);
+    assert_eq!(total(&db), ACCOUNTS * START);
+    let stats = db.stats();
+    assert_eq!(
+        stats.mvcc.commits,
+        1 + 4 * 150,
+        "every transfer committed once"
+    );
+    assert_eq!(stats.mvcc.retained_versions, 0);
+    drop(db);
+    if kind != StorageKind::Memory {
+        let db = open(kind, dir.path());
+        assert_eq!(total(&db), ACCOUNTS * START, "after reopening");
+    }
+}
+
+#[test]
+fn bank_transfers_memory() {
+    bank_transfers(StorageKind::Memory, false);
+}
+
+#[test]
+fn bank_transfers_redb_durable() {
+    bank_transfers(StorageKind::Redb, true);
+}
+
+#[cfg(feature = "rocksdb")]
+#[test]
+fn bank_transfers_rocksdb_durable() {
+    bank_transfers(StorageKind::RocksDb, true);
+}
+
+/// Memory storage whose syncs are counted and, while the gate is closed, wait for it to open.
+#[derive(Debug)]
+struct GatedStorage {
+    inner: MemoryStorage,
+    writes: AtomicUsize,
+    syncs: AtomicUsize,
+    gate: Mutex<bool>,
+    opened: Condvar,
+    entered: Barrier,
+}
+
+impl Storage for GatedStorage {
+    fn name(&self) -> &'static str {
+        "gated"
+    }
+    fn get(&self, key: &[u8]) -> omendb::Result<Option<Vec<u8>>> {
+        self.inner.get(key)
+    }
+    fn write(&self, batch: WriteBatch, sync: bool) -> omendb::Result<()> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.write(batch, sync)
+    }
+    fn scan(&self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> omendb::Result<Scan<'_>> {
+        self.inner.scan(start, end)
+    }
+    fn sync(&self) -> omendb::Result<()> {
+        if self.syncs.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.entered.wait();
+            let mut open = self.gate.lock().unwrap();
+            while !*open {
+                open = self.opened.wait(open).unwrap();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// While one commit's sync is in flight, two more commits arrive; when it completes, one of
+/// them syncs for both: three durable commits, two syncs.
+#[test]
+fn group_commit_shares_one_sync_between_waiting_commits() {
+    let storage = Arc::new(GatedStorage {
+        inner: MemoryStorage::new(),
+        writes: AtomicUsize::new(0),
+        syncs: AtomicUsize::new(0),
+        gate: Mutex::new(false),
+        opened: Condvar::new(),
+        entered: Barrier::new(2),
+    });
+    let db = Database::open_storage(storage.clone(), &DatabaseConfig::memory()).unwrap();
+    create_accounts(&db);
+    let writes_before = storage.writes.load(Ordering::SeqCst);
+    let commit = |id: i64| {
+        let db = db.clone();
+        std::thread::spawn(move || {
+            db.session()
+                .autocommit(|txn| txn.insert("accounts", account(id, &format!("a{id}"), 0)))
+                .unwrap();
+        })
+    };
+    let first = commit(1);
+    storage.entered.wait(); // the first commit is inside its sync
+    let others = [commit(2), commit(3)];
+    while storage.writes.load(Ordering::SeqCst) < writes_before + 3 {
+        std::thread::yield_now(); // both later commits have written their batches
+    }
+    *storage.gate.lock().unwrap() = true;
+    storage.opened.notify_all();
+    first.join().unwrap();
+    for other in others {
+        other.join().unwrap();
+    }
+    let stats = db.stats().mvcc;
+    assert_eq!(stats.commits, 3);
+    assert_eq!(stats.syncs, 2, "{stats:?}");
+    assert_eq!(storage.syncs.load(Ordering::SeqCst), 2);
+    assert_eq!(total(&db), 0);
+}
