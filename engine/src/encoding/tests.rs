@@ -47,7 +47,7 @@ proptest! {
     #[test]
     fn key_encoding_preserves_order(a in value(), b in value()) {
         if let Some(expected) = sql_cmp(&a, &b) {
-            let (ea, eb) = (encode_values(&[a.clone()]), encode_values(&[b.clone()]));
+            let (ea, eb) = (encode_values(std::slice::from_ref(&a)), encode_values(std::slice::from_ref(&b)));
             prop_assert_eq!(ea.cmp(&eb), expected, "{:?} vs {:?}", a, b);
         }
     }
