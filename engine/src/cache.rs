@@ -13,11 +13,11 @@
 //!
 //! Sizes are estimates (the decoded row's heap bytes plus a fixed per-entry overhead).
 
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
+use foldhash::fast::RandomState;
 use lru::LruCache;
 
 use crate::catalog::ObjectId;
@@ -36,14 +36,14 @@ pub(crate) struct RowCache {
     shards: Vec<Mutex<Shard>>,
     hasher: RandomState,
     shard_capacity: usize,
-    hits: AtomicU64,
-    misses: AtomicU64,
 }
 
 #[derive(Debug)]
 struct Shard {
     lru: LruCache<CacheKey, Cached>,
     bytes: usize,
+    hits: u64,
+    misses: u64,
 }
 
 #[derive(Debug)]
@@ -71,13 +71,13 @@ impl RowCache {
                     Mutex::new(Shard {
                         lru: LruCache::unbounded(),
                         bytes: 0,
+                        hits: 0,
+                        misses: 0,
                     })
                 })
                 .collect(),
-            hasher: RandomState::new(),
+            hasher: RandomState::default(),
             shard_capacity: capacity_bytes / SHARDS,
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
         }
     }
 
@@ -89,17 +89,18 @@ impl RowCache {
     /// The cached row of `key` if it is the version committed at `ts`.
     pub fn get(&self, table: ObjectId, key: &RowKey, ts: u64) -> Option<Arc<Row>> {
         let cache_key = (table, key.clone());
-        let found = lock(self.shard(&cache_key))
+        let mut shard = lock(self.shard(&cache_key));
+        let found = shard
             .lru
             .get(&cache_key)
             .filter(|c| c.ts == ts)
             .map(|c| c.row.clone());
-        let counter = if found.is_some() {
-            &self.hits
+        // Counted under the shard's lock: no shared counter for every reader to contend on.
+        if found.is_some() {
+            shard.hits += 1;
         } else {
-            &self.misses
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+            shard.misses += 1;
+        }
         found
     }
 
@@ -133,15 +134,17 @@ impl RowCache {
     }
 
     pub fn stats(&self) -> CacheStats {
-        let (mut entries, mut bytes) = (0, 0);
+        let (mut entries, mut bytes, mut hits, mut misses) = (0, 0, 0, 0);
         for shard in &self.shards {
             let shard = lock(shard);
             entries += shard.lru.len();
             bytes += shard.bytes;
+            hits += shard.hits;
+            misses += shard.misses;
         }
         CacheStats {
-            hits: self.hits.load(Ordering::Relaxed),
-            misses: self.misses.load(Ordering::Relaxed),
+            hits,
+            misses,
             entries,
             bytes,
             capacity_bytes: self.shard_capacity * SHARDS,

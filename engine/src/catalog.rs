@@ -223,7 +223,7 @@ impl TableSchema {
 
     /// Checks a row against the columns' types and nullability, narrowing values to the
     /// stored widths.
-    pub fn admit_row(&self, row: Row) -> Result<Row> {
+    pub fn admit_row(&self, mut row: Row) -> Result<Row> {
         if row.len() != self.columns.len() {
             return Err(Error::WrongColumnCount {
                 table: self.name.clone(),
@@ -231,20 +231,18 @@ impl TableSchema {
                 found: row.len(),
             });
         }
-        self.columns
-            .iter()
-            .zip(row)
-            .map(|(column, value)| {
-                let value = column.data_type.admit(&column.name, value)?;
-                if value.is_null() && !column.nullable {
-                    return Err(Error::NotNullViolation {
-                        table: self.name.clone(),
-                        column: column.name.clone(),
-                    });
-                }
-                Ok(value)
-            })
-            .collect()
+        for (column, value) in self.columns.iter().zip(row.iter_mut()) {
+            *value = column
+                .data_type
+                .admit(&column.name, std::mem::replace(value, Value::Null))?;
+            if value.is_null() && !column.nullable {
+                return Err(Error::NotNullViolation {
+                    table: self.name.clone(),
+                    column: column.name.clone(),
+                });
+            }
+        }
+        Ok(row)
     }
 
     /// A row of the columns' defaults (NULL where there is none), for callers that fill in

@@ -2,7 +2,7 @@
 //! garbage collection and statistics.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::alex::{AlexStats, MemoryUsage};
@@ -63,12 +63,14 @@ pub(crate) struct Shared {
     pub gc: Mutex<VecDeque<GcItem>>,
     pub retained_versions: AtomicUsize,
     pub retained_bytes: AtomicUsize,
+    /// Bumped by every DDL statement, so transactions know when cached table handles expire.
+    catalog_version: AtomicU64,
     pub synchronous_commit: bool,
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct Tables {
-    pub by_name: HashMap<String, Arc<Table>>,
+    pub by_name: HashMap<String, Arc<Table>, foldhash::fast::RandomState>,
     next_id: ObjectId,
 }
 
@@ -142,7 +144,7 @@ impl Database {
     pub fn open_storage(storage: Arc<dyn Storage>, config: &DatabaseConfig) -> Result<Self> {
         let (schemas, next_id) = catalog::load(&*storage)?;
         let mut tables = Tables {
-            by_name: HashMap::new(),
+            by_name: HashMap::default(),
             next_id,
         };
         for schema in schemas {
@@ -160,6 +162,7 @@ impl Database {
                 gc: Mutex::new(VecDeque::new()),
                 retained_versions: AtomicUsize::new(0),
                 retained_bytes: AtomicUsize::new(0),
+                catalog_version: AtomicU64::new(1),
                 synchronous_commit: config.synchronous_commit,
             }),
         })
@@ -196,6 +199,7 @@ impl Database {
             next_id.to_be_bytes().to_vec(),
         );
         shared.storage.write(batch, true)?;
+        shared.catalog_version.fetch_add(1, Ordering::Release);
         tables.next_id = next_id;
         let table = Arc::new(Table::create(schema, 0));
         let schema = read(&table.state).schema.clone();
@@ -230,6 +234,7 @@ impl Database {
             }
         }
         shared.storage.write(batch, true)?;
+        shared.catalog_version.fetch_add(1, Ordering::Release);
         tables.by_name.remove(name);
         Ok(())
     }
@@ -297,6 +302,7 @@ impl Database {
             (id + 1).to_be_bytes().to_vec(),
         );
         shared.storage.write(batch, true)?;
+        shared.catalog_version.fetch_add(1, Ordering::Release);
         tables.next_id = id + 1;
         state.schema = Arc::new(schema);
         state.indexes.push(index);
@@ -328,6 +334,7 @@ impl Database {
         }
         batch.put(Key::Table(table.id).encode(), schema.encode()?);
         shared.storage.write(batch, true)?;
+        shared.catalog_version.fetch_add(1, Ordering::Release);
         state.schema = Arc::new(schema);
         state.indexes.retain(|i| i.schema.id != index.id);
         Ok(())
@@ -435,6 +442,10 @@ pub(crate) fn unique_violation(schema: &TableSchema, columns: &[usize], row: &Ro
 }
 
 impl Shared {
+    pub fn catalog_version(&self) -> u64 {
+        self.catalog_version.load(Ordering::Acquire)
+    }
+
     pub fn table(&self, name: &str) -> Result<Arc<Table>> {
         read(&self.tables)
             .by_name
@@ -465,7 +476,7 @@ impl Shared {
         }
         let bytes = self
             .storage
-            .get(&Key::Row(table, &key.encode()).encode())?
+            .get(&key.storage_key(table))?
             .ok_or_else(|| Error::Corrupt(format!("row {key:?} of table {table} is missing")))?;
         let row = Arc::new(decode_row(types, &bytes)?);
         self.cache.put(table, key.clone(), ts, row.clone());

@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::alex::{AlexMap, AlexStats, MemoryUsage};
 use crate::catalog::{IndexSchema, ObjectId, TableSchema};
-use crate::encoding::{decode_value, encode_value, encode_values};
+use crate::encoding::{decode_value, encode_value};
 use crate::mvcc::RowEntry;
 use crate::storage::{KeyPrefix, Storage, scan_prefix};
 use crate::types::{DataType, Row, Value};
@@ -26,10 +26,24 @@ pub enum RowKey {
 impl RowKey {
     /// The memcomparable encoding, as used in storage keys.
     pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(9);
+        self.encode_into(&mut out);
+        out
+    }
+
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
         match self {
-            RowKey::Int(i) => encode_values(&[Value::Int(*i)]),
-            RowKey::Bytes(b) => b.clone(),
+            RowKey::Int(i) => encode_value(out, &Value::Int(*i)),
+            RowKey::Bytes(b) => out.extend_from_slice(b),
         }
+    }
+
+    /// The storage key of this row of `table` ([`crate::storage::Key::Row`]).
+    pub(crate) fn storage_key(&self, table: ObjectId) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16);
+        KeyPrefix::Rows(table).encode_into(&mut out);
+        self.encode_into(&mut out);
+        out
     }
 
     fn decode(bytes: &[u8], integer: bool) -> Result<Self> {

@@ -14,7 +14,6 @@ use std::sync::Arc;
 use crate::database::Shared;
 use crate::encoding::decode_row;
 use crate::mvcc::Visibility;
-use crate::storage::Key;
 use crate::sync::read;
 use crate::table::{RowKey, Table};
 use crate::types::Row;
@@ -162,8 +161,8 @@ impl RowScan {
         let (Some(first), Some(last)) = (wanted.first(), wanted.last()) else {
             return Ok(Vec::new());
         };
-        let start = Key::Row(table, &first.encode()).encode();
-        let end = Key::Row(table, &last.encode()).encode();
+        let start = first.storage_key(table);
+        let end = last.storage_key(table);
         let prefix_len = start.len() - first.encode().len();
         let mut stored = self
             .db

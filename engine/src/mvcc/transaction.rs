@@ -1,5 +1,6 @@
 //! Transactions: snapshot reads merged with the transaction's own writes, and the commit.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
@@ -25,7 +26,15 @@ pub struct Transaction {
     read_only: bool,
     synchronous_commit: bool,
     writes: BTreeMap<ObjectId, TableWrites>,
+    tables: RefCell<TableHandles>,
     finished: bool,
+}
+
+/// Tables a transaction looked up by name, valid while the catalog version is unchanged.
+#[derive(Debug, Default)]
+struct TableHandles {
+    version: u64,
+    by_name: Vec<(String, Arc<Table>)>,
 }
 
 /// The writes of one transaction to one table.
@@ -76,8 +85,28 @@ impl Transaction {
             read_only,
             synchronous_commit,
             writes: BTreeMap::new(),
+            tables: RefCell::default(),
             finished: false,
         })
+    }
+
+    /// The table named `name`, without taking the catalog's lock when this transaction has
+    /// looked it up before and no DDL ran since.
+    fn table(&self, name: &str) -> Result<Arc<Table>> {
+        let version = self.db.catalog_version();
+        let mut handles = self.tables.borrow_mut();
+        if handles.version != version {
+            *handles = TableHandles {
+                version,
+                by_name: Vec::new(),
+            };
+        }
+        if let Some((_, table)) = handles.by_name.iter().find(|(n, _)| n == name) {
+            return Ok(table.clone());
+        }
+        let table = self.db.table(name)?;
+        handles.by_name.push((name.to_string(), table.clone()));
+        Ok(table)
     }
 
     /// The commit timestamp this transaction reads at.
@@ -91,7 +120,7 @@ impl Transaction {
 
     /// The schema of a table.
     pub fn table_schema(&self, table: &str) -> Result<Arc<TableSchema>> {
-        let table = self.db.table(table)?;
+        let table = self.table(table)?;
         let schema = read(&table.state).schema.clone();
         Ok(schema)
     }
@@ -99,12 +128,12 @@ impl Transaction {
     /// The row key of a table's primary-key values (for a table without a primary key: its
     /// row id).
     pub fn key(&self, table: &str, values: &[Value]) -> Result<RowKey> {
-        read(&self.db.table(table)?.state).key_from_values(values)
+        read(&self.table(table)?.state).key_from_values(values)
     }
 
     /// The row stored under `key`, as this transaction sees it.
     pub fn get(&self, table: &str, key: &RowKey) -> Result<Option<Arc<Row>>> {
-        let table = self.db.table(table)?;
+        let table = self.table(table)?;
         let state = read(&table.state);
         self.visible_row(&table, &state, key)
     }
@@ -139,7 +168,7 @@ impl Transaction {
         range: impl RangeBounds<RowKey>,
         direction: Direction,
     ) -> Result<RowScan> {
-        let table = self.db.table(table)?;
+        let table = self.table(table)?;
         let lower = range.start_bound().cloned();
         let upper = range.end_bound().cloned();
         let own: Vec<(RowKey, Option<Arc<Row>>)> = match self.writes.get(&table.id) {
@@ -171,7 +200,7 @@ impl Transaction {
         upper: Bound<&[Value]>,
         direction: Direction,
     ) -> Result<Vec<(RowKey, Arc<Row>)>> {
-        let table = self.db.table(table)?;
+        let table = self.table(table)?;
         let state = read(&table.state);
         let position = state
             .indexes
@@ -253,7 +282,7 @@ impl Transaction {
     /// Inserts a row; returns its key. Fails with 23505 if the key or a unique value exists.
     pub fn insert(&mut self, table: &str, row: Row) -> Result<RowKey> {
         self.check_writable("INSERT")?;
-        let table = self.db.table(table)?;
+        let table = self.table(table)?;
         let state = read(&table.state);
         let row = state.schema.admit_row(row)?;
         let key = if state.schema.has_hidden_key() {
@@ -301,7 +330,7 @@ impl Transaction {
     /// whose primary key changes moves to its new key.
     pub fn update(&mut self, table: &str, key: &RowKey, row: Row) -> Result<bool> {
         self.check_writable("UPDATE")?;
-        let table = self.db.table(table)?;
+        let table = self.table(table)?;
         let state = read(&table.state);
         state.check_key(key)?;
         let Some(old) = self.visible_for_write(&table, &state, key)? else {
@@ -350,7 +379,7 @@ impl Transaction {
     /// Deletes the row under `key`; returns false if this transaction sees no such row.
     pub fn delete(&mut self, table: &str, key: &RowKey) -> Result<bool> {
         self.check_writable("DELETE")?;
-        let table = self.db.table(table)?;
+        let table = self.table(table)?;
         let state = read(&table.state);
         state.check_key(key)?;
         let Some(old) = self.visible_for_write(&table, &state, key)? else {
@@ -470,16 +499,13 @@ impl Transaction {
             }
             latched.push((writes, write(&writes.table.state)));
         }
-        for (writes, state) in &latched {
-            self.validate(writes, state)?;
-        }
-
-        let ts = db.clock.next_commit();
         let mut batch = WriteBatch::new();
         let mut installs = Vec::with_capacity(latched.len());
         for (writes, state) in &latched {
-            installs.push(prepare(&db, writes, state, &mut batch)?);
+            self.validate_unique(writes, state)?;
+            installs.push(self.prepare(writes, state, &mut batch)?);
         }
+        let ts = db.clock.next_commit();
         db.storage.write(batch, false)?;
 
         let mut gc = lock(&db.gc);
@@ -502,26 +528,8 @@ impl Transaction {
         Ok(())
     }
 
-    /// First committer wins: any key with a version committed after our snapshot fails the
-    /// commit. Unique values are re-checked against everything committed since.
-    fn validate(&self, writes: &TableWrites, state: &TableState) -> Result<()> {
-        for (key, write) in &writes.rows {
-            let Some(entry) = state.primary.get(key) else {
-                continue;
-            };
-            if write.fresh && entry.is_live() {
-                if let Some(row) = &write.row {
-                    return Err(unique_violation(
-                        &state.schema,
-                        &state.schema.primary_key,
-                        row,
-                    ));
-                }
-            }
-            if entry.ts > self.snapshot {
-                return Err(self.conflict());
-            }
-        }
+    /// Unique values are re-checked against everything committed since the snapshot.
+    fn validate_unique(&self, writes: &TableWrites, state: &TableState) -> Result<()> {
         for ((index_id, values), key) in &writes.unique {
             let Some(index) = state.indexes.iter().find(|i| i.schema.id == *index_id) else {
                 continue;
@@ -537,6 +545,75 @@ impl Transaction {
             }
         }
         Ok(())
+    }
+
+    /// Checks one table's writes for conflicts — first committer wins: a key with a version
+    /// committed after our snapshot fails the commit — and builds their storage writes and
+    /// what to install once they are stored.
+    fn prepare(
+        &self,
+        writes: &TableWrites,
+        state: &TableState,
+        batch: &mut WriteBatch,
+    ) -> Result<Vec<Install>> {
+        let db = &self.db;
+        let table = writes.table.id;
+        let mut installs = Vec::with_capacity(writes.rows.len());
+        for (key, write) in &writes.rows {
+            let entry = state.primary.get(key);
+            if let Some(entry) = entry {
+                if write.fresh && entry.is_live() {
+                    if let Some(row) = &write.row {
+                        return Err(unique_violation(
+                            &state.schema,
+                            &state.schema.primary_key,
+                            row,
+                        ));
+                    }
+                }
+                if entry.ts > self.snapshot {
+                    return Err(self.conflict());
+                }
+            }
+            let previous = match entry {
+                Some(entry) if entry.is_live() => {
+                    Some(db.read_current(table, &state.types, key, entry.ts)?)
+                }
+                _ => None,
+            };
+            let storage_key = key.storage_key(table);
+            match &write.row {
+                Some(row) => batch.put(storage_key, encode_row(&state.types, row)),
+                None => batch.delete(storage_key),
+            };
+            let mut index_changes = Vec::new();
+            for index in &state.indexes {
+                let removed = previous.as_deref().map(|r| index.entry_key(r, key));
+                let added = write.row.as_deref().map(|r| index.entry_key(r, key));
+                if removed == added {
+                    continue;
+                }
+                if let Some(removed) = &removed {
+                    batch.delete(Key::IndexEntry(index.schema.id, removed).encode());
+                }
+                if let Some(added) = &added {
+                    batch.put(Key::IndexEntry(index.schema.id, added).encode(), Vec::new());
+                }
+                index_changes.push(IndexChange {
+                    index: index.schema.id,
+                    removed,
+                    added,
+                });
+            }
+            installs.push(Install {
+                key: key.clone(),
+                row: write.row.clone(),
+                previous,
+                existed: entry.is_some(),
+                index_changes,
+            });
+        }
+        Ok(installs)
     }
 
     /// Applies one prepared write to the in-memory indexes and the cache.
@@ -597,8 +674,10 @@ impl Transaction {
                 );
             }
         }
+        // Updates refresh the cache; new keys are cached when first read.
         match install.row {
-            Some(row) => db.cache.put(table, install.key, ts, row),
+            Some(row) if install.existed => db.cache.put(table, install.key, ts, row),
+            Some(_) => {}
             None => db.cache.remove(table, &install.key),
         }
     }
@@ -617,59 +696,6 @@ impl Drop for Transaction {
     fn drop(&mut self) {
         self.finish();
     }
-}
-
-/// Builds the storage writes of one table's changes and what to install once they are stored.
-fn prepare(
-    db: &Shared,
-    writes: &TableWrites,
-    state: &TableState,
-    batch: &mut WriteBatch,
-) -> Result<Vec<Install>> {
-    let table = writes.table.id;
-    let mut installs = Vec::with_capacity(writes.rows.len());
-    for (key, write) in &writes.rows {
-        let entry = state.primary.get(key);
-        let previous = match entry {
-            Some(entry) if entry.is_live() => {
-                Some(db.read_current(table, &state.types, key, entry.ts)?)
-            }
-            _ => None,
-        };
-        let encoded_key = key.encode();
-        let storage_key = Key::Row(table, &encoded_key).encode();
-        match &write.row {
-            Some(row) => batch.put(storage_key, encode_row(&state.types, row)),
-            None => batch.delete(storage_key),
-        };
-        let mut index_changes = Vec::new();
-        for index in &state.indexes {
-            let removed = previous.as_deref().map(|r| index.entry_key(r, key));
-            let added = write.row.as_deref().map(|r| index.entry_key(r, key));
-            if removed == added {
-                continue;
-            }
-            if let Some(removed) = &removed {
-                batch.delete(Key::IndexEntry(index.schema.id, removed).encode());
-            }
-            if let Some(added) = &added {
-                batch.put(Key::IndexEntry(index.schema.id, added).encode(), Vec::new());
-            }
-            index_changes.push(IndexChange {
-                index: index.schema.id,
-                removed,
-                added,
-            });
-        }
-        installs.push(Install {
-            key: key.clone(),
-            row: write.row.clone(),
-            previous,
-            existed: entry.is_some(),
-            index_changes,
-        });
-    }
-    Ok(installs)
 }
 
 /// Whether no key lies between the bounds (`BTreeMap::range` panics on such bounds).

@@ -49,6 +49,22 @@ impl Key<'_> {
 }
 
 impl KeyPrefix {
+    /// Appends the prefix to `out` (a key is its prefix followed by the object's own bytes).
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        match *self {
+            KeyPrefix::Meta => out.push(META),
+            KeyPrefix::Tables => out.push(TABLE),
+            KeyPrefix::Rows(table) => {
+                out.push(ROW);
+                out.extend(table.to_be_bytes());
+            }
+            KeyPrefix::IndexEntries(index) => {
+                out.push(INDEX_ENTRY);
+                out.extend(index.to_be_bytes());
+            }
+        }
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         match *self {
             KeyPrefix::Meta => vec![META],
@@ -106,6 +122,24 @@ mod tests {
                 assert_eq!(matches, prefix == own, "{key:?} vs {prefix:?}");
             }
         }
+    }
+
+    #[test]
+    fn prefixes_encode_into_a_buffer_as_they_encode() {
+        for prefix in [
+            KeyPrefix::Meta,
+            KeyPrefix::Tables,
+            KeyPrefix::Rows(9),
+            KeyPrefix::IndexEntries(70_000),
+        ] {
+            let mut out = vec![];
+            prefix.encode_into(&mut out);
+            assert_eq!(out, prefix.encode());
+        }
+        let mut row = vec![];
+        KeyPrefix::Rows(3).encode_into(&mut row);
+        row.extend([0x20, 7]);
+        assert_eq!(row, Key::Row(3, &[0x20, 7]).encode());
     }
 
     #[test]

@@ -2,7 +2,8 @@ use std::ops::Bound;
 use std::path::Path;
 
 use ::rocksdb::{
-    BlockBasedOptions, Cache, DB, Direction, IteratorMode, Options, ReadOptions, WriteOptions,
+    BlockBasedOptions, Cache, DB, DataBlockIndexType, Direction, IteratorMode, Options,
+    ReadOptions, WriteOptions,
 };
 
 use super::{Scan, Storage, WriteBatch, WriteOp};
@@ -25,7 +26,7 @@ impl Default for RocksDbOptions {
     fn default() -> Self {
         Self {
             block_cache_bytes: 128 << 20,
-            write_buffer_bytes: 64 << 20,
+            write_buffer_bytes: 16 << 20,
             bloom_bits_per_key: 10.0,
             background_jobs: 2,
         }
@@ -61,6 +62,9 @@ impl RocksDbStorage {
         table.set_bloom_filter(options.bloom_bits_per_key, false);
         table.set_cache_index_and_filter_blocks(true);
         table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+        // A hash index inside data blocks: point reads skip the binary search.
+        table.set_data_block_index_type(DataBlockIndexType::BinaryAndHash);
+        table.set_data_block_hash_ratio(0.75);
 
         let mut opts = Options::default();
         opts.create_if_missing(true);
@@ -69,6 +73,10 @@ impl RocksDbStorage {
         opts.set_max_background_jobs(options.background_jobs);
         opts.set_level_compaction_dynamic_level_bytes(true);
         opts.set_compression_type(::rocksdb::DBCompressionType::Lz4);
+        // A bloom filter over the memtable: most point reads miss it, and then skip searching
+        // its skiplist.
+        opts.set_memtable_whole_key_filtering(true);
+        opts.set_memtable_prefix_bloom_ratio(0.1);
         let db = DB::open(&opts, path).map_err(storage_error)?;
         Ok(Self { db })
     }
