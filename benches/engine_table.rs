@@ -67,7 +67,7 @@ fn omendb_config(dir: &Path, storage: StorageKind, cache_bytes: usize) -> Databa
 fn run_omendb(keys: &[i64], opts: &Options, seed: u64) -> Results {
     let dir = tempfile::tempdir().unwrap();
     let mut out = Vec::new();
-    let warm_cache = 1 << 30;
+    let warm_cache = 8 << 30;
     let db = Database::open(omendb_config(dir.path(), opts.storage, warm_cache)).unwrap();
     db.create_table(
         TableDef::new("t")

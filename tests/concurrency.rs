@@ -143,7 +143,6 @@ fn bank_transfers_rocksdb_durable() {
 #[derive(Debug)]
 struct GatedStorage {
     inner: MemoryStorage,
-    writes: AtomicUsize,
     syncs: AtomicUsize,
     gate: Mutex<bool>,
     opened: Condvar,
@@ -158,7 +157,6 @@ impl Storage for GatedStorage {
         self.inner.get(key)
     }
     fn write(&self, batch: WriteBatch, sync: bool) -> omendb::Result<()> {
-        self.writes.fetch_add(1, Ordering::SeqCst);
         self.inner.write(batch, sync)
     }
     fn scan(&self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> omendb::Result<Scan<'_>> {
@@ -182,7 +180,6 @@ impl Storage for GatedStorage {
 fn group_commit_shares_one_sync_between_waiting_commits() {
     let storage = Arc::new(GatedStorage {
         inner: MemoryStorage::new(),
-        writes: AtomicUsize::new(0),
         syncs: AtomicUsize::new(0),
         gate: Mutex::new(false),
         opened: Condvar::new(),
@@ -190,7 +187,6 @@ fn group_commit_shares_one_sync_between_waiting_commits() {
     });
     let db = Database::open_storage(storage.clone(), &DatabaseConfig::memory()).unwrap();
     create_accounts(&db);
-    let writes_before = storage.writes.load(Ordering::SeqCst);
     let commit = |id: i64| {
         let db = db.clone();
         std::thread::spawn(move || {
@@ -202,8 +198,8 @@ fn group_commit_shares_one_sync_between_waiting_commits() {
     let first = commit(1);
     storage.entered.wait(); // the first commit is inside its sync
     let others = [commit(2), commit(3)];
-    while storage.writes.load(Ordering::SeqCst) < writes_before + 3 {
-        std::thread::yield_now(); // both later commits have written their batches
+    while db.stats().mvcc.last_written < 3 {
+        std::thread::yield_now(); // until both later commits have written their batches
     }
     *storage.gate.lock().unwrap() = true;
     storage.opened.notify_all();
@@ -213,6 +209,7 @@ fn group_commit_shares_one_sync_between_waiting_commits() {
     }
     let stats = db.stats().mvcc;
     assert_eq!(stats.commits, 3);
+    assert_eq!((stats.last_written, stats.last_durable), (3, 3));
     assert_eq!(stats.syncs, 2, "{stats:?}");
     assert_eq!(storage.syncs.load(Ordering::SeqCst), 2);
     assert_eq!(total(&db), 0);

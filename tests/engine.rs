@@ -409,6 +409,86 @@ fn tables_larger_than_the_cache(kind: StorageKind) {
     assert!(db.stats().cache.hits >= before + 9);
 }
 
+fn cache_is_shared_by_tables_and_bounded(kind: StorageKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(kind, dir.path());
+    config.cache_bytes = 200 << 10;
+    let db = Database::open(config).unwrap();
+    create_accounts(&db);
+    db.create_table(
+        TableDef::new("other")
+            .column(Column::new("id", DataType::BigInt))
+            .column(Column::new("payload", DataType::Text))
+            .primary_key(&["id"]),
+    )
+    .unwrap();
+    insert_accounts(&db, 2000);
+    let session = db.session();
+    session
+        .autocommit(|txn| {
+            for id in 0..2000 {
+                txn.insert("other", vec![Value::Int(id), Value::Text("x".repeat(100))])?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let txn = session.begin_read_only().unwrap();
+    let bounded = |db: &Database| {
+        let stats = db.stats().cache;
+        assert!(stats.bytes <= stats.capacity_bytes, "{stats:?}");
+        stats
+    };
+    // Fill the cache from one table, then from the other: the first one's rows make room.
+    for id in 1..=2000 {
+        txn.get("accounts", &RowKey::Int(id)).unwrap().unwrap();
+    }
+    let after_accounts = bounded(&db);
+    assert!(after_accounts.entries > 300, "{after_accounts:?}");
+    for id in 0..2000 {
+        txn.get("other", &RowKey::Int(id)).unwrap().unwrap();
+    }
+    bounded(&db);
+    let misses = db.stats().cache.misses;
+    for id in 1..=100 {
+        let row = txn.get("accounts", &RowKey::Int(id)).unwrap().unwrap();
+        assert_eq!(int(&row, 2), id * 10);
+    }
+    assert!(
+        db.stats().cache.misses >= misses + 90,
+        "evicted rows are read again"
+    );
+    // Updates replace cached rows; readers never see a stale one.
+    drop(txn);
+    for round in 0..3 {
+        session
+            .autocommit(|txn| {
+                for id in 1..=100 {
+                    txn.update(
+                        "accounts",
+                        &RowKey::Int(id),
+                        account(id, &format!("owner{id}"), round),
+                    )?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let txn = session.begin_read_only().unwrap();
+        for id in 1..=100 {
+            assert_eq!(
+                int(&txn.get("accounts", &RowKey::Int(id)).unwrap().unwrap(), 2),
+                round
+            );
+        }
+        bounded(&db);
+    }
+    db.drop_table("other").unwrap();
+    let stats = bounded(&db);
+    assert!(
+        stats.entries <= 2000,
+        "the dropped table's rows left the cache: {stats:?}"
+    );
+}
+
 fn garbage_is_collected(kind: StorageKind) {
     let dir = tempfile::tempdir().unwrap();
     let db = open(kind, dir.path());
@@ -559,6 +639,7 @@ macro_rules! battery {
             #[test] fn hidden_row_ids_and_composite_keys() { super::hidden_row_ids_and_composite_keys($kind) }
             #[test] fn tables_larger_than_the_cache() { super::tables_larger_than_the_cache($kind) }
             #[test] fn garbage_is_collected() { super::garbage_is_collected($kind) }
+            #[test] fn cache_is_shared_by_tables_and_bounded() { super::cache_is_shared_by_tables_and_bounded($kind) }
             #[test] fn indexes_built_later_and_dropped() { super::indexes_built_later_and_dropped($kind) }
         }
     )*};

@@ -1,56 +1,81 @@
-//! The row cache: decoded rows of the newest committed versions, so that a hot point read costs
-//! an index lookup and a hash probe instead of a storage read and a decode.
+//! The row cache: decoded rows of the newest committed versions, kept in the primary index's
+//! own entries, so that a hot point read costs one learned-index lookup and a reference-count
+//! increment — no storage read, no decode, no second hash lookup.
 //!
 //! # Design
-//! An LRU (`lru` crate) bounded in bytes, split into shards by key hash so that concurrent
-//! readers rarely meet on one mutex. Each entry carries the commit timestamp of the version it
-//! holds; a lookup names the timestamp the primary index says is current, so an entry left from
-//! an older version is a miss, never a wrong answer. Commits replace or drop the entries of the
-//! keys they write while holding the table's write latch, and readers fill misses while holding
-//! its read latch, so a fill can never overwrite a newer version with an older one.
+//! ```text
+//!   primary index (ALEX)                       RowCache
+//!   key ─► RowEntry { ts, cached: Some(row) ◄──── lru: (table, key) → bytes   (lru crate)
+//!                    referenced: bool }          bytes ≤ capacity
+//! ```
+//! - **Where rows live.** [`RowEntry::cached`] holds the row of the entry's newest committed
+//!   version. Only a holder of the table's *write* latch changes it, so readers (under the read
+//!   latch) can use it without further locking.
+//! - **Order and bound.** The `lru` crate keeps the cached keys in admission order with their
+//!   sizes; the total is kept under the configured capacity in bytes. A hit does not touch the
+//!   LRU (that would cost a hash lookup and a list splice on every read); it sets the entry's
+//!   `referenced` bit, and eviction gives a referenced key a second chance — moved to the fresh
+//!   end, bit cleared — before evicting it (LRU with second chance, a CLOCK approximation).
+//! - **Misses.** A reader that misses reads storage under its read latch, returns the row, and
+//!   queues it for admission on the table ([`PendingCache`]). Admissions are applied by whoever
+//!   next holds the table's write latch: the reader itself right after its read (with a
+//!   non-blocking `try_write`, so it never waits), or the next commit on the table. An admission
+//!   whose entry changed meanwhile is dropped.
+//! - **Commits** replace the cached row of every key they update and drop it for deletions,
+//!   under the write latch; new keys are cached when first read. The entry's timestamp is part
+//!   of the admission, so a stale row is never installed.
+//! - **Evicting another table's row** needs that table's write latch, which the evicting thread
+//!   does not hold: the key is queued on that table and cleared as soon as its latch is free
+//!   (immediately, in the common case). Its bytes leave the account at once.
 //!
-//! Object ids are never reused, so entries of a dropped table simply age out.
-//!
-//! Sizes are estimates (the decoded row's heap bytes plus a fixed per-entry overhead).
+//! Sizes are estimates: the decoded row's heap bytes plus a fixed per-entry overhead.
 
-use std::hash::BuildHasher;
-use std::sync::Arc;
-use std::sync::Mutex;
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
-use foldhash::fast::RandomState;
 use lru::LruCache;
 
 use crate::catalog::ObjectId;
+use crate::database::Shared;
+use crate::mvcc::RowEntry;
 use crate::sync::lock;
-use crate::table::RowKey;
+use crate::table::{RowKey, Table, TableState};
 use crate::types::{Row, row_memory_size};
 
-const SHARDS: usize = 16;
-/// LRU node, hash slot and key bookkeeping per entry, beyond the row itself.
+/// LRU node, hash slot and key bookkeeping per cached row, beyond the row itself.
 const ENTRY_OVERHEAD: usize = 96;
-
-type CacheKey = (ObjectId, RowKey);
+/// Second chances granted per eviction pass, so a cache of only referenced rows still evicts.
+const SECOND_CHANCES: usize = 64;
+/// Admissions a table queues at most while its write latch is busy; later misses are not cached.
+const MAX_PENDING: usize = 4096;
 
 #[derive(Debug)]
 pub(crate) struct RowCache {
-    shards: Vec<Mutex<Shard>>,
-    hasher: RandomState,
-    shard_capacity: usize,
+    capacity: usize,
+    state: Mutex<CacheState>,
+    hits: Counter,
+    misses: Counter,
 }
 
 #[derive(Debug)]
-struct Shard {
-    lru: LruCache<CacheKey, Cached>,
+struct CacheState {
+    lru: LruCache<(ObjectId, RowKey), usize>,
     bytes: usize,
-    hits: u64,
-    misses: u64,
+}
+
+/// Cache work for one table that waits for its write latch.
+#[derive(Debug, Default)]
+pub(crate) struct PendingCache {
+    admissions: Vec<Admission>,
+    evictions: Vec<RowKey>,
 }
 
 #[derive(Debug)]
-struct Cached {
+struct Admission {
+    key: RowKey,
     ts: u64,
     row: Arc<Row>,
-    size: usize,
 }
 
 /// The cache's counters, for metrics.
@@ -63,91 +88,209 @@ pub struct CacheStats {
     pub capacity_bytes: usize,
 }
 
+fn entry_size(key: &RowKey, row: &Row) -> usize {
+    ENTRY_OVERHEAD + key.memory_size() + row_memory_size(row)
+}
+
 impl RowCache {
     pub fn new(capacity_bytes: usize) -> Self {
         Self {
-            shards: (0..SHARDS)
-                .map(|_| {
-                    Mutex::new(Shard {
-                        lru: LruCache::unbounded(),
-                        bytes: 0,
-                        hits: 0,
-                        misses: 0,
-                    })
-                })
-                .collect(),
-            hasher: RandomState::default(),
-            shard_capacity: capacity_bytes / SHARDS,
+            capacity: capacity_bytes,
+            state: Mutex::new(CacheState {
+                lru: LruCache::unbounded(),
+                bytes: 0,
+            }),
+            hits: Counter::default(),
+            misses: Counter::default(),
         }
     }
 
-    fn shard(&self, key: &CacheKey) -> &Mutex<Shard> {
-        let hash = self.hasher.hash_one(key) as usize;
-        &self.shards[hash % SHARDS]
-    }
-
-    /// The cached row of `key` if it is the version committed at `ts`.
-    pub fn get(&self, table: ObjectId, key: &RowKey, ts: u64) -> Option<Arc<Row>> {
-        let cache_key = (table, key.clone());
-        let mut shard = lock(self.shard(&cache_key));
-        let found = shard
-            .lru
-            .get(&cache_key)
-            .filter(|c| c.ts == ts)
-            .map(|c| c.row.clone());
-        // Counted under the shard's lock: no shared counter for every reader to contend on.
-        if found.is_some() {
-            shard.hits += 1;
-        } else {
-            shard.misses += 1;
+    /// The cached row of `entry`, if any (marking it recently used).
+    pub fn get(&self, entry: &RowEntry) -> Option<Arc<Row>> {
+        let row = entry.cached.clone();
+        match &row {
+            Some(_) => {
+                entry.mark_referenced();
+                self.hits.add();
+            }
+            None => self.misses.add(),
         }
-        found
+        row
     }
 
-    /// Caches `row` as the version of `key` committed at `ts`.
-    pub fn put(&self, table: ObjectId, key: RowKey, ts: u64, row: Arc<Row>) {
-        let size = ENTRY_OVERHEAD + key.memory_size() + row_memory_size(&row);
-        if size > self.shard_capacity {
+    /// Queues `row`, just read from storage as the version of `key` committed at `ts`, for
+    /// admission once the table's write latch is free.
+    pub fn queue(&self, table: &Table, key: RowKey, ts: u64, row: Arc<Row>) {
+        if entry_size(&key, &row) > self.capacity {
             return;
         }
-        let cache_key = (table, key);
-        let mut shard = lock(self.shard(&cache_key));
-        if let Some(old) = shard.lru.put(cache_key, Cached { ts, row, size }) {
-            shard.bytes -= old.size;
+        let mut pending = lock(&table.cache_pending);
+        if pending.admissions.len() < MAX_PENDING {
+            pending.admissions.push(Admission { key, ts, row });
+            table.cache_has_pending.store(true, Ordering::Release);
         }
-        shard.bytes += size;
-        while shard.bytes > self.shard_capacity {
-            match shard.lru.pop_lru() {
-                Some((_, evicted)) => shard.bytes -= evicted.size,
-                None => break,
+    }
+
+    /// A commit replaced the newest version of `key` in `entry` with `row` (`None`: deleted):
+    /// keeps a cached row current. The caller holds the table's write latch.
+    pub fn replace(
+        &self,
+        table: ObjectId,
+        key: &RowKey,
+        entry: &mut RowEntry,
+        row: Option<Arc<Row>>,
+    ) {
+        if entry.cached.is_none() {
+            return;
+        }
+        let mut state = lock(&self.state);
+        let cache_key = (table, key.clone());
+        match row {
+            Some(row) => {
+                let size = entry_size(key, &row);
+                entry.cached = Some(row);
+                if let Some(old) = state.lru.put(cache_key, size) {
+                    state.bytes -= old;
+                }
+                state.bytes += size;
+            }
+            None => {
+                entry.cached = None;
+                if let Some(old) = state.lru.pop(&cache_key) {
+                    state.bytes -= old;
+                }
             }
         }
     }
 
-    /// Forgets `key` (its newest version is a deletion).
-    pub fn remove(&self, table: ObjectId, key: &RowKey) {
-        let cache_key = (table, key.clone());
-        let mut shard = lock(self.shard(&cache_key));
-        if let Some(old) = shard.lru.pop(&cache_key) {
-            shard.bytes -= old.size;
+    /// Applies the table's queued admissions and evictions and evicts down to the capacity.
+    /// The caller holds the table's write latch (as `state`).
+    pub fn apply(&self, db: &Shared, table: &Table, state: &mut TableState) {
+        let pending = {
+            let mut pending = lock(&table.cache_pending);
+            table.cache_has_pending.store(false, Ordering::Release);
+            std::mem::take(&mut *pending)
+        };
+        for key in &pending.evictions {
+            if let Some(entry) = state.primary.get_mut(key) {
+                entry.cached = None;
+            }
+        }
+        if pending.admissions.is_empty() {
+            return;
+        }
+        let mut elsewhere = Vec::new();
+        {
+            let mut cache = lock(&self.state);
+            for Admission { key, ts, row } in pending.admissions {
+                let Some(entry) = state.primary.get_mut(&key) else {
+                    continue;
+                };
+                if entry.ts != ts || entry.deleted || entry.cached.is_some() {
+                    continue;
+                }
+                let size = entry_size(&key, &row);
+                entry.cached = Some(row);
+                if let Some(old) = cache.lru.put((table.id, key), size) {
+                    cache.bytes -= old;
+                }
+                cache.bytes += size;
+            }
+            let mut chances = 0;
+            while cache.bytes > self.capacity {
+                let Some(((owner, key), size)) = cache.lru.pop_lru() else {
+                    break;
+                };
+                if owner == table.id {
+                    if let Some(entry) = state.primary.get_mut(&key) {
+                        if entry.take_referenced() && chances < SECOND_CHANCES {
+                            chances += 1;
+                            cache.lru.put((owner, key), size);
+                            continue;
+                        }
+                        entry.cached = None;
+                    }
+                } else {
+                    elsewhere.push((owner, key));
+                }
+                cache.bytes -= size;
+            }
+        }
+        // Other tables' rows: queue the eviction, and apply it now if their latch is free.
+        for (owner, key) in elsewhere {
+            if let Some(other) = db.table_by_id(owner) {
+                lock(&other.cache_pending).evictions.push(key);
+                other.cache_has_pending.store(true, Ordering::Release);
+                if let Ok(mut other_state) = other.state.try_write() {
+                    let evictions = std::mem::take(&mut lock(&other.cache_pending).evictions);
+                    for key in evictions {
+                        if let Some(entry) = other_state.primary.get_mut(&key) {
+                            entry.cached = None;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether the table may have admissions or evictions waiting.
+    pub fn has_pending(&self, table: &Table) -> bool {
+        table.cache_has_pending.load(Ordering::Acquire)
+    }
+
+    /// Forgets every row of a dropped table.
+    pub fn forget_table(&self, table: ObjectId) {
+        let mut state = lock(&self.state);
+        let keys: Vec<(ObjectId, RowKey)> = state
+            .lru
+            .iter()
+            .filter(|((owner, _), _)| *owner == table)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in keys {
+            if let Some(size) = state.lru.pop(&key) {
+                state.bytes -= size;
+            }
         }
     }
 
     pub fn stats(&self) -> CacheStats {
-        let (mut entries, mut bytes, mut hits, mut misses) = (0, 0, 0, 0);
-        for shard in &self.shards {
-            let shard = lock(shard);
-            entries += shard.lru.len();
-            bytes += shard.bytes;
-            hits += shard.hits;
-            misses += shard.misses;
-        }
+        let state = lock(&self.state);
         CacheStats {
-            hits,
-            misses,
-            entries,
-            bytes,
-            capacity_bytes: self.shard_capacity * SHARDS,
+            hits: self.hits.sum(),
+            misses: self.misses.sum(),
+            entries: state.lru.len(),
+            bytes: state.bytes,
+            capacity_bytes: self.capacity,
         }
     }
+}
+
+/// A counter split into cache-line-sized slots by thread, so that readers on different cores
+/// do not contend on one line.
+#[derive(Debug, Default)]
+struct Counter {
+    slots: [Slot; 8],
+}
+
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct Slot(AtomicU64);
+
+impl Counter {
+    fn add(&self) {
+        self.slots[thread_slot()].0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn sum(&self) -> u64 {
+        self.slots.iter().map(|s| s.0.load(Ordering::Relaxed)).sum()
+    }
+}
+
+fn thread_slot() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SLOT: Cell<usize> = Cell::new(NEXT.fetch_add(1, Ordering::Relaxed) % 8);
+    }
+    SLOT.with(Cell::get)
 }

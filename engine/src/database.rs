@@ -9,12 +9,12 @@ use crate::alex::{AlexStats, MemoryUsage};
 use crate::cache::{CacheStats, RowCache};
 use crate::catalog::{self, NEXT_OBJECT_ID, ObjectId, TableDef, TableSchema};
 use crate::encoding::decode_row;
-use crate::mvcc::{Clock, Transaction};
+use crate::mvcc::{Clock, RowEntry, Transaction};
 use crate::storage::{
     Key, KeyPrefix, Storage, StorageConfig, StorageKind, WriteBatch, scan_prefix,
 };
 use crate::sync::{lock, read, write};
-use crate::table::{IndexMark, RowKey, SecondaryIndex, Table};
+use crate::table::{IndexMark, RowKey, SecondaryIndex, Table, TableState};
 use crate::types::{DataType, Row};
 use crate::{Error, Result};
 
@@ -110,6 +110,10 @@ pub struct DatabaseStats {
 pub struct MvccStats {
     pub active_transactions: usize,
     pub last_commit: u64,
+    /// The newest commit written to storage, and the newest known to be synced: between them
+    /// are commits waiting for a group sync.
+    pub last_written: u64,
+    pub last_durable: u64,
     pub commits: u64,
     /// Storage syncs; fewer than durable commits when group commit combined them.
     pub syncs: u64,
@@ -236,6 +240,7 @@ impl Database {
         shared.storage.write(batch, true)?;
         shared.catalog_version.fetch_add(1, Ordering::Release);
         tables.by_name.remove(name);
+        shared.cache.forget_table(table.id);
         Ok(())
     }
 
@@ -390,6 +395,8 @@ impl Database {
             mvcc: MvccStats {
                 active_transactions: clock.active_transactions(),
                 last_commit: clock.last_commit(),
+                last_written: clock.last_written(),
+                last_durable: clock.last_durable(),
                 commits: clock.commits.load(Ordering::Relaxed),
                 syncs: clock.syncs.load(Ordering::Relaxed),
                 conflicts: clock.conflicts.load(Ordering::Relaxed),
@@ -462,25 +469,51 @@ impl Shared {
             .any(|t| Arc::ptr_eq(t, table))
     }
 
-    /// The newest committed version of a row, committed at `ts`: from the cache, else from
-    /// storage (then cached). Callers hold the table's latch, so storage holds that version.
+    /// The table with id `id`, if it still exists.
+    pub fn table_by_id(&self, id: ObjectId) -> Option<Arc<Table>> {
+        read(&self.tables)
+            .by_name
+            .values()
+            .find(|t| t.id == id)
+            .cloned()
+    }
+
+    /// The newest committed version of the row under `key` (whose entry is `entry`): from the
+    /// row cache, else from storage (then queued for the cache). Callers hold the table's latch,
+    /// so storage holds that version.
     pub fn read_current(
         &self,
-        table: ObjectId,
-        types: &[DataType],
+        table: &Table,
+        state: &TableState,
         key: &RowKey,
-        ts: u64,
+        entry: &RowEntry,
     ) -> Result<Arc<Row>> {
-        if let Some(row) = self.cache.get(table, key, ts) {
+        if let Some(row) = self.cache.get(entry) {
             return Ok(row);
         }
+        let row = Arc::new(self.read_stored(table.id, &state.types, key)?);
+        self.cache.queue(table, key.clone(), entry.ts, row.clone());
+        Ok(row)
+    }
+
+    /// The row stored under `key`, bypassing the cache.
+    pub fn read_stored(&self, table: ObjectId, types: &[DataType], key: &RowKey) -> Result<Row> {
         let bytes = self
             .storage
             .get(&key.storage_key(table))?
             .ok_or_else(|| Error::Corrupt(format!("row {key:?} of table {table} is missing")))?;
-        let row = Arc::new(decode_row(types, &bytes)?);
-        self.cache.put(table, key.clone(), ts, row.clone());
-        Ok(row)
+        decode_row(types, &bytes)
+    }
+
+    /// Applies the table's queued cache admissions if its write latch is free right now.
+    /// Called after a reader released its read latch; never waits.
+    pub fn admit_pending(&self, table: &Table) {
+        if !self.cache.has_pending(table) {
+            return;
+        }
+        if let Ok(mut state) = table.state.try_write() {
+            self.cache.apply(self, table, &mut state);
+        }
     }
 
     pub fn collect_garbage(&self) {

@@ -1,12 +1,14 @@
 //! A table in memory: its learned primary index (key → [`RowEntry`]) and its secondary indexes,
-//! behind one read/write latch. Rows themselves live in storage and the row cache.
+//! behind one read/write latch. Rows themselves live in storage (and, decoded, in the row
+//! cache's slots in the primary index's entries).
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use crate::alex::{AlexMap, AlexStats, MemoryUsage};
+use crate::cache::PendingCache;
 use crate::catalog::{IndexSchema, ObjectId, TableSchema};
 use crate::encoding::{decode_value, encode_value};
 use crate::mvcc::RowEntry;
@@ -266,6 +268,10 @@ impl SecondaryIndex {
 pub(crate) struct Table {
     pub id: ObjectId,
     pub state: RwLock<TableState>,
+    /// Row-cache admissions and evictions waiting for the write latch.
+    pub cache_pending: Mutex<PendingCache>,
+    /// Whether `cache_pending` may hold work (read without locking on every access).
+    pub cache_has_pending: AtomicBool,
     next_rowid: AtomicI64,
 }
 
@@ -353,6 +359,8 @@ impl Table {
         Self {
             id: schema.id,
             next_rowid: AtomicI64::new(next_rowid),
+            cache_pending: Mutex::default(),
+            cache_has_pending: AtomicBool::new(false),
             state: RwLock::new(TableState {
                 types: schema.types().into(),
                 schema: Arc::new(schema),

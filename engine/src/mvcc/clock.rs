@@ -108,6 +108,16 @@ impl Clock {
         lock(&self.state).last
     }
 
+    /// The newest commit whose storage write completed.
+    pub fn last_written(&self) -> u64 {
+        lock(&self.state).written
+    }
+
+    /// The newest commit known to be durable (synced).
+    pub fn last_durable(&self) -> u64 {
+        lock(&self.durable).upto
+    }
+
     /// Fails if an earlier sync failed: after that, acknowledging a commit would be a lie.
     pub fn check_healthy(&self) -> Result<()> {
         match &lock(&self.durable).failed {

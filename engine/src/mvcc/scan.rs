@@ -95,6 +95,11 @@ impl RowScan {
                 match entry.visible(self.snapshot) {
                     Visibility::Absent => {}
                     Visibility::Old(row) => items.push((key.clone(), Pending::Ready(row))),
+                    // Scans use cached rows but do not mark them: a scan is no sign of reuse.
+                    Visibility::Current(_) if entry.cached.is_some() => {
+                        let row = entry.cached.clone();
+                        items.extend(row.map(|row| (key.clone(), Pending::Ready(row))));
+                    }
                     Visibility::Current(ts) => items.push((key.clone(), Pending::Current(ts))),
                 }
                 last = Some(key);
@@ -134,7 +139,13 @@ impl RowScan {
                     Some(row) => row,
                     None => return Err(missing_row(table, &key)),
                 },
-                Pending::Current(ts) => self.db.read_current(table, &state.types, &key, ts)?,
+                Pending::Current(ts) => {
+                    let row = Arc::new(self.db.read_stored(table, &state.types, &key)?);
+                    self.db
+                        .cache
+                        .queue(&self.table, key.clone(), ts, row.clone());
+                    row
+                }
             };
             self.committed.push_back((key, row));
         }
@@ -215,6 +226,7 @@ impl Iterator for RowScan {
                     self.own.clear();
                     return Some(Err(e));
                 }
+                self.db.admit_pending(&self.table);
                 continue;
             }
             let take_own = match (self.committed.front(), self.own.front()) {

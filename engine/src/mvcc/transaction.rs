@@ -135,7 +135,10 @@ impl Transaction {
     pub fn get(&self, table: &str, key: &RowKey) -> Result<Option<Arc<Row>>> {
         let table = self.table(table)?;
         let state = read(&table.state);
-        self.visible_row(&table, &state, key)
+        let row = self.visible_row(&table, &state, key);
+        drop(state);
+        self.db.admit_pending(&table);
+        row
     }
 
     /// The version of `key` this transaction sees. The caller holds the table's latch.
@@ -154,10 +157,7 @@ impl Transaction {
         match entry.visible(self.snapshot) {
             Visibility::Absent => Ok(None),
             Visibility::Old(row) => Ok(Some(row)),
-            Visibility::Current(ts) => self
-                .db
-                .read_current(table.id, &state.types, key, ts)
-                .map(Some),
+            Visibility::Current(_) => self.db.read_current(table, state, key, entry).map(Some),
         }
     }
 
@@ -266,6 +266,8 @@ impl Transaction {
                 }
             }
         }
+        drop(state);
+        self.db.admit_pending(&table);
         if direction == Direction::Backward {
             rows.reverse();
         }
@@ -507,6 +509,7 @@ impl Transaction {
         }
         let ts = db.clock.next_commit();
         db.storage.write(batch, false)?;
+        db.clock.written(ts);
 
         let mut gc = lock(&db.gc);
         for ((writes, state), installs) in latched.iter_mut().zip(installs) {
@@ -514,9 +517,9 @@ impl Transaction {
             for install in installs {
                 self.install(table, state, install, ts, &mut gc);
             }
+            db.cache.apply(&db, &writes.table, state);
         }
         drop(gc);
-        db.clock.written(ts);
         drop(latched);
         drop(commit_lock);
 
@@ -576,9 +579,10 @@ impl Transaction {
                 }
             }
             let previous = match entry {
-                Some(entry) if entry.is_live() => {
-                    Some(db.read_current(table, &state.types, key, entry.ts)?)
-                }
+                Some(entry) if entry.is_live() => match &entry.cached {
+                    Some(row) => Some(row.clone()),
+                    None => Some(Arc::new(db.read_stored(table, &state.types, key)?)),
+                },
                 _ => None,
             };
             let storage_key = key.storage_key(table);
@@ -629,6 +633,8 @@ impl Transaction {
         if install.existed {
             if let Some(entry) = state.primary.get_mut(&install.key) {
                 let bytes = entry.supersede(ts, install.row.is_none(), install.previous);
+                db.cache
+                    .replace(table, &install.key, entry, install.row.clone());
                 db.retained_versions.fetch_add(1, Ordering::Relaxed);
                 db.retained_bytes.fetch_add(bytes, Ordering::Relaxed);
                 gc.push_back(GcItem {
@@ -673,12 +679,6 @@ impl Transaction {
                     },
                 );
             }
-        }
-        // Updates refresh the cache; new keys are cached when first read.
-        match install.row {
-            Some(row) if install.existed => db.cache.put(table, install.key, ts, row),
-            Some(_) => {}
-            None => db.cache.remove(table, &install.key),
         }
     }
 

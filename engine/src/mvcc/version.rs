@@ -2,6 +2,7 @@
 //! older versions that some snapshot may still read.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::types::{Row, row_memory_size};
 
@@ -15,6 +16,10 @@ pub(crate) struct RowEntry {
     pub deleted: bool,
     /// Older versions, newest first; `None` until an update or delete creates one.
     pub chain: Option<Box<[Version]>>,
+    /// The row cache's copy of the newest committed version (see `crate::cache`).
+    pub cached: Option<Arc<Row>>,
+    /// Set by cache hits; cleared when eviction gives the row a second chance.
+    referenced: AtomicBool,
 }
 
 /// A superseded version: the row as of `ts` (`None`: the key was deleted at `ts`).
@@ -52,9 +57,18 @@ impl RowEntry {
     pub fn live(ts: u64) -> Self {
         Self {
             ts,
-            deleted: false,
-            chain: None,
+            ..Self::default()
         }
+    }
+
+    pub fn mark_referenced(&self) {
+        if !self.referenced.load(Ordering::Relaxed) {
+            self.referenced.store(true, Ordering::Relaxed);
+        }
+    }
+
+    pub fn take_referenced(&mut self) -> bool {
+        std::mem::take(self.referenced.get_mut())
     }
 
     /// The version a snapshot taken at `snapshot` sees: the newest with `ts <= snapshot`.
