@@ -553,6 +553,17 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
             value: V::default(),
         });
         self.bitmap.resize(capacity.div_ceil(64), 0);
+        // Appends beyond the model's range were packed after the last key; refit the model to
+        // where the keys now are, so that lookups of them (and its extrapolation for the appends
+        // to come) are accurate again. Linear in the node's size, once per doubling.
+        let fitted = LinearModel::fit(
+            (self.min_slot..=self.max_slot)
+                .filter(|&slot| self.is_occupied(slot))
+                .map(|slot| (self.slots[slot].key.model_input(), slot as f64)),
+        );
+        if fitted.slope > 0.0 {
+            self.model = fitted;
+        }
     }
 
     /// Takes out every pair from the first key for which `moves` holds (it must be false, then

@@ -408,3 +408,26 @@ fn exponentially_spreading_appends_grow_the_root_safely() {
     assert!(stats.events.root_expansions > 15, "{stats:?}");
     assert!(stats.shifts_per_insert < 2.0, "{stats:?}");
 }
+
+/// Nodes grown in place by ascending appends refit their models: lookups of appended keys stay
+/// as accurate as after a bulk load (an auto-increment key, or rows loaded in key order).
+#[test]
+fn models_stay_accurate_after_ascending_appends_of_random_keys() {
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut keys: Vec<i64> = (0..1_000_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 2) as i64
+        })
+        .collect();
+    keys.sort_unstable();
+    let mut map = AlexMap::new();
+    for &k in &keys {
+        map.insert(k, k);
+    }
+    let stats = map.stats();
+    assert!(stats.model_error_mean < 4.0, "{stats:?}");
+    map.check_invariants().unwrap();
+}
