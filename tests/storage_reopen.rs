@@ -16,10 +16,7 @@ fn key(i: u32) -> Vec<u8> {
 fn durable_backends_survive_reopen() {
     for kind in [StorageKind::default_for_build(), StorageKind::Redb] {
         let dir = tempfile::tempdir().unwrap();
-        let config = StorageConfig {
-            kind,
-            data_dir: Some(dir.path().to_path_buf()),
-        };
+        let config = StorageConfig::new(kind, Some(dir.path().to_path_buf()));
         {
             let storage = config.open().unwrap();
             // Scrambled insertion order, several batches, some deletes.

@@ -32,7 +32,7 @@ impl DatabaseConfig {
     /// The given backend in `data_dir` (`None`: redb in memory), with default settings.
     pub fn new(kind: StorageKind, data_dir: Option<std::path::PathBuf>) -> Self {
         Self {
-            storage: StorageConfig { kind, data_dir },
+            storage: StorageConfig::new(kind, data_dir),
             cache_bytes: 64 << 20,
             synchronous_commit: true,
         }
@@ -45,6 +45,36 @@ impl DatabaseConfig {
 }
 
 /// An open database. Cheap to clone; every clone is the same database.
+///
+/// ```
+/// use omendb_engine::catalog::{Column, TableDef};
+/// use omendb_engine::types::{DataType, Value};
+/// use omendb_engine::{Database, DatabaseConfig, Direction, RowKey};
+///
+/// let db = Database::open(DatabaseConfig::memory())?;
+/// db.create_table(
+///     TableDef::new("users")
+///         .column(Column::new("id", DataType::BigInt))
+///         .column(Column::new("name", DataType::Text).not_null())
+///         .primary_key(&["id"]),
+/// )?;
+/// let session = db.session();
+/// session.autocommit(|txn| {
+///     txn.insert("users", vec![Value::Int(2), Value::from("grace")])?;
+///     txn.insert("users", vec![Value::Int(1), Value::from("ada")])?;
+///     Ok(())
+/// })?;
+///
+/// let txn = session.begin_read_only()?;
+/// let ada = txn.get("users", &RowKey::Int(1))?.expect("row 1");
+/// assert_eq!(ada[1], Value::from("ada"));
+/// let names: Vec<Value> = txn
+///     .scan("users", .., Direction::Backward)?
+///     .map(|item| item.map(|(_, row)| row[1].clone()))
+///     .collect::<Result<_, _>>()?;
+/// assert_eq!(names, [Value::from("grace"), Value::from("ada")]);
+/// # Ok::<(), omendb_engine::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Database {
     shared: Arc<Shared>,

@@ -40,6 +40,6 @@ impl Args {
             None => StorageKind::default_for_build(),
         };
         let data_dir = (kind != StorageKind::Memory).then(|| self.data_dir.clone());
-        Ok(StorageConfig { kind, data_dir })
+        Ok(StorageConfig::new(kind, data_dir))
     }
 }

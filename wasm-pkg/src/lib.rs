@@ -44,12 +44,7 @@ impl KvStore {
             Some(name) => name.parse().map_err(js_error)?,
             None => StorageKind::Redb,
         };
-        let storage = StorageConfig {
-            kind,
-            data_dir: None,
-        }
-        .open()
-        .map_err(js_error)?;
+        let storage = StorageConfig::new(kind, None).open().map_err(js_error)?;
         Ok(KvStore { storage })
     }
 

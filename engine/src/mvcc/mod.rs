@@ -9,7 +9,8 @@
 //! # Where versions live
 //! Storage holds only the newest committed version of each row. The table's learned primary
 //! index maps each key to a [`RowEntry`]: that version's commit timestamp, whether it is a
-//! deletion, and a chain of older versions kept in memory for snapshots that still need them.
+//! deletion, a chain of older versions kept in memory for snapshots that still need them, and
+//! the row cache's copy of the newest version (see `crate::cache`).
 //!
 //! ```text
 //!  key 42 ─► RowEntry { ts: 9, deleted: false, chain: [ (ts 5, row v2), (ts 2, row v1) ] }
@@ -26,6 +27,7 @@
 //! re-checked against everything committed since), take the commit timestamp, write rows, index
 //! entries and deletions in one atomic storage batch, then install the versions in the primary
 //! index (the replaced version moves into the chain), the secondary indexes and the row cache.
+//! New keys are inserted into the primary index; their rows are cached when first read.
 //! Outside the lock the commit waits for durability — concurrent committers share one storage
 //! sync (group commit) — and only then becomes visible to new snapshots. A crash before the
 //! sync loses the commit entirely; storage's atomic batch means it never half-applies.

@@ -53,12 +53,49 @@ impl FromStr for StorageKind {
     }
 }
 
+/// RocksDB tuning, with defaults sized for a small server.
+#[derive(Debug, Clone)]
+pub struct RocksDbOptions {
+    /// Shared block cache for data, index and filter blocks, in bytes.
+    pub block_cache_bytes: usize,
+    /// Memtable size before a flush, in bytes.
+    pub write_buffer_bytes: usize,
+    /// Bloom filter bits per key (point lookups skip files that cannot hold the key).
+    pub bloom_bits_per_key: f64,
+    /// Background flush and compaction threads.
+    pub background_jobs: i32,
+}
+
+impl Default for RocksDbOptions {
+    fn default() -> Self {
+        Self {
+            block_cache_bytes: 128 << 20,
+            write_buffer_bytes: 16 << 20,
+            bloom_bits_per_key: 10.0,
+            background_jobs: 2,
+        }
+    }
+}
+
 /// Where and how to open storage.
 #[derive(Debug, Clone)]
 pub struct StorageConfig {
     pub kind: StorageKind,
     /// The data directory; `None` keeps redb in memory. Required for RocksDB.
     pub data_dir: Option<PathBuf>,
+    /// RocksDB's tuning (ignored by the other backends).
+    pub rocksdb: RocksDbOptions,
+}
+
+impl StorageConfig {
+    /// The given backend in `data_dir`, with default tuning.
+    pub fn new(kind: StorageKind, data_dir: Option<PathBuf>) -> Self {
+        Self {
+            kind,
+            data_dir,
+            rocksdb: RocksDbOptions::default(),
+        }
+    }
 }
 
 impl StorageConfig {
@@ -73,7 +110,7 @@ impl StorageConfig {
             (StorageKind::Redb, Some(dir)) => {
                 Ok(Arc::new(RedbStorage::open(dir.join("omendb.redb"))?))
             }
-            (StorageKind::RocksDb, dir) => open_rocksdb(dir.as_deref()),
+            (StorageKind::RocksDb, dir) => open_rocksdb(dir.as_deref(), &self.rocksdb),
         }
     }
 }
@@ -89,15 +126,14 @@ fn create_dir(dir: &Path) -> Result<()> {
 
 cfg_if::cfg_if! {
     if #[cfg(all(feature = "rocksdb", not(target_arch = "wasm32")))] {
-        fn open_rocksdb(dir: Option<&Path>) -> Result<Arc<dyn Storage>> {
+        fn open_rocksdb(dir: Option<&Path>, options: &RocksDbOptions) -> Result<Arc<dyn Storage>> {
             let dir = dir.ok_or_else(|| {
                 Error::Config("the rocksdb backend needs a data directory".into())
             })?;
-            let options = super::RocksDbOptions::default();
-            Ok(Arc::new(super::RocksDbStorage::open(dir.join("rocksdb"), &options)?))
+            Ok(Arc::new(super::RocksDbStorage::open(dir.join("rocksdb"), options)?))
         }
     } else {
-        fn open_rocksdb(_dir: Option<&Path>) -> Result<Arc<dyn Storage>> {
+        fn open_rocksdb(_dir: Option<&Path>, _options: &RocksDbOptions) -> Result<Arc<dyn Storage>> {
             Err(Error::NotSupported(
                 "this build of OmenDB has no RocksDB backend (feature `rocksdb`)".into(),
             ))

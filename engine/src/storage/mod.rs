@@ -13,7 +13,7 @@ use std::ops::Bound;
 
 use crate::Result;
 
-pub use self::config::{StorageConfig, StorageKind};
+pub use self::config::{RocksDbOptions, StorageConfig, StorageKind};
 pub use self::key::{Key, KeyPrefix};
 pub use self::memory::MemoryStorage;
 pub use self::redb::RedbStorage;
@@ -21,7 +21,7 @@ pub use self::redb::RedbStorage;
 cfg_if::cfg_if! {
     if #[cfg(all(feature = "rocksdb", not(target_arch = "wasm32")))] {
         mod rocksdb;
-        pub use self::rocksdb::{RocksDbOptions, RocksDbStorage};
+        pub use self::rocksdb::RocksDbStorage;
     }
 }
 

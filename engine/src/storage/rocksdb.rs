@@ -6,32 +6,8 @@ use ::rocksdb::{
     ReadOptions, WriteOptions,
 };
 
-use super::{Scan, Storage, WriteBatch, WriteOp};
+use super::{RocksDbOptions, Scan, Storage, WriteBatch, WriteOp};
 use crate::{Error, Result};
-
-/// RocksDB tuning, with defaults sized for a small server.
-#[derive(Debug, Clone)]
-pub struct RocksDbOptions {
-    /// Shared block cache for data, index and filter blocks, in bytes.
-    pub block_cache_bytes: usize,
-    /// Memtable size before a flush, in bytes.
-    pub write_buffer_bytes: usize,
-    /// Bloom filter bits per key (point lookups skip files that cannot hold the key).
-    pub bloom_bits_per_key: f64,
-    /// Background flush and compaction threads.
-    pub background_jobs: i32,
-}
-
-impl Default for RocksDbOptions {
-    fn default() -> Self {
-        Self {
-            block_cache_bytes: 128 << 20,
-            write_buffer_bytes: 16 << 20,
-            bloom_bits_per_key: 10.0,
-            background_jobs: 2,
-        }
-    }
-}
 
 /// Storage in a RocksDB directory (native builds with the `rocksdb` feature).
 pub struct RocksDbStorage {

@@ -171,10 +171,7 @@ fn config_opens_each_backend_and_rejects_unknown_names() {
         StorageKind::Redb,
         StorageKind::default_for_build(),
     ] {
-        let config = StorageConfig {
-            kind,
-            data_dir: Some(dir.path().join(kind.to_string())),
-        };
+        let config = StorageConfig::new(kind, Some(dir.path().join(kind.to_string())));
         let storage = config.open().unwrap();
         let mut batch = WriteBatch::new();
         batch.put(b"a".to_vec(), b"1".to_vec());
