@@ -214,3 +214,71 @@ fn group_commit_shares_one_sync_between_waiting_commits() {
     assert_eq!(storage.syncs.load(Ordering::SeqCst), 2);
     assert_eq!(total(&db), 0);
 }
+
+/// Memory storage whose syncs fail: the commit waiting for one fails, and so does every later
+/// commit, since storage can no longer promise durability.
+#[derive(Debug, Default)]
+struct FailingSync {
+    inner: MemoryStorage,
+}
+
+impl Storage for FailingSync {
+    fn name(&self) -> &'static str {
+        "failing"
+    }
+    fn get(&self, key: &[u8]) -> omendb::Result<Option<Vec<u8>>> {
+        self.inner.get(key)
+    }
+    fn write(&self, batch: WriteBatch, sync: bool) -> omendb::Result<()> {
+        self.inner.write(batch, sync)
+    }
+    fn scan(&self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> omendb::Result<Scan<'_>> {
+        self.inner.scan(start, end)
+    }
+    fn sync(&self) -> omendb::Result<()> {
+        Err(omendb::Error::Storage {
+            backend: "failing",
+            message: "fsync: input/output error".into(),
+        })
+    }
+}
+
+#[test]
+fn a_failed_sync_fails_the_commit_and_stops_later_ones() {
+    let storage = Arc::new(FailingSync::default());
+    let db = Database::open_storage(storage, &DatabaseConfig::memory()).unwrap();
+    create_accounts(&db);
+    let session = db.session();
+    let err = session
+        .autocommit(|txn| txn.insert("accounts", account(1, "a", 0)))
+        .unwrap_err();
+    assert_eq!(err.sqlstate(), "58030", "{err}");
+    assert!(err.to_string().contains("input/output error"));
+    assert_eq!(sqlstate(session.begin()), "58030");
+    let mut relaxed = db.session();
+    relaxed.set_synchronous_commit(false);
+    assert_eq!(sqlstate(relaxed.begin()), "58030");
+}
+
+#[test]
+fn dropping_a_table_fails_transactions_that_wrote_to_it() {
+    let db = Database::open(DatabaseConfig::memory()).unwrap();
+    create_accounts(&db);
+    let session = db.session();
+    let mut txn = session.begin().unwrap();
+    txn.insert("accounts", account(1, "a", 0)).unwrap();
+    db.drop_table("accounts").unwrap();
+    assert_eq!(sqlstate(txn.commit()), "42P01");
+    create_accounts(&db);
+    assert_eq!(total(&db), 0, "nothing of the failed transaction landed");
+}
+
+#[test]
+fn handles_move_between_threads() {
+    fn send<T: Send>() {}
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Database>();
+    send_sync::<omendb::Session>();
+    send::<omendb::Transaction>();
+    send::<omendb::RowScan>();
+}
