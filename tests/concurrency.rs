@@ -62,6 +62,8 @@ fn bank_transfers(kind: StorageKind, synchronous: bool) {
                         Bound::Unbounded,
                         Direction::Forward,
                     )
+                    .unwrap()
+                    .collect::<omendb::Result<Vec<_>>>()
                     .unwrap();
                 let sum: i64 = by_balance.iter().map(|(_, r)| int(r, 2)).sum();
                 assert_eq!(sum, ACCOUNTS * START);

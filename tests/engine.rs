@@ -73,6 +73,8 @@ fn crud_and_reopen(kind: StorageKind) {
             Bound::Unbounded,
             Direction::Forward,
         )
+        .unwrap()
+        .collect::<omendb::Result<Vec<_>>>()
         .unwrap();
     let balances: Vec<i64> = by_balance.iter().map(|(_, r)| int(r, 2)).collect();
     assert_eq!(balances, [10, 40, 50, 99]);
@@ -113,6 +115,8 @@ fn own_writes_and_rollback(kind: StorageKind) {
             Bound::Included(&[Value::Int(7)][..]),
             Direction::Forward,
         )
+        .unwrap()
+        .collect::<omendb::Result<Vec<_>>>()
         .unwrap();
     assert_eq!(
         low.iter().map(|(_, r)| int(r, 0)).collect::<Vec<_>>(),
@@ -193,6 +197,8 @@ fn ranges_both_directions(kind: StorageKind) {
             Bound::Included(&[Value::Int(6)][..]),
             Direction::Forward,
         )
+        .unwrap()
+        .collect::<omendb::Result<Vec<_>>>()
         .unwrap();
     let expected: Vec<i64> = (0..5000).map(|i| i * 3).filter(|id| id % 7 == 6).collect();
     assert_eq!(
@@ -207,9 +213,89 @@ fn ranges_both_directions(kind: StorageKind) {
             Bound::Unbounded,
             Direction::Backward,
         )
+        .unwrap()
+        .collect::<omendb::Result<Vec<_>>>()
         .unwrap();
     assert_eq!(above.len(), expected.len());
     assert_eq!(int(&above[0].1, 0), *expected.last().unwrap());
+}
+
+fn index_scans_merge_own_writes_across_batches(kind: StorageKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(kind, dir.path());
+    create_accounts(&db);
+    db.session()
+        .autocommit(|txn| {
+            for id in 0..3000 {
+                txn.insert("accounts", account(id, &format!("o{id}"), id % 5))?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let mut txn = db.session().begin().unwrap();
+    // Move every tenth row to balance 3, delete every seventh, add some rows.
+    let mut expected: std::collections::BTreeMap<i64, i64> =
+        (0..3000).map(|id| (id, id % 5)).collect();
+    for id in (0..3000).step_by(10) {
+        txn.update(
+            "accounts",
+            &RowKey::Int(id),
+            account(id, &format!("o{id}"), 3),
+        )
+        .unwrap();
+        expected.insert(id, 3);
+    }
+    for id in (0..3000).step_by(7) {
+        txn.delete("accounts", &RowKey::Int(id)).unwrap();
+        expected.remove(&id);
+    }
+    for id in 5000..5100 {
+        txn.insert("accounts", account(id, &format!("o{id}"), 3))
+            .unwrap();
+        expected.insert(id, 3);
+    }
+    let mut want: Vec<(i64, i64)> = expected
+        .iter()
+        .filter(|(_, b)| (2..=3).contains(*b))
+        .map(|(&id, &b)| (b, id))
+        .collect();
+    want.sort();
+    let bounds = ([Value::Int(2)], [Value::Int(3)]);
+    for direction in [Direction::Forward, Direction::Backward] {
+        let got: Vec<(i64, i64)> = txn
+            .scan_index(
+                "accounts",
+                "accounts_balance",
+                Bound::Included(&bounds.0[..]),
+                Bound::Included(&bounds.1[..]),
+                direction,
+            )
+            .unwrap()
+            .map(|r| {
+                let row = r.unwrap().1;
+                (int(&row, 2), int(&row, 0))
+            })
+            .collect();
+        let mut want = want.clone();
+        if direction == Direction::Backward {
+            want.reverse();
+        }
+        assert_eq!(got, want, "{direction:?}");
+    }
+    // Scans are lazy: taking a few rows reads a batch, not the range.
+    let first: Vec<_> = txn
+        .scan_index(
+            "accounts",
+            "accounts_balance",
+            Bound::Unbounded,
+            Bound::Unbounded,
+            Direction::Forward,
+        )
+        .unwrap()
+        .take(3)
+        .collect::<omendb::Result<Vec<_>>>()
+        .unwrap();
+    assert_eq!(first.len(), 3);
 }
 
 fn errors_carry_sqlstates(kind: StorageKind) {
@@ -570,6 +656,8 @@ fn indexes_built_later_and_dropped(kind: StorageKind) {
                 Bound::Included(&[Value::from("owner1")][..]),
                 Direction::Forward,
             )
+            .unwrap()
+            .collect::<omendb::Result<Vec<_>>>()
             .unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(int(&found[0].1, 2), 10);
@@ -611,6 +699,8 @@ fn indexes_built_later_and_dropped(kind: StorageKind) {
             Bound::Included(&[Value::from("owner1"), Value::Int(5)][..]),
             Direction::Forward,
         )
+        .unwrap()
+        .collect::<omendb::Result<Vec<_>>>()
         .unwrap();
     assert_eq!(found.len(), 1);
     db.drop_table("accounts").unwrap();
@@ -635,6 +725,7 @@ macro_rules! battery {
             #[test] fn own_writes_and_rollback() { super::own_writes_and_rollback($kind) }
             #[test] fn ranges_both_directions() { super::ranges_both_directions($kind) }
             #[test] fn errors_carry_sqlstates() { super::errors_carry_sqlstates($kind) }
+            #[test] fn index_scans_merge_own_writes_across_batches() { super::index_scans_merge_own_writes_across_batches($kind) }
             #[test] fn first_committer_wins() { super::first_committer_wins($kind) }
             #[test] fn hidden_row_ids_and_composite_keys() { super::hidden_row_ids_and_composite_keys($kind) }
             #[test] fn tables_larger_than_the_cache() { super::tables_larger_than_the_cache($kind) }

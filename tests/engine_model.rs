@@ -291,7 +291,11 @@ impl Engine {
                     Bound::Included(&[Value::Int(b)][..]),
                     Direction::Forward,
                 )
-                .map(|rows| Outcome::Rows(rows.iter().map(|(_, r)| pair(r)).collect())),
+                .and_then(|scan| {
+                    scan.map(|r| r.map(|(_, row)| pair(&row)))
+                        .collect::<omendb::Result<Vec<_>>>()
+                        .map(Outcome::Rows)
+                }),
             Op::Commit(s) => match self.slots[s].take() {
                 Some(txn) => txn.commit().map(|()| Outcome::Done),
                 None => Ok(Outcome::Done),

@@ -119,7 +119,8 @@ fn run(txn: &mut Transaction, words: &[&str]) -> Result<Option<String>> {
                 Bound::Included(&hi[..]),
                 Direction::Forward,
             )?;
-            show(rows.into_iter().map(|(_, r)| r.to_vec()).collect())
+            let rows: Result<Vec<_>> = rows.map(|r| r.map(|(_, row)| row.to_vec())).collect();
+            show(rows?)
         }
         "sum" => {
             let mut sum = 0;

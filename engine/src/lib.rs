@@ -27,7 +27,7 @@ pub mod types;
 
 pub use database::{Database, DatabaseConfig, DatabaseStats, Session};
 pub use error::{Error, Result};
-pub use mvcc::{Direction, RowScan, Transaction};
+pub use mvcc::{Direction, IndexScan, RowScan, Transaction};
 pub use table::RowKey;
 
 /// The engine's version, as reported to clients (e.g. in `version()`).

@@ -51,11 +51,13 @@
 //!   every snapshot, and no versions survive a restart.
 
 mod clock;
+mod index_scan;
 mod scan;
 mod transaction;
 mod version;
 
 pub(crate) use self::clock::Clock;
+pub use self::index_scan::IndexScan;
 pub use self::scan::{Direction, RowScan};
 pub use self::transaction::Transaction;
 pub(crate) use self::version::{RowEntry, Visibility};

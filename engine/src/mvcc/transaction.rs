@@ -1,11 +1,12 @@
 //! Transactions: snapshot reads merged with the transaction's own writes, and the commit.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use super::index_scan::{IndexScan, IndexScanStart};
 use super::scan::{Direction, RowScan};
 use super::version::{RowEntry, Visibility};
 use crate::catalog::{ObjectId, TableSchema};
@@ -13,7 +14,7 @@ use crate::database::{GcItem, GcTarget, Shared, unique_violation};
 use crate::encoding::{encode_row, encode_values, prefix_end};
 use crate::storage::{Key, WriteBatch};
 use crate::sync::{lock, read, write};
-use crate::table::{IndexMark, RowKey, Table, TableState};
+use crate::table::{IndexMark, RowKey, SecondaryIndex, Table, TableState};
 use crate::types::{Row, Value};
 use crate::{Error, Result};
 
@@ -191,7 +192,7 @@ impl Transaction {
     }
 
     /// Rows whose values in the index's columns fall between `lower` and `upper`, in index
-    /// order. Bounds may name a prefix of the index's columns.
+    /// order (ties in primary-key order). Bounds may name a prefix of the index's columns.
     pub fn scan_index(
         &self,
         table: &str,
@@ -199,79 +200,70 @@ impl Transaction {
         lower: Bound<&[Value]>,
         upper: Bound<&[Value]>,
         direction: Direction,
-    ) -> Result<Vec<(RowKey, Arc<Row>)>> {
+    ) -> Result<IndexScan> {
+        let name = table;
         let table = self.table(table)?;
         let state = read(&table.state);
-        let position = state
+        let index = state
             .indexes
             .iter()
-            .position(|i| i.schema.name == index)
+            .find(|i| i.schema.name == index)
             .ok_or_else(|| Error::UndefinedObject(format!("index \"{index}\"")))?;
-        let Some(range) = index_range(lower, upper) else {
-            return Ok(Vec::new());
+        let range = index_range(lower, upper);
+        let start = IndexScanStart {
+            db: self.db.clone(),
+            table: table.clone(),
+            index: index.schema.id,
+            snapshot: self.snapshot,
+            range: range
+                .clone()
+                .map_or((Bound::Unbounded, Bound::Unbounded), |r| (r.0, r.1)),
+            direction,
+            own: Vec::new(),
+            written: BTreeSet::new(),
         };
-        let index = &state.indexes[position];
-        let mut candidates: Vec<(Vec<u8>, RowKey)> = Vec::new();
+        let Some(range) = range else {
+            return Ok(IndexScan::materialized(start, Vec::new()));
+        };
         if index.created_at > self.snapshot {
             // The index lacks entries for versions superseded before it was built: find this
-            // snapshot's rows the slow way.
+            // snapshot's rows with a table scan.
+            let index = SecondaryIndex {
+                schema: index.schema.clone(),
+                created_at: index.created_at,
+                entries: BTreeMap::new(),
+            };
             drop(state);
-            for item in self.scan(&table_name(&table), .., Direction::Forward)? {
+            let mut rows = Vec::new();
+            for item in self.scan(name, .., Direction::Forward)? {
                 let (key, row) = item?;
-                let state = read(&table.state);
-                let Some(index) = state.indexes.get(position) else {
-                    break;
-                };
                 let entry_key = index.entry_key(&row, &key);
                 if range.contains(&entry_key) {
-                    candidates.push((entry_key, key));
+                    rows.push((entry_key, key, row));
                 }
             }
-            candidates.sort();
-            let mut rows = Vec::with_capacity(candidates.len());
-            for (_, key) in candidates {
-                if let Some(row) = self.get(&table_name(&table), &key)? {
-                    rows.push((key, row));
-                }
-            }
-            if direction == Direction::Backward {
-                rows.reverse();
-            }
-            return Ok(rows);
+            rows.sort_by(|a, b| a.0.cmp(&b.0));
+            return Ok(IndexScan::materialized(start, rows));
         }
-        candidates.extend(
-            index
-                .entries
-                .range::<Vec<u8>, _>(range.clone())
-                .map(|(k, mark)| (k.clone(), mark.pk.clone())),
-        );
+        let mut own = Vec::new();
+        let mut written = BTreeSet::new();
         if let Some(writes) = self.writes.get(&table.id) {
             for (key, write) in &writes.rows {
+                written.insert(key.clone());
                 if let Some(row) = &write.row {
                     let entry_key = index.entry_key(row, key);
                     if range.contains(&entry_key) {
-                        candidates.push((entry_key, key.clone()));
+                        own.push((entry_key, key.clone(), row.clone()));
                     }
                 }
             }
         }
-        candidates.sort();
-        candidates.dedup();
-        let mut rows = Vec::new();
-        for (entry_key, key) in candidates {
-            // An entry may belong to a version this snapshot does not see.
-            if let Some(row) = self.visible_row(&table, &state, &key)? {
-                if index.entry_key(&row, &key) == entry_key {
-                    rows.push((key, row));
-                }
-            }
-        }
         drop(state);
-        self.db.admit_pending(&table);
-        if direction == Direction::Backward {
-            rows.reverse();
-        }
-        Ok(rows)
+        Ok(IndexScan::new(IndexScanStart {
+            own,
+            written,
+            ..start
+        }))
     }
 
     fn check_writable(&self, what: &'static str) -> Result<()> {
