@@ -276,6 +276,52 @@ fn dropping_a_table_fails_transactions_that_wrote_to_it() {
 }
 
 #[test]
+fn a_unique_index_created_under_a_writer_is_checked_at_its_commit() {
+    let db = Database::open(DatabaseConfig::memory()).unwrap();
+    create_accounts(&db);
+    let session = db.session();
+    session
+        .autocommit(|txn| txn.insert("accounts", account(1, "a", 7)))
+        .unwrap();
+    let mut txn = session.begin().unwrap();
+    txn.insert("accounts", account(2, "b", 7)).unwrap();
+    txn.insert("accounts", account(3, "c", 8)).unwrap();
+    txn.insert("accounts", account(4, "d", 8)).unwrap();
+    // Existing rows have distinct balances, so the index builds; the writer's rows clash.
+    db.create_index("accounts", "accounts_balance_key", &["balance"], true)
+        .unwrap();
+    let err = txn.commit().unwrap_err();
+    assert_eq!(err.sqlstate(), "23505", "{err}");
+    assert_eq!(total(&db), 7);
+}
+
+#[test]
+fn a_scan_of_a_dropped_table_stops_with_42p01() {
+    let db = Database::open(DatabaseConfig::memory()).unwrap();
+    create_accounts(&db);
+    let session = db.session();
+    session
+        .autocommit(|txn| {
+            for id in 0..1000 {
+                txn.insert("accounts", account(id, &format!("a{id}"), 1))?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let txn = session.begin_read_only().unwrap();
+    let mut scan = txn.scan("accounts", .., Direction::Forward).unwrap();
+    assert!(scan.next().unwrap().is_ok());
+    db.drop_table("accounts").unwrap();
+    let rest: Vec<_> = scan.collect();
+    let err = rest
+        .iter()
+        .find_map(|r| r.as_ref().err())
+        .expect("an error once dropped");
+    assert_eq!(err.sqlstate(), "42P01");
+    assert!(rest.len() < 1000, "the scan stopped");
+}
+
+#[test]
 fn handles_move_between_threads() {
     fn send<T: Send>() {}
     fn send_sync<T: Send + Sync>() {}

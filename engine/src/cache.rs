@@ -176,9 +176,6 @@ impl RowCache {
                 entry.cached = None;
             }
         }
-        if pending.admissions.is_empty() {
-            return;
-        }
         let mut elsewhere = Vec::new();
         {
             let mut cache = lock(&self.state);

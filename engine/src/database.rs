@@ -252,7 +252,8 @@ impl Database {
             .get(name)
             .cloned()
             .ok_or_else(|| Error::UndefinedTable(name.to_string()))?;
-        let state = read(&table.state);
+        // Waits for readers in the middle of a batch; later batches see the table dropped.
+        let state = write(&table.state);
         let mut batch = WriteBatch::new();
         batch.delete(Key::Table(table.id).encode());
         let mut prefixes = vec![KeyPrefix::Rows(table.id).encode()];
@@ -268,6 +269,8 @@ impl Database {
             }
         }
         shared.storage.write(batch, true)?;
+        table.dropped.store(true, Ordering::Release);
+        drop(state);
         shared.catalog_version.fetch_add(1, Ordering::Release);
         tables.by_name.remove(name);
         shared.cache.forget_table(table.id);

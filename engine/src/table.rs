@@ -272,6 +272,8 @@ pub(crate) struct Table {
     pub cache_pending: Mutex<PendingCache>,
     /// Whether `cache_pending` may hold work (read without locking on every access).
     pub cache_has_pending: AtomicBool,
+    /// Set (under the write latch) when the table is dropped: scans still holding it stop.
+    pub dropped: AtomicBool,
     next_rowid: AtomicI64,
 }
 
@@ -361,6 +363,7 @@ impl Table {
             next_rowid: AtomicI64::new(next_rowid),
             cache_pending: Mutex::default(),
             cache_has_pending: AtomicBool::new(false),
+            dropped: AtomicBool::new(false),
             state: RwLock::new(TableState {
                 types: schema.types().into(),
                 schema: Arc::new(schema),
@@ -368,6 +371,14 @@ impl Table {
                 indexes,
             }),
         }
+    }
+
+    /// Fails with 42P01 once the table has been dropped. Callers hold its latch.
+    pub fn check_exists(&self, state: &TableState) -> Result<()> {
+        if self.dropped.load(Ordering::Acquire) {
+            return Err(Error::UndefinedTable(state.schema.name.clone()));
+        }
+        Ok(())
     }
 
     /// A fresh hidden row id.

@@ -95,6 +95,7 @@ impl IndexScan {
 
     fn fill(&mut self) -> Result<()> {
         let state = read(&self.table.state);
+        self.table.check_exists(&state)?;
         let index = state
             .indexes
             .iter()

@@ -81,6 +81,7 @@ impl RowScan {
     /// Reads the next batch of committed rows visible to the snapshot.
     fn fill(&mut self) -> Result<()> {
         let state = read(&self.table.state);
+        self.table.check_exists(&state)?;
         let reverse = self.direction == Direction::Backward;
         let mut visited = 0;
         let mut last = None;

@@ -1,7 +1,7 @@
 //! Transactions: snapshot reads merged with the transaction's own writes, and the commit.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -523,20 +523,25 @@ impl Transaction {
         Ok(())
     }
 
-    /// Unique values are re-checked against everything committed since the snapshot.
+    /// Re-checks the written rows against every unique index as it is now: values committed
+    /// since the snapshot count, and so do unique indexes created since the writes were made.
     fn validate_unique(&self, writes: &TableWrites, state: &TableState) -> Result<()> {
-        for ((index_id, values), key) in &writes.unique {
-            let Some(index) = state.indexes.iter().find(|i| i.schema.id == *index_id) else {
-                continue;
-            };
-            let taken = index
-                .live_with_values(values)
-                .any(|other| other != key && !writes.rows.contains_key(other));
-            if taken {
-                let row = writes.rows.get(key).and_then(|w| w.row.clone());
-                if let Some(row) = row {
-                    return Err(unique_violation(&state.schema, &index.schema.columns, &row));
+        for index in state.indexes.iter().filter(|i| i.schema.unique) {
+            let mut ours: HashMap<Vec<u8>, &RowKey> = HashMap::new();
+            for (key, write) in &writes.rows {
+                let Some(row) = write.row.as_deref().filter(|r| index.enforces(r)) else {
+                    continue;
+                };
+                let values = index.values_key(row);
+                let taken_here = ours.get(&values).is_some_and(|other| *other != key);
+                let taken = taken_here
+                    || index
+                        .live_with_values(&values)
+                        .any(|other| other != key && !writes.rows.contains_key(other));
+                if taken {
+                    return Err(unique_violation(&state.schema, &index.schema.columns, row));
                 }
+                ours.insert(values, key);
             }
         }
         Ok(())
