@@ -326,7 +326,7 @@ fn handles_move_between_threads() {
     fn send<T: Send>() {}
     fn send_sync<T: Send + Sync>() {}
     send_sync::<Database>();
-    send_sync::<omendb::Session>();
+    send::<omendb::Session>();
     send::<omendb::Transaction>();
     send::<omendb::RowScan>();
 }

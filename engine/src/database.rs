@@ -120,11 +120,16 @@ pub(crate) enum GcTarget {
     IndexEntry { index: ObjectId, key: Vec<u8> },
 }
 
-/// A connection's view of the database: settings, and the transactions it begins.
-#[derive(Debug, Clone)]
+/// A connection's view of the database: settings, the transactions it begins, and (for SQL,
+/// see [`Session::execute`]) its open transaction block.
+#[derive(Debug)]
 pub struct Session {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     synchronous_commit: bool,
+    /// The transaction opened by SQL `BEGIN`, if any.
+    pub(crate) block: Option<Transaction>,
+    /// Whether a statement failed inside the block: only ROLLBACK (or COMMIT) is accepted.
+    pub(crate) failed: bool,
 }
 
 /// A snapshot of the database's counters.
@@ -206,6 +211,8 @@ impl Database {
         Session {
             shared: self.shared.clone(),
             synchronous_commit: self.shared.synchronous_commit,
+            block: None,
+            failed: false,
         }
     }
 
@@ -602,6 +609,13 @@ impl Shared {
 }
 
 impl Session {
+    /// The database this session belongs to.
+    pub fn database(&self) -> Database {
+        Database {
+            shared: self.shared.clone(),
+        }
+    }
+
     /// Begins a read-write transaction at a snapshot of everything committed so far.
     pub fn begin(&self) -> Result<Transaction> {
         Transaction::begin(self.shared.clone(), false, self.synchronous_commit)

@@ -62,6 +62,33 @@ pub enum Error {
     #[error("duplicate key value violates unique constraint \"{constraint}\"")]
     UniqueViolation { constraint: String, detail: String },
 
+    #[error("{0}")]
+    Syntax(String),
+    #[error("{0}")]
+    StatementTooComplex(String),
+    #[error("column \"{0}\" does not exist")]
+    UnknownColumn(String),
+    #[error("{0}")]
+    UndefinedFunction(String),
+    #[error("{0}")]
+    CannotCast(String),
+    /// A type error in an expression (PostgreSQL's datatype_mismatch).
+    #[error("{0}")]
+    Datatype(String),
+    #[error("division by zero")]
+    DivisionByZero,
+    #[error("{0}")]
+    InvalidText(String),
+    #[error("LIMIT must not be negative")]
+    NegativeLimit,
+    #[error("OFFSET must not be negative")]
+    NegativeOffset,
+    #[error("current transaction is aborted, commands ignored until end of transaction block")]
+    InFailedTransaction,
+    /// Any other error, located at a character position (1-based) of the SQL text.
+    #[error("{error}")]
+    At { position: usize, error: Box<Error> },
+
     /// A concurrent transaction committed a conflicting write first; retrying may succeed.
     #[error("could not serialize access due to {0}")]
     SerializationFailure(String),
@@ -88,6 +115,18 @@ impl Error {
             Error::NumericOutOfRange(_) => "22003",
             Error::NotNullViolation { .. } => "23502",
             Error::UniqueViolation { .. } => "23505",
+            Error::Syntax(_) => "42601",
+            Error::StatementTooComplex(_) => "54001",
+            Error::UnknownColumn(_) => "42703",
+            Error::UndefinedFunction(_) => "42883",
+            Error::CannotCast(_) => "42846",
+            Error::Datatype(_) => "42804",
+            Error::DivisionByZero => "22012",
+            Error::InvalidText(_) => "22P02",
+            Error::NegativeLimit => "2201W",
+            Error::NegativeOffset => "2201X",
+            Error::InFailedTransaction => "25P02",
+            Error::At { error, .. } => error.sqlstate(),
             Error::SerializationFailure(_) => "40001",
             Error::ReadOnlyTransaction(_) => "25006",
         }
@@ -95,13 +134,38 @@ impl Error {
 
     /// Whether retrying the same request may succeed (serialization failures, deadlocks).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::SerializationFailure(_))
+        match self {
+            Error::At { error, .. } => error.is_retryable(),
+            other => matches!(other, Error::SerializationFailure(_)),
+        }
+    }
+
+    /// This error, located at `position` (1-based, in characters) in the SQL text. An error
+    /// that already has a position keeps it.
+    pub fn at(self, position: usize) -> Error {
+        match self {
+            Error::At { .. } => self,
+            error if position == 0 => error,
+            error => Error::At {
+                position,
+                error: Box::new(error),
+            },
+        }
+    }
+
+    /// Where in the SQL text the error is, if known (PostgreSQL's POSITION field).
+    pub fn position(&self) -> Option<usize> {
+        match self {
+            Error::At { position, .. } => Some(*position),
+            _ => None,
+        }
     }
 
     /// Extra detail for the client (PostgreSQL's DETAIL field), where there is some.
     pub fn detail(&self) -> Option<&str> {
         match self {
             Error::UniqueViolation { detail, .. } => Some(detail),
+            Error::At { error, .. } => error.detail(),
             _ => None,
         }
     }

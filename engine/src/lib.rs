@@ -17,6 +17,8 @@ pub mod encoding;
 pub mod error;
 /// Snapshot-isolation transactions, version chains, group commit and garbage collection.
 pub mod mvcc;
+/// SQL: parser, planner and executor over the engine API.
+pub mod sql;
 /// Ordered byte-level key-value storage and its backends (RocksDB, redb, memory).
 pub mod storage;
 mod sync;
@@ -28,6 +30,7 @@ pub mod types;
 pub use database::{Database, DatabaseConfig, DatabaseStats, Session};
 pub use error::{Error, Result};
 pub use mvcc::{Direction, IndexScan, RowScan, Transaction};
+pub use sql::QueryResult;
 pub use table::RowKey;
 
 /// The engine's version, as reported to clients (e.g. in `version()`).

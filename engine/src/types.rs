@@ -186,12 +186,55 @@ impl fmt::Display for Value {
             Value::Float(x) if x.is_infinite() => {
                 f.write_str(if *x > 0.0 { "Infinity" } else { "-Infinity" })
             }
-            Value::Float(x) => write!(f, "{x}"),
+            Value::Float(x) => f.write_str(&format_float(*x)),
             Value::Text(s) => f.write_str(s),
             Value::Bytes(b) => {
                 f.write_str("\\x")?;
                 b.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
             }
+        }
+    }
+}
+
+/// PostgreSQL's `float8out`: the shortest text that reads back as the same number, in
+/// exponential form when the decimal exponent is below -4 or at least 15 (`1e+15`, `1e-05`).
+fn format_float(x: f64) -> String {
+    if x == 0.0 {
+        return if x.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    let scientific = format!("{x:e}");
+    let Some((mantissa, exponent)) = scientific.split_once('e') else {
+        return format!("{x}");
+    };
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    if (-4..15).contains(&exponent) {
+        format!("{x}")
+    } else {
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exponent.abs())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_print_as_postgres_does() {
+        let cases = [
+            (0.1, "0.1"),
+            (1e15, "1e+15"),
+            (123456789012345.0, "123456789012345"),
+            (1234567890123456.0, "1.234567890123456e+15"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (-2.5e-300, "-2.5e-300"),
+            (-0.0, "-0"),
+            (f64::NAN, "NaN"),
+            (f64::NEG_INFINITY, "-Infinity"),
+        ];
+        for (x, want) in cases {
+            assert_eq!(Value::Float(x).to_string(), want);
         }
     }
 }

@@ -1,0 +1,249 @@
+//! The executor: runs plans against a transaction and produces result sets.
+//!
+//! Step one of the SQL layer materialises each query's rows (filter, then sort, then
+//! offset/limit, then projection); a query without ORDER BY stops reading as soon as its
+//! LIMIT is reached, and `ORDER BY pk` is delivered by the primary-index scan itself.
+
+use std::cmp::Ordering;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use super::expr::{BoundExpr, compare};
+use super::planner::{Access, OutputColumn, Plan, SelectPlan, SortKey, TableSource};
+use crate::table::RowKey;
+use crate::types::{Row, Value};
+use crate::{Error, Result, Transaction};
+
+/// The outcome of one statement: rows (for queries) and PostgreSQL's command tag.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryResult {
+    pub columns: Vec<OutputColumn>,
+    pub rows: Vec<Row>,
+    /// `SELECT 3`, `INSERT 0 2`, `UPDATE 1`, `CREATE TABLE`, …
+    pub tag: String,
+}
+
+impl QueryResult {
+    pub fn command(tag: impl Into<String>) -> Self {
+        Self {
+            columns: Vec::new(),
+            rows: Vec::new(),
+            tag: tag.into(),
+        }
+    }
+}
+
+/// Runs a data statement (query, INSERT, UPDATE, DELETE) in `txn`.
+pub fn execute(plan: &Plan, txn: &mut Transaction) -> Result<QueryResult> {
+    match plan {
+        Plan::Select(select) => query(select, txn),
+        Plan::Insert { table, rows } => {
+            for exprs in rows {
+                let row = exprs.iter().map(|e| e.eval(&[])).collect::<Result<Row>>()?;
+                txn.insert(table, row)?;
+            }
+            Ok(QueryResult::command(format!("INSERT 0 {}", rows.len())))
+        }
+        Plan::Update {
+            source,
+            filter,
+            assignments,
+        } => {
+            let targets = matching(source, filter.as_ref(), txn, None)?;
+            for (key, row) in &targets {
+                let mut new = row.to_vec();
+                for (column, expr) in assignments {
+                    new[*column] = expr.eval(row)?;
+                }
+                txn.update(&source.table, key, new)?;
+            }
+            Ok(QueryResult::command(format!("UPDATE {}", targets.len())))
+        }
+        Plan::Delete { source, filter } => {
+            let targets = matching(source, filter.as_ref(), txn, None)?;
+            for (key, _) in &targets {
+                txn.delete(&source.table, key)?;
+            }
+            Ok(QueryResult::command(format!("DELETE {}", targets.len())))
+        }
+        other => Err(Error::NotSupported(format!(
+            "{other:?} is not a data statement"
+        ))),
+    }
+}
+
+fn query(plan: &SelectPlan, txn: &Transaction) -> Result<QueryResult> {
+    let limit = count(plan.limit.as_ref(), Error::NegativeLimit)?;
+    let offset = count(plan.offset.as_ref(), Error::NegativeOffset)?.unwrap_or(0);
+    let mut rows: Vec<Arc<Row>> = match &plan.source {
+        None => {
+            let passes = match &plan.filter {
+                Some(filter) => filter.eval(&[])? == Value::Boolean(true),
+                None => true,
+            };
+            if passes {
+                vec![Arc::new(Vec::new())]
+            } else {
+                Vec::new()
+            }
+        }
+        Some(source) => {
+            // Without a sort, reading can stop once offset + limit rows have passed.
+            let stop = match (plan.order.is_empty(), limit) {
+                (true, Some(limit)) => Some(offset.saturating_add(limit)),
+                _ => None,
+            };
+            matching(source, plan.filter.as_ref(), txn, stop)?
+                .into_iter()
+                .map(|(_, row)| row)
+                .collect()
+        }
+    };
+    if !plan.order.is_empty() {
+        rows = sort(rows, &plan.order)?;
+    }
+    let rows = rows
+        .into_iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX)))
+        .map(|row| plan.projection.iter().map(|e| e.eval(&row)).collect())
+        .collect::<Result<Vec<Row>>>()?;
+    Ok(QueryResult {
+        tag: format!("SELECT {}", rows.len()),
+        columns: plan.columns.clone(),
+        rows,
+    })
+}
+
+/// LIMIT/OFFSET values: NULL means none; negative ones are errors.
+fn count(expr: Option<&BoundExpr>, negative: Error) -> Result<Option<u64>> {
+    match expr.map(|e| e.eval(&[])).transpose()? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Int(n)) => u64::try_from(n).map(Some).map_err(|_| negative),
+        Some(other) => Err(Error::Datatype(format!(
+            "argument of LIMIT must be type bigint, not type {}",
+            other.type_name()
+        ))),
+    }
+}
+
+/// The rows of `source` that pass `filter`, with their keys; at most `stop` of them.
+fn matching(
+    source: &TableSource,
+    filter: Option<&BoundExpr>,
+    txn: &Transaction,
+    stop: Option<u64>,
+) -> Result<Vec<(RowKey, Arc<Row>)>> {
+    let mut out = Vec::new();
+    let limit = stop.map_or(usize::MAX, |s| usize::try_from(s).unwrap_or(usize::MAX));
+    if limit == 0 {
+        return Ok(out);
+    }
+    for item in scan(source, txn)? {
+        let (key, row) = item?;
+        let passes = match filter {
+            Some(filter) => filter.eval(&row)? == Value::Boolean(true),
+            None => true,
+        };
+        if passes {
+            out.push((key, row));
+            if out.len() >= limit {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+type Rows<'t> = Box<dyn Iterator<Item = Result<(RowKey, Arc<Row>)>> + 't>;
+
+/// Reads a table through the planned access path. A key constant the key column cannot hold
+/// (e.g. out of a SMALLINT's range) matches no row; for a range it widens to a full scan
+/// (the filter still decides).
+fn scan<'t>(source: &TableSource, txn: &'t Transaction) -> Result<Rows<'t>> {
+    let table = source.table.as_str();
+    let full = |txn: &'t Transaction| -> Result<Rows<'t>> {
+        Ok(Box::new(txn.scan(table, .., source.direction)?))
+    };
+    match &source.access {
+        Access::Full => full(txn),
+        Access::Key(value) => match txn.key(table, std::slice::from_ref(value)) {
+            Ok(key) => {
+                let row = txn.get(table, &key)?;
+                Ok(Box::new(row.map(|row| Ok((key, row))).into_iter()))
+            }
+            Err(e) if e.sqlstate() == "22003" => Ok(Box::new(std::iter::empty())),
+            Err(e) => Err(e),
+        },
+        Access::Range(lower, upper) => {
+            let bound = |b: &Bound<Value>| -> Result<Bound<RowKey>> {
+                Ok(match b {
+                    Bound::Included(v) => Bound::Included(txn.key(table, std::slice::from_ref(v))?),
+                    Bound::Excluded(v) => Bound::Excluded(txn.key(table, std::slice::from_ref(v))?),
+                    Bound::Unbounded => Bound::Unbounded,
+                })
+            };
+            match (bound(lower), bound(upper)) {
+                (Ok(lower), Ok(upper)) => Ok(Box::new(txn.scan(
+                    table,
+                    (lower, upper),
+                    source.direction,
+                )?)),
+                _ => full(txn),
+            }
+        }
+    }
+}
+
+fn sort(rows: Vec<Arc<Row>>, keys: &[SortKey]) -> Result<Vec<Arc<Row>>> {
+    let mut keyed = rows
+        .into_iter()
+        .map(|row| {
+            let values = keys
+                .iter()
+                .map(|k| k.expr.eval(&row))
+                .collect::<Result<Vec<Value>>>()?;
+            Ok((values, row))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut failure = None;
+    keyed.sort_by(|(a, _), (b, _)| {
+        for ((x, y), key) in a.iter().zip(b).zip(keys) {
+            let ordering = match (x.is_null(), y.is_null()) {
+                (true, true) => Ordering::Equal,
+                (true, false) => {
+                    if key.nulls_first {
+                        Ordering::Less
+                    } else {
+                        Ordering::Greater
+                    }
+                }
+                (false, true) => {
+                    if key.nulls_first {
+                        Ordering::Greater
+                    } else {
+                        Ordering::Less
+                    }
+                }
+                (false, false) => {
+                    let o = match compare(x, y) {
+                        Ok(o) => o.unwrap_or(Ordering::Equal),
+                        Err(e) => {
+                            failure.get_or_insert(e);
+                            Ordering::Equal
+                        }
+                    };
+                    if key.descending { o.reverse() } else { o }
+                }
+            };
+            if ordering != Ordering::Equal {
+                return ordering;
+            }
+        }
+        Ordering::Equal
+    });
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(keyed.into_iter().map(|(_, row)| row).collect()),
+    }
+}

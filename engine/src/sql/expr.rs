@@ -1,0 +1,507 @@
+//! Bound expressions: columns resolved to positions, literals typed, implicit casts made
+//! explicit — and their evaluation with SQL's three-valued logic.
+
+use std::cmp::Ordering;
+
+use super::parser::ast::BinaryOp;
+use crate::types::{DataType, Value};
+use crate::{Error, Result};
+
+/// The type of an expression: a column type, or unknown (a NULL or quoted literal whose type
+/// the context decides, as in PostgreSQL).
+pub type SqlType = Option<DataType>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BoundExpr {
+    Constant(Value),
+    /// A column of the input row, by position.
+    Column(usize),
+    Negate(Box<BoundExpr>),
+    Not(Box<BoundExpr>),
+    Binary {
+        op: BinaryOp,
+        left: Box<BoundExpr>,
+        right: Box<BoundExpr>,
+        /// The type arithmetic is checked against (overflow errors name it).
+        ty: DataType,
+    },
+    IsNull {
+        expr: Box<BoundExpr>,
+        negated: bool,
+    },
+    InList {
+        expr: Box<BoundExpr>,
+        list: Vec<BoundExpr>,
+        negated: bool,
+    },
+    Cast {
+        expr: Box<BoundExpr>,
+        to: DataType,
+    },
+}
+
+impl BoundExpr {
+    pub fn eval(&self, row: &[Value]) -> Result<Value> {
+        match self {
+            BoundExpr::Constant(value) => Ok(value.clone()),
+            BoundExpr::Column(i) => Ok(row[*i].clone()),
+            BoundExpr::Negate(expr) => match expr.eval(row)? {
+                Value::Null => Ok(Value::Null),
+                Value::Int(i) => i
+                    .checked_neg()
+                    .map(Value::Int)
+                    .ok_or_else(|| out_of_range(DataType::BigInt)),
+                Value::Float(f) => Ok(Value::Float(-f)),
+                other => Err(Error::UndefinedFunction(format!(
+                    "operator does not exist: - {}",
+                    other.type_name()
+                ))),
+            },
+            BoundExpr::Not(expr) => match expr.eval(row)? {
+                Value::Null => Ok(Value::Null),
+                Value::Boolean(b) => Ok(Value::Boolean(!b)),
+                other => Err(not_boolean("NOT", &other)),
+            },
+            BoundExpr::Binary {
+                op,
+                left,
+                right,
+                ty,
+            } => match op {
+                BinaryOp::And | BinaryOp::Or => {
+                    let l = truth(left.eval(row)?, op.symbol())?;
+                    // Short-circuit where the result is already decided.
+                    match (op, l) {
+                        (BinaryOp::And, Some(false)) => return Ok(Value::Boolean(false)),
+                        (BinaryOp::Or, Some(true)) => return Ok(Value::Boolean(true)),
+                        _ => {}
+                    }
+                    let r = truth(right.eval(row)?, op.symbol())?;
+                    Ok(match (op, l, r) {
+                        (BinaryOp::And, _, Some(false)) => Value::Boolean(false),
+                        (BinaryOp::And, Some(true), Some(true)) => Value::Boolean(true),
+                        (BinaryOp::Or, _, Some(true)) => Value::Boolean(true),
+                        (BinaryOp::Or, Some(false), Some(false)) => Value::Boolean(false),
+                        _ => Value::Null,
+                    })
+                }
+                _ => binary(*op, left.eval(row)?, right.eval(row)?, *ty),
+            },
+            BoundExpr::IsNull { expr, negated } => {
+                Ok(Value::Boolean(expr.eval(row)?.is_null() != *negated))
+            }
+            BoundExpr::InList {
+                expr,
+                list,
+                negated,
+            } => {
+                let value = expr.eval(row)?;
+                if value.is_null() {
+                    return Ok(Value::Null);
+                }
+                let mut saw_null = false;
+                for item in list {
+                    let item = item.eval(row)?;
+                    match compare(&value, &item)? {
+                        Some(Ordering::Equal) => return Ok(Value::Boolean(!negated)),
+                        Some(_) => {}
+                        None => saw_null = true,
+                    }
+                }
+                Ok(if saw_null {
+                    Value::Null
+                } else {
+                    Value::Boolean(*negated)
+                })
+            }
+            BoundExpr::Cast { expr, to } => cast(expr.eval(row)?, *to),
+        }
+    }
+
+    /// Whether the expression is a constant (its value then does not depend on the row).
+    pub fn constant(&self) -> Option<&Value> {
+        match self {
+            BoundExpr::Constant(value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+fn truth(value: Value, op: &str) -> Result<Option<bool>> {
+    match value {
+        Value::Null => Ok(None),
+        Value::Boolean(b) => Ok(Some(b)),
+        other => Err(not_boolean(op, &other)),
+    }
+}
+
+fn not_boolean(op: &str, value: &Value) -> Error {
+    Error::Datatype(format!(
+        "argument of {op} must be type boolean, not type {}",
+        value.type_name()
+    ))
+}
+
+pub fn out_of_range(ty: DataType) -> Error {
+    Error::NumericOutOfRange(format!("{} out of range", ty.name()))
+}
+
+/// Whether `v` fits the integer type `ty`.
+fn fits(v: i64, ty: DataType) -> bool {
+    match ty {
+        DataType::SmallInt => i16::try_from(v).is_ok(),
+        DataType::Integer => i32::try_from(v).is_ok(),
+        _ => true,
+    }
+}
+
+fn binary(op: BinaryOp, l: Value, r: Value, ty: DataType) -> Result<Value> {
+    if l.is_null() || r.is_null() {
+        return Ok(Value::Null);
+    }
+    if op.is_comparison() {
+        let ordering = compare(&l, &r)?;
+        return Ok(match ordering {
+            None => Value::Null,
+            Some(o) => Value::Boolean(match op {
+                BinaryOp::Eq => o == Ordering::Equal,
+                BinaryOp::NotEq => o != Ordering::Equal,
+                BinaryOp::Lt => o == Ordering::Less,
+                BinaryOp::LtEq => o != Ordering::Greater,
+                BinaryOp::Gt => o == Ordering::Greater,
+                _ => o != Ordering::Less,
+            }),
+        });
+    }
+    match (op, l, r) {
+        (BinaryOp::Concat, l, r) => Ok(Value::Text(format!("{}{}", text_of(&l), text_of(&r)))),
+        (op, Value::Int(a), Value::Int(b)) => {
+            let result = match op {
+                BinaryOp::Add => a.checked_add(b),
+                BinaryOp::Subtract => a.checked_sub(b),
+                BinaryOp::Multiply => a.checked_mul(b),
+                BinaryOp::Divide | BinaryOp::Modulo if b == 0 => {
+                    return Err(Error::DivisionByZero);
+                }
+                BinaryOp::Divide => a.checked_div(b),
+                BinaryOp::Modulo => Some(a.wrapping_rem(b)),
+                _ => None,
+            };
+            match result {
+                Some(v) if fits(v, ty) => Ok(Value::Int(v)),
+                _ => Err(out_of_range(ty)),
+            }
+        }
+        (op, l @ (Value::Int(_) | Value::Float(_)), r @ (Value::Int(_) | Value::Float(_))) => {
+            let (a, b) = (as_f64(&l), as_f64(&r));
+            let v = match op {
+                BinaryOp::Add => a + b,
+                BinaryOp::Subtract => a - b,
+                BinaryOp::Multiply => a * b,
+                BinaryOp::Divide if b == 0.0 => return Err(Error::DivisionByZero),
+                BinaryOp::Divide => a / b,
+                BinaryOp::Modulo => {
+                    return Err(Error::UndefinedFunction(
+                        "operator does not exist: double precision % double precision".into(),
+                    ));
+                }
+                _ => unreachable_op(op)?,
+            };
+            if v.is_infinite() && a.is_finite() && b.is_finite() {
+                return Err(Error::NumericOutOfRange(
+                    "value out of range: overflow".into(),
+                ));
+            }
+            Ok(Value::Float(v))
+        }
+        (op, l, r) => Err(Error::UndefinedFunction(format!(
+            "operator does not exist: {} {} {}",
+            l.type_name(),
+            op.symbol(),
+            r.type_name()
+        ))),
+    }
+}
+
+fn unreachable_op(op: BinaryOp) -> Result<f64> {
+    Err(Error::UndefinedFunction(format!(
+        "operator {} is not arithmetic",
+        op.symbol()
+    )))
+}
+
+fn as_f64(value: &Value) -> f64 {
+    match value {
+        Value::Int(i) => *i as f64,
+        Value::Float(f) => *f,
+        _ => f64::NAN,
+    }
+}
+
+fn text_of(value: &Value) -> String {
+    value.to_string()
+}
+
+/// SQL comparison of two non-NULL values (`None` if either is NULL). Numbers compare by value
+/// across integer and float; NaN is equal to itself and above every number, as in PostgreSQL.
+pub fn compare(a: &Value, b: &Value) -> Result<Option<Ordering>> {
+    Ok(Some(match (a, b) {
+        (Value::Null, _) | (_, Value::Null) => return Ok(None),
+        (Value::Int(x), Value::Int(y)) => x.cmp(y),
+        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
+            let (x, y) = (as_f64(a), as_f64(b));
+            match (x.is_nan(), y.is_nan()) {
+                (true, true) => Ordering::Equal,
+                (true, false) => Ordering::Greater,
+                (false, true) => Ordering::Less,
+                _ => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+            }
+        }
+        (Value::Text(x), Value::Text(y)) => x.as_bytes().cmp(y.as_bytes()),
+        (Value::Boolean(x), Value::Boolean(y)) => x.cmp(y),
+        (Value::Bytes(x), Value::Bytes(y)) => x.cmp(y),
+        (x, y) => {
+            return Err(Error::UndefinedFunction(format!(
+                "operator does not exist: {} = {}",
+                x.type_name(),
+                y.type_name()
+            )));
+        }
+    }))
+}
+
+/// Converts `value` to type `to`, with PostgreSQL's errors for bad input (22P02) and
+/// overflow (22003).
+pub fn cast(value: Value, to: DataType) -> Result<Value> {
+    let invalid = |text: &str| {
+        Error::InvalidText(format!(
+            "invalid input syntax for type {}: \"{text}\"",
+            to.name()
+        ))
+    };
+    let value = match (value, to) {
+        (Value::Null, _) => return Ok(Value::Null),
+        (Value::Text(s), DataType::Text) => Value::Text(s),
+        (v, DataType::Text) => Value::Text(v.to_string()),
+        (Value::Text(s), ty) if ty.is_integer() => {
+            let v: i64 = s.trim().parse().map_err(|_| invalid(&s))?;
+            if !fits(v, ty) {
+                return Err(out_of_range(ty));
+            }
+            Value::Int(v)
+        }
+        (Value::Text(s), DataType::Real | DataType::Double) => {
+            let t = s.trim();
+            let v = match t.to_ascii_lowercase().as_str() {
+                "nan" => f64::NAN,
+                "infinity" | "inf" | "+infinity" => f64::INFINITY,
+                "-infinity" | "-inf" => f64::NEG_INFINITY,
+                _ => t.parse().map_err(|_| invalid(&s))?,
+            };
+            Value::Float(v)
+        }
+        (Value::Text(s), DataType::Boolean) => match s.trim().to_ascii_lowercase().as_str() {
+            "t" | "true" | "yes" | "y" | "on" | "1" => Value::Boolean(true),
+            "f" | "false" | "no" | "n" | "off" | "0" => Value::Boolean(false),
+            _ => return Err(invalid(&s)),
+        },
+        (Value::Text(s), DataType::Bytea) => {
+            Value::Bytes(parse_bytea(&s).ok_or_else(|| invalid(&s))?)
+        }
+        (Value::Int(i), ty) if ty.is_integer() => {
+            if !fits(i, ty) {
+                return Err(out_of_range(ty));
+            }
+            Value::Int(i)
+        }
+        (Value::Int(i), DataType::Real | DataType::Double) => Value::Float(i as f64),
+        (Value::Float(f), ty) if ty.is_integer() => {
+            // PostgreSQL rounds half away from zero... to the nearest even? It uses rint():
+            // round half to even.
+            let r = f.round_ties_even();
+            if !f.is_finite() || r < i64::MIN as f64 || r >= i64::MAX as f64 || !fits(r as i64, ty)
+            {
+                return Err(out_of_range(ty));
+            }
+            Value::Int(r as i64)
+        }
+        (Value::Float(f), DataType::Real | DataType::Double) => Value::Float(f),
+        (Value::Int(i), DataType::Boolean) => Value::Boolean(i != 0),
+        (Value::Boolean(b), DataType::Boolean) => Value::Boolean(b),
+        (Value::Boolean(b), DataType::Integer) => Value::Int(i64::from(b)),
+        (Value::Bytes(b), DataType::Bytea) => Value::Bytes(b),
+        (v, to) => {
+            return Err(Error::CannotCast(format!(
+                "cannot cast type {} to {}",
+                v.type_name(),
+                to.name()
+            )));
+        }
+    };
+    // Narrow REAL to single precision, as stored.
+    to.admit("?column?", value)
+}
+
+/// PostgreSQL's hex bytea input (`\x0102…`), or the text's bytes.
+fn parse_bytea(s: &str) -> Option<Vec<u8>> {
+    match s.strip_prefix("\\x") {
+        Some(hex) if hex.len() % 2 == 0 => (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+            .collect(),
+        Some(_) => None,
+        None => Some(s.as_bytes().to_vec()),
+    }
+}
+
+/// The result type of arithmetic on two numeric types (PostgreSQL's: the wider integer, or
+/// double precision once a float is involved; REAL with REAL stays REAL).
+pub fn numeric_result(a: DataType, b: DataType) -> Option<DataType> {
+    use DataType::*;
+    let rank = |t: DataType| match t {
+        SmallInt => Some(0),
+        Integer => Some(1),
+        BigInt => Some(2),
+        Real => Some(3),
+        Double => Some(4),
+        _ => None,
+    };
+    let (ra, rb) = (rank(a)?, rank(b)?);
+    Some(match ra.max(rb) {
+        0 => SmallInt,
+        1 => Integer,
+        2 => BigInt,
+        3 if ra == 3 && rb == 3 => Real,
+        _ => Double,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bin(op: BinaryOp, l: Value, r: Value, ty: DataType) -> Result<Value> {
+        BoundExpr::Binary {
+            op,
+            left: Box::new(BoundExpr::Constant(l)),
+            right: Box::new(BoundExpr::Constant(r)),
+            ty,
+        }
+        .eval(&[])
+    }
+
+    #[test]
+    fn three_valued_logic() {
+        use Value::{Boolean as B, Null as N};
+        let cases = [
+            (BinaryOp::And, B(true), N, N),
+            (BinaryOp::And, B(false), N, B(false)),
+            (BinaryOp::And, N, B(false), B(false)),
+            (BinaryOp::Or, B(true), N, B(true)),
+            (BinaryOp::Or, N, B(false), N),
+            (BinaryOp::Or, N, N, N),
+        ];
+        for (op, l, r, want) in cases {
+            assert_eq!(bin(op, l, r, DataType::Boolean).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn integer_arithmetic_checks_its_type() {
+        let v = bin(
+            BinaryOp::Add,
+            Value::Int(i32::MAX.into()),
+            Value::Int(1),
+            DataType::Integer,
+        );
+        assert_eq!(v.unwrap_err().to_string(), "integer out of range");
+        let v = bin(
+            BinaryOp::Divide,
+            Value::Int(7),
+            Value::Int(-2),
+            DataType::Integer,
+        );
+        assert_eq!(v.unwrap(), Value::Int(-3));
+        let v = bin(
+            BinaryOp::Modulo,
+            Value::Int(-7),
+            Value::Int(2),
+            DataType::Integer,
+        );
+        assert_eq!(v.unwrap(), Value::Int(-1));
+        let v = bin(
+            BinaryOp::Divide,
+            Value::Int(1),
+            Value::Int(0),
+            DataType::Integer,
+        );
+        assert_eq!(v.unwrap_err().sqlstate(), "22012");
+        let v = bin(
+            BinaryOp::Divide,
+            Value::Int(i64::MIN),
+            Value::Int(-1),
+            DataType::BigInt,
+        );
+        assert_eq!(v.unwrap_err().sqlstate(), "22003");
+    }
+
+    #[test]
+    fn casts_match_postgres() {
+        assert_eq!(
+            cast(Value::Text(" 42 ".into()), DataType::Integer).unwrap(),
+            Value::Int(42)
+        );
+        assert_eq!(
+            cast(Value::Text("4x".into()), DataType::Integer)
+                .unwrap_err()
+                .sqlstate(),
+            "22P02"
+        );
+        assert_eq!(
+            cast(Value::Int(70000), DataType::SmallInt)
+                .unwrap_err()
+                .sqlstate(),
+            "22003"
+        );
+        assert_eq!(
+            cast(Value::Float(2.5), DataType::Integer).unwrap(),
+            Value::Int(2)
+        );
+        assert_eq!(
+            cast(Value::Float(3.5), DataType::Integer).unwrap(),
+            Value::Int(4)
+        );
+        assert_eq!(
+            cast(Value::Text("yes".into()), DataType::Boolean).unwrap(),
+            Value::Boolean(true)
+        );
+        assert_eq!(
+            cast(Value::Boolean(true), DataType::Text).unwrap(),
+            Value::Text("t".into())
+        );
+        assert_eq!(
+            cast(Value::Text("\\x0aff".into()), DataType::Bytea).unwrap(),
+            Value::Bytes(vec![10, 255])
+        );
+        assert_eq!(
+            cast(Value::Bytes(vec![1]), DataType::Integer)
+                .unwrap_err()
+                .sqlstate(),
+            "42846"
+        );
+    }
+
+    #[test]
+    fn in_lists_follow_null_semantics() {
+        let list = |negated| BoundExpr::InList {
+            expr: Box::new(BoundExpr::Constant(Value::Int(1))),
+            list: vec![
+                BoundExpr::Constant(Value::Int(2)),
+                BoundExpr::Constant(Value::Null),
+            ],
+            negated,
+        };
+        assert_eq!(list(false).eval(&[]).unwrap(), Value::Null);
+        assert_eq!(list(true).eval(&[]).unwrap(), Value::Null);
+    }
+}

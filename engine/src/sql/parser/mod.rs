@@ -1,0 +1,585 @@
+//! The parser: SQL text to [`ast::Statement`]s. The only module that touches `sqlparser`
+//! (PostgreSQL dialect); its tree is translated at once into our own, and anything we do not
+//! support yet is refused here with 0A000 naming the construct and where it is.
+
+pub mod ast;
+
+use sqlparser::ast as sp;
+use sqlparser::ast::Spanned;
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::Location;
+
+use self::ast::*;
+use crate::types::DataType;
+use crate::{Error, Result};
+
+/// Parses `sql` (one or more statements separated by `;`).
+pub fn parse(sql: &str) -> Result<Vec<Statement>> {
+    let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| syntax(sql, e))?;
+    let translator = Translator { sql };
+    statements.iter().map(|s| translator.statement(s)).collect()
+}
+
+/// A parser error as 42601, with the position sqlparser reports ("… at Line: l, Column: c").
+fn syntax(sql: &str, error: sqlparser::parser::ParserError) -> Error {
+    let text = match error {
+        sqlparser::parser::ParserError::TokenizerError(m)
+        | sqlparser::parser::ParserError::ParserError(m) => m,
+        sqlparser::parser::ParserError::RecursionLimitExceeded => {
+            return Error::StatementTooComplex("the statement nests too deeply".into());
+        }
+    };
+    let (message, position) = match text.rsplit_once(" at Line: ") {
+        Some((message, at)) => {
+            let mut parts = at.split(", Column: ");
+            let line = parts.next().and_then(|l| l.trim().parse().ok());
+            let column = parts.next().and_then(|c| c.trim().parse().ok());
+            let position = match (line, column) {
+                (Some(line), Some(column)) => offset(sql, Location { line, column }),
+                _ => None,
+            };
+            (message.to_string(), position)
+        }
+        // A statement cut short: PostgreSQL points just past its end.
+        None if text.ends_with("found: EOF") => (text, Some(sql.chars().count() + 1)),
+        None => (text, None),
+    };
+    let error = Error::Syntax(message);
+    match position {
+        Some(position) => error.at(position),
+        None => error,
+    }
+}
+
+/// The 1-based character offset of a line/column location in `sql`.
+fn offset(sql: &str, location: Location) -> Option<usize> {
+    if location.line == 0 {
+        return None;
+    }
+    let mut chars = 0;
+    for (i, line) in sql.split('\n').enumerate() {
+        if i as u64 + 1 == location.line {
+            return Some(chars + location.column as usize);
+        }
+        chars += line.chars().count() + 1;
+    }
+    None
+}
+
+struct Translator<'a> {
+    sql: &'a str,
+}
+
+impl Translator<'_> {
+    fn position(&self, node: &impl Spanned) -> usize {
+        offset(self.sql, node.span().start).unwrap_or(0)
+    }
+
+    fn unsupported(&self, what: &str, node: &impl Spanned) -> Error {
+        let error = Error::NotSupported(what.to_string());
+        match offset(self.sql, node.span().start) {
+            Some(position) => error.at(position),
+            None => error,
+        }
+    }
+
+    fn ident(&self, ident: &sp::Ident) -> Ident {
+        Ident {
+            // PostgreSQL folds unquoted names to lower case.
+            name: match ident.quote_style {
+                Some(_) => ident.value.clone(),
+                None => ident.value.to_lowercase(),
+            },
+            position: offset(self.sql, ident.span.start).unwrap_or(0),
+        }
+    }
+
+    /// A table or index name; `public.t` is `t` (the only schema).
+    fn object_name(&self, name: &sp::ObjectName) -> Result<Ident> {
+        let parts: Vec<&sp::Ident> = name
+            .0
+            .iter()
+            .filter_map(|p| match p {
+                sp::ObjectNamePart::Identifier(i) => Some(i),
+                sp::ObjectNamePart::Function(_) => None,
+            })
+            .collect();
+        match parts.as_slice() {
+            [name] => Ok(self.ident(name)),
+            [schema, name] if schema.value.eq_ignore_ascii_case("public") => Ok(self.ident(name)),
+            _ => Err(self.unsupported(
+                &format!("the name {name} (schemas other than public)"),
+                name,
+            )),
+        }
+    }
+
+    fn statement(&self, statement: &sp::Statement) -> Result<Statement> {
+        match statement {
+            sp::Statement::CreateTable(create) => self.create_table(create),
+            sp::Statement::Drop {
+                object_type,
+                if_exists,
+                names,
+                cascade,
+                ..
+            } => {
+                if *cascade {
+                    return Err(self.unsupported("DROP … CASCADE", statement));
+                }
+                let names = names
+                    .iter()
+                    .map(|n| self.object_name(n))
+                    .collect::<Result<_>>()?;
+                match object_type {
+                    sp::ObjectType::Table => Ok(Statement::DropTable {
+                        names,
+                        if_exists: *if_exists,
+                    }),
+                    sp::ObjectType::Index => Ok(Statement::DropIndex {
+                        names,
+                        if_exists: *if_exists,
+                    }),
+                    other => Err(self.unsupported(&format!("DROP {other}"), statement)),
+                }
+            }
+            sp::Statement::CreateIndex(index) => {
+                let name = index
+                    .name
+                    .as_ref()
+                    .ok_or_else(|| self.unsupported("CREATE INDEX without a name", statement))?;
+                if index.using.is_some() || index.predicate.is_some() || !index.include.is_empty() {
+                    return Err(
+                        self.unsupported("CREATE INDEX with USING, INCLUDE or WHERE", statement)
+                    );
+                }
+                let columns = index
+                    .columns
+                    .iter()
+                    .map(|c| match &c.column.expr {
+                        sp::Expr::Identifier(ident) => Ok(self.ident(ident)),
+                        other => Err(self.unsupported("an index on an expression", other)),
+                    })
+                    .collect::<Result<_>>()?;
+                Ok(Statement::CreateIndex {
+                    name: self.object_name(name)?,
+                    table: self.object_name(&index.table_name)?,
+                    columns,
+                    unique: index.unique,
+                    if_not_exists: index.if_not_exists,
+                })
+            }
+            sp::Statement::Insert(insert) => self.insert(insert),
+            sp::Statement::Query(query) => Ok(Statement::Select(self.query(query)?)),
+            sp::Statement::Update(update) => self.update(update),
+            sp::Statement::Delete(delete) => self.delete(delete),
+            sp::Statement::StartTransaction { modes, .. } => {
+                let mut read_only = false;
+                for mode in modes {
+                    match mode {
+                        sp::TransactionMode::AccessMode(sp::TransactionAccessMode::ReadOnly) => {
+                            read_only = true
+                        }
+                        sp::TransactionMode::AccessMode(sp::TransactionAccessMode::ReadWrite) => {
+                            read_only = false
+                        }
+                        sp::TransactionMode::IsolationLevel(_) => {
+                            return Err(self.unsupported(
+                                "an isolation level in BEGIN (transactions are snapshot isolation)",
+                                statement,
+                            ));
+                        }
+                    }
+                }
+                Ok(Statement::Begin { read_only })
+            }
+            sp::Statement::Commit { chain: false, .. } => Ok(Statement::Commit),
+            sp::Statement::Rollback {
+                chain: false,
+                savepoint: None,
+            } => Ok(Statement::Rollback),
+            other => Err(self.unsupported(&first_words(&other.to_string()), other)),
+        }
+    }
+
+    fn create_table(&self, create: &sp::CreateTable) -> Result<Statement> {
+        if create.temporary || create.query.is_some() || create.like.is_some() {
+            return Err(self.unsupported(
+                "CREATE TEMPORARY TABLE, CREATE TABLE AS or LIKE",
+                &create.name,
+            ));
+        }
+        let mut columns = Vec::with_capacity(create.columns.len());
+        for column in &create.columns {
+            let mut def = ColumnDef {
+                name: self.ident(&column.name),
+                data_type: self.data_type(&column.data_type, column)?,
+                not_null: false,
+                primary_key: false,
+                unique: false,
+                default: None,
+            };
+            for option in &column.options {
+                match &option.option {
+                    sp::ColumnOption::Null => def.not_null = false,
+                    sp::ColumnOption::NotNull => def.not_null = true,
+                    sp::ColumnOption::Default(expr) => def.default = Some(self.expr(expr)?),
+                    sp::ColumnOption::PrimaryKey(_) => def.primary_key = true,
+                    sp::ColumnOption::Unique(_) => def.unique = true,
+                    _ => {
+                        return Err(self
+                            .unsupported(&format!("the column option {}", option.option), column));
+                    }
+                }
+            }
+            columns.push(def);
+        }
+        let mut primary_key = None;
+        let mut unique = Vec::new();
+        for constraint in &create.constraints {
+            let names = |cols: &[sp::IndexColumn]| -> Result<Vec<Ident>> {
+                cols.iter()
+                    .map(|c| match &c.column.expr {
+                        sp::Expr::Identifier(ident) => Ok(self.ident(ident)),
+                        other => Err(self.unsupported("a constraint on an expression", other)),
+                    })
+                    .collect()
+            };
+            match constraint {
+                sp::TableConstraint::PrimaryKey(pk) => {
+                    if primary_key.is_some() {
+                        return Err(Error::InvalidDefinition(format!(
+                            "multiple primary keys for table \"{}\" are not allowed",
+                            self.object_name(&create.name)?.name
+                        )));
+                    }
+                    primary_key = Some(names(&pk.columns)?);
+                }
+                sp::TableConstraint::Unique(u) => unique.push(names(&u.columns)?),
+                other => {
+                    return Err(self.unsupported(&format!("the constraint {other}"), &create.name));
+                }
+            }
+        }
+        Ok(Statement::CreateTable(CreateTable {
+            name: self.object_name(&create.name)?,
+            if_not_exists: create.if_not_exists,
+            columns,
+            primary_key,
+            unique,
+        }))
+    }
+
+    fn data_type(&self, data_type: &sp::DataType, at: &impl Spanned) -> Result<DataType> {
+        use sp::DataType as T;
+        Ok(match data_type {
+            T::SmallInt(None) | T::Int2(None) => DataType::SmallInt,
+            T::Int(None) | T::Integer(None) | T::Int4(None) => DataType::Integer,
+            T::BigInt(None) | T::Int8(None) => DataType::BigInt,
+            T::Real | T::Float4 => DataType::Real,
+            T::DoublePrecision | T::Float8 => DataType::Double,
+            T::Float(sp::ExactNumberInfo::None) => DataType::Double,
+            T::Text | T::Varchar(None) | T::CharacterVarying(None) => DataType::Text,
+            T::Bool | T::Boolean => DataType::Boolean,
+            T::Bytea => DataType::Bytea,
+            other => return Err(self.unsupported(&format!("the type {other}"), at)),
+        })
+    }
+
+    fn insert(&self, insert: &sp::Insert) -> Result<Statement> {
+        let table = match &insert.table {
+            sp::TableObject::TableName(name) => self.object_name(name)?,
+            other => return Err(self.unsupported("this INSERT target", other)),
+        };
+        if insert.on.is_some() || insert.returning.is_some() {
+            return Err(self.unsupported("INSERT … ON CONFLICT or RETURNING", &insert.table));
+        }
+        let columns = insert
+            .columns
+            .iter()
+            .map(|c| self.object_name(c))
+            .collect::<Result<_>>()?;
+        let source = insert
+            .source
+            .as_ref()
+            .ok_or_else(|| self.unsupported("INSERT without VALUES", &insert.table))?;
+        let rows = match source.body.as_ref() {
+            sp::SetExpr::Values(values) if source.order_by.is_none() => values
+                .rows
+                .iter()
+                .map(|row| row.content.iter().map(|e| self.expr(e)).collect())
+                .collect::<Result<_>>()?,
+            other => return Err(self.unsupported("INSERT … SELECT", other)),
+        };
+        Ok(Statement::Insert(Insert {
+            table,
+            columns,
+            rows,
+        }))
+    }
+
+    fn query(&self, query: &sp::Query) -> Result<Select> {
+        if query.with.is_some() || query.fetch.is_some() || !query.locks.is_empty() {
+            return Err(self.unsupported("WITH, FETCH or FOR UPDATE", query));
+        }
+        let select = match query.body.as_ref() {
+            sp::SetExpr::Select(select) => select,
+            other => {
+                return Err(self.unsupported("set operations, VALUES lists and subqueries", other));
+            }
+        };
+        let grouped =
+            !matches!(&select.group_by, sp::GroupByExpr::Expressions(e, _) if e.is_empty());
+        if select.distinct.is_some() || grouped || select.having.is_some() {
+            return Err(self.unsupported("DISTINCT, GROUP BY and HAVING", query));
+        }
+        let from = match select.from.as_slice() {
+            [] => None,
+            [table] if table.joins.is_empty() => match &table.relation {
+                sp::TableFactor::Table {
+                    name, alias: None, ..
+                } => Some(self.object_name(name)?),
+                other => {
+                    return Err(self.unsupported("this FROM item (aliases, subqueries)", other));
+                }
+            },
+            _ => return Err(self.unsupported("joins", query)),
+        };
+        let mut items = Vec::with_capacity(select.projection.len());
+        for item in &select.projection {
+            items.push(match item {
+                sp::SelectItem::Wildcard(_) => SelectItem::Wildcard(self.position(item)),
+                sp::SelectItem::UnnamedExpr(expr) => SelectItem::Expr {
+                    expr: self.expr(expr)?,
+                    alias: None,
+                },
+                sp::SelectItem::ExprWithAlias { expr, alias } => SelectItem::Expr {
+                    expr: self.expr(expr)?,
+                    alias: Some(self.ident(alias).name),
+                },
+                other => return Err(self.unsupported(&format!("the select item {other}"), other)),
+            });
+        }
+        let mut order_by = Vec::new();
+        if let Some(order) = &query.order_by {
+            match &order.kind {
+                sp::OrderByKind::Expressions(exprs) => {
+                    for item in exprs {
+                        let descending = match &item.options.sort {
+                            None | Some(sp::OrderBySort::Asc) => false,
+                            Some(sp::OrderBySort::Desc) => true,
+                            Some(sp::OrderBySort::Using(_)) => {
+                                return Err(self.unsupported("ORDER BY … USING", &item.expr));
+                            }
+                        };
+                        order_by.push(OrderItem {
+                            expr: self.expr(&item.expr)?,
+                            descending,
+                            nulls_first: item.options.nulls_first,
+                        });
+                    }
+                }
+                sp::OrderByKind::All(_) => {
+                    return Err(self.unsupported("ORDER BY ALL", query));
+                }
+            }
+        }
+        let (limit, offset) = match &query.limit_clause {
+            None => (None, None),
+            Some(sp::LimitClause::LimitOffset {
+                limit,
+                offset,
+                limit_by,
+            }) if limit_by.is_empty() => (
+                limit.as_ref().map(|e| self.expr(e)).transpose()?,
+                offset.as_ref().map(|o| self.expr(&o.value)).transpose()?,
+            ),
+            Some(_) => return Err(self.unsupported("this LIMIT form", query)),
+        };
+        Ok(Select {
+            items,
+            from,
+            filter: select
+                .selection
+                .as_ref()
+                .map(|e| self.expr(e))
+                .transpose()?,
+            order_by,
+            limit,
+            offset,
+        })
+    }
+
+    fn single_table(&self, tables: &[sp::TableWithJoins], at: &impl Spanned) -> Result<Ident> {
+        match tables {
+            [table] if table.joins.is_empty() => match &table.relation {
+                sp::TableFactor::Table {
+                    name, alias: None, ..
+                } => self.object_name(name),
+                other => Err(self.unsupported("this target table form", other)),
+            },
+            _ => Err(self.unsupported("several target tables", at)),
+        }
+    }
+
+    fn update(&self, update: &sp::Update) -> Result<Statement> {
+        if update.from.is_some() || update.returning.is_some() {
+            return Err(self.unsupported("UPDATE … FROM or RETURNING", &update.table));
+        }
+        let table = self.single_table(std::slice::from_ref(&update.table), &update.table)?;
+        let mut assignments = Vec::with_capacity(update.assignments.len());
+        for assignment in &update.assignments {
+            let column = match &assignment.target {
+                sp::AssignmentTarget::ColumnName(name) => self.object_name(name)?,
+                sp::AssignmentTarget::Tuple(_) => {
+                    return Err(self.unsupported("tuple assignments", &assignment.value));
+                }
+            };
+            assignments.push((column, self.expr(&assignment.value)?));
+        }
+        Ok(Statement::Update(Update {
+            table,
+            assignments,
+            filter: update
+                .selection
+                .as_ref()
+                .map(|e| self.expr(e))
+                .transpose()?,
+        }))
+    }
+
+    fn delete(&self, delete: &sp::Delete) -> Result<Statement> {
+        if delete.using.is_some() || delete.returning.is_some() || !delete.tables.is_empty() {
+            return Err(self.unsupported("DELETE … USING or RETURNING", &delete.delete_token.0));
+        }
+        let tables = match &delete.from {
+            sp::FromTable::WithFromKeyword(t) | sp::FromTable::WithoutKeyword(t) => t,
+        };
+        let table = self.single_table(tables, &delete.delete_token.0)?;
+        Ok(Statement::Delete(Delete {
+            table,
+            filter: delete
+                .selection
+                .as_ref()
+                .map(|e| self.expr(e))
+                .transpose()?,
+        }))
+    }
+
+    fn expr(&self, expr: &sp::Expr) -> Result<Expr> {
+        let position = self.position(expr);
+        let boxed = |e: &sp::Expr| self.expr(e).map(Box::new);
+        let kind = match expr {
+            sp::Expr::Identifier(ident) => ExprKind::Column {
+                table: None,
+                name: self.ident(ident).name,
+            },
+            sp::Expr::CompoundIdentifier(parts) => match parts.as_slice() {
+                [table, column] => ExprKind::Column {
+                    table: Some(self.ident(table).name),
+                    name: self.ident(column).name,
+                },
+                _ => return Err(self.unsupported("this qualified name", expr)),
+            },
+            sp::Expr::Value(value) => ExprKind::Literal(self.literal(&value.value, expr)?),
+            sp::Expr::Nested(inner) => return self.expr(inner),
+            sp::Expr::UnaryOp { op, expr: inner } => ExprKind::Unary {
+                op: match op {
+                    sp::UnaryOperator::Minus => UnaryOp::Minus,
+                    sp::UnaryOperator::Plus => UnaryOp::Plus,
+                    sp::UnaryOperator::Not => UnaryOp::Not,
+                    other => return Err(self.unsupported(&format!("the operator {other}"), expr)),
+                },
+                expr: boxed(inner)?,
+            },
+            sp::Expr::BinaryOp { left, op, right } => ExprKind::Binary {
+                op: match op {
+                    sp::BinaryOperator::Plus => BinaryOp::Add,
+                    sp::BinaryOperator::Minus => BinaryOp::Subtract,
+                    sp::BinaryOperator::Multiply => BinaryOp::Multiply,
+                    sp::BinaryOperator::Divide => BinaryOp::Divide,
+                    sp::BinaryOperator::Modulo => BinaryOp::Modulo,
+                    sp::BinaryOperator::StringConcat => BinaryOp::Concat,
+                    sp::BinaryOperator::Eq => BinaryOp::Eq,
+                    sp::BinaryOperator::NotEq => BinaryOp::NotEq,
+                    sp::BinaryOperator::Lt => BinaryOp::Lt,
+                    sp::BinaryOperator::LtEq => BinaryOp::LtEq,
+                    sp::BinaryOperator::Gt => BinaryOp::Gt,
+                    sp::BinaryOperator::GtEq => BinaryOp::GtEq,
+                    sp::BinaryOperator::And => BinaryOp::And,
+                    sp::BinaryOperator::Or => BinaryOp::Or,
+                    other => return Err(self.unsupported(&format!("the operator {other}"), expr)),
+                },
+                left: boxed(left)?,
+                right: boxed(right)?,
+            },
+            sp::Expr::IsNull(inner) => ExprKind::IsNull {
+                expr: boxed(inner)?,
+                negated: false,
+            },
+            sp::Expr::IsNotNull(inner) => ExprKind::IsNull {
+                expr: boxed(inner)?,
+                negated: true,
+            },
+            sp::Expr::Between {
+                expr: inner,
+                negated,
+                low,
+                high,
+            } => ExprKind::Between {
+                expr: boxed(inner)?,
+                low: boxed(low)?,
+                high: boxed(high)?,
+                negated: *negated,
+            },
+            sp::Expr::In {
+                expr: inner,
+                target: sp::InTarget::List(list),
+                negated,
+                global: false,
+            } => ExprKind::InList {
+                expr: boxed(inner)?,
+                list: list.iter().map(|e| self.expr(e)).collect::<Result<_>>()?,
+                negated: *negated,
+            },
+            sp::Expr::Cast {
+                expr: inner,
+                data_type,
+                format: None,
+                ..
+            } => ExprKind::Cast {
+                expr: boxed(inner)?,
+                to: self.data_type(data_type, expr)?,
+            },
+            other => {
+                return Err(self.unsupported(
+                    &format!("the expression {}", first_words(&other.to_string())),
+                    other,
+                ));
+            }
+        };
+        Ok(Expr { kind, position })
+    }
+
+    fn literal(&self, value: &sp::Value, at: &impl Spanned) -> Result<Literal> {
+        Ok(match value {
+            sp::Value::Null => Literal::Null,
+            sp::Value::Boolean(b) => Literal::Boolean(*b),
+            sp::Value::Number(text, _) => match text.parse::<i64>() {
+                Ok(i) => Literal::Integer(i),
+                Err(_) => Literal::Number(text.clone()),
+            },
+            sp::Value::SingleQuotedString(s) | sp::Value::EscapedStringLiteral(s) => {
+                Literal::String(s.clone())
+            }
+            other => return Err(self.unsupported(&format!("the literal {other}"), at)),
+        })
+    }
+}
+
+/// The first few words of a statement or expression, to name it in an error.
+fn first_words(text: &str) -> String {
+    let words: Vec<&str> = text.split_whitespace().take(3).collect();
+    words.join(" ")
+}

@@ -1,0 +1,250 @@
+//! The planner: binds a parsed statement against the catalog and picks how to execute it —
+//! in particular the access path into the learned primary index (point lookup, range scan, or
+//! full scan).
+
+mod ddl;
+mod expr;
+mod modify;
+mod select;
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+pub use self::expr::Scope;
+use super::expr::BoundExpr;
+use super::parser::ast::{BinaryOp, Statement};
+use crate::catalog::{TableDef, TableSchema};
+use crate::mvcc::Direction;
+use crate::types::{DataType, Value};
+use crate::{Database, Result, Transaction};
+
+/// What the planner needs to know about tables.
+pub trait Catalog {
+    fn table(&self, name: &str) -> Result<Arc<TableSchema>>;
+}
+
+impl Catalog for Database {
+    fn table(&self, name: &str) -> Result<Arc<TableSchema>> {
+        self.table_schema(name)
+    }
+}
+
+impl Catalog for Transaction {
+    fn table(&self, name: &str) -> Result<Arc<TableSchema>> {
+        self.table_schema(name)
+    }
+}
+
+/// An executable plan.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    CreateTable {
+        def: TableDef,
+        if_not_exists: bool,
+    },
+    DropTable {
+        names: Vec<String>,
+        if_exists: bool,
+    },
+    CreateIndex {
+        name: String,
+        table: String,
+        columns: Vec<String>,
+        unique: bool,
+        if_not_exists: bool,
+    },
+    DropIndex {
+        names: Vec<String>,
+        if_exists: bool,
+    },
+    Begin {
+        read_only: bool,
+    },
+    Commit,
+    Rollback,
+    Insert {
+        table: String,
+        /// Whole rows, in table column order.
+        rows: Vec<Vec<BoundExpr>>,
+    },
+    Select(SelectPlan),
+    Update {
+        source: TableSource,
+        filter: Option<BoundExpr>,
+        /// Column position → new value (evaluated on the old row).
+        assignments: Vec<(usize, BoundExpr)>,
+    },
+    Delete {
+        source: TableSource,
+        filter: Option<BoundExpr>,
+    },
+}
+
+/// A query over at most one table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SelectPlan {
+    /// `None`: one row with no columns (`SELECT 1`).
+    pub source: Option<TableSource>,
+    pub filter: Option<BoundExpr>,
+    /// Sort keys, on the source row; empty when the scan already delivers the order.
+    pub order: Vec<SortKey>,
+    pub offset: Option<BoundExpr>,
+    pub limit: Option<BoundExpr>,
+    pub projection: Vec<BoundExpr>,
+    pub columns: Vec<OutputColumn>,
+}
+
+/// Rows of a table, read through one access path, in one direction of key order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableSource {
+    pub table: String,
+    pub access: Access,
+    pub direction: Direction,
+}
+
+/// How rows are found in the primary index.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Access {
+    /// Every row, in key order.
+    Full,
+    /// The row with this primary key (a one-column key).
+    Key(Value),
+    /// Rows whose one-column primary key lies in a range.
+    Range(Bound<Value>, Bound<Value>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortKey {
+    pub expr: BoundExpr,
+    pub descending: bool,
+    pub nulls_first: bool,
+}
+
+/// A result column: its name (PostgreSQL's: the column name, the alias, or `?column?`) and type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputColumn {
+    pub name: String,
+    pub data_type: DataType,
+}
+
+/// Plans one statement.
+pub fn plan(statement: &Statement, catalog: &dyn Catalog) -> Result<Plan> {
+    match statement {
+        Statement::CreateTable(create) => ddl::create_table(create),
+        Statement::DropTable { names, if_exists } => Ok(Plan::DropTable {
+            names: names.iter().map(|n| n.name.clone()).collect(),
+            if_exists: *if_exists,
+        }),
+        Statement::CreateIndex {
+            name,
+            table,
+            columns,
+            unique,
+            if_not_exists,
+        } => Ok(Plan::CreateIndex {
+            name: name.name.clone(),
+            table: table.name.clone(),
+            columns: columns.iter().map(|c| c.name.clone()).collect(),
+            unique: *unique,
+            if_not_exists: *if_not_exists,
+        }),
+        Statement::DropIndex { names, if_exists } => Ok(Plan::DropIndex {
+            names: names.iter().map(|n| n.name.clone()).collect(),
+            if_exists: *if_exists,
+        }),
+        Statement::Begin { read_only } => Ok(Plan::Begin {
+            read_only: *read_only,
+        }),
+        Statement::Commit => Ok(Plan::Commit),
+        Statement::Rollback => Ok(Plan::Rollback),
+        Statement::Insert(insert) => modify::insert(insert, catalog),
+        Statement::Select(select) => select::select(select, catalog).map(Plan::Select),
+        Statement::Update(update) => modify::update(update, catalog),
+        Statement::Delete(delete) => modify::delete(delete, catalog),
+    }
+}
+
+/// Looks a table up, pointing errors at its name.
+fn table(catalog: &dyn Catalog, name: &super::parser::ast::Ident) -> Result<Arc<TableSchema>> {
+    catalog.table(&name.name).map_err(|e| e.at(name.position))
+}
+
+/// The access path a filter allows on a table with a one-column primary key: `pk = c` is a
+/// point lookup, comparisons of the key with constants bound a range scan. The filter is
+/// still applied to every row read, so the path only needs to cover the matching rows.
+fn access_path(schema: &TableSchema, filter: Option<&BoundExpr>) -> Access {
+    let (Some(filter), [pk]) = (filter, schema.primary_key.as_slice()) else {
+        return Access::Full;
+    };
+    let key_type = schema.columns[*pk].data_type;
+    let mut lower = Bound::Unbounded;
+    let mut upper = Bound::Unbounded;
+    for conjunct in conjuncts(filter) {
+        let BoundExpr::Binary {
+            op, left, right, ..
+        } = conjunct
+        else {
+            continue;
+        };
+        let (op, value) = match (left.as_ref(), right.as_ref()) {
+            (BoundExpr::Column(c), BoundExpr::Constant(v)) if c == pk => (*op, v),
+            (BoundExpr::Constant(v), BoundExpr::Column(c)) if c == pk => (flip(*op), v),
+            _ => continue,
+        };
+        if !key_compatible(key_type, value) {
+            continue;
+        }
+        match op {
+            BinaryOp::Eq => return Access::Key(value.clone()),
+            BinaryOp::Gt => lower = Bound::Excluded(value.clone()),
+            BinaryOp::GtEq => lower = Bound::Included(value.clone()),
+            BinaryOp::Lt => upper = Bound::Excluded(value.clone()),
+            BinaryOp::LtEq => upper = Bound::Included(value.clone()),
+            _ => {}
+        }
+    }
+    match (&lower, &upper) {
+        (Bound::Unbounded, Bound::Unbounded) => Access::Full,
+        _ => Access::Range(lower, upper),
+    }
+}
+
+/// Whether a constant can be looked up in a key of type `key_type` as it is.
+fn key_compatible(key_type: DataType, value: &Value) -> bool {
+    matches!(
+        (key_type, value),
+        (t, Value::Int(_)) if t.is_integer()
+    ) || matches!(
+        (key_type, value),
+        (DataType::Text, Value::Text(_))
+            | (DataType::Boolean, Value::Boolean(_))
+            | (DataType::Bytea, Value::Bytes(_))
+    )
+}
+
+fn flip(op: BinaryOp) -> BinaryOp {
+    match op {
+        BinaryOp::Lt => BinaryOp::Gt,
+        BinaryOp::LtEq => BinaryOp::GtEq,
+        BinaryOp::Gt => BinaryOp::Lt,
+        BinaryOp::GtEq => BinaryOp::LtEq,
+        other => other,
+    }
+}
+
+/// The AND-ed parts of a filter.
+fn conjuncts(expr: &BoundExpr) -> Vec<&BoundExpr> {
+    match expr {
+        BoundExpr::Binary {
+            op: BinaryOp::And,
+            left,
+            right,
+            ..
+        } => {
+            let mut parts = conjuncts(left);
+            parts.extend(conjuncts(right));
+            parts
+        }
+        other => vec![other],
+    }
+}

@@ -1,0 +1,190 @@
+//! SELECT: the projection and its column names, the filter, the access path, and the order —
+//! a sort, unless the primary-key scan already delivers it.
+
+use super::super::expr::BoundExpr;
+use super::super::parser::ast::{Expr, ExprKind, Literal, Select, SelectItem};
+use super::expr::{Scope, bind, coerce};
+use super::{Access, Catalog, OutputColumn, SelectPlan, SortKey, TableSource, access_path, table};
+use crate::mvcc::Direction;
+use crate::types::DataType;
+use crate::{Error, Result};
+
+pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
+    let schema = select
+        .from
+        .as_ref()
+        .map(|t| table(catalog, t))
+        .transpose()?;
+    let scope = Scope {
+        table: schema.as_deref(),
+    };
+
+    let mut projection = Vec::new();
+    let mut columns = Vec::new();
+    for item in &select.items {
+        match item {
+            SelectItem::Wildcard(position) => {
+                let schema = schema.as_deref().ok_or_else(|| {
+                    Error::Syntax("SELECT * with no tables specified is not valid".into())
+                        .at(*position)
+                })?;
+                for (i, column) in schema.columns.iter().enumerate() {
+                    projection.push(BoundExpr::Column(i));
+                    columns.push(OutputColumn {
+                        name: column.name.clone(),
+                        data_type: column.data_type,
+                    });
+                }
+            }
+            SelectItem::Expr { expr, alias } => {
+                let (bound, ty) = bind(expr, scope)?;
+                // An unknown literal is text in a result, as in PostgreSQL.
+                let (bound, ty) = match ty {
+                    Some(ty) => (bound, ty),
+                    None => (coerce(bound, None, DataType::Text)?, DataType::Text),
+                };
+                projection.push(bound);
+                columns.push(OutputColumn {
+                    name: alias.clone().unwrap_or_else(|| default_name(expr)),
+                    data_type: ty,
+                });
+            }
+        }
+    }
+
+    let filter = select
+        .filter
+        .as_ref()
+        .map(|f| {
+            let (bound, ty) = bind(f, scope)?;
+            coerce(bound, ty, DataType::Boolean).map_err(|_| {
+                Error::Datatype(format!(
+                    "argument of WHERE must be type boolean, not type {}",
+                    ty.map_or("unknown", DataType::name)
+                ))
+                .at(f.position)
+            })
+        })
+        .transpose()?;
+
+    let mut order = Vec::new();
+    for item in &select.order_by {
+        let expr = order_expr(&item.expr, &projection, &columns, scope)?;
+        order.push(SortKey {
+            expr,
+            descending: item.descending,
+            // PostgreSQL: NULLs are larger than every value.
+            nulls_first: item.nulls_first.unwrap_or(item.descending),
+        });
+    }
+
+    let count = |e: &Option<Expr>| -> Result<Option<BoundExpr>> {
+        e.as_ref()
+            .map(|e| {
+                let (bound, ty) = bind(e, Scope { table: None })?;
+                coerce(bound, ty, DataType::BigInt).map_err(|err| err.at(e.position))
+            })
+            .transpose()
+    };
+    let limit = count(&select.limit)?;
+    let offset = count(&select.offset)?;
+
+    let source = match schema.as_deref() {
+        None => None,
+        Some(schema) => {
+            let access = access_path(schema, filter.as_ref());
+            let mut direction = Direction::Forward;
+            // ORDER BY the one-column primary key: the scan delivers that order.
+            if let ([key], [pk]) = (order.as_slice(), schema.primary_key.as_slice()) {
+                if key.expr == BoundExpr::Column(*pk) && !matches!(access, Access::Key(_)) {
+                    direction = if key.descending {
+                        Direction::Backward
+                    } else {
+                        Direction::Forward
+                    };
+                    order.clear();
+                }
+            }
+            Some(TableSource {
+                table: schema.name.clone(),
+                access,
+                direction,
+            })
+        }
+    };
+    Ok(SelectPlan {
+        source,
+        filter,
+        order,
+        offset,
+        limit,
+        projection,
+        columns,
+    })
+}
+
+/// An ORDER BY item: an output column by position (`ORDER BY 2`) or by name/alias, else an
+/// expression over the table.
+fn order_expr(
+    expr: &Expr,
+    projection: &[BoundExpr],
+    columns: &[OutputColumn],
+    scope: Scope<'_>,
+) -> Result<BoundExpr> {
+    match &expr.kind {
+        ExprKind::Literal(Literal::Integer(n)) => {
+            let index = usize::try_from(*n)
+                .ok()
+                .and_then(|n| n.checked_sub(1))
+                .filter(|&i| i < projection.len())
+                .ok_or_else(|| {
+                    Error::UnknownColumn(format!("ORDER BY position {n} is not in select list"))
+                        .at(expr.position)
+                })?;
+            Ok(projection[index].clone())
+        }
+        ExprKind::Column { table: None, name } => {
+            let mut matches = columns
+                .iter()
+                .zip(projection)
+                .filter(|(c, _)| c.name == *name);
+            match (matches.next(), matches.next()) {
+                (Some((_, e)), None) => Ok(e.clone()),
+                (Some(_), Some(_)) => {
+                    Err(Error::Datatype(format!("ORDER BY \"{name}\" is ambiguous"))
+                        .at(expr.position))
+                }
+                (None, _) => bind(expr, scope).map(|(b, _)| b),
+            }
+        }
+        _ => bind(expr, scope).map(|(b, _)| b),
+    }
+}
+
+/// PostgreSQL's name for an unnamed result column: the column's name, a cast's type's name,
+/// else `?column?`.
+fn default_name(expr: &Expr) -> String {
+    match &expr.kind {
+        ExprKind::Column { name, .. } => name.clone(),
+        ExprKind::Cast { expr, to } => match &expr.kind {
+            ExprKind::Column { name, .. } => name.clone(),
+            _ => postgres_type_name(*to).to_string(),
+        },
+        ExprKind::Literal(Literal::Boolean(_)) => "bool".into(),
+        _ => "?column?".into(),
+    }
+}
+
+/// The internal type name PostgreSQL uses for a cast's result column.
+fn postgres_type_name(ty: DataType) -> &'static str {
+    match ty {
+        DataType::Boolean => "bool",
+        DataType::SmallInt => "int2",
+        DataType::Integer => "int4",
+        DataType::BigInt => "int8",
+        DataType::Real => "float4",
+        DataType::Double => "float8",
+        DataType::Text => "text",
+        DataType::Bytea => "bytea",
+    }
+}

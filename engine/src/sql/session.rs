@@ -1,0 +1,151 @@
+//! SQL sessions: statements executed one by one, in autocommit mode or inside a transaction
+//! block (`BEGIN` … `COMMIT`/`ROLLBACK`), with PostgreSQL's aborted-block state.
+
+use super::executor::{self, QueryResult};
+use super::parser::parse;
+use super::planner::{Catalog, Plan, plan};
+use crate::{Database, Error, Result, Session};
+
+impl Session {
+    /// Executes every statement of `sql` in order and returns their results. The first error
+    /// stops the rest. Outside a transaction block each statement commits on its own; inside
+    /// one, an error aborts the block (25P02 for everything but `ROLLBACK`/`COMMIT`, which
+    /// both roll back), as in PostgreSQL. DDL takes effect at once, even inside a block.
+    pub fn execute(&mut self, sql: &str) -> Result<Vec<QueryResult>> {
+        let statements = match parse(sql) {
+            Ok(statements) => statements,
+            Err(e) => {
+                self.fail();
+                return Err(e);
+            }
+        };
+        let mut results = Vec::with_capacity(statements.len());
+        for statement in &statements {
+            if self.failed
+                && !matches!(
+                    statement,
+                    super::parser::ast::Statement::Commit | super::parser::ast::Statement::Rollback
+                )
+            {
+                return Err(Error::InFailedTransaction);
+            }
+            let planned = match &self.block {
+                Some(txn) => plan(statement, txn as &dyn Catalog),
+                None => plan(statement, &self.database() as &dyn Catalog),
+            };
+            let result = planned.and_then(|p| self.run(&p));
+            match result {
+                Ok(result) => results.push(result),
+                Err(e) => {
+                    self.fail();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(results)
+    }
+
+    /// Whether a transaction block is open (PostgreSQL's transaction status `T`, or `E` when
+    /// it has failed).
+    pub fn in_transaction_block(&self) -> bool {
+        self.block.is_some()
+    }
+
+    /// Whether the open block has failed and awaits ROLLBACK.
+    pub fn transaction_failed(&self) -> bool {
+        self.failed
+    }
+
+    /// An error inside a block aborts it; outside, nothing is left to abort.
+    fn fail(&mut self) {
+        if self.block.is_some() {
+            self.failed = true;
+        }
+    }
+
+    fn run(&mut self, plan: &Plan) -> Result<QueryResult> {
+        let db = self.database();
+        match plan {
+            Plan::Begin { read_only } => {
+                if self.block.is_none() {
+                    self.block = Some(if *read_only {
+                        self.begin_read_only()?
+                    } else {
+                        self.begin()?
+                    });
+                }
+                Ok(QueryResult::command("BEGIN"))
+            }
+            Plan::Commit => {
+                let failed = std::mem::take(&mut self.failed);
+                match self.block.take() {
+                    Some(txn) if failed => {
+                        txn.rollback();
+                        Ok(QueryResult::command("ROLLBACK"))
+                    }
+                    Some(txn) => txn.commit().map(|()| QueryResult::command("COMMIT")),
+                    None => Ok(QueryResult::command("COMMIT")),
+                }
+            }
+            Plan::Rollback => {
+                self.failed = false;
+                if let Some(txn) = self.block.take() {
+                    txn.rollback();
+                }
+                Ok(QueryResult::command("ROLLBACK"))
+            }
+            Plan::CreateTable { def, if_not_exists } => {
+                if *if_not_exists && db.table_schema(&def.name).is_ok() {
+                    return Ok(QueryResult::command("CREATE TABLE"));
+                }
+                db.create_table(def.clone())?;
+                Ok(QueryResult::command("CREATE TABLE"))
+            }
+            Plan::DropTable { names, if_exists } => {
+                for name in names {
+                    match db.drop_table(name) {
+                        Err(e) if *if_exists && e.sqlstate() == "42P01" => {}
+                        other => other?,
+                    }
+                }
+                Ok(QueryResult::command("DROP TABLE"))
+            }
+            Plan::CreateIndex {
+                name,
+                table,
+                columns,
+                unique,
+                if_not_exists,
+            } => {
+                let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+                match db.create_index(table, name, &columns, *unique) {
+                    Err(e) if *if_not_exists && e.sqlstate() == "42P07" => {}
+                    other => other?,
+                }
+                Ok(QueryResult::command("CREATE INDEX"))
+            }
+            Plan::DropIndex { names, if_exists } => {
+                for name in names {
+                    match db.drop_index(name) {
+                        Err(e) if *if_exists && e.sqlstate() == "42704" => {}
+                        other => other?,
+                    }
+                }
+                Ok(QueryResult::command("DROP INDEX"))
+            }
+            data => match self.block.as_mut() {
+                Some(txn) => executor::execute(data, txn),
+                None => self.autocommit(|txn| executor::execute(data, txn)),
+            },
+        }
+    }
+}
+
+/// Plans `sql`'s statements against `db` without running them (for tests and EXPLAIN-like
+/// inspection).
+pub fn plan_sql(db: &Database, sql: &str) -> Result<Vec<Plan>> {
+    parse(sql)?
+        .iter()
+        .map(|s| plan(s, db as &dyn Catalog))
+        .collect()
+}

@@ -1,0 +1,163 @@
+use std::ops::Bound;
+
+use super::planner::{Access, Plan};
+use super::*;
+use crate::mvcc::Direction;
+use crate::types::{DataType, Value};
+use crate::{Database, DatabaseConfig};
+
+fn db() -> Database {
+    let db = Database::open(DatabaseConfig::memory()).unwrap();
+    db.session()
+        .execute("CREATE TABLE t (id BIGINT PRIMARY KEY, name TEXT, score DOUBLE PRECISION)")
+        .unwrap();
+    db
+}
+
+fn select_plan(db: &Database, sql: &str) -> planner::SelectPlan {
+    match plan_sql(db, sql).unwrap().remove(0) {
+        Plan::Select(select) => select,
+        other => panic!("not a query: {other:?}"),
+    }
+}
+
+#[test]
+fn key_predicates_choose_learned_index_paths() {
+    let db = db();
+    let access = |sql| select_plan(&db, sql).source.unwrap().access;
+    assert_eq!(
+        access("SELECT * FROM t WHERE id = 5"),
+        Access::Key(Value::Int(5))
+    );
+    assert_eq!(
+        access("SELECT * FROM t WHERE 5 = id AND name = 'x'"),
+        Access::Key(Value::Int(5))
+    );
+    assert_eq!(
+        access("SELECT * FROM t WHERE id > 5 AND id <= 9"),
+        Access::Range(
+            Bound::Excluded(Value::Int(5)),
+            Bound::Included(Value::Int(9))
+        )
+    );
+    assert_eq!(
+        access("SELECT * FROM t WHERE id BETWEEN 1 AND 3"),
+        Access::Range(
+            Bound::Included(Value::Int(1)),
+            Bound::Included(Value::Int(3))
+        )
+    );
+    assert_eq!(access("SELECT * FROM t WHERE name = 'x'"), Access::Full);
+    assert_eq!(
+        access("SELECT * FROM t WHERE id = 5 OR id = 6"),
+        Access::Full
+    );
+    // A float constant cannot be looked up in an integer key; the filter decides.
+    assert_eq!(access("SELECT * FROM t WHERE id = 1.5"), Access::Full);
+
+    let ordered = select_plan(&db, "SELECT id FROM t ORDER BY id DESC LIMIT 3");
+    assert!(
+        ordered.order.is_empty(),
+        "the index scan delivers the order"
+    );
+    assert_eq!(ordered.source.unwrap().direction, Direction::Backward);
+    let sorted = select_plan(&db, "SELECT id FROM t ORDER BY name");
+    assert_eq!(sorted.order.len(), 1);
+}
+
+#[test]
+fn result_columns_are_named_and_typed_like_postgres() {
+    let db = db();
+    let plan = select_plan(
+        &db,
+        "SELECT id, name AS n, 1 + 1, 'a', id::text, score * 2 FROM t",
+    );
+    let columns: Vec<(&str, DataType)> = plan
+        .columns
+        .iter()
+        .map(|c| (c.name.as_str(), c.data_type))
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            ("id", DataType::BigInt),
+            ("n", DataType::Text),
+            ("?column?", DataType::Integer),
+            ("?column?", DataType::Text),
+            ("id", DataType::Text),
+            ("?column?", DataType::Double),
+        ]
+    );
+}
+
+#[test]
+fn errors_point_into_the_statement() {
+    let db = db();
+    let mut session = db.session();
+    let err = session.execute("SELECT nosuch FROM t").unwrap_err();
+    assert_eq!((err.sqlstate(), err.position()), ("42703", Some(8)));
+    assert_eq!(err.to_string(), "column \"nosuch\" does not exist");
+    let err = session.execute("SELECT * FROM missing").unwrap_err();
+    assert_eq!((err.sqlstate(), err.position()), ("42P01", Some(15)));
+    let err = session.execute("SELECT 1 +").unwrap_err();
+    assert_eq!(err.sqlstate(), "42601");
+    assert!(err.position().is_some(), "{err:?}");
+    let err = session
+        .execute("INSERT INTO t VALUES (1, 'a', 'x')")
+        .unwrap_err();
+    assert_eq!((err.sqlstate(), err.position()), ("22P02", Some(31)));
+    let err = session
+        .execute("SELECT id FROM t\n  WHERE name + 1 = 2")
+        .unwrap_err();
+    assert_eq!(err.sqlstate(), "42883");
+    assert_eq!(err.position(), Some(26));
+}
+
+#[test]
+fn statements_run_in_order_and_autocommit() {
+    let db = db();
+    let mut session = db.session();
+    let results = session
+        .execute(
+            "INSERT INTO t VALUES (2, 'b', 0.5), (1, 'a', NULL); SELECT name FROM t ORDER BY id",
+        )
+        .unwrap();
+    assert_eq!(results[0].tag, "INSERT 0 2");
+    assert_eq!(results[1].tag, "SELECT 2");
+    assert_eq!(
+        results[1].rows,
+        vec![vec![Value::from("a")], vec![Value::from("b")]]
+    );
+    // Another session sees the committed rows.
+    let other = db.session().execute("SELECT count_me FROM t");
+    assert_eq!(other.unwrap_err().sqlstate(), "42703");
+    let seen = db
+        .session()
+        .execute("SELECT id FROM t WHERE id = 2")
+        .unwrap();
+    assert_eq!(seen[0].rows, vec![vec![Value::Int(2)]]);
+}
+
+#[test]
+fn a_failed_statement_aborts_the_block_until_rollback() {
+    let db = db();
+    let mut session = db.session();
+    session
+        .execute("BEGIN; INSERT INTO t VALUES (1, 'a', 1)")
+        .unwrap();
+    assert!(session.in_transaction_block());
+    assert_eq!(
+        session.execute("SELECT 1/0").unwrap_err().sqlstate(),
+        "22012"
+    );
+    assert!(session.transaction_failed());
+    assert_eq!(session.execute("SELECT 1").unwrap_err().sqlstate(), "25P02");
+    let done = session.execute("COMMIT").unwrap();
+    assert_eq!(
+        done[0].tag, "ROLLBACK",
+        "COMMIT of a failed block rolls back"
+    );
+    assert!(!session.in_transaction_block());
+    let rows = session.execute("SELECT * FROM t").unwrap();
+    assert!(rows[0].rows.is_empty());
+}

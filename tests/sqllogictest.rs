@@ -1,0 +1,100 @@
+//! The SQL corpus: `tests/slt/*.slt` (sqllogictest format), run against every storage backend.
+//! An expected error is written `statement error (SQLSTATE)` or with a message regex.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+
+use omendb::storage::StorageKind;
+use omendb::types::{DataType, Value};
+use omendb::{Database, DatabaseConfig, Error, Session};
+use sqllogictest::{DBOutput, DefaultColumnType, Runner};
+
+struct Connection {
+    session: Session,
+}
+
+impl sqllogictest::DB for Connection {
+    type Error = Error;
+    type ColumnType = DefaultColumnType;
+
+    fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, Error> {
+        let mut results = self.session.execute(sql)?;
+        let Some(last) = results.pop() else {
+            return Ok(DBOutput::StatementComplete(0));
+        };
+        if last.columns.is_empty() {
+            let count = last
+                .tag
+                .rsplit(' ')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            return Ok(DBOutput::StatementComplete(count));
+        }
+        let types = last
+            .columns
+            .iter()
+            .map(|c| match c.data_type {
+                DataType::SmallInt | DataType::Integer | DataType::BigInt => {
+                    DefaultColumnType::Integer
+                }
+                DataType::Real | DataType::Double => DefaultColumnType::FloatingPoint,
+                _ => DefaultColumnType::Text,
+            })
+            .collect();
+        let rows = last
+            .rows
+            .iter()
+            .map(|row| row.iter().map(render).collect())
+            .collect();
+        Ok(DBOutput::Rows { types, rows })
+    }
+
+    fn error_sql_state(err: &Error) -> Option<String> {
+        Some(err.sqlstate().to_string())
+    }
+}
+
+/// A value as psql shows it (NULL spelled out, as sqllogictest files do).
+fn render(value: &Value) -> String {
+    match value {
+        Value::Null => "NULL".into(),
+        Value::Text(s) if s.is_empty() => "(empty)".into(),
+        other => other.to_string(),
+    }
+}
+
+fn run(file: &Path, kind: StorageKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = (kind != StorageKind::Memory).then(|| dir.path().to_path_buf());
+    let db = Database::open(DatabaseConfig::new(kind, data_dir)).unwrap();
+    let mut runner = Runner::new(move || {
+        std::future::ready(Ok::<_, Error>(Connection {
+            session: db.session(),
+        }))
+    });
+    if let Err(e) = runner.run_file(file) {
+        panic!("{} on {kind}:\n{}", file.display(), e.display(true));
+    }
+}
+
+#[test]
+fn slt_corpus_on_every_backend() {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/slt");
+    let mut files: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "slt"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    let mut kinds = vec![StorageKind::Memory, StorageKind::Redb];
+    if cfg!(feature = "rocksdb") {
+        kinds.push(StorageKind::RocksDb);
+    }
+    for file in &files {
+        for &kind in &kinds {
+            run(file, kind);
+        }
+    }
+}
