@@ -8,6 +8,7 @@ use std::cmp::Ordering;
 use std::ops::Bound;
 use std::sync::Arc;
 
+use super::explain::Measured;
 use super::expr::{BoundExpr, compare};
 use super::planner::{Access, OutputColumn, Plan, SelectPlan, SortKey, TableSource};
 use crate::table::RowKey;
@@ -35,21 +36,29 @@ impl QueryResult {
 
 /// Runs a data statement (query, INSERT, UPDATE, DELETE) in `txn`.
 pub fn execute(plan: &Plan, txn: &mut Transaction) -> Result<QueryResult> {
-    match plan {
-        Plan::Select(select) => query(select, txn),
+    execute_measured(plan, txn).map(|(result, _)| result)
+}
+
+/// [`execute`], also counting rows per operator and timing them (EXPLAIN ANALYZE).
+pub fn execute_measured(plan: &Plan, txn: &mut Transaction) -> Result<(QueryResult, Measured)> {
+    let started = Clock::start();
+    let mut measured = Measured::default();
+    let result = match plan {
+        Plan::Select(select) => query(select, txn, &mut measured)?,
         Plan::Insert { table, rows } => {
             for exprs in rows {
                 let row = exprs.iter().map(|e| e.eval(&[])).collect::<Result<Row>>()?;
                 txn.insert(table, row)?;
             }
-            Ok(QueryResult::command(format!("INSERT 0 {}", rows.len())))
+            measured.returned = rows.len();
+            QueryResult::command(format!("INSERT 0 {}", rows.len()))
         }
         Plan::Update {
             source,
             filter,
             assignments,
         } => {
-            let targets = matching(source, filter.as_ref(), txn, None)?;
+            let targets = matching(source, filter.as_ref(), txn, None, &mut measured)?;
             for (key, row) in &targets {
                 let mut new = row.to_vec();
                 for (column, expr) in assignments {
@@ -57,22 +66,45 @@ pub fn execute(plan: &Plan, txn: &mut Transaction) -> Result<QueryResult> {
                 }
                 txn.update(&source.table, key, new)?;
             }
-            Ok(QueryResult::command(format!("UPDATE {}", targets.len())))
+            measured.returned = targets.len();
+            QueryResult::command(format!("UPDATE {}", targets.len()))
         }
         Plan::Delete { source, filter } => {
-            let targets = matching(source, filter.as_ref(), txn, None)?;
+            let targets = matching(source, filter.as_ref(), txn, None, &mut measured)?;
             for (key, _) in &targets {
                 txn.delete(&source.table, key)?;
             }
-            Ok(QueryResult::command(format!("DELETE {}", targets.len())))
+            measured.returned = targets.len();
+            QueryResult::command(format!("DELETE {}", targets.len()))
         }
-        other => Err(Error::NotSupported(format!(
-            "{other:?} is not a data statement"
-        ))),
+        other => {
+            return Err(Error::NotSupported(format!(
+                "{other:?} is not a data statement"
+            )));
+        }
+    };
+    measured.total_ms = started.elapsed_ms();
+    Ok((result, measured))
+}
+
+/// Wall-clock timing where the platform has a clock (not in WebAssembly without WASI).
+struct Clock(Option<std::time::Instant>);
+
+impl Clock {
+    fn start() -> Self {
+        Clock(if cfg!(target_arch = "wasm32") {
+            None
+        } else {
+            Some(std::time::Instant::now())
+        })
+    }
+
+    fn elapsed_ms(&self) -> Option<f64> {
+        self.0.map(|t| t.elapsed().as_secs_f64() * 1000.0)
     }
 }
 
-fn query(plan: &SelectPlan, txn: &Transaction) -> Result<QueryResult> {
+fn query(plan: &SelectPlan, txn: &Transaction, measured: &mut Measured) -> Result<QueryResult> {
     let limit = count(plan.limit.as_ref(), Error::NegativeLimit)?;
     let offset = count(plan.offset.as_ref(), Error::NegativeOffset)?.unwrap_or(0);
     let mut rows: Vec<Arc<Row>> = match &plan.source {
@@ -93,7 +125,7 @@ fn query(plan: &SelectPlan, txn: &Transaction) -> Result<QueryResult> {
                 (true, Some(limit)) => Some(offset.saturating_add(limit)),
                 _ => None,
             };
-            matching(source, plan.filter.as_ref(), txn, stop)?
+            matching(source, plan.filter.as_ref(), txn, stop, measured)?
                 .into_iter()
                 .map(|(_, row)| row)
                 .collect()
@@ -108,6 +140,7 @@ fn query(plan: &SelectPlan, txn: &Transaction) -> Result<QueryResult> {
         .take(limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX)))
         .map(|row| plan.projection.iter().map(|e| e.eval(&row)).collect())
         .collect::<Result<Vec<Row>>>()?;
+    measured.returned = rows.len();
     Ok(QueryResult {
         tag: format!("SELECT {}", rows.len()),
         columns: plan.columns.clone(),
@@ -133,7 +166,9 @@ fn matching(
     filter: Option<&BoundExpr>,
     txn: &Transaction,
     stop: Option<u64>,
+    measured: &mut Measured,
 ) -> Result<Vec<(RowKey, Arc<Row>)>> {
+    let started = Clock::start();
     let mut out = Vec::new();
     let limit = stop.map_or(usize::MAX, |s| usize::try_from(s).unwrap_or(usize::MAX));
     if limit == 0 {
@@ -141,6 +176,7 @@ fn matching(
     }
     for item in scan(source, txn)? {
         let (key, row) = item?;
+        measured.scanned += 1;
         let passes = match filter {
             Some(filter) => filter.eval(&row)? == Value::Boolean(true),
             None => true,
@@ -152,6 +188,8 @@ fn matching(
             }
         }
     }
+    measured.filtered = out.len();
+    measured.scan_ms = started.elapsed_ms();
     Ok(out)
 }
 

@@ -22,11 +22,12 @@
 //! # What is here so far (step one)
 //! CREATE/DROP TABLE, CREATE [UNIQUE]/DROP INDEX, INSERT … VALUES, single-table SELECT
 //! (WHERE, ORDER BY with NULLS FIRST/LAST, by position or alias, LIMIT/OFFSET), UPDATE,
-//! DELETE, BEGIN [READ ONLY]/COMMIT/ROLLBACK; expressions with three-valued logic, arithmetic
+//! DELETE, BEGIN [READ ONLY]/COMMIT/ROLLBACK, EXPLAIN [ANALYZE]; expressions with three-valued logic, arithmetic
 //! with overflow and division-by-zero errors, comparisons, IN, BETWEEN, IS NULL, `||`, casts.
 //! Non-integer numeric literals are double precision until NUMERIC exists.
 
 pub mod executor;
+pub mod explain;
 pub mod expr;
 pub mod parser;
 pub mod planner;

@@ -2,8 +2,11 @@
 //! block (`BEGIN` … `COMMIT`/`ROLLBACK`), with PostgreSQL's aborted-block state.
 
 use super::executor::{self, QueryResult};
+use super::explain::explain;
 use super::parser::parse;
+use super::planner::OutputColumn;
 use super::planner::{Catalog, Plan, plan};
+use crate::types::{DataType, Value};
 use crate::{Database, Error, Result, Session};
 
 impl Session {
@@ -132,6 +135,37 @@ impl Session {
                     }
                 }
                 Ok(QueryResult::command("DROP INDEX"))
+            }
+            Plan::Explain {
+                analyze,
+                timing,
+                plan,
+            } => {
+                let measured = if *analyze {
+                    let run = |txn: &mut crate::Transaction| executor::execute_measured(plan, txn);
+                    let (_, mut measured) = match self.block.as_mut() {
+                        Some(txn) => run(txn)?,
+                        None => self.autocommit(run)?,
+                    };
+                    if !timing {
+                        measured.scan_ms = None;
+                        measured.total_ms = None;
+                    }
+                    Some(measured)
+                } else {
+                    None
+                };
+                Ok(QueryResult {
+                    columns: vec![OutputColumn {
+                        name: "QUERY PLAN".into(),
+                        data_type: DataType::Text,
+                    }],
+                    rows: explain(plan, measured.as_ref())
+                        .into_iter()
+                        .map(|line| vec![Value::Text(line)])
+                        .collect(),
+                    tag: "EXPLAIN".into(),
+                })
             }
             data => match self.block.as_mut() {
                 Some(txn) => executor::execute(data, txn),

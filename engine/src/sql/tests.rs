@@ -161,3 +161,32 @@ fn a_failed_statement_aborts_the_block_until_rollback() {
     let rows = session.execute("SELECT * FROM t").unwrap();
     assert!(rows[0].rows.is_empty());
 }
+
+#[test]
+fn explain_analyze_measures_rows_and_time() {
+    let db = db();
+    let mut session = db.session();
+    session
+        .execute("INSERT INTO t VALUES (1, 'a', 1), (2, 'b', 2), (3, 'c', 3)")
+        .unwrap();
+    let result = session
+        .execute("EXPLAIN ANALYZE SELECT * FROM t WHERE id >= 2")
+        .unwrap()
+        .remove(0);
+    assert_eq!(result.columns[0].name, "QUERY PLAN");
+    let lines: Vec<String> = result.rows.iter().map(|r| r[0].to_string()).collect();
+    assert!(
+        lines[0].starts_with("Filter (id >= 2) (actual rows=2 time="),
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines[1],
+        "  ALEX Range Scan on t (key >= 2) (actual rows=2)"
+    );
+    // EXPLAIN ANALYZE runs the statement: an UPDATE updates.
+    session
+        .execute("EXPLAIN ANALYZE UPDATE t SET name = 'z'")
+        .unwrap();
+    let rows = session.execute("SELECT name FROM t WHERE id = 1").unwrap();
+    assert_eq!(rows[0].rows, vec![vec![Value::from("z")]]);
+}

@@ -38,6 +38,12 @@ pub enum Statement {
     },
     Commit,
     Rollback,
+    /// `EXPLAIN [ANALYZE] statement`, or `EXPLAIN (ANALYZE, TIMING OFF) statement`.
+    Explain {
+        analyze: bool,
+        timing: bool,
+        statement: Box<Statement>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -77,8 +77,12 @@ impl Translator<'_> {
     }
 
     fn unsupported(&self, what: &str, node: &impl Spanned) -> Error {
+        self.unsupported_at(what, node.span().start)
+    }
+
+    fn unsupported_at(&self, what: &str, location: Location) -> Error {
         let error = Error::NotSupported(what.to_string());
-        match offset(self.sql, node.span().start) {
+        match offset(self.sql, location) {
             Some(position) => error.at(position),
             None => error,
         }
@@ -193,6 +197,48 @@ impl Translator<'_> {
                     }
                 }
                 Ok(Statement::Begin { read_only })
+            }
+            sp::Statement::Explain {
+                describe_alias: sp::DescribeAlias::Explain,
+                analyze,
+                statement: inner,
+                format: None,
+                options,
+                ..
+            } => {
+                let (mut analyze, mut timing) = (*analyze, true);
+                for option in options.iter().flatten() {
+                    let on = match &option.arg {
+                        None => true,
+                        Some(sp::Expr::Value(v)) => match &v.value {
+                            sp::Value::Boolean(b) => *b,
+                            sp::Value::Number(n, _) => n != "0",
+                            other => !other.to_string().eq_ignore_ascii_case("'off'"),
+                        },
+                        Some(sp::Expr::Identifier(i)) => {
+                            !matches!(i.value.to_lowercase().as_str(), "off" | "false")
+                        }
+                        Some(other) => {
+                            return Err(self.unsupported("this EXPLAIN option value", other));
+                        }
+                    };
+                    match option.name.value.to_lowercase().as_str() {
+                        "analyze" => analyze = on,
+                        "timing" => timing = on,
+                        "costs" | "verbose" | "summary" => {}
+                        other => {
+                            return Err(self.unsupported_at(
+                                &format!("the EXPLAIN option {other}"),
+                                option.name.span.start,
+                            ));
+                        }
+                    }
+                }
+                Ok(Statement::Explain {
+                    analyze,
+                    timing,
+                    statement: Box::new(self.statement(inner)?),
+                })
             }
             sp::Statement::Commit { chain: false, .. } => Ok(Statement::Commit),
             sp::Statement::Rollback {

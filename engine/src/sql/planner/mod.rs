@@ -78,6 +78,12 @@ pub enum Plan {
         source: TableSource,
         filter: Option<BoundExpr>,
     },
+    /// The plan of a statement, printed (and with ANALYZE, run and measured).
+    Explain {
+        analyze: bool,
+        timing: bool,
+        plan: Box<Plan>,
+    },
 }
 
 /// A query over at most one table.
@@ -98,6 +104,8 @@ pub struct SelectPlan {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TableSource {
     pub table: String,
+    /// The table's column names, for printing plans.
+    pub column_names: Vec<String>,
     pub access: Access,
     pub direction: Direction,
 }
@@ -161,6 +169,15 @@ pub fn plan(statement: &Statement, catalog: &dyn Catalog) -> Result<Plan> {
         Statement::Select(select) => select::select(select, catalog).map(Plan::Select),
         Statement::Update(update) => modify::update(update, catalog),
         Statement::Delete(delete) => modify::delete(delete, catalog),
+        Statement::Explain {
+            analyze,
+            timing,
+            statement,
+        } => Ok(Plan::Explain {
+            analyze: *analyze,
+            timing: *timing,
+            plan: Box::new(plan(statement, catalog)?),
+        }),
     }
 }
 

@@ -86,6 +86,7 @@ pub fn update(update: &Update, catalog: &dyn Catalog) -> Result<Plan> {
     Ok(Plan::Update {
         source: TableSource {
             table: schema.name.clone(),
+            column_names: schema.columns.iter().map(|c| c.name.clone()).collect(),
             access: access_path(&schema, filter.as_ref()),
             direction: Direction::Forward,
         },
@@ -103,6 +104,7 @@ pub fn delete(delete: &Delete, catalog: &dyn Catalog) -> Result<Plan> {
     Ok(Plan::Delete {
         source: TableSource {
             table: schema.name.clone(),
+            column_names: schema.columns.iter().map(|c| c.name.clone()).collect(),
             access: access_path(&schema, filter.as_ref()),
             direction: Direction::Forward,
         },

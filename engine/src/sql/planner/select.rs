@@ -107,6 +107,7 @@ pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
             }
             Some(TableSource {
                 table: schema.name.clone(),
+                column_names: schema.columns.iter().map(|c| c.name.clone()).collect(),
                 access,
                 direction,
             })
