@@ -75,6 +75,9 @@ pub enum Error {
     /// A type error in an expression (PostgreSQL's datatype_mismatch).
     #[error("{0}")]
     Datatype(String),
+    /// A column or aggregate used where grouping does not allow it.
+    #[error("{0}")]
+    Grouping(String),
     #[error("division by zero")]
     DivisionByZero,
     #[error("{0}")]
@@ -121,6 +124,7 @@ impl Error {
             Error::UndefinedFunction(_) => "42883",
             Error::CannotCast(_) => "42846",
             Error::Datatype(_) => "42804",
+            Error::Grouping(_) => "42803",
             Error::DivisionByZero => "22012",
             Error::InvalidText(_) => "22P02",
             Error::NegativeLimit => "2201W",

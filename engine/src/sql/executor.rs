@@ -5,12 +5,15 @@
 //! LIMIT is reached, and `ORDER BY pk` is delivered by the primary-index scan itself.
 
 use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::sync::Arc;
 
+use super::aggregate::Accumulator;
 use super::explain::Measured;
 use super::expr::{BoundExpr, compare};
-use super::planner::{Access, OutputColumn, Plan, SelectPlan, SortKey, TableSource};
+use super::planner::{Access, GroupPlan, OutputColumn, Plan, SelectPlan, SortKey, TableSource};
+use crate::encoding::encode_values;
 use crate::table::RowKey;
 use crate::types::{Row, Value};
 use crate::{Error, Result, Transaction};
@@ -120,8 +123,10 @@ fn query(plan: &SelectPlan, txn: &Transaction, measured: &mut Measured) -> Resul
             }
         }
         Some(source) => {
-            // Without a sort, reading can stop once offset + limit rows have passed.
-            let stop = match (plan.order.is_empty(), limit) {
+            // Rows arrive in their final order when nothing sorts, groups or dedupes them:
+            // reading can stop once offset + limit rows have passed.
+            let streaming = plan.order.is_empty() && plan.grouping.is_none() && !plan.distinct;
+            let stop = match (streaming, limit) {
                 (true, Some(limit)) => Some(offset.saturating_add(limit)),
                 _ => None,
             };
@@ -131,21 +136,67 @@ fn query(plan: &SelectPlan, txn: &Transaction, measured: &mut Measured) -> Resul
                 .collect()
         }
     };
+    if let Some(grouping) = &plan.grouping {
+        rows = group(rows, grouping)?;
+    }
     if !plan.order.is_empty() {
         rows = sort(rows, &plan.order)?;
     }
-    let rows = rows
+    let mut projected = rows
+        .iter()
+        .map(|row| plan.projection.iter().map(|e| e.eval(row)).collect())
+        .collect::<Result<Vec<Row>>>()?;
+    if plan.distinct {
+        let mut seen = BTreeSet::new();
+        projected.retain(|row| seen.insert(encode_values(row)));
+    }
+    let rows: Vec<Row> = projected
         .into_iter()
         .skip(usize::try_from(offset).unwrap_or(usize::MAX))
         .take(limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX)))
-        .map(|row| plan.projection.iter().map(|e| e.eval(&row)).collect())
-        .collect::<Result<Vec<Row>>>()?;
+        .collect();
     measured.returned = rows.len();
     Ok(QueryResult {
         tag: format!("SELECT {}", rows.len()),
         columns: plan.columns.clone(),
         rows,
     })
+}
+
+/// Groups rows by the key values (NULLs form one group, as in PostgreSQL) and aggregates each
+/// group; without GROUP BY there is exactly one group, even over no rows.
+fn group(rows: Vec<Arc<Row>>, plan: &GroupPlan) -> Result<Vec<Arc<Row>>> {
+    let mut groups: BTreeMap<Vec<u8>, (Vec<Value>, Vec<Accumulator>)> = BTreeMap::new();
+    for row in &rows {
+        let keys = plan
+            .keys
+            .iter()
+            .map(|k| k.eval(row))
+            .collect::<Result<Vec<Value>>>()?;
+        let (_, accumulators) = groups
+            .entry(encode_values(&keys))
+            .or_insert_with(|| (keys, plan.aggregates.iter().map(Accumulator::new).collect()));
+        for (accumulator, aggregate) in accumulators.iter_mut().zip(&plan.aggregates) {
+            accumulator.add(aggregate, row)?;
+        }
+    }
+    if plan.keys.is_empty() && groups.is_empty() {
+        let empty = plan.aggregates.iter().map(Accumulator::new).collect();
+        groups.insert(Vec::new(), (Vec::new(), empty));
+    }
+    let mut out = Vec::with_capacity(groups.len());
+    for (_, (mut values, accumulators)) in groups {
+        for (accumulator, aggregate) in accumulators.into_iter().zip(&plan.aggregates) {
+            values.push(accumulator.finish(aggregate));
+        }
+        if let Some(having) = &plan.having {
+            if having.eval(&values)? != Value::Boolean(true) {
+                continue;
+            }
+        }
+        out.push(Arc::new(values));
+    }
+    Ok(out)
 }
 
 /// LIMIT/OFFSET values: NULL means none; negative ones are errors.

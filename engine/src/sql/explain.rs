@@ -43,12 +43,15 @@ pub fn explain(plan: &Plan, measured: Option<&Measured>) -> Vec<String> {
             if select.limit.is_some() || select.offset.is_some() {
                 push(format!("Limit{}", actual(m.returned, m.total_ms)));
             }
+            if select.distinct {
+                push("Unique".to_string());
+            }
             if !select.order.is_empty() {
                 let keys: Vec<String> = select
                     .order
                     .iter()
                     .map(|k| {
-                        let names = names_of(select);
+                        let names = sort_names(select);
                         let mut key = render(&k.expr, &names);
                         if k.descending {
                             key.push_str(" DESC");
@@ -61,6 +64,19 @@ pub fn explain(plan: &Plan, measured: Option<&Measured>) -> Vec<String> {
                     keys.join(", "),
                     actual(m.filtered, None)
                 ));
+            }
+            if let Some(grouping) = &select.grouping {
+                let keys: Vec<String> = grouping
+                    .keys
+                    .iter()
+                    .map(|k| render(k, &names_of(select)))
+                    .collect();
+                let kind = if keys.is_empty() {
+                    "Aggregate".to_string()
+                } else {
+                    format!("Group Aggregate (key: {})", keys.join(", "))
+                };
+                push(kind);
             }
             match &select.source {
                 None => push(format!("Result{}", actual(m.returned, m.total_ms))),
@@ -119,6 +135,27 @@ fn names_of(select: &SelectPlan) -> Vec<String> {
         .as_ref()
         .map(|s| s.column_names.clone())
         .unwrap_or_default()
+}
+
+/// The names of the columns sort keys read: the table's, or above a GROUP BY the group keys
+/// and aggregates.
+fn sort_names(select: &SelectPlan) -> Vec<String> {
+    let input = names_of(select);
+    match &select.grouping {
+        None => input,
+        Some(grouping) => grouping
+            .keys
+            .iter()
+            .map(|k| render(k, &input))
+            .chain(grouping.aggregates.iter().map(|a| {
+                let arg = a
+                    .arg
+                    .as_ref()
+                    .map_or("*".to_string(), |e| render(e, &input));
+                format!("{}({arg})", a.func.name())
+            }))
+            .collect(),
+    }
 }
 
 fn utility_name(plan: &Plan) -> &'static str {
@@ -232,6 +269,17 @@ fn write_expr(out: &mut String, expr: &BoundExpr, names: &[String]) {
         BoundExpr::Cast { expr, to } => {
             write_expr(out, expr, names);
             let _ = write!(out, "::{}", to.name());
+        }
+        BoundExpr::Call { func, args } => {
+            out.push_str(func.name());
+            out.push('(');
+            for (i, arg) in args.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_expr(out, arg, names);
+            }
+            out.push(')');
         }
     }
 }

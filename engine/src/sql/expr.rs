@@ -38,6 +38,90 @@ pub enum BoundExpr {
         expr: Box<BoundExpr>,
         to: DataType,
     },
+    /// A scalar function call.
+    Call {
+        func: ScalarFunc,
+        args: Vec<BoundExpr>,
+    },
+}
+
+/// The scalar functions there are so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScalarFunc {
+    Coalesce,
+    NullIf,
+    Abs,
+    Lower,
+    Upper,
+    Length,
+}
+
+impl ScalarFunc {
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "coalesce" => ScalarFunc::Coalesce,
+            "nullif" => ScalarFunc::NullIf,
+            "abs" => ScalarFunc::Abs,
+            "lower" => ScalarFunc::Lower,
+            "upper" => ScalarFunc::Upper,
+            "length" | "char_length" | "character_length" => ScalarFunc::Length,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ScalarFunc::Coalesce => "coalesce",
+            ScalarFunc::NullIf => "nullif",
+            ScalarFunc::Abs => "abs",
+            ScalarFunc::Lower => "lower",
+            ScalarFunc::Upper => "upper",
+            ScalarFunc::Length => "length",
+        }
+    }
+
+    fn call(self, args: &[BoundExpr], row: &[Value]) -> Result<Value> {
+        match self {
+            ScalarFunc::Coalesce => {
+                for arg in args {
+                    let value = arg.eval(row)?;
+                    if !value.is_null() {
+                        return Ok(value);
+                    }
+                }
+                Ok(Value::Null)
+            }
+            ScalarFunc::NullIf => {
+                let a = args[0].eval(row)?;
+                let b = args[1].eval(row)?;
+                Ok(match compare(&a, &b)? {
+                    Some(Ordering::Equal) => Value::Null,
+                    _ => a,
+                })
+            }
+            ScalarFunc::Abs => match args[0].eval(row)? {
+                Value::Int(i) => i
+                    .checked_abs()
+                    .map(Value::Int)
+                    .ok_or_else(|| out_of_range(DataType::BigInt)),
+                Value::Float(f) => Ok(Value::Float(f.abs())),
+                other => Ok(other),
+            },
+            ScalarFunc::Lower | ScalarFunc::Upper | ScalarFunc::Length => {
+                match args[0].eval(row)? {
+                    Value::Null => Ok(Value::Null),
+                    value => {
+                        let text = value.to_string();
+                        Ok(match self {
+                            ScalarFunc::Lower => Value::Text(text.to_lowercase()),
+                            ScalarFunc::Upper => Value::Text(text.to_uppercase()),
+                            _ => Value::Int(text.chars().count() as i64),
+                        })
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl BoundExpr {
@@ -115,6 +199,7 @@ impl BoundExpr {
                 })
             }
             BoundExpr::Cast { expr, to } => cast(expr.eval(row)?, *to),
+            BoundExpr::Call { func, args } => func.call(args, row),
         }
     }
 

@@ -26,6 +26,7 @@
 //! with overflow and division-by-zero errors, comparisons, IN, BETWEEN, IS NULL, `||`, casts.
 //! Non-integer numeric literals are double precision until NUMERIC exists.
 
+pub mod aggregate;
 pub mod executor;
 pub mod explain;
 pub mod expr;

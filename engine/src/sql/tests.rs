@@ -16,7 +16,7 @@ fn db() -> Database {
 
 fn select_plan(db: &Database, sql: &str) -> planner::SelectPlan {
     match plan_sql(db, sql).unwrap().remove(0) {
-        Plan::Select(select) => select,
+        Plan::Select(select) => *select,
         other => panic!("not a query: {other:?}"),
     }
 }

@@ -30,7 +30,7 @@ pub enum Statement {
         if_exists: bool,
     },
     Insert(Insert),
-    Select(Select),
+    Select(Box<Select>),
     Update(Update),
     Delete(Delete),
     Begin {
@@ -77,9 +77,12 @@ pub struct Insert {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Select {
+    pub distinct: bool,
     pub items: Vec<SelectItem>,
     pub from: Option<Ident>,
     pub filter: Option<Expr>,
+    pub group_by: Vec<Expr>,
+    pub having: Option<Expr>,
     pub order_by: Vec<OrderItem>,
     pub limit: Option<Expr>,
     pub offset: Option<Expr>,
@@ -157,6 +160,13 @@ pub enum ExprKind {
     Cast {
         expr: Box<Expr>,
         to: DataType,
+    },
+    /// A function call: `name(args)`, `name(DISTINCT arg)`, `count(*)` (no args, `star`).
+    Function {
+        name: String,
+        args: Vec<Expr>,
+        distinct: bool,
+        star: bool,
     },
 }
 

@@ -175,7 +175,7 @@ impl Translator<'_> {
                 })
             }
             sp::Statement::Insert(insert) => self.insert(insert),
-            sp::Statement::Query(query) => Ok(Statement::Select(self.query(query)?)),
+            sp::Statement::Query(query) => Ok(Statement::Select(Box::new(self.query(query)?))),
             sp::Statement::Update(update) => self.update(update),
             sp::Statement::Delete(delete) => self.delete(delete),
             sp::Statement::StartTransaction { modes, .. } => {
@@ -375,11 +375,20 @@ impl Translator<'_> {
                 return Err(self.unsupported("set operations, VALUES lists and subqueries", other));
             }
         };
-        let grouped =
-            !matches!(&select.group_by, sp::GroupByExpr::Expressions(e, _) if e.is_empty());
-        if select.distinct.is_some() || grouped || select.having.is_some() {
-            return Err(self.unsupported("DISTINCT, GROUP BY and HAVING", query));
-        }
+        let group_by = match &select.group_by {
+            sp::GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => exprs
+                .iter()
+                .map(|e| self.expr(e))
+                .collect::<Result<Vec<_>>>()?,
+            _ => return Err(self.unsupported("this GROUP BY form", query)),
+        };
+        let distinct = match &select.distinct {
+            None | Some(sp::Distinct::All) => false,
+            Some(sp::Distinct::Distinct) => true,
+            Some(sp::Distinct::On(_)) => {
+                return Err(self.unsupported("DISTINCT ON", query));
+            }
+        };
         let from = match select.from.as_slice() {
             [] => None,
             [table] if table.joins.is_empty() => match &table.relation {
@@ -444,6 +453,7 @@ impl Translator<'_> {
             Some(_) => return Err(self.unsupported("this LIMIT form", query)),
         };
         Ok(Select {
+            distinct,
             items,
             from,
             filter: select
@@ -451,6 +461,8 @@ impl Translator<'_> {
                 .as_ref()
                 .map(|e| self.expr(e))
                 .transpose()?,
+            group_by,
+            having: select.having.as_ref().map(|e| self.expr(e)).transpose()?,
             order_by,
             limit,
             offset,
@@ -589,6 +601,7 @@ impl Translator<'_> {
                 list: list.iter().map(|e| self.expr(e)).collect::<Result<_>>()?,
                 negated: *negated,
             },
+            sp::Expr::Function(function) => self.function(function)?,
             sp::Expr::Cast {
                 expr: inner,
                 data_type,
@@ -606,6 +619,53 @@ impl Translator<'_> {
             }
         };
         Ok(Expr { kind, position })
+    }
+
+    fn function(&self, function: &sp::Function) -> Result<ExprKind> {
+        let name = self.object_name(&function.name)?.name;
+        if function.filter.is_some()
+            || function.over.is_some()
+            || !function.within_group.is_empty()
+            || function.null_treatment.is_some()
+        {
+            return Err(self.unsupported("FILTER, OVER, WITHIN GROUP or IGNORE NULLS", function));
+        }
+        let list = match &function.args {
+            sp::FunctionArguments::List(list) => list,
+            sp::FunctionArguments::None => {
+                return Ok(ExprKind::Function {
+                    name,
+                    args: Vec::new(),
+                    distinct: false,
+                    star: false,
+                });
+            }
+            sp::FunctionArguments::Subquery(_) => {
+                return Err(self.unsupported("a subquery as a function argument", function));
+            }
+        };
+        if !list.clauses.is_empty() {
+            return Err(self.unsupported("ORDER BY or LIMIT inside a function call", function));
+        }
+        let distinct = matches!(
+            list.duplicate_treatment,
+            Some(sp::DuplicateTreatment::Distinct)
+        );
+        let mut args = Vec::with_capacity(list.args.len());
+        let mut star = false;
+        for arg in &list.args {
+            match arg {
+                sp::FunctionArg::Unnamed(sp::FunctionArgExpr::Expr(e)) => args.push(self.expr(e)?),
+                sp::FunctionArg::Unnamed(sp::FunctionArgExpr::Wildcard) => star = true,
+                other => return Err(self.unsupported("named or qualified arguments", other)),
+            }
+        }
+        Ok(ExprKind::Function {
+            name,
+            args,
+            distinct,
+            star,
+        })
     }
 
     fn literal(&self, value: &sp::Value, at: &impl Spanned) -> Result<Literal> {

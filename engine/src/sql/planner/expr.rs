@@ -1,16 +1,63 @@
 //! Binding expressions: names to column positions, literals to types, implicit casts made
 //! explicit, constants folded.
 
-use super::super::expr::{BoundExpr, SqlType, numeric_result};
+use std::cell::RefCell;
+
+use super::super::aggregate::{Aggregate, AggregateFunc};
+use super::super::expr::{BoundExpr, ScalarFunc, SqlType, numeric_result};
 use super::super::parser::ast::{BinaryOp, Expr, ExprKind, Literal, UnaryOp};
 use crate::catalog::TableSchema;
 use crate::types::{DataType, Value};
 use crate::{Error, Result};
 
-/// The columns an expression may name: those of (at most) one table.
+/// The columns an expression may name: those of (at most) one table — or, above a GROUP BY,
+/// the group keys and the aggregates over each group.
 #[derive(Debug, Clone, Copy)]
 pub struct Scope<'a> {
     pub table: Option<&'a TableSchema>,
+    pub grouping: Option<&'a Grouping>,
+}
+
+impl<'a> Scope<'a> {
+    pub fn table(table: Option<&'a TableSchema>) -> Self {
+        Self {
+            table,
+            grouping: None,
+        }
+    }
+
+    /// The same table, below any grouping: the scope of aggregates' arguments.
+    fn input(self) -> Self {
+        Scope::table(self.table)
+    }
+}
+
+/// Rows after GROUP BY: each is the group keys' values followed by the aggregates' results.
+#[derive(Debug, Default)]
+pub struct Grouping {
+    pub keys: Vec<(BoundExpr, SqlType)>,
+    /// Aggregates found while binding, with their result types.
+    pub aggregates: RefCell<Vec<(Aggregate, DataType)>>,
+}
+
+/// Whether an expression contains an aggregate call.
+pub fn has_aggregate(expr: &Expr) -> bool {
+    match &expr.kind {
+        ExprKind::Function {
+            name, args, star, ..
+        } => AggregateFunc::from_name(name, *star).is_some() || args.iter().any(has_aggregate),
+        ExprKind::Literal(_) | ExprKind::Column { .. } => false,
+        ExprKind::Unary { expr, .. }
+        | ExprKind::IsNull { expr, .. }
+        | ExprKind::Cast { expr, .. } => has_aggregate(expr),
+        ExprKind::Binary { left, right, .. } => has_aggregate(left) || has_aggregate(right),
+        ExprKind::Between {
+            expr, low, high, ..
+        } => has_aggregate(expr) || has_aggregate(low) || has_aggregate(high),
+        ExprKind::InList { expr, list, .. } => {
+            has_aggregate(expr) || list.iter().any(has_aggregate)
+        }
+    }
 }
 
 /// Binds `expr`; the result's type is `None` while still unknown (NULL, a quoted literal).
@@ -19,8 +66,30 @@ pub fn bind(expr: &Expr, scope: Scope<'_>) -> Result<(BoundExpr, SqlType)> {
 }
 
 fn bind_inner(expr: &Expr, scope: Scope<'_>) -> Result<(BoundExpr, SqlType)> {
+    if let Some(grouping) = scope.grouping {
+        // Above a GROUP BY, an expression equal to a group key reads that key.
+        if !has_aggregate(expr) {
+            if let Ok((bound, ty)) = bind(expr, scope.input()) {
+                if let Some(k) = grouping.keys.iter().position(|(key, _)| *key == bound) {
+                    return Ok((BoundExpr::Column(k), grouping.keys[k].1));
+                }
+                if !reads_columns(&bound) {
+                    return Ok((bound, ty));
+                }
+            }
+        }
+    }
     let (bound, ty) = match &expr.kind {
         ExprKind::Literal(literal) => literal_value(literal)?,
+        ExprKind::Column { table, name } if scope.grouping.is_some() => {
+            let qualified = match table {
+                Some(t) => format!("{t}.{name}"),
+                None => name.clone(),
+            };
+            return Err(Error::Grouping(format!(
+                "column \"{qualified}\" must appear in the GROUP BY clause or be used in an aggregate function"
+            )));
+        }
         ExprKind::Column { table, name } => {
             let schema = scope
                 .table
@@ -129,6 +198,12 @@ fn bind_inner(expr: &Expr, scope: Scope<'_>) -> Result<(BoundExpr, SqlType)> {
                 Some(DataType::Boolean),
             )
         }
+        ExprKind::Function {
+            name,
+            args,
+            distinct,
+            star,
+        } => function(name, args, *distinct, *star, scope)?,
         ExprKind::Cast { expr: inner, to } => {
             let (inner, _) = bind(inner, scope)?;
             (
@@ -141,6 +216,139 @@ fn bind_inner(expr: &Expr, scope: Scope<'_>) -> Result<(BoundExpr, SqlType)> {
         }
     };
     Ok((fold(bound)?, ty))
+}
+
+/// Binds a function call: an aggregate (above a GROUP BY, or making the query one) or a
+/// scalar function.
+fn function(
+    name: &str,
+    args: &[Expr],
+    distinct: bool,
+    star: bool,
+    scope: Scope<'_>,
+) -> Result<(BoundExpr, SqlType)> {
+    if let Some(func) = AggregateFunc::from_name(name, star) {
+        let Some(grouping) = scope.grouping else {
+            return Err(Error::Grouping(
+                "aggregate functions are not allowed here".into(),
+            ));
+        };
+        let input = scope.input();
+        let expected = match func {
+            AggregateFunc::CountRows => 0,
+            AggregateFunc::StringAgg => 2,
+            _ => 1,
+        };
+        if args.len() != expected {
+            return Err(no_function(name, args.len()));
+        }
+        let mut bound_args = Vec::with_capacity(args.len());
+        for arg in args {
+            if has_aggregate(arg) {
+                return Err(Error::Grouping(
+                    "aggregate function calls cannot be nested".into(),
+                ));
+            }
+            bound_args.push(bind(arg, input)?);
+        }
+        let mut bound_args = bound_args.into_iter();
+        let (arg, arg_type) = match bound_args.next() {
+            Some((e, None)) => (Some(coerce(e, None, DataType::Text)?), Some(DataType::Text)),
+            Some((e, t)) => (Some(e), t),
+            None => (None, None),
+        };
+        let separator = bound_args
+            .next()
+            .map(|(e, t)| coerce(e, t, DataType::Text))
+            .transpose()?;
+        let ty = func.result_type(arg_type)?;
+        let aggregate = Aggregate {
+            func,
+            arg,
+            separator,
+            distinct,
+        };
+        let mut aggregates = grouping.aggregates.borrow_mut();
+        let index = match aggregates.iter().position(|(a, _)| *a == aggregate) {
+            Some(i) => i,
+            None => {
+                aggregates.push((aggregate, ty));
+                aggregates.len() - 1
+            }
+        };
+        return Ok((BoundExpr::Column(grouping.keys.len() + index), Some(ty)));
+    }
+    let func = ScalarFunc::from_name(name).ok_or_else(|| no_function(name, args.len()))?;
+    if distinct || star {
+        return Err(Error::Syntax(format!(
+            "DISTINCT or * specified, but {name} is not an aggregate function"
+        )));
+    }
+    let bound = args
+        .iter()
+        .map(|a| bind(a, scope))
+        .collect::<Result<Vec<_>>>()?;
+    let arity_ok = match func {
+        ScalarFunc::Coalesce => !bound.is_empty(),
+        ScalarFunc::NullIf => bound.len() == 2,
+        _ => bound.len() == 1,
+    };
+    if !arity_ok {
+        return Err(no_function(name, args.len()));
+    }
+    let (args, ty): (Vec<BoundExpr>, SqlType) = match func {
+        ScalarFunc::Coalesce | ScalarFunc::NullIf => {
+            let common = bound.iter().find_map(|(_, t)| *t);
+            let args = bound
+                .into_iter()
+                .map(|(e, t)| match common {
+                    Some(c) => comparable(e, t, c),
+                    None => Ok(e),
+                })
+                .collect::<Result<_>>()?;
+            (args, common)
+        }
+        ScalarFunc::Abs => {
+            let (e, t) = bound
+                .into_iter()
+                .next()
+                .ok_or_else(|| no_function(name, 0))?;
+            match t {
+                None => (
+                    vec![coerce(e, None, DataType::Double)?],
+                    Some(DataType::Double),
+                ),
+                Some(t) if numeric_result(t, t).is_some() => (vec![e], Some(t)),
+                Some(t) => return Err(no_function_for(name, t)),
+            }
+        }
+        ScalarFunc::Lower | ScalarFunc::Upper | ScalarFunc::Length => {
+            let (e, t) = bound
+                .into_iter()
+                .next()
+                .ok_or_else(|| no_function(name, 0))?;
+            let e = coerce(e, t, DataType::Text)
+                .map_err(|_| no_function_for(name, t.unwrap_or(DataType::Text)))?;
+            let ty = if func == ScalarFunc::Length {
+                DataType::Integer
+            } else {
+                DataType::Text
+            };
+            (vec![e], Some(ty))
+        }
+    };
+    Ok((BoundExpr::Call { func, args }, ty))
+}
+
+fn no_function(name: &str, arity: usize) -> Error {
+    Error::UndefinedFunction(format!(
+        "function {name} with {arity} argument{} does not exist",
+        if arity == 1 { "" } else { "s" }
+    ))
+}
+
+fn no_function_for(name: &str, ty: DataType) -> Error {
+    Error::UndefinedFunction(format!("function {name}({}) does not exist", ty.name()))
 }
 
 fn literal_value(literal: &Literal) -> Result<(BoundExpr, SqlType)> {
@@ -298,6 +506,7 @@ fn reads_columns(expr: &BoundExpr) -> bool {
         BoundExpr::InList { expr, list, .. } => {
             reads_columns(expr) || list.iter().any(reads_columns)
         }
+        BoundExpr::Call { args, .. } => args.iter().any(reads_columns),
     }
 }
 

@@ -11,6 +11,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 pub use self::expr::Scope;
+use super::aggregate::Aggregate;
 use super::expr::BoundExpr;
 use super::parser::ast::{BinaryOp, Statement};
 use crate::catalog::{TableDef, TableSchema};
@@ -67,7 +68,7 @@ pub enum Plan {
         /// Whole rows, in table column order.
         rows: Vec<Vec<BoundExpr>>,
     },
-    Select(SelectPlan),
+    Select(Box<SelectPlan>),
     Update {
         source: TableSource,
         filter: Option<BoundExpr>,
@@ -96,8 +97,21 @@ pub struct SelectPlan {
     pub order: Vec<SortKey>,
     pub offset: Option<BoundExpr>,
     pub limit: Option<BoundExpr>,
+    /// GROUP BY / aggregates: rows become groups before ORDER BY and the projection.
+    pub grouping: Option<GroupPlan>,
+    /// SELECT DISTINCT: duplicate result rows are dropped.
+    pub distinct: bool,
     pub projection: Vec<BoundExpr>,
     pub columns: Vec<OutputColumn>,
+}
+
+/// Grouping: each group's row is its key values followed by its aggregates' results, and
+/// HAVING, ORDER BY and the projection are bound over such rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupPlan {
+    pub keys: Vec<BoundExpr>,
+    pub aggregates: Vec<Aggregate>,
+    pub having: Option<BoundExpr>,
 }
 
 /// Rows of a table, read through one access path, in one direction of key order.
@@ -166,7 +180,9 @@ pub fn plan(statement: &Statement, catalog: &dyn Catalog) -> Result<Plan> {
         Statement::Commit => Ok(Plan::Commit),
         Statement::Rollback => Ok(Plan::Rollback),
         Statement::Insert(insert) => modify::insert(insert, catalog),
-        Statement::Select(select) => select::select(select, catalog).map(Plan::Select),
+        Statement::Select(select) => {
+            select::select(select, catalog).map(|p| Plan::Select(Box::new(p)))
+        }
         Statement::Update(update) => modify::update(update, catalog),
         Statement::Delete(delete) => modify::delete(delete, catalog),
         Statement::Explain {
@@ -264,4 +280,29 @@ fn conjuncts(expr: &BoundExpr) -> Vec<&BoundExpr> {
         }
         other => vec![other],
     }
+}
+
+/// A WHERE clause: bound, required to be boolean; a constant TRUE is no filter at all.
+fn where_clause(
+    filter: Option<&super::parser::ast::Expr>,
+    scope: Scope<'_>,
+) -> Result<Option<BoundExpr>> {
+    let Some(filter) = filter else {
+        return Ok(None);
+    };
+    if expr::has_aggregate(filter) {
+        return Err(
+            crate::Error::Grouping("aggregate functions are not allowed in WHERE".into())
+                .at(filter.position),
+        );
+    }
+    let (bound, ty) = expr::bind(filter, scope)?;
+    let bound = expr::coerce(bound, ty, DataType::Boolean).map_err(|_| {
+        crate::Error::Datatype(format!(
+            "argument of WHERE must be type boolean, not type {}",
+            ty.map_or("unknown", DataType::name)
+        ))
+        .at(filter.position)
+    })?;
+    Ok(Some(bound).filter(|f| *f != BoundExpr::Constant(Value::Boolean(true))))
 }

@@ -2,10 +2,9 @@
 
 use super::super::expr::BoundExpr;
 use super::super::parser::ast::{Delete, Insert, Update};
-use super::expr::{Scope, assign, bind, coerce};
-use super::{Catalog, Plan, TableSource, access_path, table};
+use super::expr::{Scope, assign, bind};
+use super::{Catalog, Plan, TableSource, access_path, table, where_clause};
 use crate::mvcc::Direction;
-use crate::types::{DataType, Value};
 use crate::{Error, Result};
 
 pub fn insert(insert: &Insert, catalog: &dyn Catalog) -> Result<Plan> {
@@ -47,7 +46,7 @@ pub fn insert(insert: &Insert, catalog: &dyn Catalog) -> Result<Plan> {
         let mut row = defaults.clone();
         for (&target, value) in targets.iter().zip(values) {
             let column = &schema.columns[target];
-            let (bound, ty) = bind(value, Scope { table: None })?;
+            let (bound, ty) = bind(value, Scope::table(None))?;
             row[target] = assign(bound, ty, column.data_type, &column.name)
                 .map_err(|e| e.at(value.position))?;
         }
@@ -61,9 +60,7 @@ pub fn insert(insert: &Insert, catalog: &dyn Catalog) -> Result<Plan> {
 
 pub fn update(update: &Update, catalog: &dyn Catalog) -> Result<Plan> {
     let schema = table(catalog, &update.table)?;
-    let scope = Scope {
-        table: Some(&schema),
-    };
+    let scope = Scope::table(Some(&schema));
     let mut assignments = Vec::with_capacity(update.assignments.len());
     for (column, value) in &update.assignments {
         let position = schema
@@ -97,9 +94,7 @@ pub fn update(update: &Update, catalog: &dyn Catalog) -> Result<Plan> {
 
 pub fn delete(delete: &Delete, catalog: &dyn Catalog) -> Result<Plan> {
     let schema = table(catalog, &delete.table)?;
-    let scope = Scope {
-        table: Some(&schema),
-    };
+    let scope = Scope::table(Some(&schema));
     let filter = where_clause(delete.filter.as_ref(), scope)?;
     Ok(Plan::Delete {
         source: TableSource {
@@ -110,23 +105,4 @@ pub fn delete(delete: &Delete, catalog: &dyn Catalog) -> Result<Plan> {
         },
         filter,
     })
-}
-
-fn where_clause(
-    filter: Option<&super::super::parser::ast::Expr>,
-    scope: Scope<'_>,
-) -> Result<Option<BoundExpr>> {
-    filter
-        .map(|f| {
-            let (bound, ty) = bind(f, scope)?;
-            coerce(bound, ty, DataType::Boolean).map_err(|_| {
-                Error::Datatype(format!(
-                    "argument of WHERE must be type boolean, not type {}",
-                    ty.map_or("unknown", DataType::name)
-                ))
-                .at(f.position)
-            })
-        })
-        .transpose()
-        .map(|f| f.filter(|f| *f != BoundExpr::Constant(Value::Boolean(true))))
 }

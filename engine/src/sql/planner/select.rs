@@ -1,10 +1,13 @@
-//! SELECT: the projection and its column names, the filter, the access path, and the order —
-//! a sort, unless the primary-key scan already delivers it.
+//! SELECT: the projection and its column names, the filter, grouping and aggregates, the
+//! access path, and the order — a sort, unless the primary-key scan already delivers it.
 
 use super::super::expr::BoundExpr;
 use super::super::parser::ast::{Expr, ExprKind, Literal, Select, SelectItem};
-use super::expr::{Scope, bind, coerce};
-use super::{Access, Catalog, OutputColumn, SelectPlan, SortKey, TableSource, access_path, table};
+use super::expr::{Grouping, Scope, bind, coerce, has_aggregate};
+use super::{
+    Access, Catalog, GroupPlan, OutputColumn, SelectPlan, SortKey, TableSource, access_path, table,
+    where_clause,
+};
 use crate::mvcc::Direction;
 use crate::types::DataType;
 use crate::{Error, Result};
@@ -15,8 +18,37 @@ pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
         .as_ref()
         .map(|t| table(catalog, t))
         .transpose()?;
-    let scope = Scope {
-        table: schema.as_deref(),
+    let input = Scope::table(schema.as_deref());
+    let filter = where_clause(select.filter.as_ref(), input)?;
+
+    // Grouping applies when there is a GROUP BY or any aggregate above the WHERE clause.
+    let grouped = !select.group_by.is_empty()
+        || select.having.is_some()
+        || select
+            .items
+            .iter()
+            .any(|i| matches!(i, SelectItem::Expr { expr, .. } if has_aggregate(expr)))
+        || select.order_by.iter().any(|o| has_aggregate(&o.expr));
+    let mut grouping = Grouping::default();
+    if grouped {
+        for key in &select.group_by {
+            let key = group_key(key, select)?;
+            if has_aggregate(key) {
+                return Err(Error::Grouping(
+                    "aggregate functions are not allowed in GROUP BY".into(),
+                )
+                .at(key.position));
+            }
+            grouping.keys.push(bind(key, input)?);
+        }
+    }
+    let scope = if grouped {
+        Scope {
+            table: schema.as_deref(),
+            grouping: Some(&grouping),
+        }
+    } else {
+        input
     };
 
     let mut projection = Vec::new();
@@ -29,7 +61,19 @@ pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
                         .at(*position)
                 })?;
                 for (i, column) in schema.columns.iter().enumerate() {
-                    projection.push(BoundExpr::Column(i));
+                    let expr = if grouped {
+                        let name = Expr {
+                            kind: ExprKind::Column {
+                                table: None,
+                                name: column.name.clone(),
+                            },
+                            position: *position,
+                        };
+                        bind(&name, scope)?.0
+                    } else {
+                        BoundExpr::Column(i)
+                    };
+                    projection.push(expr);
                     columns.push(OutputColumn {
                         name: column.name.clone(),
                         data_type: column.data_type,
@@ -52,17 +96,17 @@ pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
         }
     }
 
-    let filter = select
-        .filter
+    let having = select
+        .having
         .as_ref()
-        .map(|f| {
-            let (bound, ty) = bind(f, scope)?;
+        .map(|h| {
+            let (bound, ty) = bind(h, scope)?;
             coerce(bound, ty, DataType::Boolean).map_err(|_| {
                 Error::Datatype(format!(
-                    "argument of WHERE must be type boolean, not type {}",
+                    "argument of HAVING must be type boolean, not type {}",
                     ty.map_or("unknown", DataType::name)
                 ))
-                .at(f.position)
+                .at(h.position)
             })
         })
         .transpose()?;
@@ -81,7 +125,7 @@ pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
     let count = |e: &Option<Expr>| -> Result<Option<BoundExpr>> {
         e.as_ref()
             .map(|e| {
-                let (bound, ty) = bind(e, Scope { table: None })?;
+                let (bound, ty) = bind(e, Scope::table(None))?;
                 coerce(bound, ty, DataType::BigInt).map_err(|err| err.at(e.position))
             })
             .transpose()
@@ -95,7 +139,8 @@ pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
             let access = access_path(schema, filter.as_ref());
             let mut direction = Direction::Forward;
             // ORDER BY the one-column primary key: the scan delivers that order.
-            if let ([key], [pk]) = (order.as_slice(), schema.primary_key.as_slice()) {
+            if let ([key], [pk], false) = (order.as_slice(), schema.primary_key.as_slice(), grouped)
+            {
                 if key.expr == BoundExpr::Column(*pk) && !matches!(access, Access::Key(_)) {
                     direction = if key.descending {
                         Direction::Backward
@@ -113,15 +158,46 @@ pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
             })
         }
     };
+    let grouping = grouped.then(|| GroupPlan {
+        keys: grouping.keys.iter().map(|(k, _)| k.clone()).collect(),
+        aggregates: grouping
+            .aggregates
+            .borrow()
+            .iter()
+            .map(|(a, _)| a.clone())
+            .collect(),
+        having,
+    });
     Ok(SelectPlan {
         source,
         filter,
         order,
         offset,
         limit,
+        grouping,
+        distinct: select.distinct,
         projection,
         columns,
     })
+}
+
+/// A GROUP BY item: `GROUP BY 2` means the second select item.
+fn group_key<'s>(key: &'s Expr, select: &'s Select) -> Result<&'s Expr> {
+    match &key.kind {
+        ExprKind::Literal(Literal::Integer(n)) => usize::try_from(*n)
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| select.items.get(i))
+            .and_then(|item| match item {
+                SelectItem::Expr { expr, .. } => Some(expr),
+                SelectItem::Wildcard(_) => None,
+            })
+            .ok_or_else(|| {
+                Error::UnknownColumn(format!("GROUP BY position {n} is not in select list"))
+                    .at(key.position)
+            }),
+        _ => Ok(key),
+    }
 }
 
 /// An ORDER BY item: an output column by position (`ORDER BY 2`) or by name/alias, else an
@@ -162,11 +238,12 @@ fn order_expr(
     }
 }
 
-/// PostgreSQL's name for an unnamed result column: the column's name, a cast's type's name,
-/// else `?column?`.
+/// PostgreSQL's name for an unnamed result column: the column's or function's name, a cast's
+/// type's name, else `?column?`.
 fn default_name(expr: &Expr) -> String {
     match &expr.kind {
         ExprKind::Column { name, .. } => name.clone(),
+        ExprKind::Function { name, .. } => name.clone(),
         ExprKind::Cast { expr, to } => match &expr.kind {
             ExprKind::Column { name, .. } => name.clone(),
             _ => postgres_type_name(*to).to_string(),
