@@ -78,6 +78,10 @@ pub enum Error {
     /// A column or aggregate used where grouping does not allow it.
     #[error("{0}")]
     Grouping(String),
+    #[error("there is no parameter ${0}")]
+    UndefinedParameter(usize),
+    #[error("bind message supplies {given} parameters, but prepared statement requires {expected}")]
+    ParameterCount { expected: usize, given: usize },
     #[error("division by zero")]
     DivisionByZero,
     #[error("{0}")]
@@ -125,6 +129,8 @@ impl Error {
             Error::CannotCast(_) => "42846",
             Error::Datatype(_) => "42804",
             Error::Grouping(_) => "42803",
+            Error::UndefinedParameter(_) => "42P02",
+            Error::ParameterCount { .. } => "08P01",
             Error::DivisionByZero => "22012",
             Error::InvalidText(_) => "22P02",
             Error::NegativeLimit => "2201W",

@@ -254,21 +254,26 @@ fn scan<'t>(source: &TableSource, txn: &'t Transaction) -> Result<Rows<'t>> {
     let full = |txn: &'t Transaction| -> Result<Rows<'t>> {
         Ok(Box::new(txn.scan(table, .., source.direction)?))
     };
+    let key = |expr: &BoundExpr| -> Result<RowKey> {
+        let value = expr.eval(&[])?;
+        txn.key(table, std::slice::from_ref(&value))
+    };
     match &source.access {
         Access::Full => full(txn),
-        Access::Key(value) => match txn.key(table, std::slice::from_ref(value)) {
+        Access::Key(expr) => match key(expr) {
             Ok(key) => {
                 let row = txn.get(table, &key)?;
                 Ok(Box::new(row.map(|row| Ok((key, row))).into_iter()))
             }
-            Err(e) if e.sqlstate() == "22003" => Ok(Box::new(std::iter::empty())),
+            // A NULL or out-of-range key matches no row.
+            Err(e) if matches!(e.sqlstate(), "22003" | "23502") => Ok(Box::new(std::iter::empty())),
             Err(e) => Err(e),
         },
         Access::Range(lower, upper) => {
-            let bound = |b: &Bound<Value>| -> Result<Bound<RowKey>> {
+            let bound = |b: &Bound<BoundExpr>| -> Result<Bound<RowKey>> {
                 Ok(match b {
-                    Bound::Included(v) => Bound::Included(txn.key(table, std::slice::from_ref(v))?),
-                    Bound::Excluded(v) => Bound::Excluded(txn.key(table, std::slice::from_ref(v))?),
+                    Bound::Included(e) => Bound::Included(key(e)?),
+                    Bound::Excluded(e) => Bound::Excluded(key(e)?),
                     Bound::Unbounded => Bound::Unbounded,
                 })
             };

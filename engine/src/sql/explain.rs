@@ -183,18 +183,26 @@ fn scan_line(source: &TableSource) -> String {
         Access::Key(value) => format!(
             "ALEX Point Lookup on {} (key = {})",
             source.table,
-            literal(value)
+            render(value, &source.column_names)
         ),
         Access::Range(lower, upper) => {
             let mut parts = Vec::new();
             match lower {
-                Bound::Included(v) => parts.push(format!("key >= {}", literal(v))),
-                Bound::Excluded(v) => parts.push(format!("key > {}", literal(v))),
+                Bound::Included(v) => {
+                    parts.push(format!("key >= {}", render(v, &source.column_names)))
+                }
+                Bound::Excluded(v) => {
+                    parts.push(format!("key > {}", render(v, &source.column_names)))
+                }
                 Bound::Unbounded => {}
             }
             match upper {
-                Bound::Included(v) => parts.push(format!("key <= {}", literal(v))),
-                Bound::Excluded(v) => parts.push(format!("key < {}", literal(v))),
+                Bound::Included(v) => {
+                    parts.push(format!("key <= {}", render(v, &source.column_names)))
+                }
+                Bound::Excluded(v) => {
+                    parts.push(format!("key < {}", render(v, &source.column_names)))
+                }
                 Bound::Unbounded => {}
             }
             format!(
@@ -225,6 +233,9 @@ fn write_expr(out: &mut String, expr: &BoundExpr, names: &[String]) {
     match expr {
         BoundExpr::Constant(v) => out.push_str(&literal(v)),
         BoundExpr::Column(i) => out.push_str(names.get(*i).map_or("?", String::as_str)),
+        BoundExpr::Parameter(i) => {
+            let _ = write!(out, "${}", i + 1);
+        }
         BoundExpr::Negate(e) => {
             out.push('-');
             write_expr(out, e, names);

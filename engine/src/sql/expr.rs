@@ -16,6 +16,8 @@ pub enum BoundExpr {
     Constant(Value),
     /// A column of the input row, by position.
     Column(usize),
+    /// A statement parameter (`$1` is 0), replaced by its value before execution.
+    Parameter(usize),
     Negate(Box<BoundExpr>),
     Not(Box<BoundExpr>),
     Binary {
@@ -129,6 +131,7 @@ impl BoundExpr {
         match self {
             BoundExpr::Constant(value) => Ok(value.clone()),
             BoundExpr::Column(i) => Ok(row[*i].clone()),
+            BoundExpr::Parameter(i) => Err(Error::UndefinedParameter(i + 1)),
             BoundExpr::Negate(expr) => match expr.eval(row)? {
                 Value::Null => Ok(Value::Null),
                 Value::Int(i) => i
@@ -201,6 +204,25 @@ impl BoundExpr {
             BoundExpr::Cast { expr, to } => cast(expr.eval(row)?, *to),
             BoundExpr::Call { func, args } => func.call(args, row),
         }
+    }
+
+    /// Calls `f` on every subexpression, children before parents.
+    pub fn visit_mut(&mut self, f: &mut impl FnMut(&mut BoundExpr)) {
+        match self {
+            BoundExpr::Constant(_) | BoundExpr::Column(_) | BoundExpr::Parameter(_) => {}
+            BoundExpr::Negate(e) | BoundExpr::Not(e) => e.visit_mut(f),
+            BoundExpr::Cast { expr, .. } | BoundExpr::IsNull { expr, .. } => expr.visit_mut(f),
+            BoundExpr::Binary { left, right, .. } => {
+                left.visit_mut(f);
+                right.visit_mut(f);
+            }
+            BoundExpr::InList { expr, list, .. } => {
+                expr.visit_mut(f);
+                list.iter_mut().for_each(|e| e.visit_mut(f));
+            }
+            BoundExpr::Call { args, .. } => args.iter_mut().for_each(|e| e.visit_mut(f)),
+        }
+        f(self);
     }
 
     /// Whether the expression is a constant (its value then does not depend on the row).

@@ -38,4 +38,4 @@ mod tests;
 
 pub use self::executor::QueryResult;
 pub use self::planner::OutputColumn;
-pub use self::session::plan_sql;
+pub use self::session::{Prepared, plan_sql};

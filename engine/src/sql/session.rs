@@ -3,6 +3,7 @@
 
 use super::executor::{self, QueryResult};
 use super::explain::explain;
+use super::parser::ast::Statement;
 use super::parser::parse;
 use super::planner::OutputColumn;
 use super::planner::{Catalog, Plan, plan};
@@ -24,28 +25,77 @@ impl Session {
         };
         let mut results = Vec::with_capacity(statements.len());
         for statement in &statements {
-            if self.failed
-                && !matches!(
-                    statement,
-                    super::parser::ast::Statement::Commit | super::parser::ast::Statement::Rollback
-                )
-            {
-                return Err(Error::InFailedTransaction);
-            }
-            let planned = match &self.block {
-                Some(txn) => plan(statement, txn as &dyn Catalog),
-                None => plan(statement, &self.database() as &dyn Catalog),
-            };
-            let result = planned.and_then(|p| self.run(&p));
-            match result {
-                Ok(result) => results.push(result),
-                Err(e) => {
-                    self.fail();
-                    return Err(e);
-                }
-            }
+            let result = self.run_statement(statement, |session| session.plan(statement));
+            results.push(result?);
         }
         Ok(results)
+    }
+
+    /// Parses and plans one statement for repeated execution with parameters (`$1`, `$2`, …,
+    /// their types inferred from where they are used).
+    pub fn prepare(&mut self, sql: &str) -> Result<Prepared> {
+        let mut statements = parse(sql)?;
+        let statement = match statements.len() {
+            1 => statements.remove(0),
+            0 => return Err(Error::Syntax("cannot prepare an empty statement".into())),
+            _ => {
+                return Err(Error::Syntax(
+                    "cannot insert multiple commands into a prepared statement".into(),
+                ));
+            }
+        };
+        let catalog_version = self.shared.catalog_version();
+        let plan = self.plan(&statement)?;
+        Ok(Prepared {
+            parameter_types: plan.parameter_types(),
+            columns: result_columns(&plan),
+            statement,
+            plan,
+            catalog_version,
+        })
+    }
+
+    /// Executes a prepared statement with parameter values (converted to the parameters'
+    /// types as a cast would). The plan is reused unless DDL ran since it was made.
+    pub fn execute_prepared(
+        &mut self,
+        prepared: &Prepared,
+        params: &[Value],
+    ) -> Result<QueryResult> {
+        self.run_statement(&prepared.statement, |session| {
+            let replanned;
+            let plan = if prepared.catalog_version == session.shared.catalog_version() {
+                &prepared.plan
+            } else {
+                replanned = session.plan(&prepared.statement)?;
+                &replanned
+            };
+            plan.with_parameters(params)
+        })
+    }
+
+    fn plan(&self, statement: &Statement) -> Result<Plan> {
+        match &self.block {
+            Some(txn) => plan(statement, txn as &dyn Catalog),
+            None => plan(statement, &self.database() as &dyn Catalog),
+        }
+    }
+
+    /// Plans (with `make_plan`) and runs one statement, keeping the block's state: a failed
+    /// block accepts only its end, and an error inside a block fails it.
+    fn run_statement(
+        &mut self,
+        statement: &Statement,
+        make_plan: impl FnOnce(&Self) -> Result<Plan>,
+    ) -> Result<QueryResult> {
+        if self.failed && !matches!(statement, Statement::Commit | Statement::Rollback) {
+            return Err(Error::InFailedTransaction);
+        }
+        let result = make_plan(self).and_then(|p| self.run(&p));
+        if result.is_err() {
+            self.fail();
+        }
+        result
     }
 
     /// Whether a transaction block is open (PostgreSQL's transaction status `T`, or `E` when
@@ -182,4 +232,27 @@ pub fn plan_sql(db: &Database, sql: &str) -> Result<Vec<Plan>> {
         .iter()
         .map(|s| plan(s, db as &dyn Catalog))
         .collect()
+}
+
+/// A statement planned once for repeated execution (see [`Session::prepare`]).
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    statement: Statement,
+    plan: Plan,
+    catalog_version: u64,
+    /// The parameters' types, `$1` first.
+    pub parameter_types: Vec<DataType>,
+    /// The result columns (empty for statements that return no rows).
+    pub columns: Vec<OutputColumn>,
+}
+
+fn result_columns(plan: &Plan) -> Vec<OutputColumn> {
+    match plan {
+        Plan::Select(select) => select.columns.clone(),
+        Plan::Explain { .. } => vec![OutputColumn {
+            name: "QUERY PLAN".into(),
+            data_type: DataType::Text,
+        }],
+        _ => Vec::new(),
+    }
 }

@@ -1,5 +1,6 @@
 use std::ops::Bound;
 
+use super::expr::BoundExpr;
 use super::planner::{Access, Plan};
 use super::*;
 use crate::mvcc::Direction;
@@ -27,24 +28,24 @@ fn key_predicates_choose_learned_index_paths() {
     let access = |sql| select_plan(&db, sql).source.unwrap().access;
     assert_eq!(
         access("SELECT * FROM t WHERE id = 5"),
-        Access::Key(Value::Int(5))
+        Access::Key(BoundExpr::Constant(Value::Int(5)))
     );
     assert_eq!(
         access("SELECT * FROM t WHERE 5 = id AND name = 'x'"),
-        Access::Key(Value::Int(5))
+        Access::Key(BoundExpr::Constant(Value::Int(5)))
     );
     assert_eq!(
         access("SELECT * FROM t WHERE id > 5 AND id <= 9"),
         Access::Range(
-            Bound::Excluded(Value::Int(5)),
-            Bound::Included(Value::Int(9))
+            Bound::Excluded(BoundExpr::Constant(Value::Int(5))),
+            Bound::Included(BoundExpr::Constant(Value::Int(9)))
         )
     );
     assert_eq!(
         access("SELECT * FROM t WHERE id BETWEEN 1 AND 3"),
         Access::Range(
-            Bound::Included(Value::Int(1)),
-            Bound::Included(Value::Int(3))
+            Bound::Included(BoundExpr::Constant(Value::Int(1))),
+            Bound::Included(BoundExpr::Constant(Value::Int(3)))
         )
     );
     assert_eq!(access("SELECT * FROM t WHERE name = 'x'"), Access::Full);
@@ -189,4 +190,81 @@ fn explain_analyze_measures_rows_and_time() {
         .unwrap();
     let rows = session.execute("SELECT name FROM t WHERE id = 1").unwrap();
     assert_eq!(rows[0].rows, vec![vec![Value::from("z")]]);
+}
+
+#[test]
+fn prepared_statements_infer_parameter_types_and_reuse_their_plan() {
+    let db = db();
+    let mut session = db.session();
+    let insert = session
+        .prepare("INSERT INTO t VALUES ($1, $2, $3)")
+        .unwrap();
+    assert_eq!(
+        insert.parameter_types,
+        [DataType::BigInt, DataType::Text, DataType::Double]
+    );
+    for i in 0..10 {
+        session
+            .execute_prepared(
+                &insert,
+                &[
+                    Value::Int(i),
+                    Value::Text(format!("n{i}")),
+                    Value::Float(i as f64 / 2.0),
+                ],
+            )
+            .unwrap();
+    }
+    let point = session
+        .prepare("SELECT name, score FROM t WHERE id = $1")
+        .unwrap();
+    assert_eq!(point.parameter_types, [DataType::BigInt]);
+    assert_eq!(point.columns.len(), 2);
+    // Text parameters convert as a cast would (as text-format wire parameters arrive).
+    let found = session
+        .execute_prepared(&point, &[Value::Text("7".into())])
+        .unwrap();
+    assert_eq!(found.rows, vec![vec![Value::from("n7"), Value::Float(3.5)]]);
+    let missing = session.execute_prepared(&point, &[Value::Int(99)]).unwrap();
+    assert!(missing.rows.is_empty());
+    let err = session.execute_prepared(&point, &[]).unwrap_err();
+    assert_eq!(err.sqlstate(), "08P01");
+    let err = session
+        .execute_prepared(&point, &[Value::Text("x".into())])
+        .unwrap_err();
+    assert_eq!(err.sqlstate(), "22P02");
+
+    // The point query's plan is an ALEX point lookup on the parameter.
+    let plan = session
+        .prepare("EXPLAIN SELECT name FROM t WHERE id = $1")
+        .unwrap();
+    let text = session.execute_prepared(&plan, &[Value::Int(1)]).unwrap();
+    assert_eq!(
+        text.rows[1][0],
+        Value::from("  ALEX Point Lookup on t (key = 1::bigint)")
+    );
+
+    // After DDL the statement is planned again: a new column shows up in SELECT *.
+    let all = session.prepare("SELECT * FROM t WHERE id = $1").unwrap();
+    session
+        .execute("DROP TABLE t; CREATE TABLE t (id BIGINT PRIMARY KEY, extra TEXT)")
+        .unwrap();
+    session.execute("INSERT INTO t VALUES (1, 'x')").unwrap();
+    let row = session.execute_prepared(&all, &[Value::Int(1)]).unwrap();
+    assert_eq!(row.rows, vec![vec![Value::Int(1), Value::from("x")]]);
+
+    let range = session
+        .prepare("SELECT id FROM t WHERE id >= $1 AND id < $2 LIMIT $3")
+        .unwrap();
+    assert_eq!(
+        range.parameter_types,
+        [DataType::BigInt, DataType::BigInt, DataType::BigInt]
+    );
+    assert_eq!(
+        session
+            .prepare("SELECT 1; SELECT 2")
+            .unwrap_err()
+            .sqlstate(),
+        "42601"
+    );
 }

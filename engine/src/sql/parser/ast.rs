@@ -128,6 +128,8 @@ pub struct Expr {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExprKind {
     Literal(Literal),
+    /// A parameter `$n`, by zero-based index.
+    Parameter(usize),
     /// A column, optionally qualified by its table.
     Column {
         table: Option<String>,

@@ -540,6 +540,13 @@ impl Translator<'_> {
                 },
                 _ => return Err(self.unsupported("this qualified name", expr)),
             },
+            sp::Expr::Value(sp::ValueWithSpan {
+                value: sp::Value::Placeholder(name),
+                ..
+            }) => match name.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()) {
+                Some(n) if n >= 1 => ExprKind::Parameter(n - 1),
+                _ => return Err(self.unsupported(&format!("the placeholder {name}"), expr)),
+            },
             sp::Expr::Value(value) => ExprKind::Literal(self.literal(&value.value, expr)?),
             sp::Expr::Nested(inner) => return self.expr(inner),
             sp::Expr::UnaryOp { op, expr: inner } => ExprKind::Unary {

@@ -46,7 +46,7 @@ pub fn has_aggregate(expr: &Expr) -> bool {
         ExprKind::Function {
             name, args, star, ..
         } => AggregateFunc::from_name(name, *star).is_some() || args.iter().any(has_aggregate),
-        ExprKind::Literal(_) | ExprKind::Column { .. } => false,
+        ExprKind::Literal(_) | ExprKind::Parameter(_) | ExprKind::Column { .. } => false,
         ExprKind::Unary { expr, .. }
         | ExprKind::IsNull { expr, .. }
         | ExprKind::Cast { expr, .. } => has_aggregate(expr),
@@ -81,6 +81,8 @@ fn bind_inner(expr: &Expr, scope: Scope<'_>) -> Result<(BoundExpr, SqlType)> {
     }
     let (bound, ty) = match &expr.kind {
         ExprKind::Literal(literal) => literal_value(literal)?,
+        // Like a quoted literal, a parameter's type comes from its context.
+        ExprKind::Parameter(i) => (BoundExpr::Parameter(*i), None),
         ExprKind::Column { table, name } if scope.grouping.is_some() => {
             let qualified = match table {
                 Some(t) => format!("{t}.{name}"),
@@ -499,7 +501,8 @@ fn fold(expr: BoundExpr) -> Result<BoundExpr> {
 fn reads_columns(expr: &BoundExpr) -> bool {
     match expr {
         BoundExpr::Constant(_) => false,
-        BoundExpr::Column(_) => true,
+        // Not a column, but not known before execution either: never folded.
+        BoundExpr::Column(_) | BoundExpr::Parameter(_) => true,
         BoundExpr::Negate(e) | BoundExpr::Not(e) => reads_columns(e),
         BoundExpr::Cast { expr, .. } | BoundExpr::IsNull { expr, .. } => reads_columns(expr),
         BoundExpr::Binary { left, right, .. } => reads_columns(left) || reads_columns(right),

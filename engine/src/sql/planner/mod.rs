@@ -129,10 +129,10 @@ pub struct TableSource {
 pub enum Access {
     /// Every row, in key order.
     Full,
-    /// The row with this primary key (a one-column key).
-    Key(Value),
+    /// The row with this primary key (a one-column key): a constant or a parameter.
+    Key(BoundExpr),
     /// Rows whose one-column primary key lies in a range.
-    Range(Bound<Value>, Bound<Value>),
+    Range(Bound<BoundExpr>, Bound<BoundExpr>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -220,19 +220,20 @@ fn access_path(schema: &TableSchema, filter: Option<&BoundExpr>) -> Access {
             continue;
         };
         let (op, value) = match (left.as_ref(), right.as_ref()) {
-            (BoundExpr::Column(c), BoundExpr::Constant(v)) if c == pk => (*op, v),
-            (BoundExpr::Constant(v), BoundExpr::Column(c)) if c == pk => (flip(*op), v),
+            (BoundExpr::Column(c), v) if c == pk => (*op, v),
+            (v, BoundExpr::Column(c)) if c == pk => (flip(*op), v),
             _ => continue,
         };
         if !key_compatible(key_type, value) {
             continue;
         }
+        let value = value.clone();
         match op {
-            BinaryOp::Eq => return Access::Key(value.clone()),
-            BinaryOp::Gt => lower = Bound::Excluded(value.clone()),
-            BinaryOp::GtEq => lower = Bound::Included(value.clone()),
-            BinaryOp::Lt => upper = Bound::Excluded(value.clone()),
-            BinaryOp::LtEq => upper = Bound::Included(value.clone()),
+            BinaryOp::Eq => return Access::Key(value),
+            BinaryOp::Gt => lower = Bound::Excluded(value),
+            BinaryOp::GtEq => lower = Bound::Included(value),
+            BinaryOp::Lt => upper = Bound::Excluded(value),
+            BinaryOp::LtEq => upper = Bound::Included(value),
             _ => {}
         }
     }
@@ -242,17 +243,25 @@ fn access_path(schema: &TableSchema, filter: Option<&BoundExpr>) -> Access {
     }
 }
 
-/// Whether a constant can be looked up in a key of type `key_type` as it is.
-fn key_compatible(key_type: DataType, value: &Value) -> bool {
-    matches!(
-        (key_type, value),
-        (t, Value::Int(_)) if t.is_integer()
-    ) || matches!(
-        (key_type, value),
-        (DataType::Text, Value::Text(_))
-            | (DataType::Boolean, Value::Boolean(_))
-            | (DataType::Bytea, Value::Bytes(_))
-    )
+/// Whether `expr` (a constant, or a parameter cast to the key's type) can be looked up in a
+/// key of type `key_type` as it is.
+fn key_compatible(key_type: DataType, expr: &BoundExpr) -> bool {
+    let same_kind = |t: DataType| t == key_type || (t.is_integer() && key_type.is_integer());
+    match expr {
+        BoundExpr::Constant(value) => {
+            matches!(
+                (key_type, value),
+                (t, Value::Int(_)) if t.is_integer()
+            ) || matches!(
+                (key_type, value),
+                (DataType::Text, Value::Text(_))
+                    | (DataType::Boolean, Value::Boolean(_))
+                    | (DataType::Bytea, Value::Bytes(_))
+            )
+        }
+        BoundExpr::Cast { expr, to } => matches!(**expr, BoundExpr::Parameter(_)) && same_kind(*to),
+        _ => false,
+    }
 }
 
 fn flip(op: BinaryOp) -> BinaryOp {
@@ -305,4 +314,105 @@ fn where_clause(
         .at(filter.position)
     })?;
     Ok(Some(bound).filter(|f| *f != BoundExpr::Constant(Value::Boolean(true))))
+}
+
+impl Plan {
+    /// Calls `f` on every expression of the plan (and every subexpression).
+    pub fn visit_exprs_mut(&mut self, f: &mut impl FnMut(&mut BoundExpr)) {
+        fn source(source: &mut TableSource, f: &mut impl FnMut(&mut BoundExpr)) {
+            match &mut source.access {
+                Access::Full => {}
+                Access::Key(e) => e.visit_mut(f),
+                Access::Range(lower, upper) => {
+                    for bound in [lower, upper] {
+                        if let Bound::Included(e) | Bound::Excluded(e) = bound {
+                            e.visit_mut(f);
+                        }
+                    }
+                }
+            }
+        }
+        match self {
+            Plan::Insert { rows, .. } => rows.iter_mut().flatten().for_each(|e| e.visit_mut(f)),
+            Plan::Select(select) => {
+                if let Some(s) = &mut select.source {
+                    source(s, f);
+                }
+                let optional = [&mut select.filter, &mut select.offset, &mut select.limit];
+                optional.into_iter().flatten().for_each(|e| e.visit_mut(f));
+                select.order.iter_mut().for_each(|k| k.expr.visit_mut(f));
+                select.projection.iter_mut().for_each(|e| e.visit_mut(f));
+                if let Some(grouping) = &mut select.grouping {
+                    grouping.keys.iter_mut().for_each(|e| e.visit_mut(f));
+                    for aggregate in &mut grouping.aggregates {
+                        let args = [&mut aggregate.arg, &mut aggregate.separator];
+                        args.into_iter().flatten().for_each(|e| e.visit_mut(f));
+                    }
+                    if let Some(having) = &mut grouping.having {
+                        having.visit_mut(f);
+                    }
+                }
+            }
+            Plan::Update {
+                source: s,
+                filter,
+                assignments,
+            } => {
+                source(s, f);
+                filter.iter_mut().for_each(|e| e.visit_mut(f));
+                assignments.iter_mut().for_each(|(_, e)| e.visit_mut(f));
+            }
+            Plan::Delete { source: s, filter } => {
+                source(s, f);
+                filter.iter_mut().for_each(|e| e.visit_mut(f));
+            }
+            Plan::Explain { plan, .. } => plan.visit_exprs_mut(f),
+            _ => {}
+        }
+    }
+
+    /// The types of the plan's parameters, inferred from where they are used (a parameter
+    /// used only where any type fits is text, as PostgreSQL's unknown).
+    pub fn parameter_types(&self) -> Vec<DataType> {
+        let mut types: Vec<Option<DataType>> = Vec::new();
+        let mut plan = self.clone();
+        plan.visit_exprs_mut(&mut |e| {
+            let (index, ty) = match e {
+                BoundExpr::Parameter(i) => (*i, None),
+                BoundExpr::Cast { expr, to } => match **expr {
+                    BoundExpr::Parameter(i) => (i, Some(*to)),
+                    _ => return,
+                },
+                _ => return,
+            };
+            if types.len() <= index {
+                types.resize(index + 1, None);
+            }
+            if ty.is_some() && types[index].is_none() {
+                types[index] = ty;
+            }
+        });
+        types
+            .into_iter()
+            .map(|t| t.unwrap_or(DataType::Text))
+            .collect()
+    }
+
+    /// The plan with parameter values in place of the parameters.
+    pub fn with_parameters(&self, values: &[Value]) -> crate::Result<Plan> {
+        let expected = self.parameter_types().len();
+        if values.len() != expected {
+            return Err(crate::Error::ParameterCount {
+                expected,
+                given: values.len(),
+            });
+        }
+        let mut plan = self.clone();
+        plan.visit_exprs_mut(&mut |e| {
+            if let BoundExpr::Parameter(i) = e {
+                *e = BoundExpr::Constant(values[*i].clone());
+            }
+        });
+        Ok(plan)
+    }
 }
