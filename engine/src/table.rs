@@ -427,6 +427,22 @@ impl TableState {
                 values.len()
             )));
         }
+        // The common case, one integer key column: no row to assemble.
+        if let ([column], [value], Primary::Int(_)) =
+            (schema.primary_key.as_slice(), values, &self.primary)
+        {
+            let column_def = &schema.columns[*column];
+            return match column_def
+                .data_type
+                .admit(&column_def.name, value.clone())?
+            {
+                Value::Int(i) => Ok(RowKey::Int(i)),
+                _ => Err(Error::NotNullViolation {
+                    table: schema.name.clone(),
+                    column: column_def.name.clone(),
+                }),
+            };
+        }
         let mut row = schema.default_row();
         for (&column, value) in schema.primary_key.iter().zip(values) {
             let column_def = &schema.columns[column];

@@ -21,7 +21,7 @@ use crate::{Error, Result, Transaction};
 /// The outcome of one statement: rows (for queries) and PostgreSQL's command tag.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryResult {
-    pub columns: Vec<OutputColumn>,
+    pub columns: Arc<[OutputColumn]>,
     pub rows: Vec<Row>,
     /// `SELECT 3`, `INSERT 0 2`, `UPDATE 1`, `CREATE TABLE`, …
     pub tag: String,
@@ -30,7 +30,7 @@ pub struct QueryResult {
 impl QueryResult {
     pub fn command(tag: impl Into<String>) -> Self {
         Self {
-            columns: Vec::new(),
+            columns: Arc::from([]),
             rows: Vec::new(),
             tag: tag.into(),
         }
@@ -39,13 +39,20 @@ impl QueryResult {
 
 /// Runs a data statement (query, INSERT, UPDATE, DELETE) in `txn`.
 pub fn execute(plan: &Plan, txn: &mut Transaction) -> Result<QueryResult> {
-    execute_measured(plan, txn).map(|(result, _)| result)
+    run(plan, txn, false).map(|(result, _)| result)
 }
 
 /// [`execute`], also counting rows per operator and timing them (EXPLAIN ANALYZE).
 pub fn execute_measured(plan: &Plan, txn: &mut Transaction) -> Result<(QueryResult, Measured)> {
-    let started = Clock::start();
-    let mut measured = Measured::default();
+    run(plan, txn, true)
+}
+
+fn run(plan: &Plan, txn: &mut Transaction, timing: bool) -> Result<(QueryResult, Measured)> {
+    let started = Clock::start(timing);
+    let mut measured = Measured {
+        timing,
+        ..Measured::default()
+    };
     let result = match plan {
         Plan::Select(select) => query(select, txn, &mut measured)?,
         Plan::Insert { table, rows } => {
@@ -94,8 +101,8 @@ pub fn execute_measured(plan: &Plan, txn: &mut Transaction) -> Result<(QueryResu
 struct Clock(Option<std::time::Instant>);
 
 impl Clock {
-    fn start() -> Self {
-        Clock(if cfg!(target_arch = "wasm32") {
+    fn start(timing: bool) -> Self {
+        Clock(if cfg!(target_arch = "wasm32") || !timing {
             None
         } else {
             Some(std::time::Instant::now())
@@ -219,7 +226,7 @@ fn matching(
     stop: Option<u64>,
     measured: &mut Measured,
 ) -> Result<Vec<(RowKey, Arc<Row>)>> {
-    let started = Clock::start();
+    let started = Clock::start(measured.timing);
     let mut out = Vec::new();
     let limit = stop.map_or(usize::MAX, |s| usize::try_from(s).unwrap_or(usize::MAX));
     if limit == 0 {
@@ -250,7 +257,7 @@ type Rows<'t> = Box<dyn Iterator<Item = Result<(RowKey, Arc<Row>)>> + 't>;
 /// (e.g. out of a SMALLINT's range) matches no row; for a range it widens to a full scan
 /// (the filter still decides).
 fn scan<'t>(source: &TableSource, txn: &'t Transaction) -> Result<Rows<'t>> {
-    let table = source.table.as_str();
+    let table: &str = &source.table;
     let full = |txn: &'t Transaction| -> Result<Rows<'t>> {
         Ok(Box::new(txn.scan(table, .., source.direction)?))
     };

@@ -22,6 +22,8 @@ pub struct Measured {
     /// Milliseconds in the scan and filter, and in total (absent where there is no clock).
     pub scan_ms: Option<f64>,
     pub total_ms: Option<f64>,
+    /// Whether times are taken at all (only EXPLAIN ANALYZE asks).
+    pub timing: bool,
 }
 
 /// The plan's lines, indented as a tree (the `QUERY PLAN` column).
@@ -133,7 +135,7 @@ fn names_of(select: &SelectPlan) -> Vec<String> {
     select
         .source
         .as_ref()
-        .map(|s| s.column_names.clone())
+        .map(|s| s.column_names.to_vec())
         .unwrap_or_default()
 }
 

@@ -1,6 +1,8 @@
 //! SQL sessions: statements executed one by one, in autocommit mode or inside a transaction
 //! block (`BEGIN` … `COMMIT`/`ROLLBACK`), with PostgreSQL's aborted-block state.
 
+use std::sync::Arc;
+
 use super::executor::{self, QueryResult};
 use super::explain::explain;
 use super::parser::ast::Statement;
@@ -70,7 +72,7 @@ impl Session {
                 replanned = session.plan(&prepared.statement)?;
                 &replanned
             };
-            plan.with_parameters(params)
+            plan.with_parameters(params, prepared.parameter_types.len())
         })
     }
 
@@ -206,10 +208,10 @@ impl Session {
                     None
                 };
                 Ok(QueryResult {
-                    columns: vec![OutputColumn {
+                    columns: Arc::from([OutputColumn {
                         name: "QUERY PLAN".into(),
                         data_type: DataType::Text,
-                    }],
+                    }]),
                     rows: explain(plan, measured.as_ref())
                         .into_iter()
                         .map(|line| vec![Value::Text(line)])
@@ -243,16 +245,16 @@ pub struct Prepared {
     /// The parameters' types, `$1` first.
     pub parameter_types: Vec<DataType>,
     /// The result columns (empty for statements that return no rows).
-    pub columns: Vec<OutputColumn>,
+    pub columns: Arc<[OutputColumn]>,
 }
 
-fn result_columns(plan: &Plan) -> Vec<OutputColumn> {
+fn result_columns(plan: &Plan) -> Arc<[OutputColumn]> {
     match plan {
         Plan::Select(select) => select.columns.clone(),
-        Plan::Explain { .. } => vec![OutputColumn {
+        Plan::Explain { .. } => Arc::from([OutputColumn {
             name: "QUERY PLAN".into(),
             data_type: DataType::Text,
-        }],
-        _ => Vec::new(),
+        }]),
+        _ => Arc::from([]),
     }
 }

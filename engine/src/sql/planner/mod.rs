@@ -102,7 +102,7 @@ pub struct SelectPlan {
     /// SELECT DISTINCT: duplicate result rows are dropped.
     pub distinct: bool,
     pub projection: Vec<BoundExpr>,
-    pub columns: Vec<OutputColumn>,
+    pub columns: Arc<[OutputColumn]>,
 }
 
 /// Grouping: each group's row is its key values followed by its aggregates' results, and
@@ -117,9 +117,9 @@ pub struct GroupPlan {
 /// Rows of a table, read through one access path, in one direction of key order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TableSource {
-    pub table: String,
+    pub table: Arc<str>,
     /// The table's column names, for printing plans.
-    pub column_names: Vec<String>,
+    pub column_names: Arc<[String]>,
     pub access: Access,
     pub direction: Direction,
 }
@@ -398,9 +398,8 @@ impl Plan {
             .collect()
     }
 
-    /// The plan with parameter values in place of the parameters.
-    pub fn with_parameters(&self, values: &[Value]) -> crate::Result<Plan> {
-        let expected = self.parameter_types().len();
+    /// The plan with parameter values in place of its `expected` parameters.
+    pub fn with_parameters(&self, values: &[Value], expected: usize) -> crate::Result<Plan> {
         if values.len() != expected {
             return Err(crate::Error::ParameterCount {
                 expected,
@@ -408,6 +407,9 @@ impl Plan {
             });
         }
         let mut plan = self.clone();
+        if expected == 0 {
+            return Ok(plan);
+        }
         plan.visit_exprs_mut(&mut |e| {
             if let BoundExpr::Parameter(i) = e {
                 *e = BoundExpr::Constant(values[*i].clone());

@@ -82,7 +82,7 @@ pub fn update(update: &Update, catalog: &dyn Catalog) -> Result<Plan> {
     let filter = where_clause(update.filter.as_ref(), scope)?;
     Ok(Plan::Update {
         source: TableSource {
-            table: schema.name.clone(),
+            table: schema.name.as_str().into(),
             column_names: schema.columns.iter().map(|c| c.name.clone()).collect(),
             access: access_path(&schema, filter.as_ref()),
             direction: Direction::Forward,
@@ -98,7 +98,7 @@ pub fn delete(delete: &Delete, catalog: &dyn Catalog) -> Result<Plan> {
     let filter = where_clause(delete.filter.as_ref(), scope)?;
     Ok(Plan::Delete {
         source: TableSource {
-            table: schema.name.clone(),
+            table: schema.name.as_str().into(),
             column_names: schema.columns.iter().map(|c| c.name.clone()).collect(),
             access: access_path(&schema, filter.as_ref()),
             direction: Direction::Forward,

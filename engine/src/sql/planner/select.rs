@@ -151,7 +151,7 @@ pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
                 }
             }
             Some(TableSource {
-                table: schema.name.clone(),
+                table: schema.name.as_str().into(),
                 column_names: schema.columns.iter().map(|c| c.name.clone()).collect(),
                 access,
                 direction,
@@ -177,7 +177,7 @@ pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
         grouping,
         distinct: select.distinct,
         projection,
-        columns,
+        columns: columns.into(),
     })
 }
 
