@@ -68,6 +68,12 @@ pub enum Error {
     StatementTooComplex(String),
     #[error("column \"{0}\" does not exist")]
     UnknownColumn(String),
+    #[error("column reference \"{0}\" is ambiguous")]
+    AmbiguousColumn(String),
+    #[error("missing FROM-clause entry for table \"{0}\"")]
+    MissingFromEntry(String),
+    #[error("table name \"{0}\" specified more than once")]
+    DuplicateAlias(String),
     #[error("{0}")]
     UndefinedFunction(String),
     #[error("{0}")]
@@ -125,6 +131,9 @@ impl Error {
             Error::Syntax(_) => "42601",
             Error::StatementTooComplex(_) => "54001",
             Error::UnknownColumn(_) => "42703",
+            Error::AmbiguousColumn(_) => "42702",
+            Error::MissingFromEntry(_) => "42P01",
+            Error::DuplicateAlias(_) => "42712",
             Error::UndefinedFunction(_) => "42883",
             Error::CannotCast(_) => "42846",
             Error::Datatype(_) => "42804",

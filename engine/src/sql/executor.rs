@@ -5,14 +5,17 @@
 //! LIMIT is reached, and `ORDER BY pk` is delivered by the primary-index scan itself.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 use std::sync::Arc;
 
 use super::aggregate::Accumulator;
 use super::explain::Measured;
 use super::expr::{BoundExpr, compare};
-use super::planner::{Access, GroupPlan, OutputColumn, Plan, SelectPlan, SortKey, TableSource};
+use super::planner::{
+    Access, GroupPlan, JoinKind, JoinPlan, OutputColumn, Plan, SelectPlan, SortKey, Source,
+    TableSource,
+};
 use crate::encoding::encode_values;
 use crate::table::RowKey;
 use crate::types::{Row, Value};
@@ -137,10 +140,29 @@ fn query(plan: &SelectPlan, txn: &Transaction, measured: &mut Measured) -> Resul
                 (true, Some(limit)) => Some(offset.saturating_add(limit)),
                 _ => None,
             };
-            matching(source, plan.filter.as_ref(), txn, stop, measured)?
-                .into_iter()
-                .map(|(_, row)| row)
-                .collect()
+            match source {
+                Source::Table(table) => matching(table, plan.filter.as_ref(), txn, stop, measured)?
+                    .into_iter()
+                    .map(|(_, row)| row)
+                    .collect(),
+                Source::Join(join) => {
+                    let mut rows = join_rows(join, txn, measured)?;
+                    if let Some(filter) = &plan.filter {
+                        let mut kept = Vec::with_capacity(rows.len());
+                        for row in rows {
+                            if filter.eval(&row)? == Value::Boolean(true) {
+                                kept.push(row);
+                            }
+                        }
+                        rows = kept;
+                    }
+                    measured.filtered = rows.len();
+                    if let Some(stop) = stop {
+                        rows.truncate(usize::try_from(stop).unwrap_or(usize::MAX));
+                    }
+                    rows
+                }
+            }
         }
     };
     if let Some(grouping) = &plan.grouping {
@@ -203,6 +225,102 @@ fn group(rows: Vec<Arc<Row>>, plan: &GroupPlan) -> Result<Vec<Arc<Row>>> {
         }
         out.push(Arc::new(values));
     }
+    Ok(out)
+}
+
+/// The rows of one side of a join: a table's (through its access path and pushed-down
+/// filter), or a nested join's.
+fn source_rows(
+    source: &Source,
+    txn: &Transaction,
+    measured: &mut Measured,
+) -> Result<Vec<Arc<Row>>> {
+    match source {
+        Source::Table(table) => Ok(matching(table, table.pushed.as_ref(), txn, None, measured)?
+            .into_iter()
+            .map(|(_, row)| row)
+            .collect()),
+        Source::Join(join) => join_rows(join, txn, measured),
+    }
+}
+
+/// Joins two sources: a hash join on the ON condition's equality keys (built on the right
+/// side), or a nested loop when there are none; outer joins pad the unmatched side with NULLs.
+fn join_rows(join: &JoinPlan, txn: &Transaction, measured: &mut Measured) -> Result<Vec<Arc<Row>>> {
+    let left = source_rows(&join.left, txn, measured)?;
+    let right = source_rows(&join.right, txn, measured)?;
+    let keep_left = matches!(join.kind, JoinKind::Left | JoinKind::Full);
+    let keep_right = matches!(join.kind, JoinKind::Right | JoinKind::Full);
+    let joined = |l: &Row, r: &Row| -> Row { l.iter().chain(r.iter()).cloned().collect() };
+    let nulls = |n: usize| -> Row { vec![Value::Null; n] };
+    let passes = |row: &Row| -> Result<bool> {
+        Ok(match &join.on {
+            Some(on) => on.eval(row)? == Value::Boolean(true),
+            None => true,
+        })
+    };
+    let mut right_matched = vec![false; right.len()];
+    let mut out = Vec::new();
+    if join.equi.is_empty() {
+        for l in &left {
+            let mut matched = false;
+            for (i, r) in right.iter().enumerate() {
+                let row = joined(l, r);
+                if passes(&row)? {
+                    matched = true;
+                    right_matched[i] = true;
+                    out.push(Arc::new(row));
+                }
+            }
+            if !matched && keep_left {
+                out.push(Arc::new(joined(l, &nulls(join.right_width))));
+            }
+        }
+    } else {
+        // NULL keys never match, so they are not hashed.
+        let key =
+            |exprs: &mut dyn Iterator<Item = &BoundExpr>, row: &Row| -> Result<Option<Vec<u8>>> {
+                let mut values = Vec::new();
+                for e in exprs {
+                    let v = e.eval(row)?;
+                    if v.is_null() {
+                        return Ok(None);
+                    }
+                    values.push(v);
+                }
+                Ok(Some(encode_values(&values)))
+            };
+        let mut table: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+        for (i, r) in right.iter().enumerate() {
+            if let Some(k) = key(&mut join.equi.iter().map(|(_, r)| r), r)? {
+                table.entry(k).or_default().push(i);
+            }
+        }
+        for l in &left {
+            let mut matched = false;
+            if let Some(k) = key(&mut join.equi.iter().map(|(l, _)| l), l)? {
+                for &i in table.get(&k).into_iter().flatten() {
+                    let row = joined(l, &right[i]);
+                    if passes(&row)? {
+                        matched = true;
+                        right_matched[i] = true;
+                        out.push(Arc::new(row));
+                    }
+                }
+            }
+            if !matched && keep_left {
+                out.push(Arc::new(joined(l, &nulls(join.right_width))));
+            }
+        }
+    }
+    if keep_right {
+        for (r, matched) in right.iter().zip(right_matched) {
+            if !matched {
+                out.push(Arc::new(joined(&nulls(join.left_width), r)));
+            }
+        }
+    }
+    measured.scanned = out.len();
     Ok(out)
 }
 

@@ -6,7 +6,7 @@ use std::ops::Bound;
 
 use super::expr::BoundExpr;
 use super::parser::ast::BinaryOp;
-use super::planner::{Access, Plan, SelectPlan, TableSource};
+use super::planner::{Access, JoinKind, Plan, SelectPlan, Source, TableSource};
 use crate::mvcc::Direction;
 use crate::types::Value;
 
@@ -82,7 +82,7 @@ pub fn explain(plan: &Plan, measured: Option<&Measured>) -> Vec<String> {
             }
             match &select.source {
                 None => push(format!("Result{}", actual(m.returned, m.total_ms))),
-                Some(source) => {
+                Some(Source::Table(source)) => {
                     if let Some(filter) = &select.filter {
                         push(format!(
                             "Filter ({}){}",
@@ -91,6 +91,17 @@ pub fn explain(plan: &Plan, measured: Option<&Measured>) -> Vec<String> {
                         ));
                     }
                     push(format!("{}{}", scan_line(source), actual(m.scanned, None)));
+                }
+                Some(source) => {
+                    let names = source_names(source);
+                    if let Some(filter) = &select.filter {
+                        push(format!(
+                            "Filter ({}){}",
+                            render(filter, &names),
+                            actual(m.filtered, m.scan_ms)
+                        ));
+                    }
+                    source_lines(source, depth, &mut lines);
                 }
             }
         }
@@ -132,11 +143,59 @@ pub fn explain(plan: &Plan, measured: Option<&Measured>) -> Vec<String> {
 }
 
 fn names_of(select: &SelectPlan) -> Vec<String> {
-    select
-        .source
-        .as_ref()
-        .map(|s| s.column_names.to_vec())
-        .unwrap_or_default()
+    select.source.as_ref().map(source_names).unwrap_or_default()
+}
+
+/// The column names of a source's rows (a join's: the left's, then the right's).
+fn source_names(source: &Source) -> Vec<String> {
+    match source {
+        Source::Table(table) => table.column_names.to_vec(),
+        Source::Join(join) => {
+            let mut names = source_names(&join.left);
+            names.extend(source_names(&join.right));
+            names
+        }
+    }
+}
+
+/// A source as plan lines, indented from `depth`.
+fn source_lines(source: &Source, depth: usize, lines: &mut Vec<String>) {
+    let indent = "  ".repeat(depth);
+    match source {
+        Source::Table(table) => {
+            let mut depth = depth;
+            if let Some(pushed) = &table.pushed {
+                lines.push(format!(
+                    "{indent}Filter ({})",
+                    render(pushed, &table.column_names)
+                ));
+                depth += 1;
+            }
+            lines.push(format!("{}{}", "  ".repeat(depth), scan_line(table)));
+        }
+        Source::Join(join) => {
+            let method = if join.equi.is_empty() {
+                "Nested Loop"
+            } else {
+                "Hash Join"
+            };
+            let kind = match join.kind {
+                JoinKind::Inner => "Inner",
+                JoinKind::Left => "Left",
+                JoinKind::Right => "Right",
+                JoinKind::Full => "Full",
+                JoinKind::Cross => "Cross",
+            };
+            let on = join
+                .on
+                .as_ref()
+                .map(|on| format!(" ({})", render(on, &source_names(source))))
+                .unwrap_or_default();
+            lines.push(format!("{indent}{method} ({kind}){on}"));
+            source_lines(&join.left, depth + 1, lines);
+            source_lines(&join.right, depth + 1, lines);
+        }
+    }
 }
 
 /// The names of the columns sort keys read: the table's, or above a GROUP BY the group keys

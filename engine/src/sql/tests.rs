@@ -25,7 +25,11 @@ fn select_plan(db: &Database, sql: &str) -> planner::SelectPlan {
 #[test]
 fn key_predicates_choose_learned_index_paths() {
     let db = db();
-    let access = |sql| select_plan(&db, sql).source.unwrap().access;
+    let table = |sql| match select_plan(&db, sql).source {
+        Some(planner::Source::Table(table)) => table,
+        other => panic!("not a table scan: {other:?}"),
+    };
+    let access = |sql| table(sql).access;
     assert_eq!(
         access("SELECT * FROM t WHERE id = 5"),
         Access::Key(BoundExpr::Constant(Value::Int(5)))
@@ -61,7 +65,10 @@ fn key_predicates_choose_learned_index_paths() {
         ordered.order.is_empty(),
         "the index scan delivers the order"
     );
-    assert_eq!(ordered.source.unwrap().direction, Direction::Backward);
+    match ordered.source {
+        Some(planner::Source::Table(table)) => assert_eq!(table.direction, Direction::Backward),
+        other => panic!("not a table scan: {other:?}"),
+    }
     let sorted = select_plan(&db, "SELECT id FROM t ORDER BY name");
     assert_eq!(sorted.order.len(), 1);
 }

@@ -79,7 +79,7 @@ pub struct Insert {
 pub struct Select {
     pub distinct: bool,
     pub items: Vec<SelectItem>,
-    pub from: Option<Ident>,
+    pub from: Option<FromItem>,
     pub filter: Option<Expr>,
     pub group_by: Vec<Expr>,
     pub having: Option<Expr>,
@@ -88,10 +88,37 @@ pub struct Select {
     pub offset: Option<Expr>,
 }
 
+/// A FROM clause: a table, or a join of two FROM items.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FromItem {
+    Table {
+        name: Ident,
+        alias: Option<Ident>,
+    },
+    Join {
+        left: Box<FromItem>,
+        right: Box<FromItem>,
+        kind: JoinKind,
+        /// The ON condition (none for CROSS JOIN and comma-separated tables).
+        on: Option<Expr>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinKind {
+    Inner,
+    Left,
+    Right,
+    Full,
+    Cross,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum SelectItem {
     /// `*`, with its position.
     Wildcard(usize),
+    /// `t.*`: the columns of one table of the FROM clause.
+    QualifiedWildcard(Ident),
     Expr {
         expr: Expr,
         alias: Option<String>,

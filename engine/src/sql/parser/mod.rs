@@ -389,22 +389,15 @@ impl Translator<'_> {
                 return Err(self.unsupported("DISTINCT ON", query));
             }
         };
-        let from = match select.from.as_slice() {
-            [] => None,
-            [table] if table.joins.is_empty() => match &table.relation {
-                sp::TableFactor::Table {
-                    name, alias: None, ..
-                } => Some(self.object_name(name)?),
-                other => {
-                    return Err(self.unsupported("this FROM item (aliases, subqueries)", other));
-                }
-            },
-            _ => return Err(self.unsupported("joins", query)),
-        };
+        let from = self.from(&select.from, query)?;
         let mut items = Vec::with_capacity(select.projection.len());
         for item in &select.projection {
             items.push(match item {
                 sp::SelectItem::Wildcard(_) => SelectItem::Wildcard(self.position(item)),
+                sp::SelectItem::QualifiedWildcard(
+                    sp::SelectItemQualifiedWildcardKind::ObjectName(name),
+                    _,
+                ) => SelectItem::QualifiedWildcard(self.object_name(name)?),
                 sp::SelectItem::UnnamedExpr(expr) => SelectItem::Expr {
                     expr: self.expr(expr)?,
                     alias: None,
@@ -467,6 +460,78 @@ impl Translator<'_> {
             limit,
             offset,
         })
+    }
+
+    /// The FROM clause as a join tree: comma-separated items are cross joins.
+    fn from(&self, from: &[sp::TableWithJoins], at: &impl Spanned) -> Result<Option<FromItem>> {
+        let mut tree: Option<FromItem> = None;
+        for table in from {
+            let mut item = self.table_factor(&table.relation)?;
+            for join in &table.joins {
+                let right = self.table_factor(&join.relation)?;
+                let (kind, constraint) = match &join.join_operator {
+                    sp::JoinOperator::Join(c) | sp::JoinOperator::Inner(c) => (JoinKind::Inner, c),
+                    sp::JoinOperator::Left(c) | sp::JoinOperator::LeftOuter(c) => {
+                        (JoinKind::Left, c)
+                    }
+                    sp::JoinOperator::Right(c) | sp::JoinOperator::RightOuter(c) => {
+                        (JoinKind::Right, c)
+                    }
+                    sp::JoinOperator::FullOuter(c) => (JoinKind::Full, c),
+                    sp::JoinOperator::CrossJoin(c) => (JoinKind::Cross, c),
+                    _ => return Err(self.unsupported("this kind of join", &join.relation)),
+                };
+                let on = match constraint {
+                    sp::JoinConstraint::On(expr) => Some(self.expr(expr)?),
+                    sp::JoinConstraint::None if kind == JoinKind::Cross => None,
+                    _ => {
+                        return Err(self.unsupported(
+                            "joins with USING, NATURAL or without ON",
+                            &join.relation,
+                        ));
+                    }
+                };
+                item = FromItem::Join {
+                    left: Box::new(item),
+                    right: Box::new(right),
+                    kind,
+                    on,
+                };
+            }
+            tree = Some(match tree {
+                None => item,
+                Some(left) => FromItem::Join {
+                    left: Box::new(left),
+                    right: Box::new(item),
+                    kind: JoinKind::Cross,
+                    on: None,
+                },
+            });
+        }
+        let _ = at;
+        Ok(tree)
+    }
+
+    fn table_factor(&self, factor: &sp::TableFactor) -> Result<FromItem> {
+        match factor {
+            sp::TableFactor::Table {
+                name,
+                alias,
+                args: None,
+                ..
+            } => {
+                let alias = match alias {
+                    None => None,
+                    Some(a) if a.columns.is_empty() => Some(self.ident(&a.name)),
+                    Some(_) => return Err(self.unsupported("column aliases in FROM", factor)),
+                };
+                Ok(FromItem::Table {
+                    name: self.object_name(name)?,
+                    alias,
+                })
+            }
+            other => Err(self.unsupported("subqueries and functions in FROM", other)),
+        }
     }
 
     fn single_table(&self, tables: &[sp::TableWithJoins], at: &impl Spanned) -> Result<Ident> {

@@ -21,7 +21,7 @@ pub fn create_table(create: &CreateTable) -> Result<Plan> {
         let mut def_column = Column::new(column.name.name.clone(), column.data_type);
         def_column.nullable = !column.not_null;
         if let Some(default) = &column.default {
-            let (bound, ty) = bind(default, Scope::table(None))?;
+            let (bound, ty) = bind(default, Scope::new(&[]))?;
             let bound = assign(bound, ty, column.data_type, &column.name.name)
                 .map_err(|e| e.at(default.position))?;
             let Some(value) = bound.constant() else {

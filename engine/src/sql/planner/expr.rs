@@ -2,6 +2,7 @@
 //! explicit, constants folded.
 
 use std::cell::RefCell;
+use std::sync::Arc;
 
 use super::super::aggregate::{Aggregate, AggregateFunc};
 use super::super::expr::{BoundExpr, ScalarFunc, SqlType, numeric_result};
@@ -10,25 +11,34 @@ use crate::catalog::TableSchema;
 use crate::types::{DataType, Value};
 use crate::{Error, Result};
 
-/// The columns an expression may name: those of (at most) one table — or, above a GROUP BY,
-/// the group keys and the aggregates over each group.
+/// A table of the FROM clause as expressions see it: by its alias (or name), its columns
+/// starting at `offset` in the joined row.
+#[derive(Debug, Clone)]
+pub struct Relation {
+    pub name: String,
+    pub schema: Arc<TableSchema>,
+    pub offset: usize,
+}
+
+/// The columns an expression may name: those of the FROM clause's tables — or, above a GROUP
+/// BY, the group keys and the aggregates over each group.
 #[derive(Debug, Clone, Copy)]
 pub struct Scope<'a> {
-    pub table: Option<&'a TableSchema>,
+    pub relations: &'a [Relation],
     pub grouping: Option<&'a Grouping>,
 }
 
 impl<'a> Scope<'a> {
-    pub fn table(table: Option<&'a TableSchema>) -> Self {
+    pub fn new(relations: &'a [Relation]) -> Self {
         Self {
-            table,
+            relations,
             grouping: None,
         }
     }
 
-    /// The same table, below any grouping: the scope of aggregates' arguments.
+    /// The same tables, below any grouping: the scope of aggregates' arguments.
     fn input(self) -> Self {
-        Scope::table(self.table)
+        Scope::new(self.relations)
     }
 }
 
@@ -93,22 +103,26 @@ fn bind_inner(expr: &Expr, scope: Scope<'_>) -> Result<(BoundExpr, SqlType)> {
             )));
         }
         ExprKind::Column { table, name } => {
-            let schema = scope
-                .table
-                .filter(|s| table.as_ref().is_none_or(|t| *t == s.name))
-                .ok_or_else(|| match table {
-                    Some(t) => Error::UndefinedTable(t.clone()),
-                    None => Error::UnknownColumn(name.clone()),
-                })?;
-            let position = schema
-                .columns
-                .iter()
-                .position(|c| c.name == *name)
-                .ok_or_else(|| Error::UnknownColumn(name.clone()))?;
-            (
-                BoundExpr::Column(position),
-                Some(schema.columns[position].data_type),
-            )
+            let mut found = None;
+            for relation in scope.relations {
+                if table.as_ref().is_some_and(|t| *t != relation.name) {
+                    continue;
+                }
+                if let Some(i) = relation.schema.columns.iter().position(|c| c.name == *name) {
+                    if found.is_some() {
+                        return Err(Error::AmbiguousColumn(name.clone()));
+                    }
+                    found = Some((relation.offset + i, relation.schema.columns[i].data_type));
+                }
+            }
+            match (found, table) {
+                (Some((i, ty)), _) => (BoundExpr::Column(i), Some(ty)),
+                (None, Some(t)) if !scope.relations.iter().any(|r| r.name == *t) => {
+                    return Err(Error::MissingFromEntry(t.clone()));
+                }
+                (None, Some(t)) => return Err(Error::UnknownColumn(format!("{t}.{name}"))),
+                (None, None) => return Err(Error::UnknownColumn(name.clone())),
+            }
         }
         ExprKind::Unary { op, expr: inner } => {
             let (inner, ty) = bind(inner, scope)?;

@@ -4,6 +4,7 @@
 
 mod ddl;
 mod expr;
+mod join;
 mod modify;
 mod select;
 
@@ -13,6 +14,7 @@ use std::sync::Arc;
 pub use self::expr::Scope;
 use super::aggregate::Aggregate;
 use super::expr::BoundExpr;
+pub use super::parser::ast::JoinKind;
 use super::parser::ast::{BinaryOp, Statement};
 use crate::catalog::{TableDef, TableSchema};
 use crate::mvcc::Direction;
@@ -91,7 +93,7 @@ pub enum Plan {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SelectPlan {
     /// `None`: one row with no columns (`SELECT 1`).
-    pub source: Option<TableSource>,
+    pub source: Option<Source>,
     pub filter: Option<BoundExpr>,
     /// Sort keys, on the source row; empty when the scan already delivers the order.
     pub order: Vec<SortKey>,
@@ -114,6 +116,28 @@ pub struct GroupPlan {
     pub having: Option<BoundExpr>,
 }
 
+/// Where a query's rows come from: a table, or a join of two sources. Rows of a join are the
+/// left row's columns followed by the right row's.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    Table(TableSource),
+    Join(Box<JoinPlan>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct JoinPlan {
+    pub left: Source,
+    pub right: Source,
+    pub kind: JoinKind,
+    /// The ON condition over the joined row.
+    pub on: Option<BoundExpr>,
+    /// Equality conjuncts of ON usable as hash keys: each pair's left expression reads the
+    /// left row, the right one the right row (columns counted from the right row's start).
+    pub equi: Vec<(BoundExpr, BoundExpr)>,
+    pub left_width: usize,
+    pub right_width: usize,
+}
+
 /// Rows of a table, read through one access path, in one direction of key order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TableSource {
@@ -121,6 +145,9 @@ pub struct TableSource {
     /// The table's column names, for printing plans.
     pub column_names: Arc<[String]>,
     pub access: Access,
+    /// A filter on this table's own columns pushed below a join (the query's WHERE still
+    /// applies above it).
+    pub pushed: Option<BoundExpr>,
     pub direction: Direction,
 }
 
@@ -319,7 +346,8 @@ fn where_clause(
 impl Plan {
     /// Calls `f` on every expression of the plan (and every subexpression).
     pub fn visit_exprs_mut(&mut self, f: &mut impl FnMut(&mut BoundExpr)) {
-        fn source(source: &mut TableSource, f: &mut impl FnMut(&mut BoundExpr)) {
+        fn table_source(source: &mut TableSource, f: &mut impl FnMut(&mut BoundExpr)) {
+            source.pushed.iter_mut().for_each(|e| e.visit_mut(f));
             match &mut source.access {
                 Access::Full => {}
                 Access::Key(e) => e.visit_mut(f),
@@ -335,8 +363,24 @@ impl Plan {
         match self {
             Plan::Insert { rows, .. } => rows.iter_mut().flatten().for_each(|e| e.visit_mut(f)),
             Plan::Select(select) => {
+                fn sources(s: &mut Source, f: &mut impl FnMut(&mut BoundExpr)) {
+                    match s {
+                        Source::Table(t) => {
+                            table_source(t, f);
+                        }
+                        Source::Join(j) => {
+                            sources(&mut j.left, f);
+                            sources(&mut j.right, f);
+                            j.on.iter_mut().for_each(|e| e.visit_mut(f));
+                            for (l, r) in &mut j.equi {
+                                l.visit_mut(f);
+                                r.visit_mut(f);
+                            }
+                        }
+                    }
+                }
                 if let Some(s) = &mut select.source {
-                    source(s, f);
+                    sources(s, f);
                 }
                 let optional = [&mut select.filter, &mut select.offset, &mut select.limit];
                 optional.into_iter().flatten().for_each(|e| e.visit_mut(f));
@@ -358,12 +402,12 @@ impl Plan {
                 filter,
                 assignments,
             } => {
-                source(s, f);
+                table_source(s, f);
                 filter.iter_mut().for_each(|e| e.visit_mut(f));
                 assignments.iter_mut().for_each(|(_, e)| e.visit_mut(f));
             }
             Plan::Delete { source: s, filter } => {
-                source(s, f);
+                table_source(s, f);
                 filter.iter_mut().for_each(|e| e.visit_mut(f));
             }
             Plan::Explain { plan, .. } => plan.visit_exprs_mut(f),

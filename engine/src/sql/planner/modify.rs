@@ -2,7 +2,7 @@
 
 use super::super::expr::BoundExpr;
 use super::super::parser::ast::{Delete, Insert, Update};
-use super::expr::{Scope, assign, bind};
+use super::expr::{Relation, Scope, assign, bind};
 use super::{Catalog, Plan, TableSource, access_path, table, where_clause};
 use crate::mvcc::Direction;
 use crate::{Error, Result};
@@ -46,7 +46,7 @@ pub fn insert(insert: &Insert, catalog: &dyn Catalog) -> Result<Plan> {
         let mut row = defaults.clone();
         for (&target, value) in targets.iter().zip(values) {
             let column = &schema.columns[target];
-            let (bound, ty) = bind(value, Scope::table(None))?;
+            let (bound, ty) = bind(value, Scope::new(&[]))?;
             row[target] = assign(bound, ty, column.data_type, &column.name)
                 .map_err(|e| e.at(value.position))?;
         }
@@ -60,7 +60,12 @@ pub fn insert(insert: &Insert, catalog: &dyn Catalog) -> Result<Plan> {
 
 pub fn update(update: &Update, catalog: &dyn Catalog) -> Result<Plan> {
     let schema = table(catalog, &update.table)?;
-    let scope = Scope::table(Some(&schema));
+    let relations = [Relation {
+        name: schema.name.clone(),
+        schema: schema.clone(),
+        offset: 0,
+    }];
+    let scope = Scope::new(&relations);
     let mut assignments = Vec::with_capacity(update.assignments.len());
     for (column, value) in &update.assignments {
         let position = schema
@@ -85,6 +90,7 @@ pub fn update(update: &Update, catalog: &dyn Catalog) -> Result<Plan> {
             table: schema.name.as_str().into(),
             column_names: schema.columns.iter().map(|c| c.name.clone()).collect(),
             access: access_path(&schema, filter.as_ref()),
+            pushed: None,
             direction: Direction::Forward,
         },
         filter,
@@ -94,13 +100,19 @@ pub fn update(update: &Update, catalog: &dyn Catalog) -> Result<Plan> {
 
 pub fn delete(delete: &Delete, catalog: &dyn Catalog) -> Result<Plan> {
     let schema = table(catalog, &delete.table)?;
-    let scope = Scope::table(Some(&schema));
+    let relations = [Relation {
+        name: schema.name.clone(),
+        schema: schema.clone(),
+        offset: 0,
+    }];
+    let scope = Scope::new(&relations);
     let filter = where_clause(delete.filter.as_ref(), scope)?;
     Ok(Plan::Delete {
         source: TableSource {
             table: schema.name.as_str().into(),
             column_names: schema.columns.iter().map(|c| c.name.clone()).collect(),
             access: access_path(&schema, filter.as_ref()),
+            pushed: None,
             direction: Direction::Forward,
         },
         filter,

@@ -3,22 +3,24 @@
 
 use super::super::expr::BoundExpr;
 use super::super::parser::ast::{Expr, ExprKind, Literal, Select, SelectItem};
-use super::expr::{Grouping, Scope, bind, coerce, has_aggregate};
+use super::expr::{Grouping, Relation, Scope, bind, coerce, has_aggregate};
+use super::join::{self, FromTree, all_inner, from_tree};
 use super::{
-    Access, Catalog, GroupPlan, OutputColumn, SelectPlan, SortKey, TableSource, access_path, table,
-    where_clause,
+    Access, Catalog, GroupPlan, OutputColumn, SelectPlan, SortKey, Source, TableSource,
+    access_path, where_clause,
 };
 use crate::mvcc::Direction;
 use crate::types::DataType;
 use crate::{Error, Result};
 
 pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
-    let schema = select
+    let mut relations = Vec::new();
+    let tree = select
         .from
         .as_ref()
-        .map(|t| table(catalog, t))
+        .map(|from| from_tree(from, catalog, &mut relations))
         .transpose()?;
-    let input = Scope::table(schema.as_deref());
+    let input = Scope::new(&relations);
     let filter = where_clause(select.filter.as_ref(), input)?;
 
     // Grouping applies when there is a GROUP BY or any aggregate above the WHERE clause.
@@ -44,7 +46,7 @@ pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
     }
     let scope = if grouped {
         Scope {
-            table: schema.as_deref(),
+            relations: &relations,
             grouping: Some(&grouping),
         }
     } else {
@@ -56,29 +58,36 @@ pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
     for item in &select.items {
         match item {
             SelectItem::Wildcard(position) => {
-                let schema = schema.as_deref().ok_or_else(|| {
-                    Error::Syntax("SELECT * with no tables specified is not valid".into())
-                        .at(*position)
-                })?;
-                for (i, column) in schema.columns.iter().enumerate() {
-                    let expr = if grouped {
-                        let name = Expr {
-                            kind: ExprKind::Column {
-                                table: None,
-                                name: column.name.clone(),
-                            },
-                            position: *position,
-                        };
-                        bind(&name, scope)?.0
-                    } else {
-                        BoundExpr::Column(i)
-                    };
-                    projection.push(expr);
-                    columns.push(OutputColumn {
-                        name: column.name.clone(),
-                        data_type: column.data_type,
-                    });
+                if relations.is_empty() {
+                    return Err(Error::Syntax(
+                        "SELECT * with no tables specified is not valid".into(),
+                    )
+                    .at(*position));
                 }
+                for relation in &relations {
+                    expand(
+                        relation,
+                        *position,
+                        scope,
+                        grouped,
+                        &mut projection,
+                        &mut columns,
+                    )?;
+                }
+            }
+            SelectItem::QualifiedWildcard(name) => {
+                let relation = relations
+                    .iter()
+                    .find(|r| r.name == name.name)
+                    .ok_or_else(|| Error::MissingFromEntry(name.name.clone()).at(name.position))?;
+                expand(
+                    relation,
+                    name.position,
+                    scope,
+                    grouped,
+                    &mut projection,
+                    &mut columns,
+                )?;
             }
             SelectItem::Expr { expr, alias } => {
                 let (bound, ty) = bind(expr, scope)?;
@@ -125,7 +134,7 @@ pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
     let count = |e: &Option<Expr>| -> Result<Option<BoundExpr>> {
         e.as_ref()
             .map(|e| {
-                let (bound, ty) = bind(e, Scope::table(None))?;
+                let (bound, ty) = bind(e, Scope::new(&[]))?;
                 coerce(bound, ty, DataType::BigInt).map_err(|err| err.at(e.position))
             })
             .transpose()
@@ -133,9 +142,10 @@ pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
     let limit = count(&select.limit)?;
     let offset = count(&select.offset)?;
 
-    let source = match schema.as_deref() {
+    let source = match &tree {
         None => None,
-        Some(schema) => {
+        Some(FromTree::Table(_)) => {
+            let schema = &relations[0].schema;
             let access = access_path(schema, filter.as_ref());
             let mut direction = Direction::Forward;
             // ORDER BY the one-column primary key: the scan delivers that order.
@@ -150,13 +160,20 @@ pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
                     order.clear();
                 }
             }
-            Some(TableSource {
+            Some(Source::Table(TableSource {
                 table: schema.name.as_str().into(),
                 column_names: schema.columns.iter().map(|c| c.name.clone()).collect(),
                 access,
+                pushed: None,
                 direction,
-            })
+            }))
         }
+        Some(tree) => Some(join::source(
+            tree,
+            &relations,
+            filter.as_ref(),
+            all_inner(tree),
+        )),
     };
     let grouping = grouped.then(|| GroupPlan {
         keys: grouping.keys.iter().map(|(k, _)| k.clone()).collect(),
@@ -181,6 +198,37 @@ pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
     })
 }
 
+/// The columns of one FROM table, for `*` or `t.*`.
+fn expand(
+    relation: &Relation,
+    position: usize,
+    scope: Scope<'_>,
+    grouped: bool,
+    projection: &mut Vec<BoundExpr>,
+    columns: &mut Vec<OutputColumn>,
+) -> Result<()> {
+    for (i, column) in relation.schema.columns.iter().enumerate() {
+        let expr = if grouped {
+            let name = Expr {
+                kind: ExprKind::Column {
+                    table: Some(relation.name.clone()),
+                    name: column.name.clone(),
+                },
+                position,
+            };
+            bind(&name, scope)?.0
+        } else {
+            BoundExpr::Column(relation.offset + i)
+        };
+        projection.push(expr);
+        columns.push(OutputColumn {
+            name: column.name.clone(),
+            data_type: column.data_type,
+        });
+    }
+    Ok(())
+}
+
 /// A GROUP BY item: `GROUP BY 2` means the second select item.
 fn group_key<'s>(key: &'s Expr, select: &'s Select) -> Result<&'s Expr> {
     match &key.kind {
@@ -190,7 +238,7 @@ fn group_key<'s>(key: &'s Expr, select: &'s Select) -> Result<&'s Expr> {
             .and_then(|i| select.items.get(i))
             .and_then(|item| match item {
                 SelectItem::Expr { expr, .. } => Some(expr),
-                SelectItem::Wildcard(_) => None,
+                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(_) => None,
             })
             .ok_or_else(|| {
                 Error::UnknownColumn(format!("GROUP BY position {n} is not in select list"))

@@ -1,0 +1,261 @@
+//! The FROM clause: tables with their aliases, joins with their ON conditions, hash-join keys,
+//! and WHERE conjuncts pushed down to the tables they read (enabling learned-index access
+//! paths below a join).
+
+use std::sync::Arc;
+
+use super::super::expr::BoundExpr;
+use super::super::parser::ast::{BinaryOp, FromItem, JoinKind};
+use super::expr::{Relation, Scope, bind, coerce};
+use super::{Catalog, JoinPlan, Source, TableSource, access_path, conjuncts, table};
+use crate::mvcc::Direction;
+use crate::types::DataType;
+use crate::{Error, Result};
+
+/// A FROM clause with names resolved: the tables are `relations[i]`.
+#[derive(Debug)]
+pub enum FromTree {
+    Table(usize),
+    Join {
+        left: Box<FromTree>,
+        right: Box<FromTree>,
+        kind: JoinKind,
+        on: Option<BoundExpr>,
+    },
+}
+
+/// Resolves a FROM item, appending its tables to `relations` (left to right).
+pub fn from_tree(
+    item: &FromItem,
+    catalog: &dyn Catalog,
+    relations: &mut Vec<Relation>,
+) -> Result<FromTree> {
+    match item {
+        FromItem::Table { name, alias } => {
+            let schema = table(catalog, name)?;
+            let shown = alias.as_ref().unwrap_or(name);
+            if relations.iter().any(|r| r.name == shown.name) {
+                return Err(Error::DuplicateAlias(shown.name.clone()).at(shown.position));
+            }
+            let offset = relations.iter().map(|r| r.schema.columns.len()).sum();
+            relations.push(Relation {
+                name: shown.name.clone(),
+                schema,
+                offset,
+            });
+            Ok(FromTree::Table(relations.len() - 1))
+        }
+        FromItem::Join {
+            left,
+            right,
+            kind,
+            on,
+        } => {
+            let left = from_tree(left, catalog, relations)?;
+            let right = from_tree(right, catalog, relations)?;
+            let on = on
+                .as_ref()
+                .map(|on| {
+                    let (bound, ty) = bind(on, Scope::new(relations))?;
+                    coerce(bound, ty, DataType::Boolean).map_err(|_| {
+                        Error::Datatype(format!(
+                            "argument of JOIN/ON must be type boolean, not type {}",
+                            ty.map_or("unknown", DataType::name)
+                        ))
+                        .at(on.position)
+                    })
+                })
+                .transpose()?;
+            Ok(FromTree::Join {
+                left: Box::new(left),
+                right: Box::new(right),
+                kind: *kind,
+                on,
+            })
+        }
+    }
+}
+
+/// Whether every join in the tree is inner (WHERE conjuncts may then move below them).
+pub fn all_inner(tree: &FromTree) -> bool {
+    match tree {
+        FromTree::Table(_) => true,
+        FromTree::Join {
+            left, right, kind, ..
+        } => {
+            matches!(kind, JoinKind::Inner | JoinKind::Cross) && all_inner(left) && all_inner(right)
+        }
+    }
+}
+
+/// The executable source of a FROM tree with more than one table. `filter` is the query's
+/// WHERE; where `push` allows, its conjuncts over one table are also applied at that table.
+pub fn source(
+    tree: &FromTree,
+    relations: &[Relation],
+    filter: Option<&BoundExpr>,
+    push: bool,
+) -> Source {
+    match tree {
+        FromTree::Table(i) => {
+            let relation = &relations[*i];
+            let width = relation.schema.columns.len();
+            let pushed = if push {
+                filter
+                    .map(conjuncts)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|c| within(c, relation.offset, width))
+                    .map(|c| shift(c.clone(), relation.offset))
+                    .reduce(and)
+            } else {
+                None
+            };
+            Source::Table(TableSource {
+                table: Arc::from(relation.schema.name.as_str()),
+                // Qualified, so that printed join plans say which table a column is from.
+                column_names: relation
+                    .schema
+                    .columns
+                    .iter()
+                    .map(|c| format!("{}.{}", relation.name, c.name))
+                    .collect(),
+                access: access_path(&relation.schema, pushed.as_ref()),
+                pushed,
+                direction: Direction::Forward,
+            })
+        }
+        FromTree::Join {
+            left,
+            right,
+            kind,
+            on,
+        } => {
+            let (left_start, left_width) = span(left, relations);
+            let (right_start, right_width) = span(right, relations);
+            debug_assert_eq!(left_start + left_width, right_start);
+            let equi = on
+                .as_ref()
+                .map(|on| equi_keys(on, relations, left_start, left_width, right_width))
+                .unwrap_or_default();
+            Source::Join(Box::new(JoinPlan {
+                left: source(left, relations, filter, push),
+                right: source(right, relations, filter, push),
+                kind: *kind,
+                // The ON condition is evaluated on the joined row, whose columns start at the
+                // left side's first table.
+                on: on.as_ref().map(|on| shift(on.clone(), left_start)),
+                equi,
+                left_width,
+                right_width,
+            }))
+        }
+    }
+}
+
+/// The first column and the width of a subtree's rows, in the full FROM row.
+fn span(tree: &FromTree, relations: &[Relation]) -> (usize, usize) {
+    match tree {
+        FromTree::Table(i) => (relations[*i].offset, relations[*i].schema.columns.len()),
+        FromTree::Join { left, right, .. } => {
+            let (start, l) = span(left, relations);
+            let (_, r) = span(right, relations);
+            (start, l + r)
+        }
+    }
+}
+
+/// Conjuncts `a = b` of ON with `a` over the left rows and `b` over the right ones (or the other
+/// way round), of the same type family, so that hashing their values finds the matches.
+fn equi_keys(
+    on: &BoundExpr,
+    relations: &[Relation],
+    left_start: usize,
+    left_width: usize,
+    right_width: usize,
+) -> Vec<(BoundExpr, BoundExpr)> {
+    let right_start = left_start + left_width;
+    let mut keys = Vec::new();
+    for conjunct in conjuncts(on) {
+        let BoundExpr::Binary {
+            op: BinaryOp::Eq,
+            left,
+            right,
+            ..
+        } = conjunct
+        else {
+            continue;
+        };
+        let sides = if within(left, left_start, left_width)
+            && within(right, right_start, right_width)
+        {
+            (left, right)
+        } else if within(right, left_start, left_width) && within(left, right_start, right_width) {
+            (right, left)
+        } else {
+            continue;
+        };
+        if family(sides.0, relations) != family(sides.1, relations)
+            || family(sides.0, relations).is_none()
+        {
+            continue;
+        }
+        keys.push((
+            shift((**sides.0).clone(), left_start),
+            shift((**sides.1).clone(), right_start),
+        ));
+    }
+    keys
+}
+
+/// The hash-compatible kind of a column expression's values, if it is a plain column.
+fn family(expr: &BoundExpr, relations: &[Relation]) -> Option<u8> {
+    let BoundExpr::Column(i) = expr else {
+        return None;
+    };
+    let relation = relations.iter().rev().find(|r| r.offset <= *i)?;
+    let ty = relation.schema.columns.get(i - relation.offset)?.data_type;
+    Some(match ty {
+        t if t.is_integer() => 0,
+        DataType::Real | DataType::Double => 1,
+        DataType::Text => 2,
+        DataType::Boolean => 3,
+        DataType::Bytea => 4,
+        _ => 5,
+    })
+}
+
+/// Whether every column `expr` reads lies in `start..start + width` (and it reads some).
+fn within(expr: &BoundExpr, start: usize, width: usize) -> bool {
+    let mut reads = false;
+    let mut inside = true;
+    let mut probe = expr.clone();
+    probe.visit_mut(&mut |e| match e {
+        BoundExpr::Column(i) => {
+            reads = true;
+            inside &= *i >= start && *i < start + width;
+        }
+        BoundExpr::Parameter(_) => {}
+        _ => {}
+    });
+    reads && inside
+}
+
+/// `expr` with every column index lowered by `by`.
+fn shift(mut expr: BoundExpr, by: usize) -> BoundExpr {
+    expr.visit_mut(&mut |e| {
+        if let BoundExpr::Column(i) = e {
+            *i -= by;
+        }
+    });
+    expr
+}
+
+fn and(a: BoundExpr, b: BoundExpr) -> BoundExpr {
+    BoundExpr::Binary {
+        op: BinaryOp::And,
+        left: Box::new(a),
+        right: Box::new(b),
+        ty: DataType::Boolean,
+    }
+}
