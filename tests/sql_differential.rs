@@ -40,6 +40,8 @@ fn predicate() -> impl Strategy<Value = String> {
         (-3i64..4, -3i64..4).prop_map(|(x, y)| format!("t1.a IN ({x}, {y})")),
         (-3i64..4).prop_map(|x| format!("t1.a NOT IN ({x}, NULL)")),
         (-3i64..4).prop_map(|x| format!("t1.a + t1.id > {x}")),
+        (-3i64..4).prop_map(|x| format!("CASE WHEN t1.a > {x} THEN t1.b = 'x' ELSE t1.id < 5 END")),
+        (-3i64..4).prop_map(|x| format!("t1.a IS DISTINCT FROM {x}")),
     ];
     atom.prop_recursive(3, 12, 2, |inner| {
         prop_oneof![

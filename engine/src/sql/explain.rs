@@ -342,6 +342,51 @@ fn write_expr(out: &mut String, expr: &BoundExpr, names: &[String]) {
             write_expr(out, expr, names);
             let _ = write!(out, "::{}", to.name());
         }
+        BoundExpr::Case {
+            branches,
+            otherwise,
+        } => {
+            out.push_str("CASE");
+            for (condition, result) in branches {
+                out.push_str(" WHEN ");
+                write_expr(out, condition, names);
+                out.push_str(" THEN ");
+                write_expr(out, result, names);
+            }
+            if let Some(e) = otherwise {
+                out.push_str(" ELSE ");
+                write_expr(out, e, names);
+            }
+            out.push_str(" END");
+        }
+        BoundExpr::Like {
+            expr,
+            pattern,
+            negated,
+            case_insensitive,
+        } => {
+            write_expr(out, expr, names);
+            out.push_str(match (negated, case_insensitive) {
+                (false, false) => " LIKE ",
+                (true, false) => " NOT LIKE ",
+                (false, true) => " ILIKE ",
+                (true, true) => " NOT ILIKE ",
+            });
+            write_expr(out, pattern, names);
+        }
+        BoundExpr::Distinct {
+            left,
+            right,
+            negated,
+        } => {
+            write_expr(out, left, names);
+            out.push_str(if *negated {
+                " IS NOT DISTINCT FROM "
+            } else {
+                " IS DISTINCT FROM "
+            });
+            write_expr(out, right, names);
+        }
         BoundExpr::Call { func, args } => {
             out.push_str(func.name());
             out.push('(');

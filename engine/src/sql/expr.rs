@@ -45,6 +45,24 @@ pub enum BoundExpr {
         func: ScalarFunc,
         args: Vec<BoundExpr>,
     },
+    /// The result of the first branch whose condition is true, else `otherwise` (or NULL).
+    Case {
+        branches: Vec<(BoundExpr, BoundExpr)>,
+        otherwise: Option<Box<BoundExpr>>,
+    },
+    /// `expr [NOT] LIKE/ILIKE pattern` (`%` any string, `_` any character, `\` escapes).
+    Like {
+        expr: Box<BoundExpr>,
+        pattern: Box<BoundExpr>,
+        negated: bool,
+        case_insensitive: bool,
+    },
+    /// `a IS [NOT] DISTINCT FROM b`: equality where NULL equals NULL; never NULL itself.
+    Distinct {
+        left: Box<BoundExpr>,
+        right: Box<BoundExpr>,
+        negated: bool,
+    },
 }
 
 /// The scalar functions there are so far.
@@ -203,6 +221,49 @@ impl BoundExpr {
             }
             BoundExpr::Cast { expr, to } => cast(expr.eval(row)?, *to),
             BoundExpr::Call { func, args } => func.call(args, row),
+            BoundExpr::Case {
+                branches,
+                otherwise,
+            } => {
+                for (condition, result) in branches {
+                    if condition.eval(row)? == Value::Boolean(true) {
+                        return result.eval(row);
+                    }
+                }
+                match otherwise {
+                    Some(e) => e.eval(row),
+                    None => Ok(Value::Null),
+                }
+            }
+            BoundExpr::Like {
+                expr,
+                pattern,
+                negated,
+                case_insensitive,
+            } => match (expr.eval(row)?, pattern.eval(row)?) {
+                (Value::Null, _) | (_, Value::Null) => Ok(Value::Null),
+                (value, pattern) => {
+                    let (mut text, mut pattern) = (value.to_string(), pattern.to_string());
+                    if *case_insensitive {
+                        text = text.to_lowercase();
+                        pattern = pattern.to_lowercase();
+                    }
+                    Ok(Value::Boolean(like(&text, &pattern)? != *negated))
+                }
+            },
+            BoundExpr::Distinct {
+                left,
+                right,
+                negated,
+            } => {
+                let (l, r) = (left.eval(row)?, right.eval(row)?);
+                let distinct = match (l.is_null(), r.is_null()) {
+                    (true, true) => false,
+                    (true, false) | (false, true) => true,
+                    _ => compare(&l, &r)? != Some(Ordering::Equal),
+                };
+                Ok(Value::Boolean(distinct != *negated))
+            }
         }
     }
 
@@ -221,6 +282,26 @@ impl BoundExpr {
                 list.iter_mut().for_each(|e| e.visit_mut(f));
             }
             BoundExpr::Call { args, .. } => args.iter_mut().for_each(|e| e.visit_mut(f)),
+            BoundExpr::Case {
+                branches,
+                otherwise,
+            } => {
+                for (condition, result) in branches {
+                    condition.visit_mut(f);
+                    result.visit_mut(f);
+                }
+                if let Some(e) = otherwise {
+                    e.visit_mut(f);
+                }
+            }
+            BoundExpr::Like { expr, pattern, .. } => {
+                expr.visit_mut(f);
+                pattern.visit_mut(f);
+            }
+            BoundExpr::Distinct { left, right, .. } => {
+                left.visit_mut(f);
+                right.visit_mut(f);
+            }
         }
         f(self);
     }
@@ -232,6 +313,57 @@ impl BoundExpr {
             _ => None,
         }
     }
+}
+
+/// SQL LIKE: `%` matches any string, `_` any one character, `\\` escapes the next one.
+fn like(text: &str, pattern: &str) -> Result<bool> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Token {
+        Any,
+        One,
+        Char(char),
+    }
+    let mut tokens = Vec::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        tokens.push(match c {
+            '%' => Token::Any,
+            '_' => Token::One,
+            '\\' => Token::Char(chars.next().ok_or_else(|| {
+                Error::InvalidText("LIKE pattern must not end with escape character".into())
+            })?),
+            c => Token::Char(c),
+        });
+    }
+    let text: Vec<char> = text.chars().collect();
+    // Greedy matching with backtracking to the last `%`: linear in practice.
+    let (mut t, mut p) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match tokens.get(p) {
+            Some(Token::One) => {
+                t += 1;
+                p += 1;
+            }
+            Some(Token::Char(c)) if *c == text[t] => {
+                t += 1;
+                p += 1;
+            }
+            Some(Token::Any) => {
+                star = Some((p, t));
+                p += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return Ok(false),
+            },
+        }
+    }
+    Ok(tokens[p..].iter().all(|t| *t == Token::Any))
 }
 
 fn truth(value: Value, op: &str) -> Result<Option<bool>> {

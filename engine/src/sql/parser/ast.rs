@@ -190,6 +190,25 @@ pub enum ExprKind {
         expr: Box<Expr>,
         to: DataType,
     },
+    /// `CASE [operand] WHEN … THEN … [ELSE …] END`.
+    Case {
+        operand: Option<Box<Expr>>,
+        branches: Vec<(Expr, Expr)>,
+        otherwise: Option<Box<Expr>>,
+    },
+    /// `expr [NOT] LIKE/ILIKE pattern`.
+    Like {
+        expr: Box<Expr>,
+        pattern: Box<Expr>,
+        negated: bool,
+        case_insensitive: bool,
+    },
+    /// `a IS [NOT] DISTINCT FROM b`.
+    IsDistinctFrom {
+        left: Box<Expr>,
+        right: Box<Expr>,
+        negated: bool,
+    },
     /// A function call: `name(args)`, `name(DISTINCT arg)`, `count(*)` (no args, `star`).
     Function {
         name: String,

@@ -674,6 +674,53 @@ impl Translator<'_> {
                 negated: *negated,
             },
             sp::Expr::Function(function) => self.function(function)?,
+            sp::Expr::Case {
+                operand,
+                conditions,
+                else_result,
+                ..
+            } => ExprKind::Case {
+                operand: operand.as_deref().map(&boxed).transpose()?,
+                branches: conditions
+                    .iter()
+                    .map(|w| Ok((self.expr(&w.condition)?, self.expr(&w.result)?)))
+                    .collect::<Result<_>>()?,
+                otherwise: else_result.as_deref().map(&boxed).transpose()?,
+            },
+            sp::Expr::Like {
+                negated,
+                any: false,
+                expr: inner,
+                pattern,
+                escape_char: None,
+            } => ExprKind::Like {
+                expr: boxed(inner)?,
+                pattern: boxed(pattern)?,
+                negated: *negated,
+                case_insensitive: false,
+            },
+            sp::Expr::ILike {
+                negated,
+                any: false,
+                expr: inner,
+                pattern,
+                escape_char: None,
+            } => ExprKind::Like {
+                expr: boxed(inner)?,
+                pattern: boxed(pattern)?,
+                negated: *negated,
+                case_insensitive: true,
+            },
+            sp::Expr::IsDistinctFrom(l, r) => ExprKind::IsDistinctFrom {
+                left: boxed(l)?,
+                right: boxed(r)?,
+                negated: false,
+            },
+            sp::Expr::IsNotDistinctFrom(l, r) => ExprKind::IsDistinctFrom {
+                left: boxed(l)?,
+                right: boxed(r)?,
+                negated: true,
+            },
             sp::Expr::Cast {
                 expr: inner,
                 data_type,

@@ -67,6 +67,19 @@ pub fn has_aggregate(expr: &Expr) -> bool {
         ExprKind::InList { expr, list, .. } => {
             has_aggregate(expr) || list.iter().any(has_aggregate)
         }
+        ExprKind::Case {
+            operand,
+            branches,
+            otherwise,
+        } => {
+            operand.as_deref().is_some_and(has_aggregate)
+                || branches
+                    .iter()
+                    .any(|(c, r)| has_aggregate(c) || has_aggregate(r))
+                || otherwise.as_deref().is_some_and(has_aggregate)
+        }
+        ExprKind::Like { expr, pattern, .. } => has_aggregate(expr) || has_aggregate(pattern),
+        ExprKind::IsDistinctFrom { left, right, .. } => has_aggregate(left) || has_aggregate(right),
     }
 }
 
@@ -220,6 +233,58 @@ fn bind_inner(expr: &Expr, scope: Scope<'_>) -> Result<(BoundExpr, SqlType)> {
             distinct,
             star,
         } => function(name, args, *distinct, *star, scope)?,
+        ExprKind::Case {
+            operand,
+            branches,
+            otherwise,
+        } => case(operand.as_deref(), branches, otherwise.as_deref(), scope)?,
+        ExprKind::Like {
+            expr: inner,
+            pattern,
+            negated,
+            case_insensitive,
+        } => {
+            let (value, vt) = bind(inner, scope)?;
+            let (pattern, pt) = bind(pattern, scope)?;
+            let text = |e, t: SqlType| {
+                coerce(e, t, DataType::Text).map_err(|_| {
+                    Error::UndefinedFunction(format!(
+                        "operator does not exist: {} ~~ text",
+                        t.map_or("unknown", DataType::name)
+                    ))
+                })
+            };
+            (
+                BoundExpr::Like {
+                    expr: Box::new(text(value, vt)?),
+                    pattern: Box::new(text(pattern, pt)?),
+                    negated: *negated,
+                    case_insensitive: *case_insensitive,
+                },
+                Some(DataType::Boolean),
+            )
+        }
+        ExprKind::IsDistinctFrom {
+            left,
+            right,
+            negated,
+        } => {
+            let (l, lt) = bind(left, scope)?;
+            let (r, rt) = bind(right, scope)?;
+            let common = match (lt, rt) {
+                (Some(a), Some(b)) => comparable_type(BinaryOp::Eq, a, b)?,
+                (Some(t), None) | (None, Some(t)) => t,
+                (None, None) => DataType::Text,
+            };
+            (
+                BoundExpr::Distinct {
+                    left: Box::new(comparable(l, lt, common)?),
+                    right: Box::new(comparable(r, rt, common)?),
+                    negated: *negated,
+                },
+                Some(DataType::Boolean),
+            )
+        }
         ExprKind::Cast { expr: inner, to } => {
             let (inner, _) = bind(inner, scope)?;
             (
@@ -365,6 +430,65 @@ fn no_function(name: &str, arity: usize) -> Error {
 
 fn no_function_for(name: &str, ty: DataType) -> Error {
     Error::UndefinedFunction(format!("function {name}({}) does not exist", ty.name()))
+}
+
+/// CASE: the simple form (`CASE x WHEN v …`) compares the operand with each value; the
+/// results share one type (the first known one; numbers widen).
+fn case(
+    operand: Option<&Expr>,
+    branches: &[(Expr, Expr)],
+    otherwise: Option<&Expr>,
+    scope: Scope<'_>,
+) -> Result<(BoundExpr, SqlType)> {
+    let operand = operand.map(|o| bind(o, scope)).transpose()?;
+    let mut conditions = Vec::with_capacity(branches.len());
+    let mut results = Vec::with_capacity(branches.len() + 1);
+    for (when, then) in branches {
+        let condition = match &operand {
+            Some(operand) => binary(BinaryOp::Eq, operand.clone(), bind(when, scope)?)?,
+            None => bind(when, scope)?,
+        };
+        conditions.push(coerce(condition.0, condition.1, DataType::Boolean)?);
+        results.push(bind(then, scope)?);
+    }
+    let otherwise = otherwise.map(|e| bind(e, scope)).transpose()?;
+    let known = results
+        .iter()
+        .chain(otherwise.iter())
+        .filter_map(|(_, t)| *t);
+    let mut ty: Option<DataType> = None;
+    for t in known {
+        ty = Some(match ty {
+            None => t,
+            Some(current) if current == t => t,
+            Some(current) => numeric_result(current, t).ok_or_else(|| {
+                Error::Datatype(format!(
+                    "CASE types {} and {} cannot be matched",
+                    current.name(),
+                    t.name()
+                ))
+            })?,
+        });
+    }
+    let ty = ty.unwrap_or(DataType::Text);
+    let convert = |(e, t): (BoundExpr, SqlType)| match t {
+        Some(t) if t != ty => coerce(e, Some(t), ty),
+        None => coerce(e, None, ty),
+        _ => Ok(e),
+    };
+    let branches = conditions
+        .into_iter()
+        .zip(results)
+        .map(|(c, r)| Ok((c, convert(r)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let otherwise = otherwise.map(convert).transpose()?.map(Box::new);
+    Ok((
+        BoundExpr::Case {
+            branches,
+            otherwise,
+        },
+        Some(ty),
+    ))
 }
 
 fn literal_value(literal: &Literal) -> Result<(BoundExpr, SqlType)> {
@@ -524,6 +648,17 @@ fn reads_columns(expr: &BoundExpr) -> bool {
             reads_columns(expr) || list.iter().any(reads_columns)
         }
         BoundExpr::Call { args, .. } => args.iter().any(reads_columns),
+        BoundExpr::Case {
+            branches,
+            otherwise,
+        } => {
+            branches
+                .iter()
+                .any(|(c, r)| reads_columns(c) || reads_columns(r))
+                || otherwise.as_deref().is_some_and(reads_columns)
+        }
+        BoundExpr::Like { expr, pattern, .. } => reads_columns(expr) || reads_columns(pattern),
+        BoundExpr::Distinct { left, right, .. } => reads_columns(left) || reads_columns(right),
     }
 }
 
