@@ -75,6 +75,8 @@ pub enum Error {
     #[error("table name \"{0}\" specified more than once")]
     DuplicateAlias(String),
     #[error("{0}")]
+    InvalidColumnReference(String),
+    #[error("{0}")]
     UndefinedFunction(String),
     #[error("{0}")]
     CannotCast(String),
@@ -134,6 +136,7 @@ impl Error {
             Error::AmbiguousColumn(_) => "42702",
             Error::MissingFromEntry(_) => "42P01",
             Error::DuplicateAlias(_) => "42712",
+            Error::InvalidColumnReference(_) => "42P10",
             Error::UndefinedFunction(_) => "42883",
             Error::CannotCast(_) => "42846",
             Error::Datatype(_) => "42804",

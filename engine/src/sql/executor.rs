@@ -13,8 +13,8 @@ use super::aggregate::Accumulator;
 use super::explain::Measured;
 use super::expr::{BoundExpr, compare};
 use super::planner::{
-    Access, GroupPlan, JoinKind, JoinPlan, OutputColumn, Plan, SelectPlan, SortKey, Source,
-    TableSource,
+    Access, ConflictPlan, GroupPlan, InsertRows, JoinKind, JoinPlan, OutputColumn, Plan, Returning,
+    SelectPlan, SortKey, Source, TableSource,
 };
 use crate::encoding::encode_values;
 use crate::table::RowKey;
@@ -58,37 +58,74 @@ fn run(plan: &Plan, txn: &mut Transaction, timing: bool) -> Result<(QueryResult,
     };
     let result = match plan {
         Plan::Select(select) => query(select, txn, &mut measured)?,
-        Plan::Insert { table, rows } => {
-            for exprs in rows {
-                let row = exprs.iter().map(|e| e.eval(&[])).collect::<Result<Row>>()?;
-                txn.insert(table, row)?;
+        Plan::Insert {
+            table,
+            source,
+            on_conflict,
+            returning,
+        } => {
+            let rows: Vec<Row> = match source {
+                InsertRows::Values(rows) => rows
+                    .iter()
+                    .map(|exprs| exprs.iter().map(|e| e.eval(&[])).collect())
+                    .collect::<Result<_>>()?,
+                InsertRows::Query { query: q, row } => {
+                    let result = query(q, txn, &mut Measured::default())?;
+                    result
+                        .rows
+                        .iter()
+                        .map(|out| row.iter().map(|e| e.eval(out)).collect())
+                        .collect::<Result<_>>()?
+                }
+            };
+            let mut written = Vec::with_capacity(rows.len());
+            for row in rows {
+                match txn.insert(table, row.clone()) {
+                    Ok(_) => written.push(row),
+                    Err(e) => match on_conflict {
+                        Some(conflict) if handles(conflict, &e) => {
+                            if let Some(new) = resolve_conflict(conflict, table, row, txn)? {
+                                written.push(new);
+                            }
+                        }
+                        _ => return Err(e),
+                    },
+                }
             }
-            measured.returned = rows.len();
-            QueryResult::command(format!("INSERT 0 {}", rows.len()))
+            measured.returned = written.len();
+            returned(returning, &written, format!("INSERT 0 {}", written.len()))?
         }
         Plan::Update {
             source,
             filter,
             assignments,
+            returning,
         } => {
             let targets = matching(source, filter.as_ref(), txn, None, &mut measured)?;
+            let mut written = Vec::with_capacity(targets.len());
             for (key, row) in &targets {
                 let mut new = row.to_vec();
                 for (column, expr) in assignments {
                     new[*column] = expr.eval(row)?;
                 }
-                txn.update(&source.table, key, new)?;
+                txn.update(&source.table, key, new.clone())?;
+                written.push(new);
             }
             measured.returned = targets.len();
-            QueryResult::command(format!("UPDATE {}", targets.len()))
+            returned(returning, &written, format!("UPDATE {}", targets.len()))?
         }
-        Plan::Delete { source, filter } => {
+        Plan::Delete {
+            source,
+            filter,
+            returning,
+        } => {
             let targets = matching(source, filter.as_ref(), txn, None, &mut measured)?;
             for (key, _) in &targets {
                 txn.delete(&source.table, key)?;
             }
             measured.returned = targets.len();
-            QueryResult::command(format!("DELETE {}", targets.len()))
+            let deleted: Vec<Row> = targets.iter().map(|(_, row)| row.to_vec()).collect();
+            returned(returning, &deleted, format!("DELETE {}", targets.len()))?
         }
         other => {
             return Err(Error::NotSupported(format!(
@@ -322,6 +359,82 @@ fn join_rows(join: &JoinPlan, txn: &Transaction, measured: &mut Measured) -> Res
     }
     measured.scanned = out.len();
     Ok(out)
+}
+
+/// A command's result: its tag, plus the RETURNING rows if it has that clause.
+fn returned(returning: &Option<Returning>, rows: &[Row], tag: String) -> Result<QueryResult> {
+    let Some(returning) = returning else {
+        return Ok(QueryResult::command(tag));
+    };
+    let rows = rows
+        .iter()
+        .map(|row| returning.projection.iter().map(|e| e.eval(row)).collect())
+        .collect::<Result<Vec<Row>>>()?;
+    Ok(QueryResult {
+        columns: returning.columns.clone(),
+        rows,
+        tag,
+    })
+}
+
+/// Whether an insert's error is a unique violation this ON CONFLICT clause handles.
+fn handles(conflict: &ConflictPlan, error: &Error) -> bool {
+    let error = match error {
+        Error::At { error, .. } => error,
+        other => other,
+    };
+    match (error, &conflict.constraint) {
+        (Error::UniqueViolation { .. }, None) => true,
+        (Error::UniqueViolation { constraint, .. }, Some(wanted)) => constraint == wanted,
+        _ => false,
+    }
+}
+
+/// ON CONFLICT for one proposed row: nothing (DO NOTHING, or DO UPDATE whose WHERE fails), or
+/// the conflicting row updated; returns the row written, if any.
+fn resolve_conflict(
+    conflict: &ConflictPlan,
+    table: &str,
+    proposed: Row,
+    txn: &mut Transaction,
+) -> Result<Option<Row>> {
+    let Some(update) = &conflict.update else {
+        return Ok(None);
+    };
+    let values: Vec<Value> = conflict
+        .columns
+        .iter()
+        .map(|&c| proposed[c].clone())
+        .collect();
+    let by_key = txn.table_schema(table)?.primary_key == conflict.columns;
+    let existing = match &conflict.constraint {
+        Some(index) if !by_key => {
+            let bound = Bound::Included(values.as_slice());
+            txn.scan_index(table, index, bound, bound, crate::mvcc::Direction::Forward)?
+                .next()
+                .transpose()?
+        }
+        _ => {
+            let key = txn.key(table, &values)?;
+            txn.get(table, &key)?.map(|row| (key, row))
+        }
+    };
+    let Some((key, row)) = existing else {
+        return Ok(None);
+    };
+    let mut combined = row.to_vec();
+    combined.extend(proposed);
+    if let Some(filter) = &update.filter {
+        if filter.eval(&combined)? != Value::Boolean(true) {
+            return Ok(None);
+        }
+    }
+    let mut new = row.to_vec();
+    for (column, expr) in &update.assignments {
+        new[*column] = expr.eval(&combined)?;
+    }
+    txn.update(table, &key, new.clone())?;
+    Ok(Some(new))
 }
 
 /// LIMIT/OFFSET values: NULL means none; negative ones are errors.

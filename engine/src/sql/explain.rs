@@ -6,7 +6,7 @@ use std::ops::Bound;
 
 use super::expr::BoundExpr;
 use super::parser::ast::BinaryOp;
-use super::planner::{Access, JoinKind, Plan, SelectPlan, Source, TableSource};
+use super::planner::{Access, InsertRows, JoinKind, Plan, SelectPlan, Source, TableSource};
 use crate::mvcc::Direction;
 use crate::types::Value;
 
@@ -105,7 +105,7 @@ pub fn explain(plan: &Plan, measured: Option<&Measured>) -> Vec<String> {
                 }
             }
         }
-        Plan::Update { source, filter, .. } | Plan::Delete { source, filter } => {
+        Plan::Update { source, filter, .. } | Plan::Delete { source, filter, .. } => {
             let verb = if matches!(plan, Plan::Update { .. }) {
                 "Update"
             } else {
@@ -132,11 +132,16 @@ pub fn explain(plan: &Plan, measured: Option<&Measured>) -> Vec<String> {
                 actual(m.scanned, None)
             ));
         }
-        Plan::Insert { table, rows } => lines.push(format!(
-            "Insert on {table} ({} rows){}",
-            rows.len(),
-            actual(m.returned, m.total_ms)
-        )),
+        Plan::Insert { table, source, .. } => {
+            let from = match source {
+                InsertRows::Values(rows) => format!("{} rows", rows.len()),
+                InsertRows::Query { .. } => "from a query".to_string(),
+            };
+            lines.push(format!(
+                "Insert on {table} ({from}){}",
+                actual(m.returned, m.total_ms)
+            ));
+        }
         other => lines.push(format!("Utility statement: {}", utility_name(other))),
     }
     lines

@@ -72,7 +72,30 @@ pub struct Insert {
     pub table: Ident,
     /// The target columns; empty means all, in table order.
     pub columns: Vec<Ident>,
-    pub rows: Vec<Vec<Expr>>,
+    pub source: InsertSource,
+    pub on_conflict: Option<OnConflict>,
+    pub returning: Vec<SelectItem>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum InsertSource {
+    Values(Vec<Vec<Expr>>),
+    Query(Box<Select>),
+}
+
+/// `ON CONFLICT [(columns)] DO NOTHING | DO UPDATE SET … [WHERE …]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnConflict {
+    pub target: Vec<Ident>,
+    /// `None`: DO NOTHING.
+    pub update: Option<ConflictUpdate>,
+}
+
+/// `DO UPDATE SET … [WHERE …]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConflictUpdate {
+    pub assignments: Vec<(Ident, Expr)>,
+    pub filter: Option<Expr>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -138,12 +161,14 @@ pub struct Update {
     pub table: Ident,
     pub assignments: Vec<(Ident, Expr)>,
     pub filter: Option<Expr>,
+    pub returning: Vec<SelectItem>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delete {
     pub table: Ident,
     pub filter: Option<Expr>,
+    pub returning: Vec<SelectItem>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

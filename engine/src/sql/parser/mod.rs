@@ -338,9 +338,6 @@ impl Translator<'_> {
             sp::TableObject::TableName(name) => self.object_name(name)?,
             other => return Err(self.unsupported("this INSERT target", other)),
         };
-        if insert.on.is_some() || insert.returning.is_some() {
-            return Err(self.unsupported("INSERT … ON CONFLICT or RETURNING", &insert.table));
-        }
         let columns = insert
             .columns
             .iter()
@@ -350,19 +347,96 @@ impl Translator<'_> {
             .source
             .as_ref()
             .ok_or_else(|| self.unsupported("INSERT without VALUES", &insert.table))?;
-        let rows = match source.body.as_ref() {
-            sp::SetExpr::Values(values) if source.order_by.is_none() => values
-                .rows
-                .iter()
-                .map(|row| row.content.iter().map(|e| self.expr(e)).collect())
-                .collect::<Result<_>>()?,
-            other => return Err(self.unsupported("INSERT … SELECT", other)),
+        let source = match source.body.as_ref() {
+            sp::SetExpr::Values(values) if source.order_by.is_none() => InsertSource::Values(
+                values
+                    .rows
+                    .iter()
+                    .map(|row| row.content.iter().map(|e| self.expr(e)).collect())
+                    .collect::<Result<_>>()?,
+            ),
+            _ => InsertSource::Query(Box::new(self.query(source)?)),
+        };
+        let on_conflict = match &insert.on {
+            None => None,
+            Some(sp::OnInsert::OnConflict(conflict)) => {
+                let target = match &conflict.conflict_target {
+                    None => Vec::new(),
+                    Some(sp::ConflictTarget::Columns {
+                        columns,
+                        predicate: None,
+                    }) => columns.iter().map(|c| self.ident(c)).collect(),
+                    Some(_) => {
+                        return Err(self.unsupported(
+                            "ON CONFLICT ON CONSTRAINT or with a WHERE predicate",
+                            &insert.table,
+                        ));
+                    }
+                };
+                let update = match &conflict.action {
+                    sp::OnConflictAction::DoNothing => None,
+                    sp::OnConflictAction::DoUpdate(update) => Some(ConflictUpdate {
+                        assignments: self.assignments(&update.assignments)?,
+                        filter: update
+                            .selection
+                            .as_ref()
+                            .map(|e| self.expr(e))
+                            .transpose()?,
+                    }),
+                };
+                Some(OnConflict { target, update })
+            }
+            Some(_) => return Err(self.unsupported("ON DUPLICATE KEY", &insert.table)),
         };
         Ok(Statement::Insert(Insert {
             table,
             columns,
-            rows,
+            source,
+            on_conflict,
+            returning: self.returning(insert.returning.as_ref())?,
         }))
+    }
+
+    fn assignments(&self, assignments: &[sp::Assignment]) -> Result<Vec<(Ident, Expr)>> {
+        assignments
+            .iter()
+            .map(|assignment| {
+                let column = match &assignment.target {
+                    sp::AssignmentTarget::ColumnName(name) => self.object_name(name)?,
+                    sp::AssignmentTarget::Tuple(_) => {
+                        return Err(self.unsupported("tuple assignments", &assignment.value));
+                    }
+                };
+                Ok((column, self.expr(&assignment.value)?))
+            })
+            .collect()
+    }
+
+    fn returning(&self, items: Option<&Vec<sp::SelectItem>>) -> Result<Vec<SelectItem>> {
+        items
+            .into_iter()
+            .flatten()
+            .map(|item| self.select_item(item))
+            .collect()
+    }
+
+    fn select_item(&self, item: &sp::SelectItem) -> Result<SelectItem> {
+        Ok(match item {
+            sp::SelectItem::Wildcard(_) => SelectItem::Wildcard(self.position(item)),
+            sp::SelectItem::QualifiedWildcard(
+                sp::SelectItemQualifiedWildcardKind::ObjectName(name),
+                _,
+            ) => SelectItem::QualifiedWildcard(self.object_name(name)?),
+            sp::SelectItem::UnnamedExpr(expr) => SelectItem::Expr {
+                expr: self.expr(expr)?,
+                alias: None,
+            },
+            sp::SelectItem::ExprWithAlias { expr, alias } => SelectItem::Expr {
+                expr: self.expr(expr)?,
+                alias: Some(self.ident(alias).name),
+            },
+            other => return Err(self.unsupported(&format!("the select item {other}"), other)),
+        })
     }
 
     fn query(&self, query: &sp::Query) -> Result<Select> {
@@ -390,25 +464,11 @@ impl Translator<'_> {
             }
         };
         let from = self.from(&select.from, query)?;
-        let mut items = Vec::with_capacity(select.projection.len());
-        for item in &select.projection {
-            items.push(match item {
-                sp::SelectItem::Wildcard(_) => SelectItem::Wildcard(self.position(item)),
-                sp::SelectItem::QualifiedWildcard(
-                    sp::SelectItemQualifiedWildcardKind::ObjectName(name),
-                    _,
-                ) => SelectItem::QualifiedWildcard(self.object_name(name)?),
-                sp::SelectItem::UnnamedExpr(expr) => SelectItem::Expr {
-                    expr: self.expr(expr)?,
-                    alias: None,
-                },
-                sp::SelectItem::ExprWithAlias { expr, alias } => SelectItem::Expr {
-                    expr: self.expr(expr)?,
-                    alias: Some(self.ident(alias).name),
-                },
-                other => return Err(self.unsupported(&format!("the select item {other}"), other)),
-            });
-        }
+        let items = select
+            .projection
+            .iter()
+            .map(|item| self.select_item(item))
+            .collect::<Result<Vec<_>>>()?;
         let mut order_by = Vec::new();
         if let Some(order) = &query.order_by {
             match &order.kind {
@@ -547,34 +607,25 @@ impl Translator<'_> {
     }
 
     fn update(&self, update: &sp::Update) -> Result<Statement> {
-        if update.from.is_some() || update.returning.is_some() {
-            return Err(self.unsupported("UPDATE … FROM or RETURNING", &update.table));
+        if update.from.is_some() {
+            return Err(self.unsupported("UPDATE … FROM", &update.table));
         }
         let table = self.single_table(std::slice::from_ref(&update.table), &update.table)?;
-        let mut assignments = Vec::with_capacity(update.assignments.len());
-        for assignment in &update.assignments {
-            let column = match &assignment.target {
-                sp::AssignmentTarget::ColumnName(name) => self.object_name(name)?,
-                sp::AssignmentTarget::Tuple(_) => {
-                    return Err(self.unsupported("tuple assignments", &assignment.value));
-                }
-            };
-            assignments.push((column, self.expr(&assignment.value)?));
-        }
         Ok(Statement::Update(Update {
             table,
-            assignments,
+            assignments: self.assignments(&update.assignments)?,
             filter: update
                 .selection
                 .as_ref()
                 .map(|e| self.expr(e))
                 .transpose()?,
+            returning: self.returning(update.returning.as_ref())?,
         }))
     }
 
     fn delete(&self, delete: &sp::Delete) -> Result<Statement> {
-        if delete.using.is_some() || delete.returning.is_some() || !delete.tables.is_empty() {
-            return Err(self.unsupported("DELETE … USING or RETURNING", &delete.delete_token.0));
+        if delete.using.is_some() || !delete.tables.is_empty() {
+            return Err(self.unsupported("DELETE … USING", &delete.delete_token.0));
         }
         let tables = match &delete.from {
             sp::FromTable::WithFromKeyword(t) | sp::FromTable::WithoutKeyword(t) => t,
@@ -587,6 +638,7 @@ impl Translator<'_> {
                 .as_ref()
                 .map(|e| self.expr(e))
                 .transpose()?,
+            returning: self.returning(delete.returning.as_ref())?,
         }))
     }
 

@@ -67,8 +67,9 @@ pub enum Plan {
     Rollback,
     Insert {
         table: String,
-        /// Whole rows, in table column order.
-        rows: Vec<Vec<BoundExpr>>,
+        source: InsertRows,
+        on_conflict: Option<ConflictPlan>,
+        returning: Option<Returning>,
     },
     Select(Box<SelectPlan>),
     Update {
@@ -76,10 +77,12 @@ pub enum Plan {
         filter: Option<BoundExpr>,
         /// Column position → new value (evaluated on the old row).
         assignments: Vec<(usize, BoundExpr)>,
+        returning: Option<Returning>,
     },
     Delete {
         source: TableSource,
         filter: Option<BoundExpr>,
+        returning: Option<Returning>,
     },
     /// The plan of a statement, printed (and with ANALYZE, run and measured).
     Explain {
@@ -87,6 +90,43 @@ pub enum Plan {
         timing: bool,
         plan: Box<Plan>,
     },
+}
+
+/// The rows an INSERT writes, each a whole row in table column order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InsertRows {
+    Values(Vec<Vec<BoundExpr>>),
+    /// A query's rows, each mapped to a table row by `row` (over the query's output row).
+    Query {
+        query: Box<SelectPlan>,
+        row: Vec<BoundExpr>,
+    },
+}
+
+/// ON CONFLICT: which unique constraint it handles, and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConflictPlan {
+    /// The constraint's name (`t_pkey` or a unique index's name); `None` handles any.
+    pub constraint: Option<String>,
+    /// The constraint's columns, to find the conflicting row.
+    pub columns: Vec<usize>,
+    /// DO UPDATE; `None` is DO NOTHING.
+    pub update: Option<ConflictUpdatePlan>,
+}
+
+/// DO UPDATE: assignments and WHERE over the existing row followed by the proposed one
+/// (`excluded`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConflictUpdatePlan {
+    pub assignments: Vec<(usize, BoundExpr)>,
+    pub filter: Option<BoundExpr>,
+}
+
+/// RETURNING: expressions over the written rows (new rows; deleted rows for DELETE).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Returning {
+    pub projection: Vec<BoundExpr>,
+    pub columns: Arc<[OutputColumn]>,
 }
 
 /// A query over at most one table.
@@ -361,7 +401,36 @@ impl Plan {
             }
         }
         match self {
-            Plan::Insert { rows, .. } => rows.iter_mut().flatten().for_each(|e| e.visit_mut(f)),
+            Plan::Insert {
+                source: rows,
+                on_conflict,
+                returning,
+                ..
+            } => {
+                match rows {
+                    InsertRows::Values(rows) => {
+                        rows.iter_mut().flatten().for_each(|e| e.visit_mut(f));
+                    }
+                    InsertRows::Query { query, row } => {
+                        let mut nested = Plan::Select(query.clone());
+                        nested.visit_exprs_mut(f);
+                        if let Plan::Select(q) = nested {
+                            *query = q;
+                        }
+                        row.iter_mut().for_each(|e| e.visit_mut(f));
+                    }
+                }
+                if let Some(update) = on_conflict.as_mut().and_then(|c| c.update.as_mut()) {
+                    update
+                        .assignments
+                        .iter_mut()
+                        .for_each(|(_, e)| e.visit_mut(f));
+                    update.filter.iter_mut().for_each(|e| e.visit_mut(f));
+                }
+                if let Some(r) = returning {
+                    r.projection.iter_mut().for_each(|e| e.visit_mut(f));
+                }
+            }
             Plan::Select(select) => {
                 fn sources(s: &mut Source, f: &mut impl FnMut(&mut BoundExpr)) {
                     match s {
@@ -401,14 +470,25 @@ impl Plan {
                 source: s,
                 filter,
                 assignments,
+                returning,
             } => {
                 table_source(s, f);
                 filter.iter_mut().for_each(|e| e.visit_mut(f));
                 assignments.iter_mut().for_each(|(_, e)| e.visit_mut(f));
+                if let Some(r) = returning {
+                    r.projection.iter_mut().for_each(|e| e.visit_mut(f));
+                }
             }
-            Plan::Delete { source: s, filter } => {
+            Plan::Delete {
+                source: s,
+                filter,
+                returning,
+            } => {
                 table_source(s, f);
                 filter.iter_mut().for_each(|e| e.visit_mut(f));
+                if let Some(r) = returning {
+                    r.projection.iter_mut().for_each(|e| e.visit_mut(f));
+                }
             }
             Plan::Explain { plan, .. } => plan.visit_exprs_mut(f),
             _ => {}

@@ -1,9 +1,18 @@
 //! INSERT, UPDATE and DELETE.
 
 use super::super::expr::BoundExpr;
-use super::super::parser::ast::{Delete, Insert, Update};
+use std::sync::Arc;
+
+use super::super::parser::ast::{
+    Delete, Ident, Insert, InsertSource, OnConflict, SelectItem, Update,
+};
 use super::expr::{Relation, Scope, assign, bind};
-use super::{Catalog, Plan, TableSource, access_path, table, where_clause};
+use super::select::bind_items;
+use super::{
+    Catalog, ConflictPlan, ConflictUpdatePlan, InsertRows, Plan, Returning, TableSource,
+    access_path, table, where_clause,
+};
+use crate::catalog::TableSchema;
 use crate::mvcc::Direction;
 use crate::{Error, Result};
 
@@ -29,33 +38,172 @@ pub fn insert(insert: &Insert, catalog: &dyn Catalog) -> Result<Plan> {
         .into_iter()
         .map(BoundExpr::Constant)
         .collect();
-    let mut rows = Vec::with_capacity(insert.rows.len());
-    for values in &insert.rows {
-        if values.len() > targets.len() {
-            return Err(
-                Error::Syntax("INSERT has more expressions than target columns".into())
-                    .at(values[targets.len()].position),
-            );
+    let source = match &insert.source {
+        InsertSource::Values(values) => {
+            let mut rows = Vec::with_capacity(values.len());
+            for values in values {
+                if values.len() > targets.len() {
+                    return Err(Error::Syntax(
+                        "INSERT has more expressions than target columns".into(),
+                    )
+                    .at(values[targets.len()].position));
+                }
+                if values.len() < targets.len() {
+                    let at = values.last().map_or(insert.table.position, |v| v.position);
+                    return Err(Error::Syntax(
+                        "INSERT has more target columns than expressions".into(),
+                    )
+                    .at(at));
+                }
+                let mut row = defaults.clone();
+                for (&target, value) in targets.iter().zip(values) {
+                    let column = &schema.columns[target];
+                    let (bound, ty) = bind(value, Scope::new(&[]))?;
+                    row[target] = assign(bound, ty, column.data_type, &column.name)
+                        .map_err(|e| e.at(value.position))?;
+                }
+                rows.push(row);
+            }
+            InsertRows::Values(rows)
         }
-        if values.len() < targets.len() {
-            let at = values.last().map_or(insert.table.position, |v| v.position);
-            return Err(
-                Error::Syntax("INSERT has more target columns than expressions".into()).at(at),
-            );
+        InsertSource::Query(select) => {
+            let query = super::select::select(select, catalog)?;
+            if query.columns.len() != targets.len() {
+                let message = if query.columns.len() > targets.len() {
+                    "INSERT has more expressions than target columns"
+                } else {
+                    "INSERT has more target columns than expressions"
+                };
+                return Err(Error::Syntax(message.into()).at(insert.table.position));
+            }
+            let mut row = defaults.clone();
+            for (j, &target) in targets.iter().enumerate() {
+                let column = &schema.columns[target];
+                row[target] = assign(
+                    BoundExpr::Column(j),
+                    Some(query.columns[j].data_type),
+                    column.data_type,
+                    &column.name,
+                )?;
+            }
+            InsertRows::Query {
+                query: Box::new(query),
+                row,
+            }
         }
-        let mut row = defaults.clone();
-        for (&target, value) in targets.iter().zip(values) {
-            let column = &schema.columns[target];
-            let (bound, ty) = bind(value, Scope::new(&[]))?;
-            row[target] = assign(bound, ty, column.data_type, &column.name)
-                .map_err(|e| e.at(value.position))?;
-        }
-        rows.push(row);
-    }
+    };
+    let on_conflict = insert
+        .on_conflict
+        .as_ref()
+        .map(|conflict| on_conflict(conflict, &schema, &insert.table))
+        .transpose()?;
     Ok(Plan::Insert {
         table: schema.name.clone(),
-        rows,
+        source,
+        on_conflict,
+        returning: returning(&insert.returning, &schema)?,
     })
+}
+
+/// ON CONFLICT: the unique constraint its columns name, and the DO UPDATE assignments bound
+/// over the existing row followed by the proposed one (`excluded`).
+fn on_conflict(
+    conflict: &OnConflict,
+    schema: &Arc<TableSchema>,
+    table: &Ident,
+) -> Result<ConflictPlan> {
+    let names: Vec<String> = conflict.target.iter().map(|c| c.name.clone()).collect();
+    let positions = schema.column_positions(&names)?;
+    let same = |a: &[usize], b: &[usize]| {
+        let (mut a, mut b) = (a.to_vec(), b.to_vec());
+        a.sort_unstable();
+        b.sort_unstable();
+        a == b
+    };
+    let (constraint, columns) = if positions.is_empty() {
+        if conflict.update.is_some() {
+            return Err(Error::Syntax(
+                "ON CONFLICT DO UPDATE requires inference specification or constraint name".into(),
+            )
+            .at(table.position));
+        }
+        (None, schema.primary_key.clone())
+    } else if same(&positions, &schema.primary_key) {
+        (
+            Some(format!("{}_pkey", schema.name)),
+            schema.primary_key.clone(),
+        )
+    } else if let Some(index) = schema
+        .indexes
+        .iter()
+        .find(|i| i.unique && same(&i.columns, &positions))
+    {
+        (Some(index.name.clone()), index.columns.clone())
+    } else {
+        return Err(Error::InvalidColumnReference(
+            "there is no unique or exclusion constraint matching the ON CONFLICT specification"
+                .into(),
+        )
+        .at(table.position));
+    };
+    let update = match &conflict.update {
+        None => None,
+        Some(update) => {
+            let relations = [
+                Relation {
+                    name: schema.name.clone(),
+                    schema: schema.clone(),
+                    offset: 0,
+                },
+                Relation {
+                    name: "excluded".into(),
+                    schema: schema.clone(),
+                    offset: schema.columns.len(),
+                },
+            ];
+            let scope = Scope::new(&relations);
+            let mut bound = Vec::with_capacity(update.assignments.len());
+            for (column, value) in &update.assignments {
+                let position = schema
+                    .column_position(&column.name)
+                    .map_err(|e| e.at(column.position))?;
+                let target = &schema.columns[position];
+                let (expr, ty) = bind(value, scope)?;
+                bound.push((
+                    position,
+                    assign(expr, ty, target.data_type, &target.name)
+                        .map_err(|e| e.at(value.position))?,
+                ));
+            }
+            let filter = where_clause(update.filter.as_ref(), scope)?;
+            Some(ConflictUpdatePlan {
+                assignments: bound,
+                filter,
+            })
+        }
+    };
+    Ok(ConflictPlan {
+        constraint,
+        columns,
+        update,
+    })
+}
+
+/// RETURNING items, bound over the table's rows.
+fn returning(items: &[SelectItem], schema: &Arc<TableSchema>) -> Result<Option<Returning>> {
+    if items.is_empty() {
+        return Ok(None);
+    }
+    let relations = [Relation {
+        name: schema.name.clone(),
+        schema: schema.clone(),
+        offset: 0,
+    }];
+    let (projection, columns) = bind_items(items, &relations, Scope::new(&relations), false)?;
+    Ok(Some(Returning {
+        projection,
+        columns: columns.into(),
+    }))
 }
 
 pub fn update(update: &Update, catalog: &dyn Catalog) -> Result<Plan> {
@@ -95,6 +243,7 @@ pub fn update(update: &Update, catalog: &dyn Catalog) -> Result<Plan> {
         },
         filter,
         assignments,
+        returning: returning(&update.returning, &schema)?,
     })
 }
 
@@ -116,5 +265,6 @@ pub fn delete(delete: &Delete, catalog: &dyn Catalog) -> Result<Plan> {
             direction: Direction::Forward,
         },
         filter,
+        returning: returning(&delete.returning, &schema)?,
     })
 }

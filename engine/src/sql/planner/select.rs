@@ -53,57 +53,7 @@ pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
         input
     };
 
-    let mut projection = Vec::new();
-    let mut columns = Vec::new();
-    for item in &select.items {
-        match item {
-            SelectItem::Wildcard(position) => {
-                if relations.is_empty() {
-                    return Err(Error::Syntax(
-                        "SELECT * with no tables specified is not valid".into(),
-                    )
-                    .at(*position));
-                }
-                for relation in &relations {
-                    expand(
-                        relation,
-                        *position,
-                        scope,
-                        grouped,
-                        &mut projection,
-                        &mut columns,
-                    )?;
-                }
-            }
-            SelectItem::QualifiedWildcard(name) => {
-                let relation = relations
-                    .iter()
-                    .find(|r| r.name == name.name)
-                    .ok_or_else(|| Error::MissingFromEntry(name.name.clone()).at(name.position))?;
-                expand(
-                    relation,
-                    name.position,
-                    scope,
-                    grouped,
-                    &mut projection,
-                    &mut columns,
-                )?;
-            }
-            SelectItem::Expr { expr, alias } => {
-                let (bound, ty) = bind(expr, scope)?;
-                // An unknown literal is text in a result, as in PostgreSQL.
-                let (bound, ty) = match ty {
-                    Some(ty) => (bound, ty),
-                    None => (coerce(bound, None, DataType::Text)?, DataType::Text),
-                };
-                projection.push(bound);
-                columns.push(OutputColumn {
-                    name: alias.clone().unwrap_or_else(|| default_name(expr)),
-                    data_type: ty,
-                });
-            }
-        }
-    }
+    let (projection, columns) = bind_items(&select.items, &relations, scope, grouped)?;
 
     let having = select
         .having
@@ -196,6 +146,67 @@ pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
         projection,
         columns: columns.into(),
     })
+}
+
+/// Binds select-list (or RETURNING) items: the expressions and the result columns.
+pub fn bind_items(
+    items: &[SelectItem],
+    relations: &[Relation],
+    scope: Scope<'_>,
+    grouped: bool,
+) -> Result<(Vec<BoundExpr>, Vec<OutputColumn>)> {
+    let mut projection = Vec::new();
+    let mut columns = Vec::new();
+    for item in items {
+        match item {
+            SelectItem::Wildcard(position) => {
+                if relations.is_empty() {
+                    return Err(Error::Syntax(
+                        "SELECT * with no tables specified is not valid".into(),
+                    )
+                    .at(*position));
+                }
+                for relation in relations {
+                    expand(
+                        relation,
+                        *position,
+                        scope,
+                        grouped,
+                        &mut projection,
+                        &mut columns,
+                    )?;
+                }
+            }
+            SelectItem::QualifiedWildcard(name) => {
+                let relation = relations
+                    .iter()
+                    .find(|r| r.name == name.name)
+                    .ok_or_else(|| Error::MissingFromEntry(name.name.clone()).at(name.position))?;
+                expand(
+                    relation,
+                    name.position,
+                    scope,
+                    grouped,
+                    &mut projection,
+                    &mut columns,
+                )?;
+            }
+            SelectItem::Expr { expr, alias } => {
+                let (bound, ty) = bind(expr, scope)?;
+                // An unknown literal is text in a result, as in PostgreSQL.
+                let (bound, ty) = match ty {
+                    Some(ty) => (bound, ty),
+                    None => (coerce(bound, None, DataType::Text)?, DataType::Text),
+                };
+                projection.push(bound);
+                columns.push(OutputColumn {
+                    name: alias.clone().unwrap_or_else(|| default_name(expr)),
+                    data_type: ty,
+                });
+            }
+        }
+    }
+    Ok((projection, columns))
 }
 
 /// The columns of one FROM table, for `*` or `t.*`.
