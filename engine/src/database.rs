@@ -130,6 +130,8 @@ pub struct Session {
     pub(crate) block: Option<Transaction>,
     /// Whether a statement failed inside the block: only ROLLBACK (or COMMIT) is accepted.
     pub(crate) failed: bool,
+    /// The block's savepoints, oldest first.
+    pub(crate) savepoints: Vec<(String, crate::mvcc::Savepoint)>,
 }
 
 /// A snapshot of the database's counters.
@@ -213,6 +215,7 @@ impl Database {
             synchronous_commit: self.shared.synchronous_commit,
             block: None,
             failed: false,
+            savepoints: Vec::new(),
         }
     }
 

@@ -100,6 +100,10 @@ pub enum Error {
     NegativeOffset,
     #[error("current transaction is aborted, commands ignored until end of transaction block")]
     InFailedTransaction,
+    #[error("{0}")]
+    NoActiveTransaction(&'static str),
+    #[error("savepoint \"{0}\" does not exist")]
+    UndefinedSavepoint(String),
     /// Any other error, located at a character position (1-based) of the SQL text.
     #[error("{error}")]
     At { position: usize, error: Box<Error> },
@@ -148,6 +152,8 @@ impl Error {
             Error::NegativeLimit => "2201W",
             Error::NegativeOffset => "2201X",
             Error::InFailedTransaction => "25P02",
+            Error::NoActiveTransaction(_) => "25P01",
+            Error::UndefinedSavepoint(_) => "3B001",
             Error::At { error, .. } => error.sqlstate(),
             Error::SerializationFailure(_) => "40001",
             Error::ReadOnlyTransaction(_) => "25006",

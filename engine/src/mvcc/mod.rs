@@ -59,5 +59,5 @@ mod version;
 pub(crate) use self::clock::Clock;
 pub use self::index_scan::IndexScan;
 pub use self::scan::{Direction, RowScan};
-pub use self::transaction::Transaction;
+pub use self::transaction::{Savepoint, Transaction};
 pub(crate) use self::version::{RowEntry, Visibility};

@@ -38,8 +38,14 @@ struct TableHandles {
     by_name: Vec<(String, Arc<Table>)>,
 }
 
+/// A transaction's writes at some moment, to return to (SQL SAVEPOINT).
+#[derive(Debug, Clone)]
+pub struct Savepoint {
+    writes: BTreeMap<ObjectId, TableWrites>,
+}
+
 /// The writes of one transaction to one table.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct TableWrites {
     table: Arc<Table>,
     rows: BTreeMap<RowKey, Write>,
@@ -461,6 +467,18 @@ impl Transaction {
             }
         }
         Ok(())
+    }
+
+    /// The transaction's writes so far, to return to with [`Transaction::rollback_to`].
+    pub fn savepoint(&self) -> Savepoint {
+        Savepoint {
+            writes: self.writes.clone(),
+        }
+    }
+
+    /// Undoes every write made since `savepoint` was taken (the snapshot is unchanged).
+    pub fn rollback_to(&mut self, savepoint: &Savepoint) {
+        self.writes = savepoint.writes.clone();
     }
 
     /// Discards the transaction's writes.

@@ -127,6 +127,12 @@ fn run(plan: &Plan, txn: &mut Transaction, timing: bool) -> Result<(QueryResult,
             let deleted: Vec<Row> = targets.iter().map(|(_, row)| row.to_vec()).collect();
             returned(returning, &deleted, format!("DELETE {}", targets.len()))?
         }
+        Plan::Truncate(deletes) => {
+            for delete in deletes {
+                run(delete, txn, false)?;
+            }
+            QueryResult::command("TRUNCATE TABLE")
+        }
         other => {
             return Err(Error::NotSupported(format!(
                 "{other:?} is not a data statement"

@@ -233,6 +233,10 @@ fn utility_name(plan: &Plan) -> &'static str {
         Plan::Begin { .. } => "BEGIN",
         Plan::Commit => "COMMIT",
         Plan::Rollback => "ROLLBACK",
+        Plan::Savepoint(_) => "SAVEPOINT",
+        Plan::RollbackTo(_) => "ROLLBACK TO SAVEPOINT",
+        Plan::Release(_) => "RELEASE SAVEPOINT",
+        Plan::Truncate(_) => "TRUNCATE",
         _ => "EXPLAIN",
     }
 }

@@ -90,7 +90,11 @@ impl Session {
         statement: &Statement,
         make_plan: impl FnOnce(&Self) -> Result<Plan>,
     ) -> Result<QueryResult> {
-        if self.failed && !matches!(statement, Statement::Commit | Statement::Rollback) {
+        let ends_failure = matches!(
+            statement,
+            Statement::Commit | Statement::Rollback | Statement::RollbackTo(_)
+        );
+        if self.failed && !ends_failure {
             return Err(Error::InFailedTransaction);
         }
         let result = make_plan(self).and_then(|p| self.run(&p));
@@ -131,7 +135,43 @@ impl Session {
                 }
                 Ok(QueryResult::command("BEGIN"))
             }
+            Plan::Savepoint(name) => {
+                let txn = self.block.as_ref().ok_or_else(|| {
+                    Error::NoActiveTransaction("SAVEPOINT can only be used in transaction blocks")
+                })?;
+                let savepoint = txn.savepoint();
+                self.savepoints.push((name.clone(), savepoint));
+                Ok(QueryResult::command("SAVEPOINT"))
+            }
+            Plan::RollbackTo(name) | Plan::Release(name) => {
+                let release = matches!(plan, Plan::Release(_));
+                if self.block.is_none() {
+                    return Err(Error::NoActiveTransaction(if release {
+                        "RELEASE SAVEPOINT can only be used in transaction blocks"
+                    } else {
+                        "ROLLBACK TO SAVEPOINT can only be used in transaction blocks"
+                    }));
+                }
+                // The newest savepoint of that name; later ones are discarded.
+                let index = self
+                    .savepoints
+                    .iter()
+                    .rposition(|(n, _)| n == name)
+                    .ok_or_else(|| Error::UndefinedSavepoint(name.clone()))?;
+                if release {
+                    self.savepoints.truncate(index);
+                    return Ok(QueryResult::command("RELEASE"));
+                }
+                self.savepoints.truncate(index + 1);
+                let savepoint = &self.savepoints[index].1;
+                if let Some(txn) = self.block.as_mut() {
+                    txn.rollback_to(savepoint);
+                }
+                self.failed = false;
+                Ok(QueryResult::command("ROLLBACK"))
+            }
             Plan::Commit => {
+                self.savepoints.clear();
                 let failed = std::mem::take(&mut self.failed);
                 match self.block.take() {
                     Some(txn) if failed => {
@@ -143,6 +183,7 @@ impl Session {
                 }
             }
             Plan::Rollback => {
+                self.savepoints.clear();
                 self.failed = false;
                 if let Some(txn) = self.block.take() {
                     txn.rollback();

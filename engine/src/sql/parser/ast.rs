@@ -38,6 +38,11 @@ pub enum Statement {
     },
     Commit,
     Rollback,
+    Savepoint(String),
+    RollbackTo(String),
+    Release(String),
+    /// `TRUNCATE t, …`: deletes every row, transactionally.
+    Truncate(Vec<Ident>),
     /// `EXPLAIN [ANALYZE] statement`, or `EXPLAIN (ANALYZE, TIMING OFF) statement`.
     Explain {
         analyze: bool,

@@ -240,6 +240,26 @@ impl Translator<'_> {
                     statement: Box::new(self.statement(inner)?),
                 })
             }
+            sp::Statement::Savepoint { name } => Ok(Statement::Savepoint(self.ident(name).name)),
+            sp::Statement::ReleaseSavepoint { name } => {
+                Ok(Statement::Release(self.ident(name).name))
+            }
+            sp::Statement::Rollback {
+                chain: false,
+                savepoint: Some(name),
+            } => Ok(Statement::RollbackTo(self.ident(name).name)),
+            sp::Statement::Truncate(truncate) if truncate.partitions.is_none() => {
+                if truncate.cascade.is_some() || truncate.identity.is_some() {
+                    return Err(self.unsupported("TRUNCATE … CASCADE or IDENTITY", statement));
+                }
+                Ok(Statement::Truncate(
+                    truncate
+                        .table_names
+                        .iter()
+                        .map(|t| self.object_name(&t.name))
+                        .collect::<Result<_>>()?,
+                ))
+            }
             sp::Statement::Commit { chain: false, .. } => Ok(Statement::Commit),
             sp::Statement::Rollback {
                 chain: false,

@@ -65,6 +65,9 @@ pub enum Plan {
     },
     Commit,
     Rollback,
+    Savepoint(String),
+    RollbackTo(String),
+    Release(String),
     Insert {
         table: String,
         source: InsertRows,
@@ -84,6 +87,8 @@ pub enum Plan {
         filter: Option<BoundExpr>,
         returning: Option<Returning>,
     },
+    /// TRUNCATE: one DELETE of every row per table.
+    Truncate(Vec<Plan>),
     /// The plan of a statement, printed (and with ANALYZE, run and measured).
     Explain {
         analyze: bool,
@@ -246,6 +251,28 @@ pub fn plan(statement: &Statement, catalog: &dyn Catalog) -> Result<Plan> {
         }),
         Statement::Commit => Ok(Plan::Commit),
         Statement::Rollback => Ok(Plan::Rollback),
+        Statement::Savepoint(name) => Ok(Plan::Savepoint(name.clone())),
+        Statement::RollbackTo(name) => Ok(Plan::RollbackTo(name.clone())),
+        Statement::Release(name) => Ok(Plan::Release(name.clone())),
+        // TRUNCATE is a DELETE of every row: transactional, as in PostgreSQL.
+        Statement::Truncate(tables) => {
+            let mut plans = Vec::with_capacity(tables.len());
+            for name in tables {
+                let schema = table(catalog, name)?;
+                plans.push(Plan::Delete {
+                    source: TableSource {
+                        table: schema.name.as_str().into(),
+                        column_names: schema.columns.iter().map(|c| c.name.clone()).collect(),
+                        access: Access::Full,
+                        pushed: None,
+                        direction: Direction::Forward,
+                    },
+                    filter: None,
+                    returning: None,
+                });
+            }
+            Ok(Plan::Truncate(plans))
+        }
         Statement::Insert(insert) => modify::insert(insert, catalog),
         Statement::Select(select) => {
             select::select(select, catalog).map(|p| Plan::Select(Box::new(p)))
