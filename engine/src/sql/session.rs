@@ -136,9 +136,9 @@ impl Session {
                 Ok(QueryResult::command("BEGIN"))
             }
             Plan::Savepoint(name) => {
-                let txn = self.block.as_ref().ok_or_else(|| {
-                    Error::NoActiveTransaction("SAVEPOINT can only be used in transaction blocks")
-                })?;
+                let txn = self.block.as_ref().ok_or(Error::NoActiveTransaction(
+                    "SAVEPOINT can only be used in transaction blocks",
+                ))?;
                 let savepoint = txn.savepoint();
                 self.savepoints.push((name.clone(), savepoint));
                 Ok(QueryResult::command("SAVEPOINT"))
