@@ -19,12 +19,25 @@
 //!
 //! Outside `BEGIN` … `COMMIT` each statement runs in its own transaction (autocommit).
 //!
-//! # What is here so far (step one)
-//! CREATE/DROP TABLE, CREATE [UNIQUE]/DROP INDEX, INSERT … VALUES, single-table SELECT
-//! (WHERE, ORDER BY with NULLS FIRST/LAST, by position or alias, LIMIT/OFFSET), UPDATE,
-//! DELETE, BEGIN [READ ONLY]/COMMIT/ROLLBACK, EXPLAIN [ANALYZE]; expressions with three-valued logic, arithmetic
-//! with overflow and division-by-zero errors, comparisons, IN, BETWEEN, IS NULL, `||`, casts.
-//! Non-integer numeric literals are double precision until NUMERIC exists.
+//! # What is here so far
+//! - Statements: CREATE/DROP TABLE, CREATE [UNIQUE]/DROP INDEX, INSERT (VALUES or a query,
+//!   ON CONFLICT DO NOTHING/DO UPDATE, RETURNING), SELECT, UPDATE and DELETE (RETURNING),
+//!   TRUNCATE, BEGIN [READ ONLY]/COMMIT/ROLLBACK, SAVEPOINT/ROLLBACK TO/RELEASE,
+//!   EXPLAIN [ANALYZE].
+//! - Queries: joins (inner, left, right, full, cross; hash joins on equality keys, nested
+//!   loops otherwise) with aliases, WHERE (conjuncts pushed below inner joins), GROUP BY and
+//!   HAVING with COUNT/SUM/AVG/MIN/MAX/BOOL_AND/BOOL_OR/STRING_AGG (also DISTINCT), SELECT
+//!   DISTINCT, ORDER BY (NULLS FIRST/LAST, by position or alias), LIMIT/OFFSET.
+//! - Expressions: three-valued logic, arithmetic with overflow and division-by-zero errors,
+//!   comparisons, IN, BETWEEN, IS [NOT] NULL, IS [NOT] DISTINCT FROM, LIKE/ILIKE, CASE, `||`,
+//!   casts, COALESCE/NULLIF/ABS/LOWER/UPPER/LENGTH.
+//! - Parameters `$n` with inferred types and prepared statements whose plans are reused until
+//!   DDL changes the catalog ([`Session::prepare`](crate::Session::prepare)).
+//!
+//! Not yet (the SQL issue lists them): NUMERIC, date/time, UUID and JSON types; subqueries,
+//! CTEs, set operations, VALUES lists, window functions; ALTER TABLE, views, CHECK;
+//! UPDATE … FROM / DELETE … USING; READ COMMITTED. Non-integer numeric literals are double
+//! precision until NUMERIC exists.
 
 pub mod aggregate;
 pub mod executor;

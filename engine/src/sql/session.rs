@@ -17,6 +17,21 @@ impl Session {
     /// stops the rest. Outside a transaction block each statement commits on its own; inside
     /// one, an error aborts the block (25P02 for everything but `ROLLBACK`/`COMMIT`, which
     /// both roll back), as in PostgreSQL. DDL takes effect at once, even inside a block.
+    ///
+    /// ```
+    /// use omendb_engine::types::Value;
+    /// use omendb_engine::{Database, DatabaseConfig};
+    ///
+    /// let db = Database::open(DatabaseConfig::memory())?;
+    /// let mut session = db.session();
+    /// session.execute("CREATE TABLE users (id BIGINT PRIMARY KEY, name TEXT NOT NULL)")?;
+    /// session.execute("INSERT INTO users VALUES (1, 'ada'), (2, 'grace')")?;
+    /// let by_id = session.prepare("SELECT name FROM users WHERE id = $1")?;
+    /// let result = session.execute_prepared(&by_id, &[Value::Int(2)])?;
+    /// assert_eq!(result.rows, vec![vec![Value::from("grace")]]);
+    /// assert_eq!(result.columns[0].name, "name");
+    /// # Ok::<(), omendb_engine::Error>(())
+    /// ```
     pub fn execute(&mut self, sql: &str) -> Result<Vec<QueryResult>> {
         let statements = match parse(sql) {
             Ok(statements) => statements,
