@@ -1,6 +1,7 @@
 //! Differential test of the SQL layer against SQLite (`rusqlite`): random data and random
 //! queries from templates where PostgreSQL and SQLite agree (three-valued logic, joins,
-//! grouping, explicit NULLS LAST), run on both; the results must be equal.
+//! grouping, explicit NULLS LAST, uncorrelated subqueries), run on both; the results must be
+//! equal.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use omendb::types::Value;
@@ -42,6 +43,10 @@ fn predicate() -> impl Strategy<Value = String> {
         (-3i64..4).prop_map(|x| format!("t1.a + t1.id > {x}")),
         (-3i64..4).prop_map(|x| format!("CASE WHEN t1.a > {x} THEN t1.b = 'x' ELSE t1.id < 5 END")),
         (-3i64..4).prop_map(|x| format!("t1.a IS DISTINCT FROM {x}")),
+        Just("t1.a IN (SELECT t2.d FROM t2)".to_string()),
+        Just("t1.a NOT IN (SELECT t2.d FROM t2 WHERE t2.d IS NOT NULL)".to_string()),
+        (-2i64..6).prop_map(|x| format!("EXISTS (SELECT 1 FROM t2 WHERE t2.d > {x})")),
+        Just("t1.id < (SELECT count(*) FROM t2)".to_string()),
     ];
     atom.prop_recursive(3, 12, 2, |inner| {
         prop_oneof![

@@ -90,6 +90,8 @@ pub enum Error {
     UndefinedParameter(usize),
     #[error("bind message supplies {given} parameters, but prepared statement requires {expected}")]
     ParameterCount { expected: usize, given: usize },
+    #[error("more than one row returned by a subquery used as an expression")]
+    CardinalityViolation,
     #[error("division by zero")]
     DivisionByZero,
     #[error("{0}")]
@@ -147,6 +149,7 @@ impl Error {
             Error::Grouping(_) => "42803",
             Error::UndefinedParameter(_) => "42P02",
             Error::ParameterCount { .. } => "08P01",
+            Error::CardinalityViolation => "21000",
             Error::DivisionByZero => "22012",
             Error::InvalidText(_) => "22P02",
             Error::NegativeLimit => "2201W",

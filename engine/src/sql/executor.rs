@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::aggregate::Accumulator;
 use super::explain::Measured;
-use super::expr::{BoundExpr, compare};
+use super::expr::{BoundExpr, SubqueryKind, compare};
 use super::planner::{
     Access, ConflictPlan, GroupPlan, InsertRows, JoinKind, JoinPlan, OutputColumn, Plan, Returning,
     SelectPlan, SortKey, Source, TableSource,
@@ -42,12 +42,68 @@ impl QueryResult {
 
 /// Runs a data statement (query, INSERT, UPDATE, DELETE) in `txn`.
 pub fn execute(plan: &Plan, txn: &mut Transaction) -> Result<QueryResult> {
+    with_subqueries(plan, txn, false).map(|(result, _)| result)
+}
+
+/// [`execute`] for a plan known to have no subqueries (saves looking for them).
+pub fn execute_flat(plan: &Plan, txn: &mut Transaction) -> Result<QueryResult> {
     run(plan, txn, false).map(|(result, _)| result)
 }
 
 /// [`execute`], also counting rows per operator and timing them (EXPLAIN ANALYZE).
 pub fn execute_measured(plan: &Plan, txn: &mut Transaction) -> Result<(QueryResult, Measured)> {
-    run(plan, txn, true)
+    with_subqueries(plan, txn, true)
+}
+
+/// Runs the plan's (uncorrelated) subqueries first, in the same transaction, and puts their
+/// results in their places: a scalar subquery becomes its value, EXISTS a boolean, IN a list.
+fn with_subqueries(
+    plan: &Plan,
+    txn: &mut Transaction,
+    timing: bool,
+) -> Result<(QueryResult, Measured)> {
+    if !plan.has_subqueries() {
+        return run(plan, txn, timing);
+    }
+    let mut resolved = plan.clone();
+    let mut failure = None;
+    resolved.visit_exprs_mut(&mut |e| {
+        if failure.is_some() {
+            return;
+        }
+        if let BoundExpr::Subquery { plan, kind } = e {
+            match subquery_value(plan, kind, txn) {
+                Ok(value) => *e = value,
+                Err(err) => failure = Some(err),
+            }
+        }
+    });
+    match failure {
+        Some(e) => Err(e),
+        None => run(&resolved, txn, timing),
+    }
+}
+
+fn subquery_value(plan: &SelectPlan, kind: &SubqueryKind, txn: &Transaction) -> Result<BoundExpr> {
+    let rows = query(plan, txn, &mut Measured::default())?.rows;
+    Ok(match kind {
+        SubqueryKind::Scalar => match rows.as_slice() {
+            [] => BoundExpr::Constant(Value::Null),
+            [row] => BoundExpr::Constant(row[0].clone()),
+            _ => return Err(Error::CardinalityViolation),
+        },
+        SubqueryKind::Exists { negated } => {
+            BoundExpr::Constant(Value::Boolean(rows.is_empty() == *negated))
+        }
+        SubqueryKind::In { expr, negated } => BoundExpr::InList {
+            expr: expr.clone(),
+            list: rows
+                .into_iter()
+                .map(|mut row| BoundExpr::Constant(row.swap_remove(0)))
+                .collect(),
+            negated: *negated,
+        },
+    })
 }
 
 fn run(plan: &Plan, txn: &mut Transaction, timing: bool) -> Result<(QueryResult, Measured)> {

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 use std::ops::Bound;
 
-use super::expr::BoundExpr;
+use super::expr::{BoundExpr, SubqueryKind};
 use super::parser::ast::BinaryOp;
 use super::planner::{Access, InsertRows, JoinKind, Plan, SelectPlan, Source, TableSource};
 use crate::mvcc::Direction;
@@ -383,6 +383,22 @@ fn write_expr(out: &mut String, expr: &BoundExpr, names: &[String]) {
             });
             write_expr(out, pattern, names);
         }
+        BoundExpr::Subquery { kind, .. } => match kind {
+            SubqueryKind::Scalar => out.push_str("(SubPlan)"),
+            SubqueryKind::Exists { negated } => out.push_str(if *negated {
+                "NOT EXISTS (SubPlan)"
+            } else {
+                "EXISTS (SubPlan)"
+            }),
+            SubqueryKind::In { expr, negated } => {
+                write_expr(out, expr, names);
+                out.push_str(if *negated {
+                    " NOT IN (SubPlan)"
+                } else {
+                    " IN (SubPlan)"
+                });
+            }
+        },
         BoundExpr::Distinct {
             left,
             right,

@@ -57,12 +57,29 @@ pub enum BoundExpr {
         negated: bool,
         case_insensitive: bool,
     },
+    /// An uncorrelated subquery; the executor runs it and puts its result in its place
+    /// before evaluating anything ([`resolve`](crate::sql::executor)).
+    Subquery {
+        plan: Box<crate::sql::planner::SelectPlan>,
+        kind: SubqueryKind,
+    },
     /// `a IS [NOT] DISTINCT FROM b`: equality where NULL equals NULL; never NULL itself.
     Distinct {
         left: Box<BoundExpr>,
         right: Box<BoundExpr>,
         negated: bool,
     },
+}
+
+/// What a subquery stands for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SubqueryKind {
+    /// Its single value (NULL without rows; more than one row is an error).
+    Scalar,
+    /// Whether it returns any row (negated: none).
+    Exists { negated: bool },
+    /// `expr [NOT] IN (subquery)`.
+    In { expr: Box<BoundExpr>, negated: bool },
 }
 
 /// The scalar functions there are so far.
@@ -201,6 +218,10 @@ impl BoundExpr {
                 negated,
             } => {
                 let value = expr.eval(row)?;
+                // Nothing is in an empty set, not even NULL (an empty subquery result).
+                if list.is_empty() {
+                    return Ok(Value::Boolean(*negated));
+                }
                 if value.is_null() {
                     return Ok(Value::Null);
                 }
@@ -251,6 +272,9 @@ impl BoundExpr {
                     Ok(Value::Boolean(like(&text, &pattern)? != *negated))
                 }
             },
+            BoundExpr::Subquery { .. } => Err(Error::NotSupported(
+                "a subquery that was not run before its statement".into(),
+            )),
             BoundExpr::Distinct {
                 left,
                 right,
@@ -301,6 +325,17 @@ impl BoundExpr {
             BoundExpr::Distinct { left, right, .. } => {
                 left.visit_mut(f);
                 right.visit_mut(f);
+            }
+            BoundExpr::Subquery { plan, kind } => {
+                if let SubqueryKind::In { expr, .. } = kind {
+                    expr.visit_mut(f);
+                }
+                // Into the subquery's own expressions too (parameters live there as well).
+                let mut nested = crate::sql::planner::Plan::Select(plan.clone());
+                nested.visit_exprs_mut(f);
+                if let crate::sql::planner::Plan::Select(inner) = nested {
+                    *plan = inner;
+                }
             }
         }
         f(self);

@@ -42,7 +42,11 @@ impl Session {
         };
         let mut results = Vec::with_capacity(statements.len());
         for statement in &statements {
-            let result = self.run_statement(statement, |session| session.plan(statement));
+            let result = self.run_statement(statement, |session| {
+                let plan = session.plan(statement)?;
+                let subqueries = plan.has_subqueries();
+                Ok((plan, subqueries))
+            });
             results.push(result?);
         }
         Ok(results)
@@ -66,6 +70,7 @@ impl Session {
         Ok(Prepared {
             parameter_types: plan.parameter_types(),
             columns: result_columns(&plan),
+            subqueries: plan.has_subqueries(),
             statement,
             plan,
             catalog_version,
@@ -80,14 +85,18 @@ impl Session {
         params: &[Value],
     ) -> Result<QueryResult> {
         self.run_statement(&prepared.statement, |session| {
-            let replanned;
-            let plan = if prepared.catalog_version == session.shared.catalog_version() {
-                &prepared.plan
-            } else {
-                replanned = session.plan(&prepared.statement)?;
-                &replanned
-            };
-            plan.with_parameters(params, prepared.parameter_types.len())
+            if prepared.catalog_version == session.shared.catalog_version() {
+                let plan = prepared
+                    .plan
+                    .with_parameters(params, prepared.parameter_types.len())?;
+                return Ok((plan, prepared.subqueries));
+            }
+            let plan = session.plan(&prepared.statement)?;
+            let subqueries = plan.has_subqueries();
+            Ok((
+                plan.with_parameters(params, prepared.parameter_types.len())?,
+                subqueries,
+            ))
         })
     }
 
@@ -103,7 +112,7 @@ impl Session {
     fn run_statement(
         &mut self,
         statement: &Statement,
-        make_plan: impl FnOnce(&Self) -> Result<Plan>,
+        make_plan: impl FnOnce(&Self) -> Result<(Plan, bool)>,
     ) -> Result<QueryResult> {
         let ends_failure = matches!(
             statement,
@@ -112,7 +121,7 @@ impl Session {
         if self.failed && !ends_failure {
             return Err(Error::InFailedTransaction);
         }
-        let result = make_plan(self).and_then(|p| self.run(&p));
+        let result = make_plan(self).and_then(|(plan, subqueries)| self.run(&plan, subqueries));
         if result.is_err() {
             self.fail();
         }
@@ -137,7 +146,8 @@ impl Session {
         }
     }
 
-    fn run(&mut self, plan: &Plan) -> Result<QueryResult> {
+    /// Runs a planned statement; `subqueries` says whether it has any to run first.
+    fn run(&mut self, plan: &Plan, subqueries: bool) -> Result<QueryResult> {
         let db = self.database();
         match plan {
             Plan::Begin { read_only } => {
@@ -275,10 +285,17 @@ impl Session {
                     tag: "EXPLAIN".into(),
                 })
             }
-            data => match self.block.as_mut() {
-                Some(txn) => executor::execute(data, txn),
-                None => self.autocommit(|txn| executor::execute(data, txn)),
-            },
+            data => {
+                let execute = if subqueries {
+                    executor::execute
+                } else {
+                    executor::execute_flat
+                };
+                match self.block.as_mut() {
+                    Some(txn) => execute(data, txn),
+                    None => self.autocommit(|txn| execute(data, txn)),
+                }
+            }
         }
     }
 }
@@ -302,6 +319,7 @@ pub struct Prepared {
     pub parameter_types: Vec<DataType>,
     /// The result columns (empty for statements that return no rows).
     pub columns: Arc<[OutputColumn]>,
+    subqueries: bool,
 }
 
 fn result_columns(plan: &Plan) -> Arc<[OutputColumn]> {

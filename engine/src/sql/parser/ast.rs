@@ -239,6 +239,19 @@ pub enum ExprKind {
         right: Box<Expr>,
         negated: bool,
     },
+    /// `(SELECT …)` as a value.
+    Subquery(Box<Select>),
+    /// `expr [NOT] IN (SELECT …)`.
+    InSubquery {
+        expr: Box<Expr>,
+        query: Box<Select>,
+        negated: bool,
+    },
+    /// `[NOT] EXISTS (SELECT …)`.
+    Exists {
+        query: Box<Select>,
+        negated: bool,
+    },
     /// A function call: `name(args)`, `name(DISTINCT arg)`, `count(*)` (no args, `star`).
     Function {
         name: String,

@@ -746,6 +746,21 @@ impl Translator<'_> {
                 negated: *negated,
             },
             sp::Expr::Function(function) => self.function(function)?,
+            sp::Expr::Subquery(query) => ExprKind::Subquery(Box::new(self.query(query)?)),
+            sp::Expr::In {
+                expr: inner,
+                target: sp::InTarget::Subquery(query),
+                negated,
+                global: false,
+            } => ExprKind::InSubquery {
+                expr: boxed(inner)?,
+                query: Box::new(self.query(query)?),
+                negated: *negated,
+            },
+            sp::Expr::Exists { subquery, negated } => ExprKind::Exists {
+                query: Box::new(self.query(subquery)?),
+                negated: *negated,
+            },
             sp::Expr::Case {
                 operand,
                 conditions,

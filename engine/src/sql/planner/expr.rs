@@ -5,8 +5,9 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use super::super::aggregate::{Aggregate, AggregateFunc};
-use super::super::expr::{BoundExpr, ScalarFunc, SqlType, numeric_result};
-use super::super::parser::ast::{BinaryOp, Expr, ExprKind, Literal, UnaryOp};
+use super::super::expr::{BoundExpr, ScalarFunc, SqlType, SubqueryKind, numeric_result};
+use super::super::parser::ast::{BinaryOp, Expr, ExprKind, Literal, Select, UnaryOp};
+use super::Catalog;
 use crate::catalog::TableSchema;
 use crate::types::{DataType, Value};
 use crate::{Error, Result};
@@ -26,6 +27,14 @@ pub struct Relation {
 pub struct Scope<'a> {
     pub relations: &'a [Relation],
     pub grouping: Option<&'a Grouping>,
+    /// For planning subqueries; without it they are refused.
+    pub catalog: Option<&'a dyn Catalog>,
+}
+
+impl std::fmt::Debug for dyn Catalog + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Catalog")
+    }
 }
 
 impl<'a> Scope<'a> {
@@ -33,12 +42,21 @@ impl<'a> Scope<'a> {
         Self {
             relations,
             grouping: None,
+            catalog: None,
         }
+    }
+
+    pub fn with_catalog(mut self, catalog: &'a dyn Catalog) -> Self {
+        self.catalog = Some(catalog);
+        self
     }
 
     /// The same tables, below any grouping: the scope of aggregates' arguments.
     fn input(self) -> Self {
-        Scope::new(self.relations)
+        Scope {
+            grouping: None,
+            ..self
+        }
     }
 }
 
@@ -80,6 +98,9 @@ pub fn has_aggregate(expr: &Expr) -> bool {
         }
         ExprKind::Like { expr, pattern, .. } => has_aggregate(expr) || has_aggregate(pattern),
         ExprKind::IsDistinctFrom { left, right, .. } => has_aggregate(left) || has_aggregate(right),
+        // A subquery's aggregates are its own.
+        ExprKind::Subquery(_) | ExprKind::Exists { .. } => false,
+        ExprKind::InSubquery { expr, .. } => has_aggregate(expr),
     }
 }
 
@@ -238,6 +259,60 @@ fn bind_inner(expr: &Expr, scope: Scope<'_>) -> Result<(BoundExpr, SqlType)> {
             branches,
             otherwise,
         } => case(operand.as_deref(), branches, otherwise.as_deref(), scope)?,
+        ExprKind::Subquery(query) => {
+            let plan = subquery(query, scope)?;
+            let ty = match plan.columns.as_ref() {
+                [column] => column.data_type,
+                _ => {
+                    return Err(Error::Syntax("subquery must return only one column".into()));
+                }
+            };
+            (
+                BoundExpr::Subquery {
+                    plan: Box::new(plan),
+                    kind: SubqueryKind::Scalar,
+                },
+                Some(ty),
+            )
+        }
+        ExprKind::Exists { query, negated } => (
+            BoundExpr::Subquery {
+                plan: Box::new(subquery(query, scope)?),
+                kind: SubqueryKind::Exists { negated: *negated },
+            },
+            Some(DataType::Boolean),
+        ),
+        ExprKind::InSubquery {
+            expr: inner,
+            query,
+            negated,
+        } => {
+            let (value, ty) = bind(inner, scope)?;
+            let plan = subquery(query, scope)?;
+            let column = match plan.columns.as_ref() {
+                [column] => column.data_type,
+                _ => {
+                    return Err(Error::Syntax("subquery has too many columns".into()));
+                }
+            };
+            let value = match ty {
+                Some(t) => {
+                    comparable_type(BinaryOp::Eq, t, column)?;
+                    value
+                }
+                None => coerce(value, None, column)?,
+            };
+            (
+                BoundExpr::Subquery {
+                    plan: Box::new(plan),
+                    kind: SubqueryKind::In {
+                        expr: Box::new(value),
+                        negated: *negated,
+                    },
+                },
+                Some(DataType::Boolean),
+            )
+        }
         ExprKind::Like {
             expr: inner,
             pattern,
@@ -430,6 +505,30 @@ fn no_function(name: &str, arity: usize) -> Error {
 
 fn no_function_for(name: &str, ty: DataType) -> Error {
     Error::UndefinedFunction(format!("function {name}({}) does not exist", ty.name()))
+}
+
+/// Plans an uncorrelated subquery. A name it cannot resolve that the enclosing query could
+/// means a correlated subquery, which is not supported yet.
+fn subquery(query: &Select, scope: Scope<'_>) -> Result<super::SelectPlan> {
+    let catalog = scope
+        .catalog
+        .ok_or_else(|| Error::NotSupported("subqueries here".into()))?;
+    super::select::select(query, catalog).map_err(|e| {
+        let unresolved = match &e {
+            Error::At { error, .. } => matches!(
+                **error,
+                Error::UnknownColumn(_) | Error::MissingFromEntry(_)
+            ),
+            _ => false,
+        };
+        if unresolved && !scope.relations.is_empty() {
+            Error::NotSupported(
+                "correlated subqueries (the subquery names a column of the outer query)".into(),
+            )
+        } else {
+            e
+        }
+    })
 }
 
 /// CASE: the simple form (`CASE x WHEN v …`) compares the operand with each value; the
@@ -659,6 +758,8 @@ fn reads_columns(expr: &BoundExpr) -> bool {
         }
         BoundExpr::Like { expr, pattern, .. } => reads_columns(expr) || reads_columns(pattern),
         BoundExpr::Distinct { left, right, .. } => reads_columns(left) || reads_columns(right),
+        // Not a column, but only the executor can run it: never folded.
+        BoundExpr::Subquery { .. } => true,
     }
 }
 

@@ -522,6 +522,14 @@ impl Plan {
         }
     }
 
+    /// Whether the plan has subqueries to run before it.
+    pub fn has_subqueries(&self) -> bool {
+        let mut found = false;
+        let mut probe = self.clone();
+        probe.visit_exprs_mut(&mut |e| found |= matches!(e, BoundExpr::Subquery { .. }));
+        found
+    }
+
     /// The types of the plan's parameters, inferred from where they are used (a parameter
     /// used only where any type fits is text, as PostgreSQL's unknown).
     pub fn parameter_types(&self) -> Vec<DataType> {

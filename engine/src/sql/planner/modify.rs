@@ -58,7 +58,7 @@ pub fn insert(insert: &Insert, catalog: &dyn Catalog) -> Result<Plan> {
                 let mut row = defaults.clone();
                 for (&target, value) in targets.iter().zip(values) {
                     let column = &schema.columns[target];
-                    let (bound, ty) = bind(value, Scope::new(&[]))?;
+                    let (bound, ty) = bind(value, Scope::new(&[]).with_catalog(catalog))?;
                     row[target] = assign(bound, ty, column.data_type, &column.name)
                         .map_err(|e| e.at(value.position))?;
                 }
@@ -213,7 +213,7 @@ pub fn update(update: &Update, catalog: &dyn Catalog) -> Result<Plan> {
         schema: schema.clone(),
         offset: 0,
     }];
-    let scope = Scope::new(&relations);
+    let scope = Scope::new(&relations).with_catalog(catalog);
     let mut assignments = Vec::with_capacity(update.assignments.len());
     for (column, value) in &update.assignments {
         let position = schema
@@ -254,7 +254,7 @@ pub fn delete(delete: &Delete, catalog: &dyn Catalog) -> Result<Plan> {
         schema: schema.clone(),
         offset: 0,
     }];
-    let scope = Scope::new(&relations);
+    let scope = Scope::new(&relations).with_catalog(catalog);
     let filter = where_clause(delete.filter.as_ref(), scope)?;
     Ok(Plan::Delete {
         source: TableSource {

@@ -20,7 +20,7 @@ pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
         .as_ref()
         .map(|from| from_tree(from, catalog, &mut relations))
         .transpose()?;
-    let input = Scope::new(&relations);
+    let input = Scope::new(&relations).with_catalog(catalog);
     let filter = where_clause(select.filter.as_ref(), input)?;
 
     // Grouping applies when there is a GROUP BY or any aggregate above the WHERE clause.
@@ -48,6 +48,7 @@ pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
         Scope {
             relations: &relations,
             grouping: Some(&grouping),
+            catalog: Some(catalog),
         }
     } else {
         input
