@@ -27,15 +27,16 @@
 //! - Queries: joins (inner, left, right, full, cross; hash joins on equality keys, nested
 //!   loops otherwise) with aliases, WHERE (conjuncts pushed below inner joins), GROUP BY and
 //!   HAVING with COUNT/SUM/AVG/MIN/MAX/BOOL_AND/BOOL_OR/STRING_AGG (also DISTINCT), SELECT
-//!   DISTINCT, ORDER BY (NULLS FIRST/LAST, by position or alias), LIMIT/OFFSET.
+//!   DISTINCT, ORDER BY (NULLS FIRST/LAST, by position or alias), LIMIT/OFFSET; uncorrelated
+//!   subqueries (scalar, IN, EXISTS), run before their statement in the same transaction.
 //! - Expressions: three-valued logic, arithmetic with overflow and division-by-zero errors,
 //!   comparisons, IN, BETWEEN, IS [NOT] NULL, IS [NOT] DISTINCT FROM, LIKE/ILIKE, CASE, `||`,
 //!   casts, COALESCE/NULLIF/ABS/LOWER/UPPER/LENGTH.
 //! - Parameters `$n` with inferred types and prepared statements whose plans are reused until
 //!   DDL changes the catalog ([`Session::prepare`](crate::Session::prepare)).
 //!
-//! Not yet (the SQL issue lists them): NUMERIC, date/time, UUID and JSON types; subqueries,
-//! CTEs, set operations, VALUES lists, window functions; ALTER TABLE, views, CHECK;
+//! Not yet (the SQL issue lists them): NUMERIC, date/time, UUID and JSON types; correlated
+//! subqueries, CTEs, set operations, VALUES lists, window functions; ALTER TABLE, views, CHECK;
 //! UPDATE … FROM / DELETE … USING; READ COMMITTED. Non-integer numeric literals are double
 //! precision until NUMERIC exists.
 
