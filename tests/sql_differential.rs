@@ -1,7 +1,7 @@
 //! Differential test of the SQL layer against SQLite (`rusqlite`): random data and random
 //! queries from templates where PostgreSQL and SQLite agree (three-valued logic, joins,
-//! grouping, explicit NULLS LAST, uncorrelated subqueries), run on both; the results must be
-//! equal.
+//! grouping, explicit NULLS LAST, uncorrelated subqueries, set operations), run on both; the
+//! results must be equal.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use omendb::types::Value;
@@ -75,6 +75,18 @@ fn query() -> impl Strategy<Value = String> {
             )),
             Just(format!(
                 "SELECT DISTINCT a FROM t1 WHERE {p} ORDER BY a NULLS LAST LIMIT 3"
+            )),
+            Just(format!(
+                "SELECT t1.a FROM t1 WHERE {p} UNION SELECT t2.d FROM t2 ORDER BY 1 NULLS LAST"
+            )),
+            Just(format!(
+                "SELECT t1.a FROM t1 WHERE {p} EXCEPT SELECT t2.d FROM t2 ORDER BY 1 NULLS LAST"
+            )),
+            Just(format!(
+                "SELECT t1.a FROM t1 WHERE {p} INTERSECT SELECT t2.d FROM t2 ORDER BY 1 NULLS LAST"
+            )),
+            Just(format!(
+                "SELECT t1.id FROM t1 WHERE {p} UNION ALL SELECT t2.id FROM t2 ORDER BY 1"
             )),
         ]
     })

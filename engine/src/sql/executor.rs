@@ -14,7 +14,7 @@ use super::explain::Measured;
 use super::expr::{BoundExpr, SubqueryKind, compare};
 use super::planner::{
     Access, ConflictPlan, GroupPlan, InsertRows, JoinKind, JoinPlan, OutputColumn, Plan, Returning,
-    SelectPlan, SortKey, Source, TableSource,
+    SelectPlan, SetOp, SetPlan, SortKey, Source, TableSource,
 };
 use crate::encoding::encode_values;
 use crate::table::RowKey;
@@ -220,6 +220,10 @@ fn query(plan: &SelectPlan, txn: &Transaction, measured: &mut Measured) -> Resul
     let limit = count(plan.limit.as_ref(), Error::NegativeLimit)?;
     let offset = count(plan.offset.as_ref(), Error::NegativeOffset)?.unwrap_or(0);
     let mut rows: Vec<Arc<Row>> = match &plan.source {
+        None if plan.set.is_some() => match &plan.set {
+            Some(set) => combine(set, txn)?,
+            None => Vec::new(),
+        },
         None => {
             let passes = match &plan.filter {
                 Some(filter) => filter.eval(&[])? == Value::Boolean(true),
@@ -289,6 +293,57 @@ fn query(plan: &SelectPlan, txn: &Transaction, measured: &mut Measured) -> Resul
         columns: plan.columns.clone(),
         rows,
     })
+}
+
+/// The rows of a chain of set operations. Rows compare as wholes, NULLs equal, as in
+/// PostgreSQL; without ALL the result has no duplicates, with ALL multiplicities count.
+fn combine(set: &SetPlan, txn: &Transaction) -> Result<Vec<Arc<Row>>> {
+    let key = |row: &Row| encode_values(row);
+    let distinct = |rows: Vec<Row>| -> Vec<Row> {
+        let mut seen = BTreeSet::new();
+        rows.into_iter().filter(|r| seen.insert(key(r))).collect()
+    };
+    let mut rows = query(&set.head, txn, &mut Measured::default())?.rows;
+    for part in &set.parts {
+        let right = query(&part.query, txn, &mut Measured::default())?.rows;
+        let mut counts: HashMap<Vec<u8>, usize> = HashMap::new();
+        if part.op != SetOp::Union {
+            for row in &right {
+                *counts.entry(key(row)).or_default() += 1;
+            }
+        }
+        rows = match (part.op, part.all) {
+            (SetOp::Union, true) => rows.into_iter().chain(right).collect(),
+            (SetOp::Union, false) => distinct(rows.into_iter().chain(right).collect()),
+            (SetOp::Intersect, all) => {
+                let mut kept = Vec::new();
+                for row in if all { rows } else { distinct(rows) } {
+                    if let Some(n) = counts.get_mut(&key(&row)).filter(|n| **n > 0) {
+                        if all {
+                            *n -= 1;
+                        }
+                        kept.push(row);
+                    }
+                }
+                kept
+            }
+            (SetOp::Except, all) => {
+                let mut kept = Vec::new();
+                for row in if all { rows } else { distinct(rows) } {
+                    match counts.get_mut(&key(&row)) {
+                        Some(n) if *n > 0 => {
+                            if all {
+                                *n -= 1;
+                            }
+                        }
+                        _ => kept.push(row),
+                    }
+                }
+                kept
+            }
+        };
+    }
+    Ok(rows.into_iter().map(Arc::new).collect())
 }
 
 /// Groups rows by the key values (NULLs form one group, as in PostgreSQL) and aggregates each

@@ -114,6 +114,24 @@ pub struct Select {
     pub order_by: Vec<OrderItem>,
     pub limit: Option<Expr>,
     pub offset: Option<Expr>,
+    /// Set operations with further SELECTs, left to right; when there are any, ORDER BY,
+    /// LIMIT and OFFSET apply to the combined result.
+    pub compound: Vec<Compound>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compound {
+    pub op: SetOp,
+    /// `ALL`: keep duplicates.
+    pub all: bool,
+    pub select: Select,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetOp {
+    Union,
+    Intersect,
+    Except,
 }
 
 /// A FROM clause: a table, or a join of two FROM items.

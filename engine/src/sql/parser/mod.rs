@@ -463,32 +463,7 @@ impl Translator<'_> {
         if query.with.is_some() || query.fetch.is_some() || !query.locks.is_empty() {
             return Err(self.unsupported("WITH, FETCH or FOR UPDATE", query));
         }
-        let select = match query.body.as_ref() {
-            sp::SetExpr::Select(select) => select,
-            other => {
-                return Err(self.unsupported("set operations, VALUES lists and subqueries", other));
-            }
-        };
-        let group_by = match &select.group_by {
-            sp::GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => exprs
-                .iter()
-                .map(|e| self.expr(e))
-                .collect::<Result<Vec<_>>>()?,
-            _ => return Err(self.unsupported("this GROUP BY form", query)),
-        };
-        let distinct = match &select.distinct {
-            None | Some(sp::Distinct::All) => false,
-            Some(sp::Distinct::Distinct) => true,
-            Some(sp::Distinct::On(_)) => {
-                return Err(self.unsupported("DISTINCT ON", query));
-            }
-        };
-        let from = self.from(&select.from, query)?;
-        let items = select
-            .projection
-            .iter()
-            .map(|item| self.select_item(item))
-            .collect::<Result<Vec<_>>>()?;
+        let mut result = self.set_expr(&query.body)?;
         let mut order_by = Vec::new();
         if let Some(order) = &query.order_by {
             match &order.kind {
@@ -525,6 +500,74 @@ impl Translator<'_> {
             ),
             Some(_) => return Err(self.unsupported("this LIMIT form", query)),
         };
+        result.order_by = order_by;
+        result.limit = limit;
+        result.offset = offset;
+        Ok(result)
+    }
+
+    /// A query body: one SELECT, or set operations chained to the left (`a UNION b EXCEPT c`).
+    fn set_expr(&self, body: &sp::SetExpr) -> Result<Select> {
+        match body {
+            sp::SetExpr::Select(select) => self.select(select),
+            sp::SetExpr::SetOperation {
+                left,
+                op,
+                set_quantifier,
+                right,
+            } => {
+                let mut result = self.set_expr(left)?;
+                let right = self.set_expr(right)?;
+                if !right.compound.is_empty() {
+                    return Err(self.unsupported(
+                        "a set operation nested on the right (INTERSECT after UNION)",
+                        body,
+                    ));
+                }
+                let op = match op {
+                    sp::SetOperator::Union => SetOp::Union,
+                    sp::SetOperator::Intersect => SetOp::Intersect,
+                    sp::SetOperator::Except => SetOp::Except,
+                    other => return Err(self.unsupported(&format!("{other}"), body)),
+                };
+                let all = match set_quantifier {
+                    sp::SetQuantifier::All => true,
+                    sp::SetQuantifier::Distinct | sp::SetQuantifier::None => false,
+                    _ => return Err(self.unsupported("BY NAME", body)),
+                };
+                result.compound.push(Compound {
+                    op,
+                    all,
+                    select: right,
+                });
+                Ok(result)
+            }
+            other => Err(self.unsupported("VALUES lists and parenthesized queries", other)),
+        }
+    }
+
+    fn select(&self, select: &sp::Select) -> Result<Select> {
+        let query = select;
+        let group_by = match &select.group_by {
+            sp::GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => exprs
+                .iter()
+                .map(|e| self.expr(e))
+                .collect::<Result<Vec<_>>>()?,
+            _ => return Err(self.unsupported("this GROUP BY form", query)),
+        };
+        let distinct = match &select.distinct {
+            None | Some(sp::Distinct::All) => false,
+            Some(sp::Distinct::Distinct) => true,
+            Some(sp::Distinct::On(_)) => {
+                return Err(self.unsupported("DISTINCT ON", query));
+            }
+        };
+        let from = self.from(&select.from, query)?;
+        let items = select
+            .projection
+            .iter()
+            .map(|item| self.select_item(item))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Select {
             distinct,
             items,
@@ -536,9 +579,10 @@ impl Translator<'_> {
                 .transpose()?,
             group_by,
             having: select.having.as_ref().map(|e| self.expr(e)).transpose()?,
-            order_by,
-            limit,
-            offset,
+            order_by: Vec::new(),
+            limit: None,
+            offset: None,
+            compound: Vec::new(),
         })
     }
 

@@ -14,8 +14,8 @@ use std::sync::Arc;
 pub use self::expr::Scope;
 use super::aggregate::Aggregate;
 use super::expr::BoundExpr;
-pub use super::parser::ast::JoinKind;
 use super::parser::ast::{BinaryOp, Statement};
+pub use super::parser::ast::{JoinKind, SetOp};
 use crate::catalog::{TableDef, TableSchema};
 use crate::mvcc::Direction;
 use crate::types::{DataType, Value};
@@ -146,10 +146,26 @@ pub struct SelectPlan {
     pub limit: Option<BoundExpr>,
     /// GROUP BY / aggregates: rows become groups before ORDER BY and the projection.
     pub grouping: Option<GroupPlan>,
+    /// UNION/INTERSECT/EXCEPT: the rows come from combining queries (then `source` is none).
+    pub set: Option<Box<SetPlan>>,
     /// SELECT DISTINCT: duplicate result rows are dropped.
     pub distinct: bool,
     pub projection: Vec<BoundExpr>,
     pub columns: Arc<[OutputColumn]>,
+}
+
+/// Set operations over queries' result rows, left to right.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetPlan {
+    pub head: SelectPlan,
+    pub parts: Vec<SetPart>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetPart {
+    pub op: SetOp,
+    pub all: bool,
+    pub query: SelectPlan,
 }
 
 /// Grouping: each group's row is its key values followed by its aggregates' results, and
@@ -482,6 +498,17 @@ impl Plan {
                 optional.into_iter().flatten().for_each(|e| e.visit_mut(f));
                 select.order.iter_mut().for_each(|k| k.expr.visit_mut(f));
                 select.projection.iter_mut().for_each(|e| e.visit_mut(f));
+                if let Some(set) = &mut select.set {
+                    for part in std::iter::once(&mut set.head)
+                        .chain(set.parts.iter_mut().map(|p| &mut p.query))
+                    {
+                        let mut nested = Plan::Select(Box::new(part.clone()));
+                        nested.visit_exprs_mut(f);
+                        if let Plan::Select(inner) = nested {
+                            *part = *inner;
+                        }
+                    }
+                }
                 if let Some(grouping) = &mut select.grouping {
                     grouping.keys.iter_mut().for_each(|e| e.visit_mut(f));
                     for aggregate in &mut grouping.aggregates {

@@ -6,14 +6,17 @@ use super::super::parser::ast::{Expr, ExprKind, Literal, Select, SelectItem};
 use super::expr::{Grouping, Relation, Scope, bind, coerce, has_aggregate};
 use super::join::{self, FromTree, all_inner, from_tree};
 use super::{
-    Access, Catalog, GroupPlan, OutputColumn, SelectPlan, SortKey, Source, TableSource,
-    access_path, where_clause,
+    Access, Catalog, GroupPlan, OutputColumn, SelectPlan, SetOp, SetPart, SetPlan, SortKey, Source,
+    TableSource, access_path, where_clause,
 };
 use crate::mvcc::Direction;
 use crate::types::DataType;
 use crate::{Error, Result};
 
 pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
+    if !select.compound.is_empty() {
+        return set_operation(select, catalog);
+    }
     let mut relations = Vec::new();
     let tree = select
         .from
@@ -143,7 +146,113 @@ pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
         offset,
         limit,
         grouping,
+        set: None,
         distinct: select.distinct,
+        projection,
+        columns: columns.into(),
+    })
+}
+
+/// UNION/INTERSECT/EXCEPT: each query planned on its own; result columns named by the first,
+/// typed by all (numbers widen); ORDER BY may name result columns or their positions.
+fn set_operation(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
+    let first = Select {
+        compound: Vec::new(),
+        order_by: Vec::new(),
+        limit: None,
+        offset: None,
+        ..select.clone()
+    };
+    let head = self::select(&first, catalog)?;
+    let mut types: Vec<DataType> = head.columns.iter().map(|c| c.data_type).collect();
+    let mut parts = Vec::with_capacity(select.compound.len());
+    for compound in &select.compound {
+        let name = match compound.op {
+            SetOp::Union => "UNION",
+            SetOp::Intersect => "INTERSECT",
+            SetOp::Except => "EXCEPT",
+        };
+        let query = self::select(&compound.select, catalog)?;
+        if query.columns.len() != types.len() {
+            return Err(Error::Syntax(format!(
+                "each {name} query must have the same number of columns"
+            )));
+        }
+        for (ty, column) in types.iter_mut().zip(query.columns.iter()) {
+            if *ty != column.data_type {
+                *ty =
+                    super::super::expr::numeric_result(*ty, column.data_type).ok_or_else(|| {
+                        Error::Datatype(format!(
+                            "{name} types {} and {} cannot be matched",
+                            ty.name(),
+                            column.data_type.name()
+                        ))
+                    })?;
+            }
+        }
+        parts.push(SetPart {
+            op: compound.op,
+            all: compound.all,
+            query,
+        });
+    }
+    let columns: Vec<OutputColumn> = head
+        .columns
+        .iter()
+        .zip(&types)
+        .map(|(c, ty)| OutputColumn {
+            name: c.name.clone(),
+            data_type: *ty,
+        })
+        .collect();
+    // Result rows are the combined queries' rows; numbers take the common type.
+    let projection: Vec<BoundExpr> = types
+        .iter()
+        .enumerate()
+        .map(|(i, ty)| BoundExpr::Cast {
+            expr: Box::new(BoundExpr::Column(i)),
+            to: *ty,
+        })
+        .collect();
+    let mut order = Vec::with_capacity(select.order_by.len());
+    for item in &select.order_by {
+        let index = match &item.expr.kind {
+            ExprKind::Literal(Literal::Integer(n)) => usize::try_from(*n)
+                .ok()
+                .and_then(|n| n.checked_sub(1))
+                .filter(|&i| i < columns.len()),
+            ExprKind::Column { table: None, name } => columns.iter().position(|c| c.name == *name),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            Error::NotSupported(
+                "ORDER BY on a set operation must name a result column or its position".into(),
+            )
+            .at(item.expr.position)
+        })?;
+        order.push(SortKey {
+            expr: BoundExpr::Column(index),
+            descending: item.descending,
+            nulls_first: item.nulls_first.unwrap_or(item.descending),
+        });
+    }
+    let count = |e: &Option<Expr>| -> Result<Option<BoundExpr>> {
+        e.as_ref()
+            .map(|e| {
+                let (bound, ty) = bind(e, Scope::new(&[]))?;
+                coerce(bound, ty, DataType::BigInt).map_err(|err| err.at(e.position))
+            })
+            .transpose()
+    };
+    Ok(SelectPlan {
+        source: None,
+        filter: None,
+        order,
+        offset: count(&select.offset)?,
+        limit: count(&select.limit)?,
+        grouping: None,
+        set: Some(Box::new(SetPlan { head, parts })),
+        distinct: false,
         projection,
         columns: columns.into(),
     })
