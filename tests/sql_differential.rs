@@ -88,6 +88,12 @@ fn query() -> impl Strategy<Value = String> {
             Just(format!(
                 "SELECT t1.id FROM t1 WHERE {p} UNION ALL SELECT t2.id FROM t2 ORDER BY 1"
             )),
+            Just(format!(
+                "WITH w AS (SELECT t1.b, count(*) AS n FROM t1 WHERE {p} GROUP BY t1.b) SELECT w.b, w.n FROM w ORDER BY w.b NULLS LAST"
+            )),
+            Just(format!(
+                "SELECT d.a, t2.id FROM (SELECT t1.id, t1.a FROM t1 WHERE {p}) AS d JOIN t2 ON t2.t1_id = d.id ORDER BY d.id, t2.id"
+            )),
         ]
     })
 }

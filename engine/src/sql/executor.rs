@@ -248,8 +248,8 @@ fn query(plan: &SelectPlan, txn: &Transaction, measured: &mut Measured) -> Resul
                     .into_iter()
                     .map(|(_, row)| row)
                     .collect(),
-                Source::Join(join) => {
-                    let mut rows = join_rows(join, txn, measured)?;
+                other => {
+                    let mut rows = source_rows(other, txn, measured)?;
                     if let Some(filter) = &plan.filter {
                         let mut kept = Vec::with_capacity(rows.len());
                         for row in rows {
@@ -395,6 +395,11 @@ fn source_rows(
             .map(|(_, row)| row)
             .collect()),
         Source::Join(join) => join_rows(join, txn, measured),
+        Source::Derived(derived) => Ok(query(&derived.query, txn, &mut Measured::default())?
+            .rows
+            .into_iter()
+            .map(Arc::new)
+            .collect()),
     }
 }
 

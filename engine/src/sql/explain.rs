@@ -155,6 +155,7 @@ fn names_of(select: &SelectPlan) -> Vec<String> {
 fn source_names(source: &Source) -> Vec<String> {
     match source {
         Source::Table(table) => table.column_names.to_vec(),
+        Source::Derived(derived) => derived.column_names.to_vec(),
         Source::Join(join) => {
             let mut names = source_names(&join.left);
             names.extend(source_names(&join.right));
@@ -177,6 +178,9 @@ fn source_lines(source: &Source, depth: usize, lines: &mut Vec<String>) {
                 depth += 1;
             }
             lines.push(format!("{}{}", "  ".repeat(depth), scan_line(table)));
+        }
+        Source::Derived(derived) => {
+            lines.push(format!("{indent}Subquery Scan on {}", derived.name));
         }
         Source::Join(join) => {
             let method = if join.equi.is_empty() {

@@ -141,6 +141,11 @@ pub enum FromItem {
         name: Ident,
         alias: Option<Ident>,
     },
+    /// A subquery in FROM (also what a WITH query's name stands for).
+    Subquery {
+        query: Box<Select>,
+        alias: Ident,
+    },
     Join {
         left: Box<FromItem>,
         right: Box<FromItem>,

@@ -460,10 +460,27 @@ impl Translator<'_> {
     }
 
     fn query(&self, query: &sp::Query) -> Result<Select> {
-        if query.with.is_some() || query.fetch.is_some() || !query.locks.is_empty() {
-            return Err(self.unsupported("WITH, FETCH or FOR UPDATE", query));
+        if query.fetch.is_some() || !query.locks.is_empty() {
+            return Err(self.unsupported("FETCH or FOR UPDATE", query));
         }
         let mut result = self.set_expr(&query.body)?;
+        if let Some(with) = &query.with {
+            if with.recursive {
+                return Err(self.unsupported("WITH RECURSIVE", query));
+            }
+            // Each WITH query is inlined where the main query's FROM clauses name it (each
+            // may use the ones before it).
+            let mut ctes: Vec<(String, Select)> = Vec::new();
+            for cte in &with.cte_tables {
+                if !cte.alias.columns.is_empty() {
+                    return Err(self.unsupported("column names on a WITH query", query));
+                }
+                let mut select = self.query(&cte.query)?;
+                inline_ctes(&mut select, &ctes);
+                ctes.push((self.ident(&cte.alias.name).name, select));
+            }
+            inline_ctes(&mut result, &ctes);
+        }
         let mut order_by = Vec::new();
         if let Some(order) = &query.order_by {
             match &order.kind {
@@ -654,7 +671,22 @@ impl Translator<'_> {
                     alias,
                 })
             }
-            other => Err(self.unsupported("subqueries and functions in FROM", other)),
+            sp::TableFactor::Derived {
+                lateral: false,
+                subquery,
+                alias: Some(alias),
+                ..
+            } if alias.columns.is_empty() => Ok(FromItem::Subquery {
+                query: Box::new(self.query(subquery)?),
+                alias: self.ident(&alias.name),
+            }),
+            sp::TableFactor::Derived { alias: None, .. } => {
+                Err(Error::Syntax("subquery in FROM must have an alias".into())
+                    .at(self.position(factor)))
+            }
+            other => {
+                Err(self.unsupported("this FROM item (functions, LATERAL, column aliases)", other))
+            }
         }
     }
 
@@ -931,6 +963,33 @@ impl Translator<'_> {
             }
             other => return Err(self.unsupported(&format!("the literal {other}"), at)),
         })
+    }
+}
+
+/// Replaces FROM references to WITH queries by the queries themselves.
+fn inline_ctes(select: &mut Select, ctes: &[(String, Select)]) {
+    fn item(from: &mut FromItem, ctes: &[(String, Select)]) {
+        match from {
+            FromItem::Table { name, alias } => {
+                if let Some((_, query)) = ctes.iter().rev().find(|(n, _)| *n == name.name) {
+                    *from = FromItem::Subquery {
+                        query: Box::new(query.clone()),
+                        alias: alias.clone().unwrap_or_else(|| name.clone()),
+                    };
+                }
+            }
+            FromItem::Subquery { query, .. } => inline_ctes(query, ctes),
+            FromItem::Join { left, right, .. } => {
+                item(left, ctes);
+                item(right, ctes);
+            }
+        }
+    }
+    if let Some(from) = &mut select.from {
+        item(from, ctes);
+    }
+    for compound in &mut select.compound {
+        inline_ctes(&mut compound.select, ctes);
     }
 }
 

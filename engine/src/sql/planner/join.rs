@@ -7,7 +7,11 @@ use std::sync::Arc;
 use super::super::expr::BoundExpr;
 use super::super::parser::ast::{BinaryOp, FromItem, JoinKind};
 use super::expr::{Relation, Scope, bind, coerce};
-use super::{Catalog, JoinPlan, Source, TableSource, access_path, conjuncts, table};
+use super::{
+    Catalog, DerivedSource, JoinPlan, SelectPlan, Source, TableSource, access_path, conjuncts,
+    table,
+};
+use crate::catalog::{Column, TableSchema};
 use crate::mvcc::Direction;
 use crate::types::DataType;
 use crate::{Error, Result};
@@ -16,6 +20,8 @@ use crate::{Error, Result};
 #[derive(Debug)]
 pub enum FromTree {
     Table(usize),
+    /// A subquery in FROM; its columns are `relations[i]`'s.
+    Derived(usize, Box<SelectPlan>),
     Join {
         left: Box<FromTree>,
         right: Box<FromTree>,
@@ -44,6 +50,30 @@ pub fn from_tree(
                 offset,
             });
             Ok(FromTree::Table(relations.len() - 1))
+        }
+        FromItem::Subquery { query, alias } => {
+            let plan = super::select::select(query, catalog)?;
+            if relations.iter().any(|r| r.name == alias.name) {
+                return Err(Error::DuplicateAlias(alias.name.clone()).at(alias.position));
+            }
+            let schema = TableSchema {
+                id: 0,
+                name: alias.name.clone(),
+                columns: plan
+                    .columns
+                    .iter()
+                    .map(|c| Column::new(c.name.clone(), c.data_type))
+                    .collect(),
+                primary_key: Vec::new(),
+                indexes: Vec::new(),
+            };
+            let offset = relations.iter().map(|r| r.schema.columns.len()).sum();
+            relations.push(Relation {
+                name: alias.name.clone(),
+                schema: Arc::new(schema),
+                offset,
+            });
+            Ok(FromTree::Derived(relations.len() - 1, Box::new(plan)))
         }
         FromItem::Join {
             left,
@@ -79,7 +109,7 @@ pub fn from_tree(
 /// Whether every join in the tree is inner (WHERE conjuncts may then move below them).
 pub fn all_inner(tree: &FromTree) -> bool {
     match tree {
-        FromTree::Table(_) => true,
+        FromTree::Table(_) | FromTree::Derived(..) => true,
         FromTree::Join {
             left, right, kind, ..
         } => {
@@ -97,6 +127,19 @@ pub fn source(
     push: bool,
 ) -> Source {
     match tree {
+        FromTree::Derived(i, plan) => {
+            let relation = &relations[*i];
+            Source::Derived(Box::new(DerivedSource {
+                name: relation.name.clone(),
+                column_names: relation
+                    .schema
+                    .columns
+                    .iter()
+                    .map(|c| format!("{}.{}", relation.name, c.name))
+                    .collect(),
+                query: (**plan).clone(),
+            }))
+        }
         FromTree::Table(i) => {
             let relation = &relations[*i];
             let width = relation.schema.columns.len();
@@ -156,7 +199,9 @@ pub fn source(
 /// The first column and the width of a subtree's rows, in the full FROM row.
 fn span(tree: &FromTree, relations: &[Relation]) -> (usize, usize) {
     match tree {
-        FromTree::Table(i) => (relations[*i].offset, relations[*i].schema.columns.len()),
+        FromTree::Table(i) | FromTree::Derived(i, _) => {
+            (relations[*i].offset, relations[*i].schema.columns.len())
+        }
         FromTree::Join { left, right, .. } => {
             let (start, l) = span(left, relations);
             let (_, r) = span(right, relations);

@@ -183,6 +183,15 @@ pub struct GroupPlan {
 pub enum Source {
     Table(TableSource),
     Join(Box<JoinPlan>),
+    /// A subquery in FROM.
+    Derived(Box<DerivedSource>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DerivedSource {
+    pub name: String,
+    pub column_names: Arc<[String]>,
+    pub query: SelectPlan,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -479,6 +488,13 @@ impl Plan {
                     match s {
                         Source::Table(t) => {
                             table_source(t, f);
+                        }
+                        Source::Derived(d) => {
+                            let mut nested = Plan::Select(Box::new(d.query.clone()));
+                            nested.visit_exprs_mut(f);
+                            if let Plan::Select(inner) = nested {
+                                d.query = *inner;
+                            }
                         }
                         Source::Join(j) => {
                             sources(&mut j.left, f);
