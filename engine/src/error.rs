@@ -92,6 +92,9 @@ pub enum Error {
     ParameterCount { expected: usize, given: usize },
     #[error("more than one row returned by a subquery used as an expression")]
     CardinalityViolation,
+    /// A function argument out of its domain (negative square root, zero field position…).
+    #[error("{0}")]
+    InvalidArgument(String),
     #[error("division by zero")]
     DivisionByZero,
     #[error("{0}")]
@@ -150,6 +153,7 @@ impl Error {
             Error::UndefinedParameter(_) => "42P02",
             Error::ParameterCount { .. } => "08P01",
             Error::CardinalityViolation => "21000",
+            Error::InvalidArgument(_) => "22023",
             Error::DivisionByZero => "22012",
             Error::InvalidText(_) => "22P02",
             Error::NegativeLimit => "2201W",

@@ -3,6 +3,7 @@
 
 use std::cmp::Ordering;
 
+pub use super::functions::ScalarFunc;
 use super::parser::ast::BinaryOp;
 use crate::types::{DataType, Value};
 use crate::{Error, Result};
@@ -80,85 +81,6 @@ pub enum SubqueryKind {
     Exists { negated: bool },
     /// `expr [NOT] IN (subquery)`.
     In { expr: Box<BoundExpr>, negated: bool },
-}
-
-/// The scalar functions there are so far.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScalarFunc {
-    Coalesce,
-    NullIf,
-    Abs,
-    Lower,
-    Upper,
-    Length,
-}
-
-impl ScalarFunc {
-    pub fn from_name(name: &str) -> Option<Self> {
-        Some(match name {
-            "coalesce" => ScalarFunc::Coalesce,
-            "nullif" => ScalarFunc::NullIf,
-            "abs" => ScalarFunc::Abs,
-            "lower" => ScalarFunc::Lower,
-            "upper" => ScalarFunc::Upper,
-            "length" | "char_length" | "character_length" => ScalarFunc::Length,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ScalarFunc::Coalesce => "coalesce",
-            ScalarFunc::NullIf => "nullif",
-            ScalarFunc::Abs => "abs",
-            ScalarFunc::Lower => "lower",
-            ScalarFunc::Upper => "upper",
-            ScalarFunc::Length => "length",
-        }
-    }
-
-    fn call(self, args: &[BoundExpr], row: &[Value]) -> Result<Value> {
-        match self {
-            ScalarFunc::Coalesce => {
-                for arg in args {
-                    let value = arg.eval(row)?;
-                    if !value.is_null() {
-                        return Ok(value);
-                    }
-                }
-                Ok(Value::Null)
-            }
-            ScalarFunc::NullIf => {
-                let a = args[0].eval(row)?;
-                let b = args[1].eval(row)?;
-                Ok(match compare(&a, &b)? {
-                    Some(Ordering::Equal) => Value::Null,
-                    _ => a,
-                })
-            }
-            ScalarFunc::Abs => match args[0].eval(row)? {
-                Value::Int(i) => i
-                    .checked_abs()
-                    .map(Value::Int)
-                    .ok_or_else(|| out_of_range(DataType::BigInt)),
-                Value::Float(f) => Ok(Value::Float(f.abs())),
-                other => Ok(other),
-            },
-            ScalarFunc::Lower | ScalarFunc::Upper | ScalarFunc::Length => {
-                match args[0].eval(row)? {
-                    Value::Null => Ok(Value::Null),
-                    value => {
-                        let text = value.to_string();
-                        Ok(match self {
-                            ScalarFunc::Lower => Value::Text(text.to_lowercase()),
-                            ScalarFunc::Upper => Value::Text(text.to_uppercase()),
-                            _ => Value::Int(text.chars().count() as i64),
-                        })
-                    }
-                }
-            }
-        }
-    }
 }
 
 impl BoundExpr {

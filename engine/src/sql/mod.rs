@@ -32,7 +32,8 @@
 //!   UNION/INTERSECT/EXCEPT [ALL]; subqueries in FROM and WITH queries (inlined where named).
 //! - Expressions: three-valued logic, arithmetic with overflow and division-by-zero errors,
 //!   comparisons, IN, BETWEEN, IS [NOT] NULL, IS [NOT] DISTINCT FROM, LIKE/ILIKE, CASE, `||`,
-//!   casts, COALESCE/NULLIF/ABS/LOWER/UPPER/LENGTH.
+//!   casts; scalar functions (`functions.rs`: string, math, COALESCE/NULLIF/GREATEST/LEAST,
+//!   CONCAT), SUBSTRING/POSITION/TRIM/CEIL/FLOOR syntax.
 //! - Parameters `$n` with inferred types and prepared statements whose plans are reused until
 //!   DDL changes the catalog ([`Session::prepare`](crate::Session::prepare)).
 //!
@@ -45,6 +46,7 @@ pub mod aggregate;
 pub mod executor;
 pub mod explain;
 pub mod expr;
+pub mod functions;
 pub mod parser;
 pub mod planner;
 mod session;

@@ -822,6 +822,76 @@ impl Translator<'_> {
                 negated: *negated,
             },
             sp::Expr::Function(function) => self.function(function)?,
+            sp::Expr::Substring {
+                expr: inner,
+                substring_from,
+                substring_for,
+                ..
+            } => {
+                let mut args = vec![self.expr(inner)?];
+                let one = Expr {
+                    kind: ExprKind::Literal(Literal::Integer(1)),
+                    position,
+                };
+                args.push(match substring_from {
+                    Some(from) => self.expr(from)?,
+                    None => one,
+                });
+                if let Some(length) = substring_for {
+                    args.push(self.expr(length)?);
+                }
+                ExprKind::Function {
+                    name: "substr".into(),
+                    args,
+                    distinct: false,
+                    star: false,
+                }
+            }
+            sp::Expr::Ceil {
+                expr: inner,
+                field: sp::CeilFloorKind::DateTimeField(sp::DateTimeField::NoDateTime),
+            }
+            | sp::Expr::Floor {
+                expr: inner,
+                field: sp::CeilFloorKind::DateTimeField(sp::DateTimeField::NoDateTime),
+            } => ExprKind::Function {
+                name: if matches!(expr, sp::Expr::Ceil { .. }) {
+                    "ceil".into()
+                } else {
+                    "floor".into()
+                },
+                args: vec![self.expr(inner)?],
+                distinct: false,
+                star: false,
+            },
+            sp::Expr::Position { expr: needle, r#in } => ExprKind::Function {
+                name: "strpos".into(),
+                args: vec![self.expr(r#in)?, self.expr(needle)?],
+                distinct: false,
+                star: false,
+            },
+            sp::Expr::Trim {
+                expr: inner,
+                trim_where,
+                trim_what,
+                trim_characters: None,
+            } => {
+                let name = match trim_where {
+                    None | Some(sp::TrimWhereField::Both) => "btrim",
+                    Some(sp::TrimWhereField::Leading) => "ltrim",
+                    Some(sp::TrimWhereField::Trailing) => "rtrim",
+                };
+                let mut args = vec![self.expr(inner)?];
+                if let Some(what) = trim_what {
+                    args.push(self.expr(what)?);
+                }
+                ExprKind::Function {
+                    name: name.into(),
+                    args,
+                    distinct: false,
+                    star: false,
+                }
+            }
             sp::Expr::Subquery(query) => ExprKind::Subquery(Box::new(self.query(query)?)),
             sp::Expr::In {
                 expr: inner,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::super::aggregate::{Aggregate, AggregateFunc};
 use super::super::expr::{BoundExpr, ScalarFunc, SqlType, SubqueryKind, numeric_result};
+use super::super::functions::Param;
 use super::super::parser::ast::{BinaryOp, Expr, ExprKind, Literal, Select, UnaryOp};
 use super::Catalog;
 use crate::catalog::TableSchema;
@@ -444,55 +445,74 @@ fn function(
         .iter()
         .map(|a| bind(a, scope))
         .collect::<Result<Vec<_>>>()?;
-    let arity_ok = match func {
-        ScalarFunc::Coalesce => !bound.is_empty(),
-        ScalarFunc::NullIf => bound.len() == 2,
-        _ => bound.len() == 1,
-    };
-    if !arity_ok {
+    let signature = func.signature();
+    let (min, max) = (
+        signature.required.len(),
+        signature.required.len() + signature.optional.len(),
+    );
+    if bound.len() < min || (signature.repeated.is_none() && bound.len() > max) {
         return Err(no_function(name, args.len()));
     }
-    let (args, ty): (Vec<BoundExpr>, SqlType) = match func {
-        ScalarFunc::Coalesce | ScalarFunc::NullIf => {
-            let common = bound.iter().find_map(|(_, t)| *t);
-            let args = bound
-                .into_iter()
-                .map(|(e, t)| match common {
-                    Some(c) => comparable(e, t, c),
-                    None => Ok(e),
-                })
-                .collect::<Result<_>>()?;
-            (args, common)
-        }
-        ScalarFunc::Abs => {
-            let (e, t) = bound
-                .into_iter()
-                .next()
-                .ok_or_else(|| no_function(name, 0))?;
-            match t {
-                None => (
-                    vec![coerce(e, None, DataType::Double)?],
-                    Some(DataType::Double),
-                ),
-                Some(t) if numeric_result(t, t).is_some() => (vec![e], Some(t)),
-                Some(t) => return Err(no_function_for(name, t)),
-            }
-        }
-        ScalarFunc::Lower | ScalarFunc::Upper | ScalarFunc::Length => {
-            let (e, t) = bound
-                .into_iter()
-                .next()
-                .ok_or_else(|| no_function(name, 0))?;
-            let e = coerce(e, t, DataType::Text)
-                .map_err(|_| no_function_for(name, t.unwrap_or(DataType::Text)))?;
-            let ty = if func == ScalarFunc::Length {
-                DataType::Integer
-            } else {
-                DataType::Text
-            };
-            (vec![e], Some(ty))
-        }
+    let param = |i: usize| {
+        signature
+            .required
+            .iter()
+            .chain(signature.optional)
+            .nth(i)
+            .copied()
+            .or(signature.repeated)
+            .unwrap_or(Param::Any)
     };
+    // The common type of the `Common` arguments: the first known one, numbers widened.
+    let mut common: Option<DataType> = None;
+    for (i, (_, t)) in bound.iter().enumerate() {
+        if let (Param::Common, Some(t)) = (param(i), t) {
+            common = Some(match common {
+                None => *t,
+                Some(c) if c == *t => c,
+                Some(c) => numeric_result(c, *t).ok_or_else(|| {
+                    Error::Datatype(format!(
+                        "{} types {} and {} cannot be matched",
+                        name.to_uppercase(),
+                        c.name(),
+                        t.name()
+                    ))
+                })?,
+            });
+        }
+    }
+    let mut converted = Vec::with_capacity(bound.len());
+    for (i, (e, t)) in bound.into_iter().enumerate() {
+        let target = match param(i) {
+            Param::Text => Some(DataType::Text),
+            Param::Integer => Some(DataType::BigInt),
+            Param::Double => Some(DataType::Double),
+            Param::Common => common,
+            Param::Any => None,
+        };
+        converted.push(match (target, t) {
+            (None, _) => e,
+            (Some(to), Some(from)) if from == to => e,
+            (Some(to), from) => {
+                let numeric = |d: DataType| numeric_result(d, d).is_some();
+                match from {
+                    // Numbers convert among themselves, except floats where an integer is due.
+                    Some(f)
+                        if numeric(f) && numeric(to) && (f.is_integer() || !to.is_integer()) =>
+                    {
+                        BoundExpr::Cast {
+                            expr: Box::new(e),
+                            to,
+                        }
+                    }
+                    _ => coerce(e, from, to)
+                        .map_err(|_| no_function_for(name, from.unwrap_or(DataType::Text)))?,
+                }
+            }
+        });
+    }
+    let ty = signature.result.or(common);
+    let args = converted;
     Ok((BoundExpr::Call { func, args }, ty))
 }
 
