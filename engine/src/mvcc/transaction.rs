@@ -290,23 +290,34 @@ impl Transaction {
         } else {
             state.key_of(&row)
         };
-        let fresh = match self.writes.get(&table.id).and_then(|w| w.rows.get(&key)) {
-            Some(Write { row: Some(_), .. }) => {
-                return Err(unique_violation(
-                    &state.schema,
-                    &state.schema.primary_key,
-                    &row,
-                ));
-            }
-            Some(Write { row: None, .. }) => false,
-            None => match state.primary.get(&key) {
-                None => true,
-                Some(entry) => self.check_insertable(&state, entry, &row)?,
-            },
-        };
+        let fresh = self.insertable(&table, &state, &key, &row)?;
         let row = Arc::new(row);
         self.record(&table, &state, key.clone(), None, Some(row), fresh)?;
         Ok(key)
+    }
+
+    /// Whether `row` may be written under `key` as a new row: fails with 23505 if this
+    /// transaction sees the key taken; else says whether the insert is fresh (no committed
+    /// live version it replaces).
+    fn insertable(
+        &self,
+        table: &Table,
+        state: &TableState,
+        key: &RowKey,
+        row: &Row,
+    ) -> Result<bool> {
+        match self.writes.get(&table.id).and_then(|w| w.rows.get(key)) {
+            Some(Write { row: Some(_), .. }) => Err(unique_violation(
+                &state.schema,
+                &state.schema.primary_key,
+                row,
+            )),
+            Some(Write { row: None, .. }) => Ok(false),
+            None => match state.primary.get(key) {
+                None => Ok(true),
+                Some(entry) => self.check_insertable(state, entry, row),
+            },
+        }
     }
 
     /// For an insert over an existing primary-index entry: fails if the key is taken, else
@@ -354,24 +365,7 @@ impl Transaction {
             return Ok(true);
         }
         self.record(&table, &state, key.clone(), Some(old), None, false)?;
-        let fresh = match self
-            .writes
-            .get(&table.id)
-            .and_then(|w| w.rows.get(&new_key))
-        {
-            Some(Write { row: Some(_), .. }) => {
-                return Err(unique_violation(
-                    &state.schema,
-                    &state.schema.primary_key,
-                    &row,
-                ));
-            }
-            Some(Write { row: None, .. }) => false,
-            None => match state.primary.get(&new_key) {
-                None => true,
-                Some(entry) => self.check_insertable(&state, entry, &row)?,
-            },
-        };
+        let fresh = self.insertable(&table, &state, &new_key, &row)?;
         self.record(&table, &state, new_key, None, Some(Arc::new(row)), fresh)?;
         Ok(true)
     }

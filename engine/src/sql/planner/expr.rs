@@ -22,6 +22,17 @@ pub struct Relation {
     pub offset: usize,
 }
 
+impl Relation {
+    /// A table by its own name, alone in its FROM clause.
+    pub fn whole(schema: &Arc<TableSchema>) -> Self {
+        Self {
+            name: schema.name.clone(),
+            schema: schema.clone(),
+            offset: 0,
+        }
+    }
+}
+
 /// The columns an expression may name: those of the FROM clause's tables — or, above a GROUP
 /// BY, the group keys and the aggregates over each group.
 #[derive(Debug, Clone, Copy)]

@@ -131,12 +131,7 @@ pub fn source(
             let relation = &relations[*i];
             Source::Derived(Box::new(DerivedSource {
                 name: relation.name.clone(),
-                column_names: relation
-                    .schema
-                    .columns
-                    .iter()
-                    .map(|c| format!("{}.{}", relation.name, c.name))
-                    .collect(),
+                column_names: qualified_names(relation),
                 query: (**plan).clone(),
             }))
         }
@@ -156,13 +151,7 @@ pub fn source(
             };
             Source::Table(TableSource {
                 table: Arc::from(relation.schema.name.as_str()),
-                // Qualified, so that printed join plans say which table a column is from.
-                column_names: relation
-                    .schema
-                    .columns
-                    .iter()
-                    .map(|c| format!("{}.{}", relation.name, c.name))
-                    .collect(),
+                column_names: qualified_names(relation),
                 access: access_path(&relation.schema, pushed.as_ref()),
                 pushed,
                 direction: Direction::Forward,
@@ -194,6 +183,16 @@ pub fn source(
             }))
         }
     }
+}
+
+/// `alias.column` names, so that printed join plans say which table a column is from.
+fn qualified_names(relation: &Relation) -> Arc<[String]> {
+    relation
+        .schema
+        .columns
+        .iter()
+        .map(|c| format!("{}.{}", relation.name, c.name))
+        .collect()
 }
 
 /// The first column and the width of a subtree's rows, in the full FROM row.

@@ -221,6 +221,19 @@ pub struct TableSource {
     pub direction: Direction,
 }
 
+impl TableSource {
+    /// Every row of `schema`'s table matching `access`, in `direction`.
+    pub fn new(schema: &TableSchema, access: Access, direction: Direction) -> Self {
+        Self {
+            table: schema.name.as_str().into(),
+            column_names: schema.columns.iter().map(|c| c.name.clone()).collect(),
+            access,
+            pushed: None,
+            direction,
+        }
+    }
+}
+
 /// How rows are found in the primary index.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Access {
@@ -285,13 +298,7 @@ pub fn plan(statement: &Statement, catalog: &dyn Catalog) -> Result<Plan> {
             for name in tables {
                 let schema = table(catalog, name)?;
                 plans.push(Plan::Delete {
-                    source: TableSource {
-                        table: schema.name.as_str().into(),
-                        column_names: schema.columns.iter().map(|c| c.name.clone()).collect(),
-                        access: Access::Full,
-                        pushed: None,
-                        direction: Direction::Forward,
-                    },
+                    source: TableSource::new(&schema, Access::Full, Direction::Forward),
                     filter: None,
                     returning: None,
                 });

@@ -150,11 +150,7 @@ fn on_conflict(
         None => None,
         Some(update) => {
             let relations = [
-                Relation {
-                    name: schema.name.clone(),
-                    schema: schema.clone(),
-                    offset: 0,
-                },
+                Relation::whole(schema),
                 Relation {
                     name: "excluded".into(),
                     schema: schema.clone(),
@@ -194,11 +190,7 @@ fn returning(items: &[SelectItem], schema: &Arc<TableSchema>) -> Result<Option<R
     if items.is_empty() {
         return Ok(None);
     }
-    let relations = [Relation {
-        name: schema.name.clone(),
-        schema: schema.clone(),
-        offset: 0,
-    }];
+    let relations = [Relation::whole(schema)];
     let (projection, columns) = bind_items(items, &relations, Scope::new(&relations), false)?;
     Ok(Some(Returning {
         projection,
@@ -208,11 +200,7 @@ fn returning(items: &[SelectItem], schema: &Arc<TableSchema>) -> Result<Option<R
 
 pub fn update(update: &Update, catalog: &dyn Catalog) -> Result<Plan> {
     let schema = table(catalog, &update.table)?;
-    let relations = [Relation {
-        name: schema.name.clone(),
-        schema: schema.clone(),
-        offset: 0,
-    }];
+    let relations = [Relation::whole(&schema)];
     let scope = Scope::new(&relations).with_catalog(catalog);
     let mut assignments = Vec::with_capacity(update.assignments.len());
     for (column, value) in &update.assignments {
@@ -234,13 +222,11 @@ pub fn update(update: &Update, catalog: &dyn Catalog) -> Result<Plan> {
     }
     let filter = where_clause(update.filter.as_ref(), scope)?;
     Ok(Plan::Update {
-        source: TableSource {
-            table: schema.name.as_str().into(),
-            column_names: schema.columns.iter().map(|c| c.name.clone()).collect(),
-            access: access_path(&schema, filter.as_ref()),
-            pushed: None,
-            direction: Direction::Forward,
-        },
+        source: TableSource::new(
+            &schema,
+            access_path(&schema, filter.as_ref()),
+            Direction::Forward,
+        ),
         filter,
         assignments,
         returning: returning(&update.returning, &schema)?,
@@ -249,21 +235,15 @@ pub fn update(update: &Update, catalog: &dyn Catalog) -> Result<Plan> {
 
 pub fn delete(delete: &Delete, catalog: &dyn Catalog) -> Result<Plan> {
     let schema = table(catalog, &delete.table)?;
-    let relations = [Relation {
-        name: schema.name.clone(),
-        schema: schema.clone(),
-        offset: 0,
-    }];
+    let relations = [Relation::whole(&schema)];
     let scope = Scope::new(&relations).with_catalog(catalog);
     let filter = where_clause(delete.filter.as_ref(), scope)?;
     Ok(Plan::Delete {
-        source: TableSource {
-            table: schema.name.as_str().into(),
-            column_names: schema.columns.iter().map(|c| c.name.clone()).collect(),
-            access: access_path(&schema, filter.as_ref()),
-            pushed: None,
-            direction: Direction::Forward,
-        },
+        source: TableSource::new(
+            &schema,
+            access_path(&schema, filter.as_ref()),
+            Direction::Forward,
+        ),
         filter,
         returning: returning(&delete.returning, &schema)?,
     })

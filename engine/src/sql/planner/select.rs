@@ -85,16 +85,8 @@ pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
         });
     }
 
-    let count = |e: &Option<Expr>| -> Result<Option<BoundExpr>> {
-        e.as_ref()
-            .map(|e| {
-                let (bound, ty) = bind(e, Scope::new(&[]))?;
-                coerce(bound, ty, DataType::BigInt).map_err(|err| err.at(e.position))
-            })
-            .transpose()
-    };
-    let limit = count(&select.limit)?;
-    let offset = count(&select.offset)?;
+    let limit = row_count(&select.limit)?;
+    let offset = row_count(&select.offset)?;
 
     let source = match &tree {
         None => None,
@@ -114,13 +106,7 @@ pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
                     order.clear();
                 }
             }
-            Some(Source::Table(TableSource {
-                table: schema.name.as_str().into(),
-                column_names: schema.columns.iter().map(|c| c.name.clone()).collect(),
-                access,
-                pushed: None,
-                direction,
-            }))
+            Some(Source::Table(TableSource::new(schema, access, direction)))
         }
         Some(tree) => Some(join::source(
             tree,
@@ -236,20 +222,12 @@ fn set_operation(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
             nulls_first: item.nulls_first.unwrap_or(item.descending),
         });
     }
-    let count = |e: &Option<Expr>| -> Result<Option<BoundExpr>> {
-        e.as_ref()
-            .map(|e| {
-                let (bound, ty) = bind(e, Scope::new(&[]))?;
-                coerce(bound, ty, DataType::BigInt).map_err(|err| err.at(e.position))
-            })
-            .transpose()
-    };
     Ok(SelectPlan {
         source: None,
         filter: None,
         order,
-        offset: count(&select.offset)?,
-        limit: count(&select.limit)?,
+        offset: row_count(&select.offset)?,
+        limit: row_count(&select.limit)?,
         grouping: None,
         set: Some(Box::new(SetPlan { head, parts })),
         distinct: false,
@@ -317,6 +295,16 @@ pub fn bind_items(
         }
     }
     Ok((projection, columns))
+}
+
+/// A LIMIT or OFFSET expression: a constant or parameter, as a bigint.
+fn row_count(expr: &Option<Expr>) -> Result<Option<BoundExpr>> {
+    expr.as_ref()
+        .map(|e| {
+            let (bound, ty) = bind(e, Scope::new(&[]))?;
+            coerce(bound, ty, DataType::BigInt).map_err(|err| err.at(e.position))
+        })
+        .transpose()
 }
 
 /// The columns of one FROM table, for `*` or `t.*`.
