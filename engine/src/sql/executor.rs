@@ -395,6 +395,16 @@ fn source_rows(
             .map(|(_, row)| row)
             .collect()),
         Source::Join(join) => join_rows(join, txn, measured),
+        Source::Values(values) => values
+            .rows
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .map(|e| e.eval(&[]))
+                    .collect::<Result<Row>>()
+                    .map(Arc::new)
+            })
+            .collect(),
         Source::Derived(derived) => Ok(query(&derived.query, txn, &mut Measured::default())?
             .rows
             .into_iter()

@@ -156,6 +156,7 @@ fn source_names(source: &Source) -> Vec<String> {
     match source {
         Source::Table(table) => table.column_names.to_vec(),
         Source::Derived(derived) => derived.column_names.to_vec(),
+        Source::Values(values) => values.column_names.to_vec(),
         Source::Join(join) => {
             let mut names = source_names(&join.left);
             names.extend(source_names(&join.right));
@@ -181,6 +182,13 @@ fn source_lines(source: &Source, depth: usize, lines: &mut Vec<String>) {
         }
         Source::Derived(derived) => {
             lines.push(format!("{indent}Subquery Scan on {}", derived.name));
+        }
+        Source::Values(values) => {
+            lines.push(format!(
+                "{indent}Values Scan on {} ({} rows)",
+                values.name,
+                values.rows.len()
+            ));
         }
         Source::Join(join) => {
             let method = if join.equi.is_empty() {

@@ -29,7 +29,8 @@
 //!   HAVING with COUNT/SUM/AVG/MIN/MAX/BOOL_AND/BOOL_OR/STRING_AGG (also DISTINCT), SELECT
 //!   DISTINCT, ORDER BY (NULLS FIRST/LAST, by position or alias), LIMIT/OFFSET; uncorrelated
 //!   subqueries (scalar, IN, EXISTS), run before their statement in the same transaction;
-//!   UNION/INTERSECT/EXCEPT [ALL]; subqueries in FROM and WITH queries (inlined where named).
+//!   UNION/INTERSECT/EXCEPT [ALL]; subqueries in FROM (with column aliases) and WITH queries
+//!   (inlined where named); VALUES lists as queries and tables.
 //! - Expressions: three-valued logic, arithmetic with overflow and division-by-zero errors,
 //!   comparisons, IN, BETWEEN, IS [NOT] NULL, IS [NOT] DISTINCT FROM, LIKE/ILIKE, CASE, `||`,
 //!   casts; scalar functions (`functions.rs`: string, math, COALESCE/NULLIF/GREATEST/LEAST,
@@ -38,7 +39,7 @@
 //!   DDL changes the catalog ([`Session::prepare`](crate::Session::prepare)).
 //!
 //! Not yet (the SQL issue lists them): NUMERIC, date/time, UUID and JSON types; correlated
-//! subqueries, WITH RECURSIVE, VALUES lists, window functions; ALTER TABLE, views, CHECK;
+//! subqueries, WITH RECURSIVE, window functions; ALTER TABLE, views, CHECK;
 //! UPDATE … FROM / DELETE … USING; READ COMMITTED. Non-integer numeric literals are double
 //! precision until NUMERIC exists.
 

@@ -141,10 +141,18 @@ pub enum FromItem {
         name: Ident,
         alias: Option<Ident>,
     },
-    /// A subquery in FROM (also what a WITH query's name stands for).
+    /// A subquery in FROM (also what a WITH query's name stands for); `columns` renames its
+    /// result columns.
     Subquery {
         query: Box<Select>,
         alias: Ident,
+        columns: Vec<Ident>,
+    },
+    /// `VALUES (…), (…)` as a table (also a VALUES query: `SELECT * FROM` it).
+    Values {
+        rows: Vec<Vec<Expr>>,
+        alias: Ident,
+        columns: Vec<Ident>,
     },
     Join {
         left: Box<FromItem>,

@@ -559,7 +559,34 @@ impl Translator<'_> {
                 });
                 Ok(result)
             }
-            other => Err(self.unsupported("VALUES lists and parenthesized queries", other)),
+            sp::SetExpr::Values(values) => {
+                let rows = values
+                    .rows
+                    .iter()
+                    .map(|row| row.content.iter().map(|e| self.expr(e)).collect())
+                    .collect::<Result<Vec<Vec<Expr>>>>()?;
+                let position = self.position(body);
+                Ok(Select {
+                    distinct: false,
+                    items: vec![SelectItem::Wildcard(position)],
+                    from: Some(FromItem::Values {
+                        rows,
+                        alias: Ident {
+                            name: "*VALUES*".into(),
+                            position,
+                        },
+                        columns: Vec::new(),
+                    }),
+                    filter: None,
+                    group_by: Vec::new(),
+                    having: None,
+                    order_by: Vec::new(),
+                    limit: None,
+                    offset: None,
+                    compound: Vec::new(),
+                })
+            }
+            other => Err(self.unsupported("parenthesized queries in set operations", other)),
         }
     }
 
@@ -676,10 +703,44 @@ impl Translator<'_> {
                 subquery,
                 alias: Some(alias),
                 ..
-            } if alias.columns.is_empty() => Ok(FromItem::Subquery {
-                query: Box::new(self.query(subquery)?),
-                alias: self.ident(&alias.name),
-            }),
+            } => {
+                let columns = alias.columns.iter().map(|c| self.ident(&c.name)).collect();
+                let alias = self.ident(&alias.name);
+                // A VALUES list in FROM is a table of its own; any other query a subquery.
+                let query = self.query(subquery)?;
+                let bare_values = matches!(
+                    &query,
+                    Select {
+                        distinct: false,
+                        items,
+                        from: Some(FromItem::Values { alias, .. }),
+                        filter: None,
+                        having: None,
+                        limit: None,
+                        offset: None,
+                        ..
+                    } if alias.name == "*VALUES*"
+                        && matches!(items.as_slice(), [SelectItem::Wildcard(_)])
+                        && query.group_by.is_empty()
+                        && query.order_by.is_empty()
+                        && query.compound.is_empty()
+                );
+                Ok(match query {
+                    Select {
+                        from: Some(FromItem::Values { rows, .. }),
+                        ..
+                    } if bare_values => FromItem::Values {
+                        rows,
+                        alias,
+                        columns,
+                    },
+                    query => FromItem::Subquery {
+                        query: Box::new(query),
+                        alias,
+                        columns,
+                    },
+                })
+            }
             sp::TableFactor::Derived { alias: None, .. } => {
                 Err(Error::Syntax("subquery in FROM must have an alias".into())
                     .at(self.position(factor)))
@@ -1045,10 +1106,12 @@ fn inline_ctes(select: &mut Select, ctes: &[(String, Select)]) {
                     *from = FromItem::Subquery {
                         query: Box::new(query.clone()),
                         alias: alias.clone().unwrap_or_else(|| name.clone()),
+                        columns: Vec::new(),
                     };
                 }
             }
             FromItem::Subquery { query, .. } => inline_ctes(query, ctes),
+            FromItem::Values { .. } => {}
             FromItem::Join { left, right, .. } => {
                 item(left, ctes);
                 item(right, ctes);

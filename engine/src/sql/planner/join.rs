@@ -5,11 +5,12 @@
 use std::sync::Arc;
 
 use super::super::expr::BoundExpr;
-use super::super::parser::ast::{BinaryOp, FromItem, JoinKind};
+use super::super::expr::numeric_result;
+use super::super::parser::ast::{BinaryOp, Expr, FromItem, Ident, JoinKind};
 use super::expr::{Relation, Scope, bind, coerce};
 use super::{
-    Catalog, DerivedSource, JoinPlan, SelectPlan, Source, TableSource, access_path, conjuncts,
-    table,
+    Catalog, DerivedSource, JoinPlan, SelectPlan, Source, TableSource, ValuesSource, access_path,
+    conjuncts, table,
 };
 use crate::catalog::{Column, TableSchema};
 use crate::mvcc::Direction;
@@ -20,6 +21,8 @@ use crate::{Error, Result};
 #[derive(Debug)]
 pub enum FromTree {
     Table(usize),
+    /// A VALUES list; its columns are `relations[i]`'s.
+    Values(usize, Vec<Vec<BoundExpr>>),
     /// A subquery in FROM; its columns are `relations[i]`'s.
     Derived(usize, Box<SelectPlan>),
     Join {
@@ -51,29 +54,33 @@ pub fn from_tree(
             });
             Ok(FromTree::Table(relations.len() - 1))
         }
-        FromItem::Subquery { query, alias } => {
+        FromItem::Subquery {
+            query,
+            alias,
+            columns,
+        } => {
             let plan = super::select::select(query, catalog)?;
-            if relations.iter().any(|r| r.name == alias.name) {
-                return Err(Error::DuplicateAlias(alias.name.clone()).at(alias.position));
-            }
-            let schema = TableSchema {
-                id: 0,
-                name: alias.name.clone(),
-                columns: plan
-                    .columns
-                    .iter()
-                    .map(|c| Column::new(c.name.clone(), c.data_type))
-                    .collect(),
-                primary_key: Vec::new(),
-                indexes: Vec::new(),
-            };
-            let offset = relations.iter().map(|r| r.schema.columns.len()).sum();
-            relations.push(Relation {
-                name: alias.name.clone(),
-                schema: Arc::new(schema),
-                offset,
-            });
-            Ok(FromTree::Derived(relations.len() - 1, Box::new(plan)))
+            let types: Vec<(String, DataType)> = plan
+                .columns
+                .iter()
+                .map(|c| (c.name.clone(), c.data_type))
+                .collect();
+            let index = derived(relations, alias, columns, types)?;
+            Ok(FromTree::Derived(index, Box::new(plan)))
+        }
+        FromItem::Values {
+            rows,
+            alias,
+            columns,
+        } => {
+            let (rows, types) = values(rows)?;
+            let types = types
+                .into_iter()
+                .enumerate()
+                .map(|(i, ty)| (format!("column{}", i + 1), ty))
+                .collect();
+            let index = derived(relations, alias, columns, types)?;
+            Ok(FromTree::Values(index, rows))
         }
         FromItem::Join {
             left,
@@ -106,10 +113,107 @@ pub fn from_tree(
     }
 }
 
+/// Adds a derived table (subquery or VALUES) with the given columns, renamed by `aliases`.
+fn derived(
+    relations: &mut Vec<Relation>,
+    alias: &Ident,
+    aliases: &[Ident],
+    columns: Vec<(String, DataType)>,
+) -> Result<usize> {
+    if relations.iter().any(|r| r.name == alias.name) {
+        return Err(Error::DuplicateAlias(alias.name.clone()).at(alias.position));
+    }
+    if aliases.len() > columns.len() {
+        return Err(Error::InvalidColumnReference(format!(
+            "table \"{}\" has {} columns available but {} columns specified",
+            alias.name,
+            columns.len(),
+            aliases.len()
+        ))
+        .at(alias.position));
+    }
+    let schema = TableSchema {
+        id: 0,
+        name: alias.name.clone(),
+        columns: columns
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, ty))| {
+                let name = aliases.get(i).map_or(name, |a| a.name.clone());
+                Column::new(name, ty)
+            })
+            .collect(),
+        primary_key: Vec::new(),
+        indexes: Vec::new(),
+    };
+    let offset = relations.iter().map(|r| r.schema.columns.len()).sum();
+    relations.push(Relation {
+        name: alias.name.clone(),
+        schema: Arc::new(schema),
+        offset,
+    });
+    Ok(relations.len() - 1)
+}
+
+/// A VALUES list's rows, bound, with each column's type (the first known one, numbers
+/// widened; unknown literals are text) and every value converted to it.
+fn values(rows: &[Vec<Expr>]) -> Result<(Vec<Vec<BoundExpr>>, Vec<DataType>)> {
+    let width = rows.first().map_or(0, Vec::len);
+    let mut bound = Vec::with_capacity(rows.len());
+    for row in rows {
+        if row.len() != width {
+            let at = row.first().map_or(0, |e| e.position);
+            return Err(Error::Syntax("VALUES lists must all be the same length".into()).at(at));
+        }
+        bound.push(
+            row.iter()
+                .map(|e| bind(e, Scope::new(&[])))
+                .collect::<Result<Vec<_>>>()?,
+        );
+    }
+    let mut types = vec![None; width];
+    for row in &bound {
+        for (ty, (_, t)) in types.iter_mut().zip(row) {
+            *ty = match (*ty, *t) {
+                (None, t) => t,
+                (Some(a), Some(b)) if a != b => Some(numeric_result(a, b).ok_or_else(|| {
+                    Error::Datatype(format!(
+                        "VALUES types {} and {} cannot be matched",
+                        a.name(),
+                        b.name()
+                    ))
+                })?),
+                (a, _) => a,
+            };
+        }
+    }
+    let types: Vec<DataType> = types
+        .into_iter()
+        .map(|t| t.unwrap_or(DataType::Text))
+        .collect();
+    let rows = bound
+        .into_iter()
+        .map(|row| {
+            row.into_iter()
+                .zip(&types)
+                .map(|((e, t), &to)| match t {
+                    Some(from) if from == to => Ok(e),
+                    Some(_) => Ok(BoundExpr::Cast {
+                        expr: Box::new(e),
+                        to,
+                    }),
+                    None => coerce(e, None, to),
+                })
+                .collect()
+        })
+        .collect::<Result<_>>()?;
+    Ok((rows, types))
+}
+
 /// Whether every join in the tree is inner (WHERE conjuncts may then move below them).
 pub fn all_inner(tree: &FromTree) -> bool {
     match tree {
-        FromTree::Table(_) | FromTree::Derived(..) => true,
+        FromTree::Table(_) | FromTree::Derived(..) | FromTree::Values(..) => true,
         FromTree::Join {
             left, right, kind, ..
         } => {
@@ -127,6 +231,11 @@ pub fn source(
     push: bool,
 ) -> Source {
     match tree {
+        FromTree::Values(i, rows) => Source::Values(Box::new(ValuesSource {
+            name: relations[*i].name.clone(),
+            column_names: qualified_names(&relations[*i]),
+            rows: rows.clone(),
+        })),
         FromTree::Derived(i, plan) => {
             let relation = &relations[*i];
             Source::Derived(Box::new(DerivedSource {
@@ -198,7 +307,7 @@ fn qualified_names(relation: &Relation) -> Arc<[String]> {
 /// The first column and the width of a subtree's rows, in the full FROM row.
 fn span(tree: &FromTree, relations: &[Relation]) -> (usize, usize) {
     match tree {
-        FromTree::Table(i) | FromTree::Derived(i, _) => {
+        FromTree::Table(i) | FromTree::Derived(i, _) | FromTree::Values(i, _) => {
             (relations[*i].offset, relations[*i].schema.columns.len())
         }
         FromTree::Join { left, right, .. } => {

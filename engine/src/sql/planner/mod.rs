@@ -185,6 +185,15 @@ pub enum Source {
     Join(Box<JoinPlan>),
     /// A subquery in FROM.
     Derived(Box<DerivedSource>),
+    /// A VALUES list.
+    Values(Box<ValuesSource>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValuesSource {
+    pub name: String,
+    pub column_names: Arc<[String]>,
+    pub rows: Vec<Vec<BoundExpr>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -495,6 +504,9 @@ impl Plan {
                     match s {
                         Source::Table(t) => {
                             table_source(t, f);
+                        }
+                        Source::Values(v) => {
+                            v.rows.iter_mut().flatten().for_each(|e| e.visit_mut(f));
                         }
                         Source::Derived(d) => {
                             let mut nested = Plan::Select(Box::new(d.query.clone()));
