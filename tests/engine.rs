@@ -575,6 +575,58 @@ fn cache_is_shared_by_tables_and_bounded(kind: StorageKind) {
     );
 }
 
+fn altered_tables_survive_reopen(kind: StorageKind) {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = open(kind, dir.path());
+        create_accounts(&db);
+        insert_accounts(&db, 3);
+        db.alter_table(
+            "accounts",
+            omendb::TableChange::AddColumn(Column::new("tier", DataType::Integer).default(2)),
+        )
+        .unwrap();
+        db.alter_table(
+            "accounts",
+            omendb::TableChange::RenameColumn {
+                from: "note".into(),
+                to: "memo".into(),
+            },
+        )
+        .unwrap();
+        db.alter_table("accounts", omendb::TableChange::RenameTo("clients".into()))
+            .unwrap();
+        let mut txn = db.session().begin().unwrap();
+        let mut row = account(4, "four", 40);
+        row.push(Value::Int(7));
+        txn.insert("clients", row).unwrap();
+        txn.commit().unwrap();
+    }
+    if kind == StorageKind::Memory {
+        return;
+    }
+    let db = open(kind, dir.path());
+    assert_eq!(db.table_names(), ["clients"]);
+    let schema = db.table_schema("clients").unwrap();
+    assert_eq!(schema.columns[3].name, "memo");
+    let txn = db.session().begin_read_only().unwrap();
+    let tiers: Vec<i64> = txn
+        .scan("clients", .., Direction::Forward)
+        .unwrap()
+        .map(|r| int(&r.unwrap().1, 4))
+        .collect();
+    assert_eq!(
+        tiers,
+        [2, 2, 2, 7],
+        "old rows read the added column's default"
+    );
+    // The unique index on owner still works under the new name.
+    let mut txn = db.session().begin().unwrap();
+    let mut dup = account(5, "owner1", 0);
+    dup.push(Value::Null);
+    assert_eq!(sqlstate(txn.insert("clients", dup)), "23505");
+}
+
 fn garbage_is_collected(kind: StorageKind) {
     let dir = tempfile::tempdir().unwrap();
     let db = open(kind, dir.path());
@@ -730,6 +782,7 @@ macro_rules! battery {
             #[test] fn hidden_row_ids_and_composite_keys() { super::hidden_row_ids_and_composite_keys($kind) }
             #[test] fn tables_larger_than_the_cache() { super::tables_larger_than_the_cache($kind) }
             #[test] fn garbage_is_collected() { super::garbage_is_collected($kind) }
+            #[test] fn altered_tables_survive_reopen() { super::altered_tables_survive_reopen($kind) }
             #[test] fn cache_is_shared_by_tables_and_bounded() { super::cache_is_shared_by_tables_and_bounded($kind) }
             #[test] fn indexes_built_later_and_dropped() { super::indexes_built_later_and_dropped($kind) }
         }

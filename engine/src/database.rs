@@ -15,8 +15,16 @@ use crate::storage::{
 };
 use crate::sync::{lock, read, write};
 use crate::table::{IndexMark, RowKey, SecondaryIndex, Table, TableState};
-use crate::types::{DataType, Row};
+use crate::types::Row;
 use crate::{Error, Result};
+
+/// A change [`Database::alter_table`] makes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TableChange {
+    AddColumn(crate::catalog::Column),
+    RenameColumn { from: String, to: String },
+    RenameTo(String),
+}
 
 /// How to open a database.
 #[derive(Debug, Clone)]
@@ -324,7 +332,7 @@ impl Database {
         let prefix = KeyPrefix::Rows(table.id).encode();
         for entry in scan_prefix(&*shared.storage, &prefix)? {
             let (key, value) = entry?;
-            let row = decode_row(&state.types, &value)?;
+            let row = decode_row(&state.types, &state.missing, &value)?;
             let pk = state.key_of(&row);
             if index.enforces(&row) {
                 let values = index.values_key(&row);
@@ -352,8 +360,67 @@ impl Database {
         shared.storage.write(batch, true)?;
         shared.catalog_version.fetch_add(1, Ordering::Release);
         tables.next_id = id + 1;
-        state.schema = Arc::new(schema);
+        state.set_schema(schema);
         state.indexes.push(index);
+        Ok(())
+    }
+
+    /// Changes a table's definition, durably: adds a column (rows written before read as its
+    /// default, without being rewritten), renames a column, or renames the table.
+    pub fn alter_table(&self, table: &str, change: TableChange) -> Result<()> {
+        let shared = &*self.shared;
+        let _commit = lock(&shared.commit_lock);
+        shared.clock.check_healthy()?;
+        let mut tables = write(&shared.tables);
+        let handle = tables
+            .by_name
+            .get(table)
+            .cloned()
+            .ok_or_else(|| Error::UndefinedTable(table.to_string()))?;
+        // Before taking the table's latch: the name check reads every table's indexes.
+        if let TableChange::RenameTo(name) = &change {
+            if tables.by_name.contains_key(name) || index_owner(&tables, name).is_some() {
+                return Err(Error::DuplicateTable(name.clone()));
+            }
+        }
+        let mut state = write(&handle.state);
+        let mut schema = TableSchema::clone(&state.schema);
+        match &change {
+            TableChange::AddColumn(column) => {
+                if schema.columns.iter().any(|c| c.name == column.name) {
+                    return Err(Error::DuplicateColumn(column.name.clone()));
+                }
+                let mut column = column.clone();
+                if let Some(default) = &column.default {
+                    column.default = Some(column.data_type.admit(&column.name, default.clone())?);
+                }
+                // Existing rows read as the default: a NOT NULL column needs one.
+                if !column.nullable && column.default.is_none() && state.primary.len() > 0 {
+                    return Err(Error::NotNullViolation {
+                        table: schema.name.clone(),
+                        column: column.name.clone(),
+                    });
+                }
+                schema.columns.push(column);
+            }
+            TableChange::RenameColumn { from, to } => {
+                if schema.columns.iter().any(|c| c.name == *to) {
+                    return Err(Error::DuplicateColumn(to.clone()));
+                }
+                let position = schema.column_position(from)?;
+                schema.columns[position].name = to.clone();
+            }
+            TableChange::RenameTo(name) => schema.name = name.clone(),
+        }
+        let mut batch = WriteBatch::new();
+        batch.put(Key::Table(handle.id).encode(), schema.encode()?);
+        shared.storage.write(batch, true)?;
+        shared.catalog_version.fetch_add(1, Ordering::Release);
+        if let TableChange::RenameTo(name) = &change {
+            tables.by_name.remove(table);
+            tables.by_name.insert(name.clone(), handle.clone());
+        }
+        state.set_schema(schema);
         Ok(())
     }
 
@@ -383,7 +450,7 @@ impl Database {
         batch.put(Key::Table(table.id).encode(), schema.encode()?);
         shared.storage.write(batch, true)?;
         shared.catalog_version.fetch_add(1, Ordering::Release);
-        state.schema = Arc::new(schema);
+        state.set_schema(schema);
         state.indexes.retain(|i| i.schema.id != index.id);
         Ok(())
     }
@@ -534,18 +601,18 @@ impl Shared {
         if let Some(row) = self.cache.get(entry) {
             return Ok(row);
         }
-        let row = Arc::new(self.read_stored(table.id, &state.types, key)?);
+        let row = Arc::new(self.read_stored(table.id, state, key)?);
         self.cache.queue(table, key.clone(), entry.ts, row.clone());
         Ok(row)
     }
 
     /// The row stored under `key`, bypassing the cache.
-    pub fn read_stored(&self, table: ObjectId, types: &[DataType], key: &RowKey) -> Result<Row> {
+    pub fn read_stored(&self, table: ObjectId, state: &TableState, key: &RowKey) -> Result<Row> {
         let bytes = self
             .storage
             .get(&key.storage_key(table))?
             .ok_or_else(|| Error::Corrupt(format!("row {key:?} of table {table} is missing")))?;
-        decode_row(types, &bytes)
+        decode_row(&state.types, &state.missing, &bytes)
     }
 
     /// Applies the table's queued cache admissions if its write latch is free right now.

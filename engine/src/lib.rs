@@ -27,7 +27,7 @@ pub mod table;
 /// SQL data types and values.
 pub mod types;
 
-pub use database::{Database, DatabaseConfig, DatabaseStats, Session};
+pub use database::{Database, DatabaseConfig, DatabaseStats, Session, TableChange};
 pub use error::{Error, Result};
 pub use mvcc::{Direction, IndexScan, RowScan, Transaction};
 pub use sql::QueryResult;

@@ -281,6 +281,8 @@ pub(crate) struct Table {
 pub(crate) struct TableState {
     pub schema: Arc<TableSchema>,
     pub types: Arc<[DataType]>,
+    /// Per column, the value of rows written before the column existed (its default).
+    pub missing: Arc<[Value]>,
     pub primary: Primary,
     pub indexes: Vec<SecondaryIndex>,
 }
@@ -366,6 +368,7 @@ impl Table {
             dropped: AtomicBool::new(false),
             state: RwLock::new(TableState {
                 types: schema.types().into(),
+                missing: schema.default_row().into(),
                 schema: Arc::new(schema),
                 primary,
                 indexes,
@@ -457,6 +460,13 @@ impl TableState {
             }
         }
         Ok(self.key_of(&row))
+    }
+
+    /// Installs a changed schema (same columns, plus any added at the end).
+    pub fn set_schema(&mut self, schema: TableSchema) {
+        self.types = schema.types().into();
+        self.missing = schema.default_row().into();
+        self.schema = Arc::new(schema);
     }
 
     /// Whether `key` is of the kind this table's index holds.

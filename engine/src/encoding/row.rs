@@ -6,7 +6,7 @@
 //!
 //! Booleans take one byte, SMALLINT/INTEGER/BIGINT 2/4/8 bytes, REAL/DOUBLE 4/8 bytes (all
 //! little-endian), TEXT and BYTEA a varint length and the bytes. The count lets a row written
-//! before a column was added decode with that column NULL.
+//! before a column was added decode with that column's value for such rows (its default).
 
 use super::{put_varint, take, take_array, take_varint};
 use crate::types::{DataType, Row, Value};
@@ -39,8 +39,9 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-/// Decodes a row stored by [`encode_row`] for a table whose columns now have `types`.
-pub fn decode_row(types: &[DataType], mut input: &[u8]) -> Result<Row> {
+/// Decodes a row stored by [`encode_row`] for a table whose columns now have `types`. Columns
+/// added after the row was written take their value from `missing` (NULL beyond it).
+pub fn decode_row(types: &[DataType], missing: &[Value], mut input: &[u8]) -> Result<Row> {
     let corrupt = || Error::Corrupt("malformed row".into());
     let input = &mut input;
     let count = take_varint(input).ok_or_else(corrupt)? as usize;
@@ -53,7 +54,11 @@ pub fn decode_row(types: &[DataType], mut input: &[u8]) -> Result<Row> {
     let bitmap = take(input, count.div_ceil(8)).ok_or_else(corrupt)?;
     let mut row = Vec::with_capacity(types.len());
     for (i, ty) in types.iter().enumerate() {
-        if i >= count || bitmap[i / 8] & (1 << (i % 8)) != 0 {
+        if i >= count {
+            row.push(missing.get(i).cloned().unwrap_or(Value::Null));
+            continue;
+        }
+        if bitmap[i / 8] & (1 << (i % 8)) != 0 {
             row.push(Value::Null);
             continue;
         }

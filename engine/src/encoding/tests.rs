@@ -96,7 +96,7 @@ proptest! {
             Value::Boolean(true),
             Value::Bytes(vec![0, 1, 2]),
         ]);
-        let decoded = decode_row(&types, &encode_row(&types, &row)).unwrap();
+        let decoded = decode_row(&types, &[], &encode_row(&types, &row)).unwrap();
         if real.is_nan() {
             prop_assert!(matches!(decoded[ints.len() + 1], Value::Float(f) if f.is_nan()));
             row[ints.len() + 1] = decoded[ints.len() + 1].clone();
@@ -108,14 +108,17 @@ proptest! {
 #[test]
 fn rows_from_before_an_added_column_decode_with_null() {
     let old = encode_row(&[DataType::Integer], &[Value::Int(7)]);
-    let row = decode_row(&[DataType::Integer, DataType::Text], &old).unwrap();
+    let row = decode_row(&[DataType::Integer, DataType::Text], &[], &old).unwrap();
     assert_eq!(row, vec![Value::Int(7), Value::Null]);
+    let filled = [Value::Null, Value::Text("d".into())];
+    let row = decode_row(&[DataType::Integer, DataType::Text], &filled, &old).unwrap();
+    assert_eq!(row, vec![Value::Int(7), Value::Text("d".into())]);
 }
 
 #[test]
 fn malformed_input_is_an_error_not_a_panic() {
-    assert!(decode_row(&[DataType::BigInt], &[1, 0, 1, 2]).is_err());
-    assert!(decode_row(&[DataType::Text], &[1, 0, 200]).is_err());
+    assert!(decode_row(&[DataType::BigInt], &[], &[1, 0, 1, 2]).is_err());
+    assert!(decode_row(&[DataType::Text], &[], &[1, 0, 200]).is_err());
     assert!(decode_value(&mut &[0x40, b'a', 0][..]).is_err());
     assert!(decode_value(&mut &[0x20, 1][..]).is_err());
     assert!(decode_value(&mut &[][..]).is_err());

@@ -125,7 +125,7 @@ impl RowScan {
             .count();
         let table = self.table.id;
         let mut from_storage = if current > POINT_READS_UP_TO {
-            self.scan_storage(&items, reverse, current, &state.types)?
+            self.scan_storage(&items, reverse, current, &state)?
         } else {
             Vec::new()
         };
@@ -141,7 +141,7 @@ impl RowScan {
                     None => return Err(missing_row(table, &key)),
                 },
                 Pending::Current(ts) => {
-                    let row = Arc::new(self.db.read_stored(table, &state.types, &key)?);
+                    let row = Arc::new(self.db.read_stored(table, &state, &key)?);
                     self.db
                         .cache
                         .queue(&self.table, key.clone(), ts, row.clone());
@@ -159,7 +159,7 @@ impl RowScan {
         items: &[(RowKey, Pending)],
         reverse: bool,
         count: usize,
-        types: &[crate::types::DataType],
+        state: &crate::table::TableState,
     ) -> Result<Vec<Arc<Row>>> {
         let table = self.table.id;
         let mut wanted: Vec<&RowKey> = items
@@ -195,7 +195,7 @@ impl RowScan {
                 if stored_pk > want.as_slice() {
                     return Err(missing_row(table, key));
                 }
-                rows.push(Arc::new(decode_row(types, &value)?));
+                rows.push(Arc::new(decode_row(&state.types, &state.missing, &value)?));
                 break;
             }
         }

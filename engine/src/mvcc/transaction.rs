@@ -590,7 +590,7 @@ impl Transaction {
             let previous = match entry {
                 Some(entry) if entry.is_live() => match &entry.cached {
                     Some(row) => Some(row.clone()),
-                    None => Some(Arc::new(db.read_stored(table, &state.types, key)?)),
+                    None => Some(Arc::new(db.read_stored(table, state, key)?)),
                 },
                 _ => None,
             };

@@ -242,6 +242,7 @@ fn utility_name(plan: &Plan) -> &'static str {
         Plan::DropTable { .. } => "DROP TABLE",
         Plan::CreateIndex { .. } => "CREATE INDEX",
         Plan::DropIndex { .. } => "DROP INDEX",
+        Plan::AlterTable { .. } => "ALTER TABLE",
         Plan::Begin { .. } => "BEGIN",
         Plan::Commit => "COMMIT",
         Plan::Rollback => "ROLLBACK",

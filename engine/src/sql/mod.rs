@@ -20,7 +20,8 @@
 //! Outside `BEGIN` … `COMMIT` each statement runs in its own transaction (autocommit).
 //!
 //! # What is here so far
-//! - Statements: CREATE/DROP TABLE, CREATE [UNIQUE]/DROP INDEX, INSERT (VALUES or a query,
+//! - Statements: CREATE/DROP TABLE, ALTER TABLE (ADD COLUMN, RENAME COLUMN, RENAME TO),
+//!   CREATE [UNIQUE]/DROP INDEX, INSERT (VALUES or a query,
 //!   ON CONFLICT DO NOTHING/DO UPDATE, RETURNING), SELECT, UPDATE and DELETE (RETURNING),
 //!   TRUNCATE, BEGIN [READ ONLY]/COMMIT/ROLLBACK, SAVEPOINT/ROLLBACK TO/RELEASE,
 //!   EXPLAIN [ANALYZE].
@@ -39,7 +40,7 @@
 //!   DDL changes the catalog ([`Session::prepare`](crate::Session::prepare)).
 //!
 //! Not yet (the SQL issue lists them): NUMERIC, date/time, UUID and JSON types; correlated
-//! subqueries, WITH RECURSIVE, window functions; ALTER TABLE, views, CHECK;
+//! subqueries, WITH RECURSIVE, window functions; DROP/ALTER COLUMN, views, CHECK;
 //! UPDATE … FROM / DELETE … USING; READ COMMITTED. Non-integer numeric literals are double
 //! precision until NUMERIC exists.
 

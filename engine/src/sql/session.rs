@@ -245,6 +245,17 @@ impl Session {
                 }
                 Ok(QueryResult::command("CREATE INDEX"))
             }
+            Plan::AlterTable {
+                table,
+                change,
+                if_not_exists,
+            } => {
+                match db.alter_table(table, change.clone()) {
+                    Err(e) if *if_not_exists && e.sqlstate() == "42701" => {}
+                    other => other?,
+                }
+                Ok(QueryResult::command("ALTER TABLE"))
+            }
             Plan::DropIndex { names, if_exists } => {
                 for name in names {
                     match db.drop_index(name) {

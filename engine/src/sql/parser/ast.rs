@@ -41,6 +41,11 @@ pub enum Statement {
     Savepoint(String),
     RollbackTo(String),
     Release(String),
+    /// `ALTER TABLE t …` (one change per statement).
+    AlterTable {
+        table: Ident,
+        change: AlterTable,
+    },
     /// `TRUNCATE t, …`: deletes every row, transactionally.
     Truncate(Vec<Ident>),
     /// `EXPLAIN [ANALYZE] statement`, or `EXPLAIN (ANALYZE, TIMING OFF) statement`.
@@ -49,6 +54,19 @@ pub enum Statement {
         timing: bool,
         statement: Box<Statement>,
     },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlterTable {
+    AddColumn {
+        column: ColumnDef,
+        if_not_exists: bool,
+    },
+    RenameColumn {
+        from: Ident,
+        to: Ident,
+    },
+    RenameTo(Ident),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -240,6 +240,9 @@ impl Translator<'_> {
                     statement: Box::new(self.statement(inner)?),
                 })
             }
+            sp::Statement::AlterTable(alter) if !alter.if_exists && !alter.only => {
+                self.alter_table(alter, statement)
+            }
             sp::Statement::Savepoint { name } => Ok(Statement::Savepoint(self.ident(name).name)),
             sp::Statement::ReleaseSavepoint { name } => {
                 Ok(Statement::Release(self.ident(name).name))
@@ -276,31 +279,11 @@ impl Translator<'_> {
                 &create.name,
             ));
         }
-        let mut columns = Vec::with_capacity(create.columns.len());
-        for column in &create.columns {
-            let mut def = ColumnDef {
-                name: self.ident(&column.name),
-                data_type: self.data_type(&column.data_type, column)?,
-                not_null: false,
-                primary_key: false,
-                unique: false,
-                default: None,
-            };
-            for option in &column.options {
-                match &option.option {
-                    sp::ColumnOption::Null => def.not_null = false,
-                    sp::ColumnOption::NotNull => def.not_null = true,
-                    sp::ColumnOption::Default(expr) => def.default = Some(self.expr(expr)?),
-                    sp::ColumnOption::PrimaryKey(_) => def.primary_key = true,
-                    sp::ColumnOption::Unique(_) => def.unique = true,
-                    _ => {
-                        return Err(self
-                            .unsupported(&format!("the column option {}", option.option), column));
-                    }
-                }
-            }
-            columns.push(def);
-        }
+        let columns = create
+            .columns
+            .iter()
+            .map(|c| self.column_def(c))
+            .collect::<Result<Vec<_>>>()?;
         let mut primary_key = None;
         let mut unique = Vec::new();
         for constraint in &create.constraints {
@@ -335,6 +318,64 @@ impl Translator<'_> {
             primary_key,
             unique,
         }))
+    }
+
+    fn column_def(&self, column: &sp::ColumnDef) -> Result<ColumnDef> {
+        let mut def = ColumnDef {
+            name: self.ident(&column.name),
+            data_type: self.data_type(&column.data_type, column)?,
+            not_null: false,
+            primary_key: false,
+            unique: false,
+            default: None,
+        };
+        for option in &column.options {
+            match &option.option {
+                sp::ColumnOption::Null => def.not_null = false,
+                sp::ColumnOption::NotNull => def.not_null = true,
+                sp::ColumnOption::Default(expr) => def.default = Some(self.expr(expr)?),
+                sp::ColumnOption::PrimaryKey(_) => def.primary_key = true,
+                sp::ColumnOption::Unique(_) => def.unique = true,
+                _ => {
+                    return Err(
+                        self.unsupported(&format!("the column option {}", option.option), column)
+                    );
+                }
+            }
+        }
+        Ok(def)
+    }
+
+    fn alter_table(&self, alter: &sp::AlterTable, statement: &sp::Statement) -> Result<Statement> {
+        let table = self.object_name(&alter.name)?;
+        let [operation] = alter.operations.as_slice() else {
+            return Err(self.unsupported("several changes in one ALTER TABLE", statement));
+        };
+        let change = match operation {
+            sp::AlterTableOperation::AddColumn {
+                if_not_exists,
+                column_def,
+                column_position: None,
+                ..
+            } => AlterTable::AddColumn {
+                column: self.column_def(column_def)?,
+                if_not_exists: *if_not_exists,
+            },
+            sp::AlterTableOperation::RenameColumn {
+                old_column_name,
+                new_column_name,
+            } => AlterTable::RenameColumn {
+                from: self.ident(old_column_name),
+                to: self.ident(new_column_name),
+            },
+            sp::AlterTableOperation::RenameTable {
+                table_name: sp::RenameTableNameKind::To(name) | sp::RenameTableNameKind::As(name),
+            } => AlterTable::RenameTo(self.object_name(name)?),
+            other => {
+                return Err(self.unsupported(&format!("ALTER TABLE … {other}"), statement));
+            }
+        };
+        Ok(Statement::AlterTable { table, change })
     }
 
     fn data_type(&self, data_type: &sp::DataType, at: &impl Spanned) -> Result<DataType> {

@@ -60,6 +60,12 @@ pub enum Plan {
         names: Vec<String>,
         if_exists: bool,
     },
+    AlterTable {
+        table: String,
+        change: crate::TableChange,
+        /// ADD COLUMN IF NOT EXISTS.
+        if_not_exists: bool,
+    },
     Begin {
         read_only: bool,
     },
@@ -296,6 +302,7 @@ pub fn plan(statement: &Statement, catalog: &dyn Catalog) -> Result<Plan> {
         Statement::Begin { read_only } => Ok(Plan::Begin {
             read_only: *read_only,
         }),
+        Statement::AlterTable { table, change } => ddl::alter_table(table, change),
         Statement::Commit => Ok(Plan::Commit),
         Statement::Rollback => Ok(Plan::Rollback),
         Statement::Savepoint(name) => Ok(Plan::Savepoint(name.clone())),
