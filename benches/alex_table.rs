@@ -20,7 +20,7 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use common::{OrderedMap, SplitMix, sample, sorted_keys};
+use common::{OrderedMap, SplitMix, median, range, sample, sorted_keys};
 use omendb::alex::AlexMap;
 
 struct CountingAlloc;
@@ -63,19 +63,11 @@ struct Samples {
 
 impl Samples {
     fn median(&self) -> f64 {
-        let mut v = self.values.clone();
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
+        median(&self.values)
     }
 
     fn range(&self) -> (f64, f64) {
-        let min = self.values.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = self
-            .values
-            .iter()
-            .copied()
-            .fold(f64::NEG_INFINITY, f64::max);
-        (min, max)
+        range(&self.values)
     }
 }
 

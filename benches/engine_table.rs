@@ -23,7 +23,7 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::Instant;
 
-use common::{SplitMix, sorted_keys};
+use common::{SplitMix, median, range, sorted_keys};
 use omendb::catalog::{Column, TableDef};
 use omendb::storage::StorageKind;
 use omendb::types::{DataType, Value};
@@ -322,20 +322,6 @@ fn run_sqlite(keys: &[i64], opts: &Options, seed: u64) -> Results {
     read(&mut conn, &warmup);
     out.push(("point read, 10% cache", read(&mut conn, &hits)));
     out
-}
-
-// ---- report -------------------------------------------------------------------------------
-
-fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn range(values: &[f64]) -> (f64, f64) {
-    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    (min, max)
 }
 
 fn main() {

@@ -30,6 +30,20 @@ pub fn sorted_keys(n: usize, seed: u64) -> Vec<u64> {
     keys
 }
 
+/// The median of a benchmark's samples.
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// The smallest and largest sample.
+pub fn range(values: &[f64]) -> (f64, f64) {
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (min, max)
+}
+
 /// `count` keys drawn from `keys` in random order.
 pub fn sample(keys: &[u64], count: usize, seed: u64) -> Vec<u64> {
     let mut rng = SplitMix(seed);

@@ -428,58 +428,55 @@ fn join_rows(join: &JoinPlan, txn: &Transaction, measured: &mut Measured) -> Res
             None => true,
         })
     };
-    let mut right_matched = vec![false; right.len()];
-    let mut out = Vec::new();
-    if join.equi.is_empty() {
-        for l in &left {
-            let mut matched = false;
-            for (i, r) in right.iter().enumerate() {
-                let row = joined(l, r);
-                if passes(&row)? {
-                    matched = true;
-                    right_matched[i] = true;
-                    out.push(Arc::new(row));
-                }
+    // NULL keys never match, so they are not hashed.
+    let key = |exprs: &mut dyn Iterator<Item = &BoundExpr>, row: &Row| -> Result<Option<Vec<u8>>> {
+        let mut values = Vec::new();
+        for e in exprs {
+            let v = e.eval(row)?;
+            if v.is_null() {
+                return Ok(None);
             }
-            if !matched && keep_left {
-                out.push(Arc::new(joined(l, &nulls(join.right_width))));
-            }
+            values.push(v);
         }
-    } else {
-        // NULL keys never match, so they are not hashed.
-        let key =
-            |exprs: &mut dyn Iterator<Item = &BoundExpr>, row: &Row| -> Result<Option<Vec<u8>>> {
-                let mut values = Vec::new();
-                for e in exprs {
-                    let v = e.eval(row)?;
-                    if v.is_null() {
-                        return Ok(None);
-                    }
-                    values.push(v);
-                }
-                Ok(Some(encode_values(&values)))
-            };
+        Ok(Some(encode_values(&values)))
+    };
+    // A hash join probes the right rows sharing the left row's keys; a nested loop tries all.
+    let mut hashed: Option<HashMap<Vec<u8>, Vec<usize>>> = None;
+    if !join.equi.is_empty() {
         let mut table: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
         for (i, r) in right.iter().enumerate() {
             if let Some(k) = key(&mut join.equi.iter().map(|(_, r)| r), r)? {
                 table.entry(k).or_default().push(i);
             }
         }
-        for l in &left {
-            let mut matched = false;
-            if let Some(k) = key(&mut join.equi.iter().map(|(l, _)| l), l)? {
-                for &i in table.get(&k).into_iter().flatten() {
-                    let row = joined(l, &right[i]);
-                    if passes(&row)? {
-                        matched = true;
-                        right_matched[i] = true;
-                        out.push(Arc::new(row));
-                    }
-                }
+        hashed = Some(table);
+    }
+    let mut right_matched = vec![false; right.len()];
+    let mut out = Vec::new();
+    let every: Vec<usize> = if hashed.is_none() {
+        (0..right.len()).collect()
+    } else {
+        Vec::new()
+    };
+    for l in &left {
+        let candidates: &[usize] = match &hashed {
+            None => &every,
+            Some(table) => match key(&mut join.equi.iter().map(|(l, _)| l), l)? {
+                Some(k) => table.get(&k).map_or(&[], Vec::as_slice),
+                None => &[],
+            },
+        };
+        let mut matched = false;
+        for &i in candidates {
+            let row = joined(l, &right[i]);
+            if passes(&row)? {
+                matched = true;
+                right_matched[i] = true;
+                out.push(Arc::new(row));
             }
-            if !matched && keep_left {
-                out.push(Arc::new(joined(l, &nulls(join.right_width))));
-            }
+        }
+        if !matched && keep_left {
+            out.push(Arc::new(joined(l, &nulls(join.right_width))));
         }
     }
     if keep_right {

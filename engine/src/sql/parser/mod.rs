@@ -438,11 +438,7 @@ impl Translator<'_> {
                     sp::OnConflictAction::DoNothing => None,
                     sp::OnConflictAction::DoUpdate(update) => Some(ConflictUpdate {
                         assignments: self.assignments(&update.assignments)?,
-                        filter: update
-                            .selection
-                            .as_ref()
-                            .map(|e| self.expr(e))
-                            .transpose()?,
+                        filter: self.optional(update.selection.as_ref())?,
                     }),
                 };
                 Some(OnConflict { target, update })
@@ -657,13 +653,9 @@ impl Translator<'_> {
             distinct,
             items,
             from,
-            filter: select
-                .selection
-                .as_ref()
-                .map(|e| self.expr(e))
-                .transpose()?,
+            filter: self.optional(select.selection.as_ref())?,
             group_by,
-            having: select.having.as_ref().map(|e| self.expr(e)).transpose()?,
+            having: self.optional(select.having.as_ref())?,
             order_by: Vec::new(),
             limit: None,
             offset: None,
@@ -812,11 +804,7 @@ impl Translator<'_> {
         Ok(Statement::Update(Update {
             table,
             assignments: self.assignments(&update.assignments)?,
-            filter: update
-                .selection
-                .as_ref()
-                .map(|e| self.expr(e))
-                .transpose()?,
+            filter: self.optional(update.selection.as_ref())?,
             returning: self.returning(update.returning.as_ref())?,
         }))
     }
@@ -831,11 +819,7 @@ impl Translator<'_> {
         let table = self.single_table(tables, &delete.delete_token.0)?;
         Ok(Statement::Delete(Delete {
             table,
-            filter: delete
-                .selection
-                .as_ref()
-                .map(|e| self.expr(e))
-                .transpose()?,
+            filter: self.optional(delete.selection.as_ref())?,
             returning: self.returning(delete.returning.as_ref())?,
         }))
     }
@@ -1120,6 +1104,10 @@ impl Translator<'_> {
             distinct,
             star,
         })
+    }
+
+    fn optional(&self, expr: Option<&sp::Expr>) -> Result<Option<Expr>> {
+        expr.map(|e| self.expr(e)).transpose()
     }
 
     fn literal(&self, value: &sp::Value, at: &impl Spanned) -> Result<Literal> {
