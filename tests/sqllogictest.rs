@@ -64,7 +64,7 @@ fn render(value: &Value) -> String {
     }
 }
 
-fn run(file: &Path, kind: StorageKind) {
+fn run(file: &Path, kind: StorageKind) -> Result<(), String> {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = (kind != StorageKind::Memory).then(|| dir.path().to_path_buf());
     let db = Database::open(DatabaseConfig::new(kind, data_dir)).unwrap();
@@ -73,9 +73,9 @@ fn run(file: &Path, kind: StorageKind) {
             session: db.session(),
         }))
     });
-    if let Err(e) = runner.run_file(file) {
-        panic!("{} on {kind}:\n{}", file.display(), e.display(true));
-    }
+    runner
+        .run_file(file)
+        .map_err(|e| format!("{} on {kind}:\n{}", file.display(), e.display(true)))
 }
 
 #[test]
@@ -92,9 +92,11 @@ fn slt_corpus_on_every_backend() {
     if cfg!(feature = "rocksdb") {
         kinds.push(StorageKind::RocksDb);
     }
-    for file in &files {
-        for &kind in &kinds {
-            run(file, kind);
-        }
-    }
+    // Every file on every backend, then all the failures at once.
+    let failures: Vec<String> = files
+        .iter()
+        .flat_map(|file| kinds.iter().map(move |&kind| run(file, kind)))
+        .filter_map(Result::err)
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

@@ -140,6 +140,8 @@ pub struct Session {
     pub(crate) failed: bool,
     /// The block's savepoints, oldest first.
     pub(crate) savepoints: Vec<(String, crate::mvcc::Savepoint)>,
+    /// When the block began (host clock, microseconds): what `now()` returns inside it.
+    pub(crate) block_started: i64,
 }
 
 /// A snapshot of the database's counters.
@@ -224,6 +226,7 @@ impl Database {
             block: None,
             failed: false,
             savepoints: Vec::new(),
+            block_started: 0,
         }
     }
 

@@ -99,6 +99,15 @@ pub enum Error {
     DivisionByZero,
     #[error("{0}")]
     InvalidText(String),
+    /// Date/time input in a format no parser accepts (PostgreSQL's invalid_datetime_format).
+    #[error("{0}")]
+    InvalidDatetime(String),
+    /// A date/time field or result outside its range (month 13, a timestamp past year 294276).
+    #[error("{0}")]
+    DatetimeOutOfRange(String),
+    /// A string longer than its column's `VARCHAR(n)`/`CHAR(n)` allows.
+    #[error("value too long for type {0}")]
+    StringTooLong(String),
     #[error("LIMIT must not be negative")]
     NegativeLimit,
     #[error("OFFSET must not be negative")]
@@ -156,6 +165,9 @@ impl Error {
             Error::InvalidArgument(_) => "22023",
             Error::DivisionByZero => "22012",
             Error::InvalidText(_) => "22P02",
+            Error::InvalidDatetime(_) => "22007",
+            Error::DatetimeOutOfRange(_) => "22008",
+            Error::StringTooLong(_) => "22001",
             Error::NegativeLimit => "2201W",
             Error::NegativeOffset => "2201X",
             Error::InFailedTransaction => "25P02",

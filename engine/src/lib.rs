@@ -15,6 +15,8 @@ pub mod database;
 pub mod encoding;
 /// The engine's one public error type, with PostgreSQL SQLSTATE codes.
 pub mod error;
+/// The platform's clock and randomness (the OS natively; installed by a WebAssembly host).
+pub mod host;
 /// Snapshot-isolation transactions, version chains, group commit and garbage collection.
 pub mod mvcc;
 /// SQL: parser, planner and executor over the engine API.

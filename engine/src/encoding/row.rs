@@ -5,11 +5,13 @@
 //! ```
 //!
 //! Booleans take one byte, SMALLINT/INTEGER/BIGINT 2/4/8 bytes, REAL/DOUBLE 4/8 bytes (all
-//! little-endian), TEXT and BYTEA a varint length and the bytes. The count lets a row written
+//! little-endian), TEXT, BYTEA and JSON a varint length and the bytes, NUMERIC 16 bytes
+//! (`rust_decimal`'s own form), DATE 4 bytes, TIME and TIMESTAMP(TZ) 8, INTERVAL 16 (months,
+//! days, microseconds) and UUID 16. The count lets a row written
 //! before a column was added decode with that column's value for such rows (its default).
 
 use super::{put_varint, take, take_array, take_varint};
-use crate::types::{DataType, Row, Value};
+use crate::types::{DataType, Decimal, Interval, Row, Value};
 use crate::{Error, Result};
 
 /// Encodes `row`, whose values have already been admitted by `types` (see [`DataType::admit`]).
@@ -29,6 +31,18 @@ pub fn encode_row(types: &[DataType], row: &[Value]) -> Vec<u8> {
             (_, Value::Float(v)) => out.extend(v.to_le_bytes()),
             (_, Value::Text(s)) => put_bytes(&mut out, s.as_bytes()),
             (_, Value::Bytes(b)) => put_bytes(&mut out, b),
+            (_, Value::Json(s)) => put_bytes(&mut out, s.as_bytes()),
+            (_, Value::Numeric(d)) => out.extend(d.serialize()),
+            (_, Value::Date(d)) => out.extend(d.to_le_bytes()),
+            (_, Value::Time(t) | Value::Timestamp(t) | Value::TimestampTz(t)) => {
+                out.extend(t.to_le_bytes());
+            }
+            (_, Value::Interval(i)) => {
+                out.extend(i.months.to_le_bytes());
+                out.extend(i.days.to_le_bytes());
+                out.extend(i.micros.to_le_bytes());
+            }
+            (_, Value::Uuid(u)) => out.extend(u.as_bytes()),
         }
     }
     out
@@ -79,11 +93,38 @@ pub fn decode_row(types: &[DataType], missing: &[Value], mut input: &[u8]) -> Re
             DataType::Double => {
                 Value::Float(f64::from_le_bytes(take_array(input).ok_or_else(corrupt)?))
             }
-            DataType::Text => {
+            DataType::Text | DataType::Varchar(_) | DataType::Char(_) => {
                 let bytes = take_bytes(input).ok_or_else(corrupt)?;
                 Value::Text(String::from_utf8(bytes.to_vec()).map_err(|_| corrupt())?)
             }
+            DataType::Json | DataType::Jsonb => {
+                let bytes = take_bytes(input).ok_or_else(corrupt)?;
+                Value::Json(String::from_utf8(bytes.to_vec()).map_err(|_| corrupt())?)
+            }
             DataType::Bytea => Value::Bytes(take_bytes(input).ok_or_else(corrupt)?.to_vec()),
+            DataType::Numeric(_) => {
+                Value::Numeric(Decimal::deserialize(take_array(input).ok_or_else(corrupt)?))
+            }
+            DataType::Date => {
+                Value::Date(i32::from_le_bytes(take_array(input).ok_or_else(corrupt)?))
+            }
+            DataType::Time | DataType::Timestamp | DataType::TimestampTz => {
+                let v = i64::from_le_bytes(take_array(input).ok_or_else(corrupt)?);
+                match ty {
+                    DataType::Time => Value::Time(v),
+                    DataType::Timestamp => Value::Timestamp(v),
+                    _ => Value::TimestampTz(v),
+                }
+            }
+            DataType::Interval => {
+                let months = i32::from_le_bytes(take_array(input).ok_or_else(corrupt)?);
+                let days = i32::from_le_bytes(take_array(input).ok_or_else(corrupt)?);
+                let micros = i64::from_le_bytes(take_array(input).ok_or_else(corrupt)?);
+                Value::Interval(Interval::new(months, days, micros))
+            }
+            DataType::Uuid => Value::Uuid(uuid::Uuid::from_bytes(
+                take_array(input).ok_or_else(corrupt)?,
+            )),
         };
         row.push(value);
     }

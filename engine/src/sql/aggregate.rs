@@ -4,8 +4,9 @@
 use std::collections::BTreeSet;
 
 use super::expr::{BoundExpr, compare};
+use super::operators;
 use crate::encoding::encode_values;
-use crate::types::{DataType, Value};
+use crate::types::{DataType, Decimal, Value};
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,29 +40,24 @@ impl AggregateFunc {
         })
     }
 
-    /// The result type for an argument of type `arg` (PostgreSQL's, except that SUM of
-    /// BIGINT and AVG of integers give BIGINT and DOUBLE PRECISION until NUMERIC exists).
+    /// The result type for an argument of type `arg` (PostgreSQL's: SUM of small integers is
+    /// BIGINT, of BIGINT and NUMERIC NUMERIC; AVG of integers and NUMERIC is NUMERIC).
     pub fn result_type(self, arg: Option<DataType>) -> Result<DataType> {
-        let numeric = |t: DataType| {
-            matches!(
-                t,
-                DataType::SmallInt
-                    | DataType::Integer
-                    | DataType::BigInt
-                    | DataType::Real
-                    | DataType::Double
-            )
-        };
+        use DataType::{BigInt, Double, Interval, Numeric, Real};
+        let arg = arg.map(DataType::unconstrained);
         Ok(match (self, arg) {
-            (AggregateFunc::CountRows | AggregateFunc::Count, _) => DataType::BigInt,
-            (AggregateFunc::Sum, Some(t)) if t.is_integer() => DataType::BigInt,
-            (AggregateFunc::Sum, Some(t)) if numeric(t) => t,
-            (AggregateFunc::Avg, Some(t)) if numeric(t) => DataType::Double,
+            (AggregateFunc::CountRows | AggregateFunc::Count, _) => BigInt,
+            (AggregateFunc::Sum, Some(t)) if t.is_integer() && t != BigInt => BigInt,
+            (AggregateFunc::Sum | AggregateFunc::Avg, Some(t)) if t.is_integer() => Numeric(None),
+            (AggregateFunc::Sum | AggregateFunc::Avg, Some(t @ (Numeric(_) | Interval))) => t,
+            (AggregateFunc::Sum, Some(t @ (Real | Double))) => t,
+            (AggregateFunc::Avg, Some(Real | Double)) => Double,
             (AggregateFunc::Min | AggregateFunc::Max, Some(t)) => t,
             (AggregateFunc::BoolAnd | AggregateFunc::BoolOr, Some(DataType::Boolean)) => {
                 DataType::Boolean
             }
             (AggregateFunc::StringAgg, Some(DataType::Text)) => DataType::Text,
+            (AggregateFunc::Min | AggregateFunc::Max, None) => DataType::Text,
             (func, arg) => {
                 return Err(Error::UndefinedFunction(format!(
                     "function {}({}) does not exist",
@@ -95,6 +91,8 @@ pub struct Aggregate {
     /// STRING_AGG's separator.
     pub separator: Option<BoundExpr>,
     pub distinct: bool,
+    /// The result type ([`AggregateFunc::result_type`] of the argument's).
+    pub ty: DataType,
 }
 
 /// The running state of one aggregate over one group.
@@ -102,6 +100,8 @@ pub struct Aggregate {
 pub struct Accumulator {
     count: i64,
     value: Option<Value>,
+    /// SUM and AVG of integers: exact, wide enough for any number of BIGINTs in practice.
+    int_sum: i128,
     float_sum: f64,
     seen: Option<BTreeSet<Vec<u8>>>,
 }
@@ -111,6 +111,7 @@ impl Accumulator {
         Self {
             count: 0,
             value: None,
+            int_sum: 0,
             float_sum: 0.0,
             seen: aggregate.distinct.then(BTreeSet::new),
         }
@@ -133,31 +134,25 @@ impl Accumulator {
         self.count += 1;
         match aggregate.func {
             AggregateFunc::CountRows | AggregateFunc::Count => {}
-            AggregateFunc::Sum => {
-                self.value = Some(match (self.value.take(), value) {
-                    (None, v) => v,
-                    (Some(Value::Int(a)), Value::Int(b)) => {
-                        Value::Int(a.checked_add(b).ok_or_else(|| {
-                            Error::NumericOutOfRange("bigint out of range".into())
-                        })?)
-                    }
-                    (Some(Value::Float(a)), Value::Float(b)) => Value::Float(a + b),
-                    (Some(a), b) => {
-                        return Err(Error::Datatype(format!(
-                            "cannot sum {} and {}",
-                            a.type_name(),
-                            b.type_name()
-                        )));
-                    }
-                });
-            }
-            AggregateFunc::Avg => {
-                self.float_sum += match value {
-                    Value::Int(i) => i as f64,
-                    Value::Float(f) => f,
-                    _ => 0.0,
-                };
-            }
+            AggregateFunc::Sum | AggregateFunc::Avg => match value {
+                Value::Int(i) => {
+                    self.int_sum = self.int_sum.checked_add(i128::from(i)).ok_or_else(|| {
+                        Error::NumericOutOfRange("value overflows numeric format".into())
+                    })?;
+                }
+                Value::Float(f) => self.float_sum += f,
+                value => {
+                    self.value = Some(match self.value.take() {
+                        None => value,
+                        Some(sum) => operators::binary(
+                            super::parser::ast::BinaryOp::Add,
+                            sum,
+                            value,
+                            DataType::Numeric(None),
+                        )?,
+                    });
+                }
+            },
             AggregateFunc::Min | AggregateFunc::Max => {
                 let replace = match &self.value {
                     None => true,
@@ -208,12 +203,38 @@ impl Accumulator {
         Ok(())
     }
 
-    pub fn finish(self, aggregate: &Aggregate) -> Value {
-        match aggregate.func {
+    pub fn finish(self, aggregate: &Aggregate) -> Result<Value> {
+        let (func, ty) = (aggregate.func, aggregate.ty);
+        Ok(match func {
             AggregateFunc::CountRows | AggregateFunc::Count => Value::Int(self.count),
-            AggregateFunc::Avg if self.count == 0 => Value::Null,
-            AggregateFunc::Avg => Value::Float(self.float_sum / self.count as f64),
+            AggregateFunc::Sum | AggregateFunc::Avg if self.count == 0 => Value::Null,
+            AggregateFunc::Sum | AggregateFunc::Avg => {
+                let sum = match (ty, self.value) {
+                    (DataType::Real | DataType::Double, _) => Value::Float(self.float_sum),
+                    (DataType::BigInt, _) => Value::Int(
+                        i64::try_from(self.int_sum)
+                            .map_err(|_| Error::NumericOutOfRange("bigint out of range".into()))?,
+                    ),
+                    (_, Some(sum)) => sum,
+                    (_, None) => {
+                        Value::Numeric(Decimal::try_from_i128_with_scale(self.int_sum, 0).map_err(
+                            |_| Error::NumericOutOfRange("value overflows numeric format".into()),
+                        )?)
+                    }
+                };
+                if func == AggregateFunc::Sum {
+                    sum
+                } else {
+                    let count = Value::Int(self.count);
+                    match sum {
+                        Value::Interval(i) => Value::Interval(i.scale(1.0 / self.count as f64)?),
+                        sum => {
+                            operators::binary(super::parser::ast::BinaryOp::Divide, sum, count, ty)?
+                        }
+                    }
+                }
+            }
             _ => self.value.unwrap_or(Value::Null),
-        }
+        })
     }
 }

@@ -370,7 +370,7 @@ fn group(rows: Vec<Arc<Row>>, plan: &GroupPlan) -> Result<Vec<Arc<Row>>> {
     let mut out = Vec::with_capacity(groups.len());
     for (_, (mut values, accumulators)) in groups {
         for (accumulator, aggregate) in accumulators.into_iter().zip(&plan.aggregates) {
-            values.push(accumulator.finish(aggregate));
+            values.push(accumulator.finish(aggregate)?);
         }
         if let Some(having) = &plan.having {
             if having.eval(&values)? != Value::Boolean(true) {

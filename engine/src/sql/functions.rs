@@ -4,8 +4,11 @@
 
 use std::cmp::Ordering;
 
+use rust_decimal::RoundingStrategy;
+
 use super::expr::{BoundExpr, compare, out_of_range};
-use crate::types::{DataType, Value};
+use super::temporal;
+use crate::types::{DataType, Decimal, Value, json_typeof};
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +45,27 @@ pub enum ScalarFunc {
     SplitPart,
     Concat,
     ConcatWs,
+    Trunc,
+    Random,
+    /// `now()`, `current_timestamp`, `transaction_timestamp()`: when the transaction began.
+    Now,
+    StatementTimestamp,
+    ClockTimestamp,
+    CurrentDate,
+    CurrentTime,
+    LocalTimestamp,
+    /// `extract(field from x)` (NUMERIC) and `date_part('field', x)` (double precision).
+    Extract,
+    DatePart,
+    DateTrunc,
+    Age,
+    MakeDate,
+    MakeTime,
+    MakeTimestamp,
+    ToTimestamp,
+    GenRandomUuid,
+    JsonTypeof,
+    JsonArrayLength,
 }
 
 /// How an argument is converted before the call.
@@ -54,6 +78,22 @@ pub enum Param {
     Common,
     /// Anything, as it is (CONCAT).
     Any,
+    /// A number: NUMERIC and floats as they are, integers as double precision.
+    Number,
+    /// A date, timestamp, timestamptz, time or interval as it is; unknown input a timestamp.
+    Temporal,
+    /// JSON or JSONB as it is; unknown input JSON.
+    Json,
+}
+
+/// A function's result type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Returns {
+    Fixed(DataType),
+    /// The common type of the `Common` arguments.
+    Common,
+    /// The type of the argument at this position (after conversion).
+    Arg(usize),
 }
 
 /// A function's signature: fixed parameters, then optional ones, then a repeatable one.
@@ -62,15 +102,14 @@ pub struct Signature {
     pub required: &'static [Param],
     pub optional: &'static [Param],
     pub repeated: Option<Param>,
-    /// The result type; `None`: the common type of the arguments (or the first one's).
-    pub result: Option<DataType>,
+    pub result: Returns,
 }
 
 const fn sig(
     required: &'static [Param],
     optional: &'static [Param],
     repeated: Option<Param>,
-    result: Option<DataType>,
+    result: Returns,
 ) -> Signature {
     Signature {
         required,
@@ -116,6 +155,25 @@ impl ScalarFunc {
             "split_part" => SplitPart,
             "concat" => Concat,
             "concat_ws" => ConcatWs,
+            "trunc" => Trunc,
+            "random" => Random,
+            "now" | "current_timestamp" | "transaction_timestamp" => Now,
+            "statement_timestamp" => StatementTimestamp,
+            "clock_timestamp" => ClockTimestamp,
+            "current_date" => CurrentDate,
+            "current_time" | "localtime" => CurrentTime,
+            "localtimestamp" => LocalTimestamp,
+            "extract" => Extract,
+            "date_part" => DatePart,
+            "date_trunc" => DateTrunc,
+            "age" => Age,
+            "make_date" => MakeDate,
+            "make_time" => MakeTime,
+            "make_timestamp" => MakeTimestamp,
+            "to_timestamp" => ToTimestamp,
+            "gen_random_uuid" | "uuid_generate_v4" => GenRandomUuid,
+            "json_typeof" | "jsonb_typeof" => JsonTypeof,
+            "json_array_length" | "jsonb_array_length" => JsonArrayLength,
             _ => return None,
         })
     }
@@ -155,7 +213,43 @@ impl ScalarFunc {
             SplitPart => "split_part",
             Concat => "concat",
             ConcatWs => "concat_ws",
+            Trunc => "trunc",
+            Random => "random",
+            Now => "now",
+            StatementTimestamp => "statement_timestamp",
+            ClockTimestamp => "clock_timestamp",
+            CurrentDate => "current_date",
+            CurrentTime => "current_time",
+            LocalTimestamp => "localtimestamp",
+            Extract => "extract",
+            DatePart => "date_part",
+            DateTrunc => "date_trunc",
+            Age => "age",
+            MakeDate => "make_date",
+            MakeTime => "make_time",
+            MakeTimestamp => "make_timestamp",
+            ToTimestamp => "to_timestamp",
+            GenRandomUuid => "gen_random_uuid",
+            JsonTypeof => "json_typeof",
+            JsonArrayLength => "json_array_length",
         }
+    }
+
+    /// Whether the function can return a different value for the same arguments (so a call
+    /// is never evaluated while planning).
+    pub fn is_volatile(self) -> bool {
+        use ScalarFunc::*;
+        matches!(
+            self,
+            Random
+                | Now
+                | StatementTimestamp
+                | ClockTimestamp
+                | CurrentDate
+                | CurrentTime
+                | LocalTimestamp
+                | GenRandomUuid
+        ) || self == Age
     }
 
     pub fn signature(self) -> Signature {
@@ -163,27 +257,62 @@ impl ScalarFunc {
         use Param::*;
         use ScalarFunc::*;
         match self {
-            Coalesce => sig(&[Common], &[], Some(Common), None),
-            NullIf => sig(&[Common, Common], &[], None, None),
-            Greatest | Least => sig(&[Common], &[], Some(Common), None),
-            Abs => sig(&[Common], &[], None, None),
-            Round => sig(&[Double], &[Integer], None, Some(T::Double)),
-            Ceil | Floor | Sqrt | Exp | Ln | Log10 | Sign => {
-                sig(&[Double], &[], None, Some(T::Double))
+            Coalesce => sig(&[Common], &[], Some(Common), Returns::Common),
+            NullIf => sig(&[Common, Common], &[], None, Returns::Common),
+            Greatest | Least => sig(&[Common], &[], Some(Common), Returns::Common),
+            Abs | Ceil | Floor | Sign => sig(&[Number], &[], None, Returns::Arg(0)),
+            Round | Trunc => sig(&[Number], &[Integer], None, Returns::Arg(0)),
+            Sqrt | Exp | Ln | Log10 => sig(&[Double], &[], None, Returns::Fixed(T::Double)),
+            Power => sig(&[Double, Double], &[], None, Returns::Fixed(T::Double)),
+            Mod => sig(&[Integer, Integer], &[], None, Returns::Fixed(T::BigInt)),
+            Pi | Random => sig(&[], &[], None, Returns::Fixed(T::Double)),
+            Lower | Upper | Reverse => sig(&[Text], &[], None, Returns::Fixed(T::Text)),
+            Length => sig(&[Text], &[], None, Returns::Fixed(T::Integer)),
+            Trim | LTrim | RTrim => sig(&[Text], &[Text], None, Returns::Fixed(T::Text)),
+            Substr => sig(&[Text, Integer], &[Integer], None, Returns::Fixed(T::Text)),
+            Replace => sig(&[Text, Text, Text], &[], None, Returns::Fixed(T::Text)),
+            Left | Right | Repeat => sig(&[Text, Integer], &[], None, Returns::Fixed(T::Text)),
+            StrPos => sig(&[Text, Text], &[], None, Returns::Fixed(T::Integer)),
+            SplitPart => sig(&[Text, Text, Integer], &[], None, Returns::Fixed(T::Text)),
+            Concat => sig(&[], &[], Some(Any), Returns::Fixed(T::Text)),
+            ConcatWs => sig(&[Text], &[], Some(Any), Returns::Fixed(T::Text)),
+            Now | StatementTimestamp | ClockTimestamp => {
+                sig(&[], &[], None, Returns::Fixed(T::TimestampTz))
             }
-            Power => sig(&[Double, Double], &[], None, Some(T::Double)),
-            Mod => sig(&[Integer, Integer], &[], None, Some(T::BigInt)),
-            Pi => sig(&[], &[], None, Some(T::Double)),
-            Lower | Upper | Reverse => sig(&[Text], &[], None, Some(T::Text)),
-            Length => sig(&[Text], &[], None, Some(T::Integer)),
-            Trim | LTrim | RTrim => sig(&[Text], &[Text], None, Some(T::Text)),
-            Substr => sig(&[Text, Integer], &[Integer], None, Some(T::Text)),
-            Replace => sig(&[Text, Text, Text], &[], None, Some(T::Text)),
-            Left | Right | Repeat => sig(&[Text, Integer], &[], None, Some(T::Text)),
-            StrPos => sig(&[Text, Text], &[], None, Some(T::Integer)),
-            SplitPart => sig(&[Text, Text, Integer], &[], None, Some(T::Text)),
-            Concat => sig(&[], &[], Some(Any), Some(T::Text)),
-            ConcatWs => sig(&[Text], &[], Some(Any), Some(T::Text)),
+            CurrentDate => sig(&[], &[], None, Returns::Fixed(T::Date)),
+            CurrentTime => sig(&[], &[], None, Returns::Fixed(T::Time)),
+            LocalTimestamp => sig(&[], &[], None, Returns::Fixed(T::Timestamp)),
+            Extract => sig(
+                &[Text, Temporal],
+                &[],
+                None,
+                Returns::Fixed(T::Numeric(None)),
+            ),
+            DatePart => sig(&[Text, Temporal], &[], None, Returns::Fixed(T::Double)),
+            DateTrunc => sig(&[Text, Temporal], &[], None, Returns::Arg(1)),
+            Age => sig(&[Temporal], &[Temporal], None, Returns::Fixed(T::Interval)),
+            MakeDate => sig(
+                &[Integer, Integer, Integer],
+                &[],
+                None,
+                Returns::Fixed(T::Date),
+            ),
+            MakeTime => sig(
+                &[Integer, Integer, Double],
+                &[],
+                None,
+                Returns::Fixed(T::Time),
+            ),
+            MakeTimestamp => sig(
+                &[Integer, Integer, Integer, Integer, Integer, Double],
+                &[],
+                None,
+                Returns::Fixed(T::Timestamp),
+            ),
+            ToTimestamp => sig(&[Double], &[], None, Returns::Fixed(T::TimestampTz)),
+            GenRandomUuid => sig(&[], &[], None, Returns::Fixed(T::Uuid)),
+            JsonTypeof => sig(&[Json], &[], None, Returns::Fixed(T::Text)),
+            JsonArrayLength => sig(&[Json], &[], None, Returns::Fixed(T::Integer)),
         }
     }
 
@@ -253,6 +382,9 @@ impl ScalarFunc {
                 });
             }
             Pi => return Ok(Value::Float(std::f64::consts::PI)),
+            // Clock functions take no arguments.
+            Now | StatementTimestamp | ClockTimestamp | CurrentDate | CurrentTime
+            | LocalTimestamp => return temporal::call(self, &[]),
             _ => {}
         }
         let values = args
@@ -273,22 +405,10 @@ impl ScalarFunc {
             _ => f64::NAN,
         };
         Ok(match self {
-            Abs => match &values[0] {
-                Value::Int(i) => Value::Int(
-                    i.checked_abs()
-                        .ok_or_else(|| out_of_range(DataType::BigInt))?,
-                ),
-                Value::Float(f) => Value::Float(f.abs()),
-                other => other.clone(),
-            },
-            Round => {
+            Abs | Round | Trunc | Ceil | Floor | Sign => {
                 let digits = if values.len() > 1 { int(1) } else { 0 };
-                let scale = 10f64.powi(i32::try_from(digits).unwrap_or(0));
-                // PostgreSQL's numeric round: half away from zero.
-                Value::Float((float(0) * scale).round() / scale)
+                math(self, &values[0], digits)?
             }
-            Ceil => Value::Float(float(0).ceil()),
-            Floor => Value::Float(float(0).floor()),
             Sqrt if float(0) < 0.0 => {
                 return Err(Error::InvalidArgument(
                     "cannot take square root of a negative number".into(),
@@ -308,13 +428,6 @@ impl ScalarFunc {
             Log10 => Value::Float(float(0).log10()),
             Mod if int(1) == 0 => return Err(Error::DivisionByZero),
             Mod => Value::Int(int(0).wrapping_rem(int(1))),
-            Sign => Value::Float(if float(0) > 0.0 {
-                1.0
-            } else if float(0) < 0.0 {
-                -1.0
-            } else {
-                0.0
-            }),
             Lower => Value::Text(text(0).to_lowercase()),
             Upper => Value::Text(text(0).to_uppercase()),
             Reverse => Value::Text(text(0).chars().rev().collect()),
@@ -412,7 +525,84 @@ impl ScalarFunc {
                         .to_string(),
                 )
             }
+            Random => {
+                let mut bytes = [0u8; 8];
+                crate::host::fill_random(&mut bytes)?;
+                // 53 random bits: uniform in [0, 1).
+                Value::Float((u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64)
+            }
+            GenRandomUuid => {
+                let mut bytes = [0u8; 16];
+                crate::host::fill_random(&mut bytes)?;
+                Value::Uuid(uuid::Builder::from_random_bytes(bytes).into_uuid())
+            }
+            JsonTypeof => Value::Text(json_typeof(&text(0))?.into()),
+            JsonArrayLength => temporal::json_array_length(&text(0))?,
+            Now | StatementTimestamp | ClockTimestamp | CurrentDate | CurrentTime
+            | LocalTimestamp | Extract | DatePart | DateTrunc | Age | MakeDate | MakeTime
+            | MakeTimestamp | ToTimestamp => temporal::call(self, &values)?,
             Coalesce | NullIf | Greatest | Least | Concat | ConcatWs | Pi => Value::Null,
         })
     }
+}
+
+/// ABS, ROUND, TRUNC, CEIL, FLOOR and SIGN on one number. NUMERIC stays exact; ROUND rounds
+/// half away from zero.
+fn math(func: ScalarFunc, value: &Value, digits: i64) -> Result<Value> {
+    use ScalarFunc::*;
+    let digits = i32::try_from(digits.clamp(-40, 40)).unwrap_or(0);
+    Ok(match value {
+        Value::Numeric(d) => Value::Numeric(match func {
+            Abs => d.abs(),
+            Round | Trunc => {
+                let strategy = if func == Round {
+                    RoundingStrategy::MidpointAwayFromZero
+                } else {
+                    RoundingStrategy::ToZero
+                };
+                round_decimal(*d, digits, strategy)?
+            }
+            Ceil => d.ceil(),
+            Floor => d.floor(),
+            _ => rust_decimal::prelude::Signed::signum(d),
+        }),
+        Value::Int(i) if func == Abs => Value::Int(
+            i.checked_abs()
+                .ok_or_else(|| out_of_range(DataType::BigInt))?,
+        ),
+        other => {
+            let f = match other {
+                Value::Int(i) => *i as f64,
+                Value::Float(f) => *f,
+                _ => f64::NAN,
+            };
+            let scale = 10f64.powi(digits);
+            Value::Float(match func {
+                Abs => f.abs(),
+                Round => (f * scale).round() / scale,
+                Trunc => (f * scale).trunc() / scale,
+                Ceil => f.ceil(),
+                Floor => f.floor(),
+                _ if f > 0.0 => 1.0,
+                _ if f < 0.0 => -1.0,
+                _ => 0.0,
+            })
+        }
+    })
+}
+
+/// `d` rounded to `digits` decimals; negative digits round to tens, hundreds, …
+fn round_decimal(d: Decimal, digits: i32, strategy: RoundingStrategy) -> Result<Decimal> {
+    if digits >= 0 {
+        let mut r = d.round_dp_with_strategy(digits.unsigned_abs().min(28), strategy);
+        r.rescale(digits.unsigned_abs().min(28));
+        return Ok(r);
+    }
+    let factor = Decimal::from_i128_with_scale(10i128.pow(digits.unsigned_abs().min(28)), 0);
+    let overflow = || Error::NumericOutOfRange("value overflows numeric format".into());
+    let scaled = d.checked_div(factor).ok_or_else(overflow)?;
+    let rounded = scaled.round_dp_with_strategy(0, strategy);
+    let mut r = rounded.checked_mul(factor).ok_or_else(overflow)?;
+    r.rescale(0);
+    Ok(r)
 }

@@ -49,9 +49,11 @@ pub mod executor;
 pub mod explain;
 pub mod expr;
 pub mod functions;
+pub mod operators;
 pub mod parser;
 pub mod planner;
 mod session;
+pub mod temporal;
 #[cfg(test)]
 mod tests;
 

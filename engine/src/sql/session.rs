@@ -121,6 +121,14 @@ impl Session {
         if self.failed && !ends_failure {
             return Err(Error::InFailedTransaction);
         }
+        // Without a host clock (a wasm host that installed none) the clock functions fail
+        // when called; everything else runs.
+        if let Ok(now) = crate::host::now_micros() {
+            if self.block.is_none() {
+                self.block_started = now;
+            }
+            super::temporal::set_statement_clock(self.block_started, now);
+        }
         let result = make_plan(self).and_then(|(plan, subqueries)| self.run(&plan, subqueries));
         if result.is_err() {
             self.fail();

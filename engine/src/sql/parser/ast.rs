@@ -345,6 +345,16 @@ pub enum BinaryOp {
     GtEq,
     And,
     Or,
+    /// `json -> key`: a field or element, as JSON.
+    JsonGet,
+    /// `json ->> key`: a field or element, as text.
+    JsonGetText,
+    /// `jsonb @> jsonb`
+    JsonContains,
+    /// `jsonb <@ jsonb`
+    JsonContainedBy,
+    /// `jsonb ? text`
+    JsonHasKey,
 }
 
 impl BinaryOp {
@@ -365,6 +375,11 @@ impl BinaryOp {
             BinaryOp::GtEq => ">=",
             BinaryOp::And => "AND",
             BinaryOp::Or => "OR",
+            BinaryOp::JsonGet => "->",
+            BinaryOp::JsonGetText => "->>",
+            BinaryOp::JsonContains => "@>",
+            BinaryOp::JsonContainedBy => "<@",
+            BinaryOp::JsonHasKey => "?",
         }
     }
 
@@ -377,6 +392,17 @@ impl BinaryOp {
                 | BinaryOp::LtEq
                 | BinaryOp::Gt
                 | BinaryOp::GtEq
+        )
+    }
+
+    pub fn is_json(self) -> bool {
+        matches!(
+            self,
+            BinaryOp::JsonGet
+                | BinaryOp::JsonGetText
+                | BinaryOp::JsonContains
+                | BinaryOp::JsonContainedBy
+                | BinaryOp::JsonHasKey
         )
     }
 }

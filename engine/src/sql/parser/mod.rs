@@ -387,11 +387,88 @@ impl Translator<'_> {
             T::Real | T::Float4 => DataType::Real,
             T::DoublePrecision | T::Float8 => DataType::Double,
             T::Float(sp::ExactNumberInfo::None) => DataType::Double,
-            T::Text | T::Varchar(None) | T::CharacterVarying(None) => DataType::Text,
+            T::Text => DataType::Text,
+            T::Varchar(length) | T::CharacterVarying(length) | T::CharVarying(length) => {
+                DataType::Varchar(length.as_ref().map(|l| self.length(l, at)).transpose()?)
+            }
+            T::Char(length) | T::Character(length) => DataType::Char(
+                length
+                    .as_ref()
+                    .map(|l| self.length(l, at))
+                    .transpose()?
+                    .unwrap_or(1),
+            ),
             T::Bool | T::Boolean => DataType::Boolean,
             T::Bytea => DataType::Bytea,
+            T::Numeric(info) | T::Decimal(info) | T::Dec(info) => DataType::Numeric(match info {
+                sp::ExactNumberInfo::None => None,
+                sp::ExactNumberInfo::Precision(p) => Some((self.precision(*p, at)?, 0)),
+                sp::ExactNumberInfo::PrecisionAndScale(p, s) => {
+                    let p = self.precision(*p, at)?;
+                    let s = u16::try_from(*s).ok().filter(|s| *s <= p).ok_or_else(|| {
+                        Error::Syntax(format!(
+                            "NUMERIC scale {s} must be between 0 and precision {p}"
+                        ))
+                        .at(self.position(at))
+                    })?;
+                    Some((p, s))
+                }
+            }),
+            T::Date => DataType::Date,
+            T::Time(_, sp::TimezoneInfo::None | sp::TimezoneInfo::WithoutTimeZone) => {
+                DataType::Time
+            }
+            T::Timestamp(_, sp::TimezoneInfo::None | sp::TimezoneInfo::WithoutTimeZone) => {
+                DataType::Timestamp
+            }
+            T::Timestamp(_, sp::TimezoneInfo::WithTimeZone | sp::TimezoneInfo::Tz) => {
+                DataType::TimestampTz
+            }
+            T::Interval { fields: None, .. } => DataType::Interval,
+            T::Uuid => DataType::Uuid,
+            T::JSON => DataType::Json,
+            T::JSONB => DataType::Jsonb,
+            T::Custom(name, modifiers) if modifiers.is_empty() => {
+                match name.to_string().to_ascii_lowercase().as_str() {
+                    "timestamptz" => DataType::TimestampTz,
+                    "bpchar" => DataType::Char(1),
+                    other => {
+                        return Err(Error::UndefinedObject(format!("type \"{other}\""))
+                            .at(self.position(at)));
+                    }
+                }
+            }
             other => return Err(self.unsupported(&format!("the type {other}"), at)),
         })
+    }
+
+    /// A `VARCHAR(n)`/`CHAR(n)` length: at least 1.
+    fn length(&self, length: &sp::CharacterLength, at: &impl Spanned) -> Result<u32> {
+        match length {
+            sp::CharacterLength::IntegerLength { length, .. } if *length >= 1 => {
+                u32::try_from(*length).map_err(|_| {
+                    Error::InvalidArgument("length for type varchar cannot exceed 10485760".into())
+                        .at(self.position(at))
+                })
+            }
+            _ => Err(
+                Error::Syntax("length for a character type must be at least 1".into())
+                    .at(self.position(at)),
+            ),
+        }
+    }
+
+    /// A NUMERIC precision: 1 to 1000, as in PostgreSQL.
+    fn precision(&self, precision: u64, at: &impl Spanned) -> Result<u16> {
+        u16::try_from(precision)
+            .ok()
+            .filter(|p| (1..=1000).contains(p))
+            .ok_or_else(|| {
+                Error::Syntax(format!(
+                    "NUMERIC precision {precision} must be between 1 and 1000"
+                ))
+                .at(self.position(at))
+            })
     }
 
     fn insert(&self, insert: &sp::Insert) -> Result<Statement> {
@@ -873,6 +950,11 @@ impl Translator<'_> {
                     sp::BinaryOperator::GtEq => BinaryOp::GtEq,
                     sp::BinaryOperator::And => BinaryOp::And,
                     sp::BinaryOperator::Or => BinaryOp::Or,
+                    sp::BinaryOperator::Arrow => BinaryOp::JsonGet,
+                    sp::BinaryOperator::LongArrow => BinaryOp::JsonGetText,
+                    sp::BinaryOperator::AtArrow => BinaryOp::JsonContains,
+                    sp::BinaryOperator::ArrowAt => BinaryOp::JsonContainedBy,
+                    sp::BinaryOperator::Question => BinaryOp::JsonHasKey,
                     other => return Err(self.unsupported(&format!("the operator {other}"), expr)),
                 },
                 left: boxed(left)?,
@@ -978,6 +1060,44 @@ impl Translator<'_> {
                     star: false,
                 }
             }
+            sp::Expr::TypedString(typed) => ExprKind::Cast {
+                expr: Box::new(Expr {
+                    kind: ExprKind::Literal(self.literal(&typed.value.value, expr)?),
+                    position,
+                }),
+                to: self.data_type(&typed.data_type, expr)?,
+            },
+            sp::Expr::Interval(interval) => {
+                let value = self.expr(&interval.value)?;
+                // `INTERVAL '2' DAY` is `'2 day'`.
+                let value = match (&value.kind, &interval.leading_field) {
+                    (ExprKind::Literal(Literal::String(s)), Some(field)) => Expr {
+                        kind: ExprKind::Literal(Literal::String(format!("{s} {field}"))),
+                        position,
+                    },
+                    _ => value,
+                };
+                ExprKind::Cast {
+                    expr: Box::new(value),
+                    to: DataType::Interval,
+                }
+            }
+            sp::Expr::Extract {
+                field, expr: inner, ..
+            } => ExprKind::Function {
+                name: "extract".into(),
+                args: vec![
+                    Expr {
+                        kind: ExprKind::Literal(Literal::String(
+                            field.to_string().to_ascii_lowercase(),
+                        )),
+                        position,
+                    },
+                    self.expr(inner)?,
+                ],
+                distinct: false,
+                star: false,
+            },
             sp::Expr::Subquery(query) => ExprKind::Subquery(Box::new(self.query(query)?)),
             sp::Expr::In {
                 expr: inner,

@@ -5,8 +5,12 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use super::super::aggregate::{Aggregate, AggregateFunc};
-use super::super::expr::{BoundExpr, ScalarFunc, SqlType, SubqueryKind, numeric_result};
-use super::super::functions::Param;
+use super::super::expr::{BoundExpr, ScalarFunc, SqlType, SubqueryKind};
+use super::super::functions::{Param, Returns};
+use super::super::operators::{
+    arithmetic_type, comparison_type, json_operator_type, no_operator, numeric_result,
+    unknown_operand_type,
+};
 use super::super::parser::ast::{BinaryOp, Expr, ExprKind, Literal, Select, UnaryOp};
 use super::Catalog;
 use crate::catalog::TableSchema;
@@ -174,8 +178,8 @@ fn bind_inner(expr: &Expr, scope: Scope<'_>) -> Result<(BoundExpr, SqlType)> {
             let (inner, ty) = bind(inner, scope)?;
             match op {
                 UnaryOp::Plus | UnaryOp::Minus => {
-                    let ty = match ty {
-                        Some(t) if numeric_result(t, t).is_some() => t,
+                    let ty = match ty.map(DataType::unconstrained) {
+                        Some(t) if t.is_numeric() || t == DataType::Interval => t,
                         None => DataType::Double,
                         Some(t) => {
                             return Err(Error::UndefinedFunction(format!(
@@ -435,6 +439,7 @@ fn function(
             arg,
             separator,
             distinct,
+            ty,
         };
         let mut aggregates = grouping.aggregates.borrow_mut();
         let index = match aggregates.iter().position(|(a, _)| *a == aggregate) {
@@ -479,9 +484,8 @@ fn function(
     for (i, (_, t)) in bound.iter().enumerate() {
         if let (Param::Common, Some(t)) = (param(i), t) {
             common = Some(match common {
-                None => *t,
-                Some(c) if c == *t => c,
-                Some(c) => numeric_result(c, *t).ok_or_else(|| {
+                None => t.unconstrained(),
+                Some(c) => comparison_type(c, *t).ok_or_else(|| {
                     Error::Datatype(format!(
                         "{} types {} and {} cannot be matched",
                         name.to_uppercase(),
@@ -493,17 +497,51 @@ fn function(
         }
     }
     let mut converted = Vec::with_capacity(bound.len());
+    let mut converted_types = Vec::with_capacity(bound.len());
     for (i, (e, t)) in bound.into_iter().enumerate() {
+        let kept = |t: SqlType, keep: fn(DataType) -> bool, otherwise: DataType| match t {
+            Some(t) if keep(t) => None,
+            _ => Some(otherwise),
+        };
         let target = match param(i) {
             Param::Text => Some(DataType::Text),
             Param::Integer => Some(DataType::BigInt),
             Param::Double => Some(DataType::Double),
             Param::Common => common,
             Param::Any => None,
+            Param::Number => kept(
+                t,
+                |t| matches!(t, DataType::Numeric(_) | DataType::Real | DataType::Double),
+                DataType::Double,
+            ),
+            Param::Temporal => kept(
+                t,
+                |t| {
+                    matches!(
+                        t,
+                        DataType::Date
+                            | DataType::Time
+                            | DataType::Timestamp
+                            | DataType::TimestampTz
+                            | DataType::Interval
+                    )
+                },
+                DataType::Timestamp,
+            ),
+            Param::Json => kept(
+                t,
+                |t| matches!(t, DataType::Json | DataType::Jsonb),
+                DataType::Json,
+            ),
         };
+        converted_types.push(target.or(t));
         converted.push(match (target, t) {
             (None, _) => e,
-            (Some(to), Some(from)) if from == to => e,
+            (Some(to), Some(from))
+                if from.unconstrained() == to.unconstrained() && !is_char(from) =>
+            {
+                e
+            }
             (Some(to), from) => {
                 let numeric = |d: DataType| numeric_result(d, d).is_some();
                 match from {
@@ -522,7 +560,11 @@ fn function(
             }
         });
     }
-    let ty = signature.result.or(common);
+    let ty = match signature.result {
+        Returns::Fixed(t) => Some(t),
+        Returns::Common => common,
+        Returns::Arg(i) => converted_types.get(i).copied().flatten(),
+    };
     let args = converted;
     Ok((BoundExpr::Call { func, args }, ty))
 }
@@ -591,7 +633,7 @@ fn case(
         ty = Some(match ty {
             None => t,
             Some(current) if current == t => t,
-            Some(current) => numeric_result(current, t).ok_or_else(|| {
+            Some(current) => comparison_type(current, t).ok_or_else(|| {
                 Error::Datatype(format!(
                     "CASE types {} and {} cannot be matched",
                     current.name(),
@@ -636,13 +678,11 @@ fn literal_value(literal: &Literal) -> Result<(BoundExpr, SqlType)> {
             };
             (BoundExpr::Constant(Value::Int(*i)), Some(ty))
         }
-        // NUMERIC is not there yet: other numeric literals are double precision.
-        Literal::Number(text) => {
-            let v: f64 = text.parse().map_err(|_| {
-                Error::InvalidText(format!("invalid input syntax for type numeric: \"{text}\""))
-            })?;
-            (BoundExpr::Constant(Value::Float(v)), Some(DataType::Double))
-        }
+        // Other numeric literals are NUMERIC, as in PostgreSQL.
+        Literal::Number(text) => (
+            BoundExpr::Constant(Value::Numeric(crate::types::parse_numeric(text)?)),
+            Some(DataType::Numeric(None)),
+        ),
         Literal::String(s) => (BoundExpr::Constant(Value::Text(s.clone())), None),
     })
 }
@@ -671,7 +711,33 @@ fn binary(
             DataType::Boolean,
             DataType::Boolean,
         )),
-        BinaryOp::Concat => Ok(make(l, r, DataType::Text, DataType::Text)),
+        BinaryOp::Concat => {
+            // CHAR(n) operands lose their padding, as when read as text.
+            let text = |e, t: SqlType| match t {
+                Some(t) if is_char(t) => coerce(e, Some(t), DataType::Text),
+                _ => Ok(e),
+            };
+            Ok(make(
+                text(l, lt)?,
+                text(r, rt)?,
+                DataType::Text,
+                DataType::Text,
+            ))
+        }
+        op if op.is_json() => {
+            let doc = lt.unwrap_or(DataType::Json);
+            let ty = json_operator_type(op, doc.unconstrained())
+                .ok_or_else(|| no_operator(op, doc.name(), rt.map_or("unknown", DataType::name)))?;
+            let l = coerce(l, lt, doc)?;
+            let r = match (op, rt) {
+                (BinaryOp::JsonGet | BinaryOp::JsonGetText, Some(t)) if t.is_integer() => r,
+                (BinaryOp::JsonGet | BinaryOp::JsonGetText | BinaryOp::JsonHasKey, t) => {
+                    coerce(r, t, DataType::Text)?
+                }
+                (_, t) => coerce(r, t, DataType::Jsonb)?,
+            };
+            Ok(make(l, r, ty, ty))
+        }
         op if op.is_comparison() => {
             // An unknown operand takes the other's type; with both unknown, text.
             let common = match (lt, rt) {
@@ -687,21 +753,29 @@ fn binary(
             ))
         }
         op => {
-            let (a, b) = match (lt, rt) {
+            let (a, b) = match (
+                lt.map(DataType::unconstrained),
+                rt.map(DataType::unconstrained),
+            ) {
                 (Some(a), Some(b)) => (a, b),
-                (Some(t), None) | (None, Some(t)) => (t, t),
+                (Some(t), None) => (t, unknown_operand_type(op, t)),
+                (None, Some(t)) => (unknown_operand_type(op, t), t),
                 (None, None) => (DataType::Double, DataType::Double),
             };
-            let ty = numeric_result(a, b).ok_or_else(|| {
-                Error::UndefinedFunction(format!(
-                    "operator does not exist: {} {} {}",
-                    a.name(),
-                    op.symbol(),
-                    b.name()
-                ))
-            })?;
-            let l = coerce(l, lt, if lt.is_some() { a } else { ty })?;
-            let r = coerce(r, rt, if rt.is_some() { b } else { ty })?;
+            let ty =
+                arithmetic_type(op, a, b).ok_or_else(|| no_operator(op, a.name(), b.name()))?;
+            if op == BinaryOp::Modulo
+                && !(a.is_numeric()
+                    && b.is_numeric()
+                    && ty != DataType::Double
+                    && ty != DataType::Real)
+            {
+                return Err(no_operator(op, a.name(), b.name()));
+            }
+            // Unknown operands read as their chosen type; numbers of different widths mix.
+            let numbers = a.is_numeric() && b.is_numeric();
+            let l = coerce(l, lt, if lt.is_some() || !numbers { a } else { ty })?;
+            let r = coerce(r, rt, if rt.is_some() || !numbers { b } else { ty })?;
             Ok(make(l, r, ty, ty))
         }
     }
@@ -709,17 +783,7 @@ fn binary(
 
 /// The type two known operand types compare in, or 42883.
 fn comparable_type(op: BinaryOp, a: DataType, b: DataType) -> Result<DataType> {
-    if a == b {
-        return Ok(a);
-    }
-    numeric_result(a, b).ok_or_else(|| {
-        Error::UndefinedFunction(format!(
-            "operator does not exist: {} {} {}",
-            a.name(),
-            op.symbol(),
-            b.name()
-        ))
-    })
+    comparison_type(a, b).ok_or_else(|| no_operator(op, a.name(), b.name()))
 }
 
 /// Makes an operand comparable in type `common`: unknown literals are cast; numbers compare
@@ -727,30 +791,43 @@ fn comparable_type(op: BinaryOp, a: DataType, b: DataType) -> Result<DataType> {
 fn comparable(expr: BoundExpr, ty: SqlType, common: DataType) -> Result<BoundExpr> {
     match ty {
         Some(t) if numeric_result(t, common).is_some() => Ok(expr),
+        // Dates, timestamps and timestamptz compare among themselves by value.
+        Some(t) if comparison_type(t, common) == Some(common.unconstrained()) && !is_char(t) => {
+            Ok(expr)
+        }
         _ => coerce(expr, ty, common),
     }
+}
+
+fn is_char(t: DataType) -> bool {
+    matches!(t, DataType::Char(_))
 }
 
 /// Converts `expr` of type `from` to `to` where PostgreSQL does so implicitly: unknown
 /// literals to anything, integers to wider numbers. Anything else is 42804.
 pub fn coerce(expr: BoundExpr, from: SqlType, to: DataType) -> Result<BoundExpr> {
-    match from {
-        Some(from) if from == to => Ok(expr),
-        None => fold(BoundExpr::Cast {
+    let cast = |expr: BoundExpr| {
+        fold(BoundExpr::Cast {
             expr: Box::new(expr),
             to,
+        })
+    };
+    let Some(from) = from else {
+        return cast(expr);
+    };
+    use DataType::*;
+    match (from.unconstrained(), to.unconstrained()) {
+        // CHAR(n) read as text loses its padding, as in PostgreSQL.
+        (Text, Text) if is_char(from) && !is_char(to) => Ok(BoundExpr::Call {
+            func: ScalarFunc::RTrim,
+            args: vec![expr],
         }),
-        Some(from)
-            if from.is_integer()
-                && (to.is_integer() || matches!(to, DataType::Real | DataType::Double)) =>
-        {
-            fold(BoundExpr::Cast {
-                expr: Box::new(expr),
-                to,
-            })
-        }
-        Some(DataType::Real) if to == DataType::Double => Ok(expr),
-        Some(from) => Err(Error::Datatype(format!(
+        (f, t) if f == t => Ok(expr),
+        (Real, Double) => Ok(expr),
+        (f, t) if f.is_integer() && t.is_numeric() => cast(expr),
+        (Numeric(_), Real | Double) => cast(expr),
+        (Date, Timestamp | TimestampTz) | (Timestamp, TimestampTz) => cast(expr),
+        _ => Err(Error::Datatype(format!(
             "expected type {}, found type {}",
             to.name(),
             from.name()
@@ -777,7 +854,7 @@ fn reads_columns(expr: &BoundExpr) -> bool {
         BoundExpr::InList { expr, list, .. } => {
             reads_columns(expr) || list.iter().any(reads_columns)
         }
-        BoundExpr::Call { args, .. } => args.iter().any(reads_columns),
+        BoundExpr::Call { func, args } => func.is_volatile() || args.iter().any(reads_columns),
         BoundExpr::Case {
             branches,
             otherwise,
@@ -798,19 +875,30 @@ fn reads_columns(expr: &BoundExpr) -> bool {
 /// values, UPDATE SET, defaults). Numbers convert to any numeric column (rounding, with range
 /// checks), unknown literals are parsed; anything else is 42804.
 pub fn assign(expr: BoundExpr, from: SqlType, to: DataType, column: &str) -> Result<BoundExpr> {
-    let numeric = |t: DataType| numeric_result(t, t).is_some();
+    use DataType::*;
+    let assignable = |from: DataType| match (from.unconstrained(), to.unconstrained()) {
+        (f, t) if f == t => true,
+        (f, t) if f.is_numeric() && t.is_numeric() => true,
+        // Anything can be stored as text (its text form), as PostgreSQL's assignment casts.
+        (_, Text) => true,
+        (Date | Timestamp | TimestampTz, Date | Timestamp | TimestampTz) => true,
+        (Json | Jsonb, Json | Jsonb) => true,
+        _ => false,
+    };
     let expr = match from {
         Some(from) if from == to => expr,
-        Some(from) if !(numeric(from) && numeric(to)) => {
+        Some(from) if !assignable(from) => {
             return Err(Error::TypeMismatch {
                 column: column.to_string(),
                 expected: to.name(),
                 found: from.name(),
             });
         }
+        // The column's modifiers (length, scale) are applied when the row is stored, where
+        // too long a string is an error rather than cut as a cast would.
         _ => BoundExpr::Cast {
             expr: Box::new(expr),
-            to,
+            to: to.unconstrained(),
         },
     };
     fold(expr)

@@ -388,19 +388,24 @@ fn access_path(schema: &TableSchema, filter: Option<&BoundExpr>) -> Access {
 /// Whether `expr` (a constant, or a parameter cast to the key's type) can be looked up in a
 /// key of type `key_type` as it is.
 fn key_compatible(key_type: DataType, expr: &BoundExpr) -> bool {
-    let same_kind = |t: DataType| t == key_type || (t.is_integer() && key_type.is_integer());
+    let key_type = key_type.unconstrained();
+    let same_kind =
+        |t: DataType| t.unconstrained() == key_type || (t.is_integer() && key_type.is_integer());
     match expr {
-        BoundExpr::Constant(value) => {
-            matches!(
-                (key_type, value),
-                (t, Value::Int(_)) if t.is_integer()
-            ) || matches!(
-                (key_type, value),
-                (DataType::Text, Value::Text(_))
-                    | (DataType::Boolean, Value::Boolean(_))
-                    | (DataType::Bytea, Value::Bytes(_))
-            )
-        }
+        BoundExpr::Constant(value) => match (key_type, value) {
+            (t, Value::Int(_)) => t.is_integer(),
+            (DataType::Text, Value::Text(_))
+            | (DataType::Boolean, Value::Boolean(_))
+            | (DataType::Bytea, Value::Bytes(_))
+            | (DataType::Numeric(_), Value::Numeric(_))
+            | (DataType::Date, Value::Date(_))
+            | (DataType::Time, Value::Time(_))
+            | (DataType::Timestamp, Value::Timestamp(_))
+            | (DataType::TimestampTz, Value::TimestampTz(_))
+            | (DataType::Interval, Value::Interval(_))
+            | (DataType::Uuid, Value::Uuid(_)) => true,
+            _ => false,
+        },
         BoundExpr::Cast { expr, to } => matches!(**expr, BoundExpr::Parameter(_)) && same_kind(*to),
         _ => false,
     }

@@ -421,5 +421,16 @@ fn postgres_type_name(ty: DataType) -> &'static str {
         DataType::Double => "float8",
         DataType::Text => "text",
         DataType::Bytea => "bytea",
+        DataType::Numeric(_) => "numeric",
+        DataType::Varchar(_) => "varchar",
+        DataType::Char(_) => "bpchar",
+        DataType::Date => "date",
+        DataType::Time => "time",
+        DataType::Timestamp => "timestamp",
+        DataType::TimestampTz => "timestamptz",
+        DataType::Interval => "interval",
+        DataType::Uuid => "uuid",
+        DataType::Json => "json",
+        DataType::Jsonb => "jsonb",
     }
 }

@@ -1,0 +1,362 @@
+//! The SQL data types a column can have and the values the engine stores: numbers, text,
+//! NUMERIC, dates and times, intervals, UUIDs and JSON, with PostgreSQL's text forms and casts.
+
+mod cast;
+mod datetime;
+mod interval;
+mod json;
+mod numeric;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+pub use cast::{cast, fits, out_of_range, parse_bytea};
+pub use datetime::{
+    DAY_MICROS, date_of_timestamp, format_date, format_time, format_timestamp, format_timestamptz,
+    parse_date, parse_time, parse_timestamp, parse_timestamptz,
+};
+pub use interval::Interval;
+pub use json::{json_contains, json_get, json_has_key, json_normalize, json_typeof, json_validate};
+pub use numeric::{Decimal, numeric_divide, numeric_from_f64, parse_numeric};
+
+/// A column's declared type. Types with a modifier (`VARCHAR(n)`, `NUMERIC(p, s)`) carry it;
+/// expressions compute in the unconstrained type ([`DataType::unconstrained`]) and the
+/// modifier is applied when a value is stored ([`DataType::admit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DataType {
+    Boolean,
+    SmallInt,
+    Integer,
+    BigInt,
+    Real,
+    Double,
+    Text,
+    Bytea,
+    /// `NUMERIC(precision, scale)`, or unconstrained NUMERIC without a modifier.
+    Numeric(Option<(u16, u16)>),
+    /// `VARCHAR(n)`; `VARCHAR` without a length is text that keeps its type name.
+    Varchar(Option<u32>),
+    /// `CHAR(n)`: padded with spaces to `n` characters.
+    Char(u32),
+    Date,
+    Time,
+    Timestamp,
+    TimestampTz,
+    Interval,
+    Uuid,
+    Json,
+    Jsonb,
+}
+
+impl DataType {
+    /// The PostgreSQL name of the type, without modifiers, as used in error messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            DataType::Boolean => "boolean",
+            DataType::SmallInt => "smallint",
+            DataType::Integer => "integer",
+            DataType::BigInt => "bigint",
+            DataType::Real => "real",
+            DataType::Double => "double precision",
+            DataType::Text => "text",
+            DataType::Bytea => "bytea",
+            DataType::Numeric(_) => "numeric",
+            DataType::Varchar(_) => "character varying",
+            DataType::Char(_) => "character",
+            DataType::Date => "date",
+            DataType::Time => "time without time zone",
+            DataType::Timestamp => "timestamp without time zone",
+            DataType::TimestampTz => "timestamp with time zone",
+            DataType::Interval => "interval",
+            DataType::Uuid => "uuid",
+            DataType::Json => "json",
+            DataType::Jsonb => "jsonb",
+        }
+    }
+
+    /// Whether values of this type are integers (the primary-index fast path).
+    pub fn is_integer(self) -> bool {
+        matches!(
+            self,
+            DataType::SmallInt | DataType::Integer | DataType::BigInt
+        )
+    }
+
+    /// Whether this is a number type (integers, NUMERIC, floats).
+    pub fn is_numeric(self) -> bool {
+        self.is_integer()
+            || matches!(
+                self,
+                DataType::Numeric(_) | DataType::Real | DataType::Double
+            )
+    }
+
+    /// Whether values of this type are character strings.
+    pub fn is_text(self) -> bool {
+        matches!(
+            self,
+            DataType::Text | DataType::Varchar(_) | DataType::Char(_)
+        )
+    }
+
+    /// The type expressions compute in: character types are text, NUMERIC loses its modifier.
+    pub fn unconstrained(self) -> DataType {
+        match self {
+            DataType::Varchar(_) | DataType::Char(_) => DataType::Text,
+            DataType::Numeric(_) => DataType::Numeric(None),
+            other => other,
+        }
+    }
+
+    /// Checks that `value` fits this type, narrowing it where the storage width is smaller
+    /// (REAL keeps single precision) and applying modifiers: NUMERIC rounds to its scale,
+    /// CHAR pads, VARCHAR and CHAR refuse longer strings (22001). NULL fits every type;
+    /// nullability is checked elsewhere.
+    pub fn admit(self, column: &str, value: Value) -> Result<Value> {
+        let mismatch = |value: &Value| Error::TypeMismatch {
+            column: column.to_string(),
+            expected: self.name(),
+            found: value.type_name(),
+        };
+        match (self, value) {
+            (_, Value::Null) => Ok(Value::Null),
+            (DataType::Boolean, v @ Value::Boolean(_)) => Ok(v),
+            (ty, Value::Int(i)) if ty.is_integer() => {
+                if fits(i, ty) {
+                    Ok(Value::Int(i))
+                } else {
+                    Err(out_of_range(ty))
+                }
+            }
+            (DataType::Real, Value::Float(f)) => {
+                let narrowed = f as f32;
+                if narrowed.is_infinite() && f.is_finite() {
+                    return Err(Error::NumericOutOfRange(
+                        "value out of range: overflow for type real".into(),
+                    ));
+                }
+                Ok(Value::Float(f64::from(narrowed)))
+            }
+            (DataType::Double, v @ Value::Float(_)) => Ok(v),
+            (DataType::Numeric(modifier), Value::Numeric(d)) => {
+                numeric::apply_modifier(d, modifier).map(Value::Numeric)
+            }
+            (DataType::Text | DataType::Varchar(None), v @ Value::Text(_)) => Ok(v),
+            (DataType::Varchar(Some(n)), Value::Text(s)) => {
+                limit_length(s, n, false).map(Value::Text)
+            }
+            (DataType::Char(n), Value::Text(s)) => limit_length(s, n, true).map(Value::Text),
+            (DataType::Bytea, v @ Value::Bytes(_)) => Ok(v),
+            (DataType::Date, v @ Value::Date(_)) => Ok(v),
+            (DataType::Time, v @ Value::Time(_)) => Ok(v),
+            (DataType::Timestamp, v @ Value::Timestamp(_)) => Ok(v),
+            (DataType::TimestampTz, v @ Value::TimestampTz(_)) => Ok(v),
+            (DataType::Interval, v @ Value::Interval(_)) => Ok(v),
+            (DataType::Uuid, v @ Value::Uuid(_)) => Ok(v),
+            (DataType::Json, v @ Value::Json(_)) => Ok(v),
+            (DataType::Jsonb, Value::Json(text)) => json_normalize(&text).map(Value::Json),
+            (_, value) => Err(mismatch(&value)),
+        }
+    }
+}
+
+/// A string for a `VARCHAR(n)` (`pad`: `CHAR(n)`) column. As in PostgreSQL, trailing spaces
+/// beyond the length are cut silently; anything else too long is 22001.
+fn limit_length(mut s: String, n: u32, pad: bool) -> Result<String> {
+    let n = n as usize;
+    let count = s.chars().count();
+    if count > n {
+        let (cut, _) = s.char_indices().nth(n).unwrap_or((s.len(), ' '));
+        if s[cut..].chars().any(|c| c != ' ') {
+            let ty = if pad {
+                "character"
+            } else {
+                "character varying"
+            };
+            return Err(Error::StringTooLong(format!("{ty}({n})")));
+        }
+        s.truncate(cut);
+    } else if pad {
+        s.extend(std::iter::repeat_n(' ', n - count));
+    }
+    Ok(s)
+}
+
+impl fmt::Display for DataType {
+    /// The type as PostgreSQL's `format_type` writes it, modifiers included.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DataType::Numeric(Some((p, s))) => write!(f, "numeric({p},{s})"),
+            DataType::Varchar(Some(n)) => write!(f, "character varying({n})"),
+            DataType::Char(n) => write!(f, "character({n})"),
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
+/// A value of some column. Integers of every width are `Int`, floats of both widths `Float`,
+/// every character type `Text` and both JSON types `Json`; the column's [`DataType`] says how
+/// it is stored. Dates and times count from the Unix epoch: `Date` in days, `Timestamp` and
+/// `TimestampTz` in microseconds (the latter in UTC), `Time` in microseconds since midnight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Value {
+    Null,
+    Boolean(bool),
+    Int(i64),
+    Float(f64),
+    Text(String),
+    Bytes(Vec<u8>),
+    Numeric(Decimal),
+    Date(i32),
+    Time(i64),
+    Timestamp(i64),
+    TimestampTz(i64),
+    Interval(Interval),
+    Uuid(uuid::Uuid),
+    Json(String),
+}
+
+impl Value {
+    /// A short name of the value's kind, for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Boolean(_) => "boolean",
+            Value::Int(_) => "integer",
+            Value::Float(_) => "double precision",
+            Value::Text(_) => "text",
+            Value::Bytes(_) => "bytea",
+            Value::Numeric(_) => "numeric",
+            Value::Date(_) => "date",
+            Value::Time(_) => "time without time zone",
+            Value::Timestamp(_) => "timestamp without time zone",
+            Value::TimestampTz(_) => "timestamp with time zone",
+            Value::Interval(_) => "interval",
+            Value::Uuid(_) => "uuid",
+            Value::Json(_) => "json",
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// Bytes this value occupies in memory, heap included (for cache accounting).
+    pub fn memory_size(&self) -> usize {
+        size_of::<Value>()
+            + match self {
+                Value::Text(s) | Value::Json(s) => s.capacity(),
+                Value::Bytes(b) => b.capacity(),
+                _ => 0,
+            }
+    }
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+
+impl From<i32> for Value {
+    fn from(v: i32) -> Self {
+        Value::Int(v.into())
+    }
+}
+
+impl From<f64> for Value {
+    fn from(v: f64) -> Self {
+        Value::Float(v)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Boolean(v)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_string())
+    }
+}
+
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(v)
+    }
+}
+
+impl From<Vec<u8>> for Value {
+    fn from(v: Vec<u8>) -> Self {
+        Value::Bytes(v)
+    }
+}
+
+impl From<Decimal> for Value {
+    fn from(v: Decimal) -> Self {
+        Value::Numeric(v)
+    }
+}
+
+/// A table row: one value per column, in column order.
+pub type Row = Vec<Value>;
+
+/// Bytes a row occupies in memory, heap included.
+pub fn row_memory_size(row: &Row) -> usize {
+    size_of::<Row>() + row.iter().map(Value::memory_size).sum::<usize>()
+}
+
+impl fmt::Display for Value {
+    /// PostgreSQL's text output for the value (timestamps with time zone in UTC).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("null"),
+            Value::Boolean(b) => f.write_str(if *b { "t" } else { "f" }),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Float(x) if x.is_nan() => f.write_str("NaN"),
+            Value::Float(x) if x.is_infinite() => {
+                f.write_str(if *x > 0.0 { "Infinity" } else { "-Infinity" })
+            }
+            Value::Float(x) => f.write_str(&format_float(*x)),
+            Value::Text(s) | Value::Json(s) => f.write_str(s),
+            Value::Bytes(b) => {
+                f.write_str("\\x")?;
+                b.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
+            }
+            Value::Numeric(d) => write!(f, "{d}"),
+            Value::Date(days) => f.write_str(&format_date(*days)),
+            Value::Time(micros) => f.write_str(&format_time(*micros)),
+            Value::Timestamp(micros) => f.write_str(&format_timestamp(*micros)),
+            Value::TimestampTz(micros) => f.write_str(&format_timestamptz(*micros)),
+            Value::Interval(interval) => write!(f, "{interval}"),
+            Value::Uuid(uuid) => write!(f, "{}", uuid.hyphenated()),
+        }
+    }
+}
+
+/// PostgreSQL's `float8out`: the shortest text that reads back as the same number, in
+/// exponential form when the decimal exponent is below -4 or at least 15 (`1e+15`, `1e-05`).
+fn format_float(x: f64) -> String {
+    if x == 0.0 {
+        return if x.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    let scientific = format!("{x:e}");
+    let Some((mantissa, exponent)) = scientific.split_once('e') else {
+        return format!("{x}");
+    };
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    if (-4..15).contains(&exponent) {
+        format!("{x}")
+    } else {
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exponent.abs())
+    }
+}
+
+#[cfg(test)]
+mod tests;
