@@ -95,6 +95,10 @@ pub enum Error {
     /// A function argument out of its domain (negative square root, zero field position…).
     #[error("{0}")]
     InvalidArgument(String),
+    #[error("{0}")]
+    InvalidArgumentForLogarithm(String),
+    #[error("{0}")]
+    InvalidArgumentForPower(String),
     #[error("division by zero")]
     DivisionByZero,
     #[error("{0}")]
@@ -163,6 +167,8 @@ impl Error {
             Error::ParameterCount { .. } => "08P01",
             Error::CardinalityViolation => "21000",
             Error::InvalidArgument(_) => "22023",
+            Error::InvalidArgumentForLogarithm(_) => "2201E",
+            Error::InvalidArgumentForPower(_) => "2201F",
             Error::DivisionByZero => "22012",
             Error::InvalidText(_) => "22P02",
             Error::InvalidDatetime(_) => "22007",

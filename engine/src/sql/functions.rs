@@ -84,6 +84,8 @@ pub enum Param {
     Temporal,
     /// JSON or JSONB as it is; unknown input JSON.
     Json,
+    /// A timestamp or timestamptz as it is; a date as timestamptz, unknown input a timestamp.
+    Timestamp,
 }
 
 /// A function's result type.
@@ -289,7 +291,7 @@ impl ScalarFunc {
                 Returns::Fixed(T::Numeric(None)),
             ),
             DatePart => sig(&[Text, Temporal], &[], None, Returns::Fixed(T::Double)),
-            DateTrunc => sig(&[Text, Temporal], &[], None, Returns::Arg(1)),
+            DateTrunc => sig(&[Text, Timestamp], &[], None, Returns::Arg(1)),
             Age => sig(&[Temporal], &[Temporal], None, Returns::Fixed(T::Interval)),
             MakeDate => sig(
                 &[Integer, Integer, Integer],
@@ -410,7 +412,7 @@ impl ScalarFunc {
                 math(self, &values[0], digits)?
             }
             Sqrt if float(0) < 0.0 => {
-                return Err(Error::InvalidArgument(
+                return Err(Error::InvalidArgumentForPower(
                     "cannot take square root of a negative number".into(),
                 ));
             }
@@ -418,7 +420,7 @@ impl ScalarFunc {
             Power => Value::Float(float(0).powf(float(1))),
             Exp => Value::Float(float(0).exp()),
             Ln | Log10 if float(0) <= 0.0 => {
-                return Err(Error::InvalidArgument(if float(0) == 0.0 {
+                return Err(Error::InvalidArgumentForLogarithm(if float(0) == 0.0 {
                     "cannot take logarithm of zero".into()
                 } else {
                     "cannot take logarithm of a negative number".into()

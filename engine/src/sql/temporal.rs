@@ -72,9 +72,6 @@ pub fn call(func: ScalarFunc, values: &[Value]) -> Result<Value> {
                 Value::TimestampTz(t) => {
                     Value::TimestampTz(truncate(&field, *t, "timestamp with time zone")?)
                 }
-                Value::Date(d) => {
-                    Value::Timestamp(truncate(&field, i64::from(*d) * DAY_MICROS, "timestamp")?)
-                }
                 other => {
                     return Err(Error::UndefinedFunction(format!(
                         "function date_trunc(text, {}) does not exist",

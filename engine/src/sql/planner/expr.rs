@@ -528,6 +528,11 @@ fn function(
                 },
                 DataType::Timestamp,
             ),
+            Param::Timestamp => match t {
+                Some(DataType::Timestamp | DataType::TimestampTz) => None,
+                Some(DataType::Date) => Some(DataType::TimestampTz),
+                _ => Some(DataType::Timestamp),
+            },
             Param::Json => kept(
                 t,
                 |t| matches!(t, DataType::Json | DataType::Jsonb),

@@ -33,6 +33,30 @@ pub fn insert(insert: &Insert, catalog: &dyn Catalog) -> Result<Plan> {
         }
         targets
     };
+    let mut query = match &insert.source {
+        InsertSource::Query(select) => Some(super::select::select(select, catalog)?),
+        InsertSource::Values(_) => None,
+    };
+    // Without a column list, fewer values than columns fill the first ones (the rest take
+    // their defaults), as in PostgreSQL; VALUES rows must all be as long as the first.
+    let mut targets = targets;
+    if insert.columns.is_empty() {
+        let given = match (&insert.source, &query) {
+            (_, Some(query)) => query.columns.len(),
+            (InsertSource::Values(values), None) => {
+                let width = values.first().map_or(0, Vec::len);
+                if let Some(row) = values.iter().find(|row| row.len() != width) {
+                    let at = row.first().map_or(insert.table.position, |v| v.position);
+                    return Err(
+                        Error::Syntax("VALUES lists must all be the same length".into()).at(at),
+                    );
+                }
+                width
+            }
+            (InsertSource::Query(_), None) => targets.len(),
+        };
+        targets.truncate(given.max(1));
+    }
     let defaults: Vec<BoundExpr> = schema
         .default_row()
         .into_iter()
@@ -66,8 +90,10 @@ pub fn insert(insert: &Insert, catalog: &dyn Catalog) -> Result<Plan> {
             }
             InsertRows::Values(rows)
         }
-        InsertSource::Query(select) => {
-            let query = super::select::select(select, catalog)?;
+        InsertSource::Query(_) => {
+            let Some(query) = query.take() else {
+                return Err(Error::NotSupported("INSERT without a source query".into()));
+            };
             if query.columns.len() != targets.len() {
                 let message = if query.columns.len() > targets.len() {
                     "INSERT has more expressions than target columns"
