@@ -86,6 +86,12 @@ pub enum Error {
     /// A column or aggregate used where grouping does not allow it.
     #[error("{0}")]
     Grouping(String),
+    /// An object used as something it is not (a plain function called with OVER).
+    #[error("{0}")]
+    WrongObjectType(String),
+    /// A window function call where none is allowed.
+    #[error("{0}")]
+    Windowing(String),
     #[error("there is no parameter ${0}")]
     UndefinedParameter(usize),
     #[error("bind message supplies {given} parameters, but prepared statement requires {expected}")]
@@ -163,6 +169,8 @@ impl Error {
             Error::CannotCast(_) => "42846",
             Error::Datatype(_) => "42804",
             Error::Grouping(_) => "42803",
+            Error::Windowing(_) => "42P20",
+            Error::WrongObjectType(_) => "42809",
             Error::UndefinedParameter(_) => "42P02",
             Error::ParameterCount { .. } => "08P01",
             Error::CardinalityViolation => "21000",

@@ -238,7 +238,10 @@ fn query(plan: &SelectPlan, txn: &Transaction, measured: &mut Measured) -> Resul
         Some(source) => {
             // Rows arrive in their final order when nothing sorts, groups or dedupes them:
             // reading can stop once offset + limit rows have passed.
-            let streaming = plan.order.is_empty() && plan.grouping.is_none() && !plan.distinct;
+            let streaming = plan.order.is_empty()
+                && plan.grouping.is_none()
+                && !plan.distinct
+                && plan.windows.is_empty();
             let stop = match (streaming, limit) {
                 (true, Some(limit)) => Some(offset.saturating_add(limit)),
                 _ => None,
@@ -270,6 +273,9 @@ fn query(plan: &SelectPlan, txn: &Transaction, measured: &mut Measured) -> Resul
     };
     if let Some(grouping) = &plan.grouping {
         rows = group(rows, grouping)?;
+    }
+    if !plan.windows.is_empty() {
+        rows = super::window::apply(rows, &plan.windows)?;
     }
     if !plan.order.is_empty() {
         rows = sort(rows, &plan.order)?;
@@ -656,6 +662,27 @@ fn scan<'t>(source: &TableSource, txn: &'t Transaction) -> Result<Rows<'t>> {
     }
 }
 
+/// Orders two rows' sort-key values by `keys` (direction, NULLs first or last).
+pub fn compare_sort_keys(a: &[Value], b: &[Value], keys: &[SortKey]) -> Result<Ordering> {
+    for ((x, y), key) in a.iter().zip(b).zip(keys) {
+        let ordering = match (x.is_null(), y.is_null()) {
+            (true, true) => Ordering::Equal,
+            (true, false) if key.nulls_first => Ordering::Less,
+            (true, false) => Ordering::Greater,
+            (false, true) if key.nulls_first => Ordering::Greater,
+            (false, true) => Ordering::Less,
+            (false, false) => {
+                let o = compare(x, y)?.unwrap_or(Ordering::Equal);
+                if key.descending { o.reverse() } else { o }
+            }
+        };
+        if ordering != Ordering::Equal {
+            return Ok(ordering);
+        }
+    }
+    Ok(Ordering::Equal)
+}
+
 fn sort(rows: Vec<Arc<Row>>, keys: &[SortKey]) -> Result<Vec<Arc<Row>>> {
     let mut keyed = rows
         .into_iter()
@@ -669,39 +696,10 @@ fn sort(rows: Vec<Arc<Row>>, keys: &[SortKey]) -> Result<Vec<Arc<Row>>> {
         .collect::<Result<Vec<_>>>()?;
     let mut failure = None;
     keyed.sort_by(|(a, _), (b, _)| {
-        for ((x, y), key) in a.iter().zip(b).zip(keys) {
-            let ordering = match (x.is_null(), y.is_null()) {
-                (true, true) => Ordering::Equal,
-                (true, false) => {
-                    if key.nulls_first {
-                        Ordering::Less
-                    } else {
-                        Ordering::Greater
-                    }
-                }
-                (false, true) => {
-                    if key.nulls_first {
-                        Ordering::Greater
-                    } else {
-                        Ordering::Less
-                    }
-                }
-                (false, false) => {
-                    let o = match compare(x, y) {
-                        Ok(o) => o.unwrap_or(Ordering::Equal),
-                        Err(e) => {
-                            failure.get_or_insert(e);
-                            Ordering::Equal
-                        }
-                    };
-                    if key.descending { o.reverse() } else { o }
-                }
-            };
-            if ordering != Ordering::Equal {
-                return ordering;
-            }
-        }
-        Ordering::Equal
+        compare_sort_keys(a, b, keys).unwrap_or_else(|e| {
+            failure.get_or_insert(e);
+            Ordering::Equal
+        })
     });
     match failure {
         Some(e) => Err(e),

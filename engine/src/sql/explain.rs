@@ -7,6 +7,7 @@ use std::ops::Bound;
 use super::expr::{BoundExpr, SubqueryKind};
 use super::parser::ast::BinaryOp;
 use super::planner::{Access, InsertRows, JoinKind, Plan, SelectPlan, Source, TableSource};
+use super::window::{WindowFunc, WindowPlan};
 use crate::mvcc::Direction;
 use crate::types::Value;
 
@@ -66,6 +67,15 @@ pub fn explain(plan: &Plan, measured: Option<&Measured>) -> Vec<String> {
                     keys.join(", "),
                     actual(m.filtered, None)
                 ));
+            }
+            if !select.windows.is_empty() {
+                let names = sort_names(select);
+                let calls: Vec<String> = select
+                    .windows
+                    .iter()
+                    .map(|w| window_text(w, &names))
+                    .collect();
+                push(format!("WindowAgg ({})", calls.join(", ")));
             }
             if let Some(grouping) = &select.grouping {
                 let keys: Vec<String> = grouping
@@ -219,8 +229,8 @@ fn source_lines(source: &Source, depth: usize, lines: &mut Vec<String>) {
 /// and aggregates.
 fn sort_names(select: &SelectPlan) -> Vec<String> {
     let input = names_of(select);
-    match &select.grouping {
-        None => input,
+    let mut names = match &select.grouping {
+        None => input.clone(),
         Some(grouping) => grouping
             .keys
             .iter()
@@ -233,7 +243,50 @@ fn sort_names(select: &SelectPlan) -> Vec<String> {
                 format!("{}({arg})", a.func.name())
             }))
             .collect(),
+    };
+    let below = names.clone();
+    names.extend(select.windows.iter().map(|w| window_text(w, &below)));
+    names
+}
+
+/// A window call as SQL: `rank() OVER (PARTITION BY … ORDER BY …)`.
+fn window_text(window: &WindowPlan, names: &[String]) -> String {
+    let args: Vec<String> = match &window.func {
+        WindowFunc::Aggregate(a) => {
+            vec![a.arg.as_ref().map_or("*".to_string(), |e| render(e, names))]
+        }
+        _ => window.args.iter().map(|e| render(e, names)).collect(),
+    };
+    let mut over = Vec::new();
+    if !window.partition_by.is_empty() {
+        let keys: Vec<String> = window
+            .partition_by
+            .iter()
+            .map(|e| render(e, names))
+            .collect();
+        over.push(format!("PARTITION BY {}", keys.join(", ")));
     }
+    if !window.order_by.is_empty() {
+        let keys: Vec<String> = window
+            .order_by
+            .iter()
+            .map(|k| {
+                let key = render(&k.expr, names);
+                if k.descending {
+                    format!("{key} DESC")
+                } else {
+                    key
+                }
+            })
+            .collect();
+        over.push(format!("ORDER BY {}", keys.join(", ")));
+    }
+    format!(
+        "{}({}) OVER ({})",
+        window.func.name(),
+        args.join(", "),
+        over.join(" ")
+    )
 }
 
 fn utility_name(plan: &Plan) -> &'static str {
@@ -318,6 +371,9 @@ fn write_expr(out: &mut String, expr: &BoundExpr, names: &[String]) {
         BoundExpr::Column(i) => out.push_str(names.get(*i).map_or("?", String::as_str)),
         BoundExpr::Parameter(i) => {
             let _ = write!(out, "${}", i + 1);
+        }
+        BoundExpr::WindowResult(i) => {
+            let _ = write!(out, "window{}", i + 1);
         }
         BoundExpr::Negate(e) => {
             out.push('-');

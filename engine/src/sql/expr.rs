@@ -22,6 +22,9 @@ pub enum BoundExpr {
     Column(usize),
     /// A statement parameter (`$1` is 0), replaced by its value before execution.
     Parameter(usize),
+    /// The value of the query's `n`th window function call; the planner turns it into the
+    /// column the executor appends for it once the row's width is known.
+    WindowResult(usize),
     Negate(Box<BoundExpr>),
     Not(Box<BoundExpr>),
     Binary {
@@ -92,6 +95,9 @@ impl BoundExpr {
             BoundExpr::Constant(value) => Ok(value.clone()),
             BoundExpr::Column(i) => Ok(row[*i].clone()),
             BoundExpr::Parameter(i) => Err(Error::UndefinedParameter(i + 1)),
+            BoundExpr::WindowResult(_) => Err(Error::Windowing(
+                "a window function outside its query".into(),
+            )),
             BoundExpr::Negate(expr) => negate(expr.eval(row)?),
             BoundExpr::Not(expr) => match expr.eval(row)? {
                 Value::Null => Ok(Value::Null),
@@ -208,7 +214,10 @@ impl BoundExpr {
     /// Calls `f` on every subexpression, children before parents.
     pub fn visit_mut(&mut self, f: &mut impl FnMut(&mut BoundExpr)) {
         match self {
-            BoundExpr::Constant(_) | BoundExpr::Column(_) | BoundExpr::Parameter(_) => {}
+            BoundExpr::Constant(_)
+            | BoundExpr::Column(_)
+            | BoundExpr::Parameter(_)
+            | BoundExpr::WindowResult(_) => {}
             BoundExpr::Negate(e) | BoundExpr::Not(e) => e.visit_mut(f),
             BoundExpr::Cast { expr, .. } | BoundExpr::IsNull { expr, .. } => expr.visit_mut(f),
             BoundExpr::Binary { left, right, .. } => {

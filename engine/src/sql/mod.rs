@@ -56,6 +56,7 @@ mod session;
 pub mod temporal;
 #[cfg(test)]
 mod tests;
+pub mod window;
 
 pub use self::executor::QueryResult;
 pub use self::planner::OutputColumn;

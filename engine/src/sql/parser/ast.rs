@@ -308,6 +308,87 @@ pub enum ExprKind {
         distinct: bool,
         star: bool,
     },
+    /// A window function call: `name(args) OVER (PARTITION BY … ORDER BY … frame)`.
+    Window(Box<WindowCall>),
+}
+
+impl Expr {
+    /// Calls `f` on this expression and every subexpression, not entering subqueries.
+    pub fn walk(&self, f: &mut impl FnMut(&Expr)) {
+        f(self);
+        match &self.kind {
+            ExprKind::Literal(_) | ExprKind::Parameter(_) | ExprKind::Column { .. } => {}
+            ExprKind::Subquery(_) | ExprKind::Exists { .. } => {}
+            ExprKind::Unary { expr, .. }
+            | ExprKind::IsNull { expr, .. }
+            | ExprKind::Cast { expr, .. }
+            | ExprKind::InSubquery { expr, .. } => expr.walk(f),
+            ExprKind::Binary { left, right, .. } | ExprKind::IsDistinctFrom { left, right, .. } => {
+                left.walk(f);
+                right.walk(f);
+            }
+            ExprKind::Between {
+                expr, low, high, ..
+            } => {
+                expr.walk(f);
+                low.walk(f);
+                high.walk(f);
+            }
+            ExprKind::InList { expr, list, .. } => {
+                expr.walk(f);
+                list.iter().for_each(|e| e.walk(f));
+            }
+            ExprKind::Case {
+                operand,
+                branches,
+                otherwise,
+            } => {
+                operand.iter().for_each(|e| e.walk(f));
+                for (condition, result) in branches {
+                    condition.walk(f);
+                    result.walk(f);
+                }
+                otherwise.iter().for_each(|e| e.walk(f));
+            }
+            ExprKind::Like { expr, pattern, .. } => {
+                expr.walk(f);
+                pattern.walk(f);
+            }
+            ExprKind::Function { args, .. } => args.iter().for_each(|e| e.walk(f)),
+            ExprKind::Window(call) => {
+                call.args.iter().for_each(|e| e.walk(f));
+                call.partition_by.iter().for_each(|e| e.walk(f));
+                call.order_by.iter().for_each(|o| o.expr.walk(f));
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowCall {
+    pub name: String,
+    pub args: Vec<Expr>,
+    pub star: bool,
+    pub partition_by: Vec<Expr>,
+    pub order_by: Vec<OrderItem>,
+    pub frame: Option<Frame>,
+}
+
+/// A window frame: `ROWS` (physical rows) or `RANGE` (peers of equal order) between bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frame {
+    pub rows: bool,
+    pub start: FrameBound,
+    pub end: FrameBound,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameBound {
+    UnboundedPreceding,
+    Preceding(u64),
+    CurrentRow,
+    Following(u64),
+    UnboundedFollowing,
 }
 
 #[derive(Debug, Clone, PartialEq)]

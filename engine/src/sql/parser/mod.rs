@@ -600,18 +600,7 @@ impl Translator<'_> {
             match &order.kind {
                 sp::OrderByKind::Expressions(exprs) => {
                     for item in exprs {
-                        let descending = match &item.options.sort {
-                            None | Some(sp::OrderBySort::Asc) => false,
-                            Some(sp::OrderBySort::Desc) => true,
-                            Some(sp::OrderBySort::Using(_)) => {
-                                return Err(self.unsupported("ORDER BY … USING", &item.expr));
-                            }
-                        };
-                        order_by.push(OrderItem {
-                            expr: self.expr(&item.expr)?,
-                            descending,
-                            nulls_first: item.options.nulls_first,
-                        });
+                        order_by.push(self.order_item(item)?);
                     }
                 }
                 sp::OrderByKind::All(_) => {
@@ -1179,14 +1168,119 @@ impl Translator<'_> {
         Ok(Expr { kind, position })
     }
 
+    fn order_item(&self, item: &sp::OrderByExpr) -> Result<OrderItem> {
+        let descending = match &item.options.sort {
+            None | Some(sp::OrderBySort::Asc) => false,
+            Some(sp::OrderBySort::Desc) => true,
+            Some(sp::OrderBySort::Using(_)) => {
+                return Err(self.unsupported("ORDER BY … USING", &item.expr));
+            }
+        };
+        Ok(OrderItem {
+            expr: self.expr(&item.expr)?,
+            descending,
+            nulls_first: item.options.nulls_first,
+        })
+    }
+
+    /// `OVER (…)`: the window of a window function call.
+    fn window(&self, call: ExprKind, over: &sp::WindowType, at: &sp::Function) -> Result<ExprKind> {
+        let ExprKind::Function {
+            name,
+            args,
+            distinct,
+            star,
+        } = call
+        else {
+            return Err(self.unsupported("this window function call", at));
+        };
+        let spec = match over {
+            sp::WindowType::WindowSpec(spec) if spec.window_name.is_none() => spec,
+            _ => return Err(self.unsupported("named windows", at)),
+        };
+        if distinct {
+            return Err(self.unsupported("DISTINCT in a window function", at));
+        }
+        let frame = spec
+            .window_frame
+            .as_ref()
+            .map(|frame| {
+                let rows = match frame.units {
+                    sp::WindowFrameUnits::Rows => true,
+                    sp::WindowFrameUnits::Range => false,
+                    sp::WindowFrameUnits::Groups => {
+                        return Err(self.unsupported("GROUPS frames", at));
+                    }
+                };
+                let bound = |b: &sp::WindowFrameBound| -> Result<FrameBound> {
+                    let offset = |e: &sp::Expr| match e {
+                        sp::Expr::Value(sp::ValueWithSpan {
+                            value: sp::Value::Number(n, _),
+                            ..
+                        }) if rows => n
+                            .parse::<u64>()
+                            .map_err(|_| self.unsupported("this frame offset", e)),
+                        _ => Err(self.unsupported(
+                            "frame offsets other than integer constants in ROWS frames",
+                            e,
+                        )),
+                    };
+                    Ok(match b {
+                        sp::WindowFrameBound::CurrentRow => FrameBound::CurrentRow,
+                        sp::WindowFrameBound::Preceding(None) => FrameBound::UnboundedPreceding,
+                        sp::WindowFrameBound::Following(None) => FrameBound::UnboundedFollowing,
+                        sp::WindowFrameBound::Preceding(Some(e)) => {
+                            FrameBound::Preceding(offset(e)?)
+                        }
+                        sp::WindowFrameBound::Following(Some(e)) => {
+                            FrameBound::Following(offset(e)?)
+                        }
+                    })
+                };
+                Ok(Frame {
+                    rows,
+                    start: bound(&frame.start_bound)?,
+                    end: frame
+                        .end_bound
+                        .as_ref()
+                        .map(bound)
+                        .transpose()?
+                        .unwrap_or(FrameBound::CurrentRow),
+                })
+            })
+            .transpose()?;
+        Ok(ExprKind::Window(Box::new(WindowCall {
+            name,
+            args,
+            star,
+            partition_by: spec
+                .partition_by
+                .iter()
+                .map(|e| self.expr(e))
+                .collect::<Result<_>>()?,
+            order_by: spec
+                .order_by
+                .iter()
+                .map(|o| self.order_item(o))
+                .collect::<Result<_>>()?,
+            frame,
+        })))
+    }
+
     fn function(&self, function: &sp::Function) -> Result<ExprKind> {
+        if let Some(over) = &function.over {
+            let call = self.function(&sp::Function {
+                over: None,
+                ..function.clone()
+            })?;
+            return self.window(call, over, function);
+        }
         let name = self.object_name(&function.name)?.name;
         if function.filter.is_some()
-            || function.over.is_some()
             || !function.within_group.is_empty()
             || function.null_treatment.is_some()
         {
-            return Err(self.unsupported("FILTER, OVER, WITHIN GROUP or IGNORE NULLS", function));
+            return Err(self.unsupported("FILTER, WITHIN GROUP or IGNORE NULLS", function));
         }
         let list = match &function.args {
             sp::FunctionArguments::List(list) => list,

@@ -11,7 +11,8 @@ use super::super::operators::{
     arithmetic_type, comparison_type, json_operator_type, no_operator, numeric_result,
     unknown_operand_type,
 };
-use super::super::parser::ast::{BinaryOp, Expr, ExprKind, Literal, Select, UnaryOp};
+use super::super::parser::ast::{BinaryOp, Expr, ExprKind, Literal, Select, UnaryOp, WindowCall};
+use super::super::window::{WindowFunc, WindowPlan};
 use super::Catalog;
 use crate::catalog::TableSchema;
 use crate::types::{DataType, Value};
@@ -45,6 +46,9 @@ pub struct Scope<'a> {
     pub grouping: Option<&'a Grouping>,
     /// For planning subqueries; without it they are refused.
     pub catalog: Option<&'a dyn Catalog>,
+    /// Where window function calls are allowed (the select list and ORDER BY), the calls
+    /// found while binding.
+    pub windows: Option<&'a RefCell<Vec<WindowPlan>>>,
 }
 
 impl std::fmt::Debug for dyn Catalog + '_ {
@@ -59,6 +63,7 @@ impl<'a> Scope<'a> {
             relations,
             grouping: None,
             catalog: None,
+            windows: None,
         }
     }
 
@@ -71,6 +76,15 @@ impl<'a> Scope<'a> {
     fn input(self) -> Self {
         Scope {
             grouping: None,
+            windows: None,
+            ..self
+        }
+    }
+
+    /// The same scope where window functions are not allowed (their own arguments).
+    fn without_windows(self) -> Self {
+        Scope {
+            windows: None,
             ..self
         }
     }
@@ -117,7 +131,20 @@ pub fn has_aggregate(expr: &Expr) -> bool {
         // A subquery's aggregates are its own.
         ExprKind::Subquery(_) | ExprKind::Exists { .. } => false,
         ExprKind::InSubquery { expr, .. } => has_aggregate(expr),
+        // A window call is no aggregate, but aggregates may be inside it.
+        ExprKind::Window(call) => {
+            call.args.iter().any(has_aggregate)
+                || call.partition_by.iter().any(has_aggregate)
+                || call.order_by.iter().any(|o| has_aggregate(&o.expr))
+        }
     }
+}
+
+/// Whether an expression contains a window function call.
+pub fn has_window(expr: &Expr) -> bool {
+    let mut found = false;
+    expr.walk(&mut |e| found |= matches!(e.kind, ExprKind::Window(_)));
+    found
 }
 
 /// Binds `expr`; the result's type is `None` while still unknown (NULL, a quoted literal).
@@ -128,7 +155,7 @@ pub fn bind(expr: &Expr, scope: Scope<'_>) -> Result<(BoundExpr, SqlType)> {
 fn bind_inner(expr: &Expr, scope: Scope<'_>) -> Result<(BoundExpr, SqlType)> {
     if let Some(grouping) = scope.grouping {
         // Above a GROUP BY, an expression equal to a group key reads that key.
-        if !has_aggregate(expr) {
+        if !has_aggregate(expr) && !has_window(expr) {
             if let Ok((bound, ty)) = bind(expr, scope.input()) {
                 if let Some(k) = grouping.keys.iter().position(|(key, _)| *key == bound) {
                     return Ok((BoundExpr::Column(k), grouping.keys[k].1));
@@ -376,6 +403,7 @@ fn bind_inner(expr: &Expr, scope: Scope<'_>) -> Result<(BoundExpr, SqlType)> {
                 Some(DataType::Boolean),
             )
         }
+        ExprKind::Window(call) => window(call, scope)?,
         ExprKind::Cast { expr: inner, to } => {
             let (inner, _) = bind(inner, scope)?;
             (
@@ -405,42 +433,8 @@ fn function(
                 "aggregate functions are not allowed here".into(),
             ));
         };
-        let input = scope.input();
-        let expected = match func {
-            AggregateFunc::CountRows => 0,
-            AggregateFunc::StringAgg => 2,
-            _ => 1,
-        };
-        if args.len() != expected {
-            return Err(no_function(name, args.len()));
-        }
-        let mut bound_args = Vec::with_capacity(args.len());
-        for arg in args {
-            if has_aggregate(arg) {
-                return Err(Error::Grouping(
-                    "aggregate function calls cannot be nested".into(),
-                ));
-            }
-            bound_args.push(bind(arg, input)?);
-        }
-        let mut bound_args = bound_args.into_iter();
-        let (arg, arg_type) = match bound_args.next() {
-            Some((e, None)) => (Some(coerce(e, None, DataType::Text)?), Some(DataType::Text)),
-            Some((e, t)) => (Some(e), t),
-            None => (None, None),
-        };
-        let separator = bound_args
-            .next()
-            .map(|(e, t)| coerce(e, t, DataType::Text))
-            .transpose()?;
-        let ty = func.result_type(arg_type)?;
-        let aggregate = Aggregate {
-            func,
-            arg,
-            separator,
-            distinct,
-            ty,
-        };
+        let aggregate = aggregate_call(func, name, args, distinct, scope.input(), false)?;
+        let ty = aggregate.ty;
         let mut aggregates = grouping.aggregates.borrow_mut();
         let index = match aggregates.iter().position(|(a, _)| *a == aggregate) {
             Some(i) => i,
@@ -572,6 +566,141 @@ fn function(
     };
     let args = converted;
     Ok((BoundExpr::Call { func, args }, ty))
+}
+
+/// An aggregate call's arguments bound in `scope` (the rows it aggregates); `nested` allows
+/// aggregates inside them (a window aggregate over groups).
+fn aggregate_call(
+    func: AggregateFunc,
+    name: &str,
+    args: &[Expr],
+    distinct: bool,
+    scope: Scope<'_>,
+    nested: bool,
+) -> Result<Aggregate> {
+    let expected = match func {
+        AggregateFunc::CountRows => 0,
+        AggregateFunc::StringAgg => 2,
+        _ => 1,
+    };
+    if args.len() != expected {
+        return Err(no_function(name, args.len()));
+    }
+    let mut bound_args = Vec::with_capacity(args.len());
+    for arg in args {
+        if !nested && has_aggregate(arg) {
+            return Err(Error::Grouping(
+                "aggregate function calls cannot be nested".into(),
+            ));
+        }
+        bound_args.push(bind(arg, scope)?);
+    }
+    let mut bound_args = bound_args.into_iter();
+    let (arg, arg_type) = match bound_args.next() {
+        Some((e, None)) => (Some(coerce(e, None, DataType::Text)?), Some(DataType::Text)),
+        Some((e, t)) => (Some(e), t),
+        None => (None, None),
+    };
+    let separator = bound_args
+        .next()
+        .map(|(e, t)| coerce(e, t, DataType::Text))
+        .transpose()?;
+    Ok(Aggregate {
+        func,
+        arg,
+        separator,
+        distinct,
+        ty: func.result_type(arg_type)?,
+    })
+}
+
+/// Binds a window function call: registers it with the scope and reads its value, which the
+/// executor appends to each row.
+fn window(call: &WindowCall, scope: Scope<'_>) -> Result<(BoundExpr, SqlType)> {
+    let Some(windows) = scope.windows else {
+        return Err(Error::Windowing(
+            "window functions are not allowed here".into(),
+        ));
+    };
+    let inner = scope.without_windows();
+    let (func, args, arg_type) = match AggregateFunc::from_name(&call.name, call.star) {
+        Some(func) => {
+            let aggregate = aggregate_call(func, &call.name, &call.args, false, inner, true)?;
+            (WindowFunc::Aggregate(aggregate), Vec::new(), None)
+        }
+        None => {
+            let func = WindowFunc::from_name(&call.name).ok_or_else(
+                || match ScalarFunc::from_name(&call.name) {
+                    Some(_) => Error::WrongObjectType(format!(
+                        "OVER specified, but {} is not a window function nor an aggregate function",
+                        call.name
+                    )),
+                    None => no_function(&call.name, call.args.len()),
+                },
+            )?;
+            let (required, optional) = func.arity();
+            if call.star || call.args.len() < required || call.args.len() > required + optional {
+                return Err(no_function(&call.name, call.args.len()));
+            }
+            let mut bound = Vec::with_capacity(call.args.len());
+            let mut value_type = None;
+            for (i, arg) in call.args.iter().enumerate() {
+                let (e, t) = bind(arg, inner)?;
+                let e = match (&func, i) {
+                    // NTILE's bucket count, the LAG/LEAD offset, NTH_VALUE's position.
+                    (WindowFunc::Ntile, 0) | (WindowFunc::NthValue, 1) | (_, 1) => {
+                        coerce(e, t, DataType::BigInt)?
+                    }
+                    // LAG/LEAD's default: the value's type.
+                    (_, 2) => match value_type {
+                        Some(ty) => coerce(e, t, ty)?,
+                        None => e,
+                    },
+                    _ => {
+                        value_type = t;
+                        e
+                    }
+                };
+                bound.push(e);
+            }
+            let arg_type = if func == WindowFunc::Ntile {
+                None
+            } else {
+                value_type
+            };
+            (func, bound, arg_type)
+        }
+    };
+    let partition_by = call
+        .partition_by
+        .iter()
+        .map(|e| bind(e, inner).map(|(b, _)| b))
+        .collect::<Result<Vec<_>>>()?;
+    let order_by = call
+        .order_by
+        .iter()
+        .map(|o| {
+            Ok(super::SortKey {
+                expr: bind(&o.expr, inner)?.0,
+                descending: o.descending,
+                nulls_first: o.nulls_first.unwrap_or(o.descending),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let ty = func.result_type(arg_type);
+    let frame = call
+        .frame
+        .unwrap_or_else(|| WindowPlan::default_frame(!order_by.is_empty()));
+    let mut windows = windows.borrow_mut();
+    windows.push(WindowPlan {
+        func,
+        args,
+        partition_by,
+        order_by,
+        frame,
+        ty,
+    });
+    Ok((BoundExpr::WindowResult(windows.len() - 1), Some(ty)))
 }
 
 fn no_function(name: &str, arity: usize) -> Error {
@@ -852,7 +981,7 @@ fn reads_columns(expr: &BoundExpr) -> bool {
     match expr {
         BoundExpr::Constant(_) => false,
         // Not a column, but not known before execution either: never folded.
-        BoundExpr::Column(_) | BoundExpr::Parameter(_) => true,
+        BoundExpr::Column(_) | BoundExpr::Parameter(_) | BoundExpr::WindowResult(_) => true,
         BoundExpr::Negate(e) | BoundExpr::Not(e) => reads_columns(e),
         BoundExpr::Cast { expr, .. } | BoundExpr::IsNull { expr, .. } => reads_columns(expr),
         BoundExpr::Binary { left, right, .. } => reads_columns(left) || reads_columns(right),

@@ -156,6 +156,9 @@ pub struct SelectPlan {
     pub set: Option<Box<SetPlan>>,
     /// SELECT DISTINCT: duplicate result rows are dropped.
     pub distinct: bool,
+    /// Window function calls: their values are appended to each row (after grouping) for
+    /// ORDER BY and the projection to read.
+    pub windows: Vec<super::window::WindowPlan>,
     pub projection: Vec<BoundExpr>,
     pub columns: Arc<[OutputColumn]>,
 }
@@ -545,6 +548,15 @@ impl Plan {
                 optional.into_iter().flatten().for_each(|e| e.visit_mut(f));
                 select.order.iter_mut().for_each(|k| k.expr.visit_mut(f));
                 select.projection.iter_mut().for_each(|e| e.visit_mut(f));
+                for window in &mut select.windows {
+                    window.args.iter_mut().for_each(|e| e.visit_mut(f));
+                    window.partition_by.iter_mut().for_each(|e| e.visit_mut(f));
+                    window.order_by.iter_mut().for_each(|k| k.expr.visit_mut(f));
+                    if let super::window::WindowFunc::Aggregate(a) = &mut window.func {
+                        let args = [&mut a.arg, &mut a.separator];
+                        args.into_iter().flatten().for_each(|e| e.visit_mut(f));
+                    }
+                }
                 if let Some(set) = &mut select.set {
                     for part in std::iter::once(&mut set.head)
                         .chain(set.parts.iter_mut().map(|p| &mut p.query))

@@ -1,6 +1,8 @@
 //! SELECT: the projection and its column names, the filter, grouping and aggregates, the
 //! access path, and the order — a sort, unless the primary-key scan already delivers it.
 
+use std::cell::RefCell;
+
 use super::super::expr::BoundExpr;
 use super::super::parser::ast::{Expr, ExprKind, Literal, Select, SelectItem};
 use super::expr::{Grouping, Relation, Scope, bind, coerce, has_aggregate};
@@ -52,12 +54,19 @@ pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
             relations: &relations,
             grouping: Some(&grouping),
             catalog: Some(catalog),
+            windows: None,
         }
     } else {
         input
     };
+    // Window calls are allowed in the select list and ORDER BY only.
+    let windows = RefCell::new(Vec::new());
+    let windowed = Scope {
+        windows: Some(&windows),
+        ..scope
+    };
 
-    let (projection, columns) = bind_items(&select.items, &relations, scope, grouped)?;
+    let (mut projection, columns) = bind_items(&select.items, &relations, windowed, grouped)?;
 
     let having = select
         .having
@@ -76,7 +85,7 @@ pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
 
     let mut order = Vec::new();
     for item in &select.order_by {
-        let expr = order_expr(&item.expr, &projection, &columns, scope)?;
+        let expr = order_expr(&item.expr, &projection, &columns, windowed)?;
         order.push(SortKey {
             expr,
             descending: item.descending,
@@ -87,6 +96,24 @@ pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
 
     let limit = row_count(&select.limit)?;
     let offset = row_count(&select.offset)?;
+
+    // Window values follow the row they are computed over: a source row, or a group's keys
+    // and aggregates.
+    let windows = windows.into_inner();
+    if !windows.is_empty() {
+        let width = if grouped {
+            grouping.keys.len() + grouping.aggregates.borrow().len()
+        } else {
+            relations.iter().map(|r| r.schema.columns.len()).sum()
+        };
+        let mut place = |e: &mut BoundExpr| {
+            if let BoundExpr::WindowResult(k) = e {
+                *e = BoundExpr::Column(width + *k);
+            }
+        };
+        projection.iter_mut().for_each(|e| e.visit_mut(&mut place));
+        order.iter_mut().for_each(|k| k.expr.visit_mut(&mut place));
+    }
 
     let source = match &tree {
         None => None,
@@ -134,6 +161,7 @@ pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
         grouping,
         set: None,
         distinct: select.distinct,
+        windows,
         projection,
         columns: columns.into(),
     })
@@ -231,6 +259,7 @@ fn set_operation(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
         grouping: None,
         set: Some(Box::new(SetPlan { head, parts })),
         distinct: false,
+        windows: Vec::new(),
         projection,
         columns: columns.into(),
     })
