@@ -71,7 +71,12 @@ fn with_subqueries(
         if failure.is_some() {
             return;
         }
-        if let BoundExpr::Subquery { plan, kind } = e {
+        if let BoundExpr::Subquery {
+            plan,
+            kind,
+            correlated: false,
+        } = e
+        {
             match subquery_value(plan, kind, txn) {
                 Ok(value) => *e = value,
                 Err(err) => failure = Some(err),
@@ -81,6 +86,61 @@ fn with_subqueries(
     match failure {
         Some(e) => Err(e),
         None => run(&resolved, txn, timing),
+    }
+}
+
+/// Whether `expr` has correlated subqueries (to run for each row it is evaluated on).
+fn is_correlated(expr: &BoundExpr) -> bool {
+    let mut found = false;
+    let mut probe = expr.clone();
+    probe.visit_mut(&mut |e| {
+        found |= matches!(
+            e,
+            BoundExpr::Subquery {
+                correlated: true,
+                ..
+            }
+        );
+    });
+    found
+}
+
+/// Evaluates `expr` on `row`; `correlated` (from [`is_correlated`]) says whether its
+/// correlated subqueries must first run for this row, their outer references reading it.
+fn eval_row(expr: &BoundExpr, row: &[Value], txn: &Transaction, correlated: bool) -> Result<Value> {
+    if !correlated {
+        return expr.eval(row);
+    }
+    let mut resolved = expr.clone();
+    let mut failure = None;
+    resolved.visit_mut(&mut |e| {
+        let BoundExpr::Subquery {
+            plan,
+            kind,
+            correlated: true,
+        } = e
+        else {
+            return;
+        };
+        if failure.is_some() {
+            return;
+        }
+        let mut bound = Plan::Select(plan.clone());
+        bound.visit_exprs_mut(&mut |inner| {
+            if let BoundExpr::Outer(i, _) = inner {
+                *inner = BoundExpr::Constant(row.get(*i).cloned().unwrap_or(Value::Null));
+            }
+        });
+        if let Plan::Select(plan) = bound {
+            match subquery_value(&plan, kind, txn) {
+                Ok(value) => *e = value,
+                Err(err) => failure = Some(err),
+            }
+        }
+    });
+    match failure {
+        Some(e) => Err(e),
+        None => resolved.eval(row),
     }
 }
 
@@ -158,11 +218,12 @@ fn run(plan: &Plan, txn: &mut Transaction, timing: bool) -> Result<(QueryResult,
             returning,
         } => {
             let targets = matching(source, filter.as_ref(), txn, None, &mut measured)?;
+            let correlated: Vec<bool> = assignments.iter().map(|(_, e)| is_correlated(e)).collect();
             let mut written = Vec::with_capacity(targets.len());
             for (key, row) in &targets {
                 let mut new = row.to_vec();
-                for (column, expr) in assignments {
-                    new[*column] = expr.eval(row)?;
+                for ((column, expr), &c) in assignments.iter().zip(&correlated) {
+                    new[*column] = eval_row(expr, row, txn, c)?;
                 }
                 txn.update(&source.table, key, new.clone())?;
                 written.push(new);
@@ -254,9 +315,10 @@ fn query(plan: &SelectPlan, txn: &Transaction, measured: &mut Measured) -> Resul
                 other => {
                     let mut rows = source_rows(other, txn, measured)?;
                     if let Some(filter) = &plan.filter {
+                        let correlated = is_correlated(filter);
                         let mut kept = Vec::with_capacity(rows.len());
                         for row in rows {
-                            if filter.eval(&row)? == Value::Boolean(true) {
+                            if eval_row(filter, &row, txn, correlated)? == Value::Boolean(true) {
                                 kept.push(row);
                             }
                         }
@@ -280,9 +342,16 @@ fn query(plan: &SelectPlan, txn: &Transaction, measured: &mut Measured) -> Resul
     if !plan.order.is_empty() {
         rows = sort(rows, &plan.order)?;
     }
+    let correlated: Vec<bool> = plan.projection.iter().map(is_correlated).collect();
     let mut projected = rows
         .iter()
-        .map(|row| plan.projection.iter().map(|e| e.eval(row)).collect())
+        .map(|row| {
+            plan.projection
+                .iter()
+                .zip(&correlated)
+                .map(|(e, &c)| eval_row(e, row, txn, c))
+                .collect()
+        })
         .collect::<Result<Vec<Row>>>()?;
     if plan.distinct {
         let mut seen = BTreeSet::new();
@@ -598,11 +667,12 @@ fn matching(
     if limit == 0 {
         return Ok(out);
     }
+    let correlated = filter.is_some_and(is_correlated);
     for item in scan(source, txn)? {
         let (key, row) = item?;
         measured.scanned += 1;
         let passes = match filter {
-            Some(filter) => filter.eval(&row)? == Value::Boolean(true),
+            Some(filter) => eval_row(filter, &row, txn, correlated)? == Value::Boolean(true),
             None => true,
         };
         if passes {

@@ -372,6 +372,9 @@ fn write_expr(out: &mut String, expr: &BoundExpr, names: &[String]) {
         BoundExpr::Parameter(i) => {
             let _ = write!(out, "${}", i + 1);
         }
+        BoundExpr::Outer(i, _) => {
+            let _ = write!(out, "outer.${}", i + 1);
+        }
         BoundExpr::WindowResult(i) => {
             let _ = write!(out, "window{}", i + 1);
         }

@@ -22,6 +22,9 @@ pub enum BoundExpr {
     Column(usize),
     /// A statement parameter (`$1` is 0), replaced by its value before execution.
     Parameter(usize),
+    /// In a correlated subquery, a column of the enclosing query's row (by position, with its
+    /// type); replaced by that row's value before the subquery runs.
+    Outer(usize, DataType),
     /// The value of the query's `n`th window function call; the planner turns it into the
     /// column the executor appends for it once the row's width is known.
     WindowResult(usize),
@@ -64,11 +67,13 @@ pub enum BoundExpr {
         negated: bool,
         case_insensitive: bool,
     },
-    /// An uncorrelated subquery; the executor runs it and puts its result in its place
-    /// before evaluating anything ([`resolve`](crate::sql::executor)).
+    /// A subquery. The executor runs an uncorrelated one once, before the statement, and
+    /// puts its result in its place; a correlated one (reading [`BoundExpr::Outer`] columns)
+    /// runs for each row that needs it.
     Subquery {
         plan: Box<crate::sql::planner::SelectPlan>,
         kind: SubqueryKind,
+        correlated: bool,
     },
     /// `a IS [NOT] DISTINCT FROM b`: equality where NULL equals NULL; never NULL itself.
     Distinct {
@@ -95,6 +100,9 @@ impl BoundExpr {
             BoundExpr::Constant(value) => Ok(value.clone()),
             BoundExpr::Column(i) => Ok(row[*i].clone()),
             BoundExpr::Parameter(i) => Err(Error::UndefinedParameter(i + 1)),
+            BoundExpr::Outer(..) => Err(Error::NotSupported(
+                "an outer reference evaluated outside its subquery".into(),
+            )),
             BoundExpr::WindowResult(_) => Err(Error::Windowing(
                 "a window function outside its query".into(),
             )),
@@ -217,6 +225,7 @@ impl BoundExpr {
             BoundExpr::Constant(_)
             | BoundExpr::Column(_)
             | BoundExpr::Parameter(_)
+            | BoundExpr::Outer(..)
             | BoundExpr::WindowResult(_) => {}
             BoundExpr::Negate(e) | BoundExpr::Not(e) => e.visit_mut(f),
             BoundExpr::Cast { expr, .. } | BoundExpr::IsNull { expr, .. } => expr.visit_mut(f),
@@ -249,7 +258,7 @@ impl BoundExpr {
                 left.visit_mut(f);
                 right.visit_mut(f);
             }
-            BoundExpr::Subquery { plan, kind } => {
+            BoundExpr::Subquery { plan, kind, .. } => {
                 if let SubqueryKind::In { expr, .. } = kind {
                     expr.visit_mut(f);
                 }

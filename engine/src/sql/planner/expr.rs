@@ -49,6 +49,8 @@ pub struct Scope<'a> {
     /// Where window function calls are allowed (the select list and ORDER BY), the calls
     /// found while binding.
     pub windows: Option<&'a RefCell<Vec<WindowPlan>>>,
+    /// In a subquery, the enclosing query's tables: names found there are outer references.
+    pub outer: Option<&'a [Relation]>,
 }
 
 impl std::fmt::Debug for dyn Catalog + '_ {
@@ -64,6 +66,7 @@ impl<'a> Scope<'a> {
             grouping: None,
             catalog: None,
             windows: None,
+            outer: None,
         }
     }
 
@@ -179,28 +182,26 @@ fn bind_inner(expr: &Expr, scope: Scope<'_>) -> Result<(BoundExpr, SqlType)> {
                 "column \"{qualified}\" must appear in the GROUP BY clause or be used in an aggregate function"
             )));
         }
-        ExprKind::Column { table, name } => {
-            let mut found = None;
-            for relation in scope.relations {
-                if table.as_ref().is_some_and(|t| *t != relation.name) {
-                    continue;
-                }
-                if let Some(i) = relation.schema.columns.iter().position(|c| c.name == *name) {
-                    if found.is_some() {
-                        return Err(Error::AmbiguousColumn(name.clone()));
+        ExprKind::Column { table, name } => match resolve(scope.relations, table, name)? {
+            Some((i, ty)) => (BoundExpr::Column(i), Some(ty)),
+            None => match scope
+                .outer
+                .map(|outer| resolve(outer, table, name))
+                .transpose()?
+            {
+                Some(Some((i, ty))) => (BoundExpr::Outer(i, ty), Some(ty)),
+                _ => match table {
+                    Some(t)
+                        if !scope.relations.iter().any(|r| r.name == *t)
+                            && !scope.outer.is_some_and(|o| o.iter().any(|r| r.name == *t)) =>
+                    {
+                        return Err(Error::MissingFromEntry(t.clone()));
                     }
-                    found = Some((relation.offset + i, relation.schema.columns[i].data_type));
-                }
-            }
-            match (found, table) {
-                (Some((i, ty)), _) => (BoundExpr::Column(i), Some(ty)),
-                (None, Some(t)) if !scope.relations.iter().any(|r| r.name == *t) => {
-                    return Err(Error::MissingFromEntry(t.clone()));
-                }
-                (None, Some(t)) => return Err(Error::UnknownColumn(format!("{t}.{name}"))),
-                (None, None) => return Err(Error::UnknownColumn(name.clone())),
-            }
-        }
+                    Some(t) => return Err(Error::UnknownColumn(format!("{t}.{name}"))),
+                    None => return Err(Error::UnknownColumn(name.clone())),
+                },
+            },
+        },
         ExprKind::Unary { op, expr: inner } => {
             let (inner, ty) = bind(inner, scope)?;
             match op {
@@ -303,7 +304,7 @@ fn bind_inner(expr: &Expr, scope: Scope<'_>) -> Result<(BoundExpr, SqlType)> {
             otherwise,
         } => case(operand.as_deref(), branches, otherwise.as_deref(), scope)?,
         ExprKind::Subquery(query) => {
-            let plan = subquery(query, scope)?;
+            let (plan, correlated) = subquery(query, scope)?;
             let ty = match plan.columns.as_ref() {
                 [column] => column.data_type,
                 _ => {
@@ -314,24 +315,29 @@ fn bind_inner(expr: &Expr, scope: Scope<'_>) -> Result<(BoundExpr, SqlType)> {
                 BoundExpr::Subquery {
                     plan: Box::new(plan),
                     kind: SubqueryKind::Scalar,
+                    correlated,
                 },
                 Some(ty),
             )
         }
-        ExprKind::Exists { query, negated } => (
-            BoundExpr::Subquery {
-                plan: Box::new(subquery(query, scope)?),
-                kind: SubqueryKind::Exists { negated: *negated },
-            },
-            Some(DataType::Boolean),
-        ),
+        ExprKind::Exists { query, negated } => {
+            let (plan, correlated) = subquery(query, scope)?;
+            (
+                BoundExpr::Subquery {
+                    plan: Box::new(plan),
+                    kind: SubqueryKind::Exists { negated: *negated },
+                    correlated,
+                },
+                Some(DataType::Boolean),
+            )
+        }
         ExprKind::InSubquery {
             expr: inner,
             query,
             negated,
         } => {
             let (value, ty) = bind(inner, scope)?;
-            let plan = subquery(query, scope)?;
+            let (plan, correlated) = subquery(query, scope)?;
             let column = match plan.columns.as_ref() {
                 [column] => column.data_type,
                 _ => {
@@ -352,6 +358,7 @@ fn bind_inner(expr: &Expr, scope: Scope<'_>) -> Result<(BoundExpr, SqlType)> {
                         expr: Box::new(value),
                         negated: *negated,
                     },
+                    correlated,
                 },
                 Some(DataType::Boolean),
             )
@@ -416,6 +423,27 @@ fn bind_inner(expr: &Expr, scope: Scope<'_>) -> Result<(BoundExpr, SqlType)> {
         }
     };
     Ok((fold(bound)?, ty))
+}
+
+/// The position and type of column `name` (of table `table`, if given) among `relations`.
+fn resolve(
+    relations: &[Relation],
+    table: &Option<String>,
+    name: &str,
+) -> Result<Option<(usize, DataType)>> {
+    let mut found = None;
+    for relation in relations {
+        if table.as_ref().is_some_and(|t| *t != relation.name) {
+            continue;
+        }
+        if let Some(i) = relation.schema.columns.iter().position(|c| c.name == name) {
+            if found.is_some() {
+                return Err(Error::AmbiguousColumn(name.to_string()));
+            }
+            found = Some((relation.offset + i, relation.schema.columns[i].data_type));
+        }
+    }
+    Ok(found)
 }
 
 /// Binds a function call: an aggregate (above a GROUP BY, or making the query one) or a
@@ -716,26 +744,53 @@ fn no_function_for(name: &str, ty: DataType) -> Error {
 
 /// Plans an uncorrelated subquery. A name it cannot resolve that the enclosing query could
 /// means a correlated subquery, which is not supported yet.
-fn subquery(query: &Select, scope: Scope<'_>) -> Result<super::SelectPlan> {
+fn subquery(query: &Select, scope: Scope<'_>) -> Result<(super::SelectPlan, bool)> {
     let catalog = scope
         .catalog
         .ok_or_else(|| Error::NotSupported("subqueries here".into()))?;
-    super::select::select(query, catalog).map_err(|e| {
-        let unresolved = match &e {
-            Error::At { error, .. } => matches!(
-                **error,
-                Error::UnknownColumn(_) | Error::MissingFromEntry(_)
-            ),
+    // The enclosing query's columns are visible, except above its GROUP BY.
+    let outer =
+        (scope.grouping.is_none() && !scope.relations.is_empty()).then_some(scope.relations);
+    let plan = super::select::subquery_select(query, catalog, outer).map_err(|e| {
+        // A name the subquery cannot resolve that a query further out could.
+        let further_out = |relations: &[Relation]| match &e {
+            Error::At { error, .. } => match &**error {
+                Error::MissingFromEntry(t) => relations.iter().any(|r| r.name == *t),
+                Error::UnknownColumn(name) => {
+                    let (table, column) = match name.split_once('.') {
+                        Some((t, c)) => (Some(t.to_string()), c),
+                        None => (None, name.as_str()),
+                    };
+                    matches!(resolve(relations, &table, column), Ok(Some(_)))
+                }
+                _ => false,
+            },
             _ => false,
         };
-        if unresolved && !scope.relations.is_empty() {
-            Error::NotSupported(
-                "correlated subqueries (the subquery names a column of the outer query)".into(),
-            )
+        if outer.is_none() && further_out(scope.relations) {
+            Error::NotSupported("a subquery that names a column of a grouped outer query".into())
+        } else if scope.outer.is_some_and(further_out) {
+            Error::NotSupported("a subquery that names a column of a query two levels out".into())
         } else {
             e
         }
-    })
+    })?;
+    let mut correlated = false;
+    let mut nested = false;
+    let mut probe = super::Plan::Select(Box::new(plan.clone()));
+    probe.visit_exprs_mut(&mut |e| match e {
+        BoundExpr::Outer(..) => correlated = true,
+        BoundExpr::Subquery {
+            correlated: true, ..
+        } => nested = true,
+        _ => {}
+    });
+    if nested {
+        return Err(Error::NotSupported(
+            "a correlated subquery inside a correlated subquery".into(),
+        ));
+    }
+    Ok((plan, correlated))
 }
 
 /// CASE: the simple form (`CASE x WHEN v …`) compares the operand with each value; the
@@ -981,7 +1036,10 @@ fn reads_columns(expr: &BoundExpr) -> bool {
     match expr {
         BoundExpr::Constant(_) => false,
         // Not a column, but not known before execution either: never folded.
-        BoundExpr::Column(_) | BoundExpr::Parameter(_) | BoundExpr::WindowResult(_) => true,
+        BoundExpr::Column(_)
+        | BoundExpr::Parameter(_)
+        | BoundExpr::WindowResult(_)
+        | BoundExpr::Outer(..) => true,
         BoundExpr::Negate(e) | BoundExpr::Not(e) => reads_columns(e),
         BoundExpr::Cast { expr, .. } | BoundExpr::IsNull { expr, .. } => reads_columns(expr),
         BoundExpr::Binary { left, right, .. } => reads_columns(left) || reads_columns(right),

@@ -384,6 +384,10 @@ fn within(expr: &BoundExpr, start: usize, width: usize) -> bool {
     let mut inside = true;
     let mut probe = expr.clone();
     probe.visit_mut(&mut |e| match e {
+        // A correlated subquery runs per joined row: it stays above the join.
+        BoundExpr::Subquery {
+            correlated: true, ..
+        } => inside = false,
         BoundExpr::Column(i) => {
             reads = true;
             inside &= *i >= start && *i < start + width;

@@ -410,6 +410,8 @@ fn key_compatible(key_type: DataType, expr: &BoundExpr) -> bool {
             _ => false,
         },
         BoundExpr::Cast { expr, to } => matches!(**expr, BoundExpr::Parameter(_)) && same_kind(*to),
+        // The outer row's value, known before a correlated subquery runs.
+        BoundExpr::Outer(_, ty) => same_kind(*ty),
         _ => false,
     }
 }

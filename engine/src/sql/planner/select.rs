@@ -16,8 +16,18 @@ use crate::types::DataType;
 use crate::{Error, Result};
 
 pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
+    subquery_select(select, catalog, None)
+}
+
+/// A query that may name the columns of `outer`, the enclosing query's tables (a correlated
+/// subquery): they bind as [`BoundExpr::Outer`] references.
+pub fn subquery_select(
+    select: &Select,
+    catalog: &dyn Catalog,
+    outer: Option<&[Relation]>,
+) -> Result<SelectPlan> {
     if !select.compound.is_empty() {
-        return set_operation(select, catalog);
+        return set_operation(select, catalog, outer);
     }
     let mut relations = Vec::new();
     let tree = select
@@ -25,7 +35,10 @@ pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
         .as_ref()
         .map(|from| from_tree(from, catalog, &mut relations))
         .transpose()?;
-    let input = Scope::new(&relations).with_catalog(catalog);
+    let input = Scope {
+        outer,
+        ..Scope::new(&relations).with_catalog(catalog)
+    };
     let filter = where_clause(select.filter.as_ref(), input)?;
 
     // Grouping applies when there is a GROUP BY or any aggregate above the WHERE clause.
@@ -55,6 +68,7 @@ pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
             grouping: Some(&grouping),
             catalog: Some(catalog),
             windows: None,
+            outer,
         }
     } else {
         input
@@ -169,7 +183,11 @@ pub fn select(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
 
 /// UNION/INTERSECT/EXCEPT: each query planned on its own; result columns named by the first,
 /// typed by all (numbers widen); ORDER BY may name result columns or their positions.
-fn set_operation(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
+fn set_operation(
+    select: &Select,
+    catalog: &dyn Catalog,
+    outer: Option<&[Relation]>,
+) -> Result<SelectPlan> {
     let first = Select {
         compound: Vec::new(),
         order_by: Vec::new(),
@@ -177,7 +195,7 @@ fn set_operation(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
         offset: None,
         ..select.clone()
     };
-    let head = self::select(&first, catalog)?;
+    let head = subquery_select(&first, catalog, outer)?;
     let mut types: Vec<DataType> = head.columns.iter().map(|c| c.data_type).collect();
     let mut parts = Vec::with_capacity(select.compound.len());
     for compound in &select.compound {
@@ -186,7 +204,7 @@ fn set_operation(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
             SetOp::Intersect => "INTERSECT",
             SetOp::Except => "EXCEPT",
         };
-        let query = self::select(&compound.select, catalog)?;
+        let query = subquery_select(&compound.select, catalog, outer)?;
         if query.columns.len() != types.len() {
             return Err(Error::Syntax(format!(
                 "each {name} query must have the same number of columns"
@@ -194,14 +212,15 @@ fn set_operation(select: &Select, catalog: &dyn Catalog) -> Result<SelectPlan> {
         }
         for (ty, column) in types.iter_mut().zip(query.columns.iter()) {
             if *ty != column.data_type {
-                *ty =
-                    super::super::expr::numeric_result(*ty, column.data_type).ok_or_else(|| {
+                *ty = super::super::operators::comparison_type(*ty, column.data_type).ok_or_else(
+                    || {
                         Error::Datatype(format!(
                             "{name} types {} and {} cannot be matched",
                             ty.name(),
                             column.data_type.name()
                         ))
-                    })?;
+                    },
+                )?;
             }
         }
         parts.push(SetPart {
