@@ -142,6 +142,8 @@ pub struct Session {
     pub(crate) savepoints: Vec<(String, crate::mvcc::Savepoint)>,
     /// When the block began (host clock, microseconds): what `now()` returns inside it.
     pub(crate) block_started: i64,
+    /// Settings, the block's isolation level, cancellation.
+    pub(crate) sql: crate::sql::SessionState,
 }
 
 /// A snapshot of the database's counters.
@@ -227,6 +229,7 @@ impl Database {
             failed: false,
             savepoints: Vec::new(),
             block_started: 0,
+            sql: crate::sql::SessionState::default(),
         }
     }
 

@@ -66,6 +66,9 @@ pub enum Error {
     Syntax(String),
     #[error("{0}")]
     StatementTooComplex(String),
+    /// A query went past one of the engine's limits (a runaway recursive query).
+    #[error("{0}")]
+    ProgramLimitExceeded(String),
     #[error("column \"{0}\" does not exist")]
     UnknownColumn(String),
     #[error("column reference \"{0}\" is ambiguous")]
@@ -98,6 +101,9 @@ pub enum Error {
     ParameterCount { expected: usize, given: usize },
     #[error("more than one row returned by a subquery used as an expression")]
     CardinalityViolation,
+    /// A SET with a value the parameter does not take.
+    #[error("{0}")]
+    InvalidParameterValue(String),
     /// A function argument out of its domain (negative square root, zero field position…).
     #[error("{0}")]
     InvalidArgument(String),
@@ -126,12 +132,17 @@ pub enum Error {
     InFailedTransaction,
     #[error("{0}")]
     NoActiveTransaction(&'static str),
+    #[error("{0}")]
+    ActiveTransaction(&'static str),
     #[error("savepoint \"{0}\" does not exist")]
     UndefinedSavepoint(String),
     /// Any other error, located at a character position (1-based) of the SQL text.
     #[error("{error}")]
     At { position: usize, error: Box<Error> },
 
+    /// The statement was cancelled or ran past its timeout.
+    #[error("{0}")]
+    QueryCanceled(&'static str),
     /// A concurrent transaction committed a conflicting write first; retrying may succeed.
     #[error("could not serialize access due to {0}")]
     SerializationFailure(String),
@@ -160,6 +171,7 @@ impl Error {
             Error::UniqueViolation { .. } => "23505",
             Error::Syntax(_) => "42601",
             Error::StatementTooComplex(_) => "54001",
+            Error::ProgramLimitExceeded(_) => "54000",
             Error::UnknownColumn(_) => "42703",
             Error::AmbiguousColumn(_) => "42702",
             Error::MissingFromEntry(_) => "42P01",
@@ -174,7 +186,7 @@ impl Error {
             Error::UndefinedParameter(_) => "42P02",
             Error::ParameterCount { .. } => "08P01",
             Error::CardinalityViolation => "21000",
-            Error::InvalidArgument(_) => "22023",
+            Error::InvalidArgument(_) | Error::InvalidParameterValue(_) => "22023",
             Error::InvalidArgumentForLogarithm(_) => "2201E",
             Error::InvalidArgumentForPower(_) => "2201F",
             Error::DivisionByZero => "22012",
@@ -186,8 +198,10 @@ impl Error {
             Error::NegativeOffset => "2201X",
             Error::InFailedTransaction => "25P02",
             Error::NoActiveTransaction(_) => "25P01",
+            Error::ActiveTransaction(_) => "25001",
             Error::UndefinedSavepoint(_) => "3B001",
             Error::At { error, .. } => error.sqlstate(),
+            Error::QueryCanceled(_) => "57014",
             Error::SerializationFailure(_) => "40001",
             Error::ReadOnlyTransaction(_) => "25006",
         }

@@ -60,6 +60,9 @@ struct Write {
     /// An insert of a key with no committed live version: if one appears by commit time, the
     /// error is a unique violation rather than a serialization failure.
     fresh: bool,
+    /// The snapshot the key was first written under: a version committed after it conflicts
+    /// (under READ COMMITTED the transaction's snapshot moves on; this does not).
+    base: u64,
 }
 
 /// One row write prepared under the commit lock, installed after storage accepted the batch.
@@ -119,6 +122,20 @@ impl Transaction {
     /// The commit timestamp this transaction reads at.
     pub fn snapshot(&self) -> u64 {
         self.snapshot
+    }
+
+    /// Takes a new snapshot (READ COMMITTED, before each statement): later reads see every
+    /// commit made since, plus this transaction's own writes. A write still conflicts with
+    /// versions committed after the snapshot it was made under.
+    pub fn refresh_snapshot(&mut self) {
+        let fresh = self.db.clock.begin();
+        self.db.clock.end(self.snapshot);
+        self.snapshot = fresh;
+    }
+
+    /// Makes the transaction read-only or read-write (SQL `SET TRANSACTION READ ONLY`).
+    pub fn set_read_only(&mut self, read_only: bool) {
+        self.read_only = read_only;
     }
 
     pub fn is_read_only(&self) -> bool {
@@ -448,16 +465,24 @@ impl Transaction {
             }
             writes.unique.insert((index.schema.id, values), key.clone());
         }
+        let base = writes.rows.get(&key).map_or(self.snapshot, |w| w.base);
         match writes.rows.get(&key) {
             // Deleting a row this transaction inserted leaves nothing to write.
             Some(Write { fresh: true, .. }) if row.is_none() => {
                 writes.rows.remove(&key);
             }
             Some(Write { fresh: true, .. }) => {
-                writes.rows.insert(key, Write { row, fresh: true });
+                writes.rows.insert(
+                    key,
+                    Write {
+                        row,
+                        fresh: true,
+                        base,
+                    },
+                );
             }
             _ => {
-                writes.rows.insert(key, Write { row, fresh });
+                writes.rows.insert(key, Write { row, fresh, base });
             }
         }
         Ok(())
@@ -583,7 +608,7 @@ impl Transaction {
                         ));
                     }
                 }
-                if entry.ts > self.snapshot {
+                if entry.ts > write.base {
                     return Err(self.conflict());
                 }
             }

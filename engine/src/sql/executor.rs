@@ -12,9 +12,11 @@ use std::sync::Arc;
 use super::aggregate::Accumulator;
 use super::explain::Measured;
 use super::expr::{BoundExpr, SubqueryKind, compare};
+use super::interrupt;
 use super::planner::{
-    Access, ConflictPlan, GroupPlan, InsertRows, JoinKind, JoinPlan, OutputColumn, Plan, Returning,
-    SelectPlan, SetOp, SetPlan, SortKey, Source, TableSource,
+    Access, ConflictPlan, GroupPlan, InsertRows, JoinKind, JoinPlan, OutputColumn, Plan,
+    RecursiveSource, Returning, SelectPlan, SetOp, SetPlan, SortKey, Source, TableSource,
+    ValuesSource,
 };
 use crate::encoding::encode_values;
 use crate::table::RowKey;
@@ -196,6 +198,7 @@ fn run(plan: &Plan, txn: &mut Transaction, timing: bool) -> Result<(QueryResult,
             };
             let mut written = Vec::with_capacity(rows.len());
             for row in rows {
+                interrupt::check()?;
                 match txn.insert(table, row.clone()) {
                     Ok(_) => written.push(row),
                     Err(e) => match on_conflict {
@@ -426,6 +429,7 @@ fn combine(set: &SetPlan, txn: &Transaction) -> Result<Vec<Arc<Row>>> {
 fn group(rows: Vec<Arc<Row>>, plan: &GroupPlan) -> Result<Vec<Arc<Row>>> {
     let mut groups: BTreeMap<Vec<u8>, (Vec<Value>, Vec<Accumulator>)> = BTreeMap::new();
     for row in &rows {
+        interrupt::check()?;
         let keys = plan
             .keys
             .iter()
@@ -485,6 +489,79 @@ fn source_rows(
             .into_iter()
             .map(Arc::new)
             .collect()),
+        Source::Recursive(recursive) => recursive_rows(recursive, txn),
+        Source::WorkTable(work) => Err(Error::NotSupported(format!(
+            "a reference to the work table \"{}\" outside its recursive query",
+            work.name
+        ))),
+    }
+}
+
+/// The most rows a recursive query may produce before it is stopped (54000), so that a
+/// recursion without end fails instead of exhausting memory.
+const RECURSIVE_ROW_LIMIT: usize = 10_000_000;
+
+/// `WITH RECURSIVE`: the base rows, then each step run over the rows the previous one added
+/// (its work table) until a step adds none. Without ALL, rows seen before are not added again.
+fn recursive_rows(recursive: &RecursiveSource, txn: &Transaction) -> Result<Vec<Arc<Row>>> {
+    let mut seen = BTreeSet::new();
+    let mut fresh = |rows: Vec<Row>| -> Vec<Row> {
+        if recursive.all {
+            rows
+        } else {
+            rows.into_iter()
+                .filter(|row| seen.insert(encode_values(row)))
+                .collect()
+        }
+    };
+    let mut work = fresh(query(&recursive.base, txn, &mut Measured::default())?.rows);
+    let mut all: Vec<Arc<Row>> = work.iter().cloned().map(Arc::new).collect();
+    while !work.is_empty() {
+        interrupt::check()?;
+        let mut step = recursive.step.clone();
+        fill_work_table(&mut step, &work);
+        work = fresh(query(&step, txn, &mut Measured::default())?.rows);
+        all.extend(work.iter().cloned().map(Arc::new));
+        if all.len() > RECURSIVE_ROW_LIMIT {
+            return Err(Error::ProgramLimitExceeded(format!(
+                "recursive query \"{}\" produced more than {RECURSIVE_ROW_LIMIT} rows",
+                recursive.name
+            )));
+        }
+    }
+    Ok(all)
+}
+
+/// Puts `rows` where the step reads its work table.
+fn fill_work_table(plan: &mut SelectPlan, rows: &[Row]) {
+    fn fill(source: &mut Source, rows: &[Row]) {
+        match source {
+            Source::WorkTable(work) => {
+                *source = Source::Values(Box::new(ValuesSource {
+                    name: work.name.clone(),
+                    column_names: work.column_names.clone(),
+                    rows: rows
+                        .iter()
+                        .map(|row| row.iter().cloned().map(BoundExpr::Constant).collect())
+                        .collect(),
+                }));
+            }
+            Source::Join(join) => {
+                fill(&mut join.left, rows);
+                fill(&mut join.right, rows);
+            }
+            Source::Derived(derived) => fill_work_table(&mut derived.query, rows),
+            Source::Table(_) | Source::Values(_) | Source::Recursive(_) => {}
+        }
+    }
+    if let Some(s) = &mut plan.source {
+        fill(s, rows);
+    }
+    if let Some(set) = &mut plan.set {
+        fill_work_table(&mut set.head, rows);
+        for part in &mut set.parts {
+            fill_work_table(&mut part.query, rows);
+        }
     }
 }
 
@@ -543,6 +620,7 @@ fn join_rows(join: &JoinPlan, txn: &Transaction, measured: &mut Measured) -> Res
         };
         let mut matched = false;
         for &i in candidates {
+            interrupt::check()?;
             let row = joined(l, &right[i]);
             if passes(&row)? {
                 matched = true;
@@ -670,6 +748,7 @@ fn matching(
     let correlated = filter.is_some_and(is_correlated);
     for item in scan(source, txn)? {
         let (key, row) = item?;
+        interrupt::check()?;
         measured.scanned += 1;
         let passes = match filter {
             Some(filter) => eval_row(filter, &row, txn, correlated)? == Value::Boolean(true),

@@ -167,6 +167,8 @@ fn source_names(source: &Source) -> Vec<String> {
         Source::Table(table) => table.column_names.to_vec(),
         Source::Derived(derived) => derived.column_names.to_vec(),
         Source::Values(values) => values.column_names.to_vec(),
+        Source::Recursive(recursive) => recursive.column_names.to_vec(),
+        Source::WorkTable(work) => work.column_names.to_vec(),
         Source::Join(join) => {
             let mut names = source_names(&join.left);
             names.extend(source_names(&join.right));
@@ -192,6 +194,16 @@ fn source_lines(source: &Source, depth: usize, lines: &mut Vec<String>) {
         }
         Source::Derived(derived) => {
             lines.push(format!("{indent}Subquery Scan on {}", derived.name));
+        }
+        Source::Recursive(recursive) => {
+            lines.push(format!(
+                "{indent}Recursive Union{} on {}",
+                if recursive.all { " All" } else { "" },
+                recursive.name
+            ));
+        }
+        Source::WorkTable(work) => {
+            lines.push(format!("{indent}WorkTable Scan on {}", work.name));
         }
         Source::Values(values) => {
             lines.push(format!(

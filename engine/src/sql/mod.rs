@@ -49,10 +49,12 @@ pub mod executor;
 pub mod explain;
 pub mod expr;
 pub mod functions;
+pub mod interrupt;
 pub mod operators;
 pub mod parser;
 pub mod planner;
 mod session;
+pub mod settings;
 pub mod temporal;
 #[cfg(test)]
 mod tests;
@@ -60,4 +62,4 @@ pub mod window;
 
 pub use self::executor::QueryResult;
 pub use self::planner::OutputColumn;
-pub use self::session::{Prepared, plan_sql};
+pub use self::session::{Prepared, SessionState, plan_sql};

@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use super::executor::{self, QueryResult};
 use super::explain::explain;
+use super::interrupt::{self, CancelHandle};
 use super::parser::ast::Statement;
 use super::parser::parse;
 use super::planner::OutputColumn;
 use super::planner::{Catalog, Plan, plan};
+use super::settings::{Isolation, Settings};
 use crate::types::{DataType, Value};
 use crate::{Database, Error, Result, Session};
 
@@ -121,6 +123,7 @@ impl Session {
         if self.failed && !ends_failure {
             return Err(Error::InFailedTransaction);
         }
+        let _armed = interrupt::watch(&self.sql.cancel, self.sql.settings.statement_timeout);
         // Without a host clock (a wasm host that installed none) the clock functions fail
         // when called; everything else runs.
         if let Ok(now) = crate::host::now_micros() {
@@ -134,6 +137,46 @@ impl Session {
             self.fail();
         }
         result
+    }
+
+    /// A handle that cancels this session's running statement from another thread.
+    pub fn cancel_handle(&self) -> CancelHandle {
+        self.sql.cancel.clone()
+    }
+
+    /// Before a query in a block: its first query, and every query under READ COMMITTED,
+    /// reads a fresh snapshot (as in PostgreSQL, the snapshot is not taken at BEGIN).
+    fn before_query(&mut self) {
+        if let Some(txn) = self.block.as_mut() {
+            if !self.sql.queried || self.sql.isolation == Isolation::ReadCommitted {
+                txn.refresh_snapshot();
+            }
+            self.sql.queried = true;
+        }
+    }
+
+    /// `SET TRANSACTION`: in a block, before its first query (25001).
+    fn set_transaction(
+        &mut self,
+        read_only: Option<bool>,
+        isolation: Option<Isolation>,
+    ) -> Result<()> {
+        // Outside a block it has no effect (PostgreSQL warns and goes on).
+        let Some(txn) = self.block.as_mut() else {
+            return Ok(());
+        };
+        if self.sql.queried {
+            return Err(Error::ActiveTransaction(
+                "SET TRANSACTION ISOLATION LEVEL must be called before any query",
+            ));
+        }
+        if let Some(read_only) = read_only {
+            txn.set_read_only(read_only);
+        }
+        if let Some(isolation) = isolation {
+            self.sql.isolation = isolation;
+        }
+        Ok(())
     }
 
     /// Whether a transaction block is open (PostgreSQL's transaction status `T`, or `E` when
@@ -158,15 +201,75 @@ impl Session {
     fn run(&mut self, plan: &Plan, subqueries: bool) -> Result<QueryResult> {
         let db = self.database();
         match plan {
-            Plan::Begin { read_only } => {
+            Plan::Begin {
+                read_only,
+                isolation,
+            } => {
                 if self.block.is_none() {
                     self.block = Some(if *read_only {
                         self.begin_read_only()?
                     } else {
                         self.begin()?
                     });
+                    self.sql.isolation = isolation.unwrap_or(self.sql.settings.default_isolation);
+                    self.sql.queried = false;
                 }
                 Ok(QueryResult::command("BEGIN"))
+            }
+            Plan::SetTransaction {
+                read_only,
+                isolation,
+                session: true,
+            } => {
+                if read_only == &Some(true) {
+                    return Err(Error::NotSupported(
+                        "read-only as the session's default; use BEGIN READ ONLY".into(),
+                    ));
+                }
+                if let Some(isolation) = isolation {
+                    self.sql.settings.default_isolation = *isolation;
+                }
+                Ok(QueryResult::command("SET"))
+            }
+            Plan::SetTransaction {
+                read_only,
+                isolation,
+                session: false,
+            } => {
+                self.set_transaction(*read_only, *isolation)?;
+                Ok(QueryResult::command("SET"))
+            }
+            Plan::Set { name, value } if name.eq_ignore_ascii_case("transaction_isolation") => {
+                let isolation = value.as_deref().map(Isolation::parse).transpose()?;
+                self.set_transaction(None, isolation)?;
+                Ok(QueryResult::command("SET"))
+            }
+            Plan::Set { name, value } => {
+                self.sql.settings.set(name, value.as_deref())?;
+                Ok(QueryResult::command(if value.is_some() {
+                    "SET"
+                } else {
+                    "RESET"
+                }))
+            }
+            Plan::ResetAll => {
+                self.sql.settings = Settings::default();
+                Ok(QueryResult::command("RESET"))
+            }
+            Plan::Show(name) => {
+                let isolation = match self.block {
+                    Some(_) => self.sql.isolation,
+                    None => self.sql.settings.default_isolation,
+                };
+                let value = self.sql.settings.show(name, isolation)?;
+                Ok(QueryResult {
+                    columns: Arc::from([OutputColumn {
+                        name: name.to_ascii_lowercase(),
+                        data_type: DataType::Text,
+                    }]),
+                    rows: vec![vec![Value::Text(value)]],
+                    tag: "SHOW".into(),
+                })
             }
             Plan::Savepoint(name) => {
                 let txn = self.block.as_ref().ok_or(Error::NoActiveTransaction(
@@ -278,6 +381,7 @@ impl Session {
                 timing,
                 plan,
             } => {
+                self.before_query();
                 let measured = if *analyze {
                     let run = |txn: &mut crate::Transaction| executor::execute_measured(plan, txn);
                     let (_, mut measured) = match self.block.as_mut() {
@@ -305,6 +409,7 @@ impl Session {
                 })
             }
             data => {
+                self.before_query();
                 let execute = if subqueries {
                     executor::execute
                 } else {
@@ -339,6 +444,17 @@ pub struct Prepared {
     /// The result columns (empty for statements that return no rows).
     pub columns: Arc<[OutputColumn]>,
     subqueries: bool,
+}
+
+/// A session's SQL state beyond its transaction: settings, the block's isolation level, and
+/// the handle that cancels its statements.
+#[derive(Debug, Clone, Default)]
+pub struct SessionState {
+    settings: Settings,
+    isolation: Isolation,
+    /// Whether the open block has run a query (its snapshot is then fixed under REPEATABLE READ).
+    queried: bool,
+    cancel: CancelHandle,
 }
 
 fn result_columns(plan: &Plan) -> Arc<[OutputColumn]> {

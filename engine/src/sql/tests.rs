@@ -275,3 +275,31 @@ fn prepared_statements_infer_parameter_types_and_reuse_their_plan() {
         "42601"
     );
 }
+
+#[test]
+fn another_thread_cancels_a_running_statement() {
+    let db = db();
+    let mut session = db.session();
+    let handle = session.cancel_handle();
+    let (done, finished) = std::sync::mpsc::channel();
+    let runner = std::thread::spawn(move || {
+        let result = session.execute(
+            "WITH RECURSIVE forever(n) AS (SELECT 1 UNION ALL SELECT n FROM forever) \
+             SELECT count(*) FROM forever",
+        );
+        done.send(()).unwrap();
+        (result, session)
+    });
+    // Keep asking until the statement has stopped: it cannot finish on its own.
+    while finished.try_recv().is_err() {
+        handle.cancel();
+        std::thread::yield_now();
+    }
+    let (result, mut session) = runner.join().unwrap();
+    let error = result.unwrap_err();
+    assert_eq!(error.sqlstate(), "57014");
+    assert_eq!(error.to_string(), "canceling statement due to user request");
+    // The session goes on; the cancellation does not outlive its statement.
+    let rows = session.execute("SELECT 1").unwrap().remove(0).rows;
+    assert_eq!(rows, vec![vec![Value::Int(1)]]);
+}

@@ -155,6 +155,7 @@ pub fn apply(rows: Vec<Arc<Row>>, windows: &[WindowPlan]) -> Result<Vec<Arc<Row>
 fn evaluate(rows: &[Arc<Row>], window: &WindowPlan) -> Result<Vec<Value>> {
     let mut keyed = Vec::with_capacity(rows.len());
     for (i, row) in rows.iter().enumerate() {
+        super::interrupt::check()?;
         let partition = window
             .partition_by
             .iter()

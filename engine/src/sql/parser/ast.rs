@@ -35,7 +35,22 @@ pub enum Statement {
     Delete(Delete),
     Begin {
         read_only: bool,
+        isolation: Option<String>,
     },
+    /// `SET TRANSACTION …` (`session`: `SET SESSION CHARACTERISTICS AS TRANSACTION …`).
+    SetTransaction {
+        read_only: Option<bool>,
+        isolation: Option<String>,
+        session: bool,
+    },
+    /// `SET name = value`; `None` for `DEFAULT` and `RESET name`.
+    Set {
+        name: String,
+        value: Option<String>,
+    },
+    /// `RESET ALL`.
+    ResetAll,
+    Show(String),
     Commit,
     Rollback,
     Savepoint(String),
@@ -179,6 +194,27 @@ pub enum FromItem {
         /// The ON condition (none for CROSS JOIN and comma-separated tables).
         on: Option<Expr>,
     },
+    /// What the name of a `WITH RECURSIVE` query stands for.
+    Recursive {
+        query: Box<RecursiveQuery>,
+        alias: Ident,
+    },
+    /// Inside a recursive query's recursive part: the rows the previous step produced.
+    WorkTable {
+        name: Ident,
+        alias: Option<Ident>,
+    },
+}
+
+/// `WITH RECURSIVE name (columns) AS (base UNION [ALL] step)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecursiveQuery {
+    pub name: String,
+    pub columns: Vec<Ident>,
+    pub base: Select,
+    pub step: Select,
+    /// UNION ALL keeps duplicates; UNION stops at rows seen before.
+    pub all: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

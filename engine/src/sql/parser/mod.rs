@@ -179,25 +179,51 @@ impl Translator<'_> {
             sp::Statement::Update(update) => self.update(update),
             sp::Statement::Delete(delete) => self.delete(delete),
             sp::Statement::StartTransaction { modes, .. } => {
-                let mut read_only = false;
-                for mode in modes {
-                    match mode {
-                        sp::TransactionMode::AccessMode(sp::TransactionAccessMode::ReadOnly) => {
-                            read_only = true
-                        }
-                        sp::TransactionMode::AccessMode(sp::TransactionAccessMode::ReadWrite) => {
-                            read_only = false
-                        }
-                        sp::TransactionMode::IsolationLevel(_) => {
-                            return Err(self.unsupported(
-                                "an isolation level in BEGIN (transactions are snapshot isolation)",
-                                statement,
-                            ));
-                        }
-                    }
-                }
-                Ok(Statement::Begin { read_only })
+                let (read_only, isolation) = transaction_modes(modes);
+                Ok(Statement::Begin {
+                    read_only: read_only.unwrap_or(false),
+                    isolation,
+                })
             }
+            sp::Statement::Set(sp::Set::SetTransaction {
+                modes,
+                snapshot: None,
+                session,
+            }) => {
+                let (read_only, isolation) = transaction_modes(modes);
+                Ok(Statement::SetTransaction {
+                    read_only,
+                    isolation,
+                    session: *session,
+                })
+            }
+            sp::Statement::Set(sp::Set::SingleAssignment {
+                variable, values, ..
+            }) => Ok(Statement::Set {
+                name: self.object_name(variable)?.name,
+                value: self.setting_value(values, statement)?,
+            }),
+            sp::Statement::Set(sp::Set::SetTimeZone { value, .. }) => Ok(Statement::Set {
+                name: "timezone".into(),
+                value: self.setting_value(std::slice::from_ref(value), statement)?,
+            }),
+            sp::Statement::ShowVariable { variable } => Ok(Statement::Show(
+                variable
+                    .iter()
+                    .map(|v| self.ident(v).name)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )),
+            sp::Statement::Reset(reset) => match &reset.reset {
+                sp::Reset::ALL => Ok(Statement::ResetAll),
+                sp::Reset::ConfigurationParameter(name) => Ok(Statement::Set {
+                    name: self.object_name(name)?.name,
+                    value: None,
+                }),
+                sp::Reset::SessionAuthorization => {
+                    Err(self.unsupported("RESET SESSION AUTHORIZATION", statement))
+                }
+            },
             sp::Statement::Explain {
                 describe_alias: sp::DescribeAlias::Explain,
                 analyze,
@@ -442,6 +468,31 @@ impl Translator<'_> {
         })
     }
 
+    /// A SET value as text (`DEFAULT`: none); several values are joined by commas.
+    fn setting_value(&self, values: &[sp::Expr], at: &impl Spanned) -> Result<Option<String>> {
+        let mut parts = Vec::with_capacity(values.len());
+        for value in values {
+            parts.push(match value {
+                sp::Expr::Value(v) => match &v.value {
+                    sp::Value::SingleQuotedString(s) => s.clone(),
+                    sp::Value::Number(n, _) => n.clone(),
+                    sp::Value::Boolean(b) => (if *b { "on" } else { "off" }).to_string(),
+                    other => other.to_string(),
+                },
+                sp::Expr::Identifier(ident) if ident.value.eq_ignore_ascii_case("default") => {
+                    return Ok(None);
+                }
+                sp::Expr::Identifier(ident) => ident.value.clone(),
+                sp::Expr::UnaryOp {
+                    op: sp::UnaryOperator::Minus,
+                    expr,
+                } => format!("-{expr}"),
+                other => return Err(self.unsupported(&format!("the SET value {other}"), at)),
+            });
+        }
+        Ok(Some(parts.join(", ")))
+    }
+
     /// A `VARCHAR(n)`/`CHAR(n)` length: at least 1.
     fn length(&self, length: &sp::CharacterLength, at: &impl Spanned) -> Result<u32> {
         match length {
@@ -579,19 +630,30 @@ impl Translator<'_> {
         }
         let mut result = self.set_expr(&query.body)?;
         if let Some(with) = &query.with {
-            if with.recursive {
-                return Err(self.unsupported("WITH RECURSIVE", query));
-            }
-            // Each WITH query is inlined where the main query's FROM clauses name it (each
-            // may use the ones before it).
-            let mut ctes: Vec<(String, Select)> = Vec::new();
+            // Each WITH query is put where the main query's FROM clauses name it (each may use
+            // the ones before it; with RECURSIVE, a query may also name itself).
+            let mut ctes: Vec<(String, Cte)> = Vec::new();
             for cte in &with.cte_tables {
-                if !cte.alias.columns.is_empty() {
-                    return Err(self.unsupported("column names on a WITH query", query));
-                }
+                let name = self.ident(&cte.alias.name).name;
+                let columns: Vec<Ident> = cte
+                    .alias
+                    .columns
+                    .iter()
+                    .map(|c| self.ident(&c.name))
+                    .collect();
                 let mut select = self.query(&cte.query)?;
                 inline_ctes(&mut select, &ctes);
-                ctes.push((self.ident(&cte.alias.name).name, select));
+                let definition = match recursive_parts(select, &name, with.recursive) {
+                    Ok((base, step, all)) => Cte::Recursive(Box::new(RecursiveQuery {
+                        name: name.clone(),
+                        columns,
+                        base,
+                        step,
+                        all,
+                    })),
+                    Err(select) => Cte::Plain(select, columns),
+                };
+                ctes.push((name, definition));
             }
             inline_ctes(&mut result, &ctes);
         }
@@ -1340,33 +1402,140 @@ impl Translator<'_> {
     }
 }
 
-/// Replaces FROM references to WITH queries by the queries themselves.
-fn inline_ctes(select: &mut Select, ctes: &[(String, Select)]) {
-    fn item(from: &mut FromItem, ctes: &[(String, Select)]) {
-        match from {
-            FromItem::Table { name, alias } => {
-                if let Some((_, query)) = ctes.iter().rev().find(|(n, _)| *n == name.name) {
-                    *from = FromItem::Subquery {
-                        query: Box::new(query.clone()),
-                        alias: alias.clone().unwrap_or_else(|| name.clone()),
-                        columns: Vec::new(),
-                    };
-                }
+/// The access mode and isolation level named by `BEGIN`/`SET TRANSACTION` modes.
+fn transaction_modes(modes: &[sp::TransactionMode]) -> (Option<bool>, Option<String>) {
+    let mut read_only = None;
+    let mut isolation = None;
+    for mode in modes {
+        match mode {
+            sp::TransactionMode::AccessMode(sp::TransactionAccessMode::ReadOnly) => {
+                read_only = Some(true);
             }
-            FromItem::Subquery { query, .. } => inline_ctes(query, ctes),
-            FromItem::Values { .. } => {}
-            FromItem::Join { left, right, .. } => {
-                item(left, ctes);
-                item(right, ctes);
+            sp::TransactionMode::AccessMode(sp::TransactionAccessMode::ReadWrite) => {
+                read_only = Some(false);
+            }
+            sp::TransactionMode::IsolationLevel(level) => {
+                isolation = Some(level.to_string().to_ascii_lowercase());
             }
         }
     }
+    (read_only, isolation)
+}
+
+/// What a WITH query's name stands for.
+#[derive(Debug, Clone)]
+enum Cte {
+    Plain(Box<Select>, Vec<Ident>),
+    Recursive(Box<RecursiveQuery>),
+}
+
+/// Splits a recursive WITH query into its base and recursive step (`base UNION [ALL] step`,
+/// the step naming the query, which becomes its work table); anything else comes back as is.
+fn recursive_parts(
+    select: Select,
+    name: &str,
+    recursive: bool,
+) -> std::result::Result<(Select, Select, bool), Box<Select>> {
+    let names_itself = |s: &Select| {
+        let mut found = false;
+        visit_from(s, &mut |item| {
+            found |= matches!(item, FromItem::Table { name: n, .. } if n.name == name);
+        });
+        found
+    };
+    if !recursive
+        || select.compound.len() != 1
+        || select.compound[0].op != SetOp::Union
+        || !select.order_by.is_empty()
+        || select.limit.is_some()
+        || !names_itself(&select.compound[0].select)
+    {
+        return Err(Box::new(select));
+    }
+    let mut base = select;
+    let compound = base.compound.remove(0);
+    let mut step = compound.select;
+    replace_from(&mut step, &mut |item| match item {
+        FromItem::Table { name: n, alias } if n.name == name => {
+            *item = FromItem::WorkTable {
+                name: n.clone(),
+                alias: alias.clone(),
+            };
+            true
+        }
+        _ => false,
+    });
+    Ok((base, step, compound.all))
+}
+
+/// Calls `f` on every FROM item of the query and its set operations.
+fn visit_from(select: &Select, f: &mut impl FnMut(&FromItem)) {
+    fn item(from: &FromItem, f: &mut impl FnMut(&FromItem)) {
+        f(from);
+        match from {
+            FromItem::Subquery { query, .. } => visit_from(query, f),
+            FromItem::Join { left, right, .. } => {
+                item(left, f);
+                item(right, f);
+            }
+            _ => {}
+        }
+    }
+    if let Some(from) = &select.from {
+        item(from, f);
+    }
+    for compound in &select.compound {
+        visit_from(&compound.select, f);
+    }
+}
+
+/// Calls `f` on every FROM item of the query and its set operations, to rewrite them; an item
+/// `f` replaces (it returns true) is not entered.
+fn replace_from(select: &mut Select, f: &mut impl FnMut(&mut FromItem) -> bool) {
+    fn item(from: &mut FromItem, f: &mut impl FnMut(&mut FromItem) -> bool) {
+        if f(from) {
+            return;
+        }
+        match from {
+            FromItem::Subquery { query, .. } => replace_from(query, f),
+            FromItem::Join { left, right, .. } => {
+                item(left, f);
+                item(right, f);
+            }
+            _ => {}
+        }
+    }
     if let Some(from) = &mut select.from {
-        item(from, ctes);
+        item(from, f);
     }
     for compound in &mut select.compound {
-        inline_ctes(&mut compound.select, ctes);
+        replace_from(&mut compound.select, f);
     }
+}
+
+/// Replaces FROM references to WITH queries by the queries themselves.
+fn inline_ctes(select: &mut Select, ctes: &[(String, Cte)]) {
+    replace_from(select, &mut |from| {
+        let FromItem::Table { name, alias } = from else {
+            return false;
+        };
+        let Some((_, cte)) = ctes.iter().rev().find(|(n, _)| *n == name.name) else {
+            return false;
+        };
+        let alias = alias.clone().unwrap_or_else(|| name.clone());
+        *from = match cte {
+            Cte::Plain(query, columns) => FromItem::Subquery {
+                query: query.clone(),
+                alias,
+                columns: columns.clone(),
+            },
+            Cte::Recursive(query) => FromItem::Recursive {
+                query: query.clone(),
+                alias,
+            },
+        };
+        true
+    });
 }
 
 /// The first few words of a statement or expression, to name it in an error.

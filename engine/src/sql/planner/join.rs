@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use super::super::expr::BoundExpr;
 use super::super::expr::numeric_result;
-use super::super::parser::ast::{BinaryOp, Expr, FromItem, Ident, JoinKind};
+use super::super::parser::ast::{BinaryOp, Expr, FromItem, Ident, JoinKind, RecursiveQuery};
 use super::expr::{Relation, Scope, bind, coerce};
 use super::{
-    Catalog, DerivedSource, JoinPlan, SelectPlan, Source, TableSource, ValuesSource, access_path,
-    conjuncts, table,
+    Catalog, DerivedSource, JoinPlan, OutputColumn, RecursiveSource, SelectPlan, Source,
+    TableSource, ValuesSource, WorkTableSource, access_path, conjuncts, table,
 };
 use crate::catalog::{Column, TableSchema};
 use crate::mvcc::Direction;
@@ -25,6 +25,8 @@ pub enum FromTree {
     Values(usize, Vec<Vec<BoundExpr>>),
     /// A subquery in FROM; its columns are `relations[i]`'s.
     Derived(usize, Box<SelectPlan>),
+    /// A recursive query's work table; its columns are `relations[i]`'s.
+    WorkTable(usize),
     Join {
         left: Box<FromTree>,
         right: Box<FromTree>,
@@ -82,6 +84,29 @@ pub fn from_tree(
             let index = derived(relations, alias, columns, types)?;
             Ok(FromTree::Values(index, rows))
         }
+        FromItem::Recursive { query, alias } => {
+            let plan = recursive(query, catalog)?;
+            let types = plan
+                .columns
+                .iter()
+                .map(|c| (c.name.clone(), c.data_type))
+                .collect();
+            let index = derived(relations, alias, &[], types)?;
+            Ok(FromTree::Derived(index, Box::new(plan)))
+        }
+        FromItem::WorkTable { name, alias } => {
+            let schema = catalog
+                .work_table(&name.name)
+                .ok_or_else(|| Error::UndefinedTable(name.name.clone()).at(name.position))?;
+            let shown = alias.as_ref().unwrap_or(name);
+            let columns = schema
+                .columns
+                .iter()
+                .map(|c| (c.name.clone(), c.data_type))
+                .collect();
+            let index = derived(relations, shown, &[], columns)?;
+            Ok(FromTree::WorkTable(index))
+        }
         FromItem::Join {
             left,
             right,
@@ -111,6 +136,101 @@ pub fn from_tree(
             })
         }
     }
+}
+
+/// A catalog that also knows a recursive query's work table (while its step is planned).
+struct WithWorkTable<'a> {
+    inner: &'a dyn Catalog,
+    schema: Arc<TableSchema>,
+}
+
+impl Catalog for WithWorkTable<'_> {
+    fn table(&self, name: &str) -> Result<Arc<TableSchema>> {
+        self.inner.table(name)
+    }
+
+    fn work_table(&self, name: &str) -> Option<Arc<TableSchema>> {
+        (name == self.schema.name).then(|| self.schema.clone())
+    }
+}
+
+/// Plans `WITH RECURSIVE name (columns) AS (base UNION [ALL] step)` as a query reading the
+/// recursive source: columns named by the list (else the base's), typed by the base.
+fn recursive(query: &RecursiveQuery, catalog: &dyn Catalog) -> Result<SelectPlan> {
+    let base = super::select::select(&query.base, catalog)?;
+    if query.columns.len() > base.columns.len() {
+        return Err(Error::InvalidColumnReference(format!(
+            "WITH query \"{}\" has {} columns available but {} columns specified",
+            query.name,
+            base.columns.len(),
+            query.columns.len()
+        )));
+    }
+    let columns: Vec<OutputColumn> = base
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| OutputColumn {
+            name: query
+                .columns
+                .get(i)
+                .map_or_else(|| c.name.clone(), |n| n.name.clone()),
+            data_type: c.data_type,
+        })
+        .collect();
+    let schema = Arc::new(TableSchema {
+        id: 0,
+        name: query.name.clone(),
+        columns: columns
+            .iter()
+            .map(|c| Column::new(c.name.clone(), c.data_type))
+            .collect(),
+        primary_key: Vec::new(),
+        indexes: Vec::new(),
+    });
+    let step = super::select::select(
+        &query.step,
+        &WithWorkTable {
+            inner: catalog,
+            schema,
+        },
+    )?;
+    if step.columns.len() != columns.len() {
+        return Err(Error::Syntax(
+            "each UNION query must have the same number of columns".into(),
+        ));
+    }
+    for (i, (base, step)) in columns.iter().zip(step.columns.iter()).enumerate() {
+        if base.data_type.unconstrained() != step.data_type.unconstrained() {
+            return Err(Error::Datatype(format!(
+                "recursive query \"{}\" column {} has type {} in non-recursive term but type {} overall",
+                query.name,
+                i + 1,
+                base.data_type,
+                step.data_type
+            )));
+        }
+    }
+    let column_names: Arc<[String]> = columns.iter().map(|c| c.name.clone()).collect();
+    Ok(SelectPlan {
+        source: Some(Source::Recursive(Box::new(RecursiveSource {
+            name: query.name.clone(),
+            column_names,
+            base,
+            step,
+            all: query.all,
+        }))),
+        filter: None,
+        order: Vec::new(),
+        offset: None,
+        limit: None,
+        grouping: None,
+        set: None,
+        distinct: false,
+        windows: Vec::new(),
+        projection: (0..columns.len()).map(BoundExpr::Column).collect(),
+        columns: columns.into(),
+    })
 }
 
 /// Adds a derived table (subquery or VALUES) with the given columns, renamed by `aliases`.
@@ -213,7 +333,10 @@ fn values(rows: &[Vec<Expr>]) -> Result<(Vec<Vec<BoundExpr>>, Vec<DataType>)> {
 /// Whether every join in the tree is inner (WHERE conjuncts may then move below them).
 pub fn all_inner(tree: &FromTree) -> bool {
     match tree {
-        FromTree::Table(_) | FromTree::Derived(..) | FromTree::Values(..) => true,
+        FromTree::Table(_)
+        | FromTree::Derived(..)
+        | FromTree::Values(..)
+        | FromTree::WorkTable(_) => true,
         FromTree::Join {
             left, right, kind, ..
         } => {
@@ -235,6 +358,10 @@ pub fn source(
             name: relations[*i].name.clone(),
             column_names: qualified_names(&relations[*i]),
             rows: rows.clone(),
+        })),
+        FromTree::WorkTable(i) => Source::WorkTable(Box::new(WorkTableSource {
+            name: relations[*i].name.clone(),
+            column_names: qualified_names(&relations[*i]),
         })),
         FromTree::Derived(i, plan) => {
             let relation = &relations[*i];
@@ -307,9 +434,10 @@ fn qualified_names(relation: &Relation) -> Arc<[String]> {
 /// The first column and the width of a subtree's rows, in the full FROM row.
 fn span(tree: &FromTree, relations: &[Relation]) -> (usize, usize) {
     match tree {
-        FromTree::Table(i) | FromTree::Derived(i, _) | FromTree::Values(i, _) => {
-            (relations[*i].offset, relations[*i].schema.columns.len())
-        }
+        FromTree::Table(i)
+        | FromTree::Derived(i, _)
+        | FromTree::Values(i, _)
+        | FromTree::WorkTable(i) => (relations[*i].offset, relations[*i].schema.columns.len()),
         FromTree::Join { left, right, .. } => {
             let (start, l) = span(left, relations);
             let (_, r) = span(right, relations);

@@ -16,6 +16,7 @@ use super::aggregate::Aggregate;
 use super::expr::BoundExpr;
 use super::parser::ast::{BinaryOp, Statement};
 pub use super::parser::ast::{JoinKind, SetOp};
+use super::settings::Isolation;
 use crate::catalog::{TableDef, TableSchema};
 use crate::mvcc::Direction;
 use crate::types::{DataType, Value};
@@ -24,6 +25,11 @@ use crate::{Database, Result, Transaction};
 /// What the planner needs to know about tables.
 pub trait Catalog {
     fn table(&self, name: &str) -> Result<Arc<TableSchema>>;
+
+    /// Inside a recursive WITH query's recursive part, the work table of that name.
+    fn work_table(&self, _name: &str) -> Option<Arc<TableSchema>> {
+        None
+    }
 }
 
 impl Catalog for Database {
@@ -68,7 +74,20 @@ pub enum Plan {
     },
     Begin {
         read_only: bool,
+        isolation: Option<Isolation>,
     },
+    SetTransaction {
+        read_only: Option<bool>,
+        isolation: Option<Isolation>,
+        /// The session's default rather than the running transaction's.
+        session: bool,
+    },
+    Set {
+        name: String,
+        value: Option<String>,
+    },
+    ResetAll,
+    Show(String),
     Commit,
     Rollback,
     Savepoint(String),
@@ -196,6 +215,25 @@ pub enum Source {
     Derived(Box<DerivedSource>),
     /// A VALUES list.
     Values(Box<ValuesSource>),
+    /// A `WITH RECURSIVE` query: its base rows, then its step's rows until a step adds none.
+    Recursive(Box<RecursiveSource>),
+    /// The rows of the recursive query's previous step (inside its step only).
+    WorkTable(Box<WorkTableSource>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecursiveSource {
+    pub name: String,
+    pub column_names: Arc<[String]>,
+    pub base: SelectPlan,
+    pub step: SelectPlan,
+    pub all: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkTableSource {
+    pub name: String,
+    pub column_names: Arc<[String]>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -302,9 +340,28 @@ pub fn plan(statement: &Statement, catalog: &dyn Catalog) -> Result<Plan> {
             names: names.iter().map(|n| n.name.clone()).collect(),
             if_exists: *if_exists,
         }),
-        Statement::Begin { read_only } => Ok(Plan::Begin {
+        Statement::Begin {
+            read_only,
+            isolation,
+        } => Ok(Plan::Begin {
             read_only: *read_only,
+            isolation: isolation.as_deref().map(Isolation::parse).transpose()?,
         }),
+        Statement::SetTransaction {
+            read_only,
+            isolation,
+            session,
+        } => Ok(Plan::SetTransaction {
+            read_only: *read_only,
+            isolation: isolation.as_deref().map(Isolation::parse).transpose()?,
+            session: *session,
+        }),
+        Statement::Set { name, value } => Ok(Plan::Set {
+            name: name.clone(),
+            value: value.clone(),
+        }),
+        Statement::ResetAll => Ok(Plan::ResetAll),
+        Statement::Show(name) => Ok(Plan::Show(name.clone())),
         Statement::AlterTable { table, change } => ddl::alter_table(table, change),
         Statement::Commit => Ok(Plan::Commit),
         Statement::Rollback => Ok(Plan::Rollback),
@@ -468,6 +525,15 @@ fn where_clause(
     Ok(Some(bound).filter(|f| *f != BoundExpr::Constant(Value::Boolean(true))))
 }
 
+/// Calls `f` on every expression of a query (and every subexpression).
+fn visit_select(select: &mut SelectPlan, f: &mut impl FnMut(&mut BoundExpr)) {
+    let mut nested = Plan::Select(Box::new(select.clone()));
+    nested.visit_exprs_mut(f);
+    if let Plan::Select(inner) = nested {
+        *select = *inner;
+    }
+}
+
 impl Plan {
     /// Calls `f` on every expression of the plan (and every subexpression).
     pub fn visit_exprs_mut(&mut self, f: &mut impl FnMut(&mut BoundExpr)) {
@@ -525,13 +591,12 @@ impl Plan {
                         Source::Values(v) => {
                             v.rows.iter_mut().flatten().for_each(|e| e.visit_mut(f));
                         }
-                        Source::Derived(d) => {
-                            let mut nested = Plan::Select(Box::new(d.query.clone()));
-                            nested.visit_exprs_mut(f);
-                            if let Plan::Select(inner) = nested {
-                                d.query = *inner;
-                            }
+                        Source::Derived(d) => visit_select(&mut d.query, f),
+                        Source::Recursive(r) => {
+                            visit_select(&mut r.base, f);
+                            visit_select(&mut r.step, f);
                         }
+                        Source::WorkTable(_) => {}
                         Source::Join(j) => {
                             sources(&mut j.left, f);
                             sources(&mut j.right, f);

@@ -1,0 +1,89 @@
+//! Stopping a running statement: a statement timeout, and cancellation from another thread
+//! (the server's answer to a client's CancelRequest).
+//!
+//! The session arms a watch on the executing thread before each statement ([`watch`]); the
+//! executor's loops call [`check`] once per row or step. A check costs one relaxed atomic load;
+//! every 256th also reads the host clock against the deadline. Either way the statement fails
+//! with 57014, and the transaction block it ran in is aborted as after any error.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::{Error, Result, host};
+
+/// Cancels the statement its session is running, from any thread.
+#[derive(Debug, Clone, Default)]
+pub struct CancelHandle(Arc<AtomicBool>);
+
+impl CancelHandle {
+    /// Asks the running statement to stop; it fails with 57014 at its next check. A request
+    /// made while no statement runs is forgotten when the next one starts, as in PostgreSQL.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+struct Watch {
+    cancel: Arc<AtomicBool>,
+    /// The deadline on the host clock (microseconds), if there is a timeout.
+    deadline: Option<i64>,
+    checks: u32,
+}
+
+thread_local! {
+    static WATCH: RefCell<Option<Watch>> = const { RefCell::new(None) };
+}
+
+/// Disarms the watch when the statement ends.
+#[derive(Debug)]
+pub struct Armed(());
+
+impl Drop for Armed {
+    fn drop(&mut self) {
+        WATCH.with(|w| w.borrow_mut().take());
+    }
+}
+
+/// Arms the watch for one statement on this thread: `handle`'s cancellation, and `timeout`
+/// from now (none without a host clock).
+pub fn watch(handle: &CancelHandle, timeout: Option<Duration>) -> Armed {
+    handle.0.store(false, Ordering::Relaxed);
+    let deadline = timeout.and_then(|t| {
+        let now = host::now_micros().ok()?;
+        Some(now.saturating_add(i64::try_from(t.as_micros()).unwrap_or(i64::MAX)))
+    });
+    WATCH.with(|w| {
+        *w.borrow_mut() = Some(Watch {
+            cancel: handle.0.clone(),
+            deadline,
+            checks: 0,
+        });
+    });
+    Armed(())
+}
+
+/// Fails with 57014 if the running statement was cancelled or ran out of time.
+pub fn check() -> Result<()> {
+    WATCH.with(|w| {
+        let mut watch = w.borrow_mut();
+        let Some(watch) = watch.as_mut() else {
+            return Ok(());
+        };
+        if watch.cancel.load(Ordering::Relaxed) {
+            return Err(Error::QueryCanceled(
+                "canceling statement due to user request",
+            ));
+        }
+        watch.checks = watch.checks.wrapping_add(1);
+        if let Some(deadline) = watch.deadline {
+            if watch.checks % 256 == 0 && host::now_micros().is_ok_and(|now| now >= deadline) {
+                return Err(Error::QueryCanceled(
+                    "canceling statement due to statement timeout",
+                ));
+            }
+        }
+        Ok(())
+    })
+}
