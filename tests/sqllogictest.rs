@@ -95,7 +95,13 @@ fn slt_corpus_on_every_backend() {
     // Every file on every backend, then all the failures at once.
     let failures: Vec<String> = files
         .iter()
-        .flat_map(|file| kinds.iter().map(move |&kind| run(file, kind)))
+        .flat_map(|file| {
+            kinds.iter().map(move |&kind| {
+                // A panic is a bug: report it with the file rather than stop the corpus.
+                std::panic::catch_unwind(|| run(file, kind))
+                    .unwrap_or_else(|_| Err(format!("{} on {kind}: panicked", file.display())))
+            })
+        })
         .filter_map(Result::err)
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));

@@ -22,6 +22,26 @@ pub struct Column {
     pub nullable: bool,
     /// The value an INSERT that omits the column stores.
     pub default: Option<Value>,
+    /// A default computed for each row instead of `default`.
+    pub generated: Option<Generated>,
+}
+
+/// A per-row default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Generated {
+    /// An expression without column references (`now()`, `gen_random_uuid()`), as SQL text.
+    Expression(String),
+    /// The next value of the column's counter (SERIAL, identity columns): one more than the
+    /// largest value the column has held, so values are unique but may have gaps.
+    Serial,
+}
+
+/// A CHECK constraint: a boolean expression over the row, as SQL text. A row for which it is
+/// false (not NULL) is refused with 23514.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    pub name: String,
+    pub expr: String,
 }
 
 impl Column {
@@ -32,6 +52,7 @@ impl Column {
             data_type,
             nullable: true,
             default: None,
+            generated: None,
         }
     }
 
@@ -42,6 +63,13 @@ impl Column {
 
     pub fn default(mut self, value: impl Into<Value>) -> Self {
         self.default = Some(value.into());
+        self
+    }
+
+    /// A SERIAL column: NOT NULL, values from its counter when an INSERT omits it.
+    pub fn serial(mut self) -> Self {
+        self.generated = Some(Generated::Serial);
+        self.nullable = false;
         self
     }
 }
@@ -65,6 +93,7 @@ pub struct TableSchema {
     /// Positions of the primary-key columns; empty means a hidden sequential row id.
     pub primary_key: Vec<usize>,
     pub indexes: Vec<IndexSchema>,
+    pub checks: Vec<Check>,
 }
 
 /// What a caller gives to create a table; ids are assigned by the database.
@@ -76,6 +105,7 @@ pub struct TableDef {
     pub primary_key: Vec<String>,
     /// Unique constraints as lists of column names; each becomes a unique index.
     pub unique: Vec<Vec<String>>,
+    pub checks: Vec<Check>,
 }
 
 impl TableDef {
@@ -85,6 +115,7 @@ impl TableDef {
             columns: Vec::new(),
             primary_key: Vec::new(),
             unique: Vec::new(),
+            checks: Vec::new(),
         }
     }
 
@@ -119,6 +150,12 @@ impl TableSchema {
             if def.columns[..i].iter().any(|c| c.name == column.name) {
                 return Err(Error::DuplicateColumn(column.name.clone()));
             }
+            if column.generated == Some(Generated::Serial) && !column.data_type.is_integer() {
+                return Err(Error::InvalidParameterValue(format!(
+                    "identity column type must be smallint, integer, or bigint (column \"{}\")",
+                    column.name
+                )));
+            }
             if let Some(default) = &column.default {
                 let admitted = column.data_type.admit(&column.name, default.clone())?;
                 if admitted.is_null() && !column.nullable {
@@ -135,6 +172,7 @@ impl TableSchema {
             columns: def.columns,
             primary_key: Vec::new(),
             indexes: Vec::new(),
+            checks: def.checks,
         };
         schema.primary_key = schema.column_positions(&def.primary_key)?;
         for &pk in &schema.primary_key {
@@ -243,6 +281,15 @@ impl TableSchema {
             }
         }
         Ok(row)
+    }
+
+    /// Positions of the SERIAL (identity) columns.
+    pub fn serial_columns(&self) -> impl Iterator<Item = usize> + '_ {
+        self.columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.generated == Some(Generated::Serial))
+            .map(|(i, _)| i)
     }
 
     /// A row of the columns' defaults (NULL where there is none), for callers that fill in

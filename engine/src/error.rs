@@ -59,6 +59,8 @@ pub enum Error {
         "null value in column \"{column}\" of relation \"{table}\" violates not-null constraint"
     )]
     NotNullViolation { table: String, column: String },
+    #[error("new row for relation \"{table}\" violates check constraint \"{constraint}\"")]
+    CheckViolation { table: String, constraint: String },
     #[error("duplicate key value violates unique constraint \"{constraint}\"")]
     UniqueViolation { constraint: String, detail: String },
 
@@ -169,6 +171,7 @@ impl Error {
             Error::NumericOutOfRange(_) => "22003",
             Error::NotNullViolation { .. } => "23502",
             Error::UniqueViolation { .. } => "23505",
+            Error::CheckViolation { .. } => "23514",
             Error::Syntax(_) => "42601",
             Error::StatementTooComplex(_) => "54001",
             Error::ProgramLimitExceeded(_) => "54000",

@@ -275,6 +275,8 @@ pub(crate) struct Table {
     /// Set (under the write latch) when the table is dropped: scans still holding it stop.
     pub dropped: AtomicBool,
     next_rowid: AtomicI64,
+    /// SERIAL columns (by position) and their next values.
+    serials: Vec<(usize, AtomicI64)>,
 }
 
 #[derive(Debug)]
@@ -304,7 +306,7 @@ impl Table {
                 entries: BTreeMap::new(),
             })
             .collect();
-        Self::assemble(schema, primary, indexes)
+        Self::assemble(schema, primary, indexes, Vec::new())
     }
 
     /// Loads a table's primary index and secondary indexes from storage (bulk loads, in key
@@ -312,8 +314,23 @@ impl Table {
     pub fn load(storage: &dyn Storage, schema: TableSchema) -> Result<Self> {
         let integer = schema.has_integer_key();
         let prefix = KeyPrefix::Rows(schema.id).encode();
+        // SERIAL columns other than an integer key: their largest values, from the rows.
+        let scanned: Vec<usize> = schema
+            .serial_columns()
+            .filter(|c| !(integer && schema.primary_key == [*c]))
+            .collect();
+        let mut largest: Vec<(usize, i64)> = scanned.iter().map(|&c| (c, 0)).collect();
+        let (types, missing) = (schema.types(), schema.default_row());
         let keys = scan_prefix(storage, &prefix)?.map(|entry| {
-            let (key, _) = entry?;
+            let (key, value) = entry?;
+            if !largest.is_empty() {
+                let row = crate::encoding::decode_row(&types, &missing, &value)?;
+                for (column, max) in &mut largest {
+                    if let Value::Int(v) = row[*column] {
+                        *max = (*max).max(v);
+                    }
+                }
+            }
             RowKey::decode(&key[prefix.len()..], integer)
         });
         let primary = if integer {
@@ -355,14 +372,34 @@ impl Table {
                 entries,
             });
         }
-        Ok(Self::assemble(schema, primary, indexes))
+        Ok(Self::assemble(schema, primary, indexes, largest))
     }
 
-    fn assemble(schema: TableSchema, primary: Primary, indexes: Vec<SecondaryIndex>) -> Self {
+    /// The table from its parts; `largest` holds the largest values found in SERIAL columns
+    /// other than an integer key (whose largest value is the index's).
+    fn assemble(
+        schema: TableSchema,
+        primary: Primary,
+        indexes: Vec<SecondaryIndex>,
+        largest: Vec<(usize, i64)>,
+    ) -> Self {
         let next_rowid = primary.max_int().map_or(1, |max| max.saturating_add(1));
+        let serials = schema
+            .serial_columns()
+            .map(|column| {
+                let max = largest
+                    .iter()
+                    .find(|(c, _)| *c == column)
+                    .map(|(_, max)| *max)
+                    .or_else(|| primary.max_int())
+                    .unwrap_or(0);
+                (column, AtomicI64::new(max.max(0).saturating_add(1)))
+            })
+            .collect();
         Self {
             id: schema.id,
             next_rowid: AtomicI64::new(next_rowid),
+            serials,
             cache_pending: Mutex::default(),
             cache_has_pending: AtomicBool::new(false),
             dropped: AtomicBool::new(false),
@@ -388,6 +425,30 @@ impl Table {
     pub fn next_rowid(&self) -> i64 {
         self.next_rowid.fetch_add(1, Ordering::Relaxed)
     }
+
+    /// The next value of SERIAL column `column`, if it is one.
+    pub fn next_serial(&self, column: usize) -> Option<i64> {
+        let (_, next) = self.serials.iter().find(|(c, _)| *c == column)?;
+        Some(next.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Notes a value written into a SERIAL column, so the counter never hands it out again.
+    pub fn observe_serial(&self, column: usize, value: i64) {
+        if let Some((_, next)) = self.serials.iter().find(|(c, _)| *c == column) {
+            next.fetch_max(value.saturating_add(1), Ordering::Relaxed);
+        }
+    }
+}
+
+/// `row` widened with `missing`'s values for the columns added after it was made (rows
+/// cached or versioned before an ADD COLUMN).
+pub fn complete_row(row: Arc<Row>, missing: &[Value]) -> Arc<Row> {
+    if row.len() >= missing.len() {
+        return row;
+    }
+    let mut wide = row.to_vec();
+    wide.extend_from_slice(&missing[row.len()..]);
+    Arc::new(wide)
 }
 
 impl TableState {

@@ -14,8 +14,8 @@ use super::version::Visibility;
 use crate::catalog::ObjectId;
 use crate::database::Shared;
 use crate::sync::read;
-use crate::table::{RowKey, Table};
-use crate::types::Row;
+use crate::table::{RowKey, Table, complete_row};
+use crate::types::{Row, Value};
 use crate::{Error, Result};
 
 const FIRST_BATCH: usize = 32;
@@ -41,6 +41,8 @@ pub struct IndexScan {
     /// Keys the transaction wrote: their committed index entries are not its view.
     written: BTreeSet<RowKey>,
     exhausted: bool,
+    /// The table's values for columns added after a row was written (see [`complete_row`]).
+    missing: Arc<[Value]>,
 }
 
 /// What a scan starts from; see [`IndexScan::new`].
@@ -63,6 +65,7 @@ impl IndexScan {
             own.reverse();
         }
         let (lower, upper) = start.range;
+        let missing = read(&start.table.state).missing.clone();
         Self {
             db: start.db,
             table: start.table,
@@ -76,6 +79,7 @@ impl IndexScan {
             own: own.into(),
             written: start.written,
             exhausted: false,
+            missing,
         }
     }
 
@@ -96,6 +100,7 @@ impl IndexScan {
     fn fill(&mut self) -> Result<()> {
         let state = read(&self.table.state);
         self.table.check_exists(&state)?;
+        self.missing = state.missing.clone();
         let index = state
             .indexes
             .iter()
@@ -174,7 +179,7 @@ impl Iterator for IndexScan {
             } else {
                 self.committed.pop_front()
             };
-            return next.map(|(_, key, row)| Ok((key, row)));
+            return next.map(|(_, key, row)| Ok((key, complete_row(row, &self.missing))));
         }
     }
 }

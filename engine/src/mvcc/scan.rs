@@ -15,8 +15,8 @@ use crate::database::Shared;
 use crate::encoding::decode_row;
 use crate::mvcc::Visibility;
 use crate::sync::read;
-use crate::table::{RowKey, Table};
-use crate::types::Row;
+use crate::table::{RowKey, Table, complete_row};
+use crate::types::{Row, Value};
 use crate::{Error, Result};
 
 const FIRST_BATCH: usize = 32;
@@ -45,6 +45,8 @@ pub struct RowScan {
     /// The transaction's own writes in the range, in scan order (`None`: deleted).
     own: VecDeque<(RowKey, Option<Arc<Row>>)>,
     exhausted: bool,
+    /// The table's values for columns added after a row was written (see [`complete_row`]).
+    missing: Arc<[Value]>,
 }
 
 enum Pending {
@@ -64,7 +66,9 @@ impl RowScan {
         if direction == Direction::Backward {
             own.reverse();
         }
+        let missing = read(&table.state).missing.clone();
         Self {
+            missing,
             db,
             table,
             snapshot,
@@ -82,6 +86,7 @@ impl RowScan {
     fn fill(&mut self) -> Result<()> {
         let state = read(&self.table.state);
         self.table.check_exists(&state)?;
+        self.missing = state.missing.clone();
         let reverse = self.direction == Direction::Backward;
         let mut visited = 0;
         let mut last = None;
@@ -246,11 +251,16 @@ impl Iterator for RowScan {
             };
             if take_own {
                 match self.own.pop_front() {
-                    Some((key, Some(row))) => return Some(Ok((key, row))),
+                    Some((key, Some(row))) => {
+                        return Some(Ok((key, complete_row(row, &self.missing))));
+                    }
                     _ => continue,
                 }
             }
-            return self.committed.pop_front().map(Ok);
+            return self
+                .committed
+                .pop_front()
+                .map(|(key, row)| Ok((key, complete_row(row, &self.missing))));
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::database::{GcItem, GcTarget, Shared, unique_violation};
 use crate::encoding::{encode_row, encode_values, prefix_end};
 use crate::storage::{Key, WriteBatch};
 use crate::sync::{lock, read, write};
-use crate::table::{IndexMark, RowKey, SecondaryIndex, Table, TableState};
+use crate::table::{IndexMark, RowKey, SecondaryIndex, Table, TableState, complete_row};
 use crate::types::{Row, Value};
 use crate::{Error, Result};
 
@@ -159,7 +159,9 @@ impl Transaction {
     pub fn get(&self, table: &str, key: &RowKey) -> Result<Option<Arc<Row>>> {
         let table = self.table(table)?;
         let state = read(&table.state);
-        let row = self.visible_row(&table, &state, key);
+        let row = self
+            .visible_row(&table, &state, key)
+            .map(|row| row.map(|row| complete_row(row, &state.missing)));
         drop(state);
         self.db.admit_pending(&table);
         row
@@ -296,12 +298,29 @@ impl Transaction {
         Ok(())
     }
 
+    /// The next value of SERIAL column `column` of `table` (not transactional: a rolled-back
+    /// insert leaves a gap, as a PostgreSQL sequence does).
+    pub fn next_serial(&self, table: &str, column: usize) -> Result<i64> {
+        let handle = self.table(table)?;
+        handle.next_serial(column).ok_or_else(|| {
+            Error::InvalidDefinition(format!(
+                "column {} of table \"{table}\" is not a serial column",
+                column + 1
+            ))
+        })
+    }
+
     /// Inserts a row; returns its key. Fails with 23505 if the key or a unique value exists.
     pub fn insert(&mut self, table: &str, row: Row) -> Result<RowKey> {
         self.check_writable("INSERT")?;
         let table = self.table(table)?;
         let state = read(&table.state);
         let row = state.schema.admit_row(row)?;
+        for column in state.schema.serial_columns() {
+            if let Value::Int(v) = row[column] {
+                table.observe_serial(column, v);
+            }
+        }
         let key = if state.schema.has_hidden_key() {
             RowKey::Int(table.next_rowid())
         } else {

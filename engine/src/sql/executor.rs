@@ -14,7 +14,7 @@ use super::explain::Measured;
 use super::expr::{BoundExpr, SubqueryKind, compare};
 use super::interrupt;
 use super::planner::{
-    Access, ConflictPlan, GroupPlan, InsertRows, JoinKind, JoinPlan, OutputColumn, Plan,
+    Access, CheckPlan, ConflictPlan, GroupPlan, InsertRows, JoinKind, JoinPlan, OutputColumn, Plan,
     RecursiveSource, Returning, SelectPlan, SetOp, SetPlan, SortKey, Source, TableSource,
     ValuesSource,
 };
@@ -179,6 +179,8 @@ fn run(plan: &Plan, txn: &mut Transaction, timing: bool) -> Result<(QueryResult,
         Plan::Insert {
             table,
             source,
+            serial,
+            checks,
             on_conflict,
             returning,
         } => {
@@ -197,13 +199,18 @@ fn run(plan: &Plan, txn: &mut Transaction, timing: bool) -> Result<(QueryResult,
                 }
             };
             let mut written = Vec::with_capacity(rows.len());
-            for row in rows {
+            for mut row in rows {
                 interrupt::check()?;
+                for &column in serial {
+                    row[column] = Value::Int(txn.next_serial(table, column)?);
+                }
+                check_row(checks, table, &row)?;
                 match txn.insert(table, row.clone()) {
                     Ok(_) => written.push(row),
                     Err(e) => match on_conflict {
                         Some(conflict) if handles(conflict, &e) => {
-                            if let Some(new) = resolve_conflict(conflict, table, row, txn)? {
+                            let resolved = resolve_conflict(conflict, checks, table, row, txn)?;
+                            if let Some(new) = resolved {
                                 written.push(new);
                             }
                         }
@@ -218,6 +225,7 @@ fn run(plan: &Plan, txn: &mut Transaction, timing: bool) -> Result<(QueryResult,
             source,
             filter,
             assignments,
+            checks,
             returning,
         } => {
             let targets = matching(source, filter.as_ref(), txn, None, &mut measured)?;
@@ -228,6 +236,7 @@ fn run(plan: &Plan, txn: &mut Transaction, timing: bool) -> Result<(QueryResult,
                 for ((column, expr), &c) in assignments.iter().zip(&correlated) {
                     new[*column] = eval_row(expr, row, txn, c)?;
                 }
+                check_row(checks, &source.table, &new)?;
                 txn.update(&source.table, key, new.clone())?;
                 written.push(new);
             }
@@ -674,8 +683,22 @@ fn handles(conflict: &ConflictPlan, error: &Error) -> bool {
 
 /// ON CONFLICT for one proposed row: nothing (DO NOTHING, or DO UPDATE whose WHERE fails), or
 /// the conflicting row updated; returns the row written, if any.
+/// Fails with 23514 if `row` makes a CHECK constraint false (NULL passes, as in SQL).
+fn check_row(checks: &[CheckPlan], table: &str, row: &[Value]) -> Result<()> {
+    for check in checks {
+        if check.expr.eval(row)? == Value::Boolean(false) {
+            return Err(Error::CheckViolation {
+                table: table.to_string(),
+                constraint: check.name.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn resolve_conflict(
     conflict: &ConflictPlan,
+    checks: &[CheckPlan],
     table: &str,
     proposed: Row,
     txn: &mut Transaction,
@@ -715,6 +738,7 @@ fn resolve_conflict(
     for (column, expr) in &update.assignments {
         new[*column] = expr.eval(&combined)?;
     }
+    check_row(checks, table, &new)?;
     txn.update(table, &key, new.clone())?;
     Ok(Some(new))
 }

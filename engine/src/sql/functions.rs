@@ -237,6 +237,14 @@ impl ScalarFunc {
         }
     }
 
+    /// Whether two calls in one statement can differ (`random()`, not `now()`).
+    pub fn varies_per_call(self) -> bool {
+        matches!(
+            self,
+            ScalarFunc::Random | ScalarFunc::GenRandomUuid | ScalarFunc::ClockTimestamp
+        )
+    }
+
     /// Whether the function can return a different value for the same arguments (so a call
     /// is never evaluated while planning).
     pub fn is_volatile(self) -> bool {

@@ -93,6 +93,16 @@ pub struct CreateTable {
     pub primary_key: Option<Vec<Ident>>,
     /// Table-level `UNIQUE (…)` constraints.
     pub unique: Vec<Vec<Ident>>,
+    /// Table-level `CHECK (…)` constraints.
+    pub checks: Vec<CheckDef>,
+}
+
+/// `[CONSTRAINT name] CHECK (expr)`, with the expression's SQL text for the catalog.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckDef {
+    pub name: Option<String>,
+    pub expr: Expr,
+    pub sql: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -102,7 +112,11 @@ pub struct ColumnDef {
     pub not_null: bool,
     pub primary_key: bool,
     pub unique: bool,
-    pub default: Option<Expr>,
+    /// The DEFAULT expression and its SQL text.
+    pub default: Option<(Expr, String)>,
+    /// SERIAL types and identity columns: values from the column's counter.
+    pub serial: bool,
+    pub checks: Vec<CheckDef>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

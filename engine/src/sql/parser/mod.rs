@@ -21,6 +21,15 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     statements.iter().map(|s| translator.statement(s)).collect()
 }
 
+/// Parses one expression (a stored DEFAULT or CHECK).
+pub fn parse_expr(sql: &str) -> Result<Expr> {
+    let expr = Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(sql)
+        .and_then(|mut parser| parser.parse_expr())
+        .map_err(|e| syntax(sql, e))?;
+    Translator { sql }.expr(&expr)
+}
+
 /// A parser error as 42601, with the position sqlparser reports ("… at Line: l, Column: c").
 fn syntax(sql: &str, error: sqlparser::parser::ParserError) -> Error {
     let text = match error {
@@ -312,6 +321,7 @@ impl Translator<'_> {
             .collect::<Result<Vec<_>>>()?;
         let mut primary_key = None;
         let mut unique = Vec::new();
+        let mut checks = Vec::new();
         for constraint in &create.constraints {
             let names = |cols: &[sp::IndexColumn]| -> Result<Vec<Ident>> {
                 cols.iter()
@@ -332,6 +342,7 @@ impl Translator<'_> {
                     primary_key = Some(names(&pk.columns)?);
                 }
                 sp::TableConstraint::Unique(u) => unique.push(names(&u.columns)?),
+                sp::TableConstraint::Check(check) => checks.push(self.check(check)?),
                 other => {
                     return Err(self.unsupported(&format!("the constraint {other}"), &create.name));
                 }
@@ -343,25 +354,63 @@ impl Translator<'_> {
             columns,
             primary_key,
             unique,
+            checks,
         }))
     }
 
+    fn check(&self, check: &sp::CheckConstraint) -> Result<CheckDef> {
+        Ok(CheckDef {
+            name: check.name.as_ref().map(|n| self.ident(n).name),
+            expr: self.expr(&check.expr)?,
+            sql: check.expr.to_string(),
+        })
+    }
+
     fn column_def(&self, column: &sp::ColumnDef) -> Result<ColumnDef> {
+        // SERIAL types: an integer column with values from its counter, never NULL.
+        let serial = match &column.data_type {
+            sp::DataType::Custom(name, modifiers) if modifiers.is_empty() => {
+                match name.to_string().to_ascii_lowercase().as_str() {
+                    "smallserial" | "serial2" => Some(DataType::SmallInt),
+                    "serial" | "serial4" => Some(DataType::Integer),
+                    "bigserial" | "serial8" => Some(DataType::BigInt),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
         let mut def = ColumnDef {
             name: self.ident(&column.name),
-            data_type: self.data_type(&column.data_type, column)?,
-            not_null: false,
+            data_type: match serial {
+                Some(ty) => ty,
+                None => self.data_type(&column.data_type, column)?,
+            },
+            not_null: serial.is_some(),
             primary_key: false,
             unique: false,
             default: None,
+            serial: serial.is_some(),
+            checks: Vec::new(),
         };
         for option in &column.options {
             match &option.option {
                 sp::ColumnOption::Null => def.not_null = false,
                 sp::ColumnOption::NotNull => def.not_null = true,
-                sp::ColumnOption::Default(expr) => def.default = Some(self.expr(expr)?),
+                sp::ColumnOption::Default(expr) => {
+                    def.default = Some((self.expr(expr)?, expr.to_string()));
+                }
                 sp::ColumnOption::PrimaryKey(_) => def.primary_key = true,
                 sp::ColumnOption::Unique(_) => def.unique = true,
+                sp::ColumnOption::Check(check) => def.checks.push(self.check(check)?),
+                // GENERATED { ALWAYS | BY DEFAULT } AS IDENTITY: values from the column's
+                // counter (ALWAYS is not enforced: explicit values are taken, as BY DEFAULT).
+                sp::ColumnOption::Generated {
+                    generation_expr: None,
+                    ..
+                } => {
+                    def.serial = true;
+                    def.not_null = true;
+                }
                 _ => {
                     return Err(
                         self.unsupported(&format!("the column option {}", option.option), column)

@@ -187,6 +187,7 @@ fn recursive(query: &RecursiveQuery, catalog: &dyn Catalog) -> Result<SelectPlan
             .collect(),
         primary_key: Vec::new(),
         indexes: Vec::new(),
+        checks: Vec::new(),
     });
     let step = super::select::select(
         &query.step,
@@ -265,6 +266,7 @@ fn derived(
             .collect(),
         primary_key: Vec::new(),
         indexes: Vec::new(),
+        checks: Vec::new(),
     };
     let offset = relations.iter().map(|r| r.schema.columns.len()).sum();
     relations.push(Relation {

@@ -96,6 +96,9 @@ pub enum Plan {
     Insert {
         table: String,
         source: InsertRows,
+        /// SERIAL columns the rows leave to their counters.
+        serial: Vec<usize>,
+        checks: Vec<CheckPlan>,
         on_conflict: Option<ConflictPlan>,
         returning: Option<Returning>,
     },
@@ -105,6 +108,7 @@ pub enum Plan {
         filter: Option<BoundExpr>,
         /// Column position → new value (evaluated on the old row).
         assignments: Vec<(usize, BoundExpr)>,
+        checks: Vec<CheckPlan>,
         returning: Option<Returning>,
     },
     Delete {
@@ -120,6 +124,13 @@ pub enum Plan {
         timing: bool,
         plan: Box<Plan>,
     },
+}
+
+/// A CHECK constraint bound over the table's row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckPlan {
+    pub name: String,
+    pub expr: BoundExpr,
 }
 
 /// The rows an INSERT writes, each a whole row in table column order.
@@ -556,8 +567,10 @@ impl Plan {
                 source: rows,
                 on_conflict,
                 returning,
+                checks,
                 ..
             } => {
+                checks.iter_mut().for_each(|c| c.expr.visit_mut(f));
                 match rows {
                     InsertRows::Values(rows) => {
                         rows.iter_mut().flatten().for_each(|e| e.visit_mut(f));
@@ -650,8 +663,10 @@ impl Plan {
                 source: s,
                 filter,
                 assignments,
+                checks,
                 returning,
             } => {
+                checks.iter_mut().for_each(|c| c.expr.visit_mut(f));
                 table_source(s, f);
                 filter.iter_mut().for_each(|e| e.visit_mut(f));
                 assignments.iter_mut().for_each(|(_, e)| e.visit_mut(f));

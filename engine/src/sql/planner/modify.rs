@@ -6,14 +6,17 @@ use std::sync::Arc;
 use super::super::parser::ast::{
     Delete, Ident, Insert, InsertSource, OnConflict, SelectItem, Update,
 };
+use super::super::parser::parse_expr;
+use super::CheckPlan;
 use super::expr::{Relation, Scope, assign, bind};
 use super::select::bind_items;
 use super::{
     Catalog, ConflictPlan, ConflictUpdatePlan, InsertRows, Plan, Returning, TableSource,
     access_path, table, where_clause,
 };
-use crate::catalog::TableSchema;
+use crate::catalog::{Generated, TableSchema};
 use crate::mvcc::Direction;
+use crate::types::Value;
 use crate::{Error, Result};
 
 pub fn insert(insert: &Insert, catalog: &dyn Catalog) -> Result<Plan> {
@@ -57,11 +60,8 @@ pub fn insert(insert: &Insert, catalog: &dyn Catalog) -> Result<Plan> {
         };
         targets.truncate(given.max(1));
     }
-    let defaults: Vec<BoundExpr> = schema
-        .default_row()
-        .into_iter()
-        .map(BoundExpr::Constant)
-        .collect();
+    let (defaults, mut serial) = defaults(&schema)?;
+    serial.retain(|c| !targets.contains(c));
     let source = match &insert.source {
         InsertSource::Values(values) => {
             let mut rows = Vec::with_capacity(values.len());
@@ -126,6 +126,8 @@ pub fn insert(insert: &Insert, catalog: &dyn Catalog) -> Result<Plan> {
     Ok(Plan::Insert {
         table: schema.name.clone(),
         source,
+        serial,
+        checks: checks(&schema)?,
         on_conflict,
         returning: returning(&insert.returning, &schema)?,
     })
@@ -212,6 +214,44 @@ fn on_conflict(
 }
 
 /// RETURNING items, bound over the table's rows.
+/// What an INSERT stores in columns it does not name: each column's default (a constant, or
+/// its expression bound), and which columns take their SERIAL counter's next value.
+fn defaults(schema: &TableSchema) -> Result<(Vec<BoundExpr>, Vec<usize>)> {
+    let mut serial = Vec::new();
+    let mut row = Vec::with_capacity(schema.columns.len());
+    for (i, column) in schema.columns.iter().enumerate() {
+        row.push(match &column.generated {
+            Some(Generated::Serial) => {
+                serial.push(i);
+                BoundExpr::Constant(Value::Null)
+            }
+            Some(Generated::Expression(sql)) => {
+                let expr = parse_expr(sql)?;
+                let (bound, ty) = bind(&expr, Scope::new(&[]))?;
+                assign(bound, ty, column.data_type, &column.name)?
+            }
+            None => BoundExpr::Constant(column.default.clone().unwrap_or(Value::Null)),
+        });
+    }
+    Ok((row, serial))
+}
+
+/// The table's CHECK constraints, bound over its rows.
+pub fn checks(schema: &Arc<TableSchema>) -> Result<Vec<CheckPlan>> {
+    let relations = [Relation::whole(schema)];
+    schema
+        .checks
+        .iter()
+        .map(|check| {
+            let (expr, _) = bind(&parse_expr(&check.expr)?, Scope::new(&relations))?;
+            Ok(CheckPlan {
+                name: check.name.clone(),
+                expr,
+            })
+        })
+        .collect()
+}
+
 fn returning(items: &[SelectItem], schema: &Arc<TableSchema>) -> Result<Option<Returning>> {
     if items.is_empty() {
         return Ok(None);
@@ -255,6 +295,7 @@ pub fn update(update: &Update, catalog: &dyn Catalog) -> Result<Plan> {
         ),
         filter,
         assignments,
+        checks: checks(&schema)?,
         returning: returning(&update.returning, &schema)?,
     })
 }
