@@ -24,6 +24,9 @@ pub struct Column {
     pub default: Option<Value>,
     /// A default computed for each row instead of `default`.
     pub generated: Option<Generated>,
+    /// Dropped by ALTER TABLE … DROP COLUMN: rows still hold a value for it (it is not
+    /// rewritten), SQL no longer sees it, new rows store NULL.
+    pub dropped: bool,
 }
 
 /// A per-row default.
@@ -53,6 +56,7 @@ impl Column {
             nullable: true,
             default: None,
             generated: None,
+            dropped: false,
         }
     }
 

@@ -22,7 +22,16 @@ use crate::{Error, Result};
 #[derive(Debug, Clone, PartialEq)]
 pub enum TableChange {
     AddColumn(crate::catalog::Column),
-    RenameColumn { from: String, to: String },
+    /// Drops a column (not the primary key's) with the indexes that include it and the
+    /// named CHECK constraints (those that read it).
+    DropColumn {
+        name: String,
+        checks: Vec<String>,
+    },
+    RenameColumn {
+        from: String,
+        to: String,
+    },
     RenameTo(String),
 }
 
@@ -372,7 +381,8 @@ impl Database {
     }
 
     /// Changes a table's definition, durably: adds a column (rows written before read as its
-    /// default, without being rewritten), renames a column, or renames the table.
+    /// default, without being rewritten), drops one (it stays in stored rows, unseen), renames
+    /// a column, or renames the table.
     pub fn alter_table(&self, table: &str, change: TableChange) -> Result<()> {
         let shared = &*self.shared;
         let _commit = lock(&shared.commit_lock);
@@ -391,6 +401,7 @@ impl Database {
         }
         let mut state = write(&handle.state);
         let mut schema = TableSchema::clone(&state.schema);
+        let mut dropped_indexes = Vec::new();
         match &change {
             TableChange::AddColumn(column) => {
                 if schema.columns.iter().any(|c| c.name == column.name) {
@@ -417,8 +428,33 @@ impl Database {
                 schema.columns[position].name = to.clone();
             }
             TableChange::RenameTo(name) => schema.name = name.clone(),
+            TableChange::DropColumn { name, checks } => {
+                let position = schema.column_position(name)?;
+                if schema.primary_key.contains(&position) {
+                    return Err(Error::NotSupported(format!(
+                        "dropping column \"{name}\" of the primary key"
+                    )));
+                }
+                let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut schema.indexes)
+                    .into_iter()
+                    .partition(|index| index.columns.contains(&position));
+                schema.indexes = kept;
+                dropped_indexes = gone.into_iter().map(|index| index.id).collect();
+                schema.checks.retain(|c| !checks.contains(&c.name));
+                let column = &mut schema.columns[position];
+                column.name = format!("........pg.dropped.{}........", position + 1);
+                column.dropped = true;
+                column.nullable = true;
+                column.default = None;
+                column.generated = None;
+            }
         }
         let mut batch = WriteBatch::new();
+        for index in &dropped_indexes {
+            for entry in scan_prefix(&*shared.storage, &KeyPrefix::IndexEntries(*index).encode())? {
+                batch.delete(entry?.0);
+            }
+        }
         batch.put(Key::Table(handle.id).encode(), schema.encode()?);
         shared.storage.write(batch, true)?;
         shared.catalog_version.fetch_add(1, Ordering::Release);
@@ -427,6 +463,9 @@ impl Database {
             tables.by_name.insert(name.clone(), handle.clone());
         }
         state.set_schema(schema);
+        state
+            .indexes
+            .retain(|i| !dropped_indexes.contains(&i.schema.id));
         Ok(())
     }
 

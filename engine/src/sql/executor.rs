@@ -314,6 +314,7 @@ fn query(plan: &SelectPlan, txn: &Transaction, measured: &mut Measured) -> Resul
             let streaming = plan.order.is_empty()
                 && plan.grouping.is_none()
                 && !plan.distinct
+                && plan.distinct_on.is_empty()
                 && plan.windows.is_empty();
             let stop = match (streaming, limit) {
                 (true, Some(limit)) => Some(offset.saturating_add(limit)),
@@ -353,6 +354,21 @@ fn query(plan: &SelectPlan, txn: &Transaction, measured: &mut Measured) -> Resul
     }
     if !plan.order.is_empty() {
         rows = sort(rows, &plan.order)?;
+    }
+    if !plan.distinct_on.is_empty() {
+        let mut seen = BTreeSet::new();
+        let mut kept = Vec::with_capacity(rows.len());
+        for row in rows {
+            let key = plan
+                .distinct_on
+                .iter()
+                .map(|e| e.eval(&row))
+                .collect::<Result<Vec<_>>>()?;
+            if seen.insert(encode_values(&key)) {
+                kept.push(row);
+            }
+        }
+        rows = kept;
     }
     let correlated: Vec<bool> = plan.projection.iter().map(is_correlated).collect();
     let mut projected = rows

@@ -49,6 +49,15 @@ pub fn explain(plan: &Plan, measured: Option<&Measured>) -> Vec<String> {
             if select.distinct {
                 push("Unique".to_string());
             }
+            if !select.distinct_on.is_empty() {
+                let names = sort_names(select);
+                let keys: Vec<String> = select
+                    .distinct_on
+                    .iter()
+                    .map(|e| render(e, &names))
+                    .collect();
+                push(format!("Unique (on {})", keys.join(", ")));
+            }
             if !select.order.is_empty() {
                 let keys: Vec<String> = select
                     .order
@@ -315,6 +324,7 @@ fn utility_name(plan: &Plan) -> &'static str {
         Plan::RollbackTo(_) => "ROLLBACK TO SAVEPOINT",
         Plan::Release(_) => "RELEASE SAVEPOINT",
         Plan::Truncate(_) => "TRUNCATE",
+        Plan::Nothing(tag) => tag,
         _ => "EXPLAIN",
     }
 }

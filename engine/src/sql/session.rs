@@ -252,6 +252,7 @@ impl Session {
                     "RESET"
                 }))
             }
+            Plan::Nothing(tag) => Ok(QueryResult::command(*tag)),
             Plan::ResetAll => {
                 self.sql.settings = Settings::default();
                 Ok(QueryResult::command("RESET"))

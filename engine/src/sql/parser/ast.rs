@@ -77,6 +77,10 @@ pub enum AlterTable {
         column: ColumnDef,
         if_not_exists: bool,
     },
+    DropColumn {
+        name: Ident,
+        if_exists: bool,
+    },
     RenameColumn {
         from: Ident,
         to: Ident,
@@ -153,6 +157,8 @@ pub struct ConflictUpdate {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Select {
     pub distinct: bool,
+    /// `DISTINCT ON (…)`: the first row (in ORDER BY order) of each group of equal values.
+    pub distinct_on: Vec<Expr>,
     pub items: Vec<SelectItem>,
     pub from: Option<FromItem>,
     pub filter: Option<Expr>,

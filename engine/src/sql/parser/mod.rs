@@ -436,6 +436,15 @@ impl Translator<'_> {
                 column: self.column_def(column_def)?,
                 if_not_exists: *if_not_exists,
             },
+            sp::AlterTableOperation::DropColumn {
+                column_names,
+                if_exists,
+                drop_behavior: None | Some(sp::DropBehavior::Restrict),
+                ..
+            } if column_names.len() == 1 => AlterTable::DropColumn {
+                name: self.ident(&column_names[0]),
+                if_exists: *if_exists,
+            },
             sp::AlterTableOperation::RenameColumn {
                 old_column_name,
                 new_column_name,
@@ -782,6 +791,7 @@ impl Translator<'_> {
                 let position = self.position(body);
                 Ok(Select {
                     distinct: false,
+                    distinct_on: Vec::new(),
                     items: vec![SelectItem::Wildcard(position)],
                     from: Some(FromItem::Values {
                         rows,
@@ -813,12 +823,13 @@ impl Translator<'_> {
                 .collect::<Result<Vec<_>>>()?,
             _ => return Err(self.unsupported("this GROUP BY form", query)),
         };
-        let distinct = match &select.distinct {
-            None | Some(sp::Distinct::All) => false,
-            Some(sp::Distinct::Distinct) => true,
-            Some(sp::Distinct::On(_)) => {
-                return Err(self.unsupported("DISTINCT ON", query));
-            }
+        let (distinct, distinct_on) = match &select.distinct {
+            None | Some(sp::Distinct::All) => (false, Vec::new()),
+            Some(sp::Distinct::Distinct) => (true, Vec::new()),
+            Some(sp::Distinct::On(exprs)) => (
+                false,
+                exprs.iter().map(|e| self.expr(e)).collect::<Result<_>>()?,
+            ),
         };
         let from = self.from(&select.from, query)?;
         let items = select
@@ -828,6 +839,7 @@ impl Translator<'_> {
             .collect::<Result<Vec<_>>>()?;
         Ok(Select {
             distinct,
+            distinct_on,
             items,
             from,
             filter: self.optional(select.selection.as_ref())?,

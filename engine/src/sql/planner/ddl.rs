@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use super::super::expr::BoundExpr;
 use super::super::parser::ast::{AlterTable, ColumnDef, CreateTable, Ident};
-use super::Plan;
+use super::super::parser::parse_expr;
 use super::expr::{Relation, Scope, assign, bind, coerce};
+use super::{Catalog, Plan};
 use crate::TableChange;
 use crate::catalog::{Check, Column, Generated, TableDef, TableSchema};
 use crate::types::{DataType, Value};
@@ -119,8 +120,41 @@ fn column_def(column: &ColumnDef) -> Result<Column> {
 }
 
 /// ALTER TABLE: one change.
-pub fn alter_table(table: &Ident, change: &AlterTable) -> Result<Plan> {
+pub fn alter_table(table: &Ident, change: &AlterTable, catalog: &dyn Catalog) -> Result<Plan> {
     let change = match change {
+        AlterTable::DropColumn { name, if_exists } => {
+            let schema = catalog
+                .table(&table.name)
+                .map_err(|e| e.at(table.position))?;
+            let Ok(position) = schema.column_position(&name.name) else {
+                if *if_exists {
+                    return Ok(Plan::Nothing("ALTER TABLE"));
+                }
+                return Err(Error::UndefinedColumn {
+                    table: table.name.clone(),
+                    column: name.name.clone(),
+                }
+                .at(name.position));
+            };
+            // The CHECK constraints that read the column go with it.
+            let mut without = TableSchema::clone(&schema);
+            without.columns[position].name = String::new();
+            let relations = [Relation::whole(&Arc::new(without))];
+            let checks = schema
+                .checks
+                .iter()
+                .filter(|check| {
+                    parse_expr(&check.expr)
+                        .and_then(|e| bind(&e, Scope::new(&relations)))
+                        .is_err()
+                })
+                .map(|check| check.name.clone())
+                .collect();
+            TableChange::DropColumn {
+                name: name.name.clone(),
+                checks,
+            }
+        }
         AlterTable::AddColumn {
             column,
             if_not_exists,

@@ -228,6 +228,7 @@ fn recursive(query: &RecursiveQuery, catalog: &dyn Catalog) -> Result<SelectPlan
         grouping: None,
         set: None,
         distinct: false,
+        distinct_on: Vec::new(),
         windows: Vec::new(),
         projection: (0..columns.len()).map(BoundExpr::Column).collect(),
         columns: columns.into(),

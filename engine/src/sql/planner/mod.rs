@@ -116,6 +116,8 @@ pub enum Plan {
         filter: Option<BoundExpr>,
         returning: Option<Returning>,
     },
+    /// A statement with nothing left to do (`… IF EXISTS` of something absent): its tag.
+    Nothing(&'static str),
     /// TRUNCATE: one DELETE of every row per table.
     Truncate(Vec<Plan>),
     /// The plan of a statement, printed (and with ANALYZE, run and measured).
@@ -186,6 +188,8 @@ pub struct SelectPlan {
     pub set: Option<Box<SetPlan>>,
     /// SELECT DISTINCT: duplicate result rows are dropped.
     pub distinct: bool,
+    /// SELECT DISTINCT ON: of the (sorted) rows with equal values of these, the first stays.
+    pub distinct_on: Vec<BoundExpr>,
     /// Window function calls: their values are appended to each row (after grouping) for
     /// ORDER BY and the projection to read.
     pub windows: Vec<super::window::WindowPlan>,
@@ -373,7 +377,7 @@ pub fn plan(statement: &Statement, catalog: &dyn Catalog) -> Result<Plan> {
         }),
         Statement::ResetAll => Ok(Plan::ResetAll),
         Statement::Show(name) => Ok(Plan::Show(name.clone())),
-        Statement::AlterTable { table, change } => ddl::alter_table(table, change),
+        Statement::AlterTable { table, change } => ddl::alter_table(table, change, catalog),
         Statement::Commit => Ok(Plan::Commit),
         Statement::Rollback => Ok(Plan::Rollback),
         Statement::Savepoint(name) => Ok(Plan::Savepoint(name.clone())),
@@ -627,6 +631,7 @@ impl Plan {
                 let optional = [&mut select.filter, &mut select.offset, &mut select.limit];
                 optional.into_iter().flatten().for_each(|e| e.visit_mut(f));
                 select.order.iter_mut().for_each(|k| k.expr.visit_mut(f));
+                select.distinct_on.iter_mut().for_each(|e| e.visit_mut(f));
                 select.projection.iter_mut().for_each(|e| e.visit_mut(f));
                 for window in &mut select.windows {
                     window.args.iter_mut().for_each(|e| e.visit_mut(f));

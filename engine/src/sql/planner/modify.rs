@@ -22,7 +22,9 @@ use crate::{Error, Result};
 pub fn insert(insert: &Insert, catalog: &dyn Catalog) -> Result<Plan> {
     let schema = table(catalog, &insert.table)?;
     let targets: Vec<usize> = if insert.columns.is_empty() {
-        (0..schema.columns.len()).collect()
+        (0..schema.columns.len())
+            .filter(|&i| !schema.columns[i].dropped)
+            .collect()
     } else {
         let mut targets = Vec::with_capacity(insert.columns.len());
         for column in &insert.columns {

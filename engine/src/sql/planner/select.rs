@@ -108,6 +108,27 @@ pub fn subquery_select(
         });
     }
 
+    // DISTINCT ON keeps the first row of each group in ORDER BY order, so ORDER BY must
+    // start with its expressions (in any order), as PostgreSQL requires.
+    let mut distinct_on = Vec::with_capacity(select.distinct_on.len());
+    for expr in &select.distinct_on {
+        distinct_on.push(order_expr(expr, &projection, &columns, windowed)?);
+    }
+    if !order.is_empty() {
+        let leading: Vec<&BoundExpr> = order
+            .iter()
+            .take(distinct_on.len())
+            .map(|k| &k.expr)
+            .collect();
+        if order.len() < distinct_on.len() || distinct_on.iter().any(|d| !leading.contains(&d)) {
+            let at = select.distinct_on.first().map_or(0, |e| e.position);
+            return Err(Error::InvalidColumnReference(
+                "SELECT DISTINCT ON expressions must match initial ORDER BY expressions".into(),
+            )
+            .at(at));
+        }
+    }
+
     let limit = row_count(&select.limit)?;
     let offset = row_count(&select.offset)?;
 
@@ -127,6 +148,7 @@ pub fn subquery_select(
         };
         projection.iter_mut().for_each(|e| e.visit_mut(&mut place));
         order.iter_mut().for_each(|k| k.expr.visit_mut(&mut place));
+        distinct_on.iter_mut().for_each(|e| e.visit_mut(&mut place));
     }
 
     let source = match &tree {
@@ -175,6 +197,7 @@ pub fn subquery_select(
         grouping,
         set: None,
         distinct: select.distinct,
+        distinct_on,
         windows,
         projection,
         columns: columns.into(),
@@ -278,6 +301,7 @@ fn set_operation(
         grouping: None,
         set: Some(Box::new(SetPlan { head, parts })),
         distinct: false,
+        distinct_on: Vec::new(),
         windows: Vec::new(),
         projection,
         columns: columns.into(),
@@ -365,6 +389,9 @@ fn expand(
     columns: &mut Vec<OutputColumn>,
 ) -> Result<()> {
     for (i, column) in relation.schema.columns.iter().enumerate() {
+        if column.dropped {
+            continue;
+        }
         let expr = if grouped {
             let name = Expr {
                 kind: ExprKind::Column {
