@@ -627,6 +627,52 @@ fn altered_tables_survive_reopen(kind: StorageKind) {
     assert_eq!(sqlstate(txn.insert("clients", dup)), "23505");
 }
 
+/// What SQL DDL leaves in the catalog — SERIAL counters, CHECK constraints, expression
+/// defaults, dropped columns, views — is there after reopening.
+fn sql_catalog_objects_survive_reopen(kind: StorageKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |db: &Database, sql: &str| -> Vec<Vec<Value>> {
+        db.session().execute(sql).unwrap().pop().unwrap().rows
+    };
+    {
+        let db = open(kind, dir.path());
+        for sql in [
+            "CREATE TABLE t (id SERIAL PRIMARY KEY, n INTEGER CHECK (n > 0), gone TEXT, \
+             at TIMESTAMPTZ DEFAULT now())",
+            "INSERT INTO t (n, gone) VALUES (1, 'x'), (2, 'y')",
+            "ALTER TABLE t DROP COLUMN gone",
+            "CREATE VIEW doubled AS SELECT id, n * 2 AS twice FROM t",
+        ] {
+            db.session().execute(sql).unwrap();
+        }
+    }
+    if kind == StorageKind::Memory {
+        return;
+    }
+    let db = open(kind, dir.path());
+    run(&db, "INSERT INTO t (n) VALUES (3)");
+    assert_eq!(
+        run(&db, "SELECT * FROM doubled ORDER BY id"),
+        [1, 2, 3].map(|i| vec![Value::Int(i), Value::Int(2 * i)]),
+        "the view, and the serial continuing after the largest id"
+    );
+    let error = db
+        .session()
+        .execute("INSERT INTO t (n) VALUES (0)")
+        .unwrap_err();
+    assert_eq!(error.sqlstate(), "23514");
+    let columns = db
+        .session()
+        .execute("SELECT * FROM t")
+        .unwrap()
+        .remove(0)
+        .columns;
+    let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["id", "n", "at"]);
+    let stamped = run(&db, "SELECT count(*) FROM t WHERE at IS NOT NULL");
+    assert_eq!(stamped, [vec![Value::Int(3)]]);
+}
+
 fn garbage_is_collected(kind: StorageKind) {
     let dir = tempfile::tempdir().unwrap();
     let db = open(kind, dir.path());
@@ -783,6 +829,7 @@ macro_rules! battery {
             #[test] fn tables_larger_than_the_cache() { super::tables_larger_than_the_cache($kind) }
             #[test] fn garbage_is_collected() { super::garbage_is_collected($kind) }
             #[test] fn altered_tables_survive_reopen() { super::altered_tables_survive_reopen($kind) }
+            #[test] fn sql_catalog_objects_survive_reopen() { super::sql_catalog_objects_survive_reopen($kind) }
             #[test] fn cache_is_shared_by_tables_and_bounded() { super::cache_is_shared_by_tables_and_bounded($kind) }
             #[test] fn indexes_built_later_and_dropped() { super::indexes_built_later_and_dropped($kind) }
         }

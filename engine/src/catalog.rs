@@ -314,6 +314,33 @@ impl TableSchema {
     }
 }
 
+/// A view: a named query, kept as SQL text and planned where it is used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ViewDef {
+    pub name: String,
+    /// The names of its columns.
+    pub columns: Vec<String>,
+    /// The query, as SQL.
+    pub query: String,
+}
+
+impl ViewDef {
+    pub(crate) fn encode(&self) -> Result<Vec<u8>> {
+        postcard::to_allocvec(self).map_err(|e| Error::Corrupt(format!("view encoding: {e}")))
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self> {
+        postcard::from_bytes(bytes).map_err(|e| Error::Corrupt(format!("view entry: {e}")))
+    }
+}
+
+/// Reads every view definition from storage.
+pub(crate) fn load_views(storage: &dyn Storage) -> Result<Vec<ViewDef>> {
+    scan_prefix(storage, &KeyPrefix::Views.encode())?
+        .map(|entry| ViewDef::decode(&entry?.1))
+        .collect()
+}
+
 /// Reads every table schema from storage, and the next free object id.
 pub(crate) fn load(storage: &dyn Storage) -> Result<(Vec<TableSchema>, ObjectId)> {
     let mut tables = Vec::new();

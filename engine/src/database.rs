@@ -1,13 +1,13 @@
 //! The database: opening storage and recovering the catalog and indexes, sessions, DDL,
 //! garbage collection and statistics.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::alex::{AlexStats, MemoryUsage};
 use crate::cache::{CacheStats, RowCache};
-use crate::catalog::{self, NEXT_OBJECT_ID, ObjectId, TableDef, TableSchema};
+use crate::catalog::{self, NEXT_OBJECT_ID, ObjectId, TableDef, TableSchema, ViewDef};
 use crate::encoding::decode_row;
 use crate::mvcc::{Clock, RowEntry, Transaction};
 use crate::storage::{
@@ -118,6 +118,7 @@ pub(crate) struct Shared {
 #[derive(Debug, Default)]
 pub(crate) struct Tables {
     pub by_name: HashMap<String, Arc<Table>, foldhash::fast::RandomState>,
+    pub views: BTreeMap<String, Arc<ViewDef>>,
     next_id: ObjectId,
 }
 
@@ -207,6 +208,10 @@ impl Database {
         let (schemas, next_id) = catalog::load(&*storage)?;
         let mut tables = Tables {
             by_name: HashMap::default(),
+            views: catalog::load_views(&*storage)?
+                .into_iter()
+                .map(|view| (view.name.clone(), Arc::new(view)))
+                .collect(),
             next_id,
         };
         for schema in schemas {
@@ -253,7 +258,7 @@ impl Database {
         let _commit = lock(&shared.commit_lock);
         shared.clock.check_healthy()?;
         let mut tables = write(&shared.tables);
-        if tables.by_name.contains_key(&def.name) || index_owner(&tables, &def.name).is_some() {
+        if relation_exists(&tables, &def.name) {
             return Err(Error::DuplicateTable(def.name));
         }
         let id = tables.next_id;
@@ -274,12 +279,64 @@ impl Database {
         Ok(schema)
     }
 
+    /// Creates a view (`replace`: or replaces the one of that name), durably.
+    pub fn create_view(&self, view: ViewDef, replace: bool) -> Result<()> {
+        let shared = &*self.shared;
+        let _commit = lock(&shared.commit_lock);
+        shared.clock.check_healthy()?;
+        let mut tables = write(&shared.tables);
+        let replacing = replace && tables.views.contains_key(&view.name);
+        if !replacing && relation_exists(&tables, &view.name) {
+            return Err(Error::DuplicateTable(view.name));
+        }
+        let mut batch = WriteBatch::new();
+        batch.put(Key::View(&view.name).encode(), view.encode()?);
+        shared.storage.write(batch, true)?;
+        shared.catalog_version.fetch_add(1, Ordering::Release);
+        tables.views.insert(view.name.clone(), Arc::new(view));
+        Ok(())
+    }
+
+    /// Drops a view, durably.
+    pub fn drop_view(&self, name: &str) -> Result<()> {
+        let shared = &*self.shared;
+        let _commit = lock(&shared.commit_lock);
+        shared.clock.check_healthy()?;
+        let mut tables = write(&shared.tables);
+        if !tables.views.contains_key(name) {
+            return Err(if tables.by_name.contains_key(name) {
+                Error::WrongObjectType(format!("\"{name}\" is not a view"))
+            } else {
+                Error::UndefinedTable(name.to_string())
+            });
+        }
+        let mut batch = WriteBatch::new();
+        batch.delete(Key::View(name).encode());
+        shared.storage.write(batch, true)?;
+        shared.catalog_version.fetch_add(1, Ordering::Release);
+        tables.views.remove(name);
+        Ok(())
+    }
+
+    /// The view named `name`, if there is one.
+    pub fn view(&self, name: &str) -> Option<Arc<ViewDef>> {
+        read(&self.shared.tables).views.get(name).cloned()
+    }
+
+    /// The names of all views, sorted.
+    pub fn view_names(&self) -> Vec<String> {
+        read(&self.shared.tables).views.keys().cloned().collect()
+    }
+
     /// Drops a table with its rows and indexes, durably, in one atomic write.
     pub fn drop_table(&self, name: &str) -> Result<()> {
         let shared = &*self.shared;
         let _commit = lock(&shared.commit_lock);
         shared.clock.check_healthy()?;
         let mut tables = write(&shared.tables);
+        if tables.views.contains_key(name) {
+            return Err(Error::WrongObjectType(format!("\"{name}\" is not a table")));
+        }
         let table = tables
             .by_name
             .get(name)
@@ -323,7 +380,7 @@ impl Database {
         let _commit = lock(&shared.commit_lock);
         shared.clock.check_healthy()?;
         let mut tables = write(&shared.tables);
-        if tables.by_name.contains_key(name) || index_owner(&tables, name).is_some() {
+        if relation_exists(&tables, name) {
             return Err(Error::DuplicateObject(name.to_string()));
         }
         let table = tables
@@ -395,7 +452,7 @@ impl Database {
             .ok_or_else(|| Error::UndefinedTable(table.to_string()))?;
         // Before taking the table's latch: the name check reads every table's indexes.
         if let TableChange::RenameTo(name) = &change {
-            if tables.by_name.contains_key(name) || index_owner(&tables, name).is_some() {
+            if relation_exists(&tables, name) {
                 return Err(Error::DuplicateTable(name.clone()));
             }
         }
@@ -562,6 +619,13 @@ impl Database {
             tables,
         }
     }
+}
+
+/// Whether a table, view or index already has the name (they share one namespace).
+fn relation_exists(tables: &Tables, name: &str) -> bool {
+    tables.by_name.contains_key(name)
+        || tables.views.contains_key(name)
+        || index_owner(tables, name).is_some()
 }
 
 fn index_owner(tables: &Tables, index: &str) -> Option<Arc<Table>> {

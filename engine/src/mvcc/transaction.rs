@@ -142,6 +142,11 @@ impl Transaction {
         self.read_only
     }
 
+    /// The view named `name`, if there is one.
+    pub fn view(&self, name: &str) -> Option<Arc<crate::catalog::ViewDef>> {
+        read(&self.db.tables).views.get(name).cloned()
+    }
+
     /// The schema of a table.
     pub fn table_schema(&self, table: &str) -> Result<Arc<TableSchema>> {
         let table = self.table(table)?;

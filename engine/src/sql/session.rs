@@ -253,6 +253,19 @@ impl Session {
                 }))
             }
             Plan::Nothing(tag) => Ok(QueryResult::command(*tag)),
+            Plan::CreateView { view, replace } => {
+                db.create_view(view.clone(), *replace)?;
+                Ok(QueryResult::command("CREATE VIEW"))
+            }
+            Plan::DropView { names, if_exists } => {
+                for name in names {
+                    match db.drop_view(name) {
+                        Err(e) if *if_exists && e.sqlstate() == "42P01" => {}
+                        other => other?,
+                    }
+                }
+                Ok(QueryResult::command("DROP VIEW"))
+            }
             Plan::ResetAll => {
                 self.sql.settings = Settings::default();
                 Ok(QueryResult::command("RESET"))

@@ -12,6 +12,7 @@ use crate::catalog::ObjectId;
 
 const META: u8 = 0x01;
 const TABLE: u8 = 0x02;
+const VIEW: u8 = 0x03;
 const ROW: u8 = 0x10;
 const INDEX_ENTRY: u8 = 0x11;
 
@@ -22,6 +23,8 @@ pub enum Key<'a> {
     Meta(&'a str),
     /// A table's schema.
     Table(ObjectId),
+    /// A view's definition, by name.
+    View(&'a str),
     /// The newest committed version of a row, by encoded primary key.
     Row(ObjectId, &'a [u8]),
     /// A secondary-index entry: encoded indexed values followed by the encoded primary key.
@@ -33,6 +36,7 @@ pub enum Key<'a> {
 pub enum KeyPrefix {
     Meta,
     Tables,
+    Views,
     Rows(ObjectId),
     IndexEntries(ObjectId),
 }
@@ -42,6 +46,7 @@ impl Key<'_> {
         match *self {
             Key::Meta(name) => tagged(META, None, name.as_bytes()),
             Key::Table(id) => tagged(TABLE, Some(id), &[]),
+            Key::View(name) => tagged(VIEW, None, name.as_bytes()),
             Key::Row(table, pk) => tagged(ROW, Some(table), pk),
             Key::IndexEntry(index, key) => tagged(INDEX_ENTRY, Some(index), key),
         }
@@ -54,6 +59,7 @@ impl KeyPrefix {
         match *self {
             KeyPrefix::Meta => out.push(META),
             KeyPrefix::Tables => out.push(TABLE),
+            KeyPrefix::Views => out.push(VIEW),
             KeyPrefix::Rows(table) => {
                 out.push(ROW);
                 out.extend(table.to_be_bytes());
@@ -69,6 +75,7 @@ impl KeyPrefix {
         match *self {
             KeyPrefix::Meta => vec![META],
             KeyPrefix::Tables => vec![TABLE],
+            KeyPrefix::Views => vec![VIEW],
             KeyPrefix::Rows(table) => tagged(ROW, Some(table), &[]),
             KeyPrefix::IndexEntries(index) => tagged(INDEX_ENTRY, Some(index), &[]),
         }
@@ -98,6 +105,8 @@ mod tests {
             (Key::Meta(""), KeyPrefix::Meta),
             (Key::Table(7), KeyPrefix::Tables),
             (Key::Table(u32::MAX), KeyPrefix::Tables),
+            (Key::View("v"), KeyPrefix::Views),
+            (Key::View(""), KeyPrefix::Views),
             (Key::Row(7, &[0x20, 1]), KeyPrefix::Rows(7)),
             (Key::Row(7, &[]), KeyPrefix::Rows(7)),
             (Key::Row(8, &[0xFF]), KeyPrefix::Rows(8)),
@@ -110,6 +119,7 @@ mod tests {
         let prefixes = [
             KeyPrefix::Meta,
             KeyPrefix::Tables,
+            KeyPrefix::Views,
             KeyPrefix::Rows(7),
             KeyPrefix::Rows(8),
             KeyPrefix::IndexEntries(7),
@@ -129,6 +139,7 @@ mod tests {
         for prefix in [
             KeyPrefix::Meta,
             KeyPrefix::Tables,
+            KeyPrefix::Views,
             KeyPrefix::Rows(9),
             KeyPrefix::IndexEntries(70_000),
         ] {

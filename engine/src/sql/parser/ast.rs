@@ -29,6 +29,19 @@ pub enum Statement {
         names: Vec<Ident>,
         if_exists: bool,
     },
+    /// `CREATE [OR REPLACE] VIEW name [(columns)] AS query`, with the query's SQL text.
+    CreateView {
+        name: Ident,
+        columns: Vec<Ident>,
+        query: Box<Select>,
+        sql: String,
+        replace: bool,
+        if_not_exists: bool,
+    },
+    DropView {
+        names: Vec<Ident>,
+        if_exists: bool,
+    },
     Insert(Insert),
     Select(Box<Select>),
     Update(Update),

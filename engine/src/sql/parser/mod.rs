@@ -131,6 +131,19 @@ impl Translator<'_> {
     fn statement(&self, statement: &sp::Statement) -> Result<Statement> {
         match statement {
             sp::Statement::CreateTable(create) => self.create_table(create),
+            sp::Statement::CreateView(view) => {
+                if view.materialized || view.or_alter {
+                    return Err(self.unsupported("materialized views", statement));
+                }
+                Ok(Statement::CreateView {
+                    name: self.object_name(&view.name)?,
+                    columns: view.columns.iter().map(|c| self.ident(&c.name)).collect(),
+                    query: Box::new(self.query(&view.query)?),
+                    sql: view.query.to_string(),
+                    replace: view.or_replace,
+                    if_not_exists: view.if_not_exists,
+                })
+            }
             sp::Statement::Drop {
                 object_type,
                 if_exists,
@@ -151,6 +164,10 @@ impl Translator<'_> {
                         if_exists: *if_exists,
                     }),
                     sp::ObjectType::Index => Ok(Statement::DropIndex {
+                        names,
+                        if_exists: *if_exists,
+                    }),
+                    sp::ObjectType::View => Ok(Statement::DropView {
                         names,
                         if_exists: *if_exists,
                     }),

@@ -6,13 +6,15 @@ use std::sync::Arc;
 
 use super::super::expr::BoundExpr;
 use super::super::expr::numeric_result;
-use super::super::parser::ast::{BinaryOp, Expr, FromItem, Ident, JoinKind, RecursiveQuery};
+use super::super::parser::ast::{
+    BinaryOp, Expr, FromItem, Ident, JoinKind, RecursiveQuery, Statement,
+};
 use super::expr::{Relation, Scope, bind, coerce};
 use super::{
     Catalog, DerivedSource, JoinPlan, OutputColumn, RecursiveSource, SelectPlan, Source,
     TableSource, ValuesSource, WorkTableSource, access_path, conjuncts, table,
 };
-use crate::catalog::{Column, TableSchema};
+use crate::catalog::{Column, TableSchema, ViewDef};
 use crate::mvcc::Direction;
 use crate::types::DataType;
 use crate::{Error, Result};
@@ -43,6 +45,23 @@ pub fn from_tree(
 ) -> Result<FromTree> {
     match item {
         FromItem::Table { name, alias } => {
+            // A view is its query, planned here as a subquery under the view's name.
+            if let Some(view) = catalog.view(&name.name) {
+                let query = match super::super::parser::parse(&view.query)?.pop() {
+                    Some(Statement::Select(query)) => query,
+                    _ => return Err(Error::Corrupt(format!("view \"{}\"", view.name))),
+                };
+                let plan =
+                    super::select::select(&query, catalog).map_err(|e| e.at(name.position))?;
+                let types = plan
+                    .columns
+                    .iter()
+                    .zip(&view.columns)
+                    .map(|(c, n)| (n.clone(), c.data_type))
+                    .collect();
+                let index = derived(relations, alias.as_ref().unwrap_or(name), &[], types)?;
+                return Ok(FromTree::Derived(index, Box::new(plan)));
+            }
             let schema = table(catalog, name)?;
             let shown = alias.as_ref().unwrap_or(name);
             if relations.iter().any(|r| r.name == shown.name) {
@@ -147,6 +166,10 @@ struct WithWorkTable<'a> {
 impl Catalog for WithWorkTable<'_> {
     fn table(&self, name: &str) -> Result<Arc<TableSchema>> {
         self.inner.table(name)
+    }
+
+    fn view(&self, name: &str) -> Option<Arc<ViewDef>> {
+        self.inner.view(name)
     }
 
     fn work_table(&self, name: &str) -> Option<Arc<TableSchema>> {

@@ -17,7 +17,7 @@ use super::expr::BoundExpr;
 use super::parser::ast::{BinaryOp, Statement};
 pub use super::parser::ast::{JoinKind, SetOp};
 use super::settings::Isolation;
-use crate::catalog::{TableDef, TableSchema};
+use crate::catalog::{TableDef, TableSchema, ViewDef};
 use crate::mvcc::Direction;
 use crate::types::{DataType, Value};
 use crate::{Database, Result, Transaction};
@@ -25,6 +25,8 @@ use crate::{Database, Result, Transaction};
 /// What the planner needs to know about tables.
 pub trait Catalog {
     fn table(&self, name: &str) -> Result<Arc<TableSchema>>;
+
+    fn view(&self, name: &str) -> Option<Arc<ViewDef>>;
 
     /// Inside a recursive WITH query's recursive part, the work table of that name.
     fn work_table(&self, _name: &str) -> Option<Arc<TableSchema>> {
@@ -36,11 +38,19 @@ impl Catalog for Database {
     fn table(&self, name: &str) -> Result<Arc<TableSchema>> {
         self.table_schema(name)
     }
+
+    fn view(&self, name: &str) -> Option<Arc<ViewDef>> {
+        Database::view(self, name)
+    }
 }
 
 impl Catalog for Transaction {
     fn table(&self, name: &str) -> Result<Arc<TableSchema>> {
         self.table_schema(name)
+    }
+
+    fn view(&self, name: &str) -> Option<Arc<ViewDef>> {
+        Transaction::view(self, name)
     }
 }
 
@@ -115,6 +125,14 @@ pub enum Plan {
         source: TableSource,
         filter: Option<BoundExpr>,
         returning: Option<Returning>,
+    },
+    CreateView {
+        view: ViewDef,
+        replace: bool,
+    },
+    DropView {
+        names: Vec<String>,
+        if_exists: bool,
     },
     /// A statement with nothing left to do (`… IF EXISTS` of something absent): its tag.
     Nothing(&'static str),
@@ -378,6 +396,55 @@ pub fn plan(statement: &Statement, catalog: &dyn Catalog) -> Result<Plan> {
         Statement::ResetAll => Ok(Plan::ResetAll),
         Statement::Show(name) => Ok(Plan::Show(name.clone())),
         Statement::AlterTable { table, change } => ddl::alter_table(table, change, catalog),
+        Statement::CreateView {
+            name,
+            columns,
+            query,
+            sql,
+            replace,
+            if_not_exists,
+        } => {
+            if *if_not_exists && catalog.view(&name.name).is_some() {
+                return Ok(Plan::Nothing("CREATE VIEW"));
+            }
+            // The query must plan now; its result columns name the view's, unless renamed.
+            let plan = select::select(query, catalog)?;
+            if columns.len() > plan.columns.len() {
+                return Err(crate::Error::Syntax(
+                    "CREATE VIEW specifies more column names than columns".into(),
+                )
+                .at(name.position));
+            }
+            let names: Vec<String> = plan
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    columns
+                        .get(i)
+                        .map_or_else(|| c.name.clone(), |n| n.name.clone())
+                })
+                .collect();
+            if let Some(twice) = names
+                .iter()
+                .enumerate()
+                .find(|(i, n)| names[..*i].contains(n))
+            {
+                return Err(crate::Error::DuplicateColumn(twice.1.clone()).at(name.position));
+            }
+            Ok(Plan::CreateView {
+                view: ViewDef {
+                    name: name.name.clone(),
+                    columns: names,
+                    query: sql.clone(),
+                },
+                replace: *replace,
+            })
+        }
+        Statement::DropView { names, if_exists } => Ok(Plan::DropView {
+            names: names.iter().map(|n| n.name.clone()).collect(),
+            if_exists: *if_exists,
+        }),
         Statement::Commit => Ok(Plan::Commit),
         Statement::Rollback => Ok(Plan::Rollback),
         Statement::Savepoint(name) => Ok(Plan::Savepoint(name.clone())),
@@ -416,6 +483,13 @@ pub fn plan(statement: &Statement, catalog: &dyn Catalog) -> Result<Plan> {
 
 /// Looks a table up, pointing errors at its name.
 fn table(catalog: &dyn Catalog, name: &super::parser::ast::Ident) -> Result<Arc<TableSchema>> {
+    if catalog.view(&name.name).is_some() {
+        return Err(crate::Error::NotSupported(format!(
+            "writing to view \"{}\": views are read-only",
+            name.name
+        ))
+        .at(name.position));
+    }
     catalog.table(&name.name).map_err(|e| e.at(name.position))
 }
 
