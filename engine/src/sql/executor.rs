@@ -14,9 +14,9 @@ use super::explain::Measured;
 use super::expr::{BoundExpr, SubqueryKind, compare};
 use super::interrupt;
 use super::planner::{
-    Access, CheckPlan, ConflictPlan, GroupPlan, InsertRows, JoinKind, JoinPlan, OutputColumn, Plan,
-    RecursiveSource, Returning, SelectPlan, SetOp, SetPlan, SortKey, Source, TableSource,
-    ValuesSource,
+    Access, CheckPlan, ConflictPlan, GroupPlan, InsertRows, JoinKind, JoinPlan, JoinedTarget,
+    OutputColumn, Plan, RecursiveSource, Returning, SelectPlan, SetOp, SetPlan, SortKey, Source,
+    TableSource, ValuesSource,
 };
 use crate::encoding::encode_values;
 use crate::table::RowKey;
@@ -223,21 +223,31 @@ fn run(plan: &Plan, txn: &mut Transaction, timing: bool) -> Result<(QueryResult,
         }
         Plan::Update {
             source,
+            joined,
             filter,
             assignments,
             checks,
             returning,
         } => {
-            let targets = matching(source, filter.as_ref(), txn, None, &mut measured)?;
+            let targets = targets(
+                source,
+                joined.as_deref(),
+                filter.as_ref(),
+                txn,
+                &mut measured,
+            )?;
+            let width = joined.as_ref().map_or(usize::MAX, |j| j.width);
             let correlated: Vec<bool> = assignments.iter().map(|(_, e)| is_correlated(e)).collect();
             let mut written = Vec::with_capacity(targets.len());
             for (key, row) in &targets {
-                let mut new = row.to_vec();
+                let mut new: Row = row.iter().take(width).cloned().collect();
                 for ((column, expr), &c) in assignments.iter().zip(&correlated) {
                     new[*column] = eval_row(expr, row, txn, c)?;
                 }
                 check_row(checks, &source.table, &new)?;
                 txn.update(&source.table, key, new.clone())?;
+                // RETURNING reads the new row, followed by the FROM tables' columns.
+                new.extend(row.iter().skip(new.len()).cloned());
                 written.push(new);
             }
             measured.returned = targets.len();
@@ -245,10 +255,17 @@ fn run(plan: &Plan, txn: &mut Transaction, timing: bool) -> Result<(QueryResult,
         }
         Plan::Delete {
             source,
+            joined,
             filter,
             returning,
         } => {
-            let targets = matching(source, filter.as_ref(), txn, None, &mut measured)?;
+            let targets = targets(
+                source,
+                joined.as_deref(),
+                filter.as_ref(),
+                txn,
+                &mut measured,
+            )?;
             for (key, _) in &targets {
                 txn.delete(&source.table, key)?;
             }
@@ -699,6 +716,40 @@ fn handles(conflict: &ConflictPlan, error: &Error) -> bool {
 
 /// ON CONFLICT for one proposed row: nothing (DO NOTHING, or DO UPDATE whose WHERE fails), or
 /// the conflicting row updated; returns the row written, if any.
+/// The rows an UPDATE or DELETE changes, with their keys: the target's rows that pass the
+/// filter or, with FROM/USING, the joined rows that do (each target row once, with its first
+/// match, as in PostgreSQL), the target's columns first.
+fn targets(
+    source: &TableSource,
+    joined: Option<&JoinedTarget>,
+    filter: Option<&BoundExpr>,
+    txn: &Transaction,
+    measured: &mut Measured,
+) -> Result<Vec<(RowKey, Arc<Row>)>> {
+    let Some(joined) = joined else {
+        return matching(source, filter, txn, None, measured);
+    };
+    let schema = txn.table_schema(&source.table)?;
+    let correlated = filter.is_some_and(is_correlated);
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for row in source_rows(&joined.source, txn, measured)? {
+        interrupt::check()?;
+        if let Some(filter) = filter {
+            if eval_row(filter, &row, txn, correlated)? != Value::Boolean(true) {
+                continue;
+            }
+        }
+        let values: Vec<Value> = schema.primary_key.iter().map(|&c| row[c].clone()).collect();
+        let key = txn.key(&source.table, &values)?;
+        if seen.insert(key.clone()) {
+            out.push((key, row));
+        }
+    }
+    measured.filtered = out.len();
+    Ok(out)
+}
+
 /// Fails with 23514 if `row` makes a CHECK constraint false (NULL passes, as in SQL).
 fn check_row(checks: &[CheckPlan], table: &str, row: &[Value]) -> Result<()> {
     for check in checks {

@@ -124,7 +124,18 @@ pub fn explain(plan: &Plan, measured: Option<&Measured>) -> Vec<String> {
                 }
             }
         }
-        Plan::Update { source, filter, .. } | Plan::Delete { source, filter, .. } => {
+        Plan::Update {
+            source,
+            joined,
+            filter,
+            ..
+        }
+        | Plan::Delete {
+            source,
+            joined,
+            filter,
+            ..
+        } => {
             let verb = if matches!(plan, Plan::Update { .. }) {
                 "Update"
             } else {
@@ -135,21 +146,28 @@ pub fn explain(plan: &Plan, measured: Option<&Measured>) -> Vec<String> {
                 source.table,
                 actual(m.returned, m.total_ms)
             ));
+            let names = match joined {
+                Some(joined) => source_names(&joined.source),
+                None => source.column_names.to_vec(),
+            };
             let mut depth = 1;
             if let Some(filter) = filter {
                 lines.push(format!(
                     "  Filter ({}){}",
-                    render(filter, &source.column_names),
+                    render(filter, &names),
                     actual(m.filtered, m.scan_ms)
                 ));
                 depth = 2;
             }
-            lines.push(format!(
-                "{}{}{}",
-                "  ".repeat(depth),
-                scan_line(source),
-                actual(m.scanned, None)
-            ));
+            match joined {
+                Some(joined) => source_lines(&joined.source, depth, &mut lines),
+                None => lines.push(format!(
+                    "{}{}{}",
+                    "  ".repeat(depth),
+                    scan_line(source),
+                    actual(m.scanned, None)
+                )),
+            }
         }
         Plan::Insert { table, source, .. } => {
             let from = match source {
@@ -232,13 +250,23 @@ fn source_lines(source: &Source, depth: usize, lines: &mut Vec<String>) {
                 JoinKind::Left => "Left",
                 JoinKind::Right => "Right",
                 JoinKind::Full => "Full",
+                // A cross join hashed on WHERE's equalities is an inner join.
+                JoinKind::Cross if !join.equi.is_empty() => "Inner",
                 JoinKind::Cross => "Cross",
             };
-            let on = join
-                .on
-                .as_ref()
-                .map(|on| format!(" ({})", render(on, &source_names(source))))
-                .unwrap_or_default();
+            let on = match &join.on {
+                Some(on) => format!(" ({})", render(on, &source_names(source))),
+                None if !join.equi.is_empty() => {
+                    let (left, right) = (source_names(&join.left), source_names(&join.right));
+                    let keys: Vec<String> = join
+                        .equi
+                        .iter()
+                        .map(|(l, r)| format!("{} = {}", render(l, &left), render(r, &right)))
+                        .collect();
+                    format!(" (hash: {})", keys.join(" AND "))
+                }
+                None => String::new(),
+            };
             lines.push(format!("{indent}{method} ({kind}){on}"));
             source_lines(&join.left, depth + 1, lines);
             source_lines(&join.right, depth + 1, lines);

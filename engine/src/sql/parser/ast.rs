@@ -282,7 +282,10 @@ pub struct OrderItem {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Update {
     pub table: Ident,
+    pub alias: Option<Ident>,
     pub assignments: Vec<(Ident, Expr)>,
+    /// `FROM …`: other tables the rows are joined with.
+    pub from: Option<FromItem>,
     pub filter: Option<Expr>,
     pub returning: Vec<SelectItem>,
 }
@@ -290,6 +293,9 @@ pub struct Update {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delete {
     pub table: Ident,
+    pub alias: Option<Ident>,
+    /// `USING …`: other tables the rows are joined with.
+    pub using: Option<FromItem>,
     pub filter: Option<Expr>,
     pub returning: Vec<SelectItem>,
 }

@@ -990,12 +990,22 @@ impl Translator<'_> {
         }
     }
 
-    fn single_table(&self, tables: &[sp::TableWithJoins], at: &impl Spanned) -> Result<Ident> {
+    /// The target of UPDATE or DELETE: one table, with an optional alias.
+    fn target(
+        &self,
+        tables: &[sp::TableWithJoins],
+        at: &impl Spanned,
+    ) -> Result<(Ident, Option<Ident>)> {
         match tables {
             [table] if table.joins.is_empty() => match &table.relation {
-                sp::TableFactor::Table {
-                    name, alias: None, ..
-                } => self.object_name(name),
+                sp::TableFactor::Table { name, alias, .. } => {
+                    let alias = match alias {
+                        Some(a) if a.columns.is_empty() => Some(self.ident(&a.name)),
+                        Some(_) => return Err(self.unsupported("column aliases here", at)),
+                        None => None,
+                    };
+                    Ok((self.object_name(name)?, alias))
+                }
                 other => Err(self.unsupported("this target table form", other)),
             },
             _ => Err(self.unsupported("several target tables", at)),
@@ -1003,28 +1013,40 @@ impl Translator<'_> {
     }
 
     fn update(&self, update: &sp::Update) -> Result<Statement> {
-        if update.from.is_some() {
-            return Err(self.unsupported("UPDATE … FROM", &update.table));
-        }
-        let table = self.single_table(std::slice::from_ref(&update.table), &update.table)?;
+        let (table, alias) = self.target(std::slice::from_ref(&update.table), &update.table)?;
+        let from = match &update.from {
+            None => None,
+            Some(sp::UpdateTableFromKind::AfterSet(tables)) => self.from(tables, &update.table)?,
+            Some(sp::UpdateTableFromKind::BeforeSet(_)) => {
+                return Err(self.unsupported("FROM before SET", &update.table));
+            }
+        };
         Ok(Statement::Update(Update {
             table,
+            alias,
             assignments: self.assignments(&update.assignments)?,
+            from,
             filter: self.optional(update.selection.as_ref())?,
             returning: self.returning(update.returning.as_ref())?,
         }))
     }
 
     fn delete(&self, delete: &sp::Delete) -> Result<Statement> {
-        if delete.using.is_some() || !delete.tables.is_empty() {
-            return Err(self.unsupported("DELETE … USING", &delete.delete_token.0));
+        if !delete.tables.is_empty() {
+            return Err(self.unsupported("DELETE of several tables", &delete.delete_token.0));
         }
         let tables = match &delete.from {
             sp::FromTable::WithFromKeyword(t) | sp::FromTable::WithoutKeyword(t) => t,
         };
-        let table = self.single_table(tables, &delete.delete_token.0)?;
+        let (table, alias) = self.target(tables, &delete.delete_token.0)?;
+        let using = match &delete.using {
+            Some(tables) => self.from(tables, &delete.delete_token.0)?,
+            None => None,
+        };
         Ok(Statement::Delete(Delete {
             table,
+            alias,
+            using,
             filter: self.optional(delete.selection.as_ref())?,
             returning: self.returning(delete.returning.as_ref())?,
         }))

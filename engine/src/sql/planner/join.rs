@@ -428,9 +428,16 @@ pub fn source(
             let (left_start, left_width) = span(left, relations);
             let (right_start, right_width) = span(right, relations);
             debug_assert_eq!(left_start + left_width, right_start);
-            let equi = on
+            // Equalities between the sides hash the join: ON's, and under inner joins WHERE's
+            // too (`FROM a, b WHERE a.x = b.y`), which still filters the joined rows.
+            let condition = match (on, filter.filter(|_| push)) {
+                (Some(on), Some(filter)) => Some(and(on.clone(), filter.clone())),
+                (Some(c), None) | (None, Some(c)) => Some(c.clone()),
+                (None, None) => None,
+            };
+            let equi = condition
                 .as_ref()
-                .map(|on| equi_keys(on, relations, left_start, left_width, right_width))
+                .map(|c| equi_keys(c, relations, left_start, left_width, right_width))
                 .unwrap_or_default();
             Source::Join(Box::new(JoinPlan {
                 left: source(left, relations, filter, push),

@@ -115,6 +115,8 @@ pub enum Plan {
     Select(Box<SelectPlan>),
     Update {
         source: TableSource,
+        /// UPDATE … FROM: the target joined with the FROM tables (then `source` is unused).
+        joined: Option<Box<JoinedTarget>>,
         filter: Option<BoundExpr>,
         /// Column position → new value (evaluated on the old row).
         assignments: Vec<(usize, BoundExpr)>,
@@ -123,6 +125,8 @@ pub enum Plan {
     },
     Delete {
         source: TableSource,
+        /// DELETE … USING: the target joined with the USING tables.
+        joined: Option<Box<JoinedTarget>>,
         filter: Option<BoundExpr>,
         returning: Option<Returning>,
     },
@@ -144,6 +148,15 @@ pub enum Plan {
         timing: bool,
         plan: Box<Plan>,
     },
+}
+
+/// The target of UPDATE … FROM / DELETE … USING joined with the other tables: rows are the
+/// target's row (its first `width` columns) followed by the others'. The filter, assignments
+/// and RETURNING are bound over such rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JoinedTarget {
+    pub source: Source,
+    pub width: usize,
 }
 
 /// A CHECK constraint bound over the table's row.
@@ -457,6 +470,7 @@ pub fn plan(statement: &Statement, catalog: &dyn Catalog) -> Result<Plan> {
                 let schema = table(catalog, name)?;
                 plans.push(Plan::Delete {
                     source: TableSource::new(&schema, Access::Full, Direction::Forward),
+                    joined: None,
                     filter: None,
                     returning: None,
                 });
@@ -614,6 +628,49 @@ fn where_clause(
     Ok(Some(bound).filter(|f| *f != BoundExpr::Constant(Value::Boolean(true))))
 }
 
+/// Calls `f` on every expression of a table access (and every subexpression).
+fn table_source(source: &mut TableSource, f: &mut impl FnMut(&mut BoundExpr)) {
+    source.pushed.iter_mut().for_each(|e| e.visit_mut(f));
+    match &mut source.access {
+        Access::Full => {}
+        Access::Key(e) => e.visit_mut(f),
+        Access::Range(lower, upper) => {
+            for bound in [lower, upper] {
+                if let Bound::Included(e) | Bound::Excluded(e) = bound {
+                    e.visit_mut(f);
+                }
+            }
+        }
+    }
+}
+
+/// Calls `f` on every expression of a source (and every subexpression).
+fn sources(s: &mut Source, f: &mut impl FnMut(&mut BoundExpr)) {
+    match s {
+        Source::Table(t) => {
+            table_source(t, f);
+        }
+        Source::Values(v) => {
+            v.rows.iter_mut().flatten().for_each(|e| e.visit_mut(f));
+        }
+        Source::Derived(d) => visit_select(&mut d.query, f),
+        Source::Recursive(r) => {
+            visit_select(&mut r.base, f);
+            visit_select(&mut r.step, f);
+        }
+        Source::WorkTable(_) => {}
+        Source::Join(j) => {
+            sources(&mut j.left, f);
+            sources(&mut j.right, f);
+            j.on.iter_mut().for_each(|e| e.visit_mut(f));
+            for (l, r) in &mut j.equi {
+                l.visit_mut(f);
+                r.visit_mut(f);
+            }
+        }
+    }
+}
+
 /// Calls `f` on every expression of a query (and every subexpression).
 fn visit_select(select: &mut SelectPlan, f: &mut impl FnMut(&mut BoundExpr)) {
     let mut nested = Plan::Select(Box::new(select.clone()));
@@ -626,20 +683,6 @@ fn visit_select(select: &mut SelectPlan, f: &mut impl FnMut(&mut BoundExpr)) {
 impl Plan {
     /// Calls `f` on every expression of the plan (and every subexpression).
     pub fn visit_exprs_mut(&mut self, f: &mut impl FnMut(&mut BoundExpr)) {
-        fn table_source(source: &mut TableSource, f: &mut impl FnMut(&mut BoundExpr)) {
-            source.pushed.iter_mut().for_each(|e| e.visit_mut(f));
-            match &mut source.access {
-                Access::Full => {}
-                Access::Key(e) => e.visit_mut(f),
-                Access::Range(lower, upper) => {
-                    for bound in [lower, upper] {
-                        if let Bound::Included(e) | Bound::Excluded(e) = bound {
-                            e.visit_mut(f);
-                        }
-                    }
-                }
-            }
-        }
         match self {
             Plan::Insert {
                 source: rows,
@@ -674,31 +717,6 @@ impl Plan {
                 }
             }
             Plan::Select(select) => {
-                fn sources(s: &mut Source, f: &mut impl FnMut(&mut BoundExpr)) {
-                    match s {
-                        Source::Table(t) => {
-                            table_source(t, f);
-                        }
-                        Source::Values(v) => {
-                            v.rows.iter_mut().flatten().for_each(|e| e.visit_mut(f));
-                        }
-                        Source::Derived(d) => visit_select(&mut d.query, f),
-                        Source::Recursive(r) => {
-                            visit_select(&mut r.base, f);
-                            visit_select(&mut r.step, f);
-                        }
-                        Source::WorkTable(_) => {}
-                        Source::Join(j) => {
-                            sources(&mut j.left, f);
-                            sources(&mut j.right, f);
-                            j.on.iter_mut().for_each(|e| e.visit_mut(f));
-                            for (l, r) in &mut j.equi {
-                                l.visit_mut(f);
-                                r.visit_mut(f);
-                            }
-                        }
-                    }
-                }
                 if let Some(s) = &mut select.source {
                     sources(s, f);
                 }
@@ -740,12 +758,16 @@ impl Plan {
             }
             Plan::Update {
                 source: s,
+                joined,
                 filter,
                 assignments,
                 checks,
                 returning,
             } => {
                 checks.iter_mut().for_each(|c| c.expr.visit_mut(f));
+                if let Some(j) = joined {
+                    sources(&mut j.source, f);
+                }
                 table_source(s, f);
                 filter.iter_mut().for_each(|e| e.visit_mut(f));
                 assignments.iter_mut().for_each(|(_, e)| e.visit_mut(f));
@@ -755,9 +777,13 @@ impl Plan {
             }
             Plan::Delete {
                 source: s,
+                joined,
                 filter,
                 returning,
             } => {
+                if let Some(j) = joined {
+                    sources(&mut j.source, f);
+                }
                 table_source(s, f);
                 filter.iter_mut().for_each(|e| e.visit_mut(f));
                 if let Some(r) = returning {

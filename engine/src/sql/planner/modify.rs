@@ -4,15 +4,16 @@ use super::super::expr::BoundExpr;
 use std::sync::Arc;
 
 use super::super::parser::ast::{
-    Delete, Ident, Insert, InsertSource, OnConflict, SelectItem, Update,
+    Delete, FromItem, Ident, Insert, InsertSource, JoinKind, OnConflict, SelectItem, Update,
 };
 use super::super::parser::parse_expr;
 use super::CheckPlan;
 use super::expr::{Relation, Scope, assign, bind};
+use super::join::{FromTree, all_inner, from_tree, source as join_source};
 use super::select::bind_items;
 use super::{
-    Catalog, ConflictPlan, ConflictUpdatePlan, InsertRows, Plan, Returning, TableSource,
-    access_path, table, where_clause,
+    Catalog, ConflictPlan, ConflictUpdatePlan, InsertRows, JoinedTarget, Plan, Returning,
+    TableSource, access_path, table, where_clause,
 };
 use crate::catalog::{Generated, TableSchema};
 use crate::mvcc::Direction;
@@ -131,7 +132,7 @@ pub fn insert(insert: &Insert, catalog: &dyn Catalog) -> Result<Plan> {
         serial,
         checks: checks(&schema)?,
         on_conflict,
-        returning: returning(&insert.returning, &schema)?,
+        returning: returning(&insert.returning, &[Relation::whole(&schema)])?,
     })
 }
 
@@ -254,21 +255,72 @@ pub fn checks(schema: &Arc<TableSchema>) -> Result<Vec<CheckPlan>> {
         .collect()
 }
 
-fn returning(items: &[SelectItem], schema: &Arc<TableSchema>) -> Result<Option<Returning>> {
+fn returning(items: &[SelectItem], relations: &[Relation]) -> Result<Option<Returning>> {
     if items.is_empty() {
         return Ok(None);
     }
-    let relations = [Relation::whole(schema)];
-    let (projection, columns) = bind_items(items, &relations, Scope::new(&relations), false)?;
+    let (projection, columns) = bind_items(items, relations, Scope::new(relations), false)?;
     Ok(Some(Returning {
         projection,
         columns: columns.into(),
     }))
 }
 
+/// The relations an UPDATE or DELETE binds over: the target (under its alias), then those of
+/// FROM/USING; with FROM/USING, also the source that joins them.
+fn target(
+    schema: &Arc<TableSchema>,
+    alias: Option<&Ident>,
+    from: Option<&FromItem>,
+    catalog: &dyn Catalog,
+) -> Result<(Vec<Relation>, Option<FromTree>)> {
+    let mut relations = vec![Relation {
+        name: alias.map_or_else(|| schema.name.clone(), |a| a.name.clone()),
+        schema: schema.clone(),
+        offset: 0,
+    }];
+    let Some(from) = from else {
+        return Ok((relations, None));
+    };
+    if schema.primary_key.is_empty() {
+        return Err(Error::NotSupported(format!(
+            "UPDATE … FROM or DELETE … USING on \"{}\", a table without a primary key",
+            schema.name
+        )));
+    }
+    let tree = from_tree(from, catalog, &mut relations)?;
+    Ok((
+        relations,
+        Some(FromTree::Join {
+            left: Box::new(FromTree::Table(0)),
+            right: Box::new(tree),
+            kind: JoinKind::Cross,
+            on: None,
+        }),
+    ))
+}
+
+/// The joined source of an UPDATE … FROM or DELETE … USING.
+fn joined(
+    tree: Option<FromTree>,
+    relations: &[Relation],
+    filter: Option<&BoundExpr>,
+) -> Option<Box<JoinedTarget>> {
+    let tree = tree?;
+    Some(Box::new(JoinedTarget {
+        source: join_source(&tree, relations, filter, all_inner(&tree)),
+        width: relations[0].schema.columns.len(),
+    }))
+}
+
 pub fn update(update: &Update, catalog: &dyn Catalog) -> Result<Plan> {
     let schema = table(catalog, &update.table)?;
-    let relations = [Relation::whole(&schema)];
+    let (relations, tree) = target(
+        &schema,
+        update.alias.as_ref(),
+        update.from.as_ref(),
+        catalog,
+    )?;
     let scope = Scope::new(&relations).with_catalog(catalog);
     let mut assignments = Vec::with_capacity(update.assignments.len());
     for (column, value) in &update.assignments {
@@ -295,16 +347,22 @@ pub fn update(update: &Update, catalog: &dyn Catalog) -> Result<Plan> {
             access_path(&schema, filter.as_ref()),
             Direction::Forward,
         ),
+        joined: joined(tree, &relations, filter.as_ref()),
         filter,
         assignments,
         checks: checks(&schema)?,
-        returning: returning(&update.returning, &schema)?,
+        returning: returning(&update.returning, &relations)?,
     })
 }
 
 pub fn delete(delete: &Delete, catalog: &dyn Catalog) -> Result<Plan> {
     let schema = table(catalog, &delete.table)?;
-    let relations = [Relation::whole(&schema)];
+    let (relations, tree) = target(
+        &schema,
+        delete.alias.as_ref(),
+        delete.using.as_ref(),
+        catalog,
+    )?;
     let scope = Scope::new(&relations).with_catalog(catalog);
     let filter = where_clause(delete.filter.as_ref(), scope)?;
     Ok(Plan::Delete {
@@ -313,7 +371,8 @@ pub fn delete(delete: &Delete, catalog: &dyn Catalog) -> Result<Plan> {
             access_path(&schema, filter.as_ref()),
             Direction::Forward,
         ),
+        joined: joined(tree, &relations, filter.as_ref()),
         filter,
-        returning: returning(&delete.returning, &schema)?,
+        returning: returning(&delete.returning, &relations)?,
     })
 }
