@@ -1,6 +1,7 @@
 //! Bound expressions: columns resolved to positions, literals typed, implicit casts made
 //! explicit — and their evaluation with SQL's three-valued logic.
 
+use std::cell::RefCell;
 use std::cmp::Ordering;
 
 pub use super::functions::ScalarFunc;
@@ -14,6 +15,26 @@ use crate::{Error, Result};
 /// The type of an expression: a column type, or unknown (a NULL or quoted literal whose type
 /// the context decides, as in PostgreSQL).
 pub type SqlType = Option<DataType>;
+
+thread_local! {
+    /// The running statement's parameter values (`$1` first), set by the session.
+    static PARAMETERS: RefCell<Vec<Value>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with `values` as the parameters of the statements it executes on this thread.
+pub fn with_parameters<T>(values: &[Value], f: impl FnOnce() -> T) -> T {
+    /// Puts the previous values back, even if `f` unwinds.
+    struct Restore(Vec<Value>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = std::mem::take(&mut self.0);
+            PARAMETERS.with(|p| *p.borrow_mut() = previous);
+        }
+    }
+    let previous = PARAMETERS.with(|p| std::mem::replace(&mut *p.borrow_mut(), values.to_vec()));
+    let _restore = Restore(previous);
+    f()
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum BoundExpr {
@@ -99,7 +120,9 @@ impl BoundExpr {
         match self {
             BoundExpr::Constant(value) => Ok(value.clone()),
             BoundExpr::Column(i) => Ok(row[*i].clone()),
-            BoundExpr::Parameter(i) => Err(Error::UndefinedParameter(i + 1)),
+            BoundExpr::Parameter(i) => PARAMETERS
+                .with(|p| p.borrow().get(*i).cloned())
+                .ok_or(Error::UndefinedParameter(i + 1)),
             BoundExpr::Outer(..) => Err(Error::NotSupported(
                 "an outer reference evaluated outside its subquery".into(),
             )),

@@ -1,9 +1,11 @@
 //! SQL sessions: statements executed one by one, in autocommit mode or inside a transaction
 //! block (`BEGIN` … `COMMIT`/`ROLLBACK`), with PostgreSQL's aborted-block state.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::executor::{self, QueryResult};
+use super::expr;
 use super::explain::explain;
 use super::interrupt::{self, CancelHandle};
 use super::parser::ast::Statement;
@@ -47,7 +49,7 @@ impl Session {
             let result = self.run_statement(statement, |session| {
                 let plan = session.plan(statement)?;
                 let subqueries = plan.has_subqueries();
-                Ok((plan, subqueries))
+                Ok((Cow::Owned(plan), subqueries))
             });
             results.push(result?);
         }
@@ -86,19 +88,24 @@ impl Session {
         prepared: &Prepared,
         params: &[Value],
     ) -> Result<QueryResult> {
-        self.run_statement(&prepared.statement, |session| {
-            if prepared.catalog_version == session.shared.catalog_version() {
-                let plan = prepared
-                    .plan
-                    .with_parameters(params, prepared.parameter_types.len())?;
-                return Ok((plan, prepared.subqueries));
-            }
-            let plan = session.plan(&prepared.statement)?;
-            let subqueries = plan.has_subqueries();
-            Ok((
-                plan.with_parameters(params, prepared.parameter_types.len())?,
-                subqueries,
-            ))
+        // The plan is used as it is: its parameters read the values from the statement's
+        // context, so nothing is cloned per execution.
+        expr::with_parameters(params, || {
+            self.run_statement(&prepared.statement, |session| {
+                let expected = prepared.parameter_types.len();
+                if params.len() != expected {
+                    return Err(Error::ParameterCount {
+                        expected,
+                        given: params.len(),
+                    });
+                }
+                if prepared.catalog_version == session.shared.catalog_version() {
+                    return Ok((Cow::Borrowed(&prepared.plan), prepared.subqueries));
+                }
+                let plan = session.plan(&prepared.statement)?;
+                let subqueries = plan.has_subqueries();
+                Ok((Cow::Owned(plan), subqueries))
+            })
         })
     }
 
@@ -111,10 +118,10 @@ impl Session {
 
     /// Plans (with `make_plan`) and runs one statement, keeping the block's state: a failed
     /// block accepts only its end, and an error inside a block fails it.
-    fn run_statement(
+    fn run_statement<'p>(
         &mut self,
         statement: &Statement,
-        make_plan: impl FnOnce(&Self) -> Result<(Plan, bool)>,
+        make_plan: impl FnOnce(&Self) -> Result<(Cow<'p, Plan>, bool)>,
     ) -> Result<QueryResult> {
         let ends_failure = matches!(
             statement,

@@ -829,24 +829,4 @@ impl Plan {
             .map(|t| t.unwrap_or(DataType::Text))
             .collect()
     }
-
-    /// The plan with parameter values in place of its `expected` parameters.
-    pub fn with_parameters(&self, values: &[Value], expected: usize) -> crate::Result<Plan> {
-        if values.len() != expected {
-            return Err(crate::Error::ParameterCount {
-                expected,
-                given: values.len(),
-            });
-        }
-        let mut plan = self.clone();
-        if expected == 0 {
-            return Ok(plan);
-        }
-        plan.visit_exprs_mut(&mut |e| {
-            if let BoundExpr::Parameter(i) = e {
-                *e = BoundExpr::Constant(values[*i].clone());
-            }
-        });
-        Ok(plan)
-    }
 }
