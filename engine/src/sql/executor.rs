@@ -93,18 +93,15 @@ fn with_subqueries(
 
 /// Whether `expr` has correlated subqueries (to run for each row it is evaluated on).
 fn is_correlated(expr: &BoundExpr) -> bool {
-    let mut found = false;
-    let mut probe = expr.clone();
-    probe.visit_mut(&mut |e| {
-        found |= matches!(
+    expr.any(&|e| {
+        matches!(
             e,
             BoundExpr::Subquery {
                 correlated: true,
                 ..
             }
-        );
-    });
-    found
+        )
+    })
 }
 
 /// Evaluates `expr` on `row`; `correlated` (from [`is_correlated`]) says whether its
@@ -307,6 +304,11 @@ impl Clock {
 }
 
 fn query(plan: &SelectPlan, txn: &Transaction, measured: &mut Measured) -> Result<QueryResult> {
+    if let (true, Some(Source::Table(table))) = (plan.point, &plan.source) {
+        if let Access::Key(key) = &table.access {
+            return point_query(plan, table, key, txn, measured);
+        }
+    }
     let limit = count(plan.limit.as_ref(), Error::NegativeLimit)?;
     let offset = count(plan.offset.as_ref(), Error::NegativeOffset)?.unwrap_or(0);
     let mut rows: Vec<Arc<Row>> = match &plan.source {
@@ -407,6 +409,50 @@ fn query(plan: &SelectPlan, txn: &Transaction, measured: &mut Measured) -> Resul
         .skip(usize::try_from(offset).unwrap_or(usize::MAX))
         .take(limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX)))
         .collect();
+    measured.returned = rows.len();
+    Ok(QueryResult {
+        tag: format!("SELECT {}", rows.len()),
+        columns: plan.columns.clone(),
+        rows,
+    })
+}
+
+/// A point query, straight: one key lookup, the filter, the projection.
+fn point_query(
+    plan: &SelectPlan,
+    table: &TableSource,
+    key: &BoundExpr,
+    txn: &Transaction,
+    measured: &mut Measured,
+) -> Result<QueryResult> {
+    let value = key.eval(&[])?;
+    let key = match value {
+        // An integer is the row key itself (one out of the column's range finds no row).
+        Value::Int(i) if table.integer_key => Ok(RowKey::Int(i)),
+        value => txn.key(&table.table, std::slice::from_ref(&value)),
+    };
+    let row = match key {
+        Ok(key) => txn.get(&table.table, &key)?,
+        // A NULL or out-of-range key matches no row.
+        Err(e) if matches!(e.sqlstate(), "22003" | "23502") => None,
+        Err(e) => return Err(e),
+    };
+    measured.scanned = usize::from(row.is_some());
+    let mut rows = Vec::with_capacity(1);
+    if let Some(row) = row {
+        let passes = match &plan.filter {
+            Some(filter) => filter.eval(&row)? == Value::Boolean(true),
+            None => true,
+        };
+        if passes {
+            let mut out = Vec::with_capacity(plan.projection.len());
+            for expr in &plan.projection {
+                out.push(expr.eval(&row)?);
+            }
+            rows.push(out);
+        }
+    }
+    measured.filtered = rows.len();
     measured.returned = rows.len();
     Ok(QueryResult {
         tag: format!("SELECT {}", rows.len()),

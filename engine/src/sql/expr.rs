@@ -21,18 +21,22 @@ thread_local! {
     static PARAMETERS: RefCell<Vec<Value>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Runs `f` with `values` as the parameters of the statements it executes on this thread.
+/// Runs `f` with `values` as the parameters of the statement it executes on this thread
+/// (statements do not nest: there is one set of values at a time).
 pub fn with_parameters<T>(values: &[Value], f: impl FnOnce() -> T) -> T {
-    /// Puts the previous values back, even if `f` unwinds.
-    struct Restore(Vec<Value>);
-    impl Drop for Restore {
+    /// Forgets the values when `f` is done, even if it unwinds.
+    struct Clear;
+    impl Drop for Clear {
         fn drop(&mut self) {
-            let previous = std::mem::take(&mut self.0);
-            PARAMETERS.with(|p| *p.borrow_mut() = previous);
+            PARAMETERS.with(|p| p.borrow_mut().clear());
         }
     }
-    let previous = PARAMETERS.with(|p| std::mem::replace(&mut *p.borrow_mut(), values.to_vec()));
-    let _restore = Restore(previous);
+    PARAMETERS.with(|p| {
+        let mut p = p.borrow_mut();
+        p.clear();
+        p.extend_from_slice(values);
+    });
+    let _clear = Clear;
     f()
 }
 
@@ -239,6 +243,40 @@ impl BoundExpr {
                 };
                 Ok(Value::Boolean(distinct != *negated))
             }
+        }
+    }
+
+    /// Whether `f` holds for this expression or a subexpression, not looking into subqueries'
+    /// own plans.
+    pub fn any(&self, f: &impl Fn(&BoundExpr) -> bool) -> bool {
+        if f(self) {
+            return true;
+        }
+        match self {
+            BoundExpr::Constant(_)
+            | BoundExpr::Column(_)
+            | BoundExpr::Parameter(_)
+            | BoundExpr::Outer(..)
+            | BoundExpr::WindowResult(_) => false,
+            BoundExpr::Negate(e) | BoundExpr::Not(e) => e.any(f),
+            BoundExpr::Cast { expr, .. } | BoundExpr::IsNull { expr, .. } => expr.any(f),
+            BoundExpr::Binary { left, right, .. } | BoundExpr::Distinct { left, right, .. } => {
+                left.any(f) || right.any(f)
+            }
+            BoundExpr::InList { expr, list, .. } => expr.any(f) || list.iter().any(|e| e.any(f)),
+            BoundExpr::Call { args, .. } => args.iter().any(|e| e.any(f)),
+            BoundExpr::Case {
+                branches,
+                otherwise,
+            } => {
+                branches.iter().any(|(c, r)| c.any(f) || r.any(f))
+                    || otherwise.as_deref().is_some_and(|e| e.any(f))
+            }
+            BoundExpr::Like { expr, pattern, .. } => expr.any(f) || pattern.any(f),
+            BoundExpr::Subquery { kind, .. } => match kind {
+                SubqueryKind::In { expr, .. } => expr.any(f),
+                _ => false,
+            },
         }
     }
 

@@ -237,6 +237,15 @@ impl ScalarFunc {
         }
     }
 
+    /// Whether the function reads the clock the session sets for each statement.
+    pub fn reads_statement_clock(self) -> bool {
+        use ScalarFunc::*;
+        matches!(
+            self,
+            Now | StatementTimestamp | CurrentDate | CurrentTime | LocalTimestamp | Age
+        )
+    }
+
     /// Whether two calls in one statement can differ (`random()`, not `now()`).
     pub fn varies_per_call(self) -> bool {
         matches!(

@@ -5,13 +5,13 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::executor::{self, QueryResult};
-use super::expr;
 use super::explain::explain;
+use super::expr;
 use super::interrupt::{self, CancelHandle};
 use super::parser::ast::Statement;
 use super::parser::parse;
 use super::planner::OutputColumn;
-use super::planner::{Catalog, Plan, plan};
+use super::planner::{Catalog, Plan, PlanFacts, plan};
 use super::settings::{Isolation, Settings};
 use crate::types::{DataType, Value};
 use crate::{Database, Error, Result, Session};
@@ -48,8 +48,8 @@ impl Session {
         for statement in &statements {
             let result = self.run_statement(statement, |session| {
                 let plan = session.plan(statement)?;
-                let subqueries = plan.has_subqueries();
-                Ok((Cow::Owned(plan), subqueries))
+                let facts = plan.facts();
+                Ok((Cow::Owned(plan), facts))
             });
             results.push(result?);
         }
@@ -74,7 +74,7 @@ impl Session {
         Ok(Prepared {
             parameter_types: plan.parameter_types(),
             columns: result_columns(&plan),
-            subqueries: plan.has_subqueries(),
+            facts: plan.facts(),
             statement,
             plan,
             catalog_version,
@@ -100,11 +100,11 @@ impl Session {
                     });
                 }
                 if prepared.catalog_version == session.shared.catalog_version() {
-                    return Ok((Cow::Borrowed(&prepared.plan), prepared.subqueries));
+                    return Ok((Cow::Borrowed(&prepared.plan), prepared.facts));
                 }
                 let plan = session.plan(&prepared.statement)?;
-                let subqueries = plan.has_subqueries();
-                Ok((Cow::Owned(plan), subqueries))
+                let facts = plan.facts();
+                Ok((Cow::Owned(plan), facts))
             })
         })
     }
@@ -121,7 +121,7 @@ impl Session {
     fn run_statement<'p>(
         &mut self,
         statement: &Statement,
-        make_plan: impl FnOnce(&Self) -> Result<(Cow<'p, Plan>, bool)>,
+        make_plan: impl FnOnce(&Self) -> Result<(Cow<'p, Plan>, PlanFacts)>,
     ) -> Result<QueryResult> {
         let ends_failure = matches!(
             statement,
@@ -131,15 +131,19 @@ impl Session {
             return Err(Error::InFailedTransaction);
         }
         let _armed = interrupt::watch(&self.sql.cancel, self.sql.settings.statement_timeout);
-        // Without a host clock (a wasm host that installed none) the clock functions fail
-        // when called; everything else runs.
-        if let Ok(now) = crate::host::now_micros() {
-            if self.block.is_none() {
-                self.block_started = now;
+        let result = make_plan(self).and_then(|(plan, facts)| {
+            // The clock is read only for statements that use it. Without a host clock (a
+            // wasm host that installed none) the clock functions fail when called.
+            if facts.clock {
+                if let Ok(now) = crate::host::now_micros() {
+                    if self.block.is_none() {
+                        self.block_started = now;
+                    }
+                    super::temporal::set_statement_clock(self.block_started, now);
+                }
             }
-            super::temporal::set_statement_clock(self.block_started, now);
-        }
-        let result = make_plan(self).and_then(|(plan, subqueries)| self.run(&plan, subqueries));
+            self.run(&plan, facts.subqueries)
+        });
         if result.is_err() {
             self.fail();
         }
@@ -218,6 +222,8 @@ impl Session {
                     } else {
                         self.begin()?
                     });
+                    // now() inside the block is the time it began.
+                    self.block_started = crate::host::now_micros().unwrap_or(0);
                     self.sql.isolation = isolation.unwrap_or(self.sql.settings.default_isolation);
                     self.sql.queried = false;
                 }
@@ -464,7 +470,7 @@ pub struct Prepared {
     pub parameter_types: Vec<DataType>,
     /// The result columns (empty for statements that return no rows).
     pub columns: Arc<[OutputColumn]>,
-    subqueries: bool,
+    facts: PlanFacts,
 }
 
 /// A session's SQL state beyond its transaction: settings, the block's isolation level, and

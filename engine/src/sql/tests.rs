@@ -248,8 +248,8 @@ fn prepared_statements_infer_parameter_types_and_reuse_their_plan() {
         .unwrap();
     let text = session.execute_prepared(&plan, &[Value::Int(1)]).unwrap();
     assert_eq!(
-        text.rows[1][0],
-        Value::from("  ALEX Point Lookup on t (key = $1::bigint)")
+        text.rows,
+        [[Value::from("ALEX Point Lookup on t (key = $1::bigint)")]]
     );
 
     // After DDL the statement is planned again: a new column shows up in SELECT *.

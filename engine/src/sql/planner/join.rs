@@ -253,6 +253,7 @@ fn recursive(query: &RecursiveQuery, catalog: &dyn Catalog) -> Result<SelectPlan
         distinct: false,
         distinct_on: Vec::new(),
         windows: Vec::new(),
+        point: false,
         projection: (0..columns.len()).map(BoundExpr::Column).collect(),
         columns: columns.into(),
     })
@@ -417,6 +418,7 @@ pub fn source(
                 access: access_path(&relation.schema, pushed.as_ref()),
                 pushed,
                 direction: Direction::Forward,
+                integer_key: relation.schema.has_integer_key(),
             })
         }
         FromTree::Join {
@@ -569,7 +571,7 @@ fn shift(mut expr: BoundExpr, by: usize) -> BoundExpr {
     expr
 }
 
-fn and(a: BoundExpr, b: BoundExpr) -> BoundExpr {
+pub(super) fn and(a: BoundExpr, b: BoundExpr) -> BoundExpr {
     BoundExpr::Binary {
         op: BinaryOp::And,
         left: Box::new(a),

@@ -54,6 +54,15 @@ impl Catalog for Transaction {
     }
 }
 
+/// Facts about a plan, found once when it is made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlanFacts {
+    /// It has subqueries to run before it.
+    pub subqueries: bool,
+    /// It reads the transaction's or statement's clock (`now()` and friends).
+    pub clock: bool,
+}
+
 /// An executable plan.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Plan {
@@ -224,6 +233,9 @@ pub struct SelectPlan {
     /// Window function calls: their values are appended to each row (after grouping) for
     /// ORDER BY and the projection to read.
     pub windows: Vec<super::window::WindowPlan>,
+    /// A point query: a primary-key lookup with only a filter and a projection (no grouping,
+    /// windows, sorting, deduplication, paging or correlated subqueries) — run straight.
+    pub point: bool,
     pub projection: Vec<BoundExpr>,
     pub columns: Arc<[OutputColumn]>,
 }
@@ -321,6 +333,8 @@ pub struct TableSource {
     /// applies above it).
     pub pushed: Option<BoundExpr>,
     pub direction: Direction,
+    /// The table's primary index is keyed by one integer (a key value is its row key).
+    pub integer_key: bool,
 }
 
 impl TableSource {
@@ -332,6 +346,7 @@ impl TableSource {
             access,
             pushed: None,
             direction,
+            integer_key: schema.has_integer_key(),
         }
     }
 }
@@ -586,6 +601,34 @@ fn flip(op: BinaryOp) -> BinaryOp {
     }
 }
 
+/// The filter without its `pk = k` conjuncts when the access path is a point lookup of `k`:
+/// the lookup has decided them already.
+fn covered_by_key(
+    filter: Option<BoundExpr>,
+    schema: &TableSchema,
+    access: &Access,
+) -> Option<BoundExpr> {
+    let (Access::Key(key), [pk]) = (access, schema.primary_key.as_slice()) else {
+        return filter;
+    };
+    let column = BoundExpr::Column(*pk);
+    let decided = |c: &BoundExpr| match c {
+        BoundExpr::Binary {
+            op: BinaryOp::Eq,
+            left,
+            right,
+            ..
+        } => (**left == column && **right == *key) || (**right == column && **left == *key),
+        _ => false,
+    };
+    let filter = filter?;
+    conjuncts(&filter)
+        .into_iter()
+        .filter(|c| !decided(c))
+        .cloned()
+        .reduce(join::and)
+}
+
 /// The AND-ed parts of a filter.
 fn conjuncts(expr: &BoundExpr) -> Vec<&BoundExpr> {
     match expr {
@@ -797,10 +840,19 @@ impl Plan {
 
     /// Whether the plan has subqueries to run before it.
     pub fn has_subqueries(&self) -> bool {
-        let mut found = false;
+        self.facts().subqueries
+    }
+
+    /// What the session needs to know before running the plan.
+    pub fn facts(&self) -> PlanFacts {
+        let mut facts = PlanFacts::default();
         let mut probe = self.clone();
-        probe.visit_exprs_mut(&mut |e| found |= matches!(e, BoundExpr::Subquery { .. }));
-        found
+        probe.visit_exprs_mut(&mut |e| match e {
+            BoundExpr::Subquery { .. } => facts.subqueries = true,
+            BoundExpr::Call { func, .. } if func.reads_statement_clock() => facts.clock = true,
+            _ => {}
+        });
+        facts
     }
 
     /// The types of the plan's parameters, inferred from where they are used (a parameter

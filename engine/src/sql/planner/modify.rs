@@ -13,7 +13,7 @@ use super::join::{FromTree, all_inner, from_tree, source as join_source};
 use super::select::bind_items;
 use super::{
     Catalog, ConflictPlan, ConflictUpdatePlan, InsertRows, JoinedTarget, Plan, Returning,
-    TableSource, access_path, table, where_clause,
+    TableSource, access_path, covered_by_key, table, where_clause,
 };
 use crate::catalog::{Generated, TableSchema};
 use crate::mvcc::Direction;
@@ -341,13 +341,15 @@ pub fn update(update: &Update, catalog: &dyn Catalog) -> Result<Plan> {
         assignments.push((position, bound));
     }
     let filter = where_clause(update.filter.as_ref(), scope)?;
+    let access = access_path(&schema, filter.as_ref());
+    let joined = joined(tree, &relations, filter.as_ref());
+    let filter = match joined {
+        Some(_) => filter,
+        None => covered_by_key(filter, &schema, &access),
+    };
     Ok(Plan::Update {
-        source: TableSource::new(
-            &schema,
-            access_path(&schema, filter.as_ref()),
-            Direction::Forward,
-        ),
-        joined: joined(tree, &relations, filter.as_ref()),
+        source: TableSource::new(&schema, access, Direction::Forward),
+        joined,
         filter,
         assignments,
         checks: checks(&schema)?,
@@ -365,13 +367,15 @@ pub fn delete(delete: &Delete, catalog: &dyn Catalog) -> Result<Plan> {
     )?;
     let scope = Scope::new(&relations).with_catalog(catalog);
     let filter = where_clause(delete.filter.as_ref(), scope)?;
+    let access = access_path(&schema, filter.as_ref());
+    let joined = joined(tree, &relations, filter.as_ref());
+    let filter = match joined {
+        Some(_) => filter,
+        None => covered_by_key(filter, &schema, &access),
+    };
     Ok(Plan::Delete {
-        source: TableSource::new(
-            &schema,
-            access_path(&schema, filter.as_ref()),
-            Direction::Forward,
-        ),
-        joined: joined(tree, &relations, filter.as_ref()),
+        source: TableSource::new(&schema, access, Direction::Forward),
+        joined,
         filter,
         returning: returning(&delete.returning, &relations)?,
     })

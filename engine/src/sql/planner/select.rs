@@ -9,7 +9,7 @@ use super::expr::{Grouping, Relation, Scope, bind, coerce, has_aggregate};
 use super::join::{self, FromTree, all_inner, from_tree};
 use super::{
     Access, Catalog, GroupPlan, OutputColumn, SelectPlan, SetOp, SetPart, SetPlan, SortKey, Source,
-    TableSource, access_path, where_clause,
+    TableSource, access_path, covered_by_key, where_clause,
 };
 use crate::mvcc::Direction;
 use crate::types::DataType;
@@ -39,7 +39,7 @@ pub fn subquery_select(
         outer,
         ..Scope::new(&relations).with_catalog(catalog)
     };
-    let filter = where_clause(select.filter.as_ref(), input)?;
+    let mut filter = where_clause(select.filter.as_ref(), input)?;
 
     // Grouping applies when there is a GROUP BY or any aggregate above the WHERE clause.
     let grouped = !select.group_by.is_empty()
@@ -156,6 +156,7 @@ pub fn subquery_select(
         Some(FromTree::Table(_)) => {
             let schema = &relations[0].schema;
             let access = access_path(schema, filter.as_ref());
+            filter = covered_by_key(filter, schema, &access);
             let mut direction = Direction::Forward;
             // ORDER BY the one-column primary key: the scan delivers that order.
             if let ([key], [pk], false) = (order.as_slice(), schema.primary_key.as_slice(), grouped)
@@ -188,7 +189,7 @@ pub fn subquery_select(
             .collect(),
         having,
     });
-    Ok(SelectPlan {
+    let mut plan = SelectPlan {
         source,
         filter,
         order,
@@ -199,9 +200,42 @@ pub fn subquery_select(
         distinct: select.distinct,
         distinct_on,
         windows,
+        point: false,
         projection,
         columns: columns.into(),
-    })
+    };
+    plan.point = is_point(&plan);
+    Ok(plan)
+}
+
+/// Whether the query is a primary-key lookup with nothing but a filter and a projection.
+fn is_point(plan: &SelectPlan) -> bool {
+    let correlated = |e: &BoundExpr| {
+        e.any(&|e| {
+            matches!(
+                e,
+                BoundExpr::Subquery {
+                    correlated: true,
+                    ..
+                }
+            )
+        })
+    };
+    matches!(
+        &plan.source,
+        Some(Source::Table(TableSource {
+            access: Access::Key(_),
+            ..
+        }))
+    ) && plan.grouping.is_none()
+        && plan.windows.is_empty()
+        && plan.order.is_empty()
+        && !plan.distinct
+        && plan.distinct_on.is_empty()
+        && plan.limit.is_none()
+        && plan.offset.is_none()
+        && !plan.filter.as_ref().is_some_and(correlated)
+        && !plan.projection.iter().any(correlated)
 }
 
 /// UNION/INTERSECT/EXCEPT: each query planned on its own; result columns named by the first,
@@ -303,6 +337,7 @@ fn set_operation(
         distinct: false,
         distinct_on: Vec::new(),
         windows: Vec::new(),
+        point: false,
         projection,
         columns: columns.into(),
     })
