@@ -23,7 +23,7 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::Instant;
 
-use common::{SplitMix, median, range, sorted_keys};
+use common::{Results, SplitMix, compare, sorted_keys};
 use omendb::catalog::{Column, TableDef};
 use omendb::storage::StorageKind;
 use omendb::types::{DataType, Value};
@@ -40,8 +40,6 @@ struct Options {
     single_on: usize,
     storage: StorageKind,
 }
-
-type Results = Vec<(&'static str, f64)>;
 
 fn per_op(start: Instant, ops: usize) -> f64 {
     start.elapsed().as_nanos() as f64 / ops.max(1) as f64
@@ -348,51 +346,16 @@ fn main() {
             .unwrap_or_else(StorageKind::default_for_build),
     };
     let keys = keys_as_i64(&sorted_keys(opts.rows, 42));
-    let mut names = Vec::new();
-    let mut omen: Vec<Vec<f64>> = Vec::new();
-    let mut lite: Vec<Vec<f64>> = Vec::new();
-    for rep in 0..opts.reps {
-        let seed = 100 + rep as u64;
-        // Alternate which engine runs first, so neither always gets the warmer machine.
-        let (o, s) = if rep % 2 == 0 {
-            let o = run_omendb(&keys, &opts, seed);
-            (o, run_sqlite(&keys, &opts, seed))
-        } else {
-            let s = run_sqlite(&keys, &opts, seed);
-            (run_omendb(&keys, &opts, seed), s)
-        };
-        if names.is_empty() {
-            names = s.iter().map(|(n, _)| *n).collect();
-            omen = vec![Vec::new(); names.len()];
-            lite = vec![Vec::new(); names.len()];
-        }
-        for (i, name) in names.iter().enumerate() {
-            if let Some((_, v)) = o.iter().find(|(n, _)| n == name) {
-                omen[i].push(*v);
-            }
-            lite[i].push(s[i].1);
-        }
-    }
-    println!(
-        "\n### {} rows, OmenDB ({}) vs SQLite {} (WAL), median of {} (min–max), ns per operation\n",
+    let title = format!(
+        "{} rows, OmenDB ({}) vs SQLite {} (WAL)",
         opts.rows,
         opts.storage,
-        rusqlite::version(),
-        opts.reps
+        rusqlite::version()
     );
-    println!("| operation | OmenDB | SQLite | SQLite / OmenDB |");
-    println!("|---|---|---|---|");
-    for (i, name) in names.iter().enumerate() {
-        if omen[i].is_empty() {
-            continue;
-        }
-        let (omin, omax) = range(&omen[i]);
-        let (smin, smax) = range(&lite[i]);
-        println!(
-            "| {name} | {:.0} ({omin:.0}–{omax:.0}) | {:.0} ({smin:.0}–{smax:.0}) | {:.2}× |",
-            median(&omen[i]),
-            median(&lite[i]),
-            median(&lite[i]) / median(&omen[i]),
-        );
-    }
+    compare(
+        &title,
+        opts.reps,
+        |seed| run_omendb(&keys, &opts, seed),
+        |seed| run_sqlite(&keys, &opts, seed),
+    );
 }

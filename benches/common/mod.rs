@@ -1,5 +1,5 @@
-//! Shared by the ALEX benchmarks: deterministic keys and the operations measured on both
-//! `AlexMap` and `BTreeMap`. Each benchmark uses a part of it.
+//! Shared by the benchmarks: deterministic keys, statistics, the side-by-side report, and the
+//! operations measured on both `AlexMap` and `BTreeMap`. Each benchmark uses a part of it.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -42,6 +42,59 @@ pub fn range(values: &[f64]) -> (f64, f64) {
     let min = values.iter().copied().fold(f64::INFINITY, f64::min);
     let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     (min, max)
+}
+
+/// One run's measurements: operation name → nanoseconds per operation.
+pub type Results = Vec<(&'static str, f64)>;
+
+/// Runs both engines `reps` times (alternating which goes first, so neither always gets the
+/// warmer machine) and prints a Markdown table of medians (min–max) and SQLite / OmenDB.
+pub fn compare(
+    title: &str,
+    reps: usize,
+    mut omendb: impl FnMut(u64) -> Results,
+    mut sqlite: impl FnMut(u64) -> Results,
+) {
+    let mut names: Vec<&'static str> = Vec::new();
+    let mut omen: Vec<Vec<f64>> = Vec::new();
+    let mut lite: Vec<Vec<f64>> = Vec::new();
+    for rep in 0..reps {
+        let seed = 100 + rep as u64;
+        let (o, s) = if rep % 2 == 0 {
+            let o = omendb(seed);
+            (o, sqlite(seed))
+        } else {
+            let s = sqlite(seed);
+            (omendb(seed), s)
+        };
+        if names.is_empty() {
+            names = s.iter().map(|(n, _)| *n).collect();
+            omen = vec![Vec::new(); names.len()];
+            lite = vec![Vec::new(); names.len()];
+        }
+        for (i, name) in names.iter().enumerate() {
+            if let Some((_, v)) = o.iter().find(|(n, _)| n == name) {
+                omen[i].push(*v);
+            }
+            lite[i].push(s[i].1);
+        }
+    }
+    println!("\n### {title}, median of {reps} (min–max), ns per operation\n");
+    println!("| operation | OmenDB | SQLite | SQLite / OmenDB |");
+    println!("|---|---|---|---|");
+    for (i, name) in names.iter().enumerate() {
+        if omen[i].is_empty() {
+            continue;
+        }
+        let (omin, omax) = range(&omen[i]);
+        let (smin, smax) = range(&lite[i]);
+        println!(
+            "| {name} | {:.0} ({omin:.0}–{omax:.0}) | {:.0} ({smin:.0}–{smax:.0}) | {:.2}× |",
+            median(&omen[i]),
+            median(&lite[i]),
+            median(&lite[i]) / median(&omen[i]),
+        );
+    }
 }
 
 /// `count` keys drawn from `keys` in random order.

@@ -120,6 +120,28 @@ impl RowCache {
 
     /// Queues `row`, just read from storage as the version of `key` committed at `ts`, for
     /// admission once the table's write latch is free.
+    /// Whether the cache holds less than its capacity: rows a scan reads are admitted while
+    /// there is room (a scan never evicts to make room, so it cannot flush the hot rows).
+    pub fn has_room(&self) -> bool {
+        lock(&self.state).bytes < self.capacity
+    }
+
+    /// Queues several rows a scan read, as [`RowCache::queue`] does one.
+    pub fn queue_all(&self, table: &Table, rows: Vec<(RowKey, u64, Arc<Row>)>) {
+        if rows.is_empty() {
+            return;
+        }
+        let mut pending = lock(&table.cache_pending);
+        let room = MAX_PENDING.saturating_sub(pending.admissions.len());
+        pending.admissions.extend(
+            rows.into_iter()
+                .take(room)
+                .filter(|(key, _, row)| entry_size(key, row) <= self.capacity)
+                .map(|(key, ts, row)| Admission { key, ts, row }),
+        );
+        table.cache_has_pending.store(true, Ordering::Release);
+    }
+
     pub fn queue(&self, table: &Table, key: RowKey, ts: u64, row: Arc<Row>) {
         if entry_size(&key, &row) > self.capacity {
             return;

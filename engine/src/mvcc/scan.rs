@@ -138,11 +138,19 @@ impl RowScan {
             from_storage.reverse();
         }
         let mut from_storage = from_storage.into_iter();
+        // Rows read in a batch warm the cache while it has room.
+        let mut admit = Vec::new();
+        let warm = current > POINT_READS_UP_TO && self.db.cache.has_room();
         for (key, pending) in items {
             let row = match pending {
                 Pending::Ready(row) => row,
-                Pending::Current(_) if current > POINT_READS_UP_TO => match from_storage.next() {
-                    Some(row) => row,
+                Pending::Current(ts) if current > POINT_READS_UP_TO => match from_storage.next() {
+                    Some(row) => {
+                        if warm {
+                            admit.push((key.clone(), ts, row.clone()));
+                        }
+                        row
+                    }
                     None => return Err(missing_row(table, &key)),
                 },
                 Pending::Current(ts) => {
@@ -155,6 +163,7 @@ impl RowScan {
             };
             self.committed.push_back((key, row));
         }
+        self.db.cache.queue_all(&self.table, admit);
         Ok(())
     }
 

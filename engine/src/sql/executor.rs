@@ -5,7 +5,7 @@
 //! LIMIT is reached, and `ORDER BY pk` is delivered by the primary-index scan itself.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -18,7 +18,7 @@ use super::planner::{
     OutputColumn, Plan, RecursiveSource, Returning, SelectPlan, SetOp, SetPlan, SortKey, Source,
     TableSource, ValuesSource,
 };
-use crate::encoding::encode_values;
+use crate::encoding::{encode_value, encode_values};
 use crate::table::RowKey;
 use crate::types::{Row, Value};
 use crate::{Error, Result, Transaction};
@@ -311,6 +311,11 @@ fn query(plan: &SelectPlan, txn: &Transaction, measured: &mut Measured) -> Resul
     }
     let limit = count(plan.limit.as_ref(), Error::NegativeLimit)?;
     let offset = count(plan.offset.as_ref(), Error::NegativeOffset)?.unwrap_or(0);
+    if let Some(Source::Table(table)) = &plan.source {
+        if plan.scan_only {
+            return scan_query(plan, table, (offset, limit), txn, measured);
+        }
+    }
     let mut rows: Vec<Arc<Row>> = match &plan.source {
         None if plan.set.is_some() => match &plan.set {
             Some(set) => combine(set, txn)?,
@@ -417,6 +422,58 @@ fn query(plan: &SelectPlan, txn: &Transaction, measured: &mut Measured) -> Resul
     })
 }
 
+/// A query that only filters and projects a table's rows (optionally paged): each row is
+/// filtered and projected as the scan delivers it, nothing materialised in between.
+fn scan_query(
+    plan: &SelectPlan,
+    table: &TableSource,
+    (offset, limit): (u64, Option<u64>),
+    txn: &Transaction,
+    measured: &mut Measured,
+) -> Result<QueryResult> {
+    let started = Clock::start(measured.timing);
+    let limit = limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+    let mut skip = offset;
+    let mut rows = Vec::new();
+    if limit > 0 {
+        let (scanned, exact) = scan_exact(table, txn)?;
+        let residual = match exact {
+            true => table.residual.as_ref(),
+            false => plan.filter.as_ref(),
+        };
+        for item in scanned {
+            let (_, row) = item?;
+            interrupt::check()?;
+            measured.scanned += 1;
+            if let Some(filter) = residual {
+                if filter.eval(&row)? != Value::Boolean(true) {
+                    continue;
+                }
+            }
+            measured.filtered += 1;
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            let mut out = Vec::with_capacity(plan.projection.len());
+            for expr in &plan.projection {
+                out.push(expr.eval(&row)?);
+            }
+            rows.push(out);
+            if rows.len() >= limit {
+                break;
+            }
+        }
+    }
+    measured.scan_ms = started.elapsed_ms();
+    measured.returned = rows.len();
+    Ok(QueryResult {
+        tag: format!("SELECT {}", rows.len()),
+        columns: plan.columns.clone(),
+        rows,
+    })
+}
+
 /// A point query, straight: one key lookup, the filter, the projection.
 fn point_query(
     plan: &SelectPlan,
@@ -515,27 +572,42 @@ fn combine(set: &SetPlan, txn: &Transaction) -> Result<Vec<Arc<Row>>> {
 /// Groups rows by the key values (NULLs form one group, as in PostgreSQL) and aggregates each
 /// group; without GROUP BY there is exactly one group, even over no rows.
 fn group(rows: Vec<Arc<Row>>, plan: &GroupPlan) -> Result<Vec<Arc<Row>>> {
-    let mut groups: BTreeMap<Vec<u8>, (Vec<Value>, Vec<Accumulator>)> = BTreeMap::new();
+    // Groups by the encoding of their key values, hashed; a key's bytes are only copied
+    // for its first row. Groups come out in key order, so results are deterministic.
+    let mut groups: HashMap<Vec<u8>, usize, foldhash::fast::RandomState> = HashMap::default();
+    let mut states: Vec<(Vec<u8>, Vec<Value>, Vec<Accumulator>)> = Vec::new();
+    let mut encoded = Vec::new();
+    let mut keys = Vec::with_capacity(plan.keys.len());
     for row in &rows {
         interrupt::check()?;
-        let keys = plan
-            .keys
-            .iter()
-            .map(|k| k.eval(row))
-            .collect::<Result<Vec<Value>>>()?;
-        let (_, accumulators) = groups
-            .entry(encode_values(&keys))
-            .or_insert_with(|| (keys, plan.aggregates.iter().map(Accumulator::new).collect()));
+        keys.clear();
+        encoded.clear();
+        for key in &plan.keys {
+            let value = key.eval(row)?;
+            encode_value(&mut encoded, &value);
+            keys.push(value);
+        }
+        let index = match groups.get(encoded.as_slice()) {
+            Some(&i) => i,
+            None => {
+                groups.insert(encoded.clone(), states.len());
+                let accumulators = plan.aggregates.iter().map(Accumulator::new).collect();
+                states.push((encoded.clone(), keys.clone(), accumulators));
+                states.len() - 1
+            }
+        };
+        let accumulators = &mut states[index].2;
         for (accumulator, aggregate) in accumulators.iter_mut().zip(&plan.aggregates) {
             accumulator.add(aggregate, row)?;
         }
     }
-    if plan.keys.is_empty() && groups.is_empty() {
+    if plan.keys.is_empty() && states.is_empty() {
         let empty = plan.aggregates.iter().map(Accumulator::new).collect();
-        groups.insert(Vec::new(), (Vec::new(), empty));
+        states.push((Vec::new(), Vec::new(), empty));
     }
-    let mut out = Vec::with_capacity(groups.len());
-    for (_, (mut values, accumulators)) in groups {
+    states.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut out = Vec::with_capacity(states.len());
+    for (_, mut values, accumulators) in states {
         for (accumulator, aggregate) in accumulators.into_iter().zip(&plan.aggregates) {
             values.push(accumulator.finish(aggregate)?);
         }
@@ -909,6 +981,12 @@ type Rows<'t> = Box<dyn Iterator<Item = Result<(RowKey, Arc<Row>)>> + 't>;
 /// (e.g. out of a SMALLINT's range) matches no row; for a range it widens to a full scan
 /// (the filter still decides).
 fn scan<'t>(source: &TableSource, txn: &'t Transaction) -> Result<Rows<'t>> {
+    scan_exact(source, txn).map(|(rows, _)| rows)
+}
+
+/// [`scan`], also saying whether the rows are exactly the access path's (a range whose
+/// bounds became keys), so that the filter's conjuncts that made the range need no check.
+fn scan_exact<'t>(source: &TableSource, txn: &'t Transaction) -> Result<(Rows<'t>, bool)> {
     let table: &str = &source.table;
     let full = |txn: &'t Transaction| -> Result<Rows<'t>> {
         Ok(Box::new(txn.scan(table, .., source.direction)?))
@@ -918,14 +996,16 @@ fn scan<'t>(source: &TableSource, txn: &'t Transaction) -> Result<Rows<'t>> {
         txn.key(table, std::slice::from_ref(&value))
     };
     match &source.access {
-        Access::Full => full(txn),
+        Access::Full => Ok((full(txn)?, false)),
         Access::Key(expr) => match key(expr) {
             Ok(key) => {
                 let row = txn.get(table, &key)?;
-                Ok(Box::new(row.map(|row| Ok((key, row))).into_iter()))
+                Ok((Box::new(row.map(|row| Ok((key, row))).into_iter()), false))
             }
             // A NULL or out-of-range key matches no row.
-            Err(e) if matches!(e.sqlstate(), "22003" | "23502") => Ok(Box::new(std::iter::empty())),
+            Err(e) if matches!(e.sqlstate(), "22003" | "23502") => {
+                Ok((Box::new(std::iter::empty()), false))
+            }
             Err(e) => Err(e),
         },
         Access::Range(lower, upper) => {
@@ -937,12 +1017,11 @@ fn scan<'t>(source: &TableSource, txn: &'t Transaction) -> Result<Rows<'t>> {
                 })
             };
             match (bound(lower), bound(upper)) {
-                (Ok(lower), Ok(upper)) => Ok(Box::new(txn.scan(
-                    table,
-                    (lower, upper),
-                    source.direction,
-                )?)),
-                _ => full(txn),
+                (Ok(lower), Ok(upper)) => Ok((
+                    Box::new(txn.scan(table, (lower, upper), source.direction)?),
+                    true,
+                )),
+                _ => Ok((full(txn)?, false)),
             }
         }
     }

@@ -254,6 +254,7 @@ fn recursive(query: &RecursiveQuery, catalog: &dyn Catalog) -> Result<SelectPlan
         distinct_on: Vec::new(),
         windows: Vec::new(),
         point: false,
+        scan_only: false,
         projection: (0..columns.len()).map(BoundExpr::Column).collect(),
         columns: columns.into(),
     })
@@ -419,6 +420,7 @@ pub fn source(
                 pushed,
                 direction: Direction::Forward,
                 integer_key: relation.schema.has_integer_key(),
+                residual: None,
             })
         }
         FromTree::Join {

@@ -236,6 +236,8 @@ pub struct SelectPlan {
     /// A point query: a primary-key lookup with only a filter and a projection (no grouping,
     /// windows, sorting, deduplication, paging or correlated subqueries) — run straight.
     pub point: bool,
+    /// A scan of one table that only filters, projects and pages its rows — run streaming.
+    pub scan_only: bool,
     pub projection: Vec<BoundExpr>,
     pub columns: Arc<[OutputColumn]>,
 }
@@ -265,6 +267,8 @@ pub struct GroupPlan {
 
 /// Where a query's rows come from: a table, or a join of two sources. Rows of a join are the
 /// left row's columns followed by the right row's.
+// A table is the common source; the others are boxed.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Source {
     Table(TableSource),
@@ -335,6 +339,9 @@ pub struct TableSource {
     pub direction: Direction,
     /// The table's primary index is keyed by one integer (a key value is its row key).
     pub integer_key: bool,
+    /// For a range access: the query's filter without the conjuncts the range decides, to
+    /// apply instead of the filter when the range bounds are keys.
+    pub residual: Option<BoundExpr>,
 }
 
 impl TableSource {
@@ -347,6 +354,7 @@ impl TableSource {
             pushed: None,
             direction,
             integer_key: schema.has_integer_key(),
+            residual: None,
         }
     }
 }
@@ -629,6 +637,45 @@ fn covered_by_key(
         .reduce(join::and)
 }
 
+/// The filter without the conjuncts a range access decides (`pk > c` giving the range's
+/// exclusive lower bound `c`, and so on), for [`TableSource::residual`].
+fn range_residual(
+    filter: Option<&BoundExpr>,
+    schema: &TableSchema,
+    access: &Access,
+) -> Option<BoundExpr> {
+    let (Access::Range(lower, upper), [pk]) = (access, schema.primary_key.as_slice()) else {
+        return filter.cloned();
+    };
+    let filter = filter?;
+    let column = BoundExpr::Column(*pk);
+    let decided = |c: &BoundExpr| {
+        let BoundExpr::Binary {
+            op, left, right, ..
+        } = c
+        else {
+            return false;
+        };
+        let (op, value) = match (**left == column, **right == column) {
+            (true, false) => (*op, &**right),
+            (false, true) => (flip(*op), &**left),
+            _ => return false,
+        };
+        match op {
+            BinaryOp::Gt => *lower == Bound::Excluded(value.clone()),
+            BinaryOp::GtEq => *lower == Bound::Included(value.clone()),
+            BinaryOp::Lt => *upper == Bound::Excluded(value.clone()),
+            BinaryOp::LtEq => *upper == Bound::Included(value.clone()),
+            _ => false,
+        }
+    };
+    conjuncts(filter)
+        .into_iter()
+        .filter(|c| !decided(c))
+        .cloned()
+        .reduce(join::and)
+}
+
 /// The AND-ed parts of a filter.
 fn conjuncts(expr: &BoundExpr) -> Vec<&BoundExpr> {
     match expr {
@@ -674,6 +721,7 @@ fn where_clause(
 /// Calls `f` on every expression of a table access (and every subexpression).
 fn table_source(source: &mut TableSource, f: &mut impl FnMut(&mut BoundExpr)) {
     source.pushed.iter_mut().for_each(|e| e.visit_mut(f));
+    source.residual.iter_mut().for_each(|e| e.visit_mut(f));
     match &mut source.access {
         Access::Full => {}
         Access::Key(e) => e.visit_mut(f),

@@ -9,7 +9,7 @@ use super::expr::{Grouping, Relation, Scope, bind, coerce, has_aggregate};
 use super::join::{self, FromTree, all_inner, from_tree};
 use super::{
     Access, Catalog, GroupPlan, OutputColumn, SelectPlan, SetOp, SetPart, SetPlan, SortKey, Source,
-    TableSource, access_path, covered_by_key, where_clause,
+    TableSource, access_path, covered_by_key, range_residual, where_clause,
 };
 use crate::mvcc::Direction;
 use crate::types::DataType;
@@ -170,7 +170,10 @@ pub fn subquery_select(
                     order.clear();
                 }
             }
-            Some(Source::Table(TableSource::new(schema, access, direction)))
+            let residual = range_residual(filter.as_ref(), schema, &access);
+            let mut table = TableSource::new(schema, access, direction);
+            table.residual = residual;
+            Some(Source::Table(table))
         }
         Some(tree) => Some(join::source(
             tree,
@@ -201,15 +204,30 @@ pub fn subquery_select(
         distinct_on,
         windows,
         point: false,
+        scan_only: false,
         projection,
         columns: columns.into(),
     };
     plan.point = is_point(&plan);
+    plan.scan_only = is_scan_only(&plan);
     Ok(plan)
 }
 
 /// Whether the query is a primary-key lookup with nothing but a filter and a projection.
 fn is_point(plan: &SelectPlan) -> bool {
+    matches!(
+        &plan.source,
+        Some(Source::Table(TableSource {
+            access: Access::Key(_),
+            ..
+        }))
+    ) && is_scan_only(plan)
+        && plan.limit.is_none()
+        && plan.offset.is_none()
+}
+
+/// Whether the query reads one table and only filters, projects and pages its rows.
+fn is_scan_only(plan: &SelectPlan) -> bool {
     let correlated = |e: &BoundExpr| {
         e.any(&|e| {
             matches!(
@@ -221,19 +239,12 @@ fn is_point(plan: &SelectPlan) -> bool {
             )
         })
     };
-    matches!(
-        &plan.source,
-        Some(Source::Table(TableSource {
-            access: Access::Key(_),
-            ..
-        }))
-    ) && plan.grouping.is_none()
+    matches!(&plan.source, Some(Source::Table(_)))
+        && plan.grouping.is_none()
         && plan.windows.is_empty()
         && plan.order.is_empty()
         && !plan.distinct
         && plan.distinct_on.is_empty()
-        && plan.limit.is_none()
-        && plan.offset.is_none()
         && !plan.filter.as_ref().is_some_and(correlated)
         && !plan.projection.iter().any(correlated)
 }
@@ -338,6 +349,7 @@ fn set_operation(
         distinct_on: Vec::new(),
         windows: Vec::new(),
         point: false,
+        scan_only: false,
         projection,
         columns: columns.into(),
     })
