@@ -20,7 +20,7 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use common::{OrderedMap, SplitMix, median, range, sample, sorted_keys};
+use common::{Args, OrderedMap, SplitMix, median, range, sample, sorted_keys};
 use omendb::alex::AlexMap;
 
 struct CountingAlloc;
@@ -146,21 +146,14 @@ fn run<M: OrderedMap>(keys: &[u64], seed: u64) -> Vec<(&'static str, f64)> {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-    };
-    let quick = args.iter().any(|a| a == "--quick");
-    let sizes: Vec<usize> = match arg("--keys") {
+    let args = Args::from_env();
+    let quick = args.quick();
+    let sizes: Vec<usize> = match args.value("--keys") {
         Some(list) => list.split(',').filter_map(|s| s.parse().ok()).collect(),
         None if quick => vec![100_000],
         None => vec![1_000_000, 10_000_000],
     };
-    let reps: usize = arg("--reps")
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(if quick { 1 } else { 5 });
+    let reps = args.number("--reps", 5, 1);
 
     for &n in &sizes {
         let keys = sorted_keys(n, 42);

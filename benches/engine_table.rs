@@ -23,7 +23,7 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::Instant;
 
-use common::{Results, SplitMix, compare, sorted_keys};
+use common::{Args, Results, SplitMix, compare, sorted_keys};
 use omendb::catalog::{Column, TableDef};
 use omendb::storage::StorageKind;
 use omendb::types::{DataType, Value};
@@ -323,25 +323,17 @@ fn run_sqlite(keys: &[i64], opts: &Options, seed: u64) -> Results {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-    };
-    let quick = args.iter().any(|a| a == "--quick");
-    let rows: usize = arg("--rows")
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(if quick { 10_000 } else { 1_000_000 });
+    let args = Args::from_env();
+    let quick = args.quick();
+    let rows = args.number("--rows", 1_000_000, 10_000);
     let opts = Options {
         rows,
-        reps: arg("--reps")
-            .and_then(|r| r.parse().ok())
-            .unwrap_or(if quick { 1 } else { 3 }),
+        reps: args.number("--reps", 3, 1),
         reads: rows.min(1_000_000),
         single_off: (rows / 10).min(100_000),
         single_on: if quick { 20 } else { 500 },
-        storage: arg("--storage")
+        storage: args
+            .value("--storage")
             .map(|s| s.parse().unwrap())
             .unwrap_or_else(StorageKind::default_for_build),
     };

@@ -19,7 +19,7 @@ mod common;
 use std::hint::black_box;
 use std::time::Instant;
 
-use common::{Results, compare, sample, sorted_keys};
+use common::{Args, Results, compare, sample, sorted_keys};
 use omendb::storage::StorageKind;
 use omendb::types::Value;
 use omendb::{Database, DatabaseConfig, Session};
@@ -51,6 +51,15 @@ fn row(k: i64, i: usize, joined: usize) -> (i64, String, i64, i64, i64) {
         (i % 1000) as i64,
         (k as u64 % joined as u64) as i64,
     )
+}
+
+/// `count` existing keys in random order.
+fn hits(keys: &[i64], count: usize, seed: u64) -> Vec<i64> {
+    let unsigned: Vec<u64> = keys.iter().map(|&k| k as u64).collect();
+    sample(&unsigned, count, seed)
+        .into_iter()
+        .map(|k| k as i64)
+        .collect()
 }
 
 /// Range bounds covering `len` consecutive keys, at random places.
@@ -118,14 +127,7 @@ fn run_omendb(keys: &[i64], opts: &Options, seed: u64) -> Results {
 
     // Warm: every row read once.
     black_box(exec(&mut s, "SELECT sum(balance) FROM t"));
-    let hits: Vec<i64> = sample(
-        &keys.iter().map(|&k| k as u64).collect::<Vec<_>>(),
-        opts.points,
-        seed,
-    )
-    .into_iter()
-    .map(|k| k as i64)
-    .collect();
+    let hits = hits(keys, opts.points, seed);
 
     let point = s
         .prepare("SELECT id, name, balance FROM t WHERE id = $1")
@@ -249,14 +251,7 @@ fn run_sqlite(keys: &[i64], opts: &Options, seed: u64) -> Results {
         .query_row("SELECT sum(balance) FROM t", [], |r| r.get(0))
         .unwrap();
     black_box(sum);
-    let hits: Vec<i64> = sample(
-        &keys.iter().map(|&k| k as u64).collect::<Vec<_>>(),
-        opts.points,
-        seed,
-    )
-    .into_iter()
-    .map(|k| k as i64)
-    .collect();
+    let hits = hits(keys, opts.points, seed);
 
     let txn = conn.transaction().unwrap();
     {
@@ -349,21 +344,12 @@ fn run_sqlite(keys: &[i64], opts: &Options, seed: u64) -> Results {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-    };
-    let quick = args.iter().any(|a| a == "--quick");
-    let rows: usize = arg("--rows")
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(if quick { 10_000 } else { 1_000_000 });
+    let args = Args::from_env();
+    let quick = args.quick();
+    let rows = args.number("--rows", 1_000_000, 10_000);
     let opts = Options {
         rows,
-        reps: arg("--reps")
-            .and_then(|r| r.parse().ok())
-            .unwrap_or(if quick { 1 } else { 3 }),
+        reps: args.number("--reps", 3, 1),
         points: rows.min(200_000),
         ranges: if quick { 5 } else { 100 },
         range: 10_000,

@@ -147,6 +147,7 @@ test_all() {
   log "benchmark harness smoke run"
   cargo bench --bench alex_table -- --quick
   cargo bench --bench engine_table -- --quick
+  cargo bench --bench sql_table -- --quick
   build_web
   log "wasm package tests (Node)"
   node --test wasm-pkg/tests/

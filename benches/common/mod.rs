@@ -44,6 +44,33 @@ pub fn range(values: &[f64]) -> (f64, f64) {
     (min, max)
 }
 
+/// The benchmark's command-line flags: `--name value` pairs and `--quick`.
+#[derive(Debug)]
+pub struct Args(Vec<String>);
+
+impl Args {
+    pub fn from_env() -> Self {
+        Args(std::env::args().collect())
+    }
+
+    /// The value after `--name`, if given.
+    pub fn value(&self, name: &str) -> Option<&str> {
+        let i = self.0.iter().position(|a| a == name)?;
+        self.0.get(i + 1).map(String::as_str)
+    }
+
+    /// The value after `--name` parsed, or `default` (`quick_default` under `--quick`).
+    pub fn number(&self, name: &str, default: usize, quick_default: usize) -> usize {
+        self.value(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(if self.quick() { quick_default } else { default })
+    }
+
+    pub fn quick(&self) -> bool {
+        self.0.iter().any(|a| a == "--quick")
+    }
+}
+
 /// One run's measurements: operation name → nanoseconds per operation.
 pub type Results = Vec<(&'static str, f64)>;
 

@@ -195,13 +195,22 @@ fn run(plan: &Plan, txn: &mut Transaction, timing: bool) -> Result<(QueryResult,
                         .collect::<Result<_>>()?
                 }
             };
-            let mut written = Vec::with_capacity(rows.len());
+            // The rows are kept only for RETURNING or ON CONFLICT; else they move into the
+            // transaction.
+            let keep = returning.is_some() || on_conflict.is_some();
+            let mut written = Vec::with_capacity(if keep { rows.len() } else { 0 });
+            let mut count = 0;
             for mut row in rows {
                 interrupt::check()?;
                 for &column in serial {
                     row[column] = Value::Int(txn.next_serial(table, column)?);
                 }
                 check_row(checks, table, &row)?;
+                if !keep {
+                    txn.insert(table, row)?;
+                    count += 1;
+                    continue;
+                }
                 match txn.insert(table, row.clone()) {
                     Ok(_) => written.push(row),
                     Err(e) => match on_conflict {
@@ -214,9 +223,11 @@ fn run(plan: &Plan, txn: &mut Transaction, timing: bool) -> Result<(QueryResult,
                         _ => return Err(e),
                     },
                 }
+                count += 1;
             }
-            measured.returned = written.len();
-            returned(returning, &written, format!("INSERT 0 {}", written.len()))?
+            let count = if keep { written.len() } else { count };
+            measured.returned = count;
+            returned(returning, &written, format!("INSERT 0 {count}"))?
         }
         Plan::Update {
             source,
@@ -455,23 +466,33 @@ fn scan_query(
                 skip -= 1;
                 continue;
             }
-            let mut out = Vec::with_capacity(plan.projection.len());
-            for expr in &plan.projection {
-                out.push(expr.eval(&row)?);
-            }
-            rows.push(out);
+            rows.push(project(plan, &row)?);
             if rows.len() >= limit {
                 break;
             }
         }
     }
     measured.scan_ms = started.elapsed_ms();
+    Ok(selected(plan, rows, measured))
+}
+
+/// The query's result row for a row of its source.
+fn project(plan: &SelectPlan, row: &[Value]) -> Result<Row> {
+    let mut out = Vec::with_capacity(plan.projection.len());
+    for expr in &plan.projection {
+        out.push(expr.eval(row)?);
+    }
+    Ok(out)
+}
+
+/// A query's result, counted.
+fn selected(plan: &SelectPlan, rows: Vec<Row>, measured: &mut Measured) -> QueryResult {
     measured.returned = rows.len();
-    Ok(QueryResult {
+    QueryResult {
         tag: format!("SELECT {}", rows.len()),
         columns: plan.columns.clone(),
         rows,
-    })
+    }
 }
 
 /// A point query, straight: one key lookup, the filter, the projection.
@@ -502,20 +523,11 @@ fn point_query(
             None => true,
         };
         if passes {
-            let mut out = Vec::with_capacity(plan.projection.len());
-            for expr in &plan.projection {
-                out.push(expr.eval(&row)?);
-            }
-            rows.push(out);
+            rows.push(project(plan, &row)?);
         }
     }
     measured.filtered = rows.len();
-    measured.returned = rows.len();
-    Ok(QueryResult {
-        tag: format!("SELECT {}", rows.len()),
-        columns: plan.columns.clone(),
-        rows,
-    })
+    Ok(selected(plan, rows, measured))
 }
 
 /// The rows of a chain of set operations. Rows compare as wholes, NULLs equal, as in

@@ -12,37 +12,43 @@
 //!    [`planner::Access::Key`]: one learned-index lookup instead of a scan. Range predicates
 //!    on the key become [`planner::Access::Range`], and `ORDER BY id [DESC]` is delivered by
 //!    the index scan's direction instead of a sort.
-//! 3. [`executor::execute`] runs the plan in the session's transaction: `Transaction::get`
-//!    (ALEX lookup, visibility check, the row from the cache or storage), the filter
-//!    re-checked, the projection evaluated, a [`executor::QueryResult`] with column names,
-//!    types and the command tag returned.
+//! 3. [`executor::execute`] runs the plan in the session's transaction. A point query takes
+//!    the straight path: the key evaluated, `Transaction::get` (ALEX lookup, visibility check,
+//!    the row from the cache or storage), the projection evaluated; no filter is left, since
+//!    the lookup decided `id = 42`. A [`executor::QueryResult`] with column names, types and
+//!    the command tag comes back. Scans that only filter and project stream the same way;
+//!    grouping, windows, sorting and joins materialise their input.
 //!
-//! Outside `BEGIN` … `COMMIT` each statement runs in its own transaction (autocommit).
+//! Outside `BEGIN` … `COMMIT` each statement runs in its own transaction (autocommit). A
+//! prepared statement's plan is run as it is: its `$n` read the values the session sets for
+//! the statement ([`expr::with_parameters`]), as `now()` reads the statement's clock and the
+//! executor's loops check for cancellation and the statement timeout ([`interrupt`]).
 //!
-//! # What is here so far
-//! - Statements: CREATE/DROP TABLE, ALTER TABLE (ADD COLUMN, RENAME COLUMN, RENAME TO),
-//!   CREATE [UNIQUE]/DROP INDEX, INSERT (VALUES or a query,
-//!   ON CONFLICT DO NOTHING/DO UPDATE, RETURNING), SELECT, UPDATE and DELETE (RETURNING),
-//!   TRUNCATE, BEGIN [READ ONLY]/COMMIT/ROLLBACK, SAVEPOINT/ROLLBACK TO/RELEASE,
-//!   EXPLAIN [ANALYZE].
-//! - Queries: joins (inner, left, right, full, cross; hash joins on equality keys, nested
-//!   loops otherwise) with aliases, WHERE (conjuncts pushed below inner joins), GROUP BY and
-//!   HAVING with COUNT/SUM/AVG/MIN/MAX/BOOL_AND/BOOL_OR/STRING_AGG (also DISTINCT), SELECT
-//!   DISTINCT, ORDER BY (NULLS FIRST/LAST, by position or alias), LIMIT/OFFSET; uncorrelated
-//!   subqueries (scalar, IN, EXISTS), run before their statement in the same transaction;
-//!   UNION/INTERSECT/EXCEPT [ALL]; subqueries in FROM (with column aliases) and WITH queries
-//!   (inlined where named); VALUES lists as queries and tables.
-//! - Expressions: three-valued logic, arithmetic with overflow and division-by-zero errors,
-//!   comparisons, IN, BETWEEN, IS [NOT] NULL, IS [NOT] DISTINCT FROM, LIKE/ILIKE, CASE, `||`,
-//!   casts; scalar functions (`functions.rs`: string, math, COALESCE/NULLIF/GREATEST/LEAST,
-//!   CONCAT), SUBSTRING/POSITION/TRIM/CEIL/FLOOR syntax.
+//! # What is here
+//! - Statements: CREATE/DROP TABLE (PRIMARY KEY, UNIQUE, NOT NULL, DEFAULT expressions,
+//!   CHECK, SERIAL and identity columns), ALTER TABLE (ADD/DROP/RENAME COLUMN, RENAME TO),
+//!   CREATE [UNIQUE]/DROP INDEX, CREATE [OR REPLACE]/DROP VIEW, INSERT (VALUES or a query,
+//!   ON CONFLICT DO NOTHING/DO UPDATE, RETURNING), SELECT, UPDATE … [FROM] and DELETE …
+//!   [USING] (RETURNING), TRUNCATE, BEGIN/COMMIT/ROLLBACK with isolation levels (REPEATABLE
+//!   READ = snapshot isolation, READ COMMITTED = a snapshot per statement),
+//!   SAVEPOINT/ROLLBACK TO/RELEASE, SET/SHOW/RESET, EXPLAIN [ANALYZE].
+//! - Queries: joins (inner, left, right, full, cross; hash joins on equality keys of ON or
+//!   WHERE, nested loops otherwise), WHERE (conjuncts pushed below inner joins), GROUP BY and
+//!   HAVING with COUNT/SUM/AVG/MIN/MAX/BOOL_AND/BOOL_OR/STRING_AGG (also DISTINCT), window
+//!   functions ([`window`]), SELECT DISTINCT [ON], ORDER BY (NULLS FIRST/LAST, by position or
+//!   alias), LIMIT/OFFSET; subqueries (scalar, IN, EXISTS; uncorrelated ones run once before
+//!   their statement, correlated ones per outer row); UNION/INTERSECT/EXCEPT [ALL]; subqueries
+//!   in FROM, WITH and WITH RECURSIVE, views; VALUES lists as queries and tables.
+//! - Types ([`crate::types`]): integers, REAL/DOUBLE PRECISION, NUMERIC, TEXT/VARCHAR/CHAR,
+//!   BOOLEAN, BYTEA, DATE/TIME/TIMESTAMP/TIMESTAMPTZ/INTERVAL, UUID, JSON/JSONB, with
+//!   PostgreSQL's input and output forms, casts and errors; operators in [`operators`],
+//!   functions in [`functions`] and [`temporal`].
 //! - Parameters `$n` with inferred types and prepared statements whose plans are reused until
 //!   DDL changes the catalog ([`Session::prepare`](crate::Session::prepare)).
 //!
-//! Not yet (the SQL issue lists them): NUMERIC, date/time, UUID and JSON types; correlated
-//! subqueries, WITH RECURSIVE, window functions; DROP/ALTER COLUMN, views, CHECK;
-//! UPDATE … FROM / DELETE … USING; READ COMMITTED. Non-integer numeric literals are double
-//! precision until NUMERIC exists.
+//! Not yet: a correlated subquery inside another or above a GROUP BY, GROUPS frames and
+//! RANGE offsets, writable views, SERIALIZABLE, time zones other than UTC, NUMERIC beyond
+//! 28 significant digits.
 
 pub mod aggregate;
 pub mod executor;
