@@ -93,7 +93,7 @@ fn with_subqueries(
 
 /// Whether `expr` has correlated subqueries (to run for each row it is evaluated on).
 fn is_correlated(expr: &BoundExpr) -> bool {
-    expr.any(&|e| {
+    expr.any(&mut |e| {
         matches!(
             e,
             BoundExpr::Subquery {
@@ -744,7 +744,18 @@ fn join_rows(join: &JoinPlan, txn: &Transaction, measured: &mut Measured) -> Res
     let right = source_rows(&join.right, txn, measured)?;
     let keep_left = matches!(join.kind, JoinKind::Left | JoinKind::Full);
     let keep_right = matches!(join.kind, JoinKind::Right | JoinKind::Full);
-    let joined = |l: &Row, r: &Row| -> Row { l.iter().chain(r.iter()).cloned().collect() };
+    // Columns the query does not read stay NULL instead of being copied into joined rows.
+    let joined = |l: &Row, r: &Row| -> Row {
+        match &join.needed {
+            None => l.iter().chain(r.iter()).cloned().collect(),
+            Some(needed) => l
+                .iter()
+                .chain(r.iter())
+                .zip(needed.iter())
+                .map(|(v, &keep)| if keep { v.clone() } else { Value::Null })
+                .collect(),
+        }
+    };
     let nulls = |n: usize| -> Row { vec![Value::Null; n] };
     let passes = |row: &Row| -> Result<bool> {
         Ok(match &join.on {
@@ -752,25 +763,27 @@ fn join_rows(join: &JoinPlan, txn: &Transaction, measured: &mut Measured) -> Res
             None => true,
         })
     };
-    // NULL keys never match, so they are not hashed.
-    let key = |exprs: &mut dyn Iterator<Item = &BoundExpr>, row: &Row| -> Result<Option<Vec<u8>>> {
-        let mut values = Vec::new();
+    // A row's key values, encoded into `out`; false if one is NULL (NULLs never match, so
+    // they are not hashed).
+    let key = |exprs: &mut dyn Iterator<Item = &BoundExpr>, row: &Row, out: &mut Vec<u8>| {
+        out.clear();
         for e in exprs {
             let v = e.eval(row)?;
             if v.is_null() {
-                return Ok(None);
+                return Ok(false);
             }
-            values.push(v);
+            encode_value(out, &v);
         }
-        Ok(Some(encode_values(&values)))
+        Ok::<_, Error>(true)
     };
     // A hash join probes the right rows sharing the left row's keys; a nested loop tries all.
-    let mut hashed: Option<HashMap<Vec<u8>, Vec<usize>>> = None;
+    let mut encoded = Vec::new();
+    let mut hashed: Option<HashMap<Vec<u8>, Vec<usize>, foldhash::fast::RandomState>> = None;
     if !join.equi.is_empty() {
-        let mut table: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+        let mut table: HashMap<Vec<u8>, Vec<usize>, _> = HashMap::default();
         for (i, r) in right.iter().enumerate() {
-            if let Some(k) = key(&mut join.equi.iter().map(|(_, r)| r), r)? {
-                table.entry(k).or_default().push(i);
+            if key(&mut join.equi.iter().map(|(_, r)| r), r, &mut encoded)? {
+                table.entry(encoded.clone()).or_default().push(i);
             }
         }
         hashed = Some(table);
@@ -785,9 +798,9 @@ fn join_rows(join: &JoinPlan, txn: &Transaction, measured: &mut Measured) -> Res
     for l in &left {
         let candidates: &[usize] = match &hashed {
             None => &every,
-            Some(table) => match key(&mut join.equi.iter().map(|(l, _)| l), l)? {
-                Some(k) => table.get(&k).map_or(&[], Vec::as_slice),
-                None => &[],
+            Some(table) => match key(&mut join.equi.iter().map(|(l, _)| l), l, &mut encoded)? {
+                true => table.get(encoded.as_slice()).map_or(&[], Vec::as_slice),
+                false => &[],
             },
         };
         let mut matched = false;

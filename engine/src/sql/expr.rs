@@ -248,7 +248,7 @@ impl BoundExpr {
 
     /// Whether `f` holds for this expression or a subexpression, not looking into subqueries'
     /// own plans.
-    pub fn any(&self, f: &impl Fn(&BoundExpr) -> bool) -> bool {
+    pub fn any(&self, f: &mut impl FnMut(&BoundExpr) -> bool) -> bool {
         if f(self) {
             return true;
         }

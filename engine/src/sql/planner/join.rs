@@ -453,6 +453,7 @@ pub fn source(
                 equi,
                 left_width,
                 right_width,
+                needed: None,
             }))
         }
     }

@@ -324,6 +324,9 @@ pub struct JoinPlan {
     pub equi: Vec<(BoundExpr, BoundExpr)>,
     pub left_width: usize,
     pub right_width: usize,
+    /// The joined row's columns the query reads (`None`: all). The others are left NULL in
+    /// joined rows rather than copied.
+    pub needed: Option<Arc<[bool]>>,
 }
 
 /// Rows of a table, read through one access path, in one direction of key order.

@@ -2,6 +2,7 @@
 //! access path, and the order — a sort, unless the primary-key scan already delivers it.
 
 use std::cell::RefCell;
+use std::sync::Arc;
 
 use super::super::expr::BoundExpr;
 use super::super::parser::ast::{Expr, ExprKind, Literal, Select, SelectItem};
@@ -192,6 +193,36 @@ pub fn subquery_select(
             .collect(),
         having,
     });
+    let mut source = source;
+    if let Some(Source::Join(join)) = &mut source {
+        join.needed = needed_columns(
+            &relations,
+            [filter.as_ref(), join.on.as_ref()]
+                .into_iter()
+                .flatten()
+                .chain(&projection)
+                .chain(order.iter().map(|k| &k.expr))
+                .chain(&distinct_on)
+                .chain(grouping.iter().flat_map(|g| {
+                    g.keys.iter().chain(
+                        g.aggregates
+                            .iter()
+                            .flat_map(|a| a.arg.iter().chain(a.separator.iter())),
+                    )
+                }))
+                .chain(windows.iter().filter(|_| !grouped).flat_map(|w| {
+                    let aggregate = match &w.func {
+                        super::super::window::WindowFunc::Aggregate(a) => a.arg.as_ref(),
+                        _ => None,
+                    };
+                    w.args
+                        .iter()
+                        .chain(&w.partition_by)
+                        .chain(w.order_by.iter().map(|k| &k.expr))
+                        .chain(aggregate)
+                })),
+        );
+    }
     let mut plan = SelectPlan {
         source,
         filter,
@@ -213,6 +244,32 @@ pub fn subquery_select(
     Ok(plan)
 }
 
+/// Which columns of the joined rows `exprs` read, or `None` when that cannot be told (a
+/// subquery may read the outer row's columns).
+fn needed_columns<'e>(
+    relations: &[Relation],
+    exprs: impl Iterator<Item = &'e BoundExpr>,
+) -> Option<Arc<[bool]>> {
+    let width: usize = relations.iter().map(|r| r.schema.columns.len()).sum();
+    let mut needed = vec![false; width];
+    for expr in exprs {
+        if expr.any(&mut |e| matches!(e, BoundExpr::Subquery { .. } | BoundExpr::WindowResult(_))) {
+            return None;
+        }
+        let mut columns = Vec::new();
+        expr.any(&mut |e| {
+            if let BoundExpr::Column(i) = e {
+                columns.push(*i);
+            }
+            false
+        });
+        for i in columns {
+            *needed.get_mut(i)? = true;
+        }
+    }
+    Some(needed.into())
+}
+
 /// Whether the query is a primary-key lookup with nothing but a filter and a projection.
 fn is_point(plan: &SelectPlan) -> bool {
     matches!(
@@ -229,7 +286,7 @@ fn is_point(plan: &SelectPlan) -> bool {
 /// Whether the query reads one table and only filters, projects and pages its rows.
 fn is_scan_only(plan: &SelectPlan) -> bool {
     let correlated = |e: &BoundExpr| {
-        e.any(&|e| {
+        e.any(&mut |e| {
             matches!(
                 e,
                 BoundExpr::Subquery {
