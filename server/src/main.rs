@@ -19,6 +19,7 @@ use crate::config::Args;
 #[derive(Debug)]
 pub struct Shared {
     pub storage: Arc<dyn omendb_engine::storage::Storage>,
+    pub db: omendb_engine::Database,
 }
 
 #[tokio::main]
@@ -39,7 +40,15 @@ async fn main() -> anyhow::Result<()> {
         data_dir = ?storage_config.data_dir,
         "storage opened"
     );
-    let shared = Arc::new(Shared { storage });
+    let db = omendb_engine::Database::open_storage(
+        storage.clone(),
+        &omendb_engine::DatabaseConfig {
+            storage: storage_config.clone(),
+            ..omendb_engine::DatabaseConfig::new(storage_config.kind, None)
+        },
+    )
+    .context("opening the database")?;
+    let shared = Arc::new(Shared { storage, db });
 
     let pg_listener = TcpListener::bind(args.listen)
         .await

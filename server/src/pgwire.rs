@@ -1,82 +1,322 @@
 //! The PostgreSQL wire protocol front end (the `pgwire` crate over tokio).
 //!
-//! The SQL layer does not exist yet, so a connection completes SSL negotiation and reads the
-//! startup packet, then gets a FATAL `0A000 feature_not_supported` error that says so plainly,
-//! rather than a session that pretends to work.
+//! Each connection gets its own engine [`Session`]; simple queries (`Query`) and the extended
+//! protocol (Parse/Bind/Describe/Execute) run in it on tokio's blocking pool, and results go
+//! out in the format each client asks for (text, or binary for the types below).
+//!
+//! Types on the wire: booleans, integers, floats, text (`text`, `varchar`, `bpchar`) and
+//! `bytea` carry their own OIDs in both formats. The other types (NUMERIC, dates and times,
+//! intervals, UUID, JSON) are sent as `text` values for now — correct in both formats, if not
+//! yet their own OIDs. Authentication is not implemented yet: every startup is accepted (the
+//! default listen address is loopback).
 
 use std::fmt::Debug;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use futures_sink::Sink;
-use pgwire::api::auth::StartupHandler;
-use pgwire::api::{ClientInfo, PgWireServerHandlers};
+use omendb_engine::sql::OutputColumn;
+use omendb_engine::types::{DataType, Value};
+use omendb_engine::{Error, QueryResult, Session};
+use pgwire::api::auth::noop::NoopStartupHandler;
+use pgwire::api::portal::{Format, Portal};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::{
+    DataRowEncoder, DescribePortalResponse, DescribeStatementResponse, FieldInfo, QueryResponse,
+    Response, Tag,
+};
+use pgwire::api::stmt::{NoopQueryParser, StoredStatement};
+use pgwire::api::{ClientInfo, PgWireServerHandlers, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
-use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use pgwire::messages::data::DataRow;
 use tokio::net::TcpListener;
 
 use crate::Shared;
 
-/// Accepts connections until the listener fails; each connection runs in its own task.
+/// Accepts connections until the listener fails; each connection runs in its own task with
+/// its own session.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) -> std::io::Result<()> {
-    let handlers = Arc::new(Handlers {
-        startup: Arc::new(Startup { shared }),
-    });
+    let parser = Arc::new(NoopQueryParser::new());
     loop {
         let (socket, peer) = listener.accept().await?;
-        let handlers = handlers.clone();
+        let connection = Arc::new(Connection {
+            session: Arc::new(Mutex::new(shared.db.session())),
+            parser: parser.clone(),
+        });
         tokio::spawn(async move {
-            if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
+            if let Err(e) = pgwire::tokio::process_socket(socket, None, connection).await {
                 tracing::debug!(%peer, "connection ended with an error: {e}");
             }
         });
     }
 }
 
+/// One client connection: its session and the protocol handlers over it.
 #[derive(Debug)]
-struct Handlers {
-    startup: Arc<Startup>,
+struct Connection {
+    session: Arc<Mutex<Session>>,
+    parser: Arc<NoopQueryParser>,
 }
 
-impl PgWireServerHandlers for Handlers {
-    fn startup_handler(&self) -> Arc<impl StartupHandler> {
-        self.startup.clone()
+impl PgWireServerHandlers for Connection {
+    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        Arc::new(self.clone_handle())
+    }
+
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        Arc::new(self.clone_handle())
+    }
+
+    fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
+        Arc::new(Trust)
     }
 }
 
+/// Accepts every startup (no authentication yet).
 #[derive(Debug)]
-struct Startup {
-    shared: Arc<Shared>,
+struct Trust;
+
+impl NoopStartupHandler for Trust {}
+
+impl Connection {
+    fn clone_handle(&self) -> Connection {
+        Connection {
+            session: self.session.clone(),
+            parser: self.parser.clone(),
+        }
+    }
+
+    /// Runs `f` on the session on tokio's blocking pool (the engine is synchronous).
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Session) -> omendb_engine::Result<T> + Send + 'static,
+    ) -> PgWireResult<T> {
+        let session = self.session.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut session = session.lock().map_err(|_| {
+                Error::NotSupported("a session whose previous statement panicked".into())
+            })?;
+            f(&mut session)
+        })
+        .await;
+        match joined {
+            Ok(result) => result.map_err(error),
+            Err(e) => Err(PgWireError::ApiError(Box::new(e))),
+        }
+    }
+}
+
+/// An engine error as the client sees it: SQLSTATE, message, position, detail.
+fn error(e: Error) -> PgWireError {
+    let mut info = ErrorInfo::new("ERROR".to_owned(), e.sqlstate().to_owned(), e.to_string());
+    info.position = e.position().map(|p| p.to_string());
+    info.detail = e.detail().map(str::to_owned);
+    PgWireError::UserError(Box::new(info))
+}
+
+/// The wire type of a column type (see the module doc for the types sent as text).
+fn wire_type(ty: DataType) -> Type {
+    match ty {
+        DataType::Boolean => Type::BOOL,
+        DataType::SmallInt => Type::INT2,
+        DataType::Integer => Type::INT4,
+        DataType::BigInt => Type::INT8,
+        DataType::Real => Type::FLOAT4,
+        DataType::Double => Type::FLOAT8,
+        DataType::Varchar(_) => Type::VARCHAR,
+        DataType::Char(_) => Type::BPCHAR,
+        DataType::Bytea => Type::BYTEA,
+        _ => Type::TEXT,
+    }
+}
+
+fn fields(columns: &[OutputColumn], format: &Format) -> Vec<FieldInfo> {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            FieldInfo::new(
+                c.name.clone(),
+                None,
+                None,
+                wire_type(c.data_type),
+                format.format_for(i),
+            )
+        })
+        .collect()
+}
+
+/// A statement's result as pgwire responses: rows, or a command tag (BEGIN/COMMIT/ROLLBACK
+/// also move the connection's transaction status).
+fn response(result: QueryResult, format: &Format) -> PgWireResult<Response> {
+    if result.columns.is_empty() {
+        let tag = Tag::new(&result.tag);
+        return Ok(match result.tag.as_str() {
+            "BEGIN" => Response::TransactionStart(tag),
+            "COMMIT" | "ROLLBACK" => Response::TransactionEnd(tag),
+            _ => Response::Execution(tag),
+        });
+    }
+    let schema = Arc::new(fields(&result.columns, format));
+    let mut encoder = DataRowEncoder::new(schema.clone());
+    let mut rows: Vec<PgWireResult<DataRow>> = Vec::with_capacity(result.rows.len());
+    for row in &result.rows {
+        for (value, column) in row.iter().zip(result.columns.iter()) {
+            encode(&mut encoder, value, column.data_type)?;
+        }
+        rows.push(Ok(encoder.take_row()));
+    }
+    Ok(Response::Query(QueryResponse::new(
+        schema,
+        futures::stream::iter(rows),
+    )))
+}
+
+fn encode(encoder: &mut DataRowEncoder, value: &Value, ty: DataType) -> PgWireResult<()> {
+    match (value, ty) {
+        (Value::Null, _) => encoder.encode_field(&None::<i8>),
+        (Value::Boolean(b), _) => encoder.encode_field(b),
+        (Value::Int(i), DataType::SmallInt) => encoder.encode_field(&(*i as i16)),
+        (Value::Int(i), DataType::Integer) => encoder.encode_field(&(*i as i32)),
+        (Value::Int(i), _) if wire_type(ty) == Type::INT8 => encoder.encode_field(i),
+        (Value::Float(f), DataType::Real) => encoder.encode_field(&(*f as f32)),
+        (Value::Float(f), DataType::Double) => encoder.encode_field(f),
+        (Value::Bytes(b), DataType::Bytea) => encoder.encode_field(&b.as_slice()),
+        (other, _) => encoder.encode_field(&other.to_string()),
+    }
 }
 
 #[async_trait]
-impl StartupHandler for Startup {
-    async fn on_startup<C>(
-        &self,
-        client: &mut C,
-        message: PgWireFrontendMessage,
-    ) -> PgWireResult<()>
+impl SimpleQueryHandler for Connection {
+    async fn do_query<C>(&self, _client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
     where
-        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
-        C::Error: Debug,
-        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+        C: ClientInfo + Unpin + Send + Sync,
     {
-        let PgWireFrontendMessage::Startup(startup) = message else {
-            return Ok(());
+        let sql = query.to_owned();
+        let results = self.run(move |session| session.execute(&sql)).await?;
+        results
+            .into_iter()
+            .map(|r| response(r, &Format::UnifiedText))
+            .collect()
+    }
+}
+
+/// A parameter's value from the client, decoded by its wire type.
+fn parameter(portal: &Portal<String>, i: usize, ty: &Type) -> PgWireResult<Value> {
+    let value = match *ty {
+        Type::BOOL => portal.parameter::<bool>(i, ty)?.map(Value::Boolean),
+        Type::INT2 => portal
+            .parameter::<i16>(i, ty)?
+            .map(|v| Value::Int(v.into())),
+        Type::INT4 => portal
+            .parameter::<i32>(i, ty)?
+            .map(|v| Value::Int(v.into())),
+        Type::INT8 => portal.parameter::<i64>(i, ty)?.map(Value::Int),
+        Type::FLOAT4 => portal
+            .parameter::<f32>(i, ty)?
+            .map(|v| Value::Float(v.into())),
+        Type::FLOAT8 => portal.parameter::<f64>(i, ty)?.map(Value::Float),
+        Type::BYTEA => portal.parameter::<Vec<u8>>(i, ty)?.map(Value::Bytes),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::UNKNOWN => {
+            portal.parameter::<String>(i, ty)?.map(Value::Text)
+        }
+        // Other types arrive as text, which the statement casts as it would a literal.
+        _ => portal
+            .parameter::<String>(i, &Type::TEXT)
+            .map_err(|_| {
+                error(Error::NotSupported(format!(
+                    "parameters of type {} in binary format",
+                    ty.name()
+                )))
+            })?
+            .map(Value::Text),
+    };
+    Ok(value.unwrap_or(Value::Null))
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for Connection {
+    type Statement = String;
+    type QueryParser = NoopQueryParser;
+
+    fn query_parser(&self) -> Arc<Self::QueryParser> {
+        self.parser.clone()
+    }
+
+    async fn do_query<C>(
+        &self,
+        _client: &mut C,
+        portal: &Portal<Self::Statement>,
+        _max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let sql = portal.statement.statement.clone();
+        let prepared = {
+            let sql = sql.clone();
+            self.run(move |session| session.prepare(&sql)).await?
         };
-        let user = startup.parameters.get("user").map_or("", String::as_str);
-        tracing::info!(peer = %client.socket_addr(), user, "refusing session: SQL not implemented yet");
-        let mut info = ErrorInfo::new(
-            "FATAL".to_owned(),
-            "0A000".to_owned(),
-            format!(
-                "OmenDB {} ({} storage) accepts connections but does not execute SQL yet: \
-                 query support is not implemented",
-                omendb_engine::VERSION,
-                self.shared.storage.name(),
-            ),
-        );
-        info.hint = Some("The SQL layer is in progress; see the project's issue tracker.".into());
-        Err(PgWireError::UserError(Box::new(info)))
+        let mut params = Vec::with_capacity(prepared.parameter_types.len());
+        for (i, ours) in prepared.parameter_types.iter().enumerate() {
+            let declared = portal
+                .statement
+                .parameter_types
+                .get(i)
+                .cloned()
+                .flatten()
+                .filter(|t| *t != Type::UNKNOWN);
+            params.push(parameter(portal, i, &declared.unwrap_or(wire_type(*ours)))?);
+        }
+        let format = portal.result_column_format.clone();
+        let result = self
+            .run(move |session| session.execute_prepared(&prepared, &params))
+            .await?;
+        response(result, &format)
+    }
+
+    async fn do_describe_statement<C>(
+        &self,
+        _client: &mut C,
+        statement: &StoredStatement<Self::Statement>,
+    ) -> PgWireResult<DescribeStatementResponse>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let sql = statement.statement.clone();
+        let prepared = self.run(move |session| session.prepare(&sql)).await?;
+        let parameters = prepared
+            .parameter_types
+            .iter()
+            .enumerate()
+            .map(|(i, ours)| {
+                statement
+                    .parameter_types
+                    .get(i)
+                    .cloned()
+                    .flatten()
+                    .filter(|t| *t != Type::UNKNOWN)
+                    .unwrap_or(wire_type(*ours))
+            })
+            .collect();
+        Ok(DescribeStatementResponse::new(
+            parameters,
+            fields(&prepared.columns, &Format::UnifiedBinary),
+        ))
+    }
+
+    async fn do_describe_portal<C>(
+        &self,
+        _client: &mut C,
+        portal: &Portal<Self::Statement>,
+    ) -> PgWireResult<DescribePortalResponse>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let sql = portal.statement.statement.clone();
+        let prepared = self.run(move |session| session.prepare(&sql)).await?;
+        Ok(DescribePortalResponse::new(fields(
+            &prepared.columns,
+            &portal.result_column_format,
+        )))
     }
 }

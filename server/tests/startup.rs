@@ -1,5 +1,5 @@
-//! The server as clients meet it today: it listens on both ports, answers pgwire startup with a
-//! clear "not implemented" error, and serves its health endpoint and the console.
+//! The server as clients meet it: PostgreSQL clients (tokio-postgres, psql) run queries over
+//! pgwire, and the HTTP side serves its health endpoint and the console.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test or benchmark may panic
 
@@ -24,63 +24,187 @@ fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
 }
 
 #[tokio::test]
-async fn pgwire_startup_gets_a_clear_not_implemented_error() {
+async fn tokio_postgres_runs_queries_in_both_protocols() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
     let config = format!(
         "host=127.0.0.1 port={} user=alice dbname=omendb",
         server.pg.port()
     );
-    let err = tokio_postgres::connect(&config, tokio_postgres::NoTls)
+    let (client, connection) = tokio_postgres::connect(&config, tokio_postgres::NoTls)
         .await
-        .err()
-        .expect("the server must refuse the session");
-    let db = err
-        .as_db_error()
-        .expect("a server-side error, not a dropped connection");
+        .unwrap();
+    tokio::spawn(connection);
+
+    // The simple protocol: several statements in one message.
+    client
+        .batch_execute(
+            "CREATE TABLE accounts (id BIGINT PRIMARY KEY, owner TEXT NOT NULL, \
+             balance INTEGER, rate DOUBLE PRECISION, active BOOLEAN, note VARCHAR(10), \
+             opened DATE); \
+             INSERT INTO accounts VALUES (1, 'ada', 100, 0.5, true, 'x', '2024-01-02'), \
+             (2, 'grace', -7, NULL, false, NULL, NULL)",
+        )
+        .await
+        .unwrap();
+    let rows = client
+        .simple_query("SELECT owner FROM accounts ORDER BY id")
+        .await
+        .unwrap();
+    let owners: Vec<&str> = rows
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(owners, ["ada", "grace"]);
+
+    // The extended protocol, binary results, typed parameters (their types inferred).
+    let row = client
+        .query_one(
+            "SELECT id, owner, balance, rate, active, note, opened FROM accounts WHERE id = $1",
+            &[&1i64],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 1);
+    assert_eq!(row.get::<_, &str>(1), "ada");
+    assert_eq!(row.get::<_, i32>(2), 100);
+    assert_eq!(row.get::<_, f64>(3), 0.5);
+    assert!(row.get::<_, bool>(4));
+    assert_eq!(row.get::<_, &str>(5), "x");
+    assert_eq!(
+        row.get::<_, &str>(6),
+        "2024-01-02",
+        "dates travel as text for now"
+    );
+    let statement = client
+        .prepare("UPDATE accounts SET balance = balance + $1 WHERE owner = $2")
+        .await
+        .unwrap();
+    let params = statement.params();
+    assert_eq!(
+        params,
+        [
+            tokio_postgres::types::Type::INT4,
+            tokio_postgres::types::Type::TEXT
+        ]
+    );
+    assert_eq!(
+        client
+            .execute(&statement, &[&5i32, &"grace"])
+            .await
+            .unwrap(),
+        1
+    );
+    let balance: i32 = client
+        .query_one("SELECT balance FROM accounts WHERE id = 2", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(balance, -2);
+
+    // Errors carry their SQLSTATE and position; the session goes on.
+    let err = client
+        .simple_query("SELECT nope FROM accounts")
+        .await
+        .unwrap_err();
+    let db = err.as_db_error().unwrap();
     assert_eq!(
         db.code(),
-        &tokio_postgres::error::SqlState::FEATURE_NOT_SUPPORTED
+        &tokio_postgres::error::SqlState::UNDEFINED_COLUMN
     );
-    assert_eq!(db.severity(), "FATAL");
-    assert!(
-        db.message().contains("does not execute SQL yet"),
-        "{}",
-        db.message()
+    assert_eq!(
+        db.position(),
+        Some(&tokio_postgres::error::ErrorPosition::Original(8))
     );
-    assert!(db.message().contains("rocksdb storage"), "{}", db.message());
-
-    // The server keeps serving after refusing a session.
-    let again = tokio_postgres::connect(&config, tokio_postgres::NoTls)
+    let err = client
+        .execute(
+            "INSERT INTO accounts (id, owner) VALUES ($1, $2)",
+            &[&1i64, &"dup"],
+        )
         .await
-        .err()
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
+    );
+
+    // A transaction block, an error inside it, and the aborted state until ROLLBACK.
+    client.batch_execute("BEGIN").await.unwrap();
+    client
+        .batch_execute("UPDATE accounts SET balance = 0 WHERE id = 1")
+        .await
         .unwrap();
-    assert!(again.as_db_error().is_some(), "{again}");
+    assert!(client.batch_execute("SELECT 1 / 0").await.is_err());
+    let err = client.batch_execute("SELECT 1").await.unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::IN_FAILED_SQL_TRANSACTION)
+    );
+    client.batch_execute("ROLLBACK").await.unwrap();
+    let balance: i32 = client
+        .query_one("SELECT balance FROM accounts WHERE id = 1", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(balance, 100, "the rolled-back update is gone");
+
+    // A second connection sees committed data only, in its own session.
+    let (other, connection) = tokio_postgres::connect(&config, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let count: i64 = other
+        .query_one("SELECT count(*) FROM accounts", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 2);
 }
 
 #[test]
-fn psql_reports_the_error_and_its_sqlstate() {
+fn psql_runs_a_query() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &["--storage", "redb"]);
-    let output = Command::new("psql")
-        .args(["-h", "127.0.0.1", "-p", &server.pg.port().to_string()])
-        .args([
-            "-U",
-            "bob",
-            "-d",
-            "omendb",
-            "-v",
-            "VERBOSITY=verbose",
-            "-c",
-            "SELECT 1",
-        ])
-        .env("PGCONNECT_TIMEOUT", "10")
-        .output()
-        .expect("psql is installed by scripts/dev.sh setup");
+    let psql = |sql: &str| {
+        Command::new("psql")
+            .args(["-h", "127.0.0.1", "-p", &server.pg.port().to_string()])
+            .args([
+                "-U",
+                "bob",
+                "-d",
+                "omendb",
+                "-X",
+                "-A",
+                "-t",
+                "-v",
+                "VERBOSITY=verbose",
+            ])
+            .args(["-c", sql])
+            .env("PGCONNECT_TIMEOUT", "10")
+            .output()
+            .expect("psql is installed by scripts/dev.sh setup")
+    };
+    let output = psql("CREATE TABLE t (id INTEGER PRIMARY KEY, v NUMERIC(5, 2))");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = psql("INSERT INTO t VALUES (1, 2.5), (2, 3); SELECT sum(v) FROM t");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(stdout.trim(), "INSERT 0 2\n5.50");
+    let output = psql("SELECT 1 / 0");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("does not execute SQL yet"), "{stderr}");
-    assert!(stderr.contains("redb storage"), "{stderr}");
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("22012: division by zero"), "{stderr}");
 }
 
 #[test]
