@@ -21,8 +21,8 @@ use pgwire::api::auth::noop::NoopStartupHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{
-    DataRowEncoder, DescribePortalResponse, DescribeStatementResponse, FieldInfo, QueryResponse,
-    Response, Tag,
+    DataRowEncoder, DescribePortalResponse, DescribeStatementResponse, FieldFormat, FieldInfo,
+    QueryResponse, Response, Tag,
 };
 use pgwire::api::stmt::{NoopQueryParser, StoredStatement};
 use pgwire::api::{ClientInfo, PgWireServerHandlers, Type};
@@ -157,11 +157,22 @@ fn response(result: QueryResult, format: &Format) -> PgWireResult<Response> {
         });
     }
     let schema = Arc::new(fields(&result.columns, format));
+    let binary: Vec<bool> = schema
+        .iter()
+        .map(|f| f.format() == FieldFormat::Binary)
+        .collect();
     let mut encoder = DataRowEncoder::new(schema.clone());
     let mut rows: Vec<PgWireResult<DataRow>> = Vec::with_capacity(result.rows.len());
     for row in &result.rows {
-        for (value, column) in row.iter().zip(result.columns.iter()) {
-            encode(&mut encoder, value, column.data_type)?;
+        for ((value, column), &binary) in row.iter().zip(result.columns.iter()).zip(&binary) {
+            if binary {
+                encode_binary(&mut encoder, value, column.data_type)?;
+            } else if value.is_null() {
+                encoder.encode_field(&None::<&str>)?;
+            } else {
+                // PostgreSQL's text forms are the engine's (`3` for a float 3, `t`, `\x…`).
+                encoder.encode_field(&value.to_string())?;
+            }
         }
         rows.push(Ok(encoder.take_row()));
     }
@@ -171,7 +182,8 @@ fn response(result: QueryResult, format: &Format) -> PgWireResult<Response> {
     )))
 }
 
-fn encode(encoder: &mut DataRowEncoder, value: &Value, ty: DataType) -> PgWireResult<()> {
+/// A value in the binary format of its column's wire type.
+fn encode_binary(encoder: &mut DataRowEncoder, value: &Value, ty: DataType) -> PgWireResult<()> {
     match (value, ty) {
         (Value::Null, _) => encoder.encode_field(&None::<i8>),
         (Value::Boolean(b), _) => encoder.encode_field(b),
