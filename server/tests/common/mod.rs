@@ -1,4 +1,5 @@
 //! Starts `omendb-server` on free loopback ports for a test and stops it when dropped.
+#![allow(dead_code)] // each test file uses a part of it
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
