@@ -5,6 +5,7 @@
 mod config;
 mod http;
 mod pgwire;
+mod wire;
 
 use std::sync::Arc;
 

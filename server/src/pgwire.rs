@@ -4,18 +4,16 @@
 //! protocol (Parse/Bind/Describe/Execute) run in it on tokio's blocking pool, and results go
 //! out in the format each client asks for (text, or binary for the types below).
 //!
-//! Types on the wire: booleans, integers, floats, text (`text`, `varchar`, `bpchar`) and
-//! `bytea` carry their own OIDs in both formats. The other types (NUMERIC, dates and times,
-//! intervals, UUID, JSON) are sent as `text` values for now — correct in both formats, if not
-//! yet their own OIDs. Authentication is not implemented yet: every startup is accepted (the
-//! default listen address is loopback).
+//! Every column type goes out with its own OID, in text or binary ([`crate::wire`]).
+//! Authentication is not implemented yet: every startup is accepted (the default listen
+//! address is loopback).
 
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use omendb_engine::sql::OutputColumn;
-use omendb_engine::types::{DataType, Value};
+use omendb_engine::types::Value;
 use omendb_engine::{Error, QueryResult, Session};
 use pgwire::api::auth::noop::NoopStartupHandler;
 use pgwire::api::portal::{Format, Portal};
@@ -31,6 +29,7 @@ use pgwire::messages::data::DataRow;
 use tokio::net::TcpListener;
 
 use crate::Shared;
+use crate::wire::{self, Encoded, wire_type};
 
 /// Accepts connections until the listener fails; each connection runs in its own task with
 /// its own session.
@@ -113,22 +112,6 @@ fn error(e: Error) -> PgWireError {
     PgWireError::UserError(Box::new(info))
 }
 
-/// The wire type of a column type (see the module doc for the types sent as text).
-fn wire_type(ty: DataType) -> Type {
-    match ty {
-        DataType::Boolean => Type::BOOL,
-        DataType::SmallInt => Type::INT2,
-        DataType::Integer => Type::INT4,
-        DataType::BigInt => Type::INT8,
-        DataType::Real => Type::FLOAT4,
-        DataType::Double => Type::FLOAT8,
-        DataType::Varchar(_) => Type::VARCHAR,
-        DataType::Char(_) => Type::BPCHAR,
-        DataType::Bytea => Type::BYTEA,
-        _ => Type::TEXT,
-    }
-}
-
 fn fields(columns: &[OutputColumn], format: &Format) -> Vec<FieldInfo> {
     columns
         .iter()
@@ -165,10 +148,13 @@ fn response(result: QueryResult, format: &Format) -> PgWireResult<Response> {
     let mut rows: Vec<PgWireResult<DataRow>> = Vec::with_capacity(result.rows.len());
     for row in &result.rows {
         for ((value, column), &binary) in row.iter().zip(result.columns.iter()).zip(&binary) {
-            if binary {
-                encode_binary(&mut encoder, value, column.data_type)?;
-            } else if value.is_null() {
+            if value.is_null() {
                 encoder.encode_field(&None::<&str>)?;
+            } else if binary {
+                encoder.encode_field(&Encoded {
+                    binary: wire::binary(value, column.data_type),
+                    text: String::new(),
+                })?;
             } else {
                 // PostgreSQL's text forms are the engine's (`3` for a float 3, `t`, `\x…`).
                 encoder.encode_field(&value.to_string())?;
@@ -180,21 +166,6 @@ fn response(result: QueryResult, format: &Format) -> PgWireResult<Response> {
         schema,
         futures::stream::iter(rows),
     )))
-}
-
-/// A value in the binary format of its column's wire type.
-fn encode_binary(encoder: &mut DataRowEncoder, value: &Value, ty: DataType) -> PgWireResult<()> {
-    match (value, ty) {
-        (Value::Null, _) => encoder.encode_field(&None::<i8>),
-        (Value::Boolean(b), _) => encoder.encode_field(b),
-        (Value::Int(i), DataType::SmallInt) => encoder.encode_field(&(*i as i16)),
-        (Value::Int(i), DataType::Integer) => encoder.encode_field(&(*i as i32)),
-        (Value::Int(i), _) if wire_type(ty) == Type::INT8 => encoder.encode_field(i),
-        (Value::Float(f), DataType::Real) => encoder.encode_field(&(*f as f32)),
-        (Value::Float(f), DataType::Double) => encoder.encode_field(f),
-        (Value::Bytes(b), DataType::Bytea) => encoder.encode_field(&b.as_slice()),
-        (other, _) => encoder.encode_field(&other.to_string()),
-    }
 }
 
 #[async_trait]
@@ -212,37 +183,19 @@ impl SimpleQueryHandler for Connection {
     }
 }
 
-/// A parameter's value from the client, decoded by its wire type.
+/// A parameter's value from the client: text as it is (the statement casts it as it would a
+/// literal), binary decoded by its wire type.
 fn parameter(portal: &Portal<String>, i: usize, ty: &Type) -> PgWireResult<Value> {
-    let value = match *ty {
-        Type::BOOL => portal.parameter::<bool>(i, ty)?.map(Value::Boolean),
-        Type::INT2 => portal
-            .parameter::<i16>(i, ty)?
-            .map(|v| Value::Int(v.into())),
-        Type::INT4 => portal
-            .parameter::<i32>(i, ty)?
-            .map(|v| Value::Int(v.into())),
-        Type::INT8 => portal.parameter::<i64>(i, ty)?.map(Value::Int),
-        Type::FLOAT4 => portal
-            .parameter::<f32>(i, ty)?
-            .map(|v| Value::Float(v.into())),
-        Type::FLOAT8 => portal.parameter::<f64>(i, ty)?.map(Value::Float),
-        Type::BYTEA => portal.parameter::<Vec<u8>>(i, ty)?.map(Value::Bytes),
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::UNKNOWN => {
-            portal.parameter::<String>(i, ty)?.map(Value::Text)
-        }
-        // Other types arrive as text, which the statement casts as it would a literal.
-        _ => portal
-            .parameter::<String>(i, &Type::TEXT)
-            .map_err(|_| {
-                error(Error::NotSupported(format!(
-                    "parameters of type {} in binary format",
-                    ty.name()
-                )))
-            })?
-            .map(Value::Text),
+    let Some(bytes) = portal.parameters.get(i).cloned().flatten() else {
+        return Ok(Value::Null);
     };
-    Ok(value.unwrap_or(Value::Null))
+    if portal.parameter_format.is_binary(i) {
+        wire::from_binary(&bytes, ty).map_err(error)
+    } else {
+        String::from_utf8(bytes.to_vec())
+            .map(Value::Text)
+            .map_err(|_| error(Error::InvalidText("a parameter that is not UTF-8".into())))
+    }
 }
 
 #[async_trait]

@@ -75,9 +75,8 @@ async fn tokio_postgres_runs_queries_in_both_protocols() {
     assert!(row.get::<_, bool>(4));
     assert_eq!(row.get::<_, &str>(5), "x");
     assert_eq!(
-        row.get::<_, &str>(6),
-        "2024-01-02",
-        "dates travel as text for now"
+        row.get::<_, chrono::NaiveDate>(6),
+        chrono::NaiveDate::from_ymd_opt(2024, 1, 2).unwrap()
     );
     let statement = client
         .prepare("UPDATE accounts SET balance = balance + $1 WHERE owner = $2")
@@ -162,6 +161,72 @@ async fn tokio_postgres_runs_queries_in_both_protocols() {
         .unwrap()
         .get(0);
     assert_eq!(count, 2);
+}
+
+/// The types a client decodes from binary results and sends as binary parameters.
+#[tokio::test]
+async fn binary_values_of_every_kind_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--storage", "memory"]);
+    let config = format!("host=127.0.0.1 port={} user=alice", server.pg.port());
+    let (client, connection) = tokio_postgres::connect(&config, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute(
+            "CREATE TABLE v (id INTEGER PRIMARY KEY, n NUMERIC(12, 4), d DATE, \
+             ts TIMESTAMP, tz TIMESTAMPTZ, u UUID, j JSONB)",
+        )
+        .await
+        .unwrap();
+    let n: rust_decimal::Decimal = "-12345.0675".parse().unwrap();
+    let d = chrono::NaiveDate::from_ymd_opt(1999, 12, 31).unwrap();
+    let ts = d.and_hms_micro_opt(23, 59, 58, 250_000).unwrap();
+    let tz = chrono::DateTime::<chrono::Utc>::from_naive_utc_and_offset(ts, chrono::Utc);
+    let u = uuid::Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+    let j = serde_json::json!({"b": [1, 2], "a": null});
+    client
+        .execute(
+            "INSERT INTO v VALUES (1, $1, $2, $3, $4, $5, $6)",
+            &[&n, &d, &ts, &tz, &u, &j],
+        )
+        .await
+        .unwrap();
+    let row = client
+        .query_one("SELECT n, d, ts, tz, u, j, n * 2 FROM v WHERE id = 1", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, rust_decimal::Decimal>(0), n);
+    assert_eq!(row.get::<_, chrono::NaiveDate>(1), d);
+    assert_eq!(row.get::<_, chrono::NaiveDateTime>(2), ts);
+    assert_eq!(row.get::<_, chrono::DateTime<chrono::Utc>>(3), tz);
+    assert_eq!(row.get::<_, uuid::Uuid>(4), u);
+    assert_eq!(row.get::<_, serde_json::Value>(5), j);
+    assert_eq!(
+        row.get::<_, rust_decimal::Decimal>(6).to_string(),
+        "-24690.1350"
+    );
+    // The same values in text, as psql would see them.
+    let text = client
+        .simple_query("SELECT n, d, ts, tz, u, j FROM v")
+        .await
+        .unwrap();
+    let tokio_postgres::SimpleQueryMessage::Row(row) = &text[1] else {
+        panic!("{text:?}");
+    };
+    let values: Vec<&str> = (0..6).map(|i| row.get(i).unwrap()).collect();
+    assert_eq!(
+        values,
+        [
+            "-12345.0675",
+            "1999-12-31",
+            "1999-12-31 23:59:58.25",
+            "1999-12-31 23:59:58.25+00",
+            "01234567-89ab-cdef-0123-456789abcdef",
+            r#"{"a": null, "b": [1, 2]}"#,
+        ]
+    );
 }
 
 #[test]
