@@ -4,7 +4,8 @@
 //! protocol (Parse/Bind/Describe/Execute) run in it on tokio's blocking pool, and results go
 //! out in the format each client asks for (text, or binary for the types below).
 //!
-//! Every column type goes out with its own OID, in text or binary ([`crate::wire`]).
+//! Every column type goes out with its own OID, in text or binary ([`crate::wire`]). A client's
+//! CancelRequest stops the running statement (57014), as does `SET statement_timeout`.
 //! Authentication is not implemented yet: every startup is accepted (the default listen
 //! address is loopback).
 
@@ -13,9 +14,11 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use omendb_engine::sql::OutputColumn;
+use omendb_engine::sql::interrupt::CancelHandle;
 use omendb_engine::types::Value;
 use omendb_engine::{Error, QueryResult, Session};
 use pgwire::api::auth::noop::NoopStartupHandler;
+use pgwire::api::cancel::DefaultCancelHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{
@@ -23,7 +26,7 @@ use pgwire::api::results::{
     QueryResponse, Response, Tag,
 };
 use pgwire::api::stmt::{NoopQueryParser, StoredStatement};
-use pgwire::api::{ClientInfo, PgWireServerHandlers, Type};
+use pgwire::api::{ClientInfo, ConnectionManager, PgWireServerHandlers, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::data::DataRow;
 use tokio::net::TcpListener;
@@ -35,11 +38,16 @@ use crate::wire::{self, Encoded, wire_type};
 /// its own session.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) -> std::io::Result<()> {
     let parser = Arc::new(NoopQueryParser::new());
+    // Knows every connection's key, so a CancelRequest reaches the right one.
+    let manager = Arc::new(ConnectionManager::new());
     loop {
         let (socket, peer) = listener.accept().await?;
+        let session = shared.db.session();
         let connection = Arc::new(Connection {
-            session: Arc::new(Mutex::new(shared.db.session())),
+            cancel: session.cancel_handle(),
+            session: Arc::new(Mutex::new(session)),
             parser: parser.clone(),
+            manager: manager.clone(),
         });
         tokio::spawn(async move {
             if let Err(e) = pgwire::tokio::process_socket(socket, None, connection).await {
@@ -53,7 +61,10 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) -> std::io::Resul
 #[derive(Debug)]
 struct Connection {
     session: Arc<Mutex<Session>>,
+    /// Stops the session's running statement (taken before the session is locked by it).
+    cancel: CancelHandle,
     parser: Arc<NoopQueryParser>,
+    manager: Arc<ConnectionManager>,
 }
 
 impl PgWireServerHandlers for Connection {
@@ -66,21 +77,36 @@ impl PgWireServerHandlers for Connection {
     }
 
     fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
-        Arc::new(Trust)
+        Arc::new(Trust {
+            manager: self.manager.clone(),
+        })
+    }
+
+    fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
+        Arc::new(DefaultCancelHandler::new(self.manager.clone()))
     }
 }
 
-/// Accepts every startup (no authentication yet).
+/// Accepts every startup (no authentication yet) and registers the connection for cancel
+/// requests (its process id and secret key go to the client in BackendKeyData).
 #[derive(Debug)]
-struct Trust;
+struct Trust {
+    manager: Arc<ConnectionManager>,
+}
 
-impl NoopStartupHandler for Trust {}
+impl NoopStartupHandler for Trust {
+    fn connection_manager(&self) -> Option<Arc<ConnectionManager>> {
+        Some(self.manager.clone())
+    }
+}
 
 impl Connection {
     fn clone_handle(&self) -> Connection {
         Connection {
             session: self.session.clone(),
+            cancel: self.cancel.clone(),
             parser: self.parser.clone(),
+            manager: self.manager.clone(),
         }
     }
 
@@ -89,6 +115,17 @@ impl Connection {
         &self,
         f: impl FnOnce(&mut Session) -> omendb_engine::Result<T> + Send + 'static,
     ) -> PgWireResult<T> {
+        /// A query the client cancelled (pgwire drops its future) must also stop in the
+        /// engine, which runs on another thread: it fails there with 57014.
+        struct CancelOnDrop(Option<CancelHandle>);
+        impl Drop for CancelOnDrop {
+            fn drop(&mut self) {
+                if let Some(handle) = self.0.take() {
+                    handle.cancel();
+                }
+            }
+        }
+        let mut guard = CancelOnDrop(Some(self.cancel.clone()));
         let session = self.session.clone();
         let joined = tokio::task::spawn_blocking(move || {
             let mut session = session.lock().map_err(|_| {
@@ -97,6 +134,7 @@ impl Connection {
             f(&mut session)
         })
         .await;
+        guard.0 = None;
         match joined {
             Ok(result) => result.map_err(error),
             Err(e) => Err(PgWireError::ApiError(Box::new(e))),

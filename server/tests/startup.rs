@@ -163,6 +163,47 @@ async fn tokio_postgres_runs_queries_in_both_protocols() {
     assert_eq!(count, 2);
 }
 
+/// A CancelRequest from the client stops a statement that would never finish.
+#[tokio::test]
+async fn cancel_requests_stop_the_running_statement() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--storage", "memory"]);
+    let config = format!("host=127.0.0.1 port={} user=alice", server.pg.port());
+    let (client, connection) = tokio_postgres::connect(&config, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let token = client.cancel_token();
+    let forever = client.simple_query(
+        "WITH RECURSIVE forever(n) AS (SELECT 1 UNION ALL SELECT n FROM forever) \
+         SELECT count(*) FROM forever",
+    );
+    tokio::pin!(forever);
+    // Keep asking until the query has stopped: it cannot end on its own.
+    let result = loop {
+        tokio::select! {
+            result = &mut forever => break result,
+            cancelled = token.cancel_query(tokio_postgres::NoTls) => cancelled.unwrap(),
+        }
+        tokio::task::yield_now().await;
+    };
+    let err = result.unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::QUERY_CANCELED)
+    );
+    // The connection goes on. (A cancel request still in flight may hit the next statement,
+    // as in PostgreSQL: run it again until it is not cancelled.)
+    let rows = loop {
+        match client.simple_query("SELECT 1").await {
+            Ok(rows) => break rows,
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED) => {}
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_eq!(rows.len(), 3, "{rows:?}");
+}
+
 /// The types a client decodes from binary results and sends as binary parameters.
 #[tokio::test]
 async fn binary_values_of_every_kind_round_trip() {

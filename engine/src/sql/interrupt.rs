@@ -19,7 +19,8 @@ pub struct CancelHandle(Arc<AtomicBool>);
 
 impl CancelHandle {
     /// Asks the running statement to stop; it fails with 57014 at its next check. A request
-    /// made while no statement runs is forgotten when the next one starts, as in PostgreSQL.
+    /// made while no statement runs stops the next one (a request racing a statement's start
+    /// must not be lost); a statement's end clears it.
     pub fn cancel(&self) {
         self.0.store(true, Ordering::Relaxed);
     }
@@ -36,12 +37,13 @@ thread_local! {
     static WATCH: RefCell<Option<Watch>> = const { RefCell::new(None) };
 }
 
-/// Disarms the watch when the statement ends.
+/// Disarms the watch when the statement ends, and clears a cancellation it consumed.
 #[derive(Debug)]
-pub struct Armed(());
+pub struct Armed(Arc<AtomicBool>);
 
 impl Drop for Armed {
     fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
         WATCH.with(|w| w.borrow_mut().take());
     }
 }
@@ -49,7 +51,6 @@ impl Drop for Armed {
 /// Arms the watch for one statement on this thread: `handle`'s cancellation, and `timeout`
 /// from now (none without a host clock).
 pub fn watch(handle: &CancelHandle, timeout: Option<Duration>) -> Armed {
-    handle.0.store(false, Ordering::Relaxed);
     let deadline = timeout.and_then(|t| {
         let now = host::now_micros().ok()?;
         Some(now.saturating_add(i64::try_from(t.as_micros()).unwrap_or(i64::MAX)))
@@ -61,7 +62,7 @@ pub fn watch(handle: &CancelHandle, timeout: Option<Duration>) -> Armed {
             checks: 0,
         });
     });
-    Armed(())
+    Armed(handle.0.clone())
 }
 
 /// Fails with 57014 if the running statement was cancelled or ran out of time.
