@@ -31,7 +31,7 @@ async fn tokio_postgres_runs_queries_in_both_protocols() {
         "host=127.0.0.1 port={} user=alice dbname=omendb",
         server.pg.port()
     );
-    let (client, connection) = tokio_postgres::connect(&config, tokio_postgres::NoTls)
+    let (mut client, connection) = tokio_postgres::connect(&config, tokio_postgres::NoTls)
         .await
         .unwrap();
     tokio::spawn(connection);
@@ -149,6 +149,22 @@ async fn tokio_postgres_runs_queries_in_both_protocols() {
         .unwrap()
         .get(0);
     assert_eq!(balance, 100, "the rolled-back update is gone");
+
+    // A portal read a few rows at a time (Execute with a row limit, PortalSuspended).
+    let transaction = client.transaction().await.unwrap();
+    let portal = transaction
+        .bind("SELECT id FROM accounts ORDER BY id", &[])
+        .await
+        .unwrap();
+    let first = transaction.query_portal(&portal, 1).await.unwrap();
+    let rest = transaction.query_portal(&portal, 5).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].get::<_, i64>(0), 1);
+    assert_eq!(
+        rest.iter().map(|r| r.get::<_, i64>(0)).collect::<Vec<_>>(),
+        [2]
+    );
+    transaction.commit().await.unwrap();
 
     // A second connection sees committed data only, in its own session.
     let (other, connection) = tokio_postgres::connect(&config, tokio_postgres::NoTls)
