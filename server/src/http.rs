@@ -1,4 +1,16 @@
-//! The HTTP side: a small JSON API under `/api` and the built web console at `/`.
+//! The HTTP side: a JSON API under `/api` and the built web console at `/`.
+//!
+//! - `GET /api/health`: liveness, version, storage.
+//! - `POST /api/query` with `{"sql": "...", "params": [...]}`: runs the statements in a new
+//!   session (so `BEGIN … COMMIT` inside one request works) and answers
+//!   `{"results": [{"columns": [{"name", "type"}], "rows": [[…]], "tag", "affected"}],
+//!   "elapsed_ms"}`, or an error `{"error": {"sqlstate", "message", "position"}}` (400, or 500
+//!   for server-side failures). Integers, floats and booleans are JSON values; NUMERIC and every
+//!   other type is its PostgreSQL text form (exact). Parameters bind `$1`, `$2`, … (one
+//!   statement only).
+//! - `GET /api/schema`: tables (columns, primary key, indexes, checks) and views.
+//!
+//! Not authenticated yet (the server issue's users come later): bind it to loopback.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -7,7 +19,10 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Json};
-use axum::routing::get;
+use axum::routing::{get, post};
+use omendb_engine::types::Value;
+use omendb_engine::{Error, QueryResult};
+use serde_json::{Value as JsonValue, json};
 use tower_http::services::ServeDir;
 
 use crate::Shared;
@@ -15,6 +30,8 @@ use crate::Shared;
 pub fn router(shared: Arc<Shared>, console_dir: PathBuf) -> Router {
     let api = Router::new()
         .route("/health", get(health))
+        .route("/query", post(query))
+        .route("/schema", get(schema))
         .with_state(shared);
     let router = Router::new().nest("/api", api);
     if console_dir.join("index.html").is_file() {
@@ -43,4 +60,144 @@ async fn console_missing() -> impl IntoResponse {
              or pass <code>--console-dir</code> pointing at a built console.</p>",
         ),
     )
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct QueryRequest {
+    sql: String,
+    #[serde(default)]
+    params: Vec<JsonValue>,
+}
+
+/// `POST /api/query`.
+async fn query(
+    State(shared): State<Arc<Shared>>,
+    Json(request): Json<QueryRequest>,
+) -> impl IntoResponse {
+    let started = std::time::Instant::now();
+    let db = shared.db.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut session = db.session();
+        if request.params.is_empty() {
+            session.execute(&request.sql)
+        } else {
+            let params: Vec<Value> = request.params.iter().map(parameter).collect();
+            let prepared = session.prepare(&request.sql)?;
+            session
+                .execute_prepared(&prepared, &params)
+                .map(|r| vec![r])
+        }
+    })
+    .await;
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    match outcome {
+        Ok(Ok(results)) => (
+            StatusCode::OK,
+            Json(json!({
+                "results": results.iter().map(result_json).collect::<Vec<_>>(),
+                "elapsed_ms": elapsed_ms,
+            })),
+        ),
+        Ok(Err(e)) => {
+            let status = match e.sqlstate().get(..2) {
+                Some("58" | "XX") => StatusCode::INTERNAL_SERVER_ERROR,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            (status, Json(error_json(&e)))
+        }
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"error": {"sqlstate": "XX000", "message": e.to_string()}})),
+        ),
+    }
+}
+
+/// A JSON parameter as an engine value: strings are text (the statement casts them).
+fn parameter(value: &JsonValue) -> Value {
+    match value {
+        JsonValue::Null => Value::Null,
+        JsonValue::Bool(b) => Value::Boolean(*b),
+        JsonValue::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Text(n.to_string()),
+        },
+        JsonValue::String(s) => Value::Text(s.clone()),
+        other => Value::Text(other.to_string()),
+    }
+}
+
+fn result_json(result: &QueryResult) -> JsonValue {
+    let affected = result
+        .tag
+        .rsplit(' ')
+        .next()
+        .and_then(|n| n.parse::<u64>().ok());
+    json!({
+        "columns": result
+            .columns
+            .iter()
+            .map(|c| json!({"name": c.name, "type": c.data_type.to_string()}))
+            .collect::<Vec<_>>(),
+        "rows": result
+            .rows
+            .iter()
+            .map(|row| row.iter().map(value_json).collect::<Vec<_>>())
+            .collect::<Vec<_>>(),
+        "tag": result.tag,
+        "affected": affected,
+    })
+}
+
+fn value_json(value: &Value) -> JsonValue {
+    match value {
+        Value::Null => JsonValue::Null,
+        Value::Boolean(b) => JsonValue::Bool(*b),
+        Value::Int(i) => json!(i),
+        Value::Float(f) if f.is_finite() => json!(f),
+        other => JsonValue::String(other.to_string()),
+    }
+}
+
+fn error_json(e: &Error) -> JsonValue {
+    json!({"error": {
+        "sqlstate": e.sqlstate(),
+        "message": e.to_string(),
+        "position": e.position(),
+        "detail": e.detail(),
+    }})
+}
+
+/// `GET /api/schema`.
+async fn schema(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    let db = &shared.db;
+    let tables: Vec<JsonValue> = db
+        .table_names()
+        .iter()
+        .filter_map(|name| db.table_schema(name).ok())
+        .map(|t| {
+            let column = |i: &usize| t.columns[*i].name.clone();
+            json!({
+                "name": t.name,
+                "columns": t.columns.iter().filter(|c| !c.dropped).map(|c| json!({
+                    "name": c.name,
+                    "type": c.data_type.to_string(),
+                    "nullable": c.nullable,
+                })).collect::<Vec<_>>(),
+                "primary_key": t.primary_key.iter().map(column).collect::<Vec<_>>(),
+                "indexes": t.indexes.iter().map(|i| json!({
+                    "name": i.name,
+                    "columns": i.columns.iter().map(column).collect::<Vec<_>>(),
+                    "unique": i.unique,
+                })).collect::<Vec<_>>(),
+                "checks": t.checks.iter().map(|c| json!({"name": c.name, "expr": c.expr})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let views: Vec<JsonValue> = db
+        .view_names()
+        .iter()
+        .filter_map(|name| db.view(name))
+        .map(|v| json!({"name": v.name, "columns": v.columns, "query": v.query}))
+        .collect();
+    Json(json!({"tables": tables, "views": views}))
 }

@@ -329,6 +329,67 @@ fn psql_runs_a_query() {
     assert!(stderr.contains("22012: division by zero"), "{stderr}");
 }
 
+fn http_post(addr: std::net::SocketAddr, path: &str, body: &str) -> (u16, serde_json::Value) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response.split("\r\n\r\n").nth(1).unwrap();
+    (status, serde_json::from_str(body).unwrap())
+}
+
+#[test]
+fn http_api_runs_queries_and_describes_the_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--storage", "memory"]);
+    let (status, body) = http_post(
+        server.http,
+        "/api/query",
+        r#"{"sql": "CREATE TABLE p (id INT PRIMARY KEY, price NUMERIC(6,2), ok BOOLEAN); INSERT INTO p VALUES (1, 9.5, true), (2, NULL, false); SELECT id, price, ok FROM p ORDER BY id"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3);
+    assert_eq!(results[1]["affected"], 2);
+    assert_eq!(results[2]["columns"][1]["type"], "numeric(6,2)");
+    assert_eq!(
+        results[2]["rows"],
+        serde_json::json!([[1, "9.50", true], [2, null, false]])
+    );
+    assert!(body["elapsed_ms"].as_f64().unwrap() >= 0.0);
+
+    let (status, body) = http_post(
+        server.http,
+        "/api/query",
+        r#"{"sql": "SELECT price FROM p WHERE id = $1", "params": [1]}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"][0]["rows"], serde_json::json!([["9.50"]]));
+
+    let (status, body) = http_post(
+        server.http,
+        "/api/query",
+        r#"{"sql": "SELECT nope FROM p"}"#,
+    );
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["sqlstate"], "42703");
+    assert_eq!(body["error"]["position"], 8);
+
+    let schema = http_get(server.http, "/api/schema");
+    let json: serde_json::Value =
+        serde_json::from_str(schema.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(json["tables"][0]["name"], "p");
+    assert_eq!(json["tables"][0]["primary_key"], serde_json::json!(["id"]));
+    assert_eq!(json["tables"][0]["columns"][2]["type"], "boolean");
+}
+
 #[test]
 fn http_serves_health_and_the_console() {
     let dir = tempfile::tempdir().unwrap();
