@@ -28,6 +28,19 @@ pub struct Args {
     #[arg(long, default_value = "web-console/dist", env = "OMENDB_CONSOLE_DIR")]
     pub console_dir: PathBuf,
 
+    /// Bytes of decoded rows the row cache may hold (`512MiB`, `2GiB`, or a number of bytes).
+    #[arg(long, default_value = "256MiB", env = "OMENDB_CACHE_SIZE", value_parser = parse_bytes)]
+    pub cache_size: usize,
+
+    /// Whether a commit waits until it is on stable storage (`on`) or returns once written
+    /// (`off`: a crash may lose the last moments' commits, never corrupt the database).
+    #[arg(long, default_value = "on", env = "OMENDB_SYNCHRONOUS_COMMIT", value_parser = parse_on_off, action = clap::ArgAction::Set)]
+    pub synchronous_commit: bool,
+
+    /// Statement timeout every session starts with (`0`: none; `500ms`, `30s`, `5min`).
+    #[arg(long, default_value = "0", env = "OMENDB_STATEMENT_TIMEOUT")]
+    pub statement_timeout: String,
+
     /// Log filter, e.g. `info`, `debug`, `omendb_server=trace`.
     #[arg(long, default_value = "info", env = "OMENDB_LOG")]
     pub log_level: String,
@@ -41,5 +54,37 @@ impl Args {
         };
         let data_dir = (kind != StorageKind::Memory).then(|| self.data_dir.clone());
         Ok(StorageConfig::new(kind, data_dir))
+    }
+}
+
+/// A size: a number of bytes, or a number with KiB, MiB or GiB (KB/MB/GB read as the same).
+fn parse_bytes(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: usize = number
+        .parse()
+        .map_err(|_| format!("not a size: {text:?} (e.g. 512MiB)"))?;
+    let scale: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "unknown size unit in {text:?} (use KiB, MiB or GiB)"
+            ));
+        }
+    };
+    number
+        .checked_mul(scale)
+        .ok_or_else(|| format!("size too large: {text:?}"))
+}
+
+fn parse_on_off(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" => Ok(true),
+        "off" | "false" | "no" | "0" => Ok(false),
+        _ => Err(format!("expected on or off, not {text:?}")),
     }
 }

@@ -75,9 +75,8 @@ async fn query(
     Json(request): Json<QueryRequest>,
 ) -> impl IntoResponse {
     let started = std::time::Instant::now();
-    let db = shared.db.clone();
     let outcome = tokio::task::spawn_blocking(move || {
-        let mut session = db.session();
+        let mut session = shared.session();
         if request.params.is_empty() {
             session.execute(&request.sql)
         } else {

@@ -21,6 +21,21 @@ use crate::config::Args;
 pub struct Shared {
     pub storage: Arc<dyn omendb_engine::storage::Storage>,
     pub db: omendb_engine::Database,
+    /// `--statement-timeout`, set in every new session.
+    pub statement_timeout: String,
+}
+
+impl Shared {
+    /// A session with the server's defaults.
+    pub fn session(&self) -> omendb_engine::Session {
+        let mut session = self.db.session();
+        // Validated at start.
+        let _ = session.execute(&format!(
+            "SET statement_timeout = '{}'",
+            self.statement_timeout
+        ));
+        session
+    }
 }
 
 #[tokio::main]
@@ -45,11 +60,23 @@ async fn main() -> anyhow::Result<()> {
         storage.clone(),
         &omendb_engine::DatabaseConfig {
             storage: storage_config.clone(),
-            ..omendb_engine::DatabaseConfig::new(storage_config.kind, None)
+            cache_bytes: args.cache_size,
+            synchronous_commit: args.synchronous_commit,
         },
     )
     .context("opening the database")?;
-    let shared = Arc::new(Shared { storage, db });
+    // Checked now, so a bad value fails at start rather than at every connection.
+    db.session()
+        .execute(&format!(
+            "SET statement_timeout = '{}'",
+            args.statement_timeout.replace('\'', "")
+        ))
+        .context("invalid --statement-timeout")?;
+    let shared = Arc::new(Shared {
+        storage,
+        db,
+        statement_timeout: args.statement_timeout.replace('\'', ""),
+    });
 
     let pg_listener = TcpListener::bind(args.listen)
         .await

@@ -42,7 +42,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) -> std::io::Resul
     let manager = Arc::new(ConnectionManager::new());
     loop {
         let (socket, peer) = listener.accept().await?;
-        let session = shared.db.session();
+        let session = shared.session();
         let connection = Arc::new(Connection {
             cancel: session.cancel_handle(),
             session: Arc::new(Mutex::new(session)),

@@ -250,6 +250,20 @@ async fn binary_values_of_every_kind_round_trip() {
         )
         .await
         .unwrap();
+    // RETURNING rows through the extended protocol.
+    let returned = client
+        .query_one(
+            "UPDATE v SET n = n + 1 WHERE id = 1 RETURNING id, n - 1 AS before",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(returned.get::<_, i32>(0), 1);
+    assert_eq!(returned.get::<_, rust_decimal::Decimal>(1), n);
+    client
+        .execute("UPDATE v SET n = n - 1 WHERE id = 1", &[])
+        .await
+        .unwrap();
     let row = client
         .query_one("SELECT n, d, ts, tz, u, j, n * 2 FROM v WHERE id = 1", &[])
         .await
@@ -439,5 +453,66 @@ fn bad_storage_name_fails_with_a_clear_message() {
     assert!(
         stderr.contains("unknown storage backend \"oracle\""),
         "{stderr}"
+    );
+}
+
+#[test]
+fn bad_settings_fail_at_start_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, value, message) in [
+        ("--cache-size", "lots", "not a size"),
+        ("--synchronous-commit", "maybe", "expected on or off"),
+        ("--statement-timeout", "soon", "invalid --statement-timeout"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_omendb-server"))
+            .args(["--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
+            .args(["--storage", "memory", flag, value])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{flag} {value}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(message), "{flag}: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn sessions_start_with_the_server_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        dir.path(),
+        &[
+            "--storage",
+            "memory",
+            "--statement-timeout",
+            "250ms",
+            "--cache-size",
+            "1GiB",
+            "--synchronous-commit",
+            "off",
+        ],
+    );
+    let config = format!("host=127.0.0.1 port={} user=alice", server.pg.port());
+    let (client, connection) = tokio_postgres::connect(&config, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let timeout: String = client
+        .query_one("SHOW statement_timeout", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(timeout, "250ms");
+    let err = client
+        .simple_query(
+            "WITH RECURSIVE forever(n) AS (SELECT 1 UNION ALL SELECT n FROM forever) \
+             SELECT count(*) FROM forever",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::QUERY_CANCELED)
     );
 }

@@ -491,6 +491,20 @@ fn result_columns(plan: &Plan) -> Arc<[OutputColumn]> {
             name: "QUERY PLAN".into(),
             data_type: DataType::Text,
         }]),
+        Plan::Show(name) => Arc::from([OutputColumn {
+            name: name.to_ascii_lowercase(),
+            data_type: DataType::Text,
+        }]),
+        // RETURNING's rows.
+        Plan::Insert {
+            returning: Some(r), ..
+        }
+        | Plan::Update {
+            returning: Some(r), ..
+        }
+        | Plan::Delete {
+            returning: Some(r), ..
+        } => r.columns.clone(),
         _ => Arc::from([]),
     }
 }
