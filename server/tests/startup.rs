@@ -27,14 +27,7 @@ fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
 async fn tokio_postgres_runs_queries_in_both_protocols() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
-    let config = format!(
-        "host=127.0.0.1 port={} user=alice dbname=omendb",
-        server.pg.port()
-    );
-    let (mut client, connection) = tokio_postgres::connect(&config, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let mut client = server.connect().await;
 
     // The simple protocol: several statements in one message.
     client
@@ -167,10 +160,7 @@ async fn tokio_postgres_runs_queries_in_both_protocols() {
     transaction.commit().await.unwrap();
 
     // A second connection sees committed data only, in its own session.
-    let (other, connection) = tokio_postgres::connect(&config, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let other = server.connect().await;
     let count: i64 = other
         .query_one("SELECT count(*) FROM accounts", &[])
         .await
@@ -184,11 +174,7 @@ async fn tokio_postgres_runs_queries_in_both_protocols() {
 async fn cancel_requests_stop_the_running_statement() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &["--storage", "memory"]);
-    let config = format!("host=127.0.0.1 port={} user=alice", server.pg.port());
-    let (client, connection) = tokio_postgres::connect(&config, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = server.connect().await;
     let token = client.cancel_token();
     let forever = client.simple_query(
         "WITH RECURSIVE forever(n) AS (SELECT 1 UNION ALL SELECT n FROM forever) \
@@ -225,11 +211,7 @@ async fn cancel_requests_stop_the_running_statement() {
 async fn binary_values_of_every_kind_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &["--storage", "memory"]);
-    let config = format!("host=127.0.0.1 port={} user=alice", server.pg.port());
-    let (client, connection) = tokio_postgres::connect(&config, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = server.connect().await;
     client
         .batch_execute(
             "CREATE TABLE v (id INTEGER PRIMARY KEY, n NUMERIC(12, 4), d DATE, \
@@ -493,11 +475,7 @@ async fn sessions_start_with_the_server_settings() {
             "off",
         ],
     );
-    let config = format!("host=127.0.0.1 port={} user=alice", server.pg.port());
-    let (client, connection) = tokio_postgres::connect(&config, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = server.connect().await;
     let timeout: String = client
         .query_one("SHOW statement_timeout", &[])
         .await

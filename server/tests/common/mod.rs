@@ -48,6 +48,18 @@ impl Server {
     }
 }
 
+impl Server {
+    /// A tokio-postgres client on the server (its connection driven by a spawned task).
+    pub async fn connect(&self) -> tokio_postgres::Client {
+        let config = format!("host=127.0.0.1 port={} user=alice", self.pg.port());
+        let (client, connection) = tokio_postgres::connect(&config, tokio_postgres::NoTls)
+            .await
+            .expect("connect to omendb-server");
+        tokio::spawn(connection);
+        client
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
