@@ -212,12 +212,22 @@ impl SimpleQueryHandler for Connection {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
+        // The statements before a failing one keep their results, then comes the error.
         let sql = query.to_owned();
-        let results = self.run(move |session| session.execute(&sql)).await?;
-        results
+        let (results, failure) = self
+            .run(move |session| Ok(session.execute_until_error(&sql)))
+            .await?;
+        let mut responses = results
             .into_iter()
             .map(|r| response(r, &Format::UnifiedText))
-            .collect()
+            .collect::<PgWireResult<Vec<_>>>()?;
+        if let Some(e) = failure {
+            match error(e) {
+                PgWireError::UserError(info) => responses.push(Response::Error(info)),
+                other => return Err(other),
+            }
+        }
+        Ok(responses)
     }
 }
 

@@ -97,6 +97,15 @@ async fn tokio_postgres_runs_queries_in_both_protocols() {
         .get(0);
     assert_eq!(balance, -2);
 
+    // A failing statement in a multi-statement query: the ones before it ran and answered.
+    let messages = client
+        .simple_query("SELECT 1; SELECT 2 / 0; SELECT 3")
+        .await;
+    assert_eq!(
+        messages.unwrap_err().code(),
+        Some(&tokio_postgres::error::SqlState::DIVISION_BY_ZERO)
+    );
+
     // Errors carry their SQLSTATE and position; the session goes on.
     let err = client
         .simple_query("SELECT nope FROM accounts")
@@ -319,10 +328,12 @@ fn psql_runs_a_query() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert_eq!(stdout.trim(), "INSERT 0 2\n5.50");
-    let output = psql("SELECT 1 / 0");
+    // The statement before the failing one answers, as from PostgreSQL.
+    let output = psql("SELECT 7; SELECT 1 / 0");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("22012: division by zero"), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "7");
 }
 
 fn http_post(addr: std::net::SocketAddr, path: &str, body: &str) -> (u16, serde_json::Value) {

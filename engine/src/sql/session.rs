@@ -37,11 +37,21 @@ impl Session {
     /// # Ok::<(), omendb_engine::Error>(())
     /// ```
     pub fn execute(&mut self, sql: &str) -> Result<Vec<QueryResult>> {
+        let (results, error) = self.execute_until_error(sql);
+        match error {
+            Some(e) => Err(e),
+            None => Ok(results),
+        }
+    }
+
+    /// [`Session::execute`], also giving the results of the statements that ran before the
+    /// one that failed — what PostgreSQL's simple query protocol sends a client.
+    pub fn execute_until_error(&mut self, sql: &str) -> (Vec<QueryResult>, Option<Error>) {
         let statements = match parse(sql) {
             Ok(statements) => statements,
             Err(e) => {
                 self.fail();
-                return Err(e);
+                return (Vec::new(), Some(e));
             }
         };
         let mut results = Vec::with_capacity(statements.len());
@@ -51,9 +61,12 @@ impl Session {
                 let facts = plan.facts();
                 Ok((Cow::Owned(plan), facts))
             });
-            results.push(result?);
+            match result {
+                Ok(result) => results.push(result),
+                Err(e) => return (results, Some(e)),
+            }
         }
-        Ok(results)
+        (results, None)
     }
 
     /// Parses and plans one statement for repeated execution with parameters (`$1`, `$2`, …,
