@@ -66,6 +66,10 @@ pub enum ScalarFunc {
     GenRandomUuid,
     JsonTypeof,
     JsonArrayLength,
+    /// `version()`: a PostgreSQL-style version string drivers can parse.
+    Version,
+    CurrentDatabase,
+    CurrentSchema,
 }
 
 /// How an argument is converted before the call.
@@ -176,6 +180,9 @@ impl ScalarFunc {
             "gen_random_uuid" | "uuid_generate_v4" => GenRandomUuid,
             "json_typeof" | "jsonb_typeof" => JsonTypeof,
             "json_array_length" | "jsonb_array_length" => JsonArrayLength,
+            "version" => Version,
+            "current_database" | "current_catalog" => CurrentDatabase,
+            "current_schema" => CurrentSchema,
             _ => return None,
         })
     }
@@ -234,6 +241,9 @@ impl ScalarFunc {
             GenRandomUuid => "gen_random_uuid",
             JsonTypeof => "json_typeof",
             JsonArrayLength => "json_array_length",
+            Version => "version",
+            CurrentDatabase => "current_database",
+            CurrentSchema => "current_schema",
         }
     }
 
@@ -332,6 +342,9 @@ impl ScalarFunc {
             GenRandomUuid => sig(&[], &[], None, Returns::Fixed(T::Uuid)),
             JsonTypeof => sig(&[Json], &[], None, Returns::Fixed(T::Text)),
             JsonArrayLength => sig(&[Json], &[], None, Returns::Fixed(T::Integer)),
+            Version | CurrentDatabase | CurrentSchema => {
+                sig(&[], &[], None, Returns::Fixed(T::Text))
+            }
         }
     }
 
@@ -401,6 +414,16 @@ impl ScalarFunc {
                 });
             }
             Pi => return Ok(Value::Float(std::f64::consts::PI)),
+            Version => {
+                return Ok(Value::Text(format!(
+                    "PostgreSQL 16.0 (OmenDB {}) on {}, compiled by rustc",
+                    crate::VERSION,
+                    std::env::consts::ARCH
+                )));
+            }
+            // One database and one schema.
+            CurrentDatabase => return Ok(Value::Text("omendb".into())),
+            CurrentSchema => return Ok(Value::Text("public".into())),
             // Clock functions take no arguments.
             Now | StatementTimestamp | ClockTimestamp | CurrentDate | CurrentTime
             | LocalTimestamp => return temporal::call(self, &[]),
@@ -560,7 +583,8 @@ impl ScalarFunc {
             Now | StatementTimestamp | ClockTimestamp | CurrentDate | CurrentTime
             | LocalTimestamp | Extract | DatePart | DateTrunc | Age | MakeDate | MakeTime
             | MakeTimestamp | ToTimestamp => temporal::call(self, &values)?,
-            Coalesce | NullIf | Greatest | Least | Concat | ConcatWs | Pi => Value::Null,
+            Coalesce | NullIf | Greatest | Least | Concat | ConcatWs | Pi | Version
+            | CurrentDatabase | CurrentSchema => Value::Null,
         })
     }
 }
