@@ -141,6 +141,19 @@ pub enum Error {
     /// Any other error, located at a character position (1-based) of the SQL text.
     #[error("{error}")]
     At { position: usize, error: Box<Error> },
+    /// An error while loading COPY data, with where it happened (PostgreSQL's CONTEXT:
+    /// `COPY t, line 3, column b: "x"`).
+    #[error("{error}")]
+    Copy { context: String, error: Box<Error> },
+    /// COPY data that does not fit the format (a missing or extra column, an open quote).
+    #[error("{0}")]
+    BadCopyData(String),
+    /// The client abandoned a COPY FROM STDIN.
+    #[error("COPY from stdin failed: {0}")]
+    CopyFailed(String),
+    /// Bytes that are not valid UTF-8.
+    #[error("{0}")]
+    InvalidEncoding(String),
 
     /// The statement was cancelled or ran past its timeout.
     #[error("{0}")]
@@ -203,7 +216,10 @@ impl Error {
             Error::NoActiveTransaction(_) => "25P01",
             Error::ActiveTransaction(_) => "25001",
             Error::UndefinedSavepoint(_) => "3B001",
-            Error::At { error, .. } => error.sqlstate(),
+            Error::At { error, .. } | Error::Copy { error, .. } => error.sqlstate(),
+            Error::BadCopyData(_) => "22P04",
+            Error::CopyFailed(_) => "57014",
+            Error::InvalidEncoding(_) => "22021",
             Error::QueryCanceled(_) => "57014",
             Error::SerializationFailure(_) => "40001",
             Error::ReadOnlyTransaction(_) => "25006",
@@ -213,7 +229,7 @@ impl Error {
     /// Whether retrying the same request may succeed (serialization failures, deadlocks).
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::At { error, .. } => error.is_retryable(),
+            Error::At { error, .. } | Error::Copy { error, .. } => error.is_retryable(),
             other => matches!(other, Error::SerializationFailure(_)),
         }
     }
@@ -243,7 +259,16 @@ impl Error {
     pub fn detail(&self) -> Option<&str> {
         match self {
             Error::UniqueViolation { detail, .. } => Some(detail),
-            Error::At { error, .. } => error.detail(),
+            Error::At { error, .. } | Error::Copy { error, .. } => error.detail(),
+            _ => None,
+        }
+    }
+
+    /// Where the error happened beyond the SQL text (PostgreSQL's CONTEXT field), if known.
+    pub fn context(&self) -> Option<&str> {
+        match self {
+            Error::Copy { context, .. } => Some(context),
+            Error::At { error, .. } => error.context(),
             _ => None,
         }
     }

@@ -6,6 +6,8 @@
 //!
 //! Every column type goes out with its own OID, in text or binary ([`crate::wire`]). A client's
 //! CancelRequest stops the running statement (57014), as does `SET statement_timeout`.
+//! A query that is one `COPY … FROM STDIN` / `TO STDOUT` runs the copy sub-protocol
+//! (text and CSV; [`omendb_engine::sql::copy_run`]).
 //! Authentication is not implemented yet: every startup is accepted (the default listen
 //! address is loopback).
 
@@ -13,21 +15,28 @@ use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use bytes::Bytes;
+use futures::{Sink, SinkExt};
 use omendb_engine::sql::OutputColumn;
+use omendb_engine::sql::Prepared;
+use omendb_engine::sql::copy_run::{CopyIn, CopyStream};
 use omendb_engine::sql::interrupt::CancelHandle;
 use omendb_engine::types::Value;
 use omendb_engine::{Error, QueryResult, Session};
 use pgwire::api::auth::noop::NoopStartupHandler;
 use pgwire::api::cancel::DefaultCancelHandler;
+use pgwire::api::copy::CopyHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{
-    DataRowEncoder, DescribePortalResponse, DescribeStatementResponse, FieldFormat, FieldInfo,
-    QueryResponse, Response, Tag,
+    CopyResponse, DataRowEncoder, DescribePortalResponse, DescribeStatementResponse, FieldFormat,
+    FieldInfo, QueryResponse, Response, Tag,
 };
 use pgwire::api::stmt::{NoopQueryParser, StoredStatement};
 use pgwire::api::{ClientInfo, ConnectionManager, PgWireServerHandlers, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::data::DataRow;
 use tokio::net::TcpListener;
 
@@ -44,6 +53,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) -> std::io::Resul
         let (socket, peer) = listener.accept().await?;
         let session = shared.session();
         let connection = Arc::new(Connection {
+            copy: Arc::default(),
             cancel: session.cancel_handle(),
             session: Arc::new(Mutex::new(session)),
             parser: parser.clone(),
@@ -61,6 +71,8 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) -> std::io::Resul
 #[derive(Debug)]
 struct Connection {
     session: Arc<Mutex<Session>>,
+    /// The COPY FROM STDIN the client is sending data for.
+    copy: Arc<Mutex<Option<Box<CopyIn>>>>,
     /// Stops the session's running statement (taken before the session is locked by it).
     cancel: CancelHandle,
     parser: Arc<NoopQueryParser>,
@@ -85,6 +97,10 @@ impl PgWireServerHandlers for Connection {
     fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
         Arc::new(DefaultCancelHandler::new(self.manager.clone()))
     }
+
+    fn copy_handler(&self) -> Arc<impl CopyHandler> {
+        Arc::new(self.clone_handle())
+    }
 }
 
 /// Accepts every startup (no authentication yet) and registers the connection for cancel
@@ -104,6 +120,7 @@ impl Connection {
     fn clone_handle(&self) -> Connection {
         Connection {
             session: self.session.clone(),
+            copy: self.copy.clone(),
             cancel: self.cancel.clone(),
             parser: self.parser.clone(),
             manager: self.manager.clone(),
@@ -142,11 +159,126 @@ impl Connection {
     }
 }
 
-/// An engine error as the client sees it: SQLSTATE, message, position, detail.
+impl Connection {
+    /// A query that is one COPY statement starts the copy sub-protocol; anything else
+    /// (`None`) runs as usual.
+    async fn start_copy(&self, query: &str) -> PgWireResult<Option<Response>> {
+        let first_word = query.split_whitespace().next().unwrap_or("");
+        if !first_word.eq_ignore_ascii_case("copy") {
+            return Ok(None);
+        }
+        let sql = query.to_owned();
+        // Not one preparable statement: the normal path reports what is wrong.
+        let Ok(prepared) = self.run(move |session| session.prepare(&sql)).await else {
+            return Ok(None);
+        };
+        if !prepared.is_copy() {
+            return Ok(None);
+        }
+        self.copy_response(prepared).await.map(Some)
+    }
+
+    /// Runs a prepared COPY: COPY FROM waits for the client's data (kept for the copy
+    /// handler), COPY TO sends its rows.
+    async fn copy_response(&self, prepared: Prepared) -> PgWireResult<Response> {
+        let stream = self
+            .run(move |session| session.start_copy(&prepared))
+            .await?;
+        Ok(match stream {
+            CopyStream::In(copy) => {
+                let columns = copy.columns();
+                *lock(&self.copy) = Some(copy);
+                Response::CopyIn(CopyResponse::new(0, columns, futures::stream::empty()))
+            }
+            CopyStream::Out(out) => {
+                let chunks = out
+                    .chunks
+                    .into_iter()
+                    .map(|chunk| Ok(CopyData::new(Bytes::from(chunk))));
+                Response::CopyOut(CopyResponse::new(
+                    0,
+                    out.columns.len(),
+                    futures::stream::iter(chunks.collect::<Vec<_>>()),
+                ))
+            }
+        })
+    }
+
+    /// The COPY FROM in progress, taken out (a protocol error if there is none).
+    fn take_copy(&self) -> PgWireResult<Box<CopyIn>> {
+        lock(&self.copy).take().ok_or_else(|| {
+            error(Error::NotSupported(
+                "COPY data without a COPY FROM STDIN in progress".into(),
+            ))
+        })
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[async_trait]
+impl CopyHandler for Connection {
+    async fn on_copy_data<C>(&self, _client: &mut C, copy_data: CopyData) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let mut copy = self.take_copy()?;
+        let copy_slot = self.copy.clone();
+        self.run(move |session| {
+            session.copy_data(&mut copy, &copy_data.data);
+            *lock(&copy_slot) = Some(copy);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn on_copy_done<C>(&self, client: &mut C, _done: CopyDone) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let copy = self.take_copy()?;
+        let rows = self.run(move |session| session.copy_done(copy)).await?;
+        let tag = Tag::new("COPY").with_rows(rows as usize);
+        client
+            .send(PgWireBackendMessage::CommandComplete(tag.into()))
+            .await?;
+        Ok(())
+    }
+
+    async fn on_copy_fail<C>(&self, _client: &mut C, fail: CopyFail) -> PgWireError
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let Ok(copy) = self.take_copy() else {
+            return error(Error::CopyFailed(fail.message));
+        };
+        let message = fail.message;
+        match self
+            .run(move |session| Err::<(), _>(session.copy_fail(copy, &message)))
+            .await
+        {
+            Err(e) => e,
+            Ok(()) => unreachable!("copy_fail always fails"),
+        }
+    }
+}
+
+/// An engine error as the client sees it: SQLSTATE, message, position, detail, context.
 fn error(e: Error) -> PgWireError {
     let mut info = ErrorInfo::new("ERROR".to_owned(), e.sqlstate().to_owned(), e.to_string());
     info.position = e.position().map(|p| p.to_string());
     info.detail = e.detail().map(str::to_owned);
+    info.where_context = e.context().map(str::to_owned);
     PgWireError::UserError(Box::new(info))
 }
 
@@ -212,6 +344,9 @@ impl SimpleQueryHandler for Connection {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
+        if let Some(copy) = self.start_copy(query).await? {
+            return Ok(vec![copy]);
+        }
         // The statements before a failing one keep their results, then comes the error.
         let sql = query.to_owned();
         let (results, failure) = self
@@ -269,6 +404,9 @@ impl ExtendedQueryHandler for Connection {
             let sql = sql.clone();
             self.run(move |session| session.prepare(&sql)).await?
         };
+        if prepared.is_copy() {
+            return self.copy_response(prepared).await;
+        }
         let mut params = Vec::with_capacity(prepared.parameter_types.len());
         for (i, ours) in prepared.parameter_types.iter().enumerate() {
             let declared = portal

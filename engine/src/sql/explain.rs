@@ -352,6 +352,7 @@ fn utility_name(plan: &Plan) -> &'static str {
         Plan::RollbackTo(_) => "ROLLBACK TO SAVEPOINT",
         Plan::Release(_) => "RELEASE SAVEPOINT",
         Plan::Truncate(_) => "TRUNCATE",
+        Plan::Copy(_) => "COPY",
         Plan::Nothing(tag) => tag,
         _ => "EXPLAIN",
     }

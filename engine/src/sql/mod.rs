@@ -31,7 +31,8 @@
 //!   ON CONFLICT DO NOTHING/DO UPDATE, RETURNING), SELECT, UPDATE … [FROM] and DELETE …
 //!   [USING] (RETURNING), TRUNCATE, BEGIN/COMMIT/ROLLBACK with isolation levels (REPEATABLE
 //!   READ = snapshot isolation, READ COMMITTED = a snapshot per statement),
-//!   SAVEPOINT/ROLLBACK TO/RELEASE, SET/SHOW/RESET, EXPLAIN [ANALYZE].
+//!   SAVEPOINT/ROLLBACK TO/RELEASE, SET/SHOW/RESET, EXPLAIN [ANALYZE], COPY FROM STDIN /
+//!   TO STDOUT in text and CSV ([`copy`], run by a protocol adapter through [`copy_run`]).
 //! - Queries: joins (inner, left, right, full, cross; hash joins on equality keys of ON or
 //!   WHERE, nested loops otherwise), WHERE (conjuncts pushed below inner joins), GROUP BY and
 //!   HAVING with COUNT/SUM/AVG/MIN/MAX/BOOL_AND/BOOL_OR/STRING_AGG (also DISTINCT), window
@@ -51,6 +52,8 @@
 //! 28 significant digits.
 
 pub mod aggregate;
+pub mod copy;
+pub mod copy_run;
 pub mod executor;
 pub mod explain;
 pub mod expr;

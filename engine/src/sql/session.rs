@@ -122,7 +122,22 @@ impl Session {
         })
     }
 
-    fn plan(&self, statement: &Statement) -> Result<Plan> {
+    /// Arms the statement timeout and cancellation for a statement run outside
+    /// `run_statement` (COPY).
+    pub(super) fn watch_statement(&self) -> interrupt::Armed {
+        interrupt::watch(&self.sql.cancel, self.sql.settings.statement_timeout)
+    }
+
+    /// The prepared plan, or a new one if DDL ran since it was made.
+    pub(super) fn current_plan(&self, prepared: &Prepared) -> Result<Plan> {
+        if prepared.catalog_version == self.shared.catalog_version() {
+            Ok(prepared.plan.clone())
+        } else {
+            self.plan(&prepared.statement)
+        }
+    }
+
+    pub(super) fn plan(&self, statement: &Statement) -> Result<Plan> {
         match &self.block {
             Some(txn) => plan(statement, txn as &dyn Catalog),
             None => plan(statement, &self.database() as &dyn Catalog),
@@ -170,7 +185,7 @@ impl Session {
 
     /// Before a query in a block: its first query, and every query under READ COMMITTED,
     /// reads a fresh snapshot (as in PostgreSQL, the snapshot is not taken at BEGIN).
-    fn before_query(&mut self) {
+    pub(super) fn before_query(&mut self) {
         if let Some(txn) = self.block.as_mut() {
             if !self.sql.queried || self.sql.isolation == Isolation::ReadCommitted {
                 txn.refresh_snapshot();
@@ -215,14 +230,14 @@ impl Session {
     }
 
     /// An error inside a block aborts it; outside, nothing is left to abort.
-    fn fail(&mut self) {
+    pub(super) fn fail(&mut self) {
         if self.block.is_some() {
             self.failed = true;
         }
     }
 
     /// Runs a planned statement; `subqueries` says whether it has any to run first.
-    fn run(&mut self, plan: &Plan, subqueries: bool) -> Result<QueryResult> {
+    pub(super) fn run(&mut self, plan: &Plan, subqueries: bool) -> Result<QueryResult> {
         let db = self.database();
         match plan {
             Plan::Begin {
@@ -279,6 +294,11 @@ impl Session {
                 }))
             }
             Plan::Nothing(tag) => Ok(QueryResult::command(*tag)),
+            Plan::Copy(_) => Err(Error::NotSupported(
+                "COPY FROM STDIN and TO STDOUT need a client's copy protocol (psql's \\copy, \
+                 a driver's copy API) and must be the only statement of their query"
+                    .into(),
+            )),
             Plan::CreateView { view, replace } => {
                 db.create_view(view.clone(), *replace)?;
                 Ok(QueryResult::command("CREATE VIEW"))
@@ -477,7 +497,7 @@ pub fn plan_sql(db: &Database, sql: &str) -> Result<Vec<Plan>> {
 #[derive(Debug, Clone)]
 pub struct Prepared {
     statement: Statement,
-    plan: Plan,
+    pub(super) plan: Plan,
     catalog_version: u64,
     /// The parameters' types, `$1` first.
     pub parameter_types: Vec<DataType>,

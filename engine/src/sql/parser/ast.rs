@@ -2,6 +2,7 @@
 //! normalised (unquoted identifiers folded to lower case, as PostgreSQL does); every node that
 //! an error can point at carries its position, the 1-based character offset in the SQL text.
 
+pub use crate::sql::copy::CopyOptions;
 use crate::types::DataType;
 
 /// A name as written (after case folding), with its position.
@@ -76,6 +77,8 @@ pub enum Statement {
     },
     /// `TRUNCATE t, …`: deletes every row, transactionally.
     Truncate(Vec<Ident>),
+    /// `COPY t [(columns)] FROM STDIN` or `COPY {t [(columns)] | (query)} TO STDOUT`.
+    Copy(Copy),
     /// `EXPLAIN [ANALYZE] statement`, or `EXPLAIN (ANALYZE, TIMING OFF) statement`.
     Explain {
         analyze: bool,
@@ -165,6 +168,20 @@ pub struct OnConflict {
 pub struct ConflictUpdate {
     pub assignments: Vec<(Ident, Expr)>,
     pub filter: Option<Expr>,
+}
+
+/// A COPY statement; copying a table out is copying `SELECT columns FROM t` out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Copy {
+    From {
+        table: Ident,
+        columns: Vec<Ident>,
+        options: CopyOptions,
+    },
+    To {
+        query: Box<Select>,
+        options: CopyOptions,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -315,12 +315,150 @@ impl Translator<'_> {
                         .collect::<Result<_>>()?,
                 ))
             }
+            sp::Statement::Copy {
+                source,
+                to,
+                target,
+                options,
+                legacy_options,
+                payload,
+            } => self.copy(
+                source,
+                *to,
+                target,
+                options,
+                legacy_options,
+                payload.is_some(),
+            ),
             sp::Statement::Commit { chain: false, .. } => Ok(Statement::Commit),
             sp::Statement::Rollback {
                 chain: false,
                 savepoint: None,
             } => Ok(Statement::Rollback),
             other => Err(self.unsupported(&first_words(&other.to_string()), other)),
+        }
+    }
+
+    fn copy(
+        &self,
+        source: &sp::CopySource,
+        to: bool,
+        target: &sp::CopyTarget,
+        options: &[sp::CopyOption],
+        legacy_options: &[sp::CopyLegacyOption],
+        inline_data: bool,
+    ) -> Result<Statement> {
+        let at = |what: &str| match source {
+            sp::CopySource::Table { table_name, .. } => self.unsupported(what, table_name),
+            sp::CopySource::Query(query) => self.unsupported(what, query.as_ref()),
+        };
+        match (to, target) {
+            (false, sp::CopyTarget::Stdin) | (true, sp::CopyTarget::Stdout) => {}
+            _ => {
+                return Err(at(
+                    "COPY to or from a file or program on the server; use STDIN/STDOUT \
+                     (psql's \\copy reads and writes files on the client)",
+                ));
+            }
+        }
+        if inline_data {
+            return Err(at("COPY data inside the statement text"));
+        }
+        let mut parsed = CopyOptions::default();
+        for option in options {
+            match option {
+                sp::CopyOption::Format(name) => parsed.format = Some(name.value.clone()),
+                sp::CopyOption::Delimiter(c) => parsed.delimiter = Some(*c),
+                sp::CopyOption::Null(null) => parsed.null = Some(null.clone()),
+                sp::CopyOption::Header(header) => parsed.header = Some(*header),
+                sp::CopyOption::Quote(c) => parsed.quote = Some(*c),
+                sp::CopyOption::Escape(c) => parsed.escape = Some(*c),
+                // Rows are visible to the loading transaction only until it commits anyway.
+                sp::CopyOption::Freeze(_) => {}
+                sp::CopyOption::Encoding(name)
+                    if matches!(name.to_ascii_lowercase().as_str(), "utf8" | "utf-8") => {}
+                other => return Err(at(&format!("the COPY option {other}"))),
+            }
+        }
+        for option in legacy_options {
+            match option {
+                sp::CopyLegacyOption::Binary => parsed.format = Some("binary".into()),
+                sp::CopyLegacyOption::Delimiter(c) => parsed.delimiter = Some(*c),
+                sp::CopyLegacyOption::Null(null) => parsed.null = Some(null.clone()),
+                sp::CopyLegacyOption::Header => parsed.header = Some(true),
+                sp::CopyLegacyOption::Csv(csv) => {
+                    parsed.format = Some("csv".into());
+                    for option in csv {
+                        match option {
+                            sp::CopyLegacyCsvOption::Header => parsed.header = Some(true),
+                            sp::CopyLegacyCsvOption::Quote(c) => parsed.quote = Some(*c),
+                            sp::CopyLegacyCsvOption::Escape(c) => parsed.escape = Some(*c),
+                            other => return Err(at(&format!("the COPY option {other}"))),
+                        }
+                    }
+                }
+                other => return Err(at(&format!("the COPY option {other}"))),
+            }
+        }
+        // Checked now, so a bad option fails before any data moves.
+        parsed.format()?;
+        match source {
+            sp::CopySource::Table {
+                table_name,
+                columns,
+            } => {
+                let table = self.object_name(table_name)?;
+                let columns: Vec<Ident> = columns.iter().map(|c| self.ident(c)).collect();
+                if !to {
+                    return Ok(Statement::Copy(Copy::From {
+                        table,
+                        columns,
+                        options: parsed,
+                    }));
+                }
+                let items = if columns.is_empty() {
+                    vec![SelectItem::Wildcard(table.position)]
+                } else {
+                    columns
+                        .into_iter()
+                        .map(|c| SelectItem::Expr {
+                            expr: Expr {
+                                kind: ExprKind::Column {
+                                    table: None,
+                                    name: c.name,
+                                },
+                                position: c.position,
+                            },
+                            alias: None,
+                        })
+                        .collect()
+                };
+                let query = Select {
+                    distinct: false,
+                    distinct_on: Vec::new(),
+                    items,
+                    from: Some(FromItem::Table {
+                        name: table,
+                        alias: None,
+                    }),
+                    filter: None,
+                    group_by: Vec::new(),
+                    having: None,
+                    order_by: Vec::new(),
+                    limit: None,
+                    offset: None,
+                    compound: Vec::new(),
+                };
+                Ok(Statement::Copy(Copy::To {
+                    query: Box::new(query),
+                    options: parsed,
+                }))
+            }
+            sp::CopySource::Query(_) if !to => Err(at("COPY (query) FROM")),
+            sp::CopySource::Query(query) => Ok(Statement::Copy(Copy::To {
+                query: Box::new(self.query(query)?),
+                options: parsed,
+            })),
         }
     }
 

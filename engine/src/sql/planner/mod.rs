@@ -13,8 +13,9 @@ use std::sync::Arc;
 
 pub use self::expr::Scope;
 use super::aggregate::Aggregate;
+use super::copy::CopyFormat;
 use super::expr::BoundExpr;
-use super::parser::ast::{BinaryOp, Statement};
+use super::parser::ast::{BinaryOp, Copy, Statement};
 pub use super::parser::ast::{JoinKind, SetOp};
 use super::settings::Isolation;
 use crate::catalog::{TableDef, TableSchema, ViewDef};
@@ -151,6 +152,9 @@ pub enum Plan {
     Nothing(&'static str),
     /// TRUNCATE: one DELETE of every row per table.
     Truncate(Vec<Plan>),
+    /// COPY, run by [`Session::start_copy`](crate::Session::start_copy) with the data the
+    /// client streams (or receives).
+    Copy(Box<CopyPlan>),
     /// The plan of a statement, printed (and with ANALYZE, run and measured).
     Explain {
         analyze: bool,
@@ -173,6 +177,33 @@ pub struct JoinedTarget {
 pub struct CheckPlan {
     pub name: String,
     pub expr: BoundExpr,
+}
+
+/// What COPY does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CopyPlan {
+    /// Rows from the client into a table, in batches of INSERTs.
+    From {
+        target: InsertTarget,
+        format: CopyFormat,
+    },
+    /// A query's rows to the client.
+    To {
+        query: Box<SelectPlan>,
+        format: CopyFormat,
+    },
+}
+
+/// An INSERT without its rows: the table, the columns each input row fills (with their
+/// names and types) and what the other columns get.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InsertTarget {
+    pub table: String,
+    pub columns: Vec<(usize, String, DataType)>,
+    /// A whole row of defaults, into which each input row's values go.
+    pub defaults: Vec<BoundExpr>,
+    pub serial: Vec<usize>,
+    pub checks: Vec<CheckPlan>,
 }
 
 /// The rows an INSERT writes, each a whole row in table column order.
@@ -504,6 +535,18 @@ pub fn plan(statement: &Statement, catalog: &dyn Catalog) -> Result<Plan> {
             Ok(Plan::Truncate(plans))
         }
         Statement::Insert(insert) => modify::insert(insert, catalog),
+        Statement::Copy(Copy::From {
+            table,
+            columns,
+            options,
+        }) => Ok(Plan::Copy(Box::new(CopyPlan::From {
+            target: modify::insert_target(table, columns, catalog)?,
+            format: options.format()?,
+        }))),
+        Statement::Copy(Copy::To { query, options }) => Ok(Plan::Copy(Box::new(CopyPlan::To {
+            query: Box::new(select::select(query, catalog)?),
+            format: options.format()?,
+        }))),
         Statement::Select(select) => {
             select::select(select, catalog).map(|p| Plan::Select(Box::new(p)))
         }
@@ -885,6 +928,19 @@ impl Plan {
                 }
             }
             Plan::Explain { plan, .. } => plan.visit_exprs_mut(f),
+            Plan::Copy(copy) => match &mut **copy {
+                CopyPlan::From { target, .. } => {
+                    target.defaults.iter_mut().for_each(|e| e.visit_mut(f));
+                    target.checks.iter_mut().for_each(|c| c.expr.visit_mut(f));
+                }
+                CopyPlan::To { query, .. } => {
+                    let mut nested = Plan::Select(query.clone());
+                    nested.visit_exprs_mut(f);
+                    if let Plan::Select(q) = nested {
+                        *query = q;
+                    }
+                }
+            },
             _ => {}
         }
     }

@@ -12,33 +12,62 @@ use super::expr::{Relation, Scope, assign, bind};
 use super::join::{FromTree, all_inner, from_tree, source as join_source};
 use super::select::bind_items;
 use super::{
-    Catalog, ConflictPlan, ConflictUpdatePlan, InsertRows, JoinedTarget, Plan, Returning,
-    TableSource, access_path, covered_by_key, table, where_clause,
+    Catalog, ConflictPlan, ConflictUpdatePlan, InsertRows, InsertTarget, JoinedTarget, Plan,
+    Returning, TableSource, access_path, covered_by_key, table, where_clause,
 };
 use crate::catalog::{Generated, TableSchema};
 use crate::mvcc::Direction;
 use crate::types::Value;
 use crate::{Error, Result};
 
+/// The columns an INSERT's (or COPY's) rows fill: those named, or all in table order.
+fn target_columns(schema: &TableSchema, columns: &[Ident]) -> Result<Vec<usize>> {
+    if columns.is_empty() {
+        return Ok((0..schema.columns.len())
+            .filter(|&i| !schema.columns[i].dropped)
+            .collect());
+    }
+    let mut targets = Vec::with_capacity(columns.len());
+    for column in columns {
+        let position = schema
+            .column_position(&column.name)
+            .map_err(|e| e.at(column.position))?;
+        if targets.contains(&position) {
+            return Err(Error::DuplicateColumn(column.name.clone()).at(column.position));
+        }
+        targets.push(position);
+    }
+    Ok(targets)
+}
+
+/// COPY FROM's target: an INSERT into `columns` of `table` whose rows come later.
+pub fn insert_target(
+    table_name: &Ident,
+    columns: &[Ident],
+    catalog: &dyn Catalog,
+) -> Result<InsertTarget> {
+    let schema = table(catalog, table_name)?;
+    let targets = target_columns(&schema, columns)?;
+    let (defaults, mut serial) = defaults(&schema)?;
+    serial.retain(|c| !targets.contains(c));
+    Ok(InsertTarget {
+        table: schema.name.clone(),
+        columns: targets
+            .iter()
+            .map(|&i| {
+                let column = &schema.columns[i];
+                (i, column.name.clone(), column.data_type)
+            })
+            .collect(),
+        defaults,
+        serial,
+        checks: checks(&schema)?,
+    })
+}
+
 pub fn insert(insert: &Insert, catalog: &dyn Catalog) -> Result<Plan> {
     let schema = table(catalog, &insert.table)?;
-    let targets: Vec<usize> = if insert.columns.is_empty() {
-        (0..schema.columns.len())
-            .filter(|&i| !schema.columns[i].dropped)
-            .collect()
-    } else {
-        let mut targets = Vec::with_capacity(insert.columns.len());
-        for column in &insert.columns {
-            let position = schema
-                .column_position(&column.name)
-                .map_err(|e| e.at(column.position))?;
-            if targets.contains(&position) {
-                return Err(Error::DuplicateColumn(column.name.clone()).at(column.position));
-            }
-            targets.push(position);
-        }
-        targets
-    };
+    let targets = target_columns(&schema, &insert.columns)?;
     let mut query = match &insert.source {
         InsertSource::Query(select) => Some(super::select::select(select, catalog)?),
         InsertSource::Values(_) => None,
