@@ -416,6 +416,13 @@ mod tests {
         assert_eq!(err.sqlstate(), "0A000");
         let err = session.execute("COPY t FROM '/etc/passwd'").unwrap_err();
         assert_eq!(err.sqlstate(), "0A000");
+        // PostgreSQL's other boolean spellings (pgbench sends `freeze on`).
+        for sql in [
+            "COPY t FROM STDIN WITH (FREEZE on)",
+            "copy t from stdin with (format csv, header 1, freeze off)",
+        ] {
+            assert!(session.prepare(sql).unwrap().is_copy(), "{sql}");
+        }
         let err = session.prepare("COPY nope FROM STDIN").unwrap_err();
         assert_eq!(err.sqlstate(), "42P01");
     }

@@ -353,6 +353,8 @@ fn utility_name(plan: &Plan) -> &'static str {
         Plan::Release(_) => "RELEASE SAVEPOINT",
         Plan::Truncate(_) => "TRUNCATE",
         Plan::Copy(_) => "COPY",
+        Plan::Maintenance { vacuum: true } => "VACUUM",
+        Plan::Maintenance { vacuum: false } => "ANALYZE",
         Plan::Nothing(tag) => tag,
         _ => "EXPLAIN",
     }

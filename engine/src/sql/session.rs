@@ -294,6 +294,14 @@ impl Session {
                 }))
             }
             Plan::Nothing(tag) => Ok(QueryResult::command(*tag)),
+            Plan::Maintenance { vacuum: true } if self.block.is_some() => Err(
+                Error::ActiveTransaction("VACUUM cannot run inside a transaction block"),
+            ),
+            Plan::Maintenance { vacuum } => Ok(QueryResult::command(if *vacuum {
+                "VACUUM"
+            } else {
+                "ANALYZE"
+            })),
             Plan::Copy(_) => Err(Error::NotSupported(
                 "COPY FROM STDIN and TO STDOUT need a client's copy protocol (psql's \\copy, \
                  a driver's copy API) and must be the only statement of their query"

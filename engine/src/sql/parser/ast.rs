@@ -77,6 +77,11 @@ pub enum Statement {
     },
     /// `TRUNCATE t, …`: deletes every row, transactionally.
     Truncate(Vec<Ident>),
+    /// `VACUUM` (`vacuum`) or `ANALYZE` of some tables (none: all).
+    Maintenance {
+        vacuum: bool,
+        tables: Vec<Ident>,
+    },
     /// `COPY t [(columns)] FROM STDIN` or `COPY {t [(columns)] | (query)} TO STDOUT`.
     Copy(Copy),
     /// `EXPLAIN [ANALYZE] statement`, or `EXPLAIN (ANALYZE, TIMING OFF) statement`.

@@ -16,9 +16,179 @@ use crate::{Error, Result};
 
 /// Parses `sql` (one or more statements separated by `;`).
 pub fn parse(sql: &str) -> Result<Vec<Statement>> {
-    let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| syntax(sql, e))?;
+    if let Some(statement) = maintenance(sql)? {
+        return Ok(vec![statement]);
+    }
+    let statements = match Parser::parse_sql(&PostgreSqlDialect {}, sql) {
+        Ok(statements) => statements,
+        Err(e) => {
+            // COPY's boolean options may be written `on`/`off`/`1`/`0` (pgbench sends
+            // `freeze on`), which sqlparser does not take; such text is retried spelled
+            // TRUE/FALSE, and any other error is reported against the original text.
+            if let Some(respelled) = copy_booleans_respelled(sql) {
+                if let Ok(statements) = Parser::parse_sql(&PostgreSqlDialect {}, &respelled) {
+                    let translator = Translator { sql: &respelled };
+                    return statements.iter().map(|s| translator.statement(s)).collect();
+                }
+            }
+            return Err(syntax(sql, e));
+        }
+    };
     let translator = Translator { sql };
     statements.iter().map(|s| translator.statement(s)).collect()
+}
+
+/// `VACUUM [(options)] [FULL] [FREEZE] [VERBOSE] [ANALYZE] [table [(columns)], …]` and
+/// `ANALYZE [VERBOSE] [table [(columns)], …]`, which sqlparser does not read; `None` for any
+/// other statement.
+fn maintenance(sql: &str) -> Result<Option<Statement>> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let first: String = sql
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_alphabetic)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let vacuum = match first.as_str() {
+        "vacuum" => true,
+        "analyze" | "analyse" => false,
+        _ => return Ok(None),
+    };
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize_with_location()
+        .map_err(|e| Error::Syntax(e.to_string()))?;
+    let mut tokens = tokens
+        .into_iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .peekable();
+    tokens.next(); // VACUUM or ANALYZE
+    let unexpected = |token: Option<&sqlparser::tokenizer::TokenWithSpan>| -> Error {
+        match token {
+            Some(t) => Error::Syntax(format!("syntax error at or near \"{}\"", t.token))
+                .at(offset(sql, t.span.start).unwrap_or(0)),
+            None => Error::Syntax("syntax error at end of input".into()),
+        }
+    };
+    // Options in parentheses, then the old-style keywords.
+    if tokens.peek().is_some_and(|t| t.token == Token::LParen) {
+        for t in tokens.by_ref() {
+            if t.token == Token::RParen {
+                break;
+            }
+        }
+    }
+    let keywords: &[&str] = if vacuum {
+        &["full", "freeze", "verbose", "analyze", "analyse"]
+    } else {
+        &["verbose"]
+    };
+    while let Some(t) = tokens.peek() {
+        match &t.token {
+            Token::Word(w)
+                if w.quote_style.is_none()
+                    && keywords.contains(&w.value.to_ascii_lowercase().as_str()) =>
+            {
+                tokens.next();
+            }
+            _ => break,
+        }
+    }
+    let translator = Translator { sql };
+    let mut tables = Vec::new();
+    loop {
+        let Some(t) = tokens.next() else { break };
+        let mut name = match &t.token {
+            Token::SemiColon if tokens.peek().is_none() => break,
+            Token::Word(w) => translator.ident(&sp::Ident {
+                value: w.value.clone(),
+                quote_style: w.quote_style,
+                span: t.span,
+            }),
+            _ => return Err(unexpected(Some(&t))),
+        };
+        // `public.t`.
+        if tokens.peek().is_some_and(|t| t.token == Token::Period) {
+            if !name.name.eq_ignore_ascii_case("public") {
+                return Err(
+                    Error::NotSupported(format!("the schema {}", name.name)).at(name.position)
+                );
+            }
+            tokens.next();
+            match tokens.next() {
+                Some(t) => match &t.token {
+                    Token::Word(w) => {
+                        name = translator.ident(&sp::Ident {
+                            value: w.value.clone(),
+                            quote_style: w.quote_style,
+                            span: t.span,
+                        });
+                    }
+                    _ => return Err(unexpected(Some(&t))),
+                },
+                None => return Err(unexpected(None)),
+            }
+        }
+        tables.push(name);
+        // A column list is accepted (there are no per-column statistics to gather).
+        if tokens.peek().is_some_and(|t| t.token == Token::LParen) {
+            for t in tokens.by_ref() {
+                if t.token == Token::RParen {
+                    break;
+                }
+            }
+        }
+        match tokens.next() {
+            None => break,
+            Some(t) if t.token == Token::Comma => {}
+            Some(t) if t.token == Token::SemiColon && tokens.peek().is_none() => break,
+            other => return Err(unexpected(other.as_ref())),
+        }
+    }
+    Ok(Some(Statement::Maintenance { vacuum, tables }))
+}
+
+/// `sql` with the values of COPY's FREEZE and HEADER options spelled TRUE/FALSE, if it has
+/// any spelled otherwise.
+fn copy_booleans_respelled(sql: &str) -> Option<String> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
+    let mut changed = false;
+    let mut previous_word: Option<String> = None;
+    let mut out = String::with_capacity(sql.len());
+    for token in &tokens {
+        let after_option = previous_word
+            .as_deref()
+            .is_some_and(|w| w.eq_ignore_ascii_case("freeze") || w.eq_ignore_ascii_case("header"));
+        let text = match token {
+            Token::Whitespace(_) => {
+                out.push_str(&token.to_string());
+                continue;
+            }
+            Token::Word(w) if after_option && w.quote_style.is_none() => {
+                match w.value.to_ascii_lowercase().as_str() {
+                    "on" | "yes" => Some("TRUE"),
+                    "off" | "no" => Some("FALSE"),
+                    _ => None,
+                }
+            }
+            Token::Number(n, _) if after_option && (n == "1" || n == "0") => {
+                Some(if n == "1" { "TRUE" } else { "FALSE" })
+            }
+            _ => None,
+        };
+        previous_word = match token {
+            Token::Word(w) if w.quote_style.is_none() => Some(w.value.clone()),
+            _ => None,
+        };
+        match text {
+            Some(text) => {
+                changed = true;
+                out.push_str(text);
+            }
+            None => out.push_str(&token.to_string()),
+        }
+    }
+    changed.then_some(out)
 }
 
 /// Parses one expression (a stored DEFAULT or CHECK).

@@ -152,6 +152,12 @@ pub enum Plan {
     Nothing(&'static str),
     /// TRUNCATE: one DELETE of every row per table.
     Truncate(Vec<Plan>),
+    /// VACUUM or ANALYZE (`vacuum` false): nothing to do once the tables are checked, since
+    /// old row versions are reclaimed as soon as no snapshot reads them (at every commit)
+    /// and the planner keeps no statistics.
+    Maintenance {
+        vacuum: bool,
+    },
     /// COPY, run by [`Session::start_copy`](crate::Session::start_copy) with the data the
     /// client streams (or receives).
     Copy(Box<CopyPlan>),
@@ -535,6 +541,12 @@ pub fn plan(statement: &Statement, catalog: &dyn Catalog) -> Result<Plan> {
             Ok(Plan::Truncate(plans))
         }
         Statement::Insert(insert) => modify::insert(insert, catalog),
+        Statement::Maintenance { vacuum, tables } => {
+            for name in tables {
+                table(catalog, name)?;
+            }
+            Ok(Plan::Maintenance { vacuum: *vacuum })
+        }
         Statement::Copy(Copy::From {
             table,
             columns,
