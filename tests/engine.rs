@@ -642,6 +642,10 @@ fn sql_catalog_objects_survive_reopen(kind: StorageKind) {
             "INSERT INTO t (n, gone) VALUES (1, 'x'), (2, 'y')",
             "ALTER TABLE t DROP COLUMN gone",
             "CREATE VIEW doubled AS SELECT id, n * 2 AS twice FROM t",
+            "CREATE TABLE keyed (k INT, v TEXT)",
+            "CREATE INDEX keyed_v ON keyed (v)",
+            "INSERT INTO keyed VALUES (20, 'b'), (10, 'a')",
+            "ALTER TABLE keyed ADD PRIMARY KEY (k)",
         ] {
             db.session().execute(sql).unwrap();
         }
@@ -671,6 +675,20 @@ fn sql_catalog_objects_survive_reopen(kind: StorageKind) {
     assert_eq!(names, ["id", "n", "at"]);
     let stamped = run(&db, "SELECT count(*) FROM t WHERE at IS NOT NULL");
     assert_eq!(stamped, [vec![Value::Int(3)]]);
+    // The primary key added by ALTER TABLE, and the index rebuilt with it.
+    assert_eq!(
+        run(&db, "SELECT v FROM keyed WHERE k = 20"),
+        [vec![Value::from("b")]]
+    );
+    assert_eq!(
+        run(&db, "SELECT k FROM keyed WHERE v = 'a'"),
+        [vec![Value::Int(10)]]
+    );
+    let error = db
+        .session()
+        .execute("INSERT INTO keyed VALUES (10, 'c')")
+        .unwrap_err();
+    assert_eq!(error.sqlstate(), "23505");
 }
 
 fn garbage_is_collected(kind: StorageKind) {

@@ -33,6 +33,9 @@ pub enum TableChange {
         to: String,
     },
     RenameTo(String),
+    /// Gives a table that has a hidden row id a primary key on these columns: the table is
+    /// rebuilt under a new id with its rows keyed (and its learned index trained) on them.
+    AddPrimaryKey(Vec<String>),
 }
 
 /// How to open a database.
@@ -441,6 +444,9 @@ impl Database {
     /// default, without being rewritten), drops one (it stays in stored rows, unseen), renames
     /// a column, or renames the table.
     pub fn alter_table(&self, table: &str, change: TableChange) -> Result<()> {
+        if let TableChange::AddPrimaryKey(columns) = &change {
+            return self.add_primary_key(table, columns);
+        }
         let shared = &*self.shared;
         let _commit = lock(&shared.commit_lock);
         shared.clock.check_healthy()?;
@@ -485,6 +491,7 @@ impl Database {
                 schema.columns[position].name = to.clone();
             }
             TableChange::RenameTo(name) => schema.name = name.clone(),
+            TableChange::AddPrimaryKey(_) => unreachable!("handled by add_primary_key"),
             TableChange::DropColumn { name, checks } => {
                 let position = schema.column_position(name)?;
                 if schema.primary_key.contains(&position) {
@@ -523,6 +530,98 @@ impl Database {
         state
             .indexes
             .retain(|i| !dropped_indexes.contains(&i.schema.id));
+        Ok(())
+    }
+
+    /// `ALTER TABLE … ADD PRIMARY KEY`: rewrites the table (rows and secondary-index entries)
+    /// under new object ids in one storage batch, then loads it like a table at open.
+    /// Transactions that still read or write the old table meet it dropped (42P01), as after
+    /// DROP TABLE. Fails with 23502 for a NULL and 23505 for a duplicate in the key columns.
+    fn add_primary_key(&self, table: &str, columns: &[String]) -> Result<()> {
+        let shared = &*self.shared;
+        let _commit = lock(&shared.commit_lock);
+        shared.clock.check_healthy()?;
+        let mut tables = write(&shared.tables);
+        let old = tables
+            .by_name
+            .get(table)
+            .cloned()
+            .ok_or_else(|| Error::UndefinedTable(table.to_string()))?;
+        let state = write(&old.state);
+        let mut schema = TableSchema::clone(&state.schema);
+        if !schema.primary_key.is_empty() {
+            return Err(Error::InvalidDefinition(format!(
+                "multiple primary keys for table \"{table}\" are not allowed"
+            )));
+        }
+        let positions = schema.column_positions(columns)?;
+        let id = tables.next_id;
+        schema.id = id;
+        for (k, index) in schema.indexes.iter_mut().enumerate() {
+            index.id = id + 1 + k as ObjectId;
+        }
+        let next_id = id + 1 + schema.indexes.len() as ObjectId;
+        for &position in &positions {
+            schema.columns[position].nullable = false;
+        }
+        schema.primary_key = positions.clone();
+        // An empty table of the new shape computes the new keys and index entries.
+        let shape = Table::create(schema.clone(), 0);
+        let new_state = read(&shape.state);
+        let mut batch = WriteBatch::new();
+        batch.delete(Key::Table(old.id).encode());
+        for index in &state.indexes {
+            for entry in scan_prefix(
+                &*shared.storage,
+                &KeyPrefix::IndexEntries(index.schema.id).encode(),
+            )? {
+                batch.delete(entry?.0);
+            }
+        }
+        let mut keys = std::collections::HashSet::new();
+        let mut duplicate = None;
+        for entry in scan_prefix(&*shared.storage, &KeyPrefix::Rows(old.id).encode())? {
+            let (key, value) = entry?;
+            batch.delete(key);
+            let row = decode_row(&state.types, &state.missing, &value)?;
+            if let Some(&column) = positions.iter().find(|&&c| row[c].is_null()) {
+                return Err(Error::NotNullViolation {
+                    table: schema.name.clone(),
+                    column: schema.columns[column].name.clone(),
+                });
+            }
+            let pk = new_state.key_of(&row);
+            let encoded = pk.encode();
+            // As in PostgreSQL, a NULL anywhere is reported before a duplicate.
+            if !keys.insert(encoded.clone()) && duplicate.is_none() {
+                duplicate = Some(unique_violation(&schema, &positions, &row));
+            }
+            for index in &new_state.indexes {
+                let entry_key = index.entry_key(&row, &pk);
+                batch.put(
+                    Key::IndexEntry(index.schema.id, &entry_key).encode(),
+                    Vec::new(),
+                );
+            }
+            batch.put(Key::Row(id, &encoded).encode(), value);
+        }
+        if let Some(duplicate) = duplicate {
+            return Err(duplicate);
+        }
+        batch.put(Key::Table(id).encode(), schema.encode()?);
+        batch.put(
+            Key::Meta(NEXT_OBJECT_ID).encode(),
+            next_id.to_be_bytes().to_vec(),
+        );
+        drop(new_state);
+        shared.storage.write(batch, true)?;
+        old.dropped.store(true, Ordering::Release);
+        drop(state);
+        shared.catalog_version.fetch_add(1, Ordering::Release);
+        tables.next_id = next_id;
+        shared.cache.forget_table(old.id);
+        let rebuilt = Table::load(&*shared.storage, schema)?;
+        tables.by_name.insert(table.to_string(), Arc::new(rebuilt));
         Ok(())
     }
 

@@ -107,6 +107,13 @@ pub enum AlterTable {
         to: Ident,
     },
     RenameTo(Ident),
+    /// `ADD [CONSTRAINT name] PRIMARY KEY (columns)` (the key is always named `table_pkey`).
+    AddPrimaryKey(Vec<Ident>),
+    /// `ADD [CONSTRAINT name] UNIQUE (columns)`: a unique index.
+    AddUnique {
+        name: Option<Ident>,
+        columns: Vec<Ident>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

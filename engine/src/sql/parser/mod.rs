@@ -95,8 +95,7 @@ fn maintenance(sql: &str) -> Result<Option<Statement>> {
     }
     let translator = Translator { sql };
     let mut tables = Vec::new();
-    loop {
-        let Some(t) = tokens.next() else { break };
+    while let Some(t) = tokens.next() {
         let mut name = match &t.token {
             Token::SemiColon if tokens.peek().is_none() => break,
             Token::Word(w) => translator.ident(&sp::Ident {
@@ -648,14 +647,7 @@ impl Translator<'_> {
         let mut unique = Vec::new();
         let mut checks = Vec::new();
         for constraint in &create.constraints {
-            let names = |cols: &[sp::IndexColumn]| -> Result<Vec<Ident>> {
-                cols.iter()
-                    .map(|c| match &c.column.expr {
-                        sp::Expr::Identifier(ident) => Ok(self.ident(ident)),
-                        other => Err(self.unsupported("a constraint on an expression", other)),
-                    })
-                    .collect()
-            };
+            let names = |cols: &[sp::IndexColumn]| self.constraint_columns(cols);
             match constraint {
                 sp::TableConstraint::PrimaryKey(pk) => {
                     if primary_key.is_some() {
@@ -746,6 +738,17 @@ impl Translator<'_> {
         Ok(def)
     }
 
+    /// The columns of a PRIMARY KEY or UNIQUE constraint.
+    fn constraint_columns(&self, columns: &[sp::IndexColumn]) -> Result<Vec<Ident>> {
+        columns
+            .iter()
+            .map(|c| match &c.column.expr {
+                sp::Expr::Identifier(ident) => Ok(self.ident(ident)),
+                other => Err(self.unsupported("a constraint on an expression", other)),
+            })
+            .collect()
+    }
+
     fn alter_table(&self, alter: &sp::AlterTable, statement: &sp::Statement) -> Result<Statement> {
         let table = self.object_name(&alter.name)?;
         let [operation] = alter.operations.as_slice() else {
@@ -780,6 +783,17 @@ impl Translator<'_> {
             sp::AlterTableOperation::RenameTable {
                 table_name: sp::RenameTableNameKind::To(name) | sp::RenameTableNameKind::As(name),
             } => AlterTable::RenameTo(self.object_name(name)?),
+            sp::AlterTableOperation::AddConstraint {
+                constraint: sp::TableConstraint::PrimaryKey(pk),
+                not_valid: false,
+            } => AlterTable::AddPrimaryKey(self.constraint_columns(&pk.columns)?),
+            sp::AlterTableOperation::AddConstraint {
+                constraint: sp::TableConstraint::Unique(unique),
+                not_valid: false,
+            } => AlterTable::AddUnique {
+                name: unique.name.as_ref().map(|n| self.ident(n)),
+                columns: self.constraint_columns(&unique.columns)?,
+            },
             other => {
                 return Err(self.unsupported(&format!("ALTER TABLE … {other}"), statement));
             }

@@ -122,6 +122,35 @@ fn column_def(column: &ColumnDef) -> Result<Column> {
 /// ALTER TABLE: one change.
 pub fn alter_table(table: &Ident, change: &AlterTable, catalog: &dyn Catalog) -> Result<Plan> {
     let change = match change {
+        AlterTable::AddPrimaryKey(columns) | AlterTable::AddUnique { columns, .. } => {
+            let schema = catalog
+                .table(&table.name)
+                .map_err(|e| e.at(table.position))?;
+            for column in columns {
+                schema
+                    .column_position(&column.name)
+                    .map_err(|e| e.at(column.position))?;
+            }
+            let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+            if let AlterTable::AddUnique { name, .. } = change {
+                // PostgreSQL's name for an unnamed constraint: table_columns_key.
+                let name = name.as_ref().map_or_else(
+                    || format!("{}_{}_key", schema.name, names.join("_")),
+                    |n| n.name.clone(),
+                );
+                return Ok(Plan::CreateIndex {
+                    name,
+                    table: schema.name.clone(),
+                    columns: names,
+                    unique: true,
+                    if_not_exists: false,
+                });
+            }
+            if !schema.primary_key.is_empty() {
+                return Err(multiple_keys(&schema.name).at(table.position));
+            }
+            TableChange::AddPrimaryKey(names)
+        }
         AlterTable::DropColumn { name, if_exists } => {
             let schema = catalog
                 .table(&table.name)
