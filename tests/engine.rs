@@ -646,6 +646,7 @@ fn sql_catalog_objects_survive_reopen(kind: StorageKind) {
             "CREATE INDEX keyed_v ON keyed (v)",
             "INSERT INTO keyed VALUES (20, 'b'), (10, 'a')",
             "ALTER TABLE keyed ADD PRIMARY KEY (k)",
+            "CREATE USER kept WITH PASSWORD 'pw'",
         ] {
             db.session().execute(sql).unwrap();
         }
@@ -689,6 +690,10 @@ fn sql_catalog_objects_survive_reopen(kind: StorageKind) {
         .execute("INSERT INTO keyed VALUES (10, 'c')")
         .unwrap_err();
     assert_eq!(error.sqlstate(), "23505");
+    let role = db.role("kept").unwrap();
+    assert!(role.login && !role.superuser);
+    let verifier = omendb::auth::ScramVerifier::parse(&role.verifier.unwrap()).unwrap();
+    assert!(verifier.verify("pw"));
 }
 
 fn garbage_is_collected(kind: StorageKind) {

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::alex::{AlexStats, MemoryUsage};
+use crate::auth::Role;
 use crate::cache::{CacheStats, RowCache};
 use crate::catalog::{self, NEXT_OBJECT_ID, ObjectId, TableDef, TableSchema, ViewDef};
 use crate::encoding::decode_row;
@@ -122,6 +123,7 @@ pub(crate) struct Shared {
 pub(crate) struct Tables {
     pub by_name: HashMap<String, Arc<Table>, foldhash::fast::RandomState>,
     pub views: BTreeMap<String, Arc<ViewDef>>,
+    pub roles: BTreeMap<String, Role>,
     next_id: ObjectId,
 }
 
@@ -215,6 +217,12 @@ impl Database {
                 .into_iter()
                 .map(|view| (view.name.clone(), Arc::new(view)))
                 .collect(),
+            roles: scan_prefix(&*storage, &KeyPrefix::Roles.encode())?
+                .map(|entry| {
+                    let role = Role::decode(&entry?.1)?;
+                    Ok((role.name.clone(), role))
+                })
+                .collect::<Result<_>>()?,
             next_id,
         };
         for schema in schemas {
@@ -661,6 +669,68 @@ impl Database {
         let table = self.shared.table(name)?;
         let schema = read(&table.state).schema.clone();
         Ok(schema)
+    }
+
+    /// Creates a role, durably (42710 if one of that name exists).
+    pub fn create_role(&self, role: Role) -> Result<()> {
+        let shared = &*self.shared;
+        let _commit = lock(&shared.commit_lock);
+        shared.clock.check_healthy()?;
+        let mut tables = write(&shared.tables);
+        if tables.roles.contains_key(&role.name) {
+            return Err(Error::DuplicateRole(role.name));
+        }
+        let mut batch = WriteBatch::new();
+        batch.put(Key::Role(&role.name).encode(), role.encode()?);
+        shared.storage.write(batch, true)?;
+        tables.roles.insert(role.name.clone(), role);
+        Ok(())
+    }
+
+    /// Changes a role with `change`, durably (42704 if there is none of that name).
+    pub fn alter_role(&self, name: &str, change: impl FnOnce(&mut Role)) -> Result<()> {
+        let shared = &*self.shared;
+        let _commit = lock(&shared.commit_lock);
+        shared.clock.check_healthy()?;
+        let mut tables = write(&shared.tables);
+        let mut role = tables
+            .roles
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::UndefinedRole(name.to_string()))?;
+        change(&mut role);
+        role.name = name.to_string();
+        let mut batch = WriteBatch::new();
+        batch.put(Key::Role(name).encode(), role.encode()?);
+        shared.storage.write(batch, true)?;
+        tables.roles.insert(name.to_string(), role);
+        Ok(())
+    }
+
+    /// Drops a role, durably.
+    pub fn drop_role(&self, name: &str) -> Result<()> {
+        let shared = &*self.shared;
+        let _commit = lock(&shared.commit_lock);
+        shared.clock.check_healthy()?;
+        let mut tables = write(&shared.tables);
+        if !tables.roles.contains_key(name) {
+            return Err(Error::UndefinedRole(name.to_string()));
+        }
+        let mut batch = WriteBatch::new();
+        batch.delete(Key::Role(name).encode());
+        shared.storage.write(batch, true)?;
+        tables.roles.remove(name);
+        Ok(())
+    }
+
+    /// A role by name.
+    pub fn role(&self, name: &str) -> Option<Role> {
+        read(&self.shared.tables).roles.get(name).cloned()
+    }
+
+    /// Every role, by name.
+    pub fn roles(&self) -> Vec<Role> {
+        read(&self.shared.tables).roles.values().cloned().collect()
     }
 
     /// The names of all tables, sorted.

@@ -148,6 +148,16 @@ pub enum Error {
     /// COPY data that does not fit the format (a missing or extra column, an open quote).
     #[error("{0}")]
     BadCopyData(String),
+    #[error("role \"{0}\" already exists")]
+    DuplicateRole(String),
+    #[error("role \"{0}\" does not exist")]
+    UndefinedRole(String),
+    /// The object is in use (the current user, for DROP ROLE).
+    #[error("{0}")]
+    ObjectInUse(String),
+    /// The session's role may not do this.
+    #[error("permission denied: {0}")]
+    InsufficientPrivilege(String),
     /// The client abandoned a COPY FROM STDIN.
     #[error("COPY from stdin failed: {0}")]
     CopyFailed(String),
@@ -218,6 +228,10 @@ impl Error {
             Error::UndefinedSavepoint(_) => "3B001",
             Error::At { error, .. } | Error::Copy { error, .. } => error.sqlstate(),
             Error::BadCopyData(_) => "22P04",
+            Error::DuplicateRole(_) => "42710",
+            Error::UndefinedRole(_) => "42704",
+            Error::InsufficientPrivilege(_) => "42501",
+            Error::ObjectInUse(_) => "55006",
             Error::CopyFailed(_) => "57014",
             Error::InvalidEncoding(_) => "22021",
             Error::QueryCanceled(_) => "57014",

@@ -5,6 +5,8 @@
 
 /// The multi-level ALEX learned index, the primary index of every table.
 pub mod alex;
+/// Roles and SCRAM-SHA-256 password verifiers.
+pub mod auth;
 /// The LRU cache of decoded rows.
 pub mod cache;
 /// Table and index schemas, persisted in storage.

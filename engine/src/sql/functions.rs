@@ -11,6 +11,20 @@ use super::temporal;
 use crate::types::{DataType, Decimal, Value, json_typeof};
 use crate::{Error, Result};
 
+/// `current_user` of a session that has none set (the embedded engine).
+pub const DEFAULT_USER: &str = "omendb";
+
+thread_local! {
+    /// The role of the session whose statement runs on this thread (`current_user`).
+    static SESSION_USER: std::cell::RefCell<Option<std::sync::Arc<str>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Sets what `current_user` returns for the statements run next on this thread.
+pub fn set_session_user(user: Option<std::sync::Arc<str>>) {
+    SESSION_USER.set(user);
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScalarFunc {
     Coalesce,
@@ -69,6 +83,7 @@ pub enum ScalarFunc {
     /// `version()`: a PostgreSQL-style version string drivers can parse.
     Version,
     CurrentDatabase,
+    CurrentUser,
     CurrentSchema,
 }
 
@@ -182,6 +197,7 @@ impl ScalarFunc {
             "json_array_length" | "jsonb_array_length" => JsonArrayLength,
             "version" => Version,
             "current_database" | "current_catalog" => CurrentDatabase,
+            "current_user" | "session_user" | "user" | "current_role" => CurrentUser,
             "current_schema" => CurrentSchema,
             _ => return None,
         })
@@ -243,6 +259,7 @@ impl ScalarFunc {
             JsonArrayLength => "json_array_length",
             Version => "version",
             CurrentDatabase => "current_database",
+            CurrentUser => "current_user",
             CurrentSchema => "current_schema",
         }
     }
@@ -278,6 +295,8 @@ impl ScalarFunc {
                 | CurrentTime
                 | LocalTimestamp
                 | GenRandomUuid
+                // The session's, known when the statement runs.
+                | CurrentUser
         ) || self == Age
     }
 
@@ -342,7 +361,7 @@ impl ScalarFunc {
             GenRandomUuid => sig(&[], &[], None, Returns::Fixed(T::Uuid)),
             JsonTypeof => sig(&[Json], &[], None, Returns::Fixed(T::Text)),
             JsonArrayLength => sig(&[Json], &[], None, Returns::Fixed(T::Integer)),
-            Version | CurrentDatabase | CurrentSchema => {
+            Version | CurrentDatabase | CurrentSchema | CurrentUser => {
                 sig(&[], &[], None, Returns::Fixed(T::Text))
             }
         }
@@ -424,6 +443,11 @@ impl ScalarFunc {
             // One database and one schema.
             CurrentDatabase => return Ok(Value::Text("omendb".into())),
             CurrentSchema => return Ok(Value::Text("public".into())),
+            CurrentUser => {
+                return Ok(Value::Text(SESSION_USER.with_borrow(|user| {
+                    user.as_deref().unwrap_or(DEFAULT_USER).to_owned()
+                })));
+            }
             // Clock functions take no arguments.
             Now | StatementTimestamp | ClockTimestamp | CurrentDate | CurrentTime
             | LocalTimestamp => return temporal::call(self, &[]),
@@ -584,7 +608,7 @@ impl ScalarFunc {
             | LocalTimestamp | Extract | DatePart | DateTrunc | Age | MakeDate | MakeTime
             | MakeTimestamp | ToTimestamp => temporal::call(self, &values)?,
             Coalesce | NullIf | Greatest | Least | Concat | ConcatWs | Pi | Version
-            | CurrentDatabase | CurrentSchema => Value::Null,
+            | CurrentDatabase | CurrentSchema | CurrentUser => Value::Null,
         })
     }
 }

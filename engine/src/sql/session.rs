@@ -159,6 +159,7 @@ impl Session {
             return Err(Error::InFailedTransaction);
         }
         let _armed = interrupt::watch(&self.sql.cancel, self.sql.settings.statement_timeout);
+        super::functions::set_session_user(self.sql.user.clone());
         let result = make_plan(self).and_then(|(plan, facts)| {
             // The clock is read only for statements that use it. Without a host clock (a
             // wasm host that installed none) the clock functions fail when called.
@@ -176,6 +177,30 @@ impl Session {
             self.fail();
         }
         result
+    }
+
+    /// Sets the role this session runs as (the server does, after authenticating it): what
+    /// `current_user` returns, and whose privileges role management checks.
+    pub fn set_user(&mut self, name: &str) {
+        self.sql.user = Some(Arc::from(name));
+    }
+
+    /// The role this session runs as, if one was set.
+    pub fn user(&self) -> Option<&str> {
+        self.sql.user.as_deref()
+    }
+
+    /// Role management needs a superuser (or a session with no role: the embedded engine).
+    fn check_role_admin(&self, what: &str) -> Result<()> {
+        let Some(user) = self.sql.user.as_deref() else {
+            return Ok(());
+        };
+        match self.database().role(user) {
+            Some(role) if role.superuser => Ok(()),
+            _ => Err(Error::InsufficientPrivilege(format!(
+                "only superusers may {what}"
+            ))),
+        }
     }
 
     /// A handle that cancels this session's running statement from another thread.
@@ -294,6 +319,66 @@ impl Session {
                 }))
             }
             Plan::Nothing(tag) => Ok(QueryResult::command(*tag)),
+            Plan::CreateRole {
+                name,
+                if_not_exists,
+                options,
+            } => {
+                self.check_role_admin("create role")?;
+                if *if_not_exists && db.role(name).is_some() {
+                    return Ok(QueryResult::command("CREATE ROLE"));
+                }
+                let verifier = match &options.password {
+                    Some(Some(password)) => Some(crate::auth::verifier_for(password)?),
+                    _ => None,
+                };
+                db.create_role(crate::auth::Role {
+                    name: name.clone(),
+                    login: options.login.unwrap_or(false),
+                    superuser: options.superuser.unwrap_or(false),
+                    verifier,
+                })?;
+                Ok(QueryResult::command("CREATE ROLE"))
+            }
+            Plan::AlterRole { name, options } => {
+                // Anyone may change their own password; the rest is for superusers.
+                let own_password = self.sql.user.as_deref() == Some(name.as_str())
+                    && options.login.is_none()
+                    && options.superuser.is_none();
+                if !own_password {
+                    self.check_role_admin("alter role")?;
+                }
+                let verifier = match &options.password {
+                    Some(Some(password)) => Some(Some(crate::auth::verifier_for(password)?)),
+                    Some(None) => Some(None),
+                    None => None,
+                };
+                db.alter_role(name, |role| {
+                    if let Some(login) = options.login {
+                        role.login = login;
+                    }
+                    if let Some(superuser) = options.superuser {
+                        role.superuser = superuser;
+                    }
+                    if let Some(verifier) = verifier {
+                        role.verifier = verifier;
+                    }
+                })?;
+                Ok(QueryResult::command("ALTER ROLE"))
+            }
+            Plan::DropRole { names, if_exists } => {
+                self.check_role_admin("drop role")?;
+                for name in names {
+                    if self.sql.user.as_deref() == Some(name.as_str()) {
+                        return Err(Error::ObjectInUse("current user cannot be dropped".into()));
+                    }
+                    match db.drop_role(name) {
+                        Err(Error::UndefinedRole(_)) if *if_exists => {}
+                        other => other?,
+                    }
+                }
+                Ok(QueryResult::command("DROP ROLE"))
+            }
             Plan::Maintenance { vacuum: true } if self.block.is_some() => Err(
                 Error::ActiveTransaction("VACUUM cannot run inside a transaction block"),
             ),
@@ -523,6 +608,8 @@ pub struct SessionState {
     /// Whether the open block has run a query (its snapshot is then fixed under REPEATABLE READ).
     queried: bool,
     cancel: CancelHandle,
+    /// The role the session runs as (`current_user`).
+    user: Option<Arc<str>>,
 }
 
 fn result_columns(plan: &Plan) -> Arc<[OutputColumn]> {

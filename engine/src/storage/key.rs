@@ -13,6 +13,7 @@ use crate::catalog::ObjectId;
 const META: u8 = 0x01;
 const TABLE: u8 = 0x02;
 const VIEW: u8 = 0x03;
+const ROLE: u8 = 0x04;
 const ROW: u8 = 0x10;
 const INDEX_ENTRY: u8 = 0x11;
 
@@ -25,6 +26,8 @@ pub enum Key<'a> {
     Table(ObjectId),
     /// A view's definition, by name.
     View(&'a str),
+    /// A role (user), by name.
+    Role(&'a str),
     /// The newest committed version of a row, by encoded primary key.
     Row(ObjectId, &'a [u8]),
     /// A secondary-index entry: encoded indexed values followed by the encoded primary key.
@@ -37,6 +40,7 @@ pub enum KeyPrefix {
     Meta,
     Tables,
     Views,
+    Roles,
     Rows(ObjectId),
     IndexEntries(ObjectId),
 }
@@ -47,6 +51,7 @@ impl Key<'_> {
             Key::Meta(name) => tagged(META, None, name.as_bytes()),
             Key::Table(id) => tagged(TABLE, Some(id), &[]),
             Key::View(name) => tagged(VIEW, None, name.as_bytes()),
+            Key::Role(name) => tagged(ROLE, None, name.as_bytes()),
             Key::Row(table, pk) => tagged(ROW, Some(table), pk),
             Key::IndexEntry(index, key) => tagged(INDEX_ENTRY, Some(index), key),
         }
@@ -60,6 +65,7 @@ impl KeyPrefix {
             KeyPrefix::Meta => out.push(META),
             KeyPrefix::Tables => out.push(TABLE),
             KeyPrefix::Views => out.push(VIEW),
+            KeyPrefix::Roles => out.push(ROLE),
             KeyPrefix::Rows(table) => {
                 out.push(ROW);
                 out.extend(table.to_be_bytes());
@@ -76,6 +82,7 @@ impl KeyPrefix {
             KeyPrefix::Meta => vec![META],
             KeyPrefix::Tables => vec![TABLE],
             KeyPrefix::Views => vec![VIEW],
+            KeyPrefix::Roles => vec![ROLE],
             KeyPrefix::Rows(table) => tagged(ROW, Some(table), &[]),
             KeyPrefix::IndexEntries(index) => tagged(INDEX_ENTRY, Some(index), &[]),
         }
@@ -107,6 +114,7 @@ mod tests {
             (Key::Table(u32::MAX), KeyPrefix::Tables),
             (Key::View("v"), KeyPrefix::Views),
             (Key::View(""), KeyPrefix::Views),
+            (Key::Role("admin"), KeyPrefix::Roles),
             (Key::Row(7, &[0x20, 1]), KeyPrefix::Rows(7)),
             (Key::Row(7, &[]), KeyPrefix::Rows(7)),
             (Key::Row(8, &[0xFF]), KeyPrefix::Rows(8)),
@@ -120,6 +128,7 @@ mod tests {
             KeyPrefix::Meta,
             KeyPrefix::Tables,
             KeyPrefix::Views,
+            KeyPrefix::Roles,
             KeyPrefix::Rows(7),
             KeyPrefix::Rows(8),
             KeyPrefix::IndexEntries(7),

@@ -77,6 +77,21 @@ pub enum Statement {
     },
     /// `TRUNCATE t, …`: deletes every row, transactionally.
     Truncate(Vec<Ident>),
+    /// `CREATE ROLE`/`CREATE USER` (a user is a role that may log in).
+    CreateRole {
+        name: Ident,
+        if_not_exists: bool,
+        options: RoleOptions,
+    },
+    /// `ALTER ROLE`/`ALTER USER name [WITH] options`.
+    AlterRole {
+        name: Ident,
+        options: RoleOptions,
+    },
+    DropRole {
+        names: Vec<Ident>,
+        if_exists: bool,
+    },
     /// `VACUUM` (`vacuum`) or `ANALYZE` of some tables (none: all).
     Maintenance {
         vacuum: bool,
@@ -180,6 +195,16 @@ pub struct OnConflict {
 pub struct ConflictUpdate {
     pub assignments: Vec<(Ident, Expr)>,
     pub filter: Option<Expr>,
+}
+
+/// The options of CREATE/ALTER ROLE that OmenDB keeps; `None` leaves the default (or, for
+/// ALTER, the current value).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoleOptions {
+    pub login: Option<bool>,
+    pub superuser: Option<bool>,
+    /// `PASSWORD 'text'` (`Some(Some)`) or `PASSWORD NULL` (`Some(None)`).
+    pub password: Option<Option<String>>,
 }
 
 /// A COPY statement; copying a table out is copying `SELECT columns FROM t` out.

@@ -19,6 +19,17 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     if let Some(statement) = maintenance(sql)? {
         return Ok(vec![statement]);
     }
+    // sqlparser reads PostgreSQL's CREATE USER as another dialect's statement; it is
+    // CREATE ROLE … LOGIN, spelled with a word of the same length so positions hold.
+    if let Some((respelled, which)) = create_user_as_role(sql) {
+        let mut statements = parse(&respelled)?;
+        for i in which {
+            if let Some(Statement::CreateRole { options, .. }) = statements.get_mut(i) {
+                options.login.get_or_insert(true);
+            }
+        }
+        return Ok(statements);
+    }
     let statements = match Parser::parse_sql(&PostgreSqlDialect {}, sql) {
         Ok(statements) => statements,
         Err(e) => {
@@ -36,6 +47,53 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     };
     let translator = Translator { sql };
     statements.iter().map(|s| translator.statement(s)).collect()
+}
+
+/// `sql` with every statement's leading `CREATE USER` spelled `CREATE ROLE`, and which
+/// statements (by index) those were; `None` if there are none.
+fn create_user_as_role(sql: &str) -> Option<(String, Vec<usize>)> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    // A cheap test first: most statements never get tokenized twice.
+    if !sql
+        .as_bytes()
+        .windows(4)
+        .any(|w| w.eq_ignore_ascii_case(b"user"))
+    {
+        return None;
+    }
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize_with_location()
+        .ok()?;
+    let mut words = tokens
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .peekable();
+    let mut statement = 0;
+    let mut at_start = true;
+    let mut respelled = sql.to_owned();
+    let mut which = Vec::new();
+    let is_word = |t: &sqlparser::tokenizer::TokenWithSpan, word: &str| {
+        matches!(&t.token, Token::Word(w) if w.quote_style.is_none()
+            && w.value.eq_ignore_ascii_case(word))
+    };
+    while let Some(t) = words.next() {
+        if t.token == Token::SemiColon {
+            statement += 1;
+            at_start = true;
+            continue;
+        }
+        if at_start && is_word(t, "create") {
+            if let Some(user) = words.peek().filter(|u| is_word(u, "user")) {
+                // Character offset (1-based) to byte offset.
+                let at = offset(sql, user.span.start)?;
+                let byte = sql.char_indices().nth(at - 1)?.0;
+                respelled.replace_range(byte..byte + 4, "ROLE");
+                which.push(statement);
+            }
+        }
+        at_start = false;
+    }
+    (!which.is_empty()).then_some((respelled, which))
 }
 
 /// `VACUUM [(options)] [FULL] [FREEZE] [VERBOSE] [ANALYZE] [table [(columns)], …]` and
@@ -313,6 +371,27 @@ impl Translator<'_> {
                     if_not_exists: view.if_not_exists,
                 })
             }
+            sp::Statement::Drop {
+                object_type: sp::ObjectType::Role | sp::ObjectType::User,
+                if_exists,
+                names,
+                cascade: false,
+                ..
+            } => Ok(Statement::DropRole {
+                names: names
+                    .iter()
+                    .map(|n| self.object_name(n))
+                    .collect::<Result<_>>()?,
+                if_exists: *if_exists,
+            }),
+            sp::Statement::CreateRole(create) => self.create_role(create, statement),
+            sp::Statement::AlterRole {
+                name,
+                operation: sp::AlterRoleOperation::WithOptions { options },
+            } => Ok(Statement::AlterRole {
+                name: self.ident(name),
+                options: self.role_options(options, statement)?,
+            }),
             sp::Statement::Drop {
                 object_type,
                 if_exists,
@@ -736,6 +815,83 @@ impl Translator<'_> {
             }
         }
         Ok(def)
+    }
+
+    fn create_role(&self, create: &sp::CreateRole, statement: &sp::Statement) -> Result<Statement> {
+        let [name] = create.names.as_slice() else {
+            return Err(self.unsupported("several roles in one CREATE ROLE", statement));
+        };
+        let privileges = [
+            create.inherit,
+            create.bypassrls,
+            create.create_db,
+            create.create_role,
+            create.replication,
+        ];
+        if privileges.iter().any(Option::is_some) {
+            return Err(self.unsupported(
+                "the role options CREATEDB, CREATEROLE, INHERIT, REPLICATION and BYPASSRLS \
+                 (only superusers manage roles)",
+                statement,
+            ));
+        }
+        if create.connection_limit.is_some()
+            || create.valid_until.is_some()
+            || !create.in_role.is_empty()
+            || !create.in_group.is_empty()
+            || !create.role.is_empty()
+            || !create.user.is_empty()
+            || !create.admin.is_empty()
+            || create.authorization_owner.is_some()
+        {
+            return Err(self.unsupported(
+                "role memberships, CONNECTION LIMIT and VALID UNTIL",
+                statement,
+            ));
+        }
+        let mut options = Vec::new();
+        options.extend(create.login.map(sp::RoleOption::Login));
+        options.extend(create.superuser.map(sp::RoleOption::SuperUser));
+        options.extend(create.password.clone().map(sp::RoleOption::Password));
+        Ok(Statement::CreateRole {
+            name: self.object_name(name)?,
+            if_not_exists: create.if_not_exists,
+            options: self.role_options(&options, statement)?,
+        })
+    }
+
+    /// LOGIN, SUPERUSER and PASSWORD. The privileges OmenDB has no use for (CREATEDB,
+    /// CREATEROLE, INHERIT, REPLICATION, BYPASSRLS) are refused rather than ignored: only
+    /// superusers manage roles here.
+    fn role_options(
+        &self,
+        options: &[sp::RoleOption],
+        statement: &sp::Statement,
+    ) -> Result<RoleOptions> {
+        let mut parsed = RoleOptions::default();
+        for option in options {
+            match option {
+                sp::RoleOption::Login(login) => parsed.login = Some(*login),
+                sp::RoleOption::SuperUser(superuser) => parsed.superuser = Some(*superuser),
+                sp::RoleOption::Password(sp::Password::NullPassword) => {
+                    parsed.password = Some(None);
+                }
+                sp::RoleOption::Password(sp::Password::Password(expr)) => match expr {
+                    sp::Expr::Value(v) => match &v.value {
+                        sp::Value::SingleQuotedString(text) => {
+                            parsed.password = Some(Some(text.clone()));
+                        }
+                        sp::Value::Null => parsed.password = Some(None),
+                        _ => return Err(self.unsupported("a password that is not a string", expr)),
+                    },
+                    _ => return Err(self.unsupported("a password that is not a string", expr)),
+                },
+                other => {
+                    return Err(self.unsupported(&format!("the role option {other}"), statement));
+                }
+            }
+        }
+        Ok(parsed)
     }
 
     /// The columns of a PRIMARY KEY or UNIQUE constraint.

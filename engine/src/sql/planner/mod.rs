@@ -15,7 +15,7 @@ pub use self::expr::Scope;
 use super::aggregate::Aggregate;
 use super::copy::CopyFormat;
 use super::expr::BoundExpr;
-use super::parser::ast::{BinaryOp, Copy, Statement};
+use super::parser::ast::{BinaryOp, Copy, RoleOptions, Statement};
 pub use super::parser::ast::{JoinKind, SetOp};
 use super::settings::Isolation;
 use crate::catalog::{TableDef, TableSchema, ViewDef};
@@ -152,6 +152,20 @@ pub enum Plan {
     Nothing(&'static str),
     /// TRUNCATE: one DELETE of every row per table.
     Truncate(Vec<Plan>),
+    /// Role management, run by the session (which checks the privilege).
+    CreateRole {
+        name: String,
+        if_not_exists: bool,
+        options: RoleOptions,
+    },
+    AlterRole {
+        name: String,
+        options: RoleOptions,
+    },
+    DropRole {
+        names: Vec<String>,
+        if_exists: bool,
+    },
     /// VACUUM or ANALYZE (`vacuum` false): nothing to do once the tables are checked, since
     /// old row versions are reclaimed as soon as no snapshot reads them (at every commit)
     /// and the planner keeps no statistics.
@@ -541,6 +555,23 @@ pub fn plan(statement: &Statement, catalog: &dyn Catalog) -> Result<Plan> {
             Ok(Plan::Truncate(plans))
         }
         Statement::Insert(insert) => modify::insert(insert, catalog),
+        Statement::CreateRole {
+            name,
+            if_not_exists,
+            options,
+        } => Ok(Plan::CreateRole {
+            name: name.name.clone(),
+            if_not_exists: *if_not_exists,
+            options: options.clone(),
+        }),
+        Statement::AlterRole { name, options } => Ok(Plan::AlterRole {
+            name: name.name.clone(),
+            options: options.clone(),
+        }),
+        Statement::DropRole { names, if_exists } => Ok(Plan::DropRole {
+            names: names.iter().map(|n| n.name.clone()).collect(),
+            if_exists: *if_exists,
+        }),
         Statement::Maintenance { vacuum, tables } => {
             for name in tables {
                 table(catalog, name)?;
