@@ -41,6 +41,17 @@ pub struct Args {
     #[arg(long, default_value = "0", env = "OMENDB_STATEMENT_TIMEOUT")]
     pub statement_timeout: String,
 
+    /// How clients authenticate: `scram` (SCRAM-SHA-256 with the passwords of the catalog's
+    /// roles) or `trust` (any user name, no password; only when listening on loopback).
+    #[arg(long, value_enum, default_value = "scram", env = "OMENDB_AUTH")]
+    pub auth: crate::auth::AuthMode,
+
+    /// The superuser created on first start (when there are no roles yet), with the password
+    /// in the environment variable OMENDB_ADMIN_PASSWORD, or else a generated one written to
+    /// `<data-dir>/initial-admin-password`.
+    #[arg(long, default_value = "omendb", env = "OMENDB_ADMIN_USER")]
+    pub admin_user: String,
+
     /// Log filter, e.g. `info`, `debug`, `omendb_server=trace`.
     #[arg(long, default_value = "info", env = "OMENDB_LOG")]
     pub log_level: String,

@@ -10,7 +10,9 @@
 //!   statement only).
 //! - `GET /api/schema`: tables (columns, primary key, indexes, checks) and views.
 //!
-//! Not authenticated yet (the server issue's users come later): bind it to loopback.
+//! `/api/query` and `/api/schema` authenticate with HTTP Basic (a role's name and password,
+//! checked against its SCRAM verifier) unless the server runs with `--auth trust`; failures
+//! answer 401 with the SQLSTATE pgwire would send (28000 no credentials, 28P01 wrong ones).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,6 +28,8 @@ use serde_json::{Value as JsonValue, json};
 use tower_http::services::ServeDir;
 
 use crate::Shared;
+use crate::auth::AuthMode;
+use omendb_engine::auth::ScramVerifier;
 
 pub fn router(shared: Arc<Shared>, console_dir: PathBuf) -> Router {
     let api = Router::new()
@@ -69,14 +73,95 @@ struct QueryRequest {
     params: Vec<JsonValue>,
 }
 
+/// The role a request runs as: from its Basic credentials, verified under SCRAM; under trust,
+/// the name given (if any) with a trusted session's privileges.
+struct User(Option<String>);
+
+/// A refused request: 401 with a JSON error and the Basic challenge.
+fn unauthorized(sqlstate: &str, message: String) -> axum::response::Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(
+            axum::http::header::WWW_AUTHENTICATE,
+            "Basic realm=\"OmenDB\", charset=\"UTF-8\"",
+        )],
+        Json(json!({"error": {"sqlstate": sqlstate, "message": message}})),
+    )
+        .into_response()
+}
+
+impl axum::extract::FromRequestParts<Arc<Shared>> for User {
+    type Rejection = axum::response::Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        shared: &Arc<Shared>,
+    ) -> Result<Self, Self::Rejection> {
+        use base64::Engine as _;
+        let credentials = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.strip_prefix("Basic "))
+            .and_then(|b| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(b.trim())
+                    .ok()
+            })
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|text| {
+                let (user, password) = text.split_once(':')?;
+                Some((user.to_owned(), password.to_owned()))
+            });
+        if shared.auth == AuthMode::Trust {
+            return Ok(User(credentials.map(|(user, _)| user)));
+        }
+        let Some((user, password)) = credentials else {
+            return Err(unauthorized(
+                "28000",
+                "authentication required: send HTTP Basic credentials of a role".into(),
+            ));
+        };
+        // PBKDF2 takes milliseconds: off the async threads.
+        let verifier_db = shared.clone();
+        let name = user.clone();
+        let verified = tokio::task::spawn_blocking(move || {
+            verifier_db
+                .db
+                .role(&name)
+                .filter(|role| role.login)
+                .and_then(|role| role.verifier)
+                .and_then(|text| ScramVerifier::parse(&text))
+                .is_some_and(|verifier| verifier.verify(&password))
+        })
+        .await
+        .unwrap_or(false);
+        if verified {
+            Ok(User(Some(user)))
+        } else {
+            tracing::warn!(%user, "HTTP password authentication failed");
+            Err(unauthorized(
+                "28P01",
+                format!("password authentication failed for user \"{user}\""),
+            ))
+        }
+    }
+}
+
 /// `POST /api/query`.
 async fn query(
     State(shared): State<Arc<Shared>>,
+    User(user): User,
     Json(request): Json<QueryRequest>,
 ) -> impl IntoResponse {
     let started = std::time::Instant::now();
     let outcome = tokio::task::spawn_blocking(move || {
         let mut session = shared.session();
+        match (&user, shared.auth) {
+            (Some(user), AuthMode::Scram) => session.set_user(user),
+            (Some(user), AuthMode::Trust) => session.set_trusted_user(user),
+            (None, _) => {}
+        }
         if request.params.is_empty() {
             session.execute(&request.sql)
         } else {
@@ -167,7 +252,7 @@ fn error_json(e: &Error) -> JsonValue {
 }
 
 /// `GET /api/schema`.
-async fn schema(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+async fn schema(State(shared): State<Arc<Shared>>, _user: User) -> impl IntoResponse {
     let db = &shared.db;
     let tables: Vec<JsonValue> = db
         .table_names()

@@ -2,6 +2,7 @@
 //! 127.0.0.1:5433); browsers reach the web console and the HTTP API (default 127.0.0.1:8080).
 //! The server only adapts protocols: everything else happens in `omendb-engine`.
 
+mod auth;
 mod config;
 mod http;
 mod pgwire;
@@ -23,6 +24,8 @@ pub struct Shared {
     pub db: omendb_engine::Database,
     /// `--statement-timeout`, set in every new session.
     pub statement_timeout: String,
+    /// `--auth`: how pgwire and HTTP clients authenticate.
+    pub auth: auth::AuthMode,
 }
 
 impl Shared {
@@ -65,6 +68,14 @@ async fn main() -> anyhow::Result<()> {
         },
     )
     .context("opening the database")?;
+    if args.auth == auth::AuthMode::Trust
+        && !(args.listen.ip().is_loopback() && args.http_listen.ip().is_loopback())
+    {
+        anyhow::bail!(
+            "--auth trust accepts anyone who connects: it is allowed only when both listen \
+             addresses are loopback"
+        );
+    }
     // Checked now, so a bad value fails at start rather than at every connection.
     db.session()
         .execute(&format!(
@@ -76,7 +87,17 @@ async fn main() -> anyhow::Result<()> {
         storage,
         db,
         statement_timeout: args.statement_timeout.replace('\'', ""),
+        auth: args.auth,
     });
+
+    auth::bootstrap(
+        &shared,
+        args.auth,
+        &args.admin_user,
+        storage_config.data_dir.as_deref(),
+    )
+    .context("creating the first user")?;
+    let auth = Arc::new(auth::Auth::new(args.auth, &shared));
 
     let pg_listener = TcpListener::bind(args.listen)
         .await
@@ -90,7 +111,7 @@ async fn main() -> anyhow::Result<()> {
 
     let router = http::router(shared.clone(), args.console_dir.clone());
     tokio::select! {
-        result = pgwire::serve(pg_listener, shared.clone()) => result.context("pgwire server")?,
+        result = pgwire::serve(pg_listener, shared.clone(), auth) => result.context("pgwire server")?,
         result = axum::serve(http_listener, router) => result.context("HTTP server")?,
         _ = shutdown_signal() => tracing::info!("shutting down"),
     }

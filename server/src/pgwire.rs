@@ -8,8 +8,8 @@
 //! CancelRequest stops the running statement (57014), as does `SET statement_timeout`.
 //! A query that is one `COPY … FROM STDIN` / `TO STDOUT` runs the copy sub-protocol
 //! (text and CSV; [`omendb_engine::sql::copy_run`]).
-//! Authentication is not implemented yet: every startup is accepted (the default listen
-//! address is loopback).
+//! Clients authenticate with SCRAM-SHA-256 (or not at all under `--auth trust`):
+//! [`crate::auth`].
 
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
@@ -23,7 +23,6 @@ use omendb_engine::sql::copy_run::{CopyIn, CopyStream};
 use omendb_engine::sql::interrupt::CancelHandle;
 use omendb_engine::types::Value;
 use omendb_engine::{Error, QueryResult, Session};
-use pgwire::api::auth::noop::NoopStartupHandler;
 use pgwire::api::cancel::DefaultCancelHandler;
 use pgwire::api::copy::CopyHandler;
 use pgwire::api::portal::{Format, Portal};
@@ -41,11 +40,16 @@ use pgwire::messages::data::DataRow;
 use tokio::net::TcpListener;
 
 use crate::Shared;
+use crate::auth::{Auth, LogAuthFailures};
 use crate::wire::{self, Encoded, wire_type};
 
 /// Accepts connections until the listener fails; each connection runs in its own task with
 /// its own session.
-pub async fn serve(listener: TcpListener, shared: Arc<Shared>) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    auth: Arc<Auth>,
+) -> std::io::Result<()> {
     let parser = Arc::new(NoopQueryParser::new());
     // Knows every connection's key, so a CancelRequest reaches the right one.
     let manager = Arc::new(ConnectionManager::new());
@@ -53,6 +57,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) -> std::io::Resul
         let (socket, peer) = listener.accept().await?;
         let session = shared.session();
         let connection = Arc::new(Connection {
+            auth: auth.clone(),
             copy: Arc::default(),
             cancel: session.cancel_handle(),
             session: Arc::new(Mutex::new(session)),
@@ -70,6 +75,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) -> std::io::Resul
 /// One client connection: its session and the protocol handlers over it.
 #[derive(Debug)]
 struct Connection {
+    auth: Arc<Auth>,
     session: Arc<Mutex<Session>>,
     /// The COPY FROM STDIN the client is sending data for.
     copy: Arc<Mutex<Option<Box<CopyIn>>>>,
@@ -89,9 +95,14 @@ impl PgWireServerHandlers for Connection {
     }
 
     fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
-        Arc::new(Trust {
-            manager: self.manager.clone(),
-        })
+        Arc::new(
+            self.auth
+                .startup(self.session.clone(), self.manager.clone()),
+        )
+    }
+
+    fn error_handler(&self) -> Arc<impl pgwire::api::ErrorHandler> {
+        Arc::new(LogAuthFailures)
     }
 
     fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
@@ -103,22 +114,10 @@ impl PgWireServerHandlers for Connection {
     }
 }
 
-/// Accepts every startup (no authentication yet) and registers the connection for cancel
-/// requests (its process id and secret key go to the client in BackendKeyData).
-#[derive(Debug)]
-struct Trust {
-    manager: Arc<ConnectionManager>,
-}
-
-impl NoopStartupHandler for Trust {
-    fn connection_manager(&self) -> Option<Arc<ConnectionManager>> {
-        Some(self.manager.clone())
-    }
-}
-
 impl Connection {
     fn clone_handle(&self) -> Connection {
         Connection {
+            auth: self.auth.clone(),
             session: self.session.clone(),
             copy: self.copy.clone(),
             cancel: self.cancel.clone(),

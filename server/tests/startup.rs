@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 
-use common::Server;
+use common::{Server, http_post};
 
 fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     let mut stream = TcpStream::connect(addr).unwrap();
@@ -334,22 +334,6 @@ fn psql_runs_a_query() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("22012: division by zero"), "{stderr}");
     assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "7");
-}
-
-fn http_post(addr: std::net::SocketAddr, path: &str, body: &str) -> (u16, serde_json::Value) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response[9..12].parse().unwrap();
-    let body = response.split("\r\n\r\n").nth(1).unwrap();
-    (status, serde_json::from_str(body).unwrap())
 }
 
 #[test]

@@ -16,7 +16,21 @@ impl Server {
     /// Starts the server with its data in `data_dir`; port 0 lets the OS pick free ports, which
     /// the server prints before serving.
     pub fn start(data_dir: &Path, extra_args: &[&str]) -> Server {
+        Self::start_with_env(data_dir, extra_args, &[])
+    }
+
+    /// [`Server::start`] with environment variables. Without an `--auth` argument the server
+    /// trusts every (loopback) client, so tests need no passwords unless they test them.
+    pub fn start_with_env(data_dir: &Path, extra_args: &[&str], env: &[(&str, &str)]) -> Server {
+        let trust: &[&str] = if extra_args.contains(&"--auth") {
+            &[]
+        } else {
+            &["--auth", "trust"]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_omendb-server"))
+            .env_remove("OMENDB_ADMIN_PASSWORD")
+            .envs(env.iter().copied())
+            .args(trust)
             .args([
                 "--listen",
                 "127.0.0.1:0",
@@ -65,4 +79,38 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A POST with a JSON body (and an Authorization header, if given): the status and the
+/// JSON answer.
+pub fn http_post_as(
+    addr: SocketAddr,
+    path: &str,
+    body: &str,
+    authorization: Option<&str>,
+) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to the HTTP port");
+    let authorization = authorization
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         {authorization}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send the request");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .expect("read the response");
+    let status = response[9..12].parse().expect("a status code");
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    (status, serde_json::from_str(body).expect("a JSON body"))
+}
+
+/// [`http_post_as`] without credentials.
+pub fn http_post(addr: SocketAddr, path: &str, body: &str) -> (u16, serde_json::Value) {
+    http_post_as(addr, path, body, None)
 }
