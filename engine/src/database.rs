@@ -117,6 +117,8 @@ pub(crate) struct Shared {
     /// Bumped by every DDL statement, so transactions know when cached table handles expire.
     catalog_version: AtomicU64,
     pub synchronous_commit: bool,
+    /// Row locks of UPDATE and DELETE.
+    pub locks: crate::mvcc::RowLocks,
 }
 
 #[derive(Debug, Default)]
@@ -188,6 +190,8 @@ pub struct MvccStats {
     pub retained_bytes: usize,
     /// Versions and index entries waiting for old snapshots to finish.
     pub pending_gc: usize,
+    /// Row locks held by UPDATE and DELETE of open transactions.
+    pub row_locks: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -242,6 +246,7 @@ impl Database {
                 retained_bytes: AtomicUsize::new(0),
                 catalog_version: AtomicU64::new(1),
                 synchronous_commit: config.synchronous_commit,
+                locks: crate::mvcc::RowLocks::default(),
             }),
         })
     }
@@ -784,6 +789,7 @@ impl Database {
                 retained_versions: shared.retained_versions.load(Ordering::Relaxed),
                 retained_bytes: shared.retained_bytes.load(Ordering::Relaxed),
                 pending_gc: lock(&shared.gc).len(),
+                row_locks: shared.locks.held(),
             },
             tables,
         }

@@ -158,6 +158,12 @@ pub enum Error {
     /// The session's role may not do this.
     #[error("permission denied: {0}")]
     InsufficientPrivilege(String),
+    /// Two transactions would wait for each other forever; this one is rolled back.
+    #[error("deadlock detected")]
+    Deadlock,
+    /// A row lock that cannot be waited for (single-threaded hosts).
+    #[error("could not obtain lock on row: another transaction of this thread holds it")]
+    LockNotAvailable,
     /// The client abandoned a COPY FROM STDIN.
     #[error("COPY from stdin failed: {0}")]
     CopyFailed(String),
@@ -228,6 +234,8 @@ impl Error {
             Error::UndefinedSavepoint(_) => "3B001",
             Error::At { error, .. } | Error::Copy { error, .. } => error.sqlstate(),
             Error::BadCopyData(_) => "22P04",
+            Error::Deadlock => "40P01",
+            Error::LockNotAvailable => "55P03",
             Error::DuplicateRole(_) => "42710",
             Error::UndefinedRole(_) => "42704",
             Error::InsufficientPrivilege(_) => "42501",
@@ -244,7 +252,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::At { error, .. } | Error::Copy { error, .. } => error.is_retryable(),
-            other => matches!(other, Error::SerializationFailure(_)),
+            other => matches!(other, Error::SerializationFailure(_) | Error::Deadlock),
         }
     }
 

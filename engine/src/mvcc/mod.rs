@@ -40,6 +40,15 @@
 //! every commit and whenever a transaction ends, so memory returns to its baseline as soon as
 //! long-running readers finish.
 //!
+//! # Row locks
+//! SQL's UPDATE and DELETE lock each row they change until the transaction ends ([`locks`]);
+//! a second writer waits (the lower-level `Transaction::update`/`delete` alone take no locks:
+//! for them the first committer wins at commit). When the first commits a new version, the second fails with 40001
+//! under REPEATABLE READ, and under READ COMMITTED re-reads the newest version, re-checks the
+//! statement's WHERE on it and writes from it ([`Transaction::lock_row`]) — PostgreSQL's
+//! behaviour, so concurrent increments neither fail nor lose updates. INSERTs take no locks:
+//! a duplicate key is found at commit (23505).
+//!
 //! # Simplifications
 //! - Commits are serialised by one lock (validation, the non-synced storage write and the
 //!   in-memory install are short; the sync is outside it).
@@ -52,12 +61,14 @@
 
 mod clock;
 mod index_scan;
+mod locks;
 mod scan;
 mod transaction;
 mod version;
 
 pub(crate) use self::clock::Clock;
 pub use self::index_scan::IndexScan;
+pub(crate) use self::locks::RowLocks;
 pub use self::scan::{Direction, RowScan};
-pub use self::transaction::{Savepoint, Transaction};
+pub use self::transaction::{Locked, Savepoint, Transaction};
 pub(crate) use self::version::{RowEntry, Visibility};

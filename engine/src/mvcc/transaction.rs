@@ -29,6 +29,25 @@ pub struct Transaction {
     writes: BTreeMap<ObjectId, TableWrites>,
     tables: RefCell<TableHandles>,
     finished: bool,
+    /// This transaction's identity for row locks, and the locks it holds.
+    owner: super::locks::Owner,
+    locked: Vec<(ObjectId, RowKey)>,
+    /// READ COMMITTED: a row a concurrent transaction changed is re-read rather than a
+    /// conflict ([`Transaction::lock_row`]).
+    read_committed: bool,
+    /// Rows re-read that way: the commit timestamp of the version read, which later writes
+    /// of the row build on instead of the snapshot.
+    rebased: HashMap<(ObjectId, RowKey), u64>,
+}
+
+/// What [`Transaction::lock_row`] found once it held the lock.
+#[derive(Debug)]
+pub enum Locked {
+    /// The row is as the transaction's snapshot saw it.
+    Unchanged,
+    /// READ COMMITTED only: a concurrent transaction committed a newer version (`None`: it
+    /// deleted the row), which the caller should re-check and build on.
+    Changed(Option<Arc<Row>>),
 }
 
 /// Tables a transaction looked up by name, valid while the catalog version is unchanged.
@@ -90,14 +109,83 @@ impl Transaction {
         db.clock.check_healthy()?;
         let snapshot = db.clock.begin();
         Ok(Self {
-            db,
             snapshot,
             read_only,
             synchronous_commit,
             writes: BTreeMap::new(),
             tables: RefCell::default(),
             finished: false,
+            owner: db.locks.owner(),
+            locked: Vec::new(),
+            read_committed: false,
+            rebased: HashMap::new(),
+            db,
         })
+    }
+
+    /// Whether rows a concurrent transaction changed are re-read (READ COMMITTED) rather
+    /// than conflicts (REPEATABLE READ, the engine's default).
+    pub fn set_read_committed(&mut self, read_committed: bool) {
+        self.read_committed = read_committed;
+    }
+
+    /// The timestamp a write of `key` conflicts after: the snapshot, or a newer version this
+    /// transaction re-read under READ COMMITTED.
+    fn base(&self, table: ObjectId, key: &RowKey) -> u64 {
+        if self.rebased.is_empty() {
+            return self.snapshot;
+        }
+        self.rebased
+            .get(&(table, key.clone()))
+            .map_or(self.snapshot, |&ts| ts.max(self.snapshot))
+    }
+
+    /// Takes the row lock on `key`, waiting while another transaction holds it.
+    fn lock(&mut self, table: &Table, key: &RowKey) -> Result<()> {
+        let taken =
+            self.db
+                .locks
+                .acquire(self.owner, table.id, key, crate::sql::interrupt::check)?;
+        if taken {
+            self.locked.push((table.id, key.clone()));
+        }
+        Ok(())
+    }
+
+    /// Locks the row under `key` for an update or delete (waiting for a transaction that holds
+    /// it) and says whether it changed since the snapshot. SQL's UPDATE and DELETE call it
+    /// before [`Transaction::update`]/[`Transaction::delete`]; those alone take no lock (two
+    /// transactions of one thread could never wait for each other), and then the first
+    /// committer wins at commit. A change fails with 40001 under
+    /// REPEATABLE READ; under READ COMMITTED the newest version is returned, and later writes
+    /// of the row in this transaction build on it.
+    pub fn lock_row(&mut self, table: &str, key: &RowKey) -> Result<Locked> {
+        let table = self.table(table)?;
+        if self
+            .writes
+            .get(&table.id)
+            .is_some_and(|w| w.rows.contains_key(key))
+        {
+            return Ok(Locked::Unchanged);
+        }
+        self.lock(&table, key)?;
+        let state = read(&table.state);
+        let Some(entry) = state.primary.get(key) else {
+            return Ok(Locked::Unchanged);
+        };
+        if entry.ts <= self.base(table.id, key) {
+            return Ok(Locked::Unchanged);
+        }
+        if !self.read_committed {
+            return Err(self.conflict());
+        }
+        let latest = match entry.visible(u64::MAX) {
+            Visibility::Absent => None,
+            Visibility::Old(row) => Some(row),
+            Visibility::Current(_) => Some(self.db.read_current(&table, &state, key, entry)?),
+        };
+        self.rebased.insert((table.id, key.clone()), entry.ts);
+        Ok(Locked::Changed(latest))
     }
 
     /// The table named `name`, without taking the catalog's lock when this transaction has
@@ -185,7 +273,7 @@ impl Transaction {
         let Some(entry) = state.primary.get(key) else {
             return Ok(None);
         };
-        match entry.visible(self.snapshot) {
+        match entry.visible(self.base(table.id, key)) {
             Visibility::Absent => Ok(None),
             Visibility::Old(row) => Ok(Some(row)),
             Visibility::Current(_) => self.db.read_current(table, state, key, entry).map(Some),
@@ -435,7 +523,8 @@ impl Transaction {
         let own = self.writes.get(&table.id).and_then(|w| w.rows.get(key));
         if own.is_none() {
             if let Some(entry) = state.primary.get(key) {
-                if entry.ts > self.snapshot && entry.visible(self.snapshot).is_present() {
+                let base = self.base(table.id, key);
+                if entry.ts > base && entry.visible(base).is_present() {
                     return Err(self.conflict());
                 }
             }
@@ -459,6 +548,7 @@ impl Transaction {
         row: Option<Arc<Row>>,
         fresh: bool,
     ) -> Result<()> {
+        let first_base = self.base(table.id, &key);
         let writes = self.writes.entry(table.id).or_insert_with(|| TableWrites {
             table: table.clone(),
             rows: BTreeMap::new(),
@@ -489,7 +579,7 @@ impl Transaction {
             }
             writes.unique.insert((index.schema.id, values), key.clone());
         }
-        let base = writes.rows.get(&key).map_or(self.snapshot, |w| w.base);
+        let base = writes.rows.get(&key).map_or(first_base, |w| w.base);
         match writes.rows.get(&key) {
             // Deleting a row this transaction inserted leaves nothing to write.
             Some(Write { fresh: true, .. }) if row.is_none() => {
@@ -744,6 +834,9 @@ impl Transaction {
         if !self.finished {
             self.finished = true;
             self.writes.clear();
+            // After the commit is visible: waiters then read the new versions.
+            self.db.locks.release(self.owner, &self.locked);
+            self.locked.clear();
             self.db.clock.end(self.snapshot);
             self.db.collect_garbage();
         }

@@ -19,6 +19,7 @@ use super::planner::{
     TableSource, ValuesSource,
 };
 use crate::encoding::{encode_value, encode_values};
+use crate::mvcc::Locked;
 use crate::table::RowKey;
 use crate::types::{Row, Value};
 use crate::{Error, Result, Transaction};
@@ -248,9 +249,14 @@ fn run(plan: &Plan, txn: &mut Transaction, timing: bool) -> Result<(QueryResult,
             let correlated: Vec<bool> = assignments.iter().map(|(_, e)| is_correlated(e)).collect();
             let mut written = Vec::with_capacity(targets.len());
             for (key, row) in &targets {
+                let Some(row) =
+                    locked_target(txn, source, joined.is_some(), filter.as_ref(), key, row)?
+                else {
+                    continue;
+                };
                 let mut new: Row = row.iter().take(width).cloned().collect();
                 for ((column, expr), &c) in assignments.iter().zip(&correlated) {
-                    new[*column] = eval_row(expr, row, txn, c)?;
+                    new[*column] = eval_row(expr, &row, txn, c)?;
                 }
                 check_row(checks, &source.table, &new)?;
                 txn.update(&source.table, key, new.clone())?;
@@ -258,8 +264,8 @@ fn run(plan: &Plan, txn: &mut Transaction, timing: bool) -> Result<(QueryResult,
                 new.extend(row.iter().skip(new.len()).cloned());
                 written.push(new);
             }
-            measured.returned = targets.len();
-            returned(returning, &written, format!("UPDATE {}", targets.len()))?
+            measured.returned = written.len();
+            returned(returning, &written, format!("UPDATE {}", written.len()))?
         }
         Plan::Delete {
             source,
@@ -274,12 +280,19 @@ fn run(plan: &Plan, txn: &mut Transaction, timing: bool) -> Result<(QueryResult,
                 txn,
                 &mut measured,
             )?;
-            for (key, _) in &targets {
-                txn.delete(&source.table, key)?;
+            let mut deleted: Vec<Row> = Vec::with_capacity(targets.len());
+            for (key, row) in &targets {
+                let Some(row) =
+                    locked_target(txn, source, joined.is_some(), filter.as_ref(), key, row)?
+                else {
+                    continue;
+                };
+                if txn.delete(&source.table, key)? {
+                    deleted.push(row.to_vec());
+                }
             }
-            measured.returned = targets.len();
-            let deleted: Vec<Row> = targets.iter().map(|(_, row)| row.to_vec()).collect();
-            returned(returning, &deleted, format!("DELETE {}", targets.len()))?
+            measured.returned = deleted.len();
+            returned(returning, &deleted, format!("DELETE {}", deleted.len()))?
         }
         Plan::Truncate(deletes) => {
             for delete in deletes {
@@ -891,6 +904,37 @@ fn targets(
     }
     measured.filtered = out.len();
     Ok(out)
+}
+
+/// Locks a row an UPDATE or DELETE found, waiting for a transaction that holds it. The row
+/// to write from: as found; under READ COMMITTED the newest version if a concurrent
+/// transaction changed it and it still matches the WHERE (PostgreSQL's re-check), `None` if
+/// it no longer does or is gone. A joined target's re-check would need the join again: that
+/// case is a serialization failure instead.
+fn locked_target(
+    txn: &mut Transaction,
+    source: &TableSource,
+    joined: bool,
+    filter: Option<&BoundExpr>,
+    key: &RowKey,
+    row: &Arc<Row>,
+) -> Result<Option<Arc<Row>>> {
+    match txn.lock_row(&source.table, key)? {
+        Locked::Unchanged => Ok(Some(row.clone())),
+        Locked::Changed(None) => Ok(None),
+        Locked::Changed(Some(_)) if joined => Err(Error::SerializationFailure(
+            "concurrent update of a row UPDATE … FROM or DELETE … USING joined".into(),
+        )),
+        Locked::Changed(Some(latest)) => {
+            let matches = match filter {
+                Some(filter) => {
+                    eval_row(filter, &latest, txn, is_correlated(filter))? == Value::Boolean(true)
+                }
+                None => true,
+            };
+            Ok(matches.then_some(latest))
+        }
+    }
 }
 
 /// Fails with 23514 if `row` makes a CHECK constraint false (NULL passes, as in SQL).

@@ -248,6 +248,7 @@ impl Session {
         }
         if let Some(isolation) = isolation {
             self.sql.isolation = isolation;
+            txn.set_read_committed(isolation == Isolation::ReadCommitted);
         }
         Ok(())
     }
@@ -288,6 +289,10 @@ impl Session {
                     self.block_started = crate::host::now_micros().unwrap_or(0);
                     self.sql.isolation = isolation.unwrap_or(self.sql.settings.default_isolation);
                     self.sql.queried = false;
+                    let read_committed = self.sql.isolation == Isolation::ReadCommitted;
+                    if let Some(txn) = self.block.as_mut() {
+                        txn.set_read_committed(read_committed);
+                    }
                 }
                 Ok(QueryResult::command("BEGIN"))
             }
@@ -577,9 +582,14 @@ impl Session {
                 } else {
                     executor::execute_flat
                 };
+                let read_committed =
+                    self.sql.settings.default_isolation == Isolation::ReadCommitted;
                 match self.block.as_mut() {
                     Some(txn) => execute(data, txn),
-                    None => self.autocommit(|txn| execute(data, txn)),
+                    None => self.autocommit(|txn| {
+                        txn.set_read_committed(read_committed);
+                        execute(data, txn)
+                    }),
                 }
             }
         }

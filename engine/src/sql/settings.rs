@@ -9,12 +9,14 @@ use std::time::Duration;
 
 use crate::{Error, Result};
 
-/// A transaction isolation level. REPEATABLE READ is snapshot isolation (the default);
-/// READ COMMITTED takes a new snapshot for every statement.
+/// A transaction isolation level, as in PostgreSQL. READ COMMITTED (the default) takes a new
+/// snapshot for every statement and re-reads a row a concurrent transaction changed before
+/// writing it; REPEATABLE READ is snapshot isolation, where such a row is a serialization
+/// failure (40001).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Isolation {
-    ReadCommitted,
     #[default]
+    ReadCommitted,
     RepeatableRead,
 }
 
