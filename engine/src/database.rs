@@ -756,6 +756,13 @@ impl Database {
         self.shared.storage.sync()
     }
 
+    /// The nodes of a table's learned primary index (levels, key ranges, models, fill).
+    pub fn index_nodes(&self, table: &str) -> Result<Vec<crate::alex::NodeInfo<RowKey>>> {
+        let table = self.shared.table(table)?;
+        let state = read(&table.state);
+        Ok(state.primary.inspect())
+    }
+
     pub fn stats(&self) -> DatabaseStats {
         let shared = &*self.shared;
         let clock = &shared.clock;

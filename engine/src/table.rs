@@ -7,7 +7,7 @@ use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use crate::alex::{AlexMap, AlexStats, MemoryUsage};
+use crate::alex::{AlexMap, AlexStats, MemoryUsage, NodeInfo};
 use crate::cache::PendingCache;
 use crate::catalog::{IndexSchema, ObjectId, TableSchema};
 use crate::encoding::{decode_value, encode_value};
@@ -179,6 +179,36 @@ impl Primary {
         match self {
             Primary::Int(map) => (map.stats(), map.memory_usage()),
             Primary::Bytes(map) => (map.stats(), map.memory_usage()),
+        }
+    }
+
+    /// Every node of the learned index, as the visualiser draws it.
+    pub fn inspect(&self) -> Vec<NodeInfo<RowKey>> {
+        fn keyed<K>(node: NodeInfo<K>, key: impl Fn(K) -> RowKey) -> NodeInfo<RowKey> {
+            NodeInfo {
+                id: node.id,
+                kind: node.kind,
+                depth: node.depth,
+                parent: node.parent,
+                min_key: node.min_key.map(&key),
+                max_key: node.max_key.map(&key),
+                slope: node.slope,
+                intercept: node.intercept,
+                capacity: node.capacity,
+                fill: node.fill,
+            }
+        }
+        match self {
+            Primary::Int(map) => map
+                .inspect()
+                .into_iter()
+                .map(|n| keyed(n, RowKey::Int))
+                .collect(),
+            Primary::Bytes(map) => map
+                .inspect()
+                .into_iter()
+                .map(|n| keyed(n, RowKey::Bytes))
+                .collect(),
         }
     }
 

@@ -80,8 +80,10 @@ impl Auth {
         &self,
         session: Arc<Mutex<Session>>,
         manager: Arc<ConnectionManager>,
+        refuse: bool,
     ) -> Startup {
         Startup {
+            refuse,
             driver: AuthDriver::new(self.parameters.clone()).with_connection_manager(manager),
             sasl: self.sasl.clone(),
             session,
@@ -91,6 +93,8 @@ impl Auth {
 
 /// One connection's startup: protocol negotiation, authentication, then the session's user.
 pub struct Startup {
+    /// The connection is over `--max-connections`: its startup fails with 53300.
+    refuse: bool,
     driver: AuthDriver<Arc<DefaultServerParameterProvider>>,
     sasl: Option<Arc<SaslMechanisms>>,
     session: Arc<Mutex<Session>>,
@@ -138,6 +142,13 @@ impl StartupHandler for Startup {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         match message {
+            PgWireFrontendMessage::Startup(_) if self.refuse => {
+                Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                    "FATAL".to_owned(),
+                    "53300".to_owned(),
+                    "sorry, too many clients already".to_owned(),
+                ))))
+            }
             PgWireFrontendMessage::Startup(ref startup) => {
                 pgwire::api::auth::protocol_negotiation(client, startup).await?;
                 pgwire::api::auth::save_startup_parameters_to_metadata(client, startup);

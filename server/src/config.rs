@@ -52,6 +52,15 @@ pub struct Args {
     #[arg(long, default_value = "omendb", env = "OMENDB_ADMIN_USER")]
     pub admin_user: String,
 
+    /// Most pgwire connections open at once; more are refused with 53300.
+    #[arg(long, default_value = "100", env = "OMENDB_MAX_CONNECTIONS")]
+    pub max_connections: usize,
+
+    /// On SIGINT/SIGTERM, how long running statements may go on before they are cancelled
+    /// (`0`, `500ms`, `10s`).
+    #[arg(long, default_value = "10s", env = "OMENDB_SHUTDOWN_GRACE", value_parser = parse_duration)]
+    pub shutdown_grace: std::time::Duration,
+
     /// Log filter, e.g. `info`, `debug`, `omendb_server=trace`.
     #[arg(long, default_value = "info", env = "OMENDB_LOG")]
     pub log_level: String,
@@ -98,4 +107,23 @@ fn parse_on_off(text: &str) -> Result<bool, String> {
         "off" | "false" | "no" | "0" => Ok(false),
         _ => Err(format!("expected on or off, not {text:?}")),
     }
+}
+
+/// A duration: a number with ms, s or min (a bare number is seconds).
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("not a duration: {text:?} (e.g. 10s)"))?;
+    let millis = match unit.trim() {
+        "ms" => 1,
+        "" | "s" => 1_000,
+        "min" => 60_000,
+        _ => return Err(format!("unknown unit in {text:?} (use ms, s or min)")),
+    };
+    Ok(std::time::Duration::from_millis(
+        number.saturating_mul(millis),
+    ))
 }

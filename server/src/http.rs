@@ -9,6 +9,8 @@
 //!   other type is its PostgreSQL text form (exact). Parameters bind `$1`, `$2`, … (one
 //!   statement only).
 //! - `GET /api/schema`: tables (columns, primary key, indexes, checks) and views.
+//! - `GET /api/tables/{name}/index`: the table's learned index, node by node.
+//! - `GET /health` (as `/api/health`) and `GET /metrics` (Prometheus text).
 //!
 //! `/api/query` and `/api/schema` authenticate with HTTP Basic (a role's name and password,
 //! checked against its SCRAM verifier) unless the server runs with `--auth trust`; failures
@@ -36,8 +38,12 @@ pub fn router(shared: Arc<Shared>, console_dir: PathBuf) -> Router {
         .route("/health", get(health))
         .route("/query", post(query))
         .route("/schema", get(schema))
-        .with_state(shared);
-    let router = Router::new().nest("/api", api);
+        .route("/tables/{name}/index", get(index))
+        .with_state(shared.clone());
+    let router = Router::new()
+        .nest("/api", api)
+        .route("/health", get(health).with_state(shared.clone()))
+        .route("/metrics", get(metrics).with_state(shared));
     if console_dir.join("index.html").is_file() {
         router.fallback_service(ServeDir::new(console_dir))
     } else {
@@ -249,6 +255,73 @@ fn error_json(e: &Error) -> JsonValue {
         "position": e.position(),
         "detail": e.detail(),
     }})
+}
+
+/// `GET /metrics` (authenticated like the API).
+async fn metrics(State(shared): State<Arc<Shared>>, _user: User) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::render(&shared),
+    )
+}
+
+/// `GET /api/tables/{name}/index`: the table's learned index — its statistics and every node
+/// (level, parent, key range, linear model, capacity and fill) for the visualiser. Keys are
+/// JSON numbers for integer keys, hex strings of the encoded key otherwise.
+async fn index(
+    State(shared): State<Arc<Shared>>,
+    _user: User,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> axum::response::Response {
+    use omendb_engine::RowKey;
+    let nodes = match shared.db.index_nodes(&name) {
+        Ok(nodes) => nodes,
+        Err(e) => return (StatusCode::NOT_FOUND, Json(error_json(&e))).into_response(),
+    };
+    let key = |k: &Option<RowKey>| match k {
+        None => JsonValue::Null,
+        Some(RowKey::Int(i)) => json!(i),
+        Some(RowKey::Bytes(b)) => JsonValue::String(b.iter().map(|x| format!("{x:02x}")).collect()),
+    };
+    let stats = shared.db.stats();
+    let Some(table) = stats.tables.iter().find(|t| t.name == name) else {
+        let e = Error::UndefinedTable(name);
+        return (StatusCode::NOT_FOUND, Json(error_json(&e))).into_response();
+    };
+    let s = &table.index;
+    Json(json!({
+        "table": name,
+        "stats": {
+            "keys": s.len,
+            "depth": s.depth,
+            "inner_nodes": s.inner_nodes,
+            "data_nodes": s.data_nodes,
+            "avg_density": s.avg_density,
+            "model_error_mean": s.model_error_mean,
+            "model_error_max": s.model_error_max,
+            "shifts_per_insert": s.shifts_per_insert,
+            "expansions": s.events.expansions,
+            "splits_sideways": s.events.splits_sideways,
+            "splits_down": s.events.splits_down,
+            "memory_bytes": table.index_memory.total(),
+        },
+        "nodes": nodes.iter().map(|n| json!({
+            "id": n.id,
+            "kind": match n.kind { omendb_engine::alex::NodeKind::Inner => "inner", omendb_engine::alex::NodeKind::Data => "data" },
+            "depth": n.depth,
+            "parent": n.parent,
+            "min_key": key(&n.min_key),
+            "max_key": key(&n.max_key),
+            "slope": n.slope,
+            "intercept": n.intercept,
+            "capacity": n.capacity,
+            "fill": n.fill,
+        })).collect::<Vec<_>>(),
+    }))
+    .into_response()
 }
 
 /// `GET /api/schema`.

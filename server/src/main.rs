@@ -5,6 +5,8 @@
 mod auth;
 mod config;
 mod http;
+mod lifecycle;
+mod metrics;
 mod pgwire;
 mod wire;
 
@@ -26,6 +28,9 @@ pub struct Shared {
     pub statement_timeout: String,
     /// `--auth`: how pgwire and HTTP clients authenticate.
     pub auth: auth::AuthMode,
+    /// Connection limit and shutdown.
+    pub lifecycle: Arc<lifecycle::Lifecycle>,
+    pub metrics: metrics::Metrics,
 }
 
 impl Shared {
@@ -88,6 +93,8 @@ async fn main() -> anyhow::Result<()> {
         db,
         statement_timeout: args.statement_timeout.replace('\'', ""),
         auth: args.auth,
+        lifecycle: Arc::new(lifecycle::Lifecycle::new(args.max_connections)),
+        metrics: metrics::Metrics::default(),
     });
 
     auth::bootstrap(
@@ -109,11 +116,17 @@ async fn main() -> anyhow::Result<()> {
     println!("pgwire listening on {}", pg_listener.local_addr()?);
     println!("http listening on {}", http_listener.local_addr()?);
 
+    let lifecycle = shared.lifecycle.clone();
     let router = http::router(shared.clone(), args.console_dir.clone());
     tokio::select! {
-        result = pgwire::serve(pg_listener, shared.clone(), auth) => result.context("pgwire server")?,
+        result = pgwire::serve(pg_listener, shared.clone(), auth) => {
+            result.context("pgwire server")?;
+        }
         result = axum::serve(http_listener, router) => result.context("HTTP server")?,
-        _ = shutdown_signal() => tracing::info!("shutting down"),
+        _ = shutdown_signal() => {
+            tracing::info!("shutting down: no new connections or statements");
+            lifecycle.shut_down(args.shutdown_grace).await;
+        }
     }
     shared
         .storage

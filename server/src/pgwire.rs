@@ -50,13 +50,17 @@ pub async fn serve(
     shared: Arc<Shared>,
     auth: Arc<Auth>,
 ) -> std::io::Result<()> {
+    let lifecycle = shared.lifecycle.clone();
     let parser = Arc::new(NoopQueryParser::new());
     // Knows every connection's key, so a CancelRequest reaches the right one.
     let manager = Arc::new(ConnectionManager::new());
     loop {
         let (socket, peer) = listener.accept().await?;
+        let slot = lifecycle.connect();
         let session = shared.session();
         let connection = Arc::new(Connection {
+            refuse: slot.is_none(),
+            shared: shared.clone(),
             auth: auth.clone(),
             copy: Arc::default(),
             cancel: session.cancel_handle(),
@@ -68,6 +72,7 @@ pub async fn serve(
             if let Err(e) = pgwire::tokio::process_socket(socket, None, connection).await {
                 tracing::debug!(%peer, "connection ended with an error: {e}");
             }
+            drop(slot);
         });
     }
 }
@@ -75,6 +80,9 @@ pub async fn serve(
 /// One client connection: its session and the protocol handlers over it.
 #[derive(Debug)]
 struct Connection {
+    /// Over `--max-connections`: the startup is answered with 53300.
+    refuse: bool,
+    shared: Arc<Shared>,
     auth: Arc<Auth>,
     session: Arc<Mutex<Session>>,
     /// The COPY FROM STDIN the client is sending data for.
@@ -97,7 +105,7 @@ impl PgWireServerHandlers for Connection {
     fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
         Arc::new(
             self.auth
-                .startup(self.session.clone(), self.manager.clone()),
+                .startup(self.session.clone(), self.manager.clone(), self.refuse),
         )
     }
 
@@ -117,6 +125,8 @@ impl PgWireServerHandlers for Connection {
 impl Connection {
     fn clone_handle(&self) -> Connection {
         Connection {
+            refuse: self.refuse,
+            shared: self.shared.clone(),
             auth: self.auth.clone(),
             session: self.session.clone(),
             copy: self.copy.clone(),
@@ -141,6 +151,13 @@ impl Connection {
                 }
             }
         }
+        let Some(_running) = self.shared.lifecycle.start_statement(&self.cancel) else {
+            return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                "FATAL".to_owned(),
+                "57P01".to_owned(),
+                "terminating connection due to administrator command".to_owned(),
+            ))));
+        };
         let mut guard = CancelOnDrop(Some(self.cancel.clone()));
         let session = self.session.clone();
         let joined = tokio::task::spawn_blocking(move || {
@@ -348,9 +365,18 @@ impl SimpleQueryHandler for Connection {
         }
         // The statements before a failing one keep their results, then comes the error.
         let sql = query.to_owned();
+        let started = std::time::Instant::now();
         let (results, failure) = self
             .run(move |session| Ok(session.execute_until_error(&sql)))
             .await?;
+        let metrics = &self.shared.metrics;
+        let elapsed = started.elapsed() / u32::try_from(results.len().max(1)).unwrap_or(1);
+        for result in &results {
+            metrics.record(&result.tag, elapsed);
+        }
+        if failure.is_some() {
+            metrics.record_error();
+        }
         let mut responses = results
             .into_iter()
             .map(|r| response(r, &Format::UnifiedText))
@@ -418,10 +444,15 @@ impl ExtendedQueryHandler for Connection {
             params.push(parameter(portal, i, &declared.unwrap_or(wire_type(*ours)))?);
         }
         let format = portal.result_column_format.clone();
+        let started = std::time::Instant::now();
         let result = self
             .run(move |session| session.execute_prepared(&prepared, &params))
-            .await?;
-        response(result, &format)
+            .await;
+        match &result {
+            Ok(result) => self.shared.metrics.record(&result.tag, started.elapsed()),
+            Err(_) => self.shared.metrics.record_error(),
+        }
+        response(result?, &format)
     }
 
     async fn do_describe_statement<C>(

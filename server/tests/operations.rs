@@ -1,0 +1,137 @@
+//! Running the server: the connection limit (53300), /metrics, the index endpoint, and a
+//! graceful shutdown that keeps every commit and no uncommitted write.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test or benchmark may panic
+
+mod common;
+
+use common::{Server, http_get_as};
+use tokio_postgres::error::SqlState;
+
+#[tokio::test]
+async fn connections_beyond_the_limit_are_refused_and_others_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        dir.path(),
+        &["--storage", "memory", "--max-connections", "2"],
+    );
+    let first = server.connect().await;
+    let second = server.connect().await;
+    let config = format!("host=127.0.0.1 port={} user=alice", server.pg.port());
+    let err = tokio_postgres::connect(&config, tokio_postgres::NoTls)
+        .await
+        .err()
+        .expect("a third connection is refused");
+    let db = err.as_db_error().expect("a server error");
+    assert_eq!(db.code(), &SqlState::TOO_MANY_CONNECTIONS);
+    assert_eq!(db.message(), "sorry, too many clients already");
+    for client in [&first, &second] {
+        let one: i32 = client.query_one("SELECT 1", &[]).await.unwrap().get(0);
+        assert_eq!(one, 1);
+    }
+}
+
+#[tokio::test]
+async fn metrics_and_the_index_endpoint_describe_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--storage", "memory"]);
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE t (id BIGINT PRIMARY KEY, v TEXT); \
+             INSERT INTO t SELECT i, 'v' FROM (VALUES (1), (2), (3)) AS s(i)",
+        )
+        .await
+        .unwrap();
+    for id in 1..=3i64 {
+        client
+            .query_one("SELECT v FROM t WHERE id = $1", &[&id])
+            .await
+            .unwrap();
+    }
+    assert!(client.batch_execute("SELECT 1 / 0").await.is_err());
+
+    let (status, text) = http_get_as(server.http, "/metrics", None);
+    assert_eq!(status, 200);
+    let sample = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+    };
+    assert_eq!(sample("omendb_connections"), 1.0);
+    assert_eq!(
+        sample("omendb_statement_seconds_count{kind=\"select\"}"),
+        3.0
+    );
+    assert_eq!(
+        sample("omendb_statement_seconds_count{kind=\"insert\"}"),
+        1.0
+    );
+    assert_eq!(sample("omendb_statement_errors_total"), 1.0);
+    assert_eq!(sample("omendb_table_rows{table=\"t\"}"), 3.0);
+    assert!(sample("omendb_alex_data_nodes{table=\"t\"}") >= 1.0);
+    assert!(sample("omendb_commits_total") >= 1.0);
+
+    let (status, body) = http_get_as(server.http, "/api/tables/t/index", None);
+    assert_eq!(status, 200, "{body}");
+    let index: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(index["stats"]["keys"], 3);
+    let nodes = index["nodes"].as_array().unwrap();
+    let data: Vec<&serde_json::Value> = nodes.iter().filter(|n| n["kind"] == "data").collect();
+    assert!(!data.is_empty());
+    let fill: u64 = data.iter().map(|n| n["fill"].as_u64().unwrap()).sum();
+    assert_eq!(fill, 3, "every key is in one data node");
+    assert_eq!(
+        data.iter()
+            .map(|n| &n["min_key"])
+            .min_by_key(|k| k.as_i64()),
+        Some(&serde_json::json!(1))
+    );
+    let (status, body) = http_get_as(server.http, "/api/tables/nope/index", None);
+    assert_eq!(status, 404);
+    assert!(body.contains("42P01"), "{body}");
+}
+
+#[tokio::test]
+async fn shutdown_keeps_commits_and_drops_open_transactions() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path(), &["--storage", "redb", "--shutdown-grace", "0"]);
+    let committed = server.connect().await;
+    committed
+        .batch_execute("CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1)")
+        .await
+        .unwrap();
+    let open = server.connect().await;
+    open.batch_execute("BEGIN; INSERT INTO t VALUES (2)")
+        .await
+        .unwrap();
+    // A long statement: cancelled (or refused, if it has not started) by the shutdown.
+    let busy = server.connect().await;
+    let long = tokio::spawn(async move {
+        busy.query_one(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000000) \
+             SELECT count(*) FROM n",
+            &[],
+        )
+        .await
+    });
+    let status = server.terminate();
+    assert!(status.success(), "clean exit: {status:?}");
+    assert!(long.await.unwrap().is_err());
+    drop((committed, open));
+
+    let server = Server::start(dir.path(), &["--storage", "redb"]);
+    let client = server.connect().await;
+    let ids: Vec<i32> = client
+        .query("SELECT id FROM t ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        ids,
+        [1],
+        "the commit survived; the open transaction did not"
+    );
+}
