@@ -5,9 +5,17 @@ use clap::Parser;
 use omendb_engine::storage::{StorageConfig, StorageKind};
 
 /// OmenDB: a PostgreSQL-compatible database with a learned primary index.
+///
+/// Every option can also come from an `OMENDB_…` environment variable or a TOML file given
+/// with `--config` (keys as the long options, e.g. `listen = "0.0.0.0:5433"`,
+/// `cache-size = "1GiB"`); the command line wins over the file, the file over the environment.
 #[derive(Debug, Parser)]
-#[command(name = "omendb-server", version, about)]
+#[command(name = "omendb-server", version, about, args_override_self = true)]
 pub struct Args {
+    /// A TOML file of options.
+    #[arg(long, env = "OMENDB_CONFIG")]
+    pub config: Option<PathBuf>,
+
     /// Address for PostgreSQL clients (pgwire).
     #[arg(long, default_value = "127.0.0.1:5433", env = "OMENDB_LISTEN")]
     pub listen: SocketAddr,
@@ -126,4 +134,41 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_millis(
         number.saturating_mul(millis),
     ))
+}
+
+impl Args {
+    /// The command line, with the options of a `--config` file (or `OMENDB_CONFIG`) put before
+    /// the command line's own, so that those win.
+    pub fn load() -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        let first = Self::parse_from(&argv);
+        let Some(path) = first.config.clone() else {
+            return Ok(first);
+        };
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading the config file {}", path.display()))?;
+        let table: toml::Table = toml::from_str(&text)
+            .with_context(|| format!("parsing the config file {}", path.display()))?;
+        let mut args = vec![argv[0].clone()];
+        for (key, value) in table {
+            let flag = format!("--{}", key.replace('_', "-"));
+            let value = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Boolean(b) => if b { "on" } else { "off" }.to_owned(),
+                other => anyhow::bail!(
+                    "config file {}: {key} must be a string, number or boolean, not {}",
+                    path.display(),
+                    other.type_str()
+                ),
+            };
+            args.push(flag.into());
+            args.push(value.into());
+        }
+        args.extend(argv.into_iter().skip(1));
+        Self::try_parse_from(args)
+            .map_err(|e| anyhow::anyhow!("config file {}: {}", path.display(), e.render()))
+    }
 }

@@ -13,7 +13,6 @@ mod wire;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::Parser;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -48,7 +47,7 @@ impl Shared {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let args = Args::load()?;
     // Logs go to stderr: stdout carries only the listening addresses, for scripts and tests.
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&args.log_level).context("invalid --log-level")?)

@@ -135,3 +135,44 @@ async fn shutdown_keeps_commits_and_drops_open_transactions() {
         "the commit survived; the open transaction did not"
     );
 }
+
+#[tokio::test]
+async fn options_come_from_a_toml_file_and_the_command_line_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("omendb.toml");
+    std::fs::write(
+        &config,
+        "storage = \"memory\"\nmax_connections = 1\nstatement-timeout = \"5s\"\n",
+    )
+    .unwrap();
+    let path = config.to_str().unwrap();
+    let server = Server::start(dir.path(), &["--config", path]);
+    let client = server.connect().await;
+    let timeout: String = client
+        .query_one("SHOW statement_timeout", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(timeout, "5s");
+    let refused = tokio_postgres::connect(
+        &format!("host=127.0.0.1 port={} user=alice", server.pg.port()),
+        tokio_postgres::NoTls,
+    )
+    .await;
+    assert!(refused.is_err(), "max_connections = 1 from the file");
+    drop((client, server));
+
+    let server = Server::start(dir.path(), &["--config", path, "--max-connections", "2"]);
+    let _first = server.connect().await;
+    let _second = server.connect().await;
+
+    std::fs::write(&config, "no_such_option = 1\n").unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_omendb-server"))
+        .args(["--config", path])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no-such-option"), "{stderr}");
+    assert!(stderr.contains("omendb.toml"), "{stderr}");
+}
