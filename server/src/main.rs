@@ -53,6 +53,8 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(EnvFilter::try_new(&args.log_level).context("invalid --log-level")?)
         .with_writer(std::io::stderr)
         .init();
+    // Panics (contained per connection or request) are logged like everything else.
+    std::panic::set_hook(Box::new(|info| tracing::error!("panic: {info}")));
 
     let storage_config = args.storage_config()?;
     let storage = storage_config

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::{Sink, SinkExt};
+use futures::{FutureExt, Sink, SinkExt};
 use omendb_engine::sql::OutputColumn;
 use omendb_engine::sql::Prepared;
 use omendb_engine::sql::copy_run::{CopyIn, CopyStream};
@@ -69,8 +69,15 @@ pub async fn serve(
             manager: manager.clone(),
         });
         tokio::spawn(async move {
-            if let Err(e) = pgwire::tokio::process_socket(socket, None, connection).await {
-                tracing::debug!(%peer, "connection ended with an error: {e}");
+            // A malformed message can panic pgwire's decoder (0.42 does on some truncated
+            // Bind bodies): that ends this connection only, with a log line.
+            let serving = pgwire::tokio::process_socket(socket, None, connection);
+            match std::panic::AssertUnwindSafe(serving).catch_unwind().await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::debug!(%peer, "connection ended with an error: {e}"),
+                Err(_) => {
+                    tracing::warn!(%peer, "closed a connection whose message crashed the protocol decoder")
+                }
             }
             drop(slot);
         });

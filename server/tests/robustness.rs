@@ -1,0 +1,119 @@
+//! Hostile and broken byte streams close only their own connection: random bytes, truncated
+//! and oversized messages, messages out of order, a thousand short connections — and a
+//! client connected throughout keeps working.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test or benchmark may panic
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::Server;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+/// Sends `bytes` on a fresh connection and reads until the server closes it (or a read
+/// times out, which fails the test: the server must not hang on garbage).
+fn send_and_drain(server: &Server, bytes: &[u8]) {
+    let mut stream = TcpStream::connect(server.pg).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    // The server may close before reading everything: a failed write is fine.
+    let _ = stream.write_all(bytes);
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let mut sink = Vec::new();
+    match stream.read_to_end(&mut sink) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        Err(e) => panic!("the server neither answered nor closed: {e}"),
+    }
+}
+
+fn startup(user: &str) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend(196_608u32.to_be_bytes()); // protocol 3.0
+    for (k, v) in [("user", user), ("database", "omendb")] {
+        body.extend(k.as_bytes());
+        body.push(0);
+        body.extend(v.as_bytes());
+        body.push(0);
+    }
+    body.push(0);
+    let mut message = ((body.len() + 4) as u32).to_be_bytes().to_vec();
+    message.extend(body);
+    message
+}
+
+#[tokio::test]
+async fn broken_streams_close_only_their_own_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--storage", "memory"]);
+    let steady = server.connect().await;
+    steady
+        .batch_execute("CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1)")
+        .await
+        .unwrap();
+
+    let mut rng = SmallRng::seed_from_u64(7);
+    let mut cases: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        vec![0, 0],
+        // A startup length far beyond any message.
+        vec![0x7f, 0xff, 0xff, 0xff, 0, 3, 0, 0],
+        // A truncated startup.
+        startup("alice")[..10].to_vec(),
+        // A negative (huge unsigned) length.
+        vec![0xff, 0xff, 0xff, 0xf0],
+    ];
+    // After a good startup: a query message claiming a gigabyte, an unknown message type,
+    // a query without its terminator, and a Bind for a statement that does not exist.
+    for tail in [
+        vec![b'Q', 0x40, 0, 0, 0, b'S'],
+        vec![b'z', 0, 0, 0, 4],
+        vec![b'Q', 0, 0, 0, 9, b'S', b'E', b'L', b'E', b'C'],
+        vec![b'B', 0, 0, 0, 12, 0, b'n', b'o', 0, 0, 0, 0, 0],
+    ] {
+        let mut bytes = startup("alice");
+        bytes.extend(tail);
+        cases.push(bytes);
+    }
+    for _ in 0..40 {
+        let len = rng.random_range(1..300);
+        let mut bytes: Vec<u8> = (0..len).map(|_| rng.random()).collect();
+        if rng.random_bool(0.5) {
+            let mut good = startup("alice");
+            good.append(&mut bytes);
+            bytes = good;
+        }
+        cases.push(bytes);
+    }
+    for case in &cases {
+        send_and_drain(&server, case);
+        let n: i32 = steady
+            .query_one("SELECT id FROM t", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 1, "the steady client goes on after {case:?}");
+    }
+
+    // A thousand connections opened and closed.
+    for _ in 0..1000 {
+        let mut stream = TcpStream::connect(server.pg).unwrap();
+        stream.write_all(&startup("alice")).unwrap();
+        let mut first = [0u8; 1];
+        stream.read_exact(&mut first).unwrap();
+        assert_eq!(first[0], b'R', "an authentication message");
+    }
+    let n: i32 = steady
+        .query_one("SELECT id FROM t", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+    let client = server.connect().await;
+    client.query_one("SELECT 1", &[]).await.unwrap();
+}
