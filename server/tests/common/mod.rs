@@ -75,6 +75,12 @@ impl Server {
 }
 
 impl Server {
+    /// SIGKILL: the server stops at once, as in a crash.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Sends SIGTERM and waits for the server to exit; its exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let status = Command::new("kill")
