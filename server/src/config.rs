@@ -60,6 +60,12 @@ pub struct Args {
     #[arg(long, default_value = "omendb", env = "OMENDB_ADMIN_USER")]
     pub admin_user: String,
 
+    /// How long a session may sit idle inside a transaction block before it is ended (its
+    /// transaction rolled back, its next message answered with 25P03); `0`: never. Sessions
+    /// can change it with `SET idle_in_transaction_session_timeout`.
+    #[arg(long, default_value = "0", env = "OMENDB_IDLE_IN_TRANSACTION_TIMEOUT")]
+    pub idle_in_transaction_timeout: String,
+
     /// Most pgwire connections open at once; more are refused with 53300.
     #[arg(long, default_value = "100", env = "OMENDB_MAX_CONNECTIONS")]
     pub max_connections: usize,

@@ -23,8 +23,9 @@ use crate::config::Args;
 pub struct Shared {
     pub storage: Arc<dyn omendb_engine::storage::Storage>,
     pub db: omendb_engine::Database,
-    /// `--statement-timeout`, set in every new session.
+    /// `--statement-timeout` and `--idle-in-transaction-timeout`, set in every new session.
     pub statement_timeout: String,
+    pub idle_in_transaction_timeout: String,
     /// `--auth`: how pgwire and HTTP clients authenticate.
     pub auth: auth::AuthMode,
     /// Connection limit and shutdown.
@@ -38,8 +39,8 @@ impl Shared {
         let mut session = self.db.session();
         // Validated at start.
         let _ = session.execute(&format!(
-            "SET statement_timeout = '{}'",
-            self.statement_timeout
+            "SET statement_timeout = '{}'; SET idle_in_transaction_session_timeout = '{}'",
+            self.statement_timeout, self.idle_in_transaction_timeout
         ));
         session
     }
@@ -89,10 +90,17 @@ async fn main() -> anyhow::Result<()> {
             args.statement_timeout.replace('\'', "")
         ))
         .context("invalid --statement-timeout")?;
+    db.session()
+        .execute(&format!(
+            "SET idle_in_transaction_session_timeout = '{}'",
+            args.idle_in_transaction_timeout.replace('\'', "")
+        ))
+        .context("invalid --idle-in-transaction-timeout")?;
     let shared = Arc::new(Shared {
         storage,
         db,
         statement_timeout: args.statement_timeout.replace('\'', ""),
+        idle_in_transaction_timeout: args.idle_in_transaction_timeout.replace('\'', ""),
         auth: args.auth,
         lifecycle: Arc::new(lifecycle::Lifecycle::new(args.max_connections)),
         metrics: metrics::Metrics::default(),

@@ -12,6 +12,7 @@
 //! [`crate::auth`].
 
 use std::fmt::Debug;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -60,6 +61,7 @@ pub async fn serve(
         let session = shared.session();
         let connection = Arc::new(Connection {
             refuse: slot.is_none(),
+            idle: Arc::default(),
             shared: shared.clone(),
             auth: auth.clone(),
             copy: Arc::default(),
@@ -89,6 +91,7 @@ pub async fn serve(
 struct Connection {
     /// Over `--max-connections`: the startup is answered with 53300.
     refuse: bool,
+    idle: Arc<IdleWatch>,
     shared: Arc<Shared>,
     auth: Arc<Auth>,
     session: Arc<Mutex<Session>>,
@@ -133,6 +136,7 @@ impl Connection {
     fn clone_handle(&self) -> Connection {
         Connection {
             refuse: self.refuse,
+            idle: self.idle.clone(),
             shared: self.shared.clone(),
             auth: self.auth.clone(),
             session: self.session.clone(),
@@ -158,6 +162,14 @@ impl Connection {
                 }
             }
         }
+        let generation = self.idle.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        if self.idle.ended.load(Ordering::Acquire) {
+            return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                "FATAL".to_owned(),
+                "25P03".to_owned(),
+                "terminating connection due to idle-in-transaction timeout".to_owned(),
+            ))));
+        }
         let Some(_running) = self.shared.lifecycle.start_statement(&self.cancel) else {
             return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
                 "FATAL".to_owned(),
@@ -171,14 +183,62 @@ impl Connection {
             let mut session = session.lock().map_err(|_| {
                 Error::NotSupported("a session whose previous statement panicked".into())
             })?;
-            f(&mut session)
+            let result = f(&mut session);
+            let idle_limit = session
+                .in_transaction_block()
+                .then(|| session.idle_in_transaction_timeout())
+                .flatten();
+            Ok((result, idle_limit))
         })
         .await;
         guard.0 = None;
         match joined {
-            Ok(result) => result.map_err(error),
+            Ok(Ok((result, idle_limit))) => {
+                if let Some(limit) = idle_limit {
+                    self.watch_idle(generation + 1, limit);
+                }
+                self.idle.generation.fetch_add(1, Ordering::AcqRel);
+                result.map_err(error)
+            }
+            Ok(Err(e)) => Err(error(e)),
             Err(e) => Err(PgWireError::ApiError(Box::new(e))),
         }
+    }
+}
+
+/// What ends a session left idle inside a transaction block.
+#[derive(Debug, Default)]
+struct IdleWatch {
+    /// Bumped when a statement starts and when it ends: a watchdog whose generation is
+    /// still current knows nothing ran since it was set.
+    generation: AtomicU64,
+    /// The session was ended: its next statement gets 25P03.
+    ended: AtomicBool,
+}
+
+impl Connection {
+    /// After a statement that left a transaction block open: if nothing else runs within
+    /// `limit`, the block is rolled back (releasing its locks and snapshot) and the session
+    /// ended.
+    fn watch_idle(&self, generation: u64, limit: std::time::Duration) {
+        let idle = self.idle.clone();
+        let session = self.session.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(limit).await;
+            if idle.generation.load(Ordering::Acquire) != generation {
+                return;
+            }
+            idle.ended.store(true, Ordering::Release);
+            let rolled_back = tokio::task::spawn_blocking(move || {
+                let mut session = lock(&session);
+                session.execute("ROLLBACK").is_ok()
+            })
+            .await;
+            tracing::info!(
+                rolled_back = rolled_back.unwrap_or(false),
+                "ended a session idle in a transaction past idle_in_transaction_session_timeout"
+            );
+        });
     }
 }
 

@@ -176,3 +176,36 @@ async fn options_come_from_a_toml_file_and_the_command_line_wins() {
     assert!(stderr.contains("no-such-option"), "{stderr}");
     assert!(stderr.contains("omendb.toml"), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_session_idle_in_a_transaction_is_ended_and_its_locks_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--storage", "memory"]);
+    let idle = server.connect().await;
+    idle.batch_execute(
+        "CREATE TABLE t (id INT PRIMARY KEY, v INT); INSERT INTO t VALUES (1, 0); \
+         SET idle_in_transaction_session_timeout = '100ms'; \
+         BEGIN; UPDATE t SET v = 1 WHERE id = 1",
+    )
+    .await
+    .unwrap();
+    // This update waits for the idle transaction's row lock, which its end releases.
+    let other = server.connect().await;
+    let updated = other
+        .execute("UPDATE t SET v = v + 10 WHERE id = 1", &[])
+        .await
+        .unwrap();
+    assert_eq!(updated, 1);
+    let v: i32 = other
+        .query_one("SELECT v FROM t WHERE id = 1", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(v, 10, "the idle transaction's update was rolled back");
+    let err = idle.batch_execute("COMMIT").await.unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT),
+        "{err}"
+    );
+}

@@ -193,6 +193,12 @@ impl Session {
         self.sql.trusted = true;
     }
 
+    /// `idle_in_transaction_session_timeout`: how long the session may sit in an open
+    /// transaction block between statements (the server enforces it).
+    pub fn idle_in_transaction_timeout(&self) -> Option<std::time::Duration> {
+        self.sql.settings.idle_in_transaction_timeout
+    }
+
     /// The role this session runs as, if one was set.
     pub fn user(&self) -> Option<&str> {
         self.sql.user.as_deref()

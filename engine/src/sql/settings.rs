@@ -1,8 +1,8 @@
 //! Session settings: `SET`, `SHOW` and `RESET` of the run-time parameters a session has, and
 //! the transaction isolation levels.
 //!
-//! Parameters OmenDB acts on: `statement_timeout`, `default_transaction_isolation` and
-//! `transaction_isolation`. The ones clients set on connecting are accepted and shown with
+//! Parameters OmenDB acts on: `statement_timeout`, `idle_in_transaction_session_timeout`
+//! (enforced by the server), `default_transaction_isolation` and `transaction_isolation`. The ones clients set on connecting are accepted and shown with
 //! the values OmenDB works with (UTF8, ISO dates, UTC, on); others are 42704.
 
 use std::time::Duration;
@@ -50,6 +50,7 @@ impl Isolation {
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
     pub statement_timeout: Option<Duration>,
+    pub idle_in_transaction_timeout: Option<Duration>,
     pub default_isolation: Isolation,
     application_name: String,
     extra_float_digits: i32,
@@ -95,8 +96,15 @@ impl Settings {
         match (name.as_str(), value) {
             ("statement_timeout", None) => self.statement_timeout = None,
             ("statement_timeout", Some(v)) => {
-                let ms = parse_milliseconds(v)?;
+                let ms = parse_milliseconds(&name, v)?;
                 self.statement_timeout = (ms > 0).then(|| Duration::from_millis(ms));
+            }
+            ("idle_in_transaction_session_timeout", None) => {
+                self.idle_in_transaction_timeout = None;
+            }
+            ("idle_in_transaction_session_timeout", Some(v)) => {
+                let ms = parse_milliseconds(&name, v)?;
+                self.idle_in_transaction_timeout = (ms > 0).then(|| Duration::from_millis(ms));
             }
             ("default_transaction_isolation", None) => {
                 self.default_isolation = Isolation::default();
@@ -133,11 +141,10 @@ impl Settings {
     pub fn show(&self, name: &str, isolation: Isolation) -> Result<String> {
         let name = name.to_ascii_lowercase();
         Ok(match name.as_str() {
-            "statement_timeout" => match self.statement_timeout {
-                None => "0".into(),
-                Some(d) if d.as_millis() % 1000 == 0 => format!("{}s", d.as_secs()),
-                Some(d) => format!("{}ms", d.as_millis()),
-            },
+            "statement_timeout" => show_duration(self.statement_timeout),
+            "idle_in_transaction_session_timeout" => {
+                show_duration(self.idle_in_transaction_timeout)
+            }
             "default_transaction_isolation" => self.default_isolation.name().into(),
             "transaction_isolation" => isolation.name().into(),
             "application_name" => self.application_name.clone(),
@@ -149,6 +156,14 @@ impl Settings {
                 .map(|(_, _, shown)| shown.to_string())
                 .ok_or_else(|| unrecognized(other))?,
         })
+    }
+}
+
+fn show_duration(duration: Option<Duration>) -> String {
+    match duration {
+        None => "0".into(),
+        Some(d) if d.as_millis() % 1000 == 0 => format!("{}s", d.as_secs()),
+        Some(d) => format!("{}ms", d.as_millis()),
     }
 }
 
@@ -164,26 +179,24 @@ fn invalid(name: &str, value: &str) -> Error {
 
 /// A duration setting: a number of milliseconds, or a number with a unit (`ms`, `s`, `min`,
 /// `h`, `d`).
-fn parse_milliseconds(text: &str) -> Result<u64> {
+fn parse_milliseconds(name: &str, text: &str) -> Result<u64> {
     let t = text.trim().to_ascii_lowercase();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| invalid("statement_timeout", text))?;
+    let number: f64 = number.parse().map_err(|_| invalid(name, text))?;
     let scale = match unit.trim() {
         "" | "ms" => 1.0,
         "s" => 1e3,
         "min" => 6e4,
         "h" => 3.6e6,
         "d" => 8.64e7,
-        _ => return Err(invalid("statement_timeout", text)),
+        _ => return Err(invalid(name, text)),
     };
     let ms = (number * scale).round();
     if !(0.0..=f64::from(i32::MAX)).contains(&ms) {
-        return Err(invalid("statement_timeout", text));
+        return Err(invalid(name, text));
     }
     Ok(ms as u64)
 }
