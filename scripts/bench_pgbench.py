@@ -140,7 +140,7 @@ def main():
     args = parser.parse_args()
     target = os.environ.get("CARGO_TARGET_DIR",
                             str(pathlib.Path.home() / ".cache/omendb/target"))
-    subprocess.run(["cargo", "build", "--release", "--bin", "omendb-server"], check=True,
+    subprocess.run(["cargo", "build", "--release"], check=True,
                    cwd=ROOT, env=dict(os.environ, CARGO_TARGET_DIR=target))
     binary = str(pathlib.Path(target) / "release" / "omendb-server")
     clients = [int(c) for c in args.clients.split(",")]

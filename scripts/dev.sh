@@ -29,6 +29,7 @@ APT_PACKAGES=(
   libclang-dev clang             # RocksDB's bindgen step
   chromium chromium-driver       # browser tests
   postgresql-client              # psql and pgbench as real clients
+  openssl                        # the TLS test's self-signed certificate
 )
 WASM_APT_PACKAGES=(rustc-web cargo-web rust-web-src)  # when rustup has no wasm32 target
 

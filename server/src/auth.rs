@@ -39,6 +39,8 @@ pub enum AuthMode {
 
 /// What every connection's authentication shares.
 pub struct Auth {
+    /// `--require-tls`.
+    require_tls: bool,
     parameters: Arc<DefaultServerParameterProvider>,
     /// `None` in trust mode.
     sasl: Option<Arc<SaslMechanisms>>,
@@ -53,7 +55,7 @@ impl Debug for Auth {
 }
 
 impl Auth {
-    pub fn new(mode: AuthMode, shared: &Arc<Shared>) -> Self {
+    pub fn new(mode: AuthMode, shared: &Arc<Shared>, require_tls: bool) -> Self {
         let mut parameters = DefaultServerParameterProvider::default();
         // What drivers parse as the server's version: PostgreSQL 16's protocol and catalog.
         parameters.server_version = format!("16.0 (OmenDB {})", omendb_engine::VERSION);
@@ -69,6 +71,7 @@ impl Auth {
             Arc::new(SaslMechanisms::new(vec![]).with_mechanism(Arc::new(ScramAuth::new(source))))
         });
         Self {
+            require_tls,
             parameters: Arc::new(parameters),
             sasl,
         }
@@ -84,6 +87,7 @@ impl Auth {
     ) -> Startup {
         Startup {
             refuse,
+            require_tls: self.require_tls,
             driver: AuthDriver::new(self.parameters.clone()).with_connection_manager(manager),
             sasl: self.sasl.clone(),
             session,
@@ -95,6 +99,7 @@ impl Auth {
 pub struct Startup {
     /// The connection is over `--max-connections`: its startup fails with 53300.
     refuse: bool,
+    require_tls: bool,
     driver: AuthDriver<Arc<DefaultServerParameterProvider>>,
     sasl: Option<Arc<SaslMechanisms>>,
     session: Arc<Mutex<Session>>,
@@ -147,6 +152,13 @@ impl StartupHandler for Startup {
                     "FATAL".to_owned(),
                     "53300".to_owned(),
                     "sorry, too many clients already".to_owned(),
+                ))))
+            }
+            PgWireFrontendMessage::Startup(_) if self.require_tls && !client.is_secure() => {
+                Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                    "FATAL".to_owned(),
+                    "28000".to_owned(),
+                    "this server accepts only TLS connections (use sslmode=require)".to_owned(),
                 ))))
             }
             PgWireFrontendMessage::Startup(ref startup) => {

@@ -54,6 +54,19 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "scram", env = "OMENDB_AUTH")]
     pub auth: crate::auth::AuthMode,
 
+    /// A PEM certificate (chain) for TLS on pgwire; with `--tls-key`, clients may negotiate
+    /// TLS (psql's `sslmode=require`).
+    #[arg(long, env = "OMENDB_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long, env = "OMENDB_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Refuse pgwire connections that did not negotiate TLS (28000).
+    #[arg(long, env = "OMENDB_REQUIRE_TLS", requires = "tls_cert")]
+    pub require_tls: bool,
+
     /// The superuser created on first start (when there are no roles yet), with the password
     /// in the environment variable OMENDB_ADMIN_PASSWORD, or else a generated one written to
     /// `<data-dir>/initial-admin-password`.

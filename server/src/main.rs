@@ -8,6 +8,7 @@ mod http;
 mod lifecycle;
 mod metrics;
 mod pgwire;
+mod tls;
 mod wire;
 
 use std::sync::Arc;
@@ -113,7 +114,11 @@ async fn main() -> anyhow::Result<()> {
         storage_config.data_dir.as_deref(),
     )
     .context("creating the first user")?;
-    let auth = Arc::new(auth::Auth::new(args.auth, &shared));
+    let auth = Arc::new(auth::Auth::new(args.auth, &shared, args.require_tls));
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        _ => None,
+    };
 
     let pg_listener = TcpListener::bind(args.listen)
         .await
@@ -128,7 +133,7 @@ async fn main() -> anyhow::Result<()> {
     let lifecycle = shared.lifecycle.clone();
     let router = http::router(shared.clone(), args.console_dir.clone());
     tokio::select! {
-        result = pgwire::serve(pg_listener, shared.clone(), auth) => {
+        result = pgwire::serve(pg_listener, shared.clone(), auth, tls) => {
             result.context("pgwire server")?;
         }
         result = axum::serve(http_listener, router) => result.context("HTTP server")?,

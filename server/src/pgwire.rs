@@ -50,6 +50,7 @@ pub async fn serve(
     listener: TcpListener,
     shared: Arc<Shared>,
     auth: Arc<Auth>,
+    tls: Option<pgwire::tokio::TlsAcceptor>,
 ) -> std::io::Result<()> {
     let lifecycle = shared.lifecycle.clone();
     let parser = Arc::new(NoopQueryParser::new());
@@ -70,10 +71,11 @@ pub async fn serve(
             parser: parser.clone(),
             manager: manager.clone(),
         });
+        let tls = tls.clone();
         tokio::spawn(async move {
             // A malformed message can panic pgwire's decoder (0.42 does on some truncated
             // Bind bodies): that ends this connection only, with a log line.
-            let serving = pgwire::tokio::process_socket(socket, None, connection);
+            let serving = pgwire::tokio::process_socket(socket, tls, connection);
             match std::panic::AssertUnwindSafe(serving).catch_unwind().await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::debug!(%peer, "connection ended with an error: {e}"),
