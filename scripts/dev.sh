@@ -30,7 +30,10 @@ APT_PACKAGES=(
   chromium chromium-driver       # browser tests
   postgresql-client              # psql and pgbench as real clients
   openssl                        # the TLS test's self-signed certificate
+  python3 python3-venv           # psycopg 3, in a virtualenv under the cache directory
+  libpostgresql-jdbc-java default-jdk-headless  # pgjdbc and javac for its scenario
 )
+PSYCOPG_VERSION=3.3.9
 WASM_APT_PACKAGES=(rustc-web cargo-web rust-web-src)  # when rustup has no wasm32 target
 
 have_wasm_target() {
@@ -70,6 +73,22 @@ install_node_modules() {
     log "installing browser-test node modules"
     (cd tests/browser && npm ci --no-audit --no-fund --silent)
   fi
+  if [ ! -d tests/drivers/node/node_modules/pg ]; then
+    log "installing node-postgres for the driver tests"
+    (cd tests/drivers/node && npm ci --no-audit --no-fund --silent)
+  fi
+}
+
+# psycopg for the driver tests, in a virtualenv of its own (server/tests/drivers.rs looks for
+# it in the cache directory).
+install_psycopg() {
+  local venv="$CACHE_DIR/venv"
+  if "$venv/bin/python" -c "import psycopg, sys; sys.exit(psycopg.__version__ != '$PSYCOPG_VERSION')" 2>/dev/null; then
+    return 0
+  fi
+  log "installing psycopg $PSYCOPG_VERSION into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet "psycopg[binary]==$PSYCOPG_VERSION"
 }
 
 setup() {
@@ -79,6 +98,7 @@ setup() {
   export PATH="$HOME/.cargo/bin:$PATH"
   install_wasm_bindgen
   install_node_modules
+  install_psycopg
 }
 
 # ---------------------------------------------------------------------------------------------

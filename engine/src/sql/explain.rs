@@ -353,6 +353,7 @@ fn utility_name(plan: &Plan) -> &'static str {
         Plan::Release(_) => "RELEASE SAVEPOINT",
         Plan::Truncate(_) => "TRUNCATE",
         Plan::Copy(_) => "COPY",
+        Plan::Discard(_) => "DISCARD",
         Plan::CreateRole { .. } => "CREATE ROLE",
         Plan::AlterRole { .. } => "ALTER ROLE",
         Plan::DropRole { .. } => "DROP ROLE",

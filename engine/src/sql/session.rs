@@ -399,6 +399,19 @@ impl Session {
                 }
                 Ok(QueryResult::command("DROP ROLE"))
             }
+            Plan::Discard(_) if self.block.is_some() => Err(Error::ActiveTransaction(
+                "DISCARD ALL cannot run inside a transaction block",
+            )),
+            Plan::Discard(all) => {
+                if *all {
+                    self.sql.settings = Settings::default();
+                }
+                Ok(QueryResult::command(if *all {
+                    "DISCARD ALL"
+                } else {
+                    "DISCARD"
+                }))
+            }
             Plan::Maintenance { vacuum: true } if self.block.is_some() => Err(
                 Error::ActiveTransaction("VACUUM cannot run inside a transaction block"),
             ),

@@ -92,6 +92,10 @@ pub enum Statement {
         names: Vec<Ident>,
         if_exists: bool,
     },
+    /// A statement with nothing to do in the engine, by its command tag.
+    Nothing(&'static str),
+    /// `DISCARD ALL` (`true`: settings reset too) or `DISCARD PLANS/SEQUENCES/TEMP`.
+    Discard(bool),
     /// `VACUUM` (`vacuum`) or `ANALYZE` of some tables (none: all).
     Maintenance {
         vacuum: bool,

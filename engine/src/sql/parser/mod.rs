@@ -578,6 +578,19 @@ impl Translator<'_> {
                 legacy_options,
                 payload.is_some(),
             ),
+            // Prepared statements live in the protocol layer, which replaces a statement
+            // parsed again under its name: nothing to free in the engine.
+            sp::Statement::Deallocate { name, .. } => Ok(Statement::Nothing(
+                if name.value.eq_ignore_ascii_case("all") {
+                    "DEALLOCATE ALL"
+                } else {
+                    "DEALLOCATE"
+                },
+            )),
+            sp::Statement::Discard { object_type } => Ok(Statement::Discard(matches!(
+                object_type,
+                sp::DiscardObject::ALL
+            ))),
             sp::Statement::Commit { chain: false, .. } => Ok(Statement::Commit),
             sp::Statement::Rollback {
                 chain: false,

@@ -152,6 +152,8 @@ pub enum Plan {
     Nothing(&'static str),
     /// TRUNCATE: one DELETE of every row per table.
     Truncate(Vec<Plan>),
+    /// DISCARD: outside a transaction block only; ALL resets the settings.
+    Discard(bool),
     /// Role management, run by the session (which checks the privilege).
     CreateRole {
         name: String,
@@ -572,6 +574,8 @@ pub fn plan(statement: &Statement, catalog: &dyn Catalog) -> Result<Plan> {
             names: names.iter().map(|n| n.name.clone()).collect(),
             if_exists: *if_exists,
         }),
+        Statement::Nothing(tag) => Ok(Plan::Nothing(tag)),
+        Statement::Discard(all) => Ok(Plan::Discard(*all)),
         Statement::Maintenance { vacuum, tables } => {
             for name in tables {
                 table(catalog, name)?;
