@@ -11,6 +11,7 @@ use crate::cache::{CacheStats, RowCache};
 use crate::catalog::{self, NEXT_OBJECT_ID, ObjectId, TableDef, TableSchema, ViewDef};
 use crate::encoding::decode_row;
 use crate::mvcc::{Clock, RowEntry, Transaction};
+use crate::sql::system::SystemCatalog;
 use crate::storage::{
     Key, KeyPrefix, Storage, StorageConfig, StorageKind, WriteBatch, scan_prefix,
 };
@@ -119,6 +120,8 @@ pub(crate) struct Shared {
     pub synchronous_commit: bool,
     /// Row locks of UPDATE and DELETE.
     pub locks: crate::mvcc::RowLocks,
+    /// The system catalogs' view of the catalog, and the catalog version it was made at.
+    system: Mutex<Option<(u64, Arc<SystemCatalog>)>>,
 }
 
 #[derive(Debug, Default)]
@@ -247,6 +250,7 @@ impl Database {
                 catalog_version: AtomicU64::new(1),
                 synchronous_commit: config.synchronous_commit,
                 locks: crate::mvcc::RowLocks::default(),
+                system: Mutex::new(None),
             }),
         })
     }
@@ -337,6 +341,43 @@ impl Database {
     /// The view named `name`, if there is one.
     pub fn view(&self, name: &str) -> Option<Arc<ViewDef>> {
         read(&self.shared.tables).views.get(name).cloned()
+    }
+
+    pub(crate) fn from_shared(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+
+    /// What the system catalogs (`pg_class`, `information_schema.columns`, …) show, made
+    /// again only after the catalog changes.
+    pub fn system_catalog(&self) -> Arc<SystemCatalog> {
+        let version = self.shared.catalog_version();
+        if let Some((made_at, catalog)) = lock(&self.shared.system).as_ref() {
+            if *made_at == version {
+                return catalog.clone();
+            }
+        }
+        let (tables, views, roles) = {
+            let tables = read(&self.shared.tables);
+            (
+                tables
+                    .by_name
+                    .values()
+                    .map(|t| read(&t.state).schema.clone())
+                    .collect::<Vec<_>>(),
+                tables.views.values().cloned().collect::<Vec<_>>(),
+                tables.roles.values().cloned().collect::<Vec<_>>(),
+            )
+        };
+        let views = views
+            .into_iter()
+            .map(|view| {
+                let types = crate::sql::planner::view_column_types(self, &view);
+                (view, types)
+            })
+            .collect();
+        let catalog = Arc::new(SystemCatalog::new(tables, views, roles));
+        *lock(&self.shared.system) = Some((version, catalog.clone()));
+        catalog
     }
 
     /// The names of all views, sorted.
@@ -688,6 +729,7 @@ impl Database {
         let mut batch = WriteBatch::new();
         batch.put(Key::Role(&role.name).encode(), role.encode()?);
         shared.storage.write(batch, true)?;
+        shared.catalog_version.fetch_add(1, Ordering::Release);
         tables.roles.insert(role.name.clone(), role);
         Ok(())
     }
@@ -708,6 +750,7 @@ impl Database {
         let mut batch = WriteBatch::new();
         batch.put(Key::Role(name).encode(), role.encode()?);
         shared.storage.write(batch, true)?;
+        shared.catalog_version.fetch_add(1, Ordering::Release);
         tables.roles.insert(name.to_string(), role);
         Ok(())
     }
@@ -724,6 +767,7 @@ impl Database {
         let mut batch = WriteBatch::new();
         batch.delete(Key::Role(name).encode());
         shared.storage.write(batch, true)?;
+        shared.catalog_version.fetch_add(1, Ordering::Release);
         tables.roles.remove(name);
         Ok(())
     }

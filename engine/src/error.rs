@@ -117,6 +117,9 @@ pub enum Error {
     DivisionByZero,
     #[error("{0}")]
     InvalidText(String),
+    /// A regular expression that does not compile.
+    #[error("invalid regular expression: {0}")]
+    InvalidRegex(String),
     /// Date/time input in a format no parser accepts (PostgreSQL's invalid_datetime_format).
     #[error("{0}")]
     InvalidDatetime(String),
@@ -223,6 +226,7 @@ impl Error {
             Error::InvalidArgumentForPower(_) => "2201F",
             Error::DivisionByZero => "22012",
             Error::InvalidText(_) => "22P02",
+            Error::InvalidRegex(_) => "2201B",
             Error::InvalidDatetime(_) => "22007",
             Error::DatetimeOutOfRange(_) => "22008",
             Error::StringTooLong(_) => "22001",

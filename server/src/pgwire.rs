@@ -411,6 +411,12 @@ fn response(result: QueryResult, format: &Format) -> PgWireResult<Response> {
                     binary: wire::binary(value, column.data_type),
                     text: String::new(),
                 })?;
+            } else if let Value::Array(_) = value {
+                // As it is: pgwire would quote a string sent for an array type.
+                encoder.encode_field(&Encoded {
+                    binary: Vec::new(),
+                    text: value.to_string(),
+                })?;
             } else {
                 // PostgreSQL's text forms are the engine's (`3` for a float 3, `t`, `\x…`).
                 encoder.encode_field(&value.to_string())?;

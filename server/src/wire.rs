@@ -38,6 +38,7 @@ pub fn wire_type(ty: DataType) -> Type {
         DataType::Uuid => Type::UUID,
         DataType::Json => Type::JSON,
         DataType::Jsonb => Type::JSONB,
+        DataType::Array(_) => Type::from_oid(ty.oid()).unwrap_or(Type::TEXT_ARRAY),
     }
 }
 
@@ -105,8 +106,32 @@ pub fn binary(value: &Value, ty: DataType) -> Vec<u8> {
             out.extend(s.as_bytes());
             out
         }
+        (Value::Array(items), DataType::Array(element)) => array(items, *element),
         (other, _) => other.to_string().into_bytes(),
     }
+}
+
+/// PostgreSQL's binary array: dimensions, a has-NULLs flag, the element type, the length and
+/// lower bound (1) of the one dimension, then each element's length (-1: NULL) and bytes.
+fn array(items: &[Value], element: DataType) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend(i32::from(!items.is_empty()).to_be_bytes());
+    out.extend(i32::from(items.iter().any(Value::is_null)).to_be_bytes());
+    out.extend(element.oid().to_be_bytes());
+    if !items.is_empty() {
+        out.extend((items.len() as i32).to_be_bytes());
+        out.extend(1i32.to_be_bytes());
+    }
+    for item in items {
+        if item.is_null() {
+            out.extend((-1i32).to_be_bytes());
+        } else {
+            let bytes = binary(item, element);
+            out.extend((bytes.len() as i32).to_be_bytes());
+            out.extend(bytes);
+        }
+    }
+    out
 }
 
 /// PostgreSQL's binary NUMERIC: digit count, weight, sign and display scale, then the digits
@@ -261,6 +286,31 @@ mod tests {
         let d: Decimal = text.parse().unwrap();
         let bytes = numeric(d);
         assert_eq!(numeric_text(&bytes).unwrap(), text, "{text}");
+    }
+
+    /// The catalog's type ids (`pg_type`, `atttypid`) are the ones the wire announces.
+    #[test]
+    fn type_ids_match_the_wire_types() {
+        for ty in omendb_engine::types::SCALAR_TYPES {
+            assert_eq!(wire_type(ty).oid(), ty.oid(), "{}", ty.name());
+            let array = DataType::array_of(ty).unwrap();
+            assert_eq!(wire_type(array).oid(), array.oid(), "{}", array.name());
+        }
+    }
+
+    /// PostgreSQL's binary array: one dimension, lower bound 1, -1 for a NULL element.
+    #[test]
+    fn arrays_have_postgresql_binary_form() {
+        let array = DataType::array_of(DataType::Integer).unwrap();
+        let bytes = binary(&Value::Array(vec![Value::Int(7), Value::Null]), array);
+        let words: Vec<i32> = bytes[..20]
+            .chunks(4)
+            .map(|c| i32::from_be_bytes(c.try_into().unwrap()))
+            .collect();
+        assert_eq!(words, [1, 1, 23, 2, 1]);
+        assert_eq!(&bytes[20..], [0, 0, 0, 4, 0, 0, 0, 7, 255, 255, 255, 255]);
+        let empty = binary(&Value::Array(Vec::new()), array);
+        assert_eq!(empty, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 23]);
     }
 
     #[test]

@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use bytes::Bytes;
 use common::Server;
 use futures::{SinkExt, StreamExt};
@@ -120,30 +118,7 @@ fn psql_copies_files_through_the_client() {
         input.display(),
         output.display()
     );
-    let result = Command::new("psql")
-        .args(["-h", "127.0.0.1", "-p", &server.pg.port().to_string()])
-        .args([
-            "-U",
-            "bob",
-            "-d",
-            "omendb",
-            "-X",
-            "-A",
-            "-t",
-            "-v",
-            "ON_ERROR_STOP=1",
-        ])
-        .env("PGCONNECT_TIMEOUT", "10")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(script.as_bytes())?;
-            child.wait_with_output()
-        })
-        .expect("psql is installed by scripts/dev.sh setup");
+    let result = common::psql(&server, "bob", None, &["-A", "-t"], &script);
     let stdout = String::from_utf8_lossy(&result.stdout);
     assert!(
         result.status.success(),

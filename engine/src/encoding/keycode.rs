@@ -44,6 +44,10 @@ const TAG_TIMESTAMP: u8 = 0x52;
 const TAG_TIMESTAMPTZ: u8 = 0x53;
 const TAG_INTERVAL: u8 = 0x54;
 const TAG_UUID: u8 = 0x58;
+/// An array: its elements' encodings, then [`ARRAY_END`] (below every tag, so a prefix of
+/// an array sorts before it).
+const TAG_ARRAY: u8 = 0x60;
+const ARRAY_END: u8 = 0x00;
 const TAG_NULL: u8 = 0xFF;
 
 /// Appends the memcomparable encoding of `value` to `out`.
@@ -79,6 +83,11 @@ pub fn encode_value(out: &mut Vec<u8>, value: &Value) {
         Value::Uuid(u) => {
             out.push(TAG_UUID);
             out.extend(u.as_bytes());
+        }
+        Value::Array(items) => {
+            out.push(TAG_ARRAY);
+            items.iter().for_each(|item| encode_value(out, item));
+            out.push(ARRAY_END);
         }
     }
 }
@@ -235,6 +244,14 @@ pub fn decode_value(input: &mut &[u8]) -> Result<Value> {
         TAG_UUID => Value::Uuid(uuid::Uuid::from_bytes(
             take_array(input).ok_or_else(corrupt)?,
         )),
+        TAG_ARRAY => {
+            let mut items = Vec::new();
+            while input.first().ok_or_else(corrupt)? != &ARRAY_END {
+                items.push(decode_value(input)?);
+            }
+            *input = &input[1..];
+            Value::Array(items)
+        }
         _ => return Err(corrupt()),
     })
 }

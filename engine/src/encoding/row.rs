@@ -43,6 +43,11 @@ pub fn encode_row(types: &[DataType], row: &[Value]) -> Vec<u8> {
                 out.extend(i.micros.to_le_bytes());
             }
             (_, Value::Uuid(u)) => out.extend(u.as_bytes()),
+            (ty, Value::Array(items)) => {
+                // Elements as a row of their own, of the element type (text if untyped).
+                let element = ty.element().unwrap_or(DataType::Text);
+                put_bytes(&mut out, &encode_row(&vec![element; items.len()], items));
+            }
         }
     }
     out
@@ -125,6 +130,14 @@ pub fn decode_row(types: &[DataType], missing: &[Value], mut input: &[u8]) -> Re
             DataType::Uuid => Value::Uuid(uuid::Uuid::from_bytes(
                 take_array(input).ok_or_else(corrupt)?,
             )),
+            DataType::Array(element) => {
+                let bytes = take_bytes(input).ok_or_else(corrupt)?;
+                let count = take_varint(&mut &bytes[..]).ok_or_else(corrupt)? as usize;
+                if count > bytes.len() * 8 {
+                    return Err(corrupt());
+                }
+                Value::Array(decode_row(&vec![**element; count], &[], bytes)?)
+            }
         };
         row.push(value);
     }

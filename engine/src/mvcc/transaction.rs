@@ -230,6 +230,11 @@ impl Transaction {
         self.read_only
     }
 
+    /// The database this transaction runs in.
+    pub fn database(&self) -> crate::Database {
+        crate::Database::from_shared(self.db.clone())
+    }
+
     /// The view named `name`, if there is one.
     pub fn view(&self, name: &str) -> Option<Arc<crate::catalog::ViewDef>> {
         read(&self.db.tables).views.get(name).cloned()

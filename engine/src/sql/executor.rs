@@ -14,9 +14,9 @@ use super::explain::Measured;
 use super::expr::{BoundExpr, SubqueryKind, compare};
 use super::interrupt;
 use super::planner::{
-    Access, CheckPlan, ConflictPlan, GroupPlan, InsertRows, JoinKind, JoinPlan, JoinedTarget,
-    OutputColumn, Plan, RecursiveSource, Returning, SelectPlan, SetOp, SetPlan, SortKey, Source,
-    TableSource, ValuesSource,
+    Access, CheckPlan, ConflictPlan, FunctionSource, GroupPlan, InsertRows, JoinKind, JoinPlan,
+    JoinedTarget, OutputColumn, Plan, RecursiveSource, Returning, SelectPlan, SetFunction, SetOp,
+    SetPlan, SortKey, Source, TableSource, ValuesSource,
 };
 use crate::encoding::{encode_value, encode_values};
 use crate::mvcc::Locked;
@@ -163,6 +163,9 @@ fn subquery_value(plan: &SelectPlan, kind: &SubqueryKind, txn: &Transaction) -> 
                 .collect(),
             negated: *negated,
         },
+        SubqueryKind::Array => BoundExpr::Constant(Value::Array(
+            rows.into_iter().map(|mut row| row.swap_remove(0)).collect(),
+        )),
     })
 }
 
@@ -675,11 +678,75 @@ fn source_rows(
             .map(Arc::new)
             .collect()),
         Source::Recursive(recursive) => recursive_rows(recursive, txn),
+        Source::Function(function) => function_rows(function),
         Source::WorkTable(work) => Err(Error::NotSupported(format!(
             "a reference to the work table \"{}\" outside its recursive query",
             work.name
         ))),
     }
+}
+
+/// The most rows `generate_series` may produce (54000 beyond), so that a typo cannot exhaust
+/// memory.
+const SERIES_ROW_LIMIT: i64 = 100_000_000;
+
+/// The rows of a set-returning function in FROM.
+fn function_rows(function: &FunctionSource) -> Result<Vec<Arc<Row>>> {
+    let values = function
+        .args
+        .iter()
+        .map(|e| e.eval(&[]))
+        .collect::<Result<Vec<_>>>()?;
+    match function.function {
+        SetFunction::GenerateSeries => series_rows(&values),
+        // `unnest(array)`: a row per element; none for NULL.
+        SetFunction::Unnest => Ok(match values.into_iter().next() {
+            Some(Value::Array(items)) => items.into_iter().map(|v| Arc::new(vec![v])).collect(),
+            _ => Vec::new(),
+        }),
+    }
+}
+
+/// `generate_series(start, stop [, step])`: start, start + step, … while not past stop; no
+/// rows when any argument is NULL; a zero step is 22023.
+fn series_rows(values: &[Value]) -> Result<Vec<Arc<Row>>> {
+    let int = |v: Option<&Value>| match v {
+        None => Ok(Some(1)),
+        Some(Value::Null) => Ok(None),
+        Some(Value::Int(i)) => Ok(Some(*i)),
+        Some(other) => Err(Error::Datatype(format!(
+            "generate_series argument of type {}",
+            other.type_name()
+        ))),
+    };
+    let (Some(start), Some(stop), Some(step)) = (
+        int(values.first())?,
+        int(values.get(1))?,
+        int(values.get(2))?,
+    ) else {
+        return Ok(Vec::new());
+    };
+    if step == 0 {
+        return Err(Error::InvalidParameterValue(
+            "step size cannot equal zero".into(),
+        ));
+    }
+    let count = (i128::from(stop) - i128::from(start)) / i128::from(step) + 1;
+    if count > i128::from(SERIES_ROW_LIMIT) {
+        return Err(Error::ProgramLimitExceeded(format!(
+            "generate_series would produce more than {SERIES_ROW_LIMIT} rows"
+        )));
+    }
+    let mut rows = Vec::with_capacity(count.max(0) as usize);
+    let mut current = i128::from(start);
+    while (step > 0 && current <= i128::from(stop)) || (step < 0 && current >= i128::from(stop)) {
+        if rows.len() % 4096 == 0 {
+            interrupt::check()?;
+        }
+        rows.push(Arc::new(vec![Value::Int(current as i64)]));
+        current += i128::from(step);
+    }
+    Ok(rows)
 }
 
 /// The most rows a recursive query may produce before it is stopped (54000), so that a
@@ -736,7 +803,7 @@ fn fill_work_table(plan: &mut SelectPlan, rows: &[Row]) {
                 fill(&mut join.right, rows);
             }
             Source::Derived(derived) => fill_work_table(&mut derived.query, rows),
-            Source::Table(_) | Source::Values(_) | Source::Recursive(_) => {}
+            Source::Table(_) | Source::Values(_) | Source::Recursive(_) | Source::Function(_) => {}
         }
     }
     if let Some(s) = &mut plan.source {

@@ -6,7 +6,9 @@ use std::ops::Bound;
 
 use super::expr::{BoundExpr, SubqueryKind};
 use super::parser::ast::BinaryOp;
-use super::planner::{Access, InsertRows, JoinKind, Plan, SelectPlan, Source, TableSource};
+use super::planner::{
+    Access, InsertRows, JoinKind, Plan, SelectPlan, SetFunction, Source, TableSource,
+};
 use super::window::{WindowFunc, WindowPlan};
 use crate::mvcc::Direction;
 use crate::types::Value;
@@ -194,6 +196,7 @@ fn source_names(source: &Source) -> Vec<String> {
         Source::Table(table) => table.column_names.to_vec(),
         Source::Derived(derived) => derived.column_names.to_vec(),
         Source::Values(values) => values.column_names.to_vec(),
+        Source::Function(function) => function.column_names.to_vec(),
         Source::Recursive(recursive) => recursive.column_names.to_vec(),
         Source::WorkTable(work) => work.column_names.to_vec(),
         Source::Join(join) => {
@@ -231,6 +234,13 @@ fn source_lines(source: &Source, depth: usize, lines: &mut Vec<String>) {
         }
         Source::WorkTable(work) => {
             lines.push(format!("{indent}WorkTable Scan on {}", work.name));
+        }
+        Source::Function(function) => {
+            let name = match function.function {
+                SetFunction::GenerateSeries => "generate_series",
+                SetFunction::Unnest => "unnest",
+            };
+            lines.push(format!("{indent}Function Scan on {name} {}", function.name));
         }
         Source::Values(values) => {
             lines.push(format!(
@@ -512,8 +522,14 @@ fn write_expr(out: &mut String, expr: &BoundExpr, names: &[String]) {
             });
             write_expr(out, pattern, names);
         }
+        BoundExpr::Lookup { key, .. } => {
+            out.push_str("catalog_lookup(");
+            write_expr(out, key, names);
+            out.push(')');
+        }
         BoundExpr::Subquery { kind, .. } => match kind {
             SubqueryKind::Scalar => out.push_str("(SubPlan)"),
+            SubqueryKind::Array => out.push_str("ARRAY(SubPlan)"),
             SubqueryKind::Exists { negated } => out.push_str(if *negated {
                 "NOT EXISTS (SubPlan)"
             } else {

@@ -3,11 +3,13 @@
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 pub use super::functions::ScalarFunc;
 use super::operators::{binary, negate};
 pub use super::operators::{compare, numeric_result};
 use super::parser::ast::BinaryOp;
+use super::system::Lookup;
 use crate::types::{DataType, Value};
 pub use crate::types::{cast, out_of_range};
 use crate::{Error, Result};
@@ -106,6 +108,12 @@ pub enum BoundExpr {
         right: Box<BoundExpr>,
         negated: bool,
     },
+    /// `key` looked up in a table of the system catalogs made when the statement was
+    /// planned (`pg_get_indexdef(oid)`, `'t'::regclass`, …).
+    Lookup {
+        key: Box<BoundExpr>,
+        table: Arc<Lookup>,
+    },
 }
 
 /// What a subquery stands for.
@@ -117,6 +125,8 @@ pub enum SubqueryKind {
     Exists { negated: bool },
     /// `expr [NOT] IN (subquery)`.
     In { expr: Box<BoundExpr>, negated: bool },
+    /// `ARRAY(subquery)`: its rows' single column as an array.
+    Array,
 }
 
 impl BoundExpr {
@@ -243,6 +253,7 @@ impl BoundExpr {
                 };
                 Ok(Value::Boolean(distinct != *negated))
             }
+            BoundExpr::Lookup { key, table } => table.get(&key.eval(row)?),
         }
     }
 
@@ -260,6 +271,7 @@ impl BoundExpr {
             | BoundExpr::WindowResult(_) => false,
             BoundExpr::Negate(e) | BoundExpr::Not(e) => e.any(f),
             BoundExpr::Cast { expr, .. } | BoundExpr::IsNull { expr, .. } => expr.any(f),
+            BoundExpr::Lookup { key, .. } => key.any(f),
             BoundExpr::Binary { left, right, .. } | BoundExpr::Distinct { left, right, .. } => {
                 left.any(f) || right.any(f)
             }
@@ -290,6 +302,7 @@ impl BoundExpr {
             | BoundExpr::WindowResult(_) => {}
             BoundExpr::Negate(e) | BoundExpr::Not(e) => e.visit_mut(f),
             BoundExpr::Cast { expr, .. } | BoundExpr::IsNull { expr, .. } => expr.visit_mut(f),
+            BoundExpr::Lookup { key, .. } => key.visit_mut(f),
             BoundExpr::Binary { left, right, .. } => {
                 left.visit_mut(f);
                 right.visit_mut(f);

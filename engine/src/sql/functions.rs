@@ -7,6 +7,8 @@ use std::cmp::Ordering;
 use rust_decimal::RoundingStrategy;
 
 use super::expr::{BoundExpr, compare, out_of_range};
+use super::operators::binary;
+use super::parser::ast::BinaryOp;
 use super::temporal;
 use crate::types::{DataType, Decimal, Value, json_typeof};
 use crate::{Error, Result};
@@ -85,6 +87,33 @@ pub enum ScalarFunc {
     CurrentDatabase,
     CurrentUser,
     CurrentSchema,
+    /// `ARRAY[a, b, …]` (bound by the planner, not by name).
+    MakeArray,
+    /// `array[i]` (bound by the planner).
+    ArrayElement,
+    /// `x op ANY (array)` / `x op ALL (array)` (bound by the planner).
+    AnyAll {
+        op: BinaryOp,
+        all: bool,
+    },
+    ArrayToString,
+    ArrayUpper,
+    ArrayLower,
+    ArrayLength,
+    Cardinality,
+    /// `pg_get_expr(text, relation)`: the catalogs keep expressions as SQL already.
+    PgGetExpr,
+    /// `obj_description` and friends: OmenDB keeps no comments.
+    NoDescription,
+    /// `pg_table_is_visible`: every relation is in the search path (public or pg_catalog).
+    IsVisible,
+    FormatType,
+    EncodingToChar,
+    ToRegtype,
+    /// `pg_relation_is_publishable`: there is no logical replication.
+    NotPublishable,
+    /// `pg_get_statisticsobjdef_columns`: there are no statistics objects.
+    NoStatistics,
 }
 
 /// How an argument is converted before the call.
@@ -197,6 +226,19 @@ impl ScalarFunc {
             "json_array_length" | "jsonb_array_length" => JsonArrayLength,
             "version" => Version,
             "current_database" | "current_catalog" => CurrentDatabase,
+            "array_to_string" => ArrayToString,
+            "array_upper" => ArrayUpper,
+            "array_lower" => ArrayLower,
+            "array_length" => ArrayLength,
+            "cardinality" => Cardinality,
+            "pg_get_expr" => PgGetExpr,
+            "obj_description" | "col_description" | "shobj_description" => NoDescription,
+            "pg_table_is_visible" | "pg_type_is_visible" => IsVisible,
+            "format_type" => FormatType,
+            "pg_encoding_to_char" => EncodingToChar,
+            "to_regtype" => ToRegtype,
+            "pg_relation_is_publishable" => NotPublishable,
+            "pg_get_statisticsobjdef_columns" => NoStatistics,
             "current_user" | "session_user" | "user" | "current_role" => CurrentUser,
             "current_schema" => CurrentSchema,
             _ => return None,
@@ -261,6 +303,23 @@ impl ScalarFunc {
             CurrentDatabase => "current_database",
             CurrentUser => "current_user",
             CurrentSchema => "current_schema",
+            MakeArray => "array",
+            ArrayElement => "subscript",
+            AnyAll { all: false, .. } => "any",
+            AnyAll { all: true, .. } => "all",
+            ArrayToString => "array_to_string",
+            ArrayUpper => "array_upper",
+            ArrayLower => "array_lower",
+            ArrayLength => "array_length",
+            Cardinality => "cardinality",
+            PgGetExpr => "pg_get_expr",
+            NoDescription => "obj_description",
+            IsVisible => "pg_table_is_visible",
+            FormatType => "format_type",
+            EncodingToChar => "pg_encoding_to_char",
+            ToRegtype => "to_regtype",
+            NotPublishable => "pg_relation_is_publishable",
+            NoStatistics => "pg_get_statisticsobjdef_columns",
         }
     }
 
@@ -364,6 +423,22 @@ impl ScalarFunc {
             Version | CurrentDatabase | CurrentSchema | CurrentUser => {
                 sig(&[], &[], None, Returns::Fixed(T::Text))
             }
+            // Typed by the planner, which binds them itself.
+            MakeArray => sig(&[], &[], Some(Any), Returns::Fixed(T::Text)),
+            ArrayElement => sig(&[Any, Integer], &[], None, Returns::Fixed(T::Text)),
+            AnyAll { .. } => sig(&[Any, Any], &[], None, Returns::Fixed(T::Boolean)),
+            ArrayToString => sig(&[Any, Text], &[Text], None, Returns::Fixed(T::Text)),
+            ArrayUpper | ArrayLower | ArrayLength => {
+                sig(&[Any, Integer], &[], None, Returns::Fixed(T::Integer))
+            }
+            Cardinality => sig(&[Any], &[], None, Returns::Fixed(T::Integer)),
+            PgGetExpr => sig(&[Text, Integer], &[Any], None, Returns::Fixed(T::Text)),
+            NoDescription => sig(&[Any], &[Any], None, Returns::Fixed(T::Text)),
+            IsVisible | NotPublishable => sig(&[Integer], &[], None, Returns::Fixed(T::Boolean)),
+            FormatType => sig(&[Integer, Integer], &[], None, Returns::Fixed(T::Text)),
+            EncodingToChar => sig(&[Integer], &[], None, Returns::Fixed(T::Text)),
+            ToRegtype => sig(&[Text], &[], None, Returns::Fixed(T::Integer)),
+            NoStatistics => sig(&[Integer], &[], None, Returns::Fixed(T::Text)),
         }
     }
 
@@ -433,6 +508,45 @@ impl ScalarFunc {
                 });
             }
             Pi => return Ok(Value::Float(std::f64::consts::PI)),
+            MakeArray => {
+                return args
+                    .iter()
+                    .map(|a| a.eval(row))
+                    .collect::<Result<Vec<_>>>()
+                    .map(Value::Array);
+            }
+            AnyAll { op, all } => return any_all(op, all, &args[0], &args[1], row),
+            NoDescription | NoStatistics => return Ok(Value::Null),
+            FormatType => {
+                let oid = args[0].eval(row)?;
+                let typmod = args[1].eval(row)?;
+                return Ok(match (oid, typmod) {
+                    (Value::Int(oid), Value::Int(typmod)) => format_type(oid, typmod),
+                    (Value::Int(oid), _) => format_type(oid, -1),
+                    _ => Value::Null,
+                });
+            }
+            ArrayToString => {
+                let values = args
+                    .iter()
+                    .map(|a| a.eval(row))
+                    .collect::<Result<Vec<_>>>()?;
+                let (Value::Array(items), Value::Text(separator)) = (&values[0], &values[1]) else {
+                    return match &values[0] {
+                        Value::Null | Value::Array(_) => Ok(Value::Null),
+                        other => Err(not_an_array(other)),
+                    };
+                };
+                let null = values.get(2).filter(|v| !v.is_null()).map(Value::to_string);
+                let parts: Vec<String> = items
+                    .iter()
+                    .filter_map(|item| match item {
+                        Value::Null => null.clone(),
+                        v => Some(v.to_string()),
+                    })
+                    .collect();
+                return Ok(Value::Text(parts.join(separator)));
+            }
             Version => {
                 return Ok(Value::Text(format!(
                     "PostgreSQL 16.0 (OmenDB {}) on {}, compiled by rustc",
@@ -470,7 +584,27 @@ impl ScalarFunc {
             Value::Int(n) => n as f64,
             _ => f64::NAN,
         };
+        let array = |i: usize| match &values[i] {
+            Value::Array(items) => Ok(items),
+            other => Err(not_an_array(other)),
+        };
         Ok(match self {
+            ArrayElement => usize::try_from(int(1) - 1)
+                .ok()
+                .and_then(|i| array(0).ok()?.get(i).cloned())
+                .unwrap_or(Value::Null),
+            ArrayUpper | ArrayLength if int(1) == 1 && !array(0)?.is_empty() => {
+                Value::Int(array(0)?.len() as i64)
+            }
+            ArrayLower if int(1) == 1 && !array(0)?.is_empty() => Value::Int(1),
+            ArrayUpper | ArrayLength | ArrayLower => Value::Null,
+            Cardinality => Value::Int(array(0)?.len() as i64),
+            PgGetExpr => Value::Text(text(0)),
+            IsVisible => Value::Boolean(true),
+            NotPublishable => Value::Boolean(false),
+            EncodingToChar => Value::Text(if int(0) == 6 { "UTF8" } else { "" }.into()),
+            ToRegtype => crate::sql::system::type_by_name(&text(0))
+                .map_or(Value::Null, |t| Value::Int(i64::from(t.oid()))),
             Abs | Round | Trunc | Ceil | Floor | Sign => {
                 let digits = if values.len() > 1 { int(1) } else { 0 };
                 math(self, &values[0], digits)?
@@ -607,8 +741,23 @@ impl ScalarFunc {
             Now | StatementTimestamp | ClockTimestamp | CurrentDate | CurrentTime
             | LocalTimestamp | Extract | DatePart | DateTrunc | Age | MakeDate | MakeTime
             | MakeTimestamp | ToTimestamp => temporal::call(self, &values)?,
-            Coalesce | NullIf | Greatest | Least | Concat | ConcatWs | Pi | Version
-            | CurrentDatabase | CurrentSchema | CurrentUser => Value::Null,
+            Coalesce
+            | NullIf
+            | Greatest
+            | Least
+            | Concat
+            | ConcatWs
+            | Pi
+            | Version
+            | CurrentDatabase
+            | CurrentSchema
+            | CurrentUser
+            | MakeArray
+            | AnyAll { .. }
+            | ArrayToString
+            | NoDescription
+            | NoStatistics
+            | FormatType => Value::Null,
         })
     }
 }
@@ -672,4 +821,49 @@ fn round_decimal(d: Decimal, digits: i32, strategy: RoundingStrategy) -> Result<
     let mut r = rounded.checked_mul(factor).ok_or_else(overflow)?;
     r.rescale(0);
     Ok(r)
+}
+
+fn not_an_array(value: &Value) -> Error {
+    Error::Datatype(format!(
+        "expected an array, found type {}",
+        value.type_name()
+    ))
+}
+
+/// `format_type(oid, typmod)`: the type's SQL name with its modifier, `???` for an unknown id.
+fn format_type(oid: i64, typmod: i64) -> Value {
+    Value::Text(match crate::sql::system::type_by_oid(oid, typmod) {
+        Some(ty) => crate::sql::system::format_type(ty),
+        None => "???".into(),
+    })
+}
+
+/// `left op ANY (array)` is true when the comparison holds for some element, `ALL` when it
+/// holds for every one; otherwise NULL if a comparison was NULL, as in PostgreSQL.
+fn any_all(
+    op: BinaryOp,
+    all: bool,
+    left: &BoundExpr,
+    right: &BoundExpr,
+    row: &[Value],
+) -> Result<Value> {
+    let left = left.eval(row)?;
+    let items = match right.eval(row)? {
+        Value::Null => return Ok(Value::Null),
+        Value::Array(items) => items,
+        other => return Err(not_an_array(&other)),
+    };
+    let mut saw_null = false;
+    for item in items {
+        match binary(op, left.clone(), item, DataType::Boolean)? {
+            Value::Boolean(holds) if holds != all => return Ok(Value::Boolean(holds)),
+            Value::Null => saw_null = true,
+            _ => {}
+        }
+    }
+    Ok(if saw_null {
+        Value::Null
+    } else {
+        Value::Boolean(all)
+    })
 }

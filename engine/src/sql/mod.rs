@@ -44,6 +44,12 @@
 //!   BOOLEAN, BYTEA, DATE/TIME/TIMESTAMP/TIMESTAMPTZ/INTERVAL, UUID, JSON/JSONB, with
 //!   PostgreSQL's input and output forms, casts and errors; operators in [`operators`],
 //!   functions in [`functions`] and [`temporal`].
+//! - One-dimensional arrays as values (`ARRAY[…]`, `ARRAY(subquery)`, `a[i]`, `= ANY/ALL`,
+//!   `'{…}'` literals, `array_to_string` and friends, `unnest`/`generate_series` in FROM) and
+//!   regular expressions (`~`, `~*`, `!~`, `!~*`).
+//! - The system catalogs clients read ([`system`]): `pg_catalog` and `information_schema`
+//!   relations computed from the catalog at plan time, `::regclass`-style casts and the catalog
+//!   functions psql's describe commands call.
 //! - Parameters `$n` with inferred types and prepared statements whose plans are reused until
 //!   DDL changes the catalog ([`Session::prepare`](crate::Session::prepare)).
 //!
@@ -64,6 +70,7 @@ pub mod parser;
 pub mod planner;
 mod session;
 pub mod settings;
+pub mod system;
 pub mod temporal;
 #[cfg(test)]
 mod tests;

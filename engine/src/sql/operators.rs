@@ -163,6 +163,14 @@ pub fn binary(op: BinaryOp, l: Value, r: Value, ty: DataType) -> Result<Value> {
     if op.is_json() {
         return json(op, l, r);
     }
+    if let BinaryOp::Regex {
+        negated,
+        case_insensitive,
+    } = op
+    {
+        let found = regex_matches(&l.to_string(), &r.to_string(), case_insensitive)?;
+        return Ok(Value::Boolean(found != negated));
+    }
     match (op, l, r) {
         (BinaryOp::Concat, l, r) => Ok(Value::Text(format!("{l}{r}"))),
         (op, Value::Int(a), Value::Int(b)) => {
@@ -353,8 +361,52 @@ pub fn compare(a: &Value, b: &Value) -> Result<Option<Ordering>> {
         (Timestamp(t) | TimestampTz(t), Date(d)) => t.cmp(&(i64::from(*d) * DAY_MICROS)),
         (Interval(x), Interval(y)) => x.comparable().cmp(&y.comparable()),
         (Uuid(x), Uuid(y)) => x.cmp(y),
+        // Arrays compare element by element (NULL elements equal each other and sort last),
+        // then by length.
+        (Array(x), Array(y)) => {
+            for (a, b) in x.iter().zip(y) {
+                let order = match (a.is_null(), b.is_null()) {
+                    (true, true) => Ordering::Equal,
+                    (true, false) => Ordering::Greater,
+                    (false, true) => Ordering::Less,
+                    _ => compare(a, b)?.unwrap_or(Ordering::Equal),
+                };
+                if order != Ordering::Equal {
+                    return Ok(Some(order));
+                }
+            }
+            x.len().cmp(&y.len())
+        }
         (x, y) => {
             return Err(no_operator(BinaryOp::Eq, x.type_name(), y.type_name()));
         }
     }))
+}
+
+/// Whether `pattern`, a regular expression, matches somewhere in `text` (`~`, `~*`).
+/// Patterns are compiled once per thread and kept (a bounded number of them).
+pub fn regex_matches(text: &str, pattern: &str, case_insensitive: bool) -> Result<bool> {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    const KEPT: usize = 64;
+    thread_local! {
+        static COMPILED: RefCell<HashMap<(String, bool), regex::Regex>> =
+            RefCell::new(HashMap::new());
+    }
+    COMPILED.with(|compiled| {
+        let mut compiled = compiled.borrow_mut();
+        let key = (pattern.to_string(), case_insensitive);
+        if !compiled.contains_key(&key) {
+            let regex = regex::RegexBuilder::new(pattern)
+                .case_insensitive(case_insensitive)
+                .size_limit(1 << 20)
+                .build()
+                .map_err(|e| Error::InvalidRegex(e.to_string()))?;
+            if compiled.len() >= KEPT {
+                compiled.clear();
+            }
+            compiled.insert(key.clone(), regex);
+        }
+        Ok(compiled[&key].is_match(text))
+    })
 }

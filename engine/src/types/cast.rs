@@ -7,8 +7,8 @@ use rust_decimal::prelude::ToPrimitive;
 use super::datetime::{DAY_MICROS, date_of_timestamp};
 use super::numeric::overflow;
 use super::{
-    DataType, Decimal, Interval, Value, json_validate, numeric_from_f64, parse_date, parse_numeric,
-    parse_time, parse_timestamp, parse_timestamptz,
+    DataType, Decimal, Interval, Value, json_validate, numeric_from_f64, parse_array, parse_date,
+    parse_numeric, parse_time, parse_timestamp, parse_timestamptz,
 };
 use crate::{Error, Result};
 
@@ -130,6 +130,13 @@ pub fn cast(value: Value, to: DataType) -> Result<Value> {
         (Value::Interval(i), DataType::Interval) => Value::Interval(i),
         (Value::Interval(i), DataType::Time) => Value::Time(i.micros.rem_euclid(DAY_MICROS)),
         (Value::Uuid(u), DataType::Uuid) => Value::Uuid(u),
+        (Value::Text(s), DataType::Array(element)) => Value::Array(parse_array(&s, *element)?),
+        (Value::Array(items), DataType::Array(element)) => Value::Array(
+            items
+                .into_iter()
+                .map(|item| cast(item, *element))
+                .collect::<Result<_>>()?,
+        ),
         (v, to) => {
             return Err(Error::CannotCast(format!(
                 "cannot cast type {} to {}",

@@ -1,6 +1,7 @@
 //! The SQL data types a column can have and the values the engine stores: numbers, text,
 //! NUMERIC, dates and times, intervals, UUIDs and JSON, with PostgreSQL's text forms and casts.
 
+mod array;
 mod cast;
 mod datetime;
 mod interval;
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
+pub use array::{format_array, parse_array};
 pub use cast::{cast, fits, out_of_range, parse_bytea};
 pub use datetime::{
     DAY_MICROS, date_of_timestamp, format_date, format_time, format_timestamp, format_timestamptz,
@@ -49,9 +51,156 @@ pub enum DataType {
     Uuid,
     Json,
     Jsonb,
+    /// A one-dimensional array of the (unconstrained, non-array) element type. Arrays are
+    /// values of expressions and of the system catalogs; tables cannot store them, so the
+    /// variant is never written to the catalog.
+    #[serde(skip)]
+    Array(&'static DataType),
 }
 
+/// Every type without modifiers but arrays (CHAR as CHAR(1)).
+pub static SCALAR_TYPES: [DataType; 19] = [
+    DataType::Boolean,
+    DataType::Bytea,
+    DataType::BigInt,
+    DataType::SmallInt,
+    DataType::Integer,
+    DataType::Text,
+    DataType::Json,
+    DataType::Real,
+    DataType::Double,
+    DataType::Char(1),
+    DataType::Varchar(None),
+    DataType::Date,
+    DataType::Time,
+    DataType::Timestamp,
+    DataType::TimestampTz,
+    DataType::Interval,
+    DataType::Numeric(None),
+    DataType::Uuid,
+    DataType::Jsonb,
+];
+
 impl DataType {
+    /// The array type whose elements are of type `element` (modifiers dropped), if there is
+    /// one: arrays of arrays are not supported.
+    pub fn array_of(element: DataType) -> Option<DataType> {
+        let element = match element.unconstrained() {
+            DataType::Char(_) => DataType::Text,
+            other => other,
+        };
+        SCALAR_TYPES
+            .iter()
+            .find(|e| **e == element)
+            .map(DataType::Array)
+    }
+
+    /// The type's name in `pg_type` (PostgreSQL's internal name: `int4`, `_text`).
+    pub fn internal_name(self) -> &'static str {
+        match self {
+            DataType::Boolean => "bool",
+            DataType::SmallInt => "int2",
+            DataType::Integer => "int4",
+            DataType::BigInt => "int8",
+            DataType::Real => "float4",
+            DataType::Double => "float8",
+            DataType::Text => "text",
+            DataType::Bytea => "bytea",
+            DataType::Numeric(_) => "numeric",
+            DataType::Varchar(_) => "varchar",
+            DataType::Char(_) => "bpchar",
+            DataType::Date => "date",
+            DataType::Time => "time",
+            DataType::Timestamp => "timestamp",
+            DataType::TimestampTz => "timestamptz",
+            DataType::Interval => "interval",
+            DataType::Uuid => "uuid",
+            DataType::Json => "json",
+            DataType::Jsonb => "jsonb",
+            DataType::Array(element) => match element {
+                DataType::Boolean => "_bool",
+                DataType::SmallInt => "_int2",
+                DataType::Integer => "_int4",
+                DataType::BigInt => "_int8",
+                DataType::Real => "_float4",
+                DataType::Double => "_float8",
+                DataType::Bytea => "_bytea",
+                DataType::Numeric(_) => "_numeric",
+                DataType::Date => "_date",
+                DataType::Time => "_time",
+                DataType::Timestamp => "_timestamp",
+                DataType::TimestampTz => "_timestamptz",
+                DataType::Interval => "_interval",
+                DataType::Uuid => "_uuid",
+                DataType::Json => "_json",
+                DataType::Jsonb => "_jsonb",
+                _ => "_text",
+            },
+        }
+    }
+
+    /// The type's object id in PostgreSQL's `pg_type`, which clients see on the wire.
+    pub fn oid(self) -> u32 {
+        match self {
+            DataType::Boolean => 16,
+            DataType::Bytea => 17,
+            DataType::BigInt => 20,
+            DataType::SmallInt => 21,
+            DataType::Integer => 23,
+            DataType::Text => 25,
+            DataType::Json => 114,
+            DataType::Real => 700,
+            DataType::Double => 701,
+            DataType::Char(_) => 1042,
+            DataType::Varchar(_) => 1043,
+            DataType::Date => 1082,
+            DataType::Time => 1083,
+            DataType::Timestamp => 1114,
+            DataType::TimestampTz => 1184,
+            DataType::Interval => 1186,
+            DataType::Numeric(_) => 1700,
+            DataType::Uuid => 2950,
+            DataType::Jsonb => 3802,
+            DataType::Array(element) => match element {
+                DataType::Boolean => 1000,
+                DataType::Bytea => 1001,
+                DataType::SmallInt => 1005,
+                DataType::Integer => 1007,
+                DataType::BigInt => 1016,
+                DataType::Real => 1021,
+                DataType::Double => 1022,
+                DataType::Timestamp => 1115,
+                DataType::Date => 1182,
+                DataType::Time => 1183,
+                DataType::TimestampTz => 1185,
+                DataType::Interval => 1187,
+                DataType::Numeric(_) => 1231,
+                DataType::Uuid => 2951,
+                DataType::Json => 199,
+                DataType::Jsonb => 3807,
+                _ => 1009,
+            },
+        }
+    }
+
+    /// PostgreSQL's type modifier (`atttypmod`): length + 4 for VARCHAR(n)/CHAR(n),
+    /// `(precision << 16 | scale) + 4` for NUMERIC(p,s), -1 without one.
+    pub fn typmod(self) -> i32 {
+        match self {
+            DataType::Varchar(Some(n)) | DataType::Char(n) => n as i32 + 4,
+            DataType::Numeric(Some((p, s))) => ((i32::from(p) << 16) | i32::from(s)) + 4,
+            _ => -1,
+        }
+    }
+
+    /// An array type's element type.
+    pub fn element(self) -> Option<DataType> {
+        match self {
+            DataType::Array(element) => Some(*element),
+            _ => None,
+        }
+    }
+
     /// The PostgreSQL name of the type, without modifiers, as used in error messages.
     pub fn name(self) -> &'static str {
         match self {
@@ -74,6 +223,7 @@ impl DataType {
             DataType::Uuid => "uuid",
             DataType::Json => "json",
             DataType::Jsonb => "jsonb",
+            DataType::Array(element) => array_name(*element),
         }
     }
 
@@ -158,6 +308,11 @@ impl DataType {
             (DataType::Uuid, v @ Value::Uuid(_)) => Ok(v),
             (DataType::Json, v @ Value::Json(_)) => Ok(v),
             (DataType::Jsonb, Value::Json(text)) => json_normalize(&text).map(Value::Json),
+            (DataType::Array(element), Value::Array(items)) => items
+                .into_iter()
+                .map(|item| element.admit(column, item))
+                .collect::<Result<_>>()
+                .map(Value::Array),
             (_, value) => Err(mismatch(&value)),
         }
     }
@@ -217,6 +372,31 @@ pub enum Value {
     Interval(Interval),
     Uuid(uuid::Uuid),
     Json(String),
+    /// A one-dimensional array (1-based in SQL), of the values of its element type.
+    Array(Vec<Value>),
+}
+
+/// An array type's name, as PostgreSQL spells it (`integer[]`).
+fn array_name(element: DataType) -> &'static str {
+    match element {
+        DataType::Boolean => "boolean[]",
+        DataType::SmallInt => "smallint[]",
+        DataType::Integer => "integer[]",
+        DataType::BigInt => "bigint[]",
+        DataType::Real => "real[]",
+        DataType::Double => "double precision[]",
+        DataType::Bytea => "bytea[]",
+        DataType::Numeric(_) => "numeric[]",
+        DataType::Date => "date[]",
+        DataType::Time => "time without time zone[]",
+        DataType::Timestamp => "timestamp without time zone[]",
+        DataType::TimestampTz => "timestamp with time zone[]",
+        DataType::Interval => "interval[]",
+        DataType::Uuid => "uuid[]",
+        DataType::Json => "json[]",
+        DataType::Jsonb => "jsonb[]",
+        _ => "text[]",
+    }
 }
 
 impl Value {
@@ -237,6 +417,7 @@ impl Value {
             Value::Interval(_) => "interval",
             Value::Uuid(_) => "uuid",
             Value::Json(_) => "json",
+            Value::Array(_) => "array",
         }
     }
 
@@ -250,6 +431,7 @@ impl Value {
             + match self {
                 Value::Text(s) | Value::Json(s) => s.capacity(),
                 Value::Bytes(b) => b.capacity(),
+                Value::Array(items) => items.iter().map(Value::memory_size).sum(),
                 _ => 0,
             }
     }
@@ -335,6 +517,7 @@ impl fmt::Display for Value {
             Value::TimestampTz(micros) => f.write_str(&format_timestamptz(*micros)),
             Value::Interval(interval) => write!(f, "{interval}"),
             Value::Uuid(uuid) => write!(f, "{}", uuid.hyphenated()),
+            Value::Array(items) => f.write_str(&format_array(items)),
         }
     }
 }

@@ -157,3 +157,48 @@ pub fn http_post_as(
 pub fn http_post(addr: SocketAddr, path: &str, body: &str) -> (u16, serde_json::Value) {
     http_post_as(addr, path, body, None)
 }
+
+/// Runs psql (no ~/.psqlrc, stop at the first error) as `user` on the server with `script` on
+/// its standard input and `args` added; returns its output.
+pub fn psql(
+    server: &Server,
+    user: &str,
+    password: Option<&str>,
+    args: &[&str],
+    script: &str,
+) -> std::process::Output {
+    use std::io::Write;
+    let mut command = Command::new("psql");
+    command
+        .args(["-h", "127.0.0.1", "-p", &server.pg.port().to_string()])
+        .args([
+            "-U",
+            user,
+            "-d",
+            "omendb",
+            "-X",
+            "-w",
+            "-v",
+            "ON_ERROR_STOP=1",
+        ])
+        .args(args)
+        .env("PGCONNECT_TIMEOUT", "10")
+        .env_remove("PGPASSWORD")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(password) = password {
+        command.env("PGPASSWORD", password);
+    }
+    command
+        .spawn()
+        .and_then(|mut child| {
+            child
+                .stdin
+                .take()
+                .expect("piped stdin")
+                .write_all(script.as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("psql is installed by scripts/dev.sh setup")
+}

@@ -285,6 +285,13 @@ pub enum FromItem {
         /// The ON condition (none for CROSS JOIN and comma-separated tables).
         on: Option<Expr>,
     },
+    /// A set-returning function in FROM: `generate_series(1, 10) [AS] s[(column)]`.
+    Function {
+        name: Ident,
+        args: Vec<Expr>,
+        alias: Ident,
+        column: Option<Ident>,
+    },
     /// What the name of a `WITH RECURSIVE` query stands for.
     Recursive {
         query: Box<RecursiveQuery>,
@@ -443,6 +450,41 @@ pub enum ExprKind {
     },
     /// A window function call: `name(args) OVER (PARTITION BY … ORDER BY … frame)`.
     Window(Box<WindowCall>),
+    /// `ARRAY[a, b, …]`.
+    Array(Vec<Expr>),
+    /// `ARRAY(SELECT …)`: the subquery's single column as an array.
+    ArraySubquery(Box<Select>),
+    /// `array[index]` (1-based).
+    Subscript {
+        expr: Box<Expr>,
+        index: Box<Expr>,
+    },
+    /// `left op ANY (array)` or `left op ALL (array)`.
+    AnyAll {
+        left: Box<Expr>,
+        op: BinaryOp,
+        right: Box<Expr>,
+        all: bool,
+    },
+    /// `expr::regclass` and the other object-identifier types: a name looked up as an object
+    /// id, or an object id shown as a name.
+    RegCast {
+        expr: Box<Expr>,
+        to: RegType,
+    },
+}
+
+/// The object-identifier types whose text form is an object's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegType {
+    /// `regclass`: a table, view or index.
+    Class,
+    /// `regtype`: a data type.
+    Type,
+    /// `regnamespace`: a schema.
+    Namespace,
+    /// `regrole`: a role.
+    Role,
 }
 
 impl Expr {
@@ -451,12 +493,20 @@ impl Expr {
         f(self);
         match &self.kind {
             ExprKind::Literal(_) | ExprKind::Parameter(_) | ExprKind::Column { .. } => {}
-            ExprKind::Subquery(_) | ExprKind::Exists { .. } => {}
+            ExprKind::Subquery(_) | ExprKind::Exists { .. } | ExprKind::ArraySubquery(_) => {}
             ExprKind::Unary { expr, .. }
             | ExprKind::IsNull { expr, .. }
             | ExprKind::Cast { expr, .. }
+            | ExprKind::RegCast { expr, .. }
             | ExprKind::InSubquery { expr, .. } => expr.walk(f),
-            ExprKind::Binary { left, right, .. } | ExprKind::IsDistinctFrom { left, right, .. } => {
+            ExprKind::Array(items) => items.iter().for_each(|e| e.walk(f)),
+            ExprKind::Binary { left, right, .. }
+            | ExprKind::IsDistinctFrom { left, right, .. }
+            | ExprKind::AnyAll { left, right, .. }
+            | ExprKind::Subscript {
+                expr: left,
+                index: right,
+            } => {
                 left.walk(f);
                 right.walk(f);
             }
@@ -569,6 +619,12 @@ pub enum BinaryOp {
     JsonContainedBy,
     /// `jsonb ? text`
     JsonHasKey,
+    /// `text ~ pattern`: POSIX regular expression match (`~*`: ignoring case; `!~`, `!~*`:
+    /// not matching).
+    Regex {
+        negated: bool,
+        case_insensitive: bool,
+    },
 }
 
 impl BinaryOp {
@@ -594,6 +650,15 @@ impl BinaryOp {
             BinaryOp::JsonContains => "@>",
             BinaryOp::JsonContainedBy => "<@",
             BinaryOp::JsonHasKey => "?",
+            BinaryOp::Regex {
+                negated,
+                case_insensitive,
+            } => match (negated, case_insensitive) {
+                (false, false) => "~",
+                (false, true) => "~*",
+                (true, false) => "!~",
+                (true, true) => "!~*",
+            },
         }
     }
 

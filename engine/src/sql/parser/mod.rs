@@ -347,11 +347,20 @@ impl Translator<'_> {
             .collect();
         match parts.as_slice() {
             [name] => Ok(self.ident(name)),
-            [schema, name] if schema.value.eq_ignore_ascii_case("public") => Ok(self.ident(name)),
-            _ => Err(self.unsupported(
-                &format!("the name {name} (schemas other than public)"),
-                name,
-            )),
+            [schema, name] => {
+                let name = self.ident(name);
+                match self.ident(schema).name.as_str() {
+                    // The system catalog is searched first anyway, as in PostgreSQL.
+                    "public" | "pg_catalog" => Ok(name),
+                    "information_schema" => Ok(Ident {
+                        name: format!("information_schema.{}", name.name),
+                        ..name
+                    }),
+                    other => Err(Error::UndefinedTable(format!("{other}.{}", name.name))
+                        .at(self.ident(schema).position)),
+                }
+            }
+            _ => Err(self.unsupported(&format!("the name {name}"), name)),
         }
     }
 
@@ -792,7 +801,14 @@ impl Translator<'_> {
             name: self.ident(&column.name),
             data_type: match serial {
                 Some(ty) => ty,
-                None => self.data_type(&column.data_type, column)?,
+                None => match self.data_type(&column.data_type, column)? {
+                    DataType::Array(_) => {
+                        return Err(
+                            self.unsupported("array columns (arrays are values only)", column)
+                        );
+                    }
+                    ty => ty,
+                },
             },
             not_null: serial.is_some(),
             primary_key: false,
@@ -1020,10 +1036,31 @@ impl Translator<'_> {
             T::Uuid => DataType::Uuid,
             T::JSON => DataType::Json,
             T::JSONB => DataType::Jsonb,
+            T::Array(sp::ArrayElemTypeDef::SquareBracket(element, _)) => {
+                match self.data_type(element, at)? {
+                    DataType::Array(_) => {
+                        return Err(self.unsupported("multidimensional arrays", at));
+                    }
+                    element => DataType::array_of(element)
+                        .ok_or_else(|| self.unsupported("arrays of this type", at))?,
+                }
+            }
             T::Custom(name, modifiers) if modifiers.is_empty() => {
-                match name.to_string().to_ascii_lowercase().as_str() {
+                let name = name.to_string().to_ascii_lowercase();
+                match name.strip_prefix("pg_catalog.").unwrap_or(&name) {
                     "timestamptz" => DataType::TimestampTz,
                     "bpchar" => DataType::Char(1),
+                    // The catalog's own types: object ids are integers, names and "char" text.
+                    "oid" => DataType::Integer,
+                    "name" | "\"char\"" => DataType::Text,
+                    "text" => DataType::Text,
+                    "int2" => DataType::SmallInt,
+                    "int4" => DataType::Integer,
+                    "int8" => DataType::BigInt,
+                    "bool" => DataType::Boolean,
+                    "float4" => DataType::Real,
+                    "float8" => DataType::Double,
+                    "varchar" => DataType::Varchar(None),
                     other => {
                         return Err(Error::UndefinedObject(format!("type \"{other}\""))
                             .at(self.position(at)));
@@ -1428,6 +1465,51 @@ impl Translator<'_> {
                     alias,
                 })
             }
+            sp::TableFactor::Table {
+                name,
+                alias,
+                args: Some(args),
+                ..
+            } => {
+                let name = self.object_name(name)?;
+                let (alias, column) = self.function_alias(&name, alias.as_ref(), factor)?;
+                let args = args
+                    .args
+                    .iter()
+                    .map(|arg| match arg {
+                        sp::FunctionArg::Unnamed(sp::FunctionArgExpr::Expr(e)) => self.expr(e),
+                        other => Err(self.unsupported("named or qualified arguments", other)),
+                    })
+                    .collect::<Result<_>>()?;
+                Ok(FromItem::Function {
+                    name,
+                    args,
+                    alias,
+                    column,
+                })
+            }
+            sp::TableFactor::UNNEST {
+                alias,
+                array_exprs,
+                with_offset: false,
+                with_ordinality: false,
+                ..
+            } => {
+                let [array] = array_exprs.as_slice() else {
+                    return Err(self.unsupported("unnest of several arrays", factor));
+                };
+                let name = Ident {
+                    name: "unnest".into(),
+                    position: self.position(factor),
+                };
+                let (alias, column) = self.function_alias(&name, alias.as_ref(), factor)?;
+                Ok(FromItem::Function {
+                    name,
+                    args: vec![self.expr(array)?],
+                    alias,
+                    column,
+                })
+            }
             sp::TableFactor::Derived {
                 lateral: false,
                 subquery,
@@ -1479,6 +1561,24 @@ impl Translator<'_> {
                 Err(self.unsupported("this FROM item (functions, LATERAL, column aliases)", other))
             }
         }
+    }
+
+    /// A FROM function's alias and its column's: `f(…) s` names both `s`, `f(…) s(x)` the
+    /// column `x`; without an alias both are the function's name.
+    fn function_alias(
+        &self,
+        name: &Ident,
+        alias: Option<&sp::TableAlias>,
+        at: &sp::TableFactor,
+    ) -> Result<(Ident, Option<Ident>)> {
+        Ok(match alias {
+            None => (name.clone(), None),
+            Some(a) => match a.columns.as_slice() {
+                [] => (self.ident(&a.name), None),
+                [column] => (self.ident(&a.name), Some(self.ident(&column.name))),
+                _ => return Err(self.unsupported("several column aliases here", at)),
+            },
+        })
     }
 
     /// The target of UPDATE or DELETE: one table, with an optional alias.
@@ -1556,6 +1656,16 @@ impl Translator<'_> {
                     table: Some(self.ident(table).name),
                     name: self.ident(column).name,
                 },
+                [schema, table, column] => ExprKind::Column {
+                    table: Some(
+                        self.object_name(&sp::ObjectName::from(vec![
+                            schema.clone(),
+                            table.clone(),
+                        ]))?
+                        .name,
+                    ),
+                    name: self.ident(column).name,
+                },
                 _ => return Err(self.unsupported("this qualified name", expr)),
             },
             sp::Expr::Value(sp::ValueWithSpan {
@@ -1577,28 +1687,9 @@ impl Translator<'_> {
                 expr: boxed(inner)?,
             },
             sp::Expr::BinaryOp { left, op, right } => ExprKind::Binary {
-                op: match op {
-                    sp::BinaryOperator::Plus => BinaryOp::Add,
-                    sp::BinaryOperator::Minus => BinaryOp::Subtract,
-                    sp::BinaryOperator::Multiply => BinaryOp::Multiply,
-                    sp::BinaryOperator::Divide => BinaryOp::Divide,
-                    sp::BinaryOperator::Modulo => BinaryOp::Modulo,
-                    sp::BinaryOperator::StringConcat => BinaryOp::Concat,
-                    sp::BinaryOperator::Eq => BinaryOp::Eq,
-                    sp::BinaryOperator::NotEq => BinaryOp::NotEq,
-                    sp::BinaryOperator::Lt => BinaryOp::Lt,
-                    sp::BinaryOperator::LtEq => BinaryOp::LtEq,
-                    sp::BinaryOperator::Gt => BinaryOp::Gt,
-                    sp::BinaryOperator::GtEq => BinaryOp::GtEq,
-                    sp::BinaryOperator::And => BinaryOp::And,
-                    sp::BinaryOperator::Or => BinaryOp::Or,
-                    sp::BinaryOperator::Arrow => BinaryOp::JsonGet,
-                    sp::BinaryOperator::LongArrow => BinaryOp::JsonGetText,
-                    sp::BinaryOperator::AtArrow => BinaryOp::JsonContains,
-                    sp::BinaryOperator::ArrowAt => BinaryOp::JsonContainedBy,
-                    sp::BinaryOperator::Question => BinaryOp::JsonHasKey,
-                    other => return Err(self.unsupported(&format!("the operator {other}"), expr)),
-                },
+                op: self
+                    .binary_operator(op)
+                    .ok_or_else(|| self.unsupported(&format!("the operator {op}"), expr))?,
                 left: boxed(left)?,
                 right: boxed(right)?,
             },
@@ -1807,9 +1898,56 @@ impl Translator<'_> {
                 data_type,
                 format: None,
                 ..
-            } => ExprKind::Cast {
-                expr: boxed(inner)?,
-                to: self.data_type(data_type, expr)?,
+            } => match reg_type(data_type) {
+                Some(to) => ExprKind::RegCast {
+                    expr: boxed(inner)?,
+                    to,
+                },
+                None => ExprKind::Cast {
+                    expr: boxed(inner)?,
+                    to: self.data_type(data_type, expr)?,
+                },
+            },
+            // Collations: OmenDB compares text by its bytes (the C collation) whatever is asked.
+            sp::Expr::Collate { expr: inner, .. } => return self.expr(inner),
+            sp::Expr::Array(array) => ExprKind::Array(
+                array
+                    .elem
+                    .iter()
+                    .map(|e| self.expr(e))
+                    .collect::<Result<_>>()?,
+            ),
+            sp::Expr::CompoundFieldAccess { root, access_chain } => {
+                let mut current = self.expr(root)?;
+                for access in access_chain {
+                    let sp::AccessExpr::Subscript(sp::Subscript::Index { index }) = access else {
+                        return Err(self.unsupported("array slices and field access", expr));
+                    };
+                    current = Expr {
+                        kind: ExprKind::Subscript {
+                            expr: Box::new(current),
+                            index: boxed(index)?,
+                        },
+                        position,
+                    };
+                }
+                return Ok(current);
+            }
+            sp::Expr::AnyOp {
+                left,
+                compare_op,
+                right,
+                ..
+            }
+            | sp::Expr::AllOp {
+                left,
+                compare_op,
+                right,
+            } => ExprKind::AnyAll {
+                left: boxed(left)?,
+                op: self.comparison(compare_op, expr)?,
+                right: boxed(right)?,
+                all: matches!(expr, sp::Expr::AllOp { .. }),
             },
             other => {
                 return Err(self.unsupported(
@@ -1819,6 +1957,72 @@ impl Translator<'_> {
             }
         };
         Ok(Expr { kind, position })
+    }
+
+    /// `~`, `~*`, `!~`, `!~*`, also as `OPERATOR(pg_catalog.~)`.
+    fn regex_operator(&self, op: &sp::BinaryOperator) -> Option<BinaryOp> {
+        let (negated, case_insensitive) = match op {
+            sp::BinaryOperator::PGRegexMatch => (false, false),
+            sp::BinaryOperator::PGRegexIMatch => (false, true),
+            sp::BinaryOperator::PGRegexNotMatch => (true, false),
+            sp::BinaryOperator::PGRegexNotIMatch => (true, true),
+            sp::BinaryOperator::PGCustomBinaryOperator(parts) => {
+                match parts
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .as_slice()
+                {
+                    ["pg_catalog", op] | [op] => match *op {
+                        "~" => (false, false),
+                        "~*" => (false, true),
+                        "!~" => (true, false),
+                        "!~*" => (true, true),
+                        _ => return None,
+                    },
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        };
+        Some(BinaryOp::Regex {
+            negated,
+            case_insensitive,
+        })
+    }
+
+    /// The operator `op` stands for, if OmenDB has it.
+    fn binary_operator(&self, op: &sp::BinaryOperator) -> Option<BinaryOp> {
+        Some(match op {
+            sp::BinaryOperator::Plus => BinaryOp::Add,
+            sp::BinaryOperator::Minus => BinaryOp::Subtract,
+            sp::BinaryOperator::Multiply => BinaryOp::Multiply,
+            sp::BinaryOperator::Divide => BinaryOp::Divide,
+            sp::BinaryOperator::Modulo => BinaryOp::Modulo,
+            sp::BinaryOperator::StringConcat => BinaryOp::Concat,
+            sp::BinaryOperator::Eq => BinaryOp::Eq,
+            sp::BinaryOperator::NotEq => BinaryOp::NotEq,
+            sp::BinaryOperator::Lt => BinaryOp::Lt,
+            sp::BinaryOperator::LtEq => BinaryOp::LtEq,
+            sp::BinaryOperator::Gt => BinaryOp::Gt,
+            sp::BinaryOperator::GtEq => BinaryOp::GtEq,
+            sp::BinaryOperator::And => BinaryOp::And,
+            sp::BinaryOperator::Or => BinaryOp::Or,
+            sp::BinaryOperator::Arrow => BinaryOp::JsonGet,
+            sp::BinaryOperator::LongArrow => BinaryOp::JsonGetText,
+            sp::BinaryOperator::AtArrow => BinaryOp::JsonContains,
+            sp::BinaryOperator::ArrowAt => BinaryOp::JsonContainedBy,
+            sp::BinaryOperator::Question => BinaryOp::JsonHasKey,
+            other => return self.regex_operator(other),
+        })
+    }
+
+    /// The comparison operator of `ANY`/`ALL`.
+    fn comparison(&self, op: &sp::BinaryOperator, at: &sp::Expr) -> Result<BinaryOp> {
+        match self.binary_operator(op) {
+            Some(op) if op.is_comparison() || matches!(op, BinaryOp::Regex { .. }) => Ok(op),
+            _ => Err(self.unsupported(&format!("{op} ANY/ALL"), at)),
+        }
     }
 
     fn order_item(&self, item: &sp::OrderByExpr) -> Result<OrderItem> {
@@ -1944,6 +2148,9 @@ impl Translator<'_> {
                     distinct: false,
                     star: false,
                 });
+            }
+            sp::FunctionArguments::Subquery(query) if name == "array" => {
+                return Ok(ExprKind::ArraySubquery(Box::new(self.query(query)?)));
             }
             sp::FunctionArguments::Subquery(_) => {
                 return Err(self.unsupported("a subquery as a function argument", function));
@@ -2130,6 +2337,26 @@ fn inline_ctes(select: &mut Select, ctes: &[(String, Cte)]) {
 }
 
 /// The first few words of a statement or expression, to name it in an error.
+/// The object-identifier type a cast names, if it is one (`regclass`, `pg_catalog.regtype`).
+fn reg_type(data_type: &sp::DataType) -> Option<RegType> {
+    let (name, modifiers) = match data_type {
+        sp::DataType::Regclass => return Some(RegType::Class),
+        sp::DataType::Custom(name, modifiers) => (name, modifiers),
+        _ => return None,
+    };
+    if !modifiers.is_empty() {
+        return None;
+    }
+    let name = name.to_string().to_ascii_lowercase();
+    Some(match name.strip_prefix("pg_catalog.").unwrap_or(&name) {
+        "regclass" => RegType::Class,
+        "regtype" => RegType::Type,
+        "regnamespace" => RegType::Namespace,
+        "regrole" => RegType::Role,
+        _ => return None,
+    })
+}
+
 fn first_words(text: &str) -> String {
     let words: Vec<&str> = text.split_whitespace().take(3).collect();
     words.join(" ")

@@ -11,7 +11,10 @@ use super::super::operators::{
     arithmetic_type, comparison_type, json_operator_type, no_operator, numeric_result,
     unknown_operand_type,
 };
-use super::super::parser::ast::{BinaryOp, Expr, ExprKind, Literal, Select, UnaryOp, WindowCall};
+use super::super::parser::ast::{
+    BinaryOp, Expr, ExprKind, Literal, RegType, Select, UnaryOp, WindowCall,
+};
+use super::super::system::LookupKind;
 use super::super::window::{WindowFunc, WindowPlan};
 use super::Catalog;
 use crate::catalog::TableSchema;
@@ -132,7 +135,14 @@ pub fn has_aggregate(expr: &Expr) -> bool {
         ExprKind::Like { expr, pattern, .. } => has_aggregate(expr) || has_aggregate(pattern),
         ExprKind::IsDistinctFrom { left, right, .. } => has_aggregate(left) || has_aggregate(right),
         // A subquery's aggregates are its own.
-        ExprKind::Subquery(_) | ExprKind::Exists { .. } => false,
+        ExprKind::Subquery(_) | ExprKind::Exists { .. } | ExprKind::ArraySubquery(_) => false,
+        ExprKind::Array(items) => items.iter().any(has_aggregate),
+        ExprKind::RegCast { expr, .. } => has_aggregate(expr),
+        ExprKind::Subscript {
+            expr: left,
+            index: right,
+        }
+        | ExprKind::AnyAll { left, right, .. } => has_aggregate(left) || has_aggregate(right),
         ExprKind::InSubquery { expr, .. } => has_aggregate(expr),
         // A window call is no aggregate, but aggregates may be inside it.
         ExprKind::Window(call) => {
@@ -411,6 +421,80 @@ fn bind_inner(expr: &Expr, scope: Scope<'_>) -> Result<(BoundExpr, SqlType)> {
             )
         }
         ExprKind::Window(call) => window(call, scope)?,
+        ExprKind::Array(items) => array_constructor(items, scope)?,
+        ExprKind::ArraySubquery(query) => {
+            let (plan, correlated) = subquery(query, scope)?;
+            let ty = match plan.columns.as_ref() {
+                [column] => column.data_type,
+                _ => {
+                    return Err(Error::Syntax("subquery must return only one column".into()));
+                }
+            };
+            let array = DataType::array_of(ty)
+                .ok_or_else(|| Error::NotSupported(format!("arrays of type {}", ty.name())))?;
+            (
+                BoundExpr::Subquery {
+                    plan: Box::new(plan),
+                    kind: SubqueryKind::Array,
+                    correlated,
+                },
+                Some(array),
+            )
+        }
+        ExprKind::Subscript { expr: inner, index } => {
+            let (array, ty) = bind(inner, scope)?;
+            let element = match ty {
+                Some(DataType::Array(element)) => *element,
+                other => {
+                    return Err(Error::Datatype(format!(
+                        "cannot subscript type {} because it does not support subscripting",
+                        other.map_or("unknown", DataType::name)
+                    )));
+                }
+            };
+            let (index, index_type) = bind(index, scope)?;
+            if index_type.is_some_and(|t| !t.is_integer()) {
+                return Err(Error::Datatype(
+                    "array subscript must have type integer".into(),
+                ));
+            }
+            let index = coerce(index, index_type, DataType::BigInt)?;
+            (
+                BoundExpr::Call {
+                    func: ScalarFunc::ArrayElement,
+                    args: vec![array, index],
+                },
+                Some(element),
+            )
+        }
+        ExprKind::AnyAll {
+            left,
+            op,
+            right,
+            all,
+        } => any_all(left, *op, right, *all, scope)?,
+        ExprKind::RegCast { expr: inner, to } => reg_cast(inner, *to, scope)?,
+        // `'t'::regclass::text` is the relation's name as the catalog spells it (as a regclass
+        // shows as its name); without the cast to text a regclass by name is the object id.
+        ExprKind::Cast { expr: inner, to } if to.is_text() && is_reg_cast_by_name(inner, scope) => {
+            let ExprKind::RegCast { to: reg, .. } = &inner.kind else {
+                unreachable!("checked by is_reg_cast_by_name")
+            };
+            let (oid, _) = bind(inner, scope)?;
+            let back = match reg {
+                RegType::Class => LookupKind::RelationName,
+                RegType::Namespace => LookupKind::NamespaceName,
+                RegType::Role => LookupKind::RoleName,
+                RegType::Type => {
+                    let name = BoundExpr::Call {
+                        func: ScalarFunc::FormatType,
+                        args: vec![oid, BoundExpr::Constant(Value::Null)],
+                    };
+                    return Ok((fold(name)?, Some(DataType::Text)));
+                }
+            };
+            lookup(oid, back, scope)?
+        }
         ExprKind::Cast { expr: inner, to } => {
             let (inner, _) = bind(inner, scope)?;
             (
@@ -472,6 +556,10 @@ fn function(
             }
         };
         return Ok((BoundExpr::Column(grouping.keys.len() + index), Some(ty)));
+    }
+    if let Some(kind) = catalog_lookup(name, args.len()) {
+        let (key, _) = bind(&args[0], scope)?;
+        return lookup(key, kind, scope);
     }
     let func = ScalarFunc::from_name(name).ok_or_else(|| no_function(name, args.len()))?;
     if distinct || star {
@@ -594,6 +682,190 @@ fn function(
     };
     let args = converted;
     Ok((BoundExpr::Call { func, args }, ty))
+}
+
+/// The catalog lookup a function call is, by its name and number of arguments (the extra
+/// arguments of `pg_get_indexdef(oid, column, pretty)` and the like change nothing here).
+fn catalog_lookup(name: &str, args: usize) -> Option<LookupKind> {
+    Some(match (name, args) {
+        ("pg_get_userbyid", 1) => LookupKind::RoleName,
+        ("pg_get_indexdef", 1..=3) => LookupKind::IndexDef,
+        ("pg_get_constraintdef", 1..=2) => LookupKind::ConstraintDef,
+        ("pg_get_viewdef", 1..=2) => LookupKind::ViewDef,
+        ("to_regclass", 1) => LookupKind::RelationOid { strict: false },
+        _ => return None,
+    })
+}
+
+/// `key` looked up in the system catalogs' table of `kind`.
+fn lookup(key: BoundExpr, kind: LookupKind, scope: Scope<'_>) -> Result<(BoundExpr, SqlType)> {
+    let system = scope
+        .catalog
+        .and_then(|c| c.system())
+        .ok_or_else(|| Error::NotSupported("catalog functions here".into()))?;
+    let ty = match kind {
+        LookupKind::RoleOid | LookupKind::RelationOid { .. } | LookupKind::NamespaceOid => {
+            DataType::Integer
+        }
+        _ => DataType::Text,
+    };
+    let bound = BoundExpr::Lookup {
+        key: Box::new(key),
+        table: Arc::new(system.lookup(kind)),
+    };
+    Ok((fold(bound)?, Some(ty)))
+}
+
+/// `expr::regclass` (and regtype, regnamespace, regrole): a name becomes the object's id, an
+/// id the object's name. The result is an integer or text, not a type of its own.
+fn reg_cast(expr: &Expr, to: RegType, scope: Scope<'_>) -> Result<(BoundExpr, SqlType)> {
+    let (value, ty) = bind(expr, scope)?;
+    let by_name = match ty {
+        None => true,
+        Some(t) if t.is_text() => true,
+        Some(t) if t.is_integer() => false,
+        Some(t) => {
+            return Err(Error::CannotCast(format!(
+                "cannot cast type {} to an object identifier type",
+                t.name()
+            )));
+        }
+    };
+    if to == RegType::Type {
+        return Ok(if by_name {
+            (
+                BoundExpr::Call {
+                    func: ScalarFunc::ToRegtype,
+                    args: vec![coerce(value, ty, DataType::Text)?],
+                },
+                Some(DataType::Integer),
+            )
+        } else {
+            (
+                BoundExpr::Call {
+                    func: ScalarFunc::FormatType,
+                    args: vec![value, BoundExpr::Constant(Value::Null)],
+                },
+                Some(DataType::Text),
+            )
+        });
+    }
+    let kind = match (to, by_name) {
+        (RegType::Class, true) => LookupKind::RelationOid { strict: true },
+        (RegType::Class, false) => LookupKind::RelationName,
+        (RegType::Namespace, true) => LookupKind::NamespaceOid,
+        (RegType::Namespace, false) => LookupKind::NamespaceName,
+        (RegType::Role, true) => LookupKind::RoleOid,
+        (_, false) => LookupKind::RoleName,
+        (RegType::Type, true) => unreachable!("handled above"),
+    };
+    lookup(value, kind, scope)
+}
+
+/// Whether `expr` is a `::regclass`-style cast of a name (not of an object id).
+fn is_reg_cast_by_name(expr: &Expr, scope: Scope<'_>) -> bool {
+    match &expr.kind {
+        ExprKind::RegCast { expr: inner, .. } => {
+            matches!(bind(inner, scope), Ok((_, t)) if t.is_none_or(DataType::is_text))
+        }
+        _ => false,
+    }
+}
+
+/// `ARRAY[a, b, …]`: the elements converted to their common type (text if all are unknown).
+fn array_constructor(items: &[Expr], scope: Scope<'_>) -> Result<(BoundExpr, SqlType)> {
+    let bound = items
+        .iter()
+        .map(|item| bind(item, scope))
+        .collect::<Result<Vec<_>>>()?;
+    let mut common: Option<DataType> = None;
+    for (_, t) in &bound {
+        if let Some(t) = t {
+            common = Some(match common {
+                None => t.unconstrained(),
+                Some(c) => comparison_type(c, *t).ok_or_else(|| {
+                    Error::Datatype(format!(
+                        "ARRAY types {} and {} cannot be matched",
+                        c.name(),
+                        t.name()
+                    ))
+                })?,
+            });
+        }
+    }
+    let element = common.unwrap_or(DataType::Text);
+    let array = DataType::array_of(element)
+        .ok_or_else(|| Error::NotSupported(format!("arrays of type {}", element.name())))?;
+    let element = array.element().unwrap_or(element);
+    let args = bound
+        .into_iter()
+        .map(|(e, t)| match t {
+            Some(t) if t.unconstrained() != element => Ok(BoundExpr::Cast {
+                expr: Box::new(e),
+                to: element,
+            }),
+            Some(_) => Ok(e),
+            None => coerce(e, None, element),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((
+        fold(BoundExpr::Call {
+            func: ScalarFunc::MakeArray,
+            args,
+        })?,
+        Some(array),
+    ))
+}
+
+/// `left op ANY (array)` / `ALL`: the left operand and the elements compared as `op` would
+/// compare them; an unknown right operand is an array literal of the left's type.
+fn any_all(
+    left: &Expr,
+    op: BinaryOp,
+    right: &Expr,
+    all: bool,
+    scope: Scope<'_>,
+) -> Result<(BoundExpr, SqlType)> {
+    let (l, lt) = bind(left, scope)?;
+    let (r, rt) = bind(right, scope)?;
+    let (r, element) = match rt {
+        Some(DataType::Array(element)) => (r, *element),
+        None => {
+            let element = lt.map_or(DataType::Text, DataType::unconstrained);
+            let array = DataType::array_of(element)
+                .ok_or_else(|| Error::NotSupported(format!("arrays of type {}", element.name())))?;
+            (coerce(r, None, array)?, array.element().unwrap_or(element))
+        }
+        Some(other) => {
+            return Err(Error::WrongObjectType(format!(
+                "op ANY/ALL (array) requires array on right side, not {}",
+                other.name()
+            )));
+        }
+    };
+    let l = if matches!(op, BinaryOp::Regex { .. }) {
+        if lt.is_some_and(|t| !t.is_text()) || !element.is_text() {
+            return Err(no_operator(
+                op,
+                lt.map_or("unknown", DataType::name),
+                element.name(),
+            ));
+        }
+        coerce(l, lt, DataType::Text)?
+    } else {
+        let common = match lt {
+            Some(t) => comparable_type(op, t, element)?,
+            None => element,
+        };
+        comparable(l, lt, common)?
+    };
+    Ok((
+        BoundExpr::Call {
+            func: ScalarFunc::AnyAll { op, all },
+            args: vec![l, r],
+        },
+        Some(DataType::Boolean),
+    ))
 }
 
 /// An aggregate call's arguments bound in `scope` (the rows it aggregates); `nested` allows
@@ -927,6 +1199,23 @@ fn binary(
             };
             Ok(make(l, r, ty, ty))
         }
+        BinaryOp::Regex { .. } => {
+            for t in [lt, rt].into_iter().flatten() {
+                if !t.is_text() {
+                    return Err(no_operator(
+                        op,
+                        lt.map_or("unknown", DataType::name),
+                        rt.map_or("unknown", DataType::name),
+                    ));
+                }
+            }
+            Ok(make(
+                coerce(l, lt, DataType::Text)?,
+                coerce(r, rt, DataType::Text)?,
+                DataType::Text,
+                DataType::Boolean,
+            ))
+        }
         op if op.is_comparison() => {
             // An unknown operand takes the other's type; with both unknown, text.
             let common = match (lt, rt) {
@@ -1058,6 +1347,7 @@ fn reads_columns(expr: &BoundExpr) -> bool {
         }
         BoundExpr::Like { expr, pattern, .. } => reads_columns(expr) || reads_columns(pattern),
         BoundExpr::Distinct { left, right, .. } => reads_columns(left) || reads_columns(right),
+        BoundExpr::Lookup { key, .. } => reads_columns(key),
         // Not a column, but only the executor can run it: never folded.
         BoundExpr::Subquery { .. } => true,
     }

@@ -11,11 +11,12 @@ use super::super::parser::ast::{
 };
 use super::expr::{Relation, Scope, bind, coerce};
 use super::{
-    Catalog, DerivedSource, JoinPlan, OutputColumn, RecursiveSource, SelectPlan, Source,
-    TableSource, ValuesSource, WorkTableSource, access_path, conjuncts, table,
+    Catalog, DerivedSource, FunctionSource, JoinPlan, OutputColumn, RecursiveSource, SelectPlan,
+    SetFunction, Source, TableSource, ValuesSource, WorkTableSource, access_path, conjuncts, table,
 };
 use crate::catalog::{Column, TableSchema, ViewDef};
 use crate::mvcc::Direction;
+use crate::sql::system::{SystemCatalog, is_system_relation};
 use crate::types::DataType;
 use crate::{Error, Result};
 
@@ -29,6 +30,8 @@ pub enum FromTree {
     Derived(usize, Box<SelectPlan>),
     /// A recursive query's work table; its columns are `relations[i]`'s.
     WorkTable(usize),
+    /// A set-returning function; its column is `relations[i]`'s.
+    Function(usize, SetFunction, Vec<BoundExpr>),
     Join {
         left: Box<FromTree>,
         right: Box<FromTree>,
@@ -42,8 +45,54 @@ pub fn from_tree(
     item: &FromItem,
     catalog: &dyn Catalog,
     relations: &mut Vec<Relation>,
+    outer: Option<&[Relation]>,
 ) -> Result<FromTree> {
     match item {
+        FromItem::Table { name, alias } if is_system_relation(&name.name) => {
+            let system = catalog
+                .system()
+                .ok_or_else(|| Error::NotSupported("the system catalogs here".into()))?;
+            let relation = system
+                .relation(&name.name)
+                .ok_or_else(|| Error::UndefinedTable(name.name.clone()).at(name.position))?;
+            let shown = alias.clone().unwrap_or_else(|| Ident {
+                // `information_schema.tables` is `tables` to its columns.
+                name: name
+                    .name
+                    .rsplit('.')
+                    .next()
+                    .unwrap_or(&name.name)
+                    .to_string(),
+                ..name.clone()
+            });
+            let types = relation
+                .columns
+                .iter()
+                .map(|(n, t)| (n.to_string(), *t))
+                .collect();
+            let index = derived(relations, &shown, &[], types)?;
+            let rows = relation
+                .rows
+                .into_iter()
+                .map(|row| row.into_iter().map(BoundExpr::Constant).collect())
+                .collect();
+            Ok(FromTree::Values(index, rows))
+        }
+        FromItem::Function {
+            name,
+            args,
+            alias,
+            column,
+        } => {
+            let scope = Scope {
+                outer,
+                ..Scope::new(&[]).with_catalog(catalog)
+            };
+            let (function, args, ty) = set_function(name, args, scope)?;
+            let column_name = column.as_ref().unwrap_or(alias).name.clone();
+            let index = derived(relations, alias, &[], vec![(column_name, ty)])?;
+            Ok(FromTree::Function(index, function, args))
+        }
         FromItem::Table { name, alias } => {
             // A view is its query, planned here as a subquery under the view's name.
             if let Some(view) = catalog.view(&name.name) {
@@ -132,12 +181,12 @@ pub fn from_tree(
             kind,
             on,
         } => {
-            let left = from_tree(left, catalog, relations)?;
-            let right = from_tree(right, catalog, relations)?;
+            let left = from_tree(left, catalog, relations, outer)?;
+            let right = from_tree(right, catalog, relations, outer)?;
             let on = on
                 .as_ref()
                 .map(|on| {
-                    let (bound, ty) = bind(on, Scope::new(relations))?;
+                    let (bound, ty) = bind(on, Scope::new(relations).with_catalog(catalog))?;
                     coerce(bound, ty, DataType::Boolean).map_err(|_| {
                         Error::Datatype(format!(
                             "argument of JOIN/ON must be type boolean, not type {}",
@@ -174,6 +223,10 @@ impl Catalog for WithWorkTable<'_> {
 
     fn work_table(&self, name: &str) -> Option<Arc<TableSchema>> {
         (name == self.schema.name).then(|| self.schema.clone())
+    }
+
+    fn system(&self) -> Option<Arc<SystemCatalog>> {
+        self.inner.system()
     }
 }
 
@@ -358,12 +411,63 @@ fn values(rows: &[Vec<Expr>]) -> Result<(Vec<Vec<BoundExpr>>, Vec<DataType>)> {
     Ok((rows, types))
 }
 
+/// A set-returning function call in FROM: which one, its arguments converted, and the type
+/// of its column.
+fn set_function(
+    name: &Ident,
+    args: &[Expr],
+    scope: Scope<'_>,
+) -> Result<(SetFunction, Vec<BoundExpr>, DataType)> {
+    let bound = args
+        .iter()
+        .map(|a| bind(a, scope))
+        .collect::<Result<Vec<_>>>()?;
+    let undefined = |what: &str| {
+        Err(
+            Error::UndefinedFunction(format!("function {}({what}) does not exist", name.name))
+                .at(name.position),
+        )
+    };
+    match name.name.as_str() {
+        "generate_series" => {
+            if !(2..=3).contains(&bound.len())
+                || bound
+                    .iter()
+                    .any(|(_, t)| t.is_some_and(|t| !t.is_integer()))
+            {
+                return undefined("of these arguments; OmenDB has the integer forms");
+            }
+            let ty = if bound
+                .iter()
+                .all(|(_, t)| matches!(t, Some(DataType::Integer | DataType::SmallInt)))
+            {
+                DataType::Integer
+            } else {
+                DataType::BigInt
+            };
+            let args = bound
+                .into_iter()
+                .map(|(e, t)| coerce(e, t, DataType::BigInt))
+                .collect::<Result<Vec<_>>>()?;
+            Ok((SetFunction::GenerateSeries, args, ty))
+        }
+        "unnest" => match bound.as_slice() {
+            [(e, Some(DataType::Array(element)))] => {
+                Ok((SetFunction::Unnest, vec![e.clone()], **element))
+            }
+            _ => undefined("of anything but one array"),
+        },
+        _ => undefined("as a table"),
+    }
+}
+
 /// Whether every join in the tree is inner (WHERE conjuncts may then move below them).
 pub fn all_inner(tree: &FromTree) -> bool {
     match tree {
         FromTree::Table(_)
         | FromTree::Derived(..)
         | FromTree::Values(..)
+        | FromTree::Function(..)
         | FromTree::WorkTable(_) => true,
         FromTree::Join {
             left, right, kind, ..
@@ -386,6 +490,12 @@ pub fn source(
             name: relations[*i].name.clone(),
             column_names: qualified_names(&relations[*i]),
             rows: rows.clone(),
+        })),
+        FromTree::Function(i, function, args) => Source::Function(Box::new(FunctionSource {
+            name: relations[*i].name.clone(),
+            column_names: qualified_names(&relations[*i]),
+            function: *function,
+            args: args.clone(),
         })),
         FromTree::WorkTable(i) => Source::WorkTable(Box::new(WorkTableSource {
             name: relations[*i].name.clone(),
@@ -475,6 +585,7 @@ fn span(tree: &FromTree, relations: &[Relation]) -> (usize, usize) {
         FromTree::Table(i)
         | FromTree::Derived(i, _)
         | FromTree::Values(i, _)
+        | FromTree::Function(i, ..)
         | FromTree::WorkTable(i) => (relations[*i].offset, relations[*i].schema.columns.len()),
         FromTree::Join { left, right, .. } => {
             let (start, l) = span(left, relations);

@@ -18,10 +18,11 @@ use super::expr::BoundExpr;
 use super::parser::ast::{BinaryOp, Copy, RoleOptions, Statement};
 pub use super::parser::ast::{JoinKind, SetOp};
 use super::settings::Isolation;
+use super::system::SystemCatalog;
 use crate::catalog::{TableDef, TableSchema, ViewDef};
 use crate::mvcc::Direction;
 use crate::types::{DataType, Value};
-use crate::{Database, Result, Transaction};
+use crate::{Database, Error, Result, Transaction};
 
 /// What the planner needs to know about tables.
 pub trait Catalog {
@@ -31,6 +32,11 @@ pub trait Catalog {
 
     /// Inside a recursive WITH query's recursive part, the work table of that name.
     fn work_table(&self, _name: &str) -> Option<Arc<TableSchema>> {
+        None
+    }
+
+    /// The system catalogs (`pg_class`, …), where this catalog can show them.
+    fn system(&self) -> Option<Arc<SystemCatalog>> {
         None
     }
 }
@@ -43,6 +49,10 @@ impl Catalog for Database {
     fn view(&self, name: &str) -> Option<Arc<ViewDef>> {
         Database::view(self, name)
     }
+
+    fn system(&self) -> Option<Arc<SystemCatalog>> {
+        Some(self.system_catalog())
+    }
 }
 
 impl Catalog for Transaction {
@@ -52,6 +62,37 @@ impl Catalog for Transaction {
 
     fn view(&self, name: &str) -> Option<Arc<ViewDef>> {
         Transaction::view(self, name)
+    }
+
+    fn system(&self) -> Option<Arc<SystemCatalog>> {
+        Some(self.database().system_catalog())
+    }
+}
+
+/// A catalog without the system catalogs: what views are typed against while the system
+/// catalogs are made (a view over `pg_class` cannot be typed then; its columns show as text).
+struct WithoutSystem<'a>(&'a Database);
+
+impl Catalog for WithoutSystem<'_> {
+    fn table(&self, name: &str) -> Result<Arc<TableSchema>> {
+        self.0.table_schema(name)
+    }
+
+    fn view(&self, name: &str) -> Option<Arc<ViewDef>> {
+        self.0.view(name)
+    }
+}
+
+/// The types of a view's columns, found by planning its query (text where it cannot be).
+pub fn view_column_types(db: &Database, view: &ViewDef) -> Vec<DataType> {
+    let planned =
+        super::parser::parse(&view.query).and_then(|mut statements| match statements.pop() {
+            Some(Statement::Select(query)) => select::select(&query, &WithoutSystem(db)),
+            _ => Err(Error::Corrupt(format!("view \"{}\"", view.name))),
+        });
+    match planned {
+        Ok(plan) => plan.columns.iter().map(|c| c.data_type).collect(),
+        Err(_) => vec![DataType::Text; view.columns.len()],
     }
 }
 
@@ -334,6 +375,25 @@ pub enum Source {
     Recursive(Box<RecursiveSource>),
     /// The rows of the recursive query's previous step (inside its step only).
     WorkTable(Box<WorkTableSource>),
+    /// A set-returning function in FROM.
+    Function(Box<FunctionSource>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionSource {
+    pub name: String,
+    pub column_names: Arc<[String]>,
+    pub function: SetFunction,
+    pub args: Vec<BoundExpr>,
+}
+
+/// The set-returning functions FROM can call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetFunction {
+    /// `generate_series(start, stop [, step])` over integers (arguments as BIGINT).
+    GenerateSeries,
+    /// `unnest(array)`: a row per element.
+    Unnest,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -837,6 +897,7 @@ fn sources(s: &mut Source, f: &mut impl FnMut(&mut BoundExpr)) {
         Source::Values(v) => {
             v.rows.iter_mut().flatten().for_each(|e| e.visit_mut(f));
         }
+        Source::Function(s) => s.args.iter_mut().for_each(|e| e.visit_mut(f)),
         Source::Derived(d) => visit_select(&mut d.query, f),
         Source::Recursive(r) => {
             visit_select(&mut r.base, f);

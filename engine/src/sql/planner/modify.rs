@@ -317,7 +317,7 @@ fn target(
             schema.name
         )));
     }
-    let tree = from_tree(from, catalog, &mut relations)?;
+    let tree = from_tree(from, catalog, &mut relations, None)?;
     Ok((
         relations,
         Some(FromTree::Join {

@@ -34,7 +34,7 @@ pub fn subquery_select(
     let tree = select
         .from
         .as_ref()
-        .map(|from| from_tree(from, catalog, &mut relations))
+        .map(|from| from_tree(from, catalog, &mut relations, outer))
         .transpose()?;
     let input = Scope {
         outer,
@@ -582,34 +582,9 @@ fn default_name(expr: &Expr) -> String {
         ExprKind::Function { name, .. } => name.clone(),
         ExprKind::Cast { expr, to } => match &expr.kind {
             ExprKind::Column { name, .. } => name.clone(),
-            _ => postgres_type_name(*to).to_string(),
+            _ => to.internal_name().to_string(),
         },
         ExprKind::Literal(Literal::Boolean(_)) => "bool".into(),
         _ => "?column?".into(),
-    }
-}
-
-/// The internal type name PostgreSQL uses for a cast's result column.
-fn postgres_type_name(ty: DataType) -> &'static str {
-    match ty {
-        DataType::Boolean => "bool",
-        DataType::SmallInt => "int2",
-        DataType::Integer => "int4",
-        DataType::BigInt => "int8",
-        DataType::Real => "float4",
-        DataType::Double => "float8",
-        DataType::Text => "text",
-        DataType::Bytea => "bytea",
-        DataType::Numeric(_) => "numeric",
-        DataType::Varchar(_) => "varchar",
-        DataType::Char(_) => "bpchar",
-        DataType::Date => "date",
-        DataType::Time => "time",
-        DataType::Timestamp => "timestamp",
-        DataType::TimestampTz => "timestamptz",
-        DataType::Interval => "interval",
-        DataType::Uuid => "uuid",
-        DataType::Json => "json",
-        DataType::Jsonb => "jsonb",
     }
 }
