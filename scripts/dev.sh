@@ -34,6 +34,7 @@ APT_PACKAGES=(
   libpostgresql-jdbc-java default-jdk-headless  # pgjdbc and javac for its scenario
 )
 PSYCOPG_VERSION=3.3.9
+SQLALCHEMY_VERSION=2.0.36
 WASM_APT_PACKAGES=(rustc-web cargo-web rust-web-src)  # when rustup has no wasm32 target
 
 have_wasm_target() {
@@ -79,16 +80,16 @@ install_node_modules() {
   fi
 }
 
-# psycopg for the driver tests, in a virtualenv of its own (server/tests/drivers.rs looks for
+# psycopg and SQLAlchemy for the driver tests, in a virtualenv of its own (server/tests/drivers.rs looks for
 # it in the cache directory).
 install_psycopg() {
   local venv="$CACHE_DIR/venv"
-  if "$venv/bin/python" -c "import psycopg, sys; sys.exit(psycopg.__version__ != '$PSYCOPG_VERSION')" 2>/dev/null; then
+  if "$venv/bin/python" -c "import psycopg, sqlalchemy, sys; sys.exit(psycopg.__version__ != '$PSYCOPG_VERSION' or sqlalchemy.__version__ != '$SQLALCHEMY_VERSION')" 2>/dev/null; then
     return 0
   fi
-  log "installing psycopg $PSYCOPG_VERSION into $venv"
+  log "installing psycopg $PSYCOPG_VERSION and SQLAlchemy $SQLALCHEMY_VERSION into $venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet "psycopg[binary]==$PSYCOPG_VERSION"
+  "$venv/bin/pip" install --quiet "psycopg[binary]==$PSYCOPG_VERSION" "sqlalchemy==$SQLALCHEMY_VERSION"
 }
 
 setup() {

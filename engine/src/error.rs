@@ -36,6 +36,9 @@ pub enum Error {
     /// An index or other named object is missing.
     #[error("{0} does not exist")]
     UndefinedObject(String),
+    /// SET or SHOW of a parameter OmenDB does not have.
+    #[error("unrecognized configuration parameter \"{0}\"")]
+    UnrecognizedParameter(String),
     #[error("relation \"{0}\" already exists")]
     DuplicateObject(String),
     #[error("invalid table definition: {0}")]
@@ -196,7 +199,7 @@ impl Error {
             Error::DuplicateTable(_) | Error::DuplicateObject(_) => "42P07",
             Error::UndefinedColumn { .. } => "42703",
             Error::DuplicateColumn(_) => "42701",
-            Error::UndefinedObject(_) => "42704",
+            Error::UndefinedObject(_) | Error::UnrecognizedParameter(_) => "42704",
             Error::InvalidDefinition(_) => "42P16",
             Error::WrongColumnCount { .. } => "42601",
             Error::TypeMismatch { .. } => "42804",

@@ -22,7 +22,7 @@ use omendb_engine::sql::OutputColumn;
 use omendb_engine::sql::Prepared;
 use omendb_engine::sql::copy_run::{CopyIn, CopyStream};
 use omendb_engine::sql::interrupt::CancelHandle;
-use omendb_engine::types::Value;
+use omendb_engine::types::{DataType, Value, format_vector};
 use omendb_engine::{Error, QueryResult, Session};
 use pgwire::api::cancel::DefaultCancelHandler;
 use pgwire::api::copy::CopyHandler;
@@ -411,11 +411,15 @@ fn response(result: QueryResult, format: &Format) -> PgWireResult<Response> {
                     binary: wire::binary(value, column.data_type),
                     text: String::new(),
                 })?;
-            } else if let Value::Array(_) = value {
+            } else if let Value::Array(items) = value {
                 // As it is: pgwire would quote a string sent for an array type.
+                let text = match column.data_type {
+                    DataType::Int2Vector => format_vector(items),
+                    _ => value.to_string(),
+                };
                 encoder.encode_field(&Encoded {
                     binary: Vec::new(),
-                    text: value.to_string(),
+                    text,
                 })?;
             } else {
                 // PostgreSQL's text forms are the engine's (`3` for a float 3, `t`, `\x…`).

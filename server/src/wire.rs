@@ -39,6 +39,7 @@ pub fn wire_type(ty: DataType) -> Type {
         DataType::Json => Type::JSON,
         DataType::Jsonb => Type::JSONB,
         DataType::Array(_) => Type::from_oid(ty.oid()).unwrap_or(Type::TEXT_ARRAY),
+        DataType::Int2Vector => Type::INT2_VECTOR,
     }
 }
 
@@ -107,6 +108,7 @@ pub fn binary(value: &Value, ty: DataType) -> Vec<u8> {
             out
         }
         (Value::Array(items), DataType::Array(element)) => array(items, *element),
+        (Value::Array(items), DataType::Int2Vector) => array(items, DataType::SmallInt),
         (other, _) => other.to_string().into_bytes(),
     }
 }

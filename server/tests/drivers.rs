@@ -1,6 +1,6 @@
 //! Real drivers, unmodified, each running a small CRUD + transaction + prepared-statement
-//! scenario (tests/drivers/) against a server with SCRAM authentication: psycopg 3 (PyPI),
-//! node-postgres (npm) and pgjdbc (Debian's libpostgresql-jdbc-java). `scripts/dev.sh setup`
+//! scenario (tests/drivers/) against a server with SCRAM authentication: psycopg 3 and
+//! SQLAlchemy 2 (PyPI), node-postgres (npm) and pgjdbc (Debian's libpostgresql-jdbc-java). `scripts/dev.sh setup`
 //! installs them.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test or benchmark may panic
@@ -45,16 +45,26 @@ fn run(mut command: Command, what: &str) {
     assert_eq!(stdout.trim(), "done", "{what}:\n{stdout}\n{stderr}");
 }
 
-#[test]
-fn psycopg() {
+/// Runs a Python scenario of `tests/drivers/` in the virtualenv the setup made.
+fn python_scenario(script: &str, what: &str) {
     let dir = tempfile::tempdir().unwrap();
     let server = server(dir.path());
     let mut command = Command::new(cache_dir().join("venv/bin/python"));
     command
-        .arg(repo().join("tests/drivers/psycopg_scenario.py"))
+        .arg(repo().join("tests/drivers").join(script))
         .arg(server.pg.port().to_string())
         .arg(PASSWORD);
-    run(command, "psycopg");
+    run(command, what);
+}
+
+#[test]
+fn psycopg() {
+    python_scenario("psycopg_scenario.py", "psycopg");
+}
+
+#[test]
+fn sqlalchemy() {
+    python_scenario("sqlalchemy_scenario.py", "sqlalchemy");
 }
 
 #[test]

@@ -130,13 +130,14 @@ pub fn decode_row(types: &[DataType], missing: &[Value], mut input: &[u8]) -> Re
             DataType::Uuid => Value::Uuid(uuid::Uuid::from_bytes(
                 take_array(input).ok_or_else(corrupt)?,
             )),
-            DataType::Array(element) => {
+            DataType::Array(_) | DataType::Int2Vector => {
+                let element = ty.element().unwrap_or(DataType::Text);
                 let bytes = take_bytes(input).ok_or_else(corrupt)?;
                 let count = take_varint(&mut &bytes[..]).ok_or_else(corrupt)? as usize;
                 if count > bytes.len() * 8 {
                     return Err(corrupt());
                 }
-                Value::Array(decode_row(&vec![**element; count], &[], bytes)?)
+                Value::Array(decode_row(&vec![element; count], &[], bytes)?)
             }
         };
         row.push(value);

@@ -3,8 +3,10 @@
 
 use std::collections::BTreeSet;
 
+use super::executor::compare_sort_keys;
 use super::expr::{BoundExpr, compare};
 use super::operators;
+use super::planner::SortKey;
 use crate::encoding::encode_values;
 use crate::types::{DataType, Decimal, Value};
 use crate::{Error, Result};
@@ -21,6 +23,8 @@ pub enum AggregateFunc {
     BoolAnd,
     BoolOr,
     StringAgg,
+    /// `array_agg(x)`: the values (NULLs too) as an array; NULL without rows.
+    ArrayAgg,
 }
 
 impl AggregateFunc {
@@ -36,6 +40,7 @@ impl AggregateFunc {
             ("bool_and", false) | ("every", false) => AggregateFunc::BoolAnd,
             ("bool_or", false) => AggregateFunc::BoolOr,
             ("string_agg", false) => AggregateFunc::StringAgg,
+            ("array_agg", false) => AggregateFunc::ArrayAgg,
             _ => return None,
         })
     }
@@ -57,6 +62,12 @@ impl AggregateFunc {
                 DataType::Boolean
             }
             (AggregateFunc::StringAgg, Some(DataType::Text)) => DataType::Text,
+            (AggregateFunc::ArrayAgg, arg) => {
+                let element = arg.unwrap_or(DataType::Text);
+                DataType::array_of(element).ok_or_else(|| {
+                    Error::NotSupported(format!("array_agg of {}", element.name()))
+                })?
+            }
             (AggregateFunc::Min | AggregateFunc::Max, None) => DataType::Text,
             (func, arg) => {
                 return Err(Error::UndefinedFunction(format!(
@@ -78,6 +89,7 @@ impl AggregateFunc {
             AggregateFunc::BoolAnd => "bool_and",
             AggregateFunc::BoolOr => "bool_or",
             AggregateFunc::StringAgg => "string_agg",
+            AggregateFunc::ArrayAgg => "array_agg",
         }
     }
 }
@@ -93,6 +105,9 @@ pub struct Aggregate {
     pub distinct: bool,
     /// The result type ([`AggregateFunc::result_type`] of the argument's).
     pub ty: DataType,
+    /// `agg(x ORDER BY …)`: the order the values are taken in (it matters to ARRAY_AGG and
+    /// STRING_AGG only).
+    pub order_by: Vec<SortKey>,
 }
 
 /// The running state of one aggregate over one group.
@@ -104,6 +119,9 @@ pub struct Accumulator {
     int_sum: i128,
     float_sum: f64,
     seen: Option<BTreeSet<Vec<u8>>>,
+    /// For an ordered aggregate: each input's sort keys, value and separator, taken in order
+    /// when the aggregate finishes.
+    pending: Vec<(Vec<Value>, Value, Value)>,
 }
 
 impl Accumulator {
@@ -114,7 +132,17 @@ impl Accumulator {
             int_sum: 0,
             float_sum: 0.0,
             seen: aggregate.distinct.then(BTreeSet::new),
+            pending: Vec::new(),
         }
+    }
+
+    /// Whether the order of the inputs changes the result.
+    fn ordered(aggregate: &Aggregate) -> bool {
+        !aggregate.order_by.is_empty()
+            && matches!(
+                aggregate.func,
+                AggregateFunc::ArrayAgg | AggregateFunc::StringAgg
+            )
     }
 
     pub fn add(&mut self, aggregate: &Aggregate, row: &[Value]) -> Result<()> {
@@ -123,7 +151,7 @@ impl Accumulator {
             return Ok(());
         };
         let value = arg.eval(row)?;
-        if value.is_null() {
+        if value.is_null() && aggregate.func != AggregateFunc::ArrayAgg {
             return Ok(());
         }
         if let Some(seen) = &mut self.seen {
@@ -131,6 +159,24 @@ impl Accumulator {
                 return Ok(());
             }
         }
+        let separator = match &aggregate.separator {
+            Some(sep) => sep.eval(row)?,
+            None => Value::Null,
+        };
+        if Self::ordered(aggregate) {
+            let keys = aggregate
+                .order_by
+                .iter()
+                .map(|k| k.expr.eval(row))
+                .collect::<Result<Vec<_>>>()?;
+            self.pending.push((keys, value, separator));
+            return Ok(());
+        }
+        self.add_value(aggregate, value, separator)
+    }
+
+    /// Adds one input value (not NULL, except for ARRAY_AGG) that DISTINCT let through.
+    fn add_value(&mut self, aggregate: &Aggregate, value: Value, separator: Value) -> Result<()> {
         self.count += 1;
         match aggregate.func {
             AggregateFunc::CountRows | AggregateFunc::Count => {}
@@ -181,13 +227,14 @@ impl Accumulator {
                 };
                 self.value = Some(Value::Boolean(next));
             }
+            AggregateFunc::ArrayAgg => match &mut self.value {
+                Some(Value::Array(items)) => items.push(value),
+                _ => self.value = Some(Value::Array(vec![value])),
+            },
             AggregateFunc::StringAgg => {
-                let separator = match &aggregate.separator {
-                    Some(sep) => match sep.eval(row)? {
-                        Value::Null => String::new(),
-                        other => other.to_string(),
-                    },
-                    None => String::new(),
+                let separator = match separator {
+                    Value::Null => String::new(),
+                    other => other.to_string(),
                 };
                 let text = value.to_string();
                 self.value = Some(Value::Text(match self.value.take() {
@@ -203,7 +250,23 @@ impl Accumulator {
         Ok(())
     }
 
-    pub fn finish(self, aggregate: &Aggregate) -> Result<Value> {
+    pub fn finish(mut self, aggregate: &Aggregate) -> Result<Value> {
+        if !self.pending.is_empty() {
+            let mut pending = std::mem::take(&mut self.pending);
+            let mut failure = None;
+            pending.sort_by(|(a, ..), (b, ..)| {
+                compare_sort_keys(a, b, &aggregate.order_by).unwrap_or_else(|e| {
+                    failure.get_or_insert(e);
+                    std::cmp::Ordering::Equal
+                })
+            });
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            for (_, value, separator) in pending {
+                self.add_value(aggregate, value, separator)?;
+            }
+        }
         let (func, ty) = (aggregate.func, aggregate.ty);
         Ok(match func {
             AggregateFunc::CountRows | AggregateFunc::Count => Value::Int(self.count),

@@ -363,6 +363,7 @@ fn query(plan: &SelectPlan, txn: &Transaction, measured: &mut Measured) -> Resul
             // Rows arrive in their final order when nothing sorts, groups or dedupes them:
             // reading can stop once offset + limit rows have passed.
             let streaming = plan.order.is_empty()
+                && plan.expand.is_empty()
                 && plan.grouping.is_none()
                 && !plan.distinct
                 && plan.distinct_on.is_empty()
@@ -432,6 +433,9 @@ fn query(plan: &SelectPlan, txn: &Transaction, measured: &mut Measured) -> Resul
                 .collect()
         })
         .collect::<Result<Vec<Row>>>()?;
+    if !plan.expand.is_empty() {
+        projected = expand_sets(projected, &plan.expand);
+    }
     if plan.distinct {
         let mut seen = BTreeSet::new();
         projected.retain(|row| seen.insert(encode_values(row)));
@@ -447,6 +451,31 @@ fn query(plan: &SelectPlan, txn: &Transaction, measured: &mut Measured) -> Resul
         columns: plan.columns.clone(),
         rows,
     })
+}
+
+/// Each row as many rows as the longest array among its set-returning `columns` has
+/// elements: the i-th row takes each one's i-th element (NULL past its end), the other columns
+/// as they are. A row whose arrays are all empty or NULL is gone, as in PostgreSQL.
+fn expand_sets(rows: Vec<Row>, columns: &[usize]) -> Vec<Row> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let length = |value: &Value| match value {
+            Value::Array(items) => items.len(),
+            _ => 0,
+        };
+        let count = columns.iter().map(|&c| length(&row[c])).max().unwrap_or(0);
+        for i in 0..count {
+            let mut expanded = row.clone();
+            for &c in columns {
+                expanded[c] = match &row[c] {
+                    Value::Array(items) => items.get(i).cloned().unwrap_or(Value::Null),
+                    _ => Value::Null,
+                };
+            }
+            out.push(expanded);
+        }
+    }
+    out
 }
 
 /// A query that only filters and projects a table's rows (optionally paged): each row is

@@ -114,6 +114,14 @@ pub enum ScalarFunc {
     NotPublishable,
     /// `pg_get_statisticsobjdef_columns`: there are no statistics objects.
     NoStatistics,
+    /// `pg_get_serial_sequence`: SERIAL columns have counters, not sequences.
+    NoSequence,
+    /// `json_build_object(key, value, …)`.
+    JsonBuildObject,
+    /// `unnest(array)` in a select list: the array, whose elements become rows.
+    SetUnnest,
+    /// `generate_subscripts(array, dim)` in a select list: its subscripts, as rows.
+    SetSubscripts,
 }
 
 /// How an argument is converted before the call.
@@ -239,6 +247,10 @@ impl ScalarFunc {
             "to_regtype" => ToRegtype,
             "pg_relation_is_publishable" => NotPublishable,
             "pg_get_statisticsobjdef_columns" => NoStatistics,
+            "pg_get_serial_sequence" => NoSequence,
+            "json_build_object" | "jsonb_build_object" => JsonBuildObject,
+            "unnest" => SetUnnest,
+            "generate_subscripts" => SetSubscripts,
             "current_user" | "session_user" | "user" | "current_role" => CurrentUser,
             "current_schema" => CurrentSchema,
             _ => return None,
@@ -320,7 +332,17 @@ impl ScalarFunc {
             ToRegtype => "to_regtype",
             NotPublishable => "pg_relation_is_publishable",
             NoStatistics => "pg_get_statisticsobjdef_columns",
+            NoSequence => "pg_get_serial_sequence",
+            JsonBuildObject => "json_build_object",
+            SetUnnest => "unnest",
+            SetSubscripts => "generate_subscripts",
         }
+    }
+
+    /// Whether the function returns a set of rows (allowed at the top of a select-list item,
+    /// where each element of the array it returns becomes a row).
+    pub fn returns_set(self) -> bool {
+        matches!(self, ScalarFunc::SetUnnest | ScalarFunc::SetSubscripts)
     }
 
     /// Whether the function reads the clock the session sets for each statement.
@@ -439,6 +461,11 @@ impl ScalarFunc {
             EncodingToChar => sig(&[Integer], &[], None, Returns::Fixed(T::Text)),
             ToRegtype => sig(&[Text], &[], None, Returns::Fixed(T::Integer)),
             NoStatistics => sig(&[Integer], &[], None, Returns::Fixed(T::Text)),
+            NoSequence => sig(&[Text, Text], &[], None, Returns::Fixed(T::Text)),
+            JsonBuildObject => sig(&[], &[], Some(Any), Returns::Fixed(T::Json)),
+            // Typed by the planner (the element type).
+            SetUnnest => sig(&[Any], &[], None, Returns::Arg(0)),
+            SetSubscripts => sig(&[Any, Integer], &[], None, Returns::Fixed(T::Integer)),
         }
     }
 
@@ -516,7 +543,14 @@ impl ScalarFunc {
                     .map(Value::Array);
             }
             AnyAll { op, all } => return any_all(op, all, &args[0], &args[1], row),
-            NoDescription | NoStatistics => return Ok(Value::Null),
+            NoDescription | NoStatistics | NoSequence => return Ok(Value::Null),
+            JsonBuildObject => {
+                let values = args
+                    .iter()
+                    .map(|a| a.eval(row))
+                    .collect::<Result<Vec<_>>>()?;
+                return json_build_object(&values);
+            }
             FormatType => {
                 let oid = args[0].eval(row)?;
                 let typmod = args[1].eval(row)?;
@@ -589,6 +623,11 @@ impl ScalarFunc {
             other => Err(not_an_array(other)),
         };
         Ok(match self {
+            SetUnnest => Value::Array(array(0)?.clone()),
+            SetSubscripts if int(1) == 1 => {
+                Value::Array((1..=array(0)?.len() as i64).map(Value::Int).collect())
+            }
+            SetSubscripts => Value::Array(Vec::new()),
             ArrayElement => usize::try_from(int(1) - 1)
                 .ok()
                 .and_then(|i| array(0).ok()?.get(i).cloned())
@@ -757,7 +796,9 @@ impl ScalarFunc {
             | ArrayToString
             | NoDescription
             | NoStatistics
-            | FormatType => Value::Null,
+            | FormatType
+            | NoSequence
+            | JsonBuildObject => Value::Null,
         })
     }
 }
@@ -866,4 +907,50 @@ fn any_all(
     } else {
         Value::Boolean(all)
     })
+}
+
+/// `json_build_object(k1, v1, k2, v2, …)`: keys as text (not NULL), values as JSON.
+fn json_build_object(values: &[Value]) -> Result<Value> {
+    if values.len() % 2 != 0 {
+        return Err(Error::InvalidParameterValue(
+            "argument list must have even number of elements".into(),
+        ));
+    }
+    let mut out = String::from("{");
+    for (i, pair) in values.chunks(2).enumerate() {
+        if pair[0].is_null() {
+            return Err(Error::InvalidParameterValue(
+                "null value not allowed for object key".into(),
+            ));
+        }
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&json_string(&pair[0].to_string()));
+        out.push_str(" : ");
+        out.push_str(&json_value(&pair[1]));
+    }
+    out.push('}');
+    Ok(Value::Json(out))
+}
+
+/// A value as JSON: numbers and booleans as themselves, JSON verbatim, arrays as JSON
+/// arrays, everything else as its text form in a string.
+fn json_value(value: &Value) -> String {
+    match value {
+        Value::Null => "null".into(),
+        Value::Boolean(b) => b.to_string(),
+        Value::Int(_) | Value::Numeric(_) => value.to_string(),
+        Value::Float(f) if f.is_finite() => value.to_string(),
+        Value::Json(json) => json.clone(),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(json_value).collect::<Vec<_>>().join(",")
+        ),
+        other => json_string(&other.to_string()),
+    }
+}
+
+fn json_string(text: &str) -> String {
+    serde_json::Value::String(text.to_string()).to_string()
 }

@@ -168,7 +168,7 @@ fn show_duration(duration: Option<Duration>) -> String {
 }
 
 fn unrecognized(name: &str) -> Error {
-    Error::UndefinedObject(format!("unrecognized configuration parameter \"{name}\""))
+    Error::UnrecognizedParameter(name.to_string())
 }
 
 fn invalid(name: &str, value: &str) -> Error {

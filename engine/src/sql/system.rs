@@ -402,6 +402,10 @@ fn empty_relation(name: &str) -> Option<Vec<(&'static str, DataType)>> {
             ("seqtypid", OID),
             ("seqstart", DataType::BigInt),
             ("seqincrement", DataType::BigInt),
+            ("seqmax", DataType::BigInt),
+            ("seqmin", DataType::BigInt),
+            ("seqcache", DataType::BigInt),
+            ("seqcycle", BOOL),
         ],
         "pg_enum" => vec![
             ("oid", OID),
@@ -1100,7 +1104,7 @@ impl SystemCatalog {
                 int(i64::from(ty.oid())),
                 int(-1),
                 int(number as i64),
-                int(i64::from(matches!(ty, DataType::Array(_)))),
+                int(i64::from(ty.element().is_some())),
                 int(i64::from(ty.typmod())),
                 boolean(not_null),
                 boolean(default),
@@ -1128,6 +1132,10 @@ impl SystemCatalog {
                     // PostgreSQL's name for a dropped column, which clients skip.
                     r[1] = text(format!("........pg.dropped.{}........", i + 1));
                     r[12] = boolean(true);
+                }
+                if is_identity(column) {
+                    // SERIAL and identity columns take a counter's next value by default.
+                    r[10] = text("d");
                 }
                 rows.push(r);
             }
@@ -1177,8 +1185,8 @@ impl SystemCatalog {
             ("indisready", BOOL),
             ("indislive", BOOL),
             ("indisreplident", BOOL),
-            ("indkey", INT2_ARRAY),
-            ("indoption", INT2_ARRAY),
+            ("indkey", DataType::Int2Vector),
+            ("indoption", DataType::Int2Vector),
             ("indexprs", DataType::Text),
             ("indpred", DataType::Text),
         ];
@@ -1358,7 +1366,13 @@ impl SystemCatalog {
             ("is_identity", DataType::Text),
             ("is_generated", DataType::Text),
         ];
-        let row = |table: &str, position: usize, name: &str, ty: DataType, nullable, default| {
+        let row = |table: &str,
+                   position: usize,
+                   name: &str,
+                   ty: DataType,
+                   nullable,
+                   default,
+                   identity: bool| {
             let (length, precision, scale) = match ty {
                 DataType::Varchar(Some(n)) | DataType::Char(n) => {
                     (int(i64::from(n)), null(), null())
@@ -1385,7 +1399,7 @@ impl SystemCatalog {
                 precision,
                 scale,
                 text(ty.internal_name()),
-                text("NO"),
+                text(if identity { "YES" } else { "NO" }),
                 text("NEVER"),
             ]
         };
@@ -1400,12 +1414,13 @@ impl SystemCatalog {
                     column.data_type,
                     column.nullable,
                     default_expression(column).map_or(Value::Null, Value::Text),
+                    is_identity(column),
                 ));
             }
         }
         for (view, types) in &self.views {
             for (i, (name, ty)) in view.columns.iter().zip(types).enumerate() {
-                rows.push(row(&view.name, i + 1, name, *ty, true, Value::Null));
+                rows.push(row(&view.name, i + 1, name, *ty, true, Value::Null, false));
             }
         }
         (columns, rows)
@@ -1433,6 +1448,7 @@ fn pg_type() -> (Vec<(&'static str, DataType)>, Vec<Vec<Value>>) {
         ("typtypmod", INT4),
         ("typndims", INT4),
         ("typcollation", OID),
+        ("typdefault", DataType::Text),
     ];
     let row = |ty: DataType, element: Option<DataType>, array: Option<DataType>| {
         let (length, by_value) = match ty {
@@ -1476,6 +1492,7 @@ fn pg_type() -> (Vec<(&'static str, DataType)>, Vec<Vec<Value>>) {
             } else {
                 0
             }),
+            null(),
         ]
     };
     let mut rows = Vec::new();
@@ -1505,6 +1522,10 @@ fn has_index(table: &TableSchema) -> bool {
     !table.primary_key.is_empty() || !table.indexes.is_empty()
 }
 
+fn is_identity(column: &crate::catalog::Column) -> bool {
+    !column.dropped && matches!(column.generated, Some(Generated::Serial))
+}
+
 fn has_default(column: &crate::catalog::Column) -> bool {
     default_expression(column).is_some()
 }
@@ -1516,8 +1537,8 @@ fn default_expression(column: &crate::catalog::Column) -> Option<String> {
     }
     match (&column.generated, &column.default) {
         (Some(Generated::Expression(sql)), _) => Some(sql.clone()),
-        // A SERIAL column's counter; PostgreSQL would show nextval() of its sequence.
-        (Some(Generated::Serial), _) => Some("omendb_serial()".into()),
+        // A SERIAL column is shown as an identity column (its counter is no sequence).
+        (Some(Generated::Serial), _) => None,
         (None, Some(value)) if !value.is_null() => Some(literal(value, column.data_type)),
         _ => None,
     }
@@ -1584,4 +1605,131 @@ struct ConstraintEntry<'a> {
     columns: Vec<usize>,
     index: i64,
     definition: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Role;
+    use crate::catalog::{Check, Column, IndexSchema};
+
+    fn catalog() -> SystemCatalog {
+        let mut price = Column::new("price", DataType::Numeric(Some((8, 2))));
+        price.default = Some(Value::Int(0));
+        let table = TableSchema {
+            id: 3,
+            name: "items".into(),
+            columns: vec![Column::new("id", DataType::Integer), price],
+            primary_key: vec![0],
+            indexes: vec![IndexSchema {
+                id: 4,
+                name: "items_price".into(),
+                columns: vec![1],
+                unique: false,
+            }],
+            checks: vec![Check {
+                name: "items_price_check".into(),
+                expr: "price >= 0".into(),
+            }],
+        };
+        let view = ViewDef {
+            name: "v".into(),
+            columns: vec!["id".into()],
+            query: "SELECT id FROM items".into(),
+        };
+        let role = Role {
+            name: "admin".into(),
+            login: true,
+            superuser: true,
+            verifier: None,
+        };
+        SystemCatalog::new(
+            vec![Arc::new(table)],
+            vec![(Arc::new(view), vec![DataType::Integer])],
+            vec![role],
+        )
+    }
+
+    /// Every row of every system relation has one value per column, of the column's type.
+    #[test]
+    fn rows_match_their_columns() {
+        let catalog = catalog();
+        for name in COMPUTED.iter().chain(&EMPTY) {
+            let relation = catalog.relation(name).unwrap();
+            for row in &relation.rows {
+                assert_eq!(row.len(), relation.columns.len(), "{name}");
+                for (value, (column, ty)) in row.iter().zip(&relation.columns) {
+                    assert!(
+                        ty.admit(column, value.clone()).is_ok(),
+                        "{name}.{column}: {value:?} is no {}",
+                        ty.name()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn object_ids_are_unique() {
+        let catalog = catalog();
+        let relations = catalog.relations();
+        let mut oids: Vec<i64> = relations.iter().map(|r| r.oid).collect();
+        oids.extend(catalog.constraints().iter().map(|c| c.oid));
+        oids.sort_unstable();
+        let count = oids.len();
+        oids.dedup();
+        assert_eq!(oids.len(), count);
+        assert!(
+            oids.iter()
+                .all(|oid| (FIRST_USER_OID..i64::from(i32::MAX)).contains(oid))
+        );
+    }
+
+    #[test]
+    fn lookups_find_names_and_ids() {
+        let catalog = catalog();
+        let oid = catalog
+            .lookup(LookupKind::RelationOid { strict: true })
+            .get(&Value::Text("public.\"items\"".into()))
+            .unwrap();
+        assert_eq!(oid, Value::Int(16387));
+        assert_eq!(
+            catalog.lookup(LookupKind::RelationName).get(&oid).unwrap(),
+            Value::Text("items".into())
+        );
+        assert_eq!(
+            catalog
+                .lookup(LookupKind::RelationOid { strict: true })
+                .get(&Value::Text("nope".into()))
+                .unwrap_err()
+                .sqlstate(),
+            "42P01"
+        );
+        assert_eq!(
+            catalog
+                .lookup(LookupKind::IndexDef)
+                .get(&Value::Int(16388))
+                .unwrap(),
+            Value::Text("CREATE INDEX items_price ON public.items USING btree (price)".into())
+        );
+        assert_eq!(
+            catalog
+                .lookup(LookupKind::RoleName)
+                .get(&Value::Int(7))
+                .unwrap(),
+            Value::Text("unknown (OID=7)".into())
+        );
+        assert_eq!(
+            type_by_name("character varying[]"),
+            DataType::array_of(DataType::Text)
+        );
+        assert_eq!(
+            type_by_oid(1700, ((10 << 16) | 2) + 4),
+            Some(DataType::Numeric(Some((10, 2))))
+        );
+        assert_eq!(
+            format_type(DataType::Varchar(Some(5))),
+            "character varying(5)"
+        );
+    }
 }

@@ -38,6 +38,15 @@ pub fn format_array(items: &[Value]) -> String {
     out
 }
 
+/// The text form of an `int2vector`: the elements separated by spaces.
+pub fn format_vector(items: &[Value]) -> String {
+    items
+        .iter()
+        .map(Value::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// PostgreSQL's `array_in` for one dimension: each element read as text and cast to
 /// `element`; an unquoted `NULL` is NULL.
 pub fn parse_array(text: &str, element: DataType) -> Result<Vec<Value>> {

@@ -131,12 +131,20 @@ pub fn cast(value: Value, to: DataType) -> Result<Value> {
         (Value::Interval(i), DataType::Time) => Value::Time(i.micros.rem_euclid(DAY_MICROS)),
         (Value::Uuid(u), DataType::Uuid) => Value::Uuid(u),
         (Value::Text(s), DataType::Array(element)) => Value::Array(parse_array(&s, *element)?),
-        (Value::Array(items), DataType::Array(element)) => Value::Array(
-            items
-                .into_iter()
-                .map(|item| cast(item, *element))
+        (Value::Text(s), DataType::Int2Vector) => Value::Array(
+            s.split_whitespace()
+                .map(|item| cast(Value::Text(item.into()), DataType::SmallInt))
                 .collect::<Result<_>>()?,
         ),
+        (Value::Array(items), ty @ (DataType::Array(_) | DataType::Int2Vector)) => {
+            let element = ty.element().unwrap_or(DataType::Text);
+            Value::Array(
+                items
+                    .into_iter()
+                    .map(|item| cast(item, element))
+                    .collect::<Result<_>>()?,
+            )
+        }
         (v, to) => {
             return Err(Error::CannotCast(format!(
                 "cannot cast type {} to {}",

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
-pub use array::{format_array, parse_array};
+pub use array::{format_array, format_vector, parse_array};
 pub use cast::{cast, fits, out_of_range, parse_bytea};
 pub use datetime::{
     DAY_MICROS, date_of_timestamp, format_date, format_time, format_timestamp, format_timestamptz,
@@ -56,6 +56,10 @@ pub enum DataType {
     /// variant is never written to the catalog.
     #[serde(skip)]
     Array(&'static DataType),
+    /// The catalog's `int2vector` (`pg_index.indkey`): an array of SMALLINT whose text form is
+    /// its elements separated by spaces (`1 3`).
+    #[serde(skip)]
+    Int2Vector,
 }
 
 /// Every type without modifiers but arrays (CHAR as CHAR(1)).
@@ -117,6 +121,7 @@ impl DataType {
             DataType::Uuid => "uuid",
             DataType::Json => "json",
             DataType::Jsonb => "jsonb",
+            DataType::Int2Vector => "int2vector",
             DataType::Array(element) => match element {
                 DataType::Boolean => "_bool",
                 DataType::SmallInt => "_int2",
@@ -161,6 +166,7 @@ impl DataType {
             DataType::Numeric(_) => 1700,
             DataType::Uuid => 2950,
             DataType::Jsonb => 3802,
+            DataType::Int2Vector => 22,
             DataType::Array(element) => match element {
                 DataType::Boolean => 1000,
                 DataType::Bytea => 1001,
@@ -197,6 +203,7 @@ impl DataType {
     pub fn element(self) -> Option<DataType> {
         match self {
             DataType::Array(element) => Some(*element),
+            DataType::Int2Vector => Some(DataType::SmallInt),
             _ => None,
         }
     }
@@ -224,6 +231,7 @@ impl DataType {
             DataType::Json => "json",
             DataType::Jsonb => "jsonb",
             DataType::Array(element) => array_name(*element),
+            DataType::Int2Vector => "int2vector",
         }
     }
 
@@ -308,11 +316,14 @@ impl DataType {
             (DataType::Uuid, v @ Value::Uuid(_)) => Ok(v),
             (DataType::Json, v @ Value::Json(_)) => Ok(v),
             (DataType::Jsonb, Value::Json(text)) => json_normalize(&text).map(Value::Json),
-            (DataType::Array(element), Value::Array(items)) => items
-                .into_iter()
-                .map(|item| element.admit(column, item))
-                .collect::<Result<_>>()
-                .map(Value::Array),
+            (ty @ (DataType::Array(_) | DataType::Int2Vector), Value::Array(items)) => {
+                let element = ty.element().unwrap_or(DataType::Text);
+                items
+                    .into_iter()
+                    .map(|item| element.admit(column, item))
+                    .collect::<Result<_>>()
+                    .map(Value::Array)
+            }
             (_, value) => Err(mismatch(&value)),
         }
     }

@@ -450,6 +450,11 @@ pub enum ExprKind {
     },
     /// A window function call: `name(args) OVER (PARTITION BY … ORDER BY … frame)`.
     Window(Box<WindowCall>),
+    /// An aggregate call with an order for its input: `array_agg(x ORDER BY y)`.
+    OrderedAggregate {
+        call: Box<Expr>,
+        order_by: Vec<OrderItem>,
+    },
     /// `ARRAY[a, b, …]`.
     Array(Vec<Expr>),
     /// `ARRAY(SELECT …)`: the subquery's single column as an array.
@@ -500,6 +505,10 @@ impl Expr {
             | ExprKind::RegCast { expr, .. }
             | ExprKind::InSubquery { expr, .. } => expr.walk(f),
             ExprKind::Array(items) => items.iter().for_each(|e| e.walk(f)),
+            ExprKind::OrderedAggregate { call, order_by } => {
+                call.walk(f);
+                order_by.iter().for_each(|o| o.expr.walk(f));
+            }
             ExprKind::Binary { left, right, .. }
             | ExprKind::IsDistinctFrom { left, right, .. }
             | ExprKind::AnyAll { left, right, .. }

@@ -490,13 +490,19 @@ impl Translator<'_> {
                 name: "timezone".into(),
                 value: self.setting_value(std::slice::from_ref(value), statement)?,
             }),
-            sp::Statement::ShowVariable { variable } => Ok(Statement::Show(
-                variable
+            sp::Statement::ShowVariable { variable } => {
+                let name = variable
                     .iter()
                     .map(|v| self.ident(v).name)
                     .collect::<Vec<_>>()
-                    .join(" "),
-            )),
+                    .join(" ");
+                // The SQL-standard spellings of two parameters.
+                Ok(Statement::Show(match name.as_str() {
+                    "transaction isolation level" => "transaction_isolation".into(),
+                    "time zone" => "timezone".into(),
+                    _ => name,
+                }))
+            }
             sp::Statement::Reset(reset) => match &reset.reset {
                 sp::Reset::ALL => Ok(Statement::ResetAll),
                 sp::Reset::ConfigurationParameter(name) => Ok(Statement::Set {
@@ -2156,9 +2162,18 @@ impl Translator<'_> {
                 return Err(self.unsupported("a subquery as a function argument", function));
             }
         };
-        if !list.clauses.is_empty() {
-            return Err(self.unsupported("ORDER BY or LIMIT inside a function call", function));
-        }
+        let order_by = match list.clauses.as_slice() {
+            [] => Vec::new(),
+            [sp::FunctionArgumentClause::OrderBy(items)] => items
+                .iter()
+                .map(|o| self.order_item(o))
+                .collect::<Result<_>>()?,
+            _ => {
+                return Err(
+                    self.unsupported("LIMIT or other clauses inside a function call", function)
+                );
+            }
+        };
         let distinct = matches!(
             list.duplicate_treatment,
             Some(sp::DuplicateTreatment::Distinct)
@@ -2172,11 +2187,21 @@ impl Translator<'_> {
                 other => return Err(self.unsupported("named or qualified arguments", other)),
             }
         }
-        Ok(ExprKind::Function {
+        let call = ExprKind::Function {
             name,
             args,
             distinct,
             star,
+        };
+        if order_by.is_empty() {
+            return Ok(call);
+        }
+        Ok(ExprKind::OrderedAggregate {
+            call: Box::new(Expr {
+                kind: call,
+                position: self.position(function),
+            }),
+            order_by,
         })
     }
 

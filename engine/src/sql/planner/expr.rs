@@ -12,11 +12,11 @@ use super::super::operators::{
     unknown_operand_type,
 };
 use super::super::parser::ast::{
-    BinaryOp, Expr, ExprKind, Literal, RegType, Select, UnaryOp, WindowCall,
+    BinaryOp, Expr, ExprKind, Literal, OrderItem, RegType, Select, UnaryOp, WindowCall,
 };
 use super::super::system::LookupKind;
 use super::super::window::{WindowFunc, WindowPlan};
-use super::Catalog;
+use super::{Catalog, SortKey};
 use crate::catalog::TableSchema;
 use crate::types::{DataType, Value};
 use crate::{Error, Result};
@@ -137,6 +137,7 @@ pub fn has_aggregate(expr: &Expr) -> bool {
         // A subquery's aggregates are its own.
         ExprKind::Subquery(_) | ExprKind::Exists { .. } | ExprKind::ArraySubquery(_) => false,
         ExprKind::Array(items) => items.iter().any(has_aggregate),
+        ExprKind::OrderedAggregate { call, .. } => has_aggregate(call),
         ExprKind::RegCast { expr, .. } => has_aggregate(expr),
         ExprKind::Subscript {
             expr: left,
@@ -307,7 +308,7 @@ fn bind_inner(expr: &Expr, scope: Scope<'_>) -> Result<(BoundExpr, SqlType)> {
             args,
             distinct,
             star,
-        } => function(name, args, *distinct, *star, scope)?,
+        } => function(name, args, *distinct, *star, &[], scope)?,
         ExprKind::Case {
             operand,
             branches,
@@ -422,6 +423,22 @@ fn bind_inner(expr: &Expr, scope: Scope<'_>) -> Result<(BoundExpr, SqlType)> {
         }
         ExprKind::Window(call) => window(call, scope)?,
         ExprKind::Array(items) => array_constructor(items, scope)?,
+        ExprKind::OrderedAggregate { call, order_by } => match &call.kind {
+            ExprKind::Function {
+                name,
+                args,
+                distinct,
+                star,
+            } if AggregateFunc::from_name(name, *star).is_some() => {
+                function(name, args, *distinct, *star, order_by, scope)?
+            }
+            ExprKind::Function { name, .. } => {
+                return Err(Error::WrongObjectType(format!(
+                    "ORDER BY specified, but {name} is not an aggregate function"
+                )));
+            }
+            _ => return Err(Error::NotSupported("this ORDER BY in a call".into())),
+        },
         ExprKind::ArraySubquery(query) => {
             let (plan, correlated) = subquery(query, scope)?;
             let ty = match plan.columns.as_ref() {
@@ -444,7 +461,7 @@ fn bind_inner(expr: &Expr, scope: Scope<'_>) -> Result<(BoundExpr, SqlType)> {
         ExprKind::Subscript { expr: inner, index } => {
             let (array, ty) = bind(inner, scope)?;
             let element = match ty {
-                Some(DataType::Array(element)) => *element,
+                Some(ty) if ty.element().is_some() => ty.element().unwrap_or(DataType::Text),
                 other => {
                     return Err(Error::Datatype(format!(
                         "cannot subscript type {} because it does not support subscripting",
@@ -537,6 +554,7 @@ fn function(
     args: &[Expr],
     distinct: bool,
     star: bool,
+    order_by: &[OrderItem],
     scope: Scope<'_>,
 ) -> Result<(BoundExpr, SqlType)> {
     if let Some(func) = AggregateFunc::from_name(name, star) {
@@ -545,7 +563,15 @@ fn function(
                 "aggregate functions are not allowed here".into(),
             ));
         };
-        let aggregate = aggregate_call(func, name, args, distinct, scope.input(), false)?;
+        let mut aggregate = aggregate_call(func, name, args, distinct, scope.input(), false)?;
+        for item in order_by {
+            let (expr, _) = bind(&item.expr, scope.input())?;
+            aggregate.order_by.push(SortKey {
+                expr,
+                descending: item.descending,
+                nulls_first: item.nulls_first.unwrap_or(item.descending),
+            });
+        }
         let ty = aggregate.ty;
         let mut aggregates = grouping.aggregates.borrow_mut();
         let index = match aggregates.iter().position(|(a, _)| *a == aggregate) {
@@ -676,6 +702,11 @@ fn function(
         });
     }
     let ty = match signature.result {
+        // `unnest(array)` stands for its elements.
+        Returns::Arg(0) if func == ScalarFunc::SetUnnest => match converted_types[0] {
+            Some(ty) if ty.element().is_some() => ty.element(),
+            _ => return Err(no_function(name, args.len())),
+        },
         Returns::Fixed(t) => Some(t),
         Returns::Common => common,
         Returns::Arg(i) => converted_types.get(i).copied().flatten(),
@@ -829,7 +860,7 @@ fn any_all(
     let (l, lt) = bind(left, scope)?;
     let (r, rt) = bind(right, scope)?;
     let (r, element) = match rt {
-        Some(DataType::Array(element)) => (r, *element),
+        Some(ty) if ty.element().is_some() => (r, ty.element().unwrap_or(DataType::Text)),
         None => {
             let element = lt.map_or(DataType::Text, DataType::unconstrained);
             let array = DataType::array_of(element)
@@ -911,6 +942,7 @@ fn aggregate_call(
         separator,
         distinct,
         ty: func.result_type(arg_type)?,
+        order_by: Vec::new(),
     })
 }
 
@@ -1335,7 +1367,10 @@ fn reads_columns(expr: &BoundExpr) -> bool {
         BoundExpr::InList { expr, list, .. } => {
             reads_columns(expr) || list.iter().any(reads_columns)
         }
-        BoundExpr::Call { func, args } => func.is_volatile() || args.iter().any(reads_columns),
+        // A set-returning call stays one, for the select list to expand.
+        BoundExpr::Call { func, args } => {
+            func.is_volatile() || func.returns_set() || args.iter().any(reads_columns)
+        }
         BoundExpr::Case {
             branches,
             otherwise,

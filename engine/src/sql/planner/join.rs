@@ -310,6 +310,7 @@ fn recursive(query: &RecursiveQuery, catalog: &dyn Catalog) -> Result<SelectPlan
         scan_only: false,
         projection: (0..columns.len()).map(BoundExpr::Column).collect(),
         columns: columns.into(),
+        expand: Vec::new(),
     })
 }
 
@@ -452,9 +453,11 @@ fn set_function(
             Ok((SetFunction::GenerateSeries, args, ty))
         }
         "unnest" => match bound.as_slice() {
-            [(e, Some(DataType::Array(element)))] => {
-                Ok((SetFunction::Unnest, vec![e.clone()], **element))
-            }
+            [(e, Some(ty))] if ty.element().is_some() => Ok((
+                SetFunction::Unnest,
+                vec![e.clone()],
+                ty.element().unwrap_or(DataType::Text),
+            )),
             _ => undefined("of anything but one array"),
         },
         _ => undefined("as a table"),

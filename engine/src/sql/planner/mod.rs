@@ -334,6 +334,9 @@ pub struct SelectPlan {
     pub scan_only: bool,
     pub projection: Vec<BoundExpr>,
     pub columns: Arc<[OutputColumn]>,
+    /// The result columns that are set-returning calls (`unnest(a)`): each projected row
+    /// becomes as many rows as the longest of their arrays, the shorter ones padded with NULL.
+    pub expand: Vec<usize>,
 }
 
 /// Set operations over queries' result rows, left to right.

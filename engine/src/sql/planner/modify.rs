@@ -289,6 +289,11 @@ fn returning(items: &[SelectItem], relations: &[Relation]) -> Result<Option<Retu
         return Ok(None);
     }
     let (projection, columns) = bind_items(items, relations, Scope::new(relations), false)?;
+    if projection.iter().any(super::select::returns_set) {
+        return Err(Error::NotSupported(
+            "set-returning functions in RETURNING".into(),
+        ));
+    }
     Ok(Some(Returning {
         projection,
         columns: columns.into(),

@@ -238,10 +238,54 @@ pub fn subquery_select(
         scan_only: false,
         projection,
         columns: columns.into(),
+        expand: Vec::new(),
     };
+    plan.expand = set_returning_columns(&plan)?;
     plan.point = is_point(&plan);
     plan.scan_only = is_scan_only(&plan);
     Ok(plan)
+}
+
+/// The result columns that are set-returning calls. They may stand only at the top of a
+/// select-list item (or in FROM), not under GROUP BY or window functions: 0A000 otherwise.
+fn set_returning_columns(plan: &SelectPlan) -> Result<Vec<usize>> {
+    let misplaced = |what: &str| {
+        Err(Error::NotSupported(format!(
+            "set-returning functions {what} (they may stand at the top of a select-list item \
+             or in FROM)"
+        )))
+    };
+    let mut expand = Vec::new();
+    for (i, expr) in plan.projection.iter().enumerate() {
+        match expr {
+            BoundExpr::Call { func, args } if func.returns_set() => {
+                if args.iter().any(returns_set) {
+                    return misplaced("nested in one another");
+                }
+                expand.push(i);
+            }
+            other if returns_set(other) => return misplaced("inside expressions"),
+            _ => {}
+        }
+    }
+    let elsewhere = plan
+        .filter
+        .iter()
+        .chain(plan.order.iter().map(|k| &k.expr))
+        .chain(&plan.distinct_on)
+        .any(returns_set);
+    if elsewhere {
+        return misplaced("in WHERE, ORDER BY or DISTINCT ON");
+    }
+    if !expand.is_empty() && (plan.grouping.is_some() || !plan.windows.is_empty()) {
+        return misplaced("with GROUP BY, aggregates or window functions");
+    }
+    Ok(expand)
+}
+
+/// Whether `expr` calls a set-returning function anywhere.
+pub fn returns_set(expr: &BoundExpr) -> bool {
+    expr.any(&mut |e| matches!(e, BoundExpr::Call { func, .. } if func.returns_set()))
 }
 
 /// Which columns of the joined rows `exprs` read, or `None` when that cannot be told (a
@@ -297,6 +341,7 @@ fn is_scan_only(plan: &SelectPlan) -> bool {
         })
     };
     matches!(&plan.source, Some(Source::Table(_)))
+        && plan.expand.is_empty()
         && plan.grouping.is_none()
         && plan.windows.is_empty()
         && plan.order.is_empty()
@@ -409,6 +454,7 @@ fn set_operation(
         scan_only: false,
         projection,
         columns: columns.into(),
+        expand: Vec::new(),
     })
 }
 
