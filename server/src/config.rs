@@ -88,6 +88,15 @@ pub struct Args {
     #[arg(long, default_value = "10s", env = "OMENDB_SHUTDOWN_GRACE", value_parser = parse_duration)]
     pub shutdown_grace: std::time::Duration,
 
+    /// How long an HTTP API token from `/api/login` lives (`30min`, `12h`).
+    #[arg(long, default_value = "12h", env = "OMENDB_TOKEN_TTL", value_parser = parse_duration)]
+    pub token_ttl: std::time::Duration,
+
+    /// An origin (`https://console.example.com`) whose pages may call the HTTP API from a
+    /// browser; repeat or separate with commas; `*` allows any. None: same origin only.
+    #[arg(long, env = "OMENDB_CORS_ORIGIN", value_delimiter = ',')]
+    pub cors_origin: Vec<String>,
+
     /// Log filter, e.g. `info`, `debug`, `omendb_server=trace`.
     #[arg(long, default_value = "info", env = "OMENDB_LOG")]
     pub log_level: String,
@@ -136,7 +145,7 @@ fn parse_on_off(text: &str) -> Result<bool, String> {
     }
 }
 
-/// A duration: a number with ms, s or min (a bare number is seconds).
+/// A duration: a number with ms, s, min or h (a bare number is seconds).
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
@@ -148,7 +157,8 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         "ms" => 1,
         "" | "s" => 1_000,
         "min" => 60_000,
-        _ => return Err(format!("unknown unit in {text:?} (use ms, s or min)")),
+        "h" => 3_600_000,
+        _ => return Err(format!("unknown unit in {text:?} (use ms, s, min or h)")),
     };
     Ok(std::time::Duration::from_millis(
         number.saturating_mul(millis),

@@ -12,9 +12,14 @@
 //! - `GET /api/tables/{name}/index`: the table's learned index, node by node.
 //! - `GET /health` (as `/api/health`) and `GET /metrics` (Prometheus text).
 //!
-//! `/api/query` and `/api/schema` authenticate with HTTP Basic (a role's name and password,
-//! checked against its SCRAM verifier) unless the server runs with `--auth trust`; failures
-//! answer 401 with the SQLSTATE pgwire would send (28000 no credentials, 28P01 wrong ones).
+//! - `POST /api/login` with `{"user", "password"}`: `{"token", "user", "expires_in"}`, a bearer
+//!   token for the other endpoints (see [`crate::tokens`]); `POST /api/logout` ends it.
+//!
+//! `/api/query`, `/api/schema`, `/api/tables/…` and `/metrics` authenticate with
+//! `Authorization: Bearer <token>` or HTTP Basic (a role's name and password, checked against
+//! its SCRAM verifier) unless the server runs with `--auth trust`; failures answer 401 with the
+//! SQLSTATE pgwire would send (28000 no or bad credentials, 28P01 wrong password). Other
+//! origins may call the API only as `--cors-origin` allows.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,9 +38,11 @@ use crate::Shared;
 use crate::auth::AuthMode;
 use omendb_engine::auth::ScramVerifier;
 
-pub fn router(shared: Arc<Shared>, console_dir: PathBuf) -> Router {
+pub fn router(shared: Arc<Shared>, console_dir: PathBuf, cors_origins: &[String]) -> Router {
     let api = Router::new()
         .route("/health", get(health))
+        .route("/login", post(login))
+        .route("/logout", post(logout))
         .route("/query", post(query))
         .route("/schema", get(schema))
         .route("/tables/{name}/index", get(index))
@@ -44,12 +51,42 @@ pub fn router(shared: Arc<Shared>, console_dir: PathBuf) -> Router {
         .nest("/api", api)
         .route("/health", get(health).with_state(shared.clone()))
         .route("/metrics", get(metrics).with_state(shared));
-    if console_dir.join("index.html").is_file() {
+    let router = if console_dir.join("index.html").is_file() {
         router.fallback_service(ServeDir::new(console_dir))
     } else {
         tracing::warn!(dir = %console_dir.display(), "web console not built; serving a notice");
         router.fallback(get(console_missing))
+    };
+    match cors(cors_origins) {
+        Some(layer) => router.layer(layer),
+        None => router,
     }
+}
+
+/// `--cors-origin`: the other origins whose pages may call the API (`*`: any). Without one,
+/// browsers keep the API to the console the server itself serves.
+fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use axum::http::{HeaderValue, Method, header};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok()),
+        )
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
 }
 
 /// Liveness plus what the server runs on: version and storage backend.
@@ -103,54 +140,142 @@ impl axum::extract::FromRequestParts<Arc<Shared>> for User {
         parts: &mut axum::http::request::Parts,
         shared: &Arc<Shared>,
     ) -> Result<Self, Self::Rejection> {
-        use base64::Engine as _;
-        let credentials = parts
+        let authorization = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
-            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.to_str().ok());
+        if let Some(token) = authorization.and_then(|h| h.strip_prefix("Bearer ")) {
+            return match check_token(shared, token.trim()) {
+                Some(user) => Ok(User(Some(user))),
+                None => Err(unauthorized(
+                    "28000",
+                    "invalid or expired token: log in again at /api/login".into(),
+                )),
+            };
+        }
+        let credentials = authorization
             .and_then(|h| h.strip_prefix("Basic "))
-            .and_then(|b| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(b.trim())
-                    .ok()
-            })
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|text| {
-                let (user, password) = text.split_once(':')?;
-                Some((user.to_owned(), password.to_owned()))
-            });
+            .and_then(basic_credentials);
         if shared.auth == AuthMode::Trust {
             return Ok(User(credentials.map(|(user, _)| user)));
         }
         let Some((user, password)) = credentials else {
             return Err(unauthorized(
                 "28000",
-                "authentication required: send HTTP Basic credentials of a role".into(),
+                "authentication required: send HTTP Basic credentials of a role or a token \
+                 from /api/login"
+                    .into(),
             ));
         };
-        // PBKDF2 takes milliseconds: off the async threads.
-        let verifier_db = shared.clone();
-        let name = user.clone();
-        let verified = tokio::task::spawn_blocking(move || {
-            verifier_db
-                .db
-                .role(&name)
-                .filter(|role| role.login)
-                .and_then(|role| role.verifier)
-                .and_then(|text| ScramVerifier::parse(&text))
-                .is_some_and(|verifier| verifier.verify(&password))
-        })
-        .await
-        .unwrap_or(false);
-        if verified {
-            Ok(User(Some(user)))
-        } else {
-            tracing::warn!(%user, "HTTP password authentication failed");
-            Err(unauthorized(
-                "28P01",
-                format!("password authentication failed for user \"{user}\""),
-            ))
+        match verify_password(shared, &user, password).await {
+            Some(_) => Ok(User(Some(user))),
+            None => Err(password_failed(&user)),
         }
+    }
+}
+
+/// The user and password of `Authorization: Basic …`.
+fn basic_credentials(encoded: &str) -> Option<(String, String)> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}
+
+fn password_failed(user: &str) -> axum::response::Response {
+    tracing::warn!(%user, "HTTP password authentication failed");
+    unauthorized(
+        "28P01",
+        format!("password authentication failed for user \"{user}\""),
+    )
+}
+
+/// Checks `password` against the role's SCRAM verifier (off the async threads: PBKDF2 takes
+/// milliseconds); the verifier when it matches and the role may log in.
+async fn verify_password(shared: &Arc<Shared>, user: &str, password: String) -> Option<String> {
+    let shared = shared.clone();
+    let name = user.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let text = shared
+            .db
+            .role(&name)
+            .filter(|role| role.login)
+            .and_then(|role| role.verifier)?;
+        ScramVerifier::parse(&text)
+            .is_some_and(|verifier| verifier.verify(&password))
+            .then_some(text)
+    })
+    .await
+    .unwrap_or(None)
+}
+
+/// The verifier a token is bound to: the role's (under trust, a fixed one: no passwords).
+fn current_verifier(shared: &Shared, user: &str) -> Option<String> {
+    match shared.auth {
+        AuthMode::Trust => Some(String::new()),
+        AuthMode::Scram => shared
+            .db
+            .role(user)
+            .filter(|role| role.login)
+            .and_then(|role| role.verifier),
+    }
+}
+
+fn check_token(shared: &Shared, token: &str) -> Option<String> {
+    shared
+        .tokens
+        .check(token, |user| current_verifier(shared, user))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct LoginRequest {
+    user: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// `POST /api/login` with `{"user", "password"}`: a bearer token for later requests, or 401.
+async fn login(
+    State(shared): State<Arc<Shared>>,
+    Json(request): Json<LoginRequest>,
+) -> axum::response::Response {
+    let verifier = match shared.auth {
+        AuthMode::Trust => Some(String::new()),
+        AuthMode::Scram => verify_password(&shared, &request.user, request.password).await,
+    };
+    let Some(verifier) = verifier else {
+        return password_failed(&request.user);
+    };
+    match shared.tokens.issue(&request.user, &verifier) {
+        Ok(token) => Json(json!({
+            "token": token,
+            "user": request.user,
+            "expires_in": shared.tokens.ttl().as_secs(),
+        }))
+        .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"error": {"sqlstate": "58000", "message": e.to_string()}})),
+        )
+            .into_response(),
+    }
+}
+
+/// `POST /api/logout` with the token to end: 204, or 401 when it was not live.
+async fn logout(
+    State(shared): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "));
+    match token {
+        Some(token) if shared.tokens.revoke(token.trim()) => StatusCode::NO_CONTENT.into_response(),
+        _ => unauthorized("28000", "no live token to end".into()),
     }
 }
 

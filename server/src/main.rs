@@ -9,6 +9,7 @@ mod lifecycle;
 mod metrics;
 mod pgwire;
 mod tls;
+mod tokens;
 mod wire;
 
 use std::sync::Arc;
@@ -32,6 +33,8 @@ pub struct Shared {
     /// Connection limit and shutdown.
     pub lifecycle: Arc<lifecycle::Lifecycle>,
     pub metrics: metrics::Metrics,
+    /// The HTTP API's bearer tokens.
+    pub tokens: tokens::Tokens,
 }
 
 impl Shared {
@@ -105,6 +108,7 @@ async fn main() -> anyhow::Result<()> {
         auth: args.auth,
         lifecycle: Arc::new(lifecycle::Lifecycle::new(args.max_connections)),
         metrics: metrics::Metrics::default(),
+        tokens: tokens::Tokens::new(args.token_ttl),
     });
 
     auth::bootstrap(
@@ -131,7 +135,7 @@ async fn main() -> anyhow::Result<()> {
     println!("http listening on {}", http_listener.local_addr()?);
 
     let lifecycle = shared.lifecycle.clone();
-    let router = http::router(shared.clone(), args.console_dir.clone());
+    let router = http::router(shared.clone(), args.console_dir.clone(), &args.cors_origin);
     tokio::select! {
         result = pgwire::serve(pg_listener, shared.clone(), auth, tls) => {
             result.context("pgwire server")?;

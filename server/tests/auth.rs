@@ -175,3 +175,125 @@ fn the_http_api_takes_basic_credentials() {
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["results"][0]["rows"][0][0], "omendb");
 }
+
+#[test]
+fn the_http_api_trades_a_password_for_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_env(
+        dir.path(),
+        &["--storage", "memory", "--auth", "scram"],
+        &[("OMENDB_ADMIN_PASSWORD", "token pw")],
+    );
+    let login = |user: &str, password: &str| {
+        let body = serde_json::json!({"user": user, "password": password}).to_string();
+        common::http_post(server.http, "/api/login", &body)
+    };
+    let (status, answer) = login("omendb", "nope");
+    assert_eq!(status, 401);
+    assert_eq!(answer["error"]["sqlstate"], "28P01");
+    let (status, answer) = login("nobody", "token pw");
+    assert_eq!(status, 401);
+    assert_eq!(answer["error"]["sqlstate"], "28P01");
+
+    let (status, answer) = login("omendb", "token pw");
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["expires_in"], 12 * 3600);
+    let bearer = format!("Bearer {}", answer["token"].as_str().unwrap());
+    let query = |sql: &str, authorization: &str| {
+        let body = serde_json::json!({ "sql": sql }).to_string();
+        common::http_post_as(server.http, "/api/query", &body, Some(authorization))
+    };
+    let (status, answer) = query("SELECT current_user", &bearer);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["results"][0]["rows"][0][0], "omendb");
+    let (status, _) = common::http_get_as(server.http, "/metrics", Some(&bearer));
+    assert_eq!(status, 200);
+
+    // A forged token is refused like a missing one.
+    let (status, answer) = query("SELECT 1", "Bearer AAAA");
+    assert_eq!(status, 401);
+    assert_eq!(answer["error"]["sqlstate"], "28000");
+
+    // Logging out ends the token.
+    let (status, _, _) = common::http_request(
+        server.http,
+        "POST",
+        "/api/logout",
+        &[("Authorization", &bearer)],
+        "",
+    );
+    assert_eq!(status, 204);
+    let (status, _) = query("SELECT 1", &bearer);
+    assert_eq!(status, 401);
+
+    // So does a new password.
+    let (_, answer) = login("omendb", "token pw");
+    let bearer = format!("Bearer {}", answer["token"].as_str().unwrap());
+    let (status, answer) = query("ALTER USER omendb PASSWORD 'changed'", &bearer);
+    assert_eq!(status, 200, "{answer}");
+    let (status, _) = query("SELECT 1", &bearer);
+    assert_eq!(status, 401);
+    let (status, _) = login("omendb", "changed");
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn other_origins_may_call_the_api_only_when_allowed() {
+    let preflight = |server: &Server, origin: &str| {
+        let (status, head, _) = common::http_request(
+            server.http,
+            "OPTIONS",
+            "/api/query",
+            &[
+                ("Origin", origin),
+                ("Access-Control-Request-Method", "POST"),
+                (
+                    "Access-Control-Request-Headers",
+                    "authorization,content-type",
+                ),
+            ],
+            "",
+        );
+        let allowed = head.lines().find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("access-control-allow-origin: ")
+                .map(str::to_owned)
+        });
+        (status, allowed)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let closed = Server::start(dir.path(), &["--storage", "memory"]);
+    assert_eq!(preflight(&closed, "http://console.example").1, None);
+
+    let dir = tempfile::tempdir().unwrap();
+    let open = Server::start(
+        dir.path(),
+        &[
+            "--storage",
+            "memory",
+            "--cors-origin",
+            "http://console.example,http://other.example",
+        ],
+    );
+    let (status, allowed) = preflight(&open, "http://console.example");
+    assert_eq!(status, 200);
+    assert_eq!(allowed.as_deref(), Some("http://console.example"));
+    assert_eq!(preflight(&open, "http://evil.example").1, None);
+    // The answer itself carries the header for an allowed origin.
+    let (status, head, _) = common::http_request(
+        open.http,
+        "POST",
+        "/api/query",
+        &[
+            ("Origin", "http://other.example"),
+            ("Content-Type", "application/json"),
+        ],
+        r#"{"sql": "SELECT 1"}"#,
+    );
+    assert_eq!(status, 200);
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("access-control-allow-origin: http://other.example"),
+        "{head}"
+    );
+}

@@ -92,16 +92,25 @@ impl Server {
     }
 }
 
-/// A GET with optional credentials: the status and the body.
-pub fn http_get_as(addr: SocketAddr, path: &str, authorization: Option<&str>) -> (u16, String) {
+/// One HTTP/1.1 request: the status, the response's head (status line and headers) and body.
+pub fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).expect("connect to the HTTP port");
-    let authorization = authorization
-        .map(|a| format!("Authorization: {a}\r\n"))
-        .unwrap_or_default();
+    let headers: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{authorization}Connection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{headers}Content-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
     )
     .expect("send the request");
     let mut response = String::new();
@@ -109,11 +118,17 @@ pub fn http_get_as(addr: SocketAddr, path: &str, authorization: Option<&str>) ->
         .read_to_string(&mut response)
         .expect("read the response");
     let status = response[9..12].parse().expect("a status code");
-    let body = response
-        .split("\r\n\r\n")
-        .nth(1)
-        .unwrap_or_default()
-        .to_owned();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    (status, head.to_owned(), body.to_owned())
+}
+
+/// A GET (with an Authorization header, if given): the status and the body.
+pub fn http_get_as(addr: SocketAddr, path: &str, authorization: Option<&str>) -> (u16, String) {
+    let headers: Vec<(&str, &str)> = authorization
+        .map(|a| ("Authorization", a))
+        .into_iter()
+        .collect();
+    let (status, _, body) = http_request(addr, "GET", path, &headers, "");
     (status, body)
 }
 
@@ -132,25 +147,10 @@ pub fn http_post_as(
     body: &str,
     authorization: Option<&str>,
 ) -> (u16, serde_json::Value) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect to the HTTP port");
-    let authorization = authorization
-        .map(|a| format!("Authorization: {a}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
-         {authorization}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("send the request");
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .expect("read the response");
-    let status = response[9..12].parse().expect("a status code");
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
-    (status, serde_json::from_str(body).expect("a JSON body"))
+    let mut headers = vec![("Content-Type", "application/json")];
+    headers.extend(authorization.map(|a| ("Authorization", a)));
+    let (status, _, body) = http_request(addr, "POST", path, &headers, body);
+    (status, serde_json::from_str(&body).expect("a JSON body"))
 }
 
 /// [`http_post_as`] without credentials.
