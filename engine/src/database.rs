@@ -343,6 +343,11 @@ impl Database {
         read(&self.shared.tables).views.get(name).cloned()
     }
 
+    /// Bumped by every change of the catalog (DDL, roles): plans made before are stale.
+    pub fn catalog_version(&self) -> u64 {
+        self.shared.catalog_version()
+    }
+
     pub(crate) fn from_shared(shared: Arc<Shared>) -> Self {
         Self { shared }
     }

@@ -11,6 +11,7 @@
 //! Clients authenticate with SCRAM-SHA-256 (or not at all under `--auth trust`):
 //! [`crate::auth`].
 
+use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -71,6 +72,7 @@ pub async fn serve(
             session: Arc::new(Mutex::new(session)),
             parser: parser.clone(),
             manager: manager.clone(),
+            plans: Arc::default(),
         });
         let tls = tls.clone();
         tokio::spawn(async move {
@@ -104,6 +106,8 @@ struct Connection {
     cancel: CancelHandle,
     parser: Arc<NoopQueryParser>,
     manager: Arc<ConnectionManager>,
+    /// Plans of the extended protocol's statements, by their SQL.
+    plans: Arc<Mutex<HashMap<String, Arc<Prepared>>>>,
 }
 
 impl PgWireServerHandlers for Connection {
@@ -147,12 +151,24 @@ impl Connection {
             cancel: self.cancel.clone(),
             parser: self.parser.clone(),
             manager: self.manager.clone(),
+            plans: self.plans.clone(),
         }
     }
 
     /// Runs `f` on the session on tokio's blocking pool (the engine is synchronous).
     async fn run<T: Send + 'static>(
         &self,
+        f: impl FnOnce(&mut Session) -> omendb_engine::Result<T> + Send + 'static,
+    ) -> PgWireResult<T> {
+        self.run_where(false, f).await
+    }
+
+    /// Runs `f` on the session: right here when `brief` (it takes microseconds and never
+    /// waits — see `Prepared::is_brief`; handing it to another thread would cost more than
+    /// running it), else on tokio's blocking pool.
+    async fn run_where<T: Send + 'static>(
+        &self,
+        brief: bool,
         f: impl FnOnce(&mut Session) -> omendb_engine::Result<T> + Send + 'static,
     ) -> PgWireResult<T> {
         /// A query the client cancelled (pgwire drops its future) must also stop in the
@@ -182,7 +198,7 @@ impl Connection {
         };
         let mut guard = CancelOnDrop(Some(self.cancel.clone()));
         let session = self.session.clone();
-        let joined = tokio::task::spawn_blocking(move || {
+        let work = move || {
             let mut session = session.lock().map_err(|_| {
                 Error::NotSupported("a session whose previous statement panicked".into())
             })?;
@@ -192,8 +208,12 @@ impl Connection {
                 .then(|| session.idle_in_transaction_timeout())
                 .flatten();
             Ok((result, idle_limit))
-        })
-        .await;
+        };
+        let joined = if brief {
+            Ok(work())
+        } else {
+            tokio::task::spawn_blocking(work).await
+        };
         guard.0 = None;
         match joined {
             Ok(Ok((result, idle_limit))) => {
@@ -206,6 +226,42 @@ impl Connection {
             Ok(Err(e)) => Err(error(e)),
             Err(e) => Err(PgWireError::ApiError(Box::new(e))),
         }
+    }
+}
+
+/// How many prepared plans a connection keeps for the extended protocol's statements.
+const PLANS_KEPT: usize = 256;
+
+impl Connection {
+    /// The plan of an extended-protocol statement: made on first use, then kept until DDL
+    /// changes the catalog.
+    async fn prepared(&self, sql: &str) -> PgWireResult<Arc<Prepared>> {
+        let current = self.shared.db.catalog_version();
+        if let Some(prepared) = lock(&self.plans).get(sql) {
+            if prepared.catalog_version() == current {
+                return Ok(prepared.clone());
+            }
+        }
+        let text = sql.to_owned();
+        let prepared = Arc::new(self.run(move |session| session.prepare(&text)).await?);
+        let mut plans = lock(&self.plans);
+        if plans.len() >= PLANS_KEPT {
+            plans.clear();
+        }
+        plans.insert(sql.to_owned(), prepared.clone());
+        Ok(prepared)
+    }
+
+    /// A simple query that is one brief statement (see `Prepared::is_brief`), planned here;
+    /// `None` for anything else, which then runs as usual (and reports its own errors).
+    fn brief_statement(&self, sql: &str) -> Option<Prepared> {
+        // A first look: only queries (and not COPY, which has its own path) can be brief.
+        let first = sql.trim_start().get(..6)?;
+        if !first.eq_ignore_ascii_case("select") {
+            return None;
+        }
+        let prepared = self.session.try_lock().ok()?.prepare(sql).ok()?;
+        (prepared.is_brief() && prepared.parameter_types.is_empty()).then_some(prepared)
     }
 }
 
@@ -446,9 +502,22 @@ impl SimpleQueryHandler for Connection {
         // The statements before a failing one keep their results, then comes the error.
         let sql = query.to_owned();
         let started = std::time::Instant::now();
-        let (results, failure) = self
-            .run(move |session| Ok(session.execute_until_error(&sql)))
-            .await?;
+        let brief = self.brief_statement(query);
+        let (results, failure) = match brief {
+            Some(prepared) => {
+                self.run_where(true, move |session| {
+                    Ok(match session.execute_prepared(&prepared, &[]) {
+                        Ok(result) => (vec![result], None),
+                        Err(e) => (Vec::new(), Some(e)),
+                    })
+                })
+                .await?
+            }
+            None => {
+                self.run(move |session| Ok(session.execute_until_error(&sql)))
+                    .await?
+            }
+        };
         let metrics = &self.shared.metrics;
         let elapsed = started.elapsed() / u32::try_from(results.len().max(1)).unwrap_or(1);
         for result in &results {
@@ -505,12 +574,9 @@ impl ExtendedQueryHandler for Connection {
         C: ClientInfo + Unpin + Send + Sync,
     {
         let sql = portal.statement.statement.clone();
-        let prepared = {
-            let sql = sql.clone();
-            self.run(move |session| session.prepare(&sql)).await?
-        };
+        let prepared = self.prepared(&sql).await?;
         if prepared.is_copy() {
-            return self.copy_response(prepared).await;
+            return self.copy_response((*prepared).clone()).await;
         }
         let mut params = Vec::with_capacity(prepared.parameter_types.len());
         for (i, ours) in prepared.parameter_types.iter().enumerate() {
@@ -525,8 +591,11 @@ impl ExtendedQueryHandler for Connection {
         }
         let format = portal.result_column_format.clone();
         let started = std::time::Instant::now();
+        let brief = prepared.is_brief();
         let result = self
-            .run(move |session| session.execute_prepared(&prepared, &params))
+            .run_where(brief, move |session| {
+                session.execute_prepared(&prepared, &params)
+            })
             .await;
         match &result {
             Ok(result) => self.shared.metrics.record(&result.tag, started.elapsed()),
@@ -583,8 +652,7 @@ impl ExtendedQueryHandler for Connection {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        let sql = statement.statement.clone();
-        let prepared = self.run(move |session| session.prepare(&sql)).await?;
+        let prepared = self.prepared(&statement.statement).await?;
         let parameters = prepared
             .parameter_types
             .iter()
@@ -613,8 +681,7 @@ impl ExtendedQueryHandler for Connection {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        let sql = portal.statement.statement.clone();
-        let prepared = self.run(move |session| session.prepare(&sql)).await?;
+        let prepared = self.prepared(&portal.statement.statement).await?;
         Ok(DescribePortalResponse::new(fields(
             &prepared.columns,
             &portal.result_column_format,

@@ -489,3 +489,54 @@ async fn sessions_start_with_the_server_settings() {
         Some(&tokio_postgres::error::SqlState::QUERY_CANCELED)
     );
 }
+
+/// Point reads run on the connection's own thread and plans of the extended protocol are
+/// kept per connection: neither may change what a client sees — an aborted block still
+/// refuses them, and DDL still shows in the next Describe and Execute.
+#[tokio::test]
+async fn kept_plans_and_inline_reads_behave_like_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--storage", "memory"]);
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE kv (k INT PRIMARY KEY, v TEXT); INSERT INTO kv VALUES (1, 'one')",
+        )
+        .await
+        .unwrap();
+
+    // A point read by the simple protocol, inside an aborted block: 25P02, then fine again.
+    client.batch_execute("BEGIN").await.unwrap();
+    let err = client.batch_execute("SELECT 1 / 0").await.unwrap_err();
+    assert_eq!(err.code().unwrap().code(), "22012");
+    let err = client
+        .simple_query("SELECT v FROM kv WHERE k = 1")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code().unwrap().code(), "25P02");
+    client.batch_execute("ROLLBACK").await.unwrap();
+    let rows = client
+        .simple_query("SELECT v FROM kv WHERE k = 1")
+        .await
+        .unwrap();
+    assert!(rows.iter().any(
+        |m| matches!(m, tokio_postgres::SimpleQueryMessage::Row(r) if r.get(0) == Some("one"))
+    ));
+
+    // The same SQL prepared again after DDL describes and returns the new columns.
+    let sql = "SELECT * FROM kv WHERE k = $1";
+    let before = client.prepare(sql).await.unwrap();
+    assert_eq!(before.columns().len(), 2);
+    let row = client.query_one(&before, &[&1i32]).await.unwrap();
+    assert_eq!(row.get::<_, String>(1), "one");
+    client
+        .batch_execute("ALTER TABLE kv ADD COLUMN extra INT DEFAULT 7")
+        .await
+        .unwrap();
+    let after = client.prepare(sql).await.unwrap();
+    assert_eq!(after.columns().len(), 3);
+    let row = client.query_one(&after, &[&1i32]).await.unwrap();
+    assert_eq!(row.get::<_, i32>(2), 7);
+    // A row that is not there is no row, by either protocol.
+    assert!(client.query_opt(&after, &[&2i32]).await.unwrap().is_none());
+}

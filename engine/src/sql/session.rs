@@ -637,6 +637,26 @@ pub struct Prepared {
     facts: PlanFacts,
 }
 
+impl Prepared {
+    /// The catalog version the plan was made at ([`crate::Database::catalog_version`]).
+    pub fn catalog_version(&self) -> u64 {
+        self.catalog_version
+    }
+
+    /// Whether running the statement takes a moment and never waits: a read of one row by its
+    /// primary key (or a query without tables), with no subquery, no lock and no commit.
+    /// A server may run such statements on its network threads instead of handing them off.
+    pub fn is_brief(&self) -> bool {
+        match &self.plan {
+            Plan::Select(select) => {
+                !self.facts.subqueries
+                    && (select.point || select.source.is_none() && select.set.is_none())
+            }
+            _ => false,
+        }
+    }
+}
+
 /// A session's SQL state beyond its transaction: settings, the block's isolation level, and
 /// the handle that cancels its statements.
 #[derive(Debug, Clone, Default)]

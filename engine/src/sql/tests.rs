@@ -309,3 +309,24 @@ fn another_thread_cancels_a_running_statement() {
     };
     assert_eq!(rows[0].rows, vec![vec![Value::Int(1)]]);
 }
+
+/// Only reads that take a moment and never wait are brief (a server may run them inline).
+#[test]
+fn brief_statements_are_point_reads_without_subqueries() {
+    let db = db();
+    let mut session = db.session();
+    let brief = |session: &mut crate::Session, sql: &str| session.prepare(sql).unwrap().is_brief();
+    assert!(brief(&mut session, "SELECT name FROM t WHERE id = 5"));
+    assert!(brief(&mut session, "SELECT name FROM t WHERE id = $1"));
+    assert!(brief(&mut session, "SELECT 1, now()"));
+    assert!(!brief(&mut session, "SELECT name FROM t WHERE id > 5"));
+    assert!(!brief(&mut session, "SELECT name FROM t"));
+    assert!(!brief(&mut session, "SELECT (SELECT count(*) FROM t)"));
+    assert!(!brief(
+        &mut session,
+        "SELECT name FROM t WHERE id = (SELECT max(id) FROM t)"
+    ));
+    assert!(!brief(&mut session, "SELECT 1 UNION SELECT 2"));
+    assert!(!brief(&mut session, "UPDATE t SET name = 'x' WHERE id = 5"));
+    assert!(!brief(&mut session, "INSERT INTO t VALUES (1, 'a', 1.0)"));
+}
