@@ -255,9 +255,19 @@ impl Connection {
     /// A simple query that is one brief statement (see `Prepared::is_brief`), planned here;
     /// `None` for anything else, which then runs as usual (and reports its own errors).
     fn brief_statement(&self, sql: &str) -> Option<Prepared> {
-        // A first look: only queries (and not COPY, which has its own path) can be brief.
-        let first = sql.trim_start().get(..6)?;
-        if !first.eq_ignore_ascii_case("select") {
+        // A first look at the first word, so that other statements are not planned twice.
+        const BRIEF_STARTS: [&str; 7] = [
+            "select",
+            "begin",
+            "start",
+            "set",
+            "show",
+            "savepoint",
+            "release",
+        ];
+        let first = sql.split_whitespace().next()?;
+        let first = first.trim_end_matches(';');
+        if !BRIEF_STARTS.iter().any(|w| first.eq_ignore_ascii_case(w)) {
             return None;
         }
         let prepared = self.session.try_lock().ok()?.prepare(sql).ok()?;

@@ -644,14 +644,23 @@ impl Prepared {
     }
 
     /// Whether running the statement takes a moment and never waits: a read of one row by its
-    /// primary key (or a query without tables), with no subquery, no lock and no commit.
-    /// A server may run such statements on its network threads instead of handing them off.
+    /// primary key (or a query without tables) with no subquery, or a statement that only
+    /// changes session state (BEGIN, SET, SHOW, SAVEPOINT, RELEASE) — no lock, no I/O, no
+    /// commit. A server may run such statements on its network threads instead of handing
+    /// them off.
     pub fn is_brief(&self) -> bool {
         match &self.plan {
             Plan::Select(select) => {
                 !self.facts.subqueries
                     && (select.point || select.source.is_none() && select.set.is_none())
             }
+            Plan::Begin { .. }
+            | Plan::SetTransaction { .. }
+            | Plan::Set { .. }
+            | Plan::ResetAll
+            | Plan::Show(_)
+            | Plan::Savepoint(_)
+            | Plan::Release(_) => true,
             _ => false,
         }
     }

@@ -312,7 +312,7 @@ fn another_thread_cancels_a_running_statement() {
 
 /// Only reads that take a moment and never wait are brief (a server may run them inline).
 #[test]
-fn brief_statements_are_point_reads_without_subqueries() {
+fn brief_statements_are_point_reads_and_session_changes() {
     let db = db();
     let mut session = db.session();
     let brief = |session: &mut crate::Session, sql: &str| session.prepare(sql).unwrap().is_brief();
@@ -329,4 +329,8 @@ fn brief_statements_are_point_reads_without_subqueries() {
     assert!(!brief(&mut session, "SELECT 1 UNION SELECT 2"));
     assert!(!brief(&mut session, "UPDATE t SET name = 'x' WHERE id = 5"));
     assert!(!brief(&mut session, "INSERT INTO t VALUES (1, 'a', 1.0)"));
+    assert!(brief(&mut session, "BEGIN"));
+    assert!(brief(&mut session, "SET statement_timeout = '1s'"));
+    assert!(!brief(&mut session, "COMMIT"));
+    assert!(!brief(&mut session, "CREATE TABLE u (a INT)"));
 }
