@@ -8,6 +8,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod auth;
+mod batch;
 mod config;
 mod http;
 mod lifecycle;

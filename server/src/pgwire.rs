@@ -39,7 +39,7 @@ use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::data::{DataRow, NoData, ParameterDescription, RowDescription};
-use pgwire::messages::extendedquery::Describe;
+use pgwire::messages::extendedquery::{Bind, BindComplete, Describe, Execute};
 use tokio::net::TcpListener;
 
 use crate::Shared;
@@ -612,6 +612,89 @@ impl ExtendedQueryHandler for Connection {
             Err(_) => self.shared.metrics.record_error(),
         }
         response(result?, &format)
+    }
+
+    /// Bind as pgwire does it, but BindComplete waits in the write buffer for the Sync (see
+    /// `batch`).
+    async fn on_bind<C>(&self, client: &mut C, message: Bind) -> PgWireResult<()>
+    where
+        C: ClientInfo
+            + pgwire::api::ClientPortalStore
+            + Sink<PgWireBackendMessage>
+            + Unpin
+            + Send
+            + Sync,
+        C::PortalStore: pgwire::api::store::PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        use pgwire::api::store::{Entry, PortalStore};
+        let statement_name = message
+            .statement_name
+            .as_deref()
+            .unwrap_or(pgwire::api::DEFAULT_NAME);
+        let portal_name = message
+            .portal_name
+            .as_deref()
+            .unwrap_or(pgwire::api::DEFAULT_NAME);
+        match client.portal_store().get_statement(statement_name) {
+            Some(Entry::Value(statement)) => {
+                let portal = Portal::try_new(&message, statement)?;
+                client.portal_store().put_portal(Arc::new(portal));
+            }
+            Some(Entry::Empty) if message.parameters.is_empty() => {
+                client.portal_store().put_empty_portal(portal_name);
+            }
+            Some(Entry::Empty) => {
+                return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                    "ERROR".to_owned(),
+                    "08P01".to_owned(),
+                    format!(
+                        "bind message supplies {} parameters, but prepared statement \
+                         \"{statement_name}\" requires 0",
+                        message.parameters.len()
+                    ),
+                ))));
+            }
+            None => return Err(PgWireError::StatementNotFound(statement_name.to_owned())),
+        }
+        client
+            .feed(PgWireBackendMessage::BindComplete(BindComplete::new()))
+            .await?;
+        Ok(())
+    }
+
+    /// Execute as pgwire does it, its answer left in the write buffer for the Sync (see
+    /// `batch`) — except COPY, whose CopyInResponse the client waits for.
+    async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
+    where
+        C: ClientInfo
+            + pgwire::api::ClientPortalStore
+            + Sink<PgWireBackendMessage>
+            + Unpin
+            + Send
+            + Sync,
+        C::PortalStore: pgwire::api::store::PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        use pgwire::api::store::{Entry, PortalStore};
+        let name = message.name.as_deref().unwrap_or(pgwire::api::DEFAULT_NAME);
+        let copy = match client.portal_store().get_portal(name) {
+            Some(Entry::Value(portal)) => portal
+                .statement
+                .statement
+                .split_whitespace()
+                .next()
+                .is_some_and(|word| word.eq_ignore_ascii_case("copy")),
+            _ => false,
+        };
+        if copy {
+            self._on_execute(client, message).await
+        } else {
+            self._on_execute(&mut crate::batch::Unflushed(client), message)
+                .await
+        }
     }
 
     /// Describe of a statement that returns no rows answers NoData after its parameters.

@@ -117,3 +117,58 @@ async fn broken_streams_close_only_their_own_connection() {
     let client = server.connect().await;
     client.query_one("SELECT 1", &[]).await.unwrap();
 }
+
+/// One protocol message: its type byte, its length, its body.
+fn message(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![kind];
+    out.extend(((body.len() + 4) as u32).to_be_bytes());
+    out.extend(body);
+    out
+}
+
+/// Reads messages until one of type `last` arrives; their types in order. A read that times
+/// out fails the test: the server kept an answer the client asked for.
+fn read_until(stream: &mut TcpStream, last: u8) -> Vec<u8> {
+    let mut kinds = Vec::new();
+    loop {
+        let mut head = [0u8; 5];
+        stream
+            .read_exact(&mut head)
+            .expect("the server did not send what the client waits for");
+        let len = u32::from_be_bytes(head[1..5].try_into().unwrap()) as usize;
+        let mut body = vec![0u8; len - 4];
+        stream.read_exact(&mut body).unwrap();
+        kinds.push(head[0]);
+        if head[0] == last {
+            return kinds;
+        }
+    }
+}
+
+/// The answers to Bind and Execute wait in the write buffer for the Sync, like PostgreSQL's;
+/// a client's Flush message must still bring them out without a Sync.
+#[test]
+fn flush_without_sync_brings_out_the_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--storage", "memory"]);
+    let mut stream = TcpStream::connect(server.pg).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream.write_all(&startup("omendb")).unwrap();
+    read_until(&mut stream, b'Z');
+
+    let mut batch = message(b'P', b"\0SELECT 41 + 1\0\0\0");
+    batch.extend(message(b'B', b"\0\0\0\0\0\0\0\0"));
+    batch.extend(message(b'E', b"\0\0\0\0\0"));
+    batch.extend(message(b'H', b""));
+    stream.write_all(&batch).unwrap();
+    assert_eq!(read_until(&mut stream, b'C'), b"12DC");
+
+    // The same with Sync: everything, then ReadyForQuery.
+    let mut batch = message(b'B', b"\0\0\0\0\0\0\0\0");
+    batch.extend(message(b'E', b"\0\0\0\0\0"));
+    batch.extend(message(b'S', b""));
+    stream.write_all(&batch).unwrap();
+    assert_eq!(read_until(&mut stream, b'Z'), b"2DCZ");
+}
