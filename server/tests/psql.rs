@@ -60,6 +60,14 @@ fn psql_lists_databases_schemas_and_roles() {
 }
 
 #[test]
+fn psql_describes_a_table_in_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path());
+    let out = describe(&server, "\\d+ orders\n");
+    assert_eq!(out, EXPECTED_FULL, "{out}");
+}
+
+#[test]
 fn a_missing_relation_is_reported_like_postgresql() {
     let dir = tempfile::tempdir().unwrap();
     let server = server(dir.path());
@@ -142,5 +150,25 @@ const EXPECTED_GLOBALS: &str = concat!(
     " alice     |                                                            | {}\n",
     " omendb    | Superuser, Create role, Create DB, Replication, Bypass RLS | {}\n",
     " readers   | Cannot login                                               | {}\n",
+    "\n",
+);
+
+/// `\\d+`: PostgreSQL's storage strategies per type; no compression, statistics targets or
+/// comments.
+const EXPECTED_FULL: &str = concat!(
+    "                                                    Table \"public.orders\"\n",
+    "  Column  |         Type         | Collation | Nullable |   Default    | Storage  | Compression | Stats target | Description \n",
+    "----------+----------------------+-----------+----------+--------------+----------+-------------+--------------+-------------\n",
+    " id       | integer              |           | not null |              | plain    |             |              | \n",
+    " customer | text                 |           | not null | 'anon'::text | extended |             |              | \n",
+    " total    | numeric(10,2)        |           |          |              | main     |             |              | \n",
+    " code     | character varying(8) |           |          |              | extended |             |              | \n",
+    "Indexes:\n",
+    "    \"orders_pkey\" PRIMARY KEY, alex (id) CLUSTER\n",
+    "    \"orders_code_key\" UNIQUE CONSTRAINT, btree (code)\n",
+    "    \"orders_customer\" btree (customer)\n",
+    "Check constraints:\n",
+    "    \"orders_total_check\" CHECK (total >= 0)\n",
+    "Access method: heap\n",
     "\n",
 );

@@ -1091,6 +1091,8 @@ impl SystemCatalog {
             ("attislocal", BOOL),
             ("attcollation", OID),
             ("attstattarget", INT4),
+            ("attstorage", DataType::Text),
+            ("attcompression", DataType::Text),
         ];
         let row = |relation: i64, number: usize, name: &str, ty: DataType, not_null, default| {
             let collation = if ty.is_text() {
@@ -1115,6 +1117,27 @@ impl SystemCatalog {
                 boolean(true),
                 int(collation),
                 int(-1),
+                // PostgreSQL's storage strategy: plain for fixed-width types, main for
+                // NUMERIC, extended for the other variable-width ones.
+                text(if matches!(ty, DataType::Numeric(_)) {
+                    "m"
+                } else if ty.is_numeric()
+                    || matches!(
+                        ty,
+                        DataType::Boolean
+                            | DataType::Date
+                            | DataType::Time
+                            | DataType::Timestamp
+                            | DataType::TimestampTz
+                            | DataType::Interval
+                            | DataType::Uuid
+                    )
+                {
+                    "p"
+                } else {
+                    "x"
+                }),
+                text(""),
             ]
         };
         let mut rows = Vec::new();
