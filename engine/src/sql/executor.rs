@@ -717,7 +717,7 @@ fn source_rows(
 
 /// The most rows `generate_series` may produce (54000 beyond), so that a typo cannot exhaust
 /// memory.
-const SERIES_ROW_LIMIT: i64 = 100_000_000;
+const SERIES_ROW_LIMIT: i64 = 10_000_000;
 
 /// The rows of a set-returning function in FROM.
 fn function_rows(function: &FunctionSource) -> Result<Vec<Arc<Row>>> {
