@@ -213,6 +213,8 @@ pub enum LookupKind {
     ConstraintDef,
     /// `pg_get_viewdef(oid)`.
     ViewDef,
+    /// `'name'::regtype`: the type's id (42704 for an unknown name).
+    TypeOid,
 }
 
 /// One relation of the system catalogs: its columns and rows.
@@ -510,6 +512,34 @@ impl SystemCatalog {
                     .map(|c| (c.oid.to_string(), text(c.definition))),
                 Missing::Null,
             ),
+            TypeOid => {
+                const ALIASES: [&str; 14] = [
+                    "int",
+                    "integer",
+                    "smallint",
+                    "bigint",
+                    "real",
+                    "float",
+                    "double precision",
+                    "boolean",
+                    "character varying",
+                    "character",
+                    "char",
+                    "decimal",
+                    "timestamp",
+                    "timestamptz",
+                ];
+                let names = SCALAR_TYPES
+                    .iter()
+                    .flat_map(|t| [t.name(), t.internal_name()])
+                    .chain(ALIASES);
+                let entries = names.flat_map(|name| {
+                    [name.to_string(), format!("{name}[]")]
+                        .into_iter()
+                        .filter_map(|n| type_by_name(&n).map(|t| (n, int(i64::from(t.oid())))))
+                });
+                Lookup::new(entries, Missing::Undefined("type"))
+            }
             ViewDef => Lookup::new(
                 self.views.iter().map(|(v, _)| {
                     (

@@ -735,9 +735,10 @@ fn lookup(key: BoundExpr, kind: LookupKind, scope: Scope<'_>) -> Result<(BoundEx
         .and_then(|c| c.system())
         .ok_or_else(|| Error::NotSupported("catalog functions here".into()))?;
     let ty = match kind {
-        LookupKind::RoleOid | LookupKind::RelationOid { .. } | LookupKind::NamespaceOid => {
-            DataType::Integer
-        }
+        LookupKind::RoleOid
+        | LookupKind::RelationOid { .. }
+        | LookupKind::NamespaceOid
+        | LookupKind::TypeOid => DataType::Integer,
         _ => DataType::Text,
     };
     let bound = BoundExpr::Lookup {
@@ -762,24 +763,12 @@ fn reg_cast(expr: &Expr, to: RegType, scope: Scope<'_>) -> Result<(BoundExpr, Sq
             )));
         }
     };
-    if to == RegType::Type {
-        return Ok(if by_name {
-            (
-                BoundExpr::Call {
-                    func: ScalarFunc::ToRegtype,
-                    args: vec![coerce(value, ty, DataType::Text)?],
-                },
-                Some(DataType::Integer),
-            )
-        } else {
-            (
-                BoundExpr::Call {
-                    func: ScalarFunc::FormatType,
-                    args: vec![value, BoundExpr::Constant(Value::Null)],
-                },
-                Some(DataType::Text),
-            )
-        });
+    if to == RegType::Type && !by_name {
+        let name = BoundExpr::Call {
+            func: ScalarFunc::FormatType,
+            args: vec![value, BoundExpr::Constant(Value::Null)],
+        };
+        return Ok((name, Some(DataType::Text)));
     }
     let kind = match (to, by_name) {
         (RegType::Class, true) => LookupKind::RelationOid { strict: true },
@@ -787,8 +776,8 @@ fn reg_cast(expr: &Expr, to: RegType, scope: Scope<'_>) -> Result<(BoundExpr, Sq
         (RegType::Namespace, true) => LookupKind::NamespaceOid,
         (RegType::Namespace, false) => LookupKind::NamespaceName,
         (RegType::Role, true) => LookupKind::RoleOid,
+        (RegType::Type, true) => LookupKind::TypeOid,
         (_, false) => LookupKind::RoleName,
-        (RegType::Type, true) => unreachable!("handled above"),
     };
     lookup(value, kind, scope)
 }
