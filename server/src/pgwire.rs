@@ -256,7 +256,7 @@ impl Connection {
     /// `None` for anything else, which then runs as usual (and reports its own errors).
     fn brief_statement(&self, sql: &str) -> Option<Prepared> {
         // A first look at the first word, so that other statements are not planned twice.
-        const BRIEF_STARTS: [&str; 7] = [
+        const BRIEF_STARTS: [&str; 8] = [
             "select",
             "begin",
             "start",
@@ -264,14 +264,18 @@ impl Connection {
             "show",
             "savepoint",
             "release",
+            "insert",
         ];
         let first = sql.split_whitespace().next()?;
         let first = first.trim_end_matches(';');
         if !BRIEF_STARTS.iter().any(|w| first.eq_ignore_ascii_case(w)) {
             return None;
         }
-        let prepared = self.session.try_lock().ok()?.prepare(sql).ok()?;
-        (prepared.is_brief() && prepared.parameter_types.is_empty()).then_some(prepared)
+        let mut session = self.session.try_lock().ok()?;
+        let prepared = session.prepare(sql).ok()?;
+        let brief =
+            prepared.is_brief() || prepared.is_brief_in_block() && session.in_transaction_block();
+        (brief && prepared.parameter_types.is_empty()).then_some(prepared)
     }
 }
 
@@ -601,7 +605,12 @@ impl ExtendedQueryHandler for Connection {
         }
         let format = portal.result_column_format.clone();
         let started = std::time::Instant::now();
-        let brief = prepared.is_brief();
+        let brief = prepared.is_brief()
+            || prepared.is_brief_in_block()
+                && self
+                    .session
+                    .try_lock()
+                    .is_ok_and(|session| session.in_transaction_block());
         let result = self
             .run_where(brief, move |session| {
                 session.execute_prepared(&prepared, &params)

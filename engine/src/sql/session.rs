@@ -664,6 +664,21 @@ impl Prepared {
             _ => false,
         }
     }
+
+    /// Whether the statement is brief (see [`Prepared::is_brief`]) when it runs inside a
+    /// transaction block, where writing only adds to the block's write set: an INSERT of
+    /// VALUES without ON CONFLICT or subqueries (INSERT takes no row locks; a duplicate key is
+    /// found at commit). Outside a block the same statement commits, so it is not brief.
+    pub fn is_brief_in_block(&self) -> bool {
+        matches!(
+            &self.plan,
+            Plan::Insert {
+                source: super::planner::InsertRows::Values(_),
+                on_conflict: None,
+                ..
+            }
+        ) && !self.facts.subqueries
+    }
 }
 
 /// A session's SQL state beyond its transaction: settings, the block's isolation level, and

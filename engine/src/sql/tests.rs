@@ -333,4 +333,23 @@ fn brief_statements_are_point_reads_and_session_changes() {
     assert!(brief(&mut session, "SET statement_timeout = '1s'"));
     assert!(!brief(&mut session, "COMMIT"));
     assert!(!brief(&mut session, "CREATE TABLE u (a INT)"));
+    let in_block =
+        |session: &mut crate::Session, sql: &str| session.prepare(sql).unwrap().is_brief_in_block();
+    assert!(in_block(
+        &mut session,
+        "INSERT INTO t VALUES (1, 'a', 1.0), (2, 'b', 2.0)"
+    ));
+    assert!(!in_block(&mut session, "INSERT INTO t SELECT * FROM t"));
+    assert!(!in_block(
+        &mut session,
+        "INSERT INTO t VALUES (1, 'a', 1.0) ON CONFLICT (id) DO UPDATE SET name = 'b'"
+    ));
+    assert!(!in_block(
+        &mut session,
+        "INSERT INTO t VALUES ((SELECT max(id) FROM t), 'a', 1.0)"
+    ));
+    assert!(!in_block(
+        &mut session,
+        "UPDATE t SET name = 'x' WHERE id = 5"
+    ));
 }
