@@ -386,7 +386,9 @@ impl CopyHandler for Connection {
     {
         let mut copy = self.take_copy()?;
         let copy_slot = self.copy.clone();
-        self.run(move |session| {
+        // Brief: the rows only go into the transaction's write set (no lock, no commit), and a
+        // client sends a CopyData per row or two — a thread hop each would cost more.
+        self.run_where(true, move |session| {
             session.copy_data(&mut copy, &copy_data.data);
             *lock(&copy_slot) = Some(copy);
             Ok(())
