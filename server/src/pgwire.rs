@@ -252,10 +252,11 @@ impl Connection {
         Ok(prepared)
     }
 
-    /// A simple query that is one brief statement (see `Prepared::is_brief`), planned here;
-    /// `None` for anything else, which then runs as usual (and reports its own errors).
-    fn brief_statement(&self, sql: &str) -> Option<Prepared> {
-        // A first look at the first word, so that other statements are not planned twice.
+    /// A simple query that is one statement of a kind that can be brief, planned here once,
+    /// with whether it is brief (see `Prepared::is_brief`); `None` for anything else, which
+    /// then runs as usual (and reports its own errors).
+    fn plan_simple(&self, sql: &str) -> Option<(Prepared, bool)> {
+        // A first look at the first word: other statements go the usual way.
         const BRIEF_STARTS: [&str; 8] = [
             "select",
             "begin",
@@ -273,9 +274,12 @@ impl Connection {
         }
         let mut session = self.session.try_lock().ok()?;
         let prepared = session.prepare(sql).ok()?;
+        if !prepared.parameter_types.is_empty() {
+            return None;
+        }
         let brief =
             prepared.is_brief() || prepared.is_brief_in_block() && session.in_transaction_block();
-        (brief && prepared.parameter_types.is_empty()).then_some(prepared)
+        Some((prepared, brief))
     }
 }
 
@@ -518,10 +522,11 @@ impl SimpleQueryHandler for Connection {
         // The statements before a failing one keep their results, then comes the error.
         let sql = query.to_owned();
         let started = std::time::Instant::now();
-        let brief = self.brief_statement(query);
-        let (results, failure) = match brief {
-            Some(prepared) => {
-                self.run_where(true, move |session| {
+        // Planned once: run where it belongs (a statement that is not brief is not planned
+        // again on the blocking pool).
+        let (results, failure) = match self.plan_simple(query) {
+            Some((prepared, brief)) => {
+                self.run_where(brief, move |session| {
                     Ok(match session.execute_prepared(&prepared, &[]) {
                         Ok(result) => (vec![result], None),
                         Err(e) => (Vec::new(), Some(e)),
