@@ -166,6 +166,9 @@ test_all() {
   cargo clippy --release -p omendb-wasm -p omendb-console --all-targets -- -D warnings
   log "native tests"
   cargo test --release
+  # The wasm crates' own unit tests (result export, highlighting, history, the visualiser's
+  # drawing, value conversion) run natively.
+  cargo test --release -p omendb-wasm -p omendb-console
   log "benchmark harness smoke run"
   cargo bench --bench alex_table -- --quick
   cargo bench --bench engine_table -- --quick
@@ -173,8 +176,8 @@ test_all() {
   build_web
   log "wasm package tests (Node)"
   node --test wasm-pkg/tests/
-  log "browser smoke test (headless Chromium)"
-  node --test tests/browser/
+  log "browser tests (headless Chromium; screenshots in tests/browser/artifacts/)"
+  OMENDB_SERVER_BIN="$CARGO_TARGET_DIR/release/omendb-server" node --test tests/browser/
 }
 
 case "${1:-}" in

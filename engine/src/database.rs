@@ -97,6 +97,9 @@ impl DatabaseConfig {
 /// assert_eq!(names, [Value::from("grace"), Value::from("ada")]);
 /// # Ok::<(), omendb_engine::Error>(())
 /// ```
+/// The first bytes of [`Database::export`]'s output; the last byte is the format's version.
+const EXPORT_MAGIC: [u8; 8] = *b"OMENDB\0\x01";
+
 #[derive(Debug, Clone)]
 pub struct Database {
     shared: Arc<Shared>,
@@ -803,6 +806,56 @@ impl Database {
     /// Makes every commit so far durable (also those made with `synchronous_commit` off).
     pub fn sync(&self) -> Result<()> {
         self.shared.storage.sync()
+    }
+
+    /// A stamp that changes whenever committed data or the catalog does (the newest commit and
+    /// the catalog version): cheap to read, for callers that save or refresh after changes.
+    pub fn change_stamp(&self) -> (u64, u64) {
+        (self.shared.clock.last_commit(), self.catalog_version())
+    }
+
+    /// Every committed change so far as one self-contained byte string (a versioned header, then
+    /// every storage entry), which [`Database::import`] opens again, e.g. in another process or
+    /// a browser's next visit. Transactions still open contribute nothing: their writes are not
+    /// in storage until they commit.
+    pub fn export(&self) -> Result<Vec<u8>> {
+        let entries = {
+            let _commits = lock(&self.shared.commit_lock);
+            self.shared
+                .storage
+                .scan(std::ops::Bound::Unbounded, std::ops::Bound::Unbounded)?
+                .collect::<Result<Vec<_>>>()?
+        };
+        postcard::to_extend(&entries, EXPORT_MAGIC.to_vec())
+            .map_err(|e| Error::Corrupt(format!("cannot encode the export: {e}")))
+    }
+
+    /// Opens a database from the bytes of [`Database::export`], in the configured storage, which
+    /// must be empty. Bytes that are not an export fail with 22P03 and leave nothing behind.
+    pub fn import(bytes: &[u8], config: &DatabaseConfig) -> Result<Self> {
+        let not_an_export =
+            |why: &str| Error::InvalidBinary(format!("the bytes are not an OmenDB export: {why}"));
+        let body = bytes
+            .strip_prefix(EXPORT_MAGIC.as_slice())
+            .ok_or_else(|| not_an_export("the header is missing or of another version"))?;
+        let entries: Vec<(Vec<u8>, Vec<u8>)> =
+            postcard::from_bytes(body).map_err(|e| not_an_export(&e.to_string()))?;
+        let storage = config.storage.open()?;
+        if storage
+            .scan(std::ops::Bound::Unbounded, std::ops::Bound::Unbounded)?
+            .next()
+            .is_some()
+        {
+            return Err(Error::Config(
+                "an export can only be imported into empty storage".into(),
+            ));
+        }
+        let mut batch = WriteBatch::new();
+        for (key, value) in entries {
+            batch.put(key, value);
+        }
+        storage.write(batch, true)?;
+        Self::open_storage(storage, config)
     }
 
     /// The nodes of a table's learned primary index (levels, key ranges, models, fill).

@@ -177,6 +177,10 @@ pub enum Error {
     #[error("{0}")]
     InvalidEncoding(String),
 
+    /// Binary input in the wrong format (e.g. bytes that are not a database export).
+    #[error("{0}")]
+    InvalidBinary(String),
+
     /// The statement was cancelled or ran past its timeout.
     #[error("{0}")]
     QueryCanceled(&'static str),
@@ -249,6 +253,7 @@ impl Error {
             Error::ObjectInUse(_) => "55006",
             Error::CopyFailed(_) => "57014",
             Error::InvalidEncoding(_) => "22021",
+            Error::InvalidBinary(_) => "22P03",
             Error::QueryCanceled(_) => "57014",
             Error::SerializationFailure(_) => "40001",
             Error::ReadOnlyTransaction(_) => "25006",

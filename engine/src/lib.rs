@@ -19,6 +19,8 @@ pub mod encoding;
 pub mod error;
 /// The platform's clock and randomness (the OS natively; installed by a WebAssembly host).
 pub mod host;
+/// The JSON documents of the HTTP API and the WebAssembly package: results, errors, schema, index.
+pub mod json;
 /// Snapshot-isolation transactions, version chains, group commit and garbage collection.
 pub mod mvcc;
 /// SQL: parser, planner and executor over the engine API.

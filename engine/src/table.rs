@@ -196,6 +196,7 @@ impl Primary {
                 intercept: node.intercept,
                 capacity: node.capacity,
                 fill: node.fill,
+                layout: node.layout,
             }
         }
         match self {

@@ -1,11 +1,13 @@
 //! The HTTP side: a JSON API under `/api` and the built web console at `/`.
 //!
 //! - `GET /api/health`: liveness, version, storage.
-//! - `POST /api/query` with `{"sql": "...", "params": [...]}`: runs the statements in a new
-//!   session (so `BEGIN … COMMIT` inside one request works) and answers
-//!   `{"results": [{"columns": [{"name", "type"}], "rows": [[…]], "tag", "affected"}],
-//!   "elapsed_ms"}`, or an error `{"error": {"sqlstate", "message", "position"}}` (400, or 500
-//!   for server-side failures). Integers, floats and booleans are JSON values; NUMERIC and every
+//! - `POST /api/query` with `{"sql": "...", "params": [...]}`: runs the statements one after
+//!   another in a new session (so `BEGIN … COMMIT` inside one request works; like psql, the
+//!   statements before a failing one have run) and answers
+//!   `{"results": [{"columns": [{"name", "type"}], "rows": [[…]], "tag", "affected",
+//!   "elapsed_ms"}], "elapsed_ms"}`, or an error `{"error": {"sqlstate", "message", "position",
+//!   "detail"}, "results": [those before it]}` (400, or 500 for server-side failures; the
+//!   position counts characters from the start of `sql`). Integers, floats and booleans are JSON values; NUMERIC and every
 //!   other type is its PostgreSQL text form (exact). Parameters bind `$1`, `$2`, … (one
 //!   statement only).
 //! - `GET /api/schema`: tables (columns, primary key, indexes, checks) and views.
@@ -29,8 +31,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Json};
 use axum::routing::{get, post};
+use omendb_engine::Error;
 use omendb_engine::types::Value;
-use omendb_engine::{Error, QueryResult};
 use serde_json::{Value as JsonValue, json};
 use tower_http::services::ServeDir;
 
@@ -120,17 +122,24 @@ struct QueryRequest {
 /// the name given (if any) with a trusted session's privileges.
 struct User(Option<String>);
 
-/// A refused request: 401 with a JSON error and the Basic challenge.
+/// A refused request: 401 with a JSON error.
 fn unauthorized(sqlstate: &str, message: String) -> axum::response::Response {
     (
         StatusCode::UNAUTHORIZED,
-        [(
-            axum::http::header::WWW_AUTHENTICATE,
-            "Basic realm=\"OmenDB\", charset=\"UTF-8\"",
-        )],
         Json(json!({"error": {"sqlstate": sqlstate, "message": message}})),
     )
         .into_response()
+}
+
+/// Adds the Basic challenge, for refusals of requests that came with Basic credentials or
+/// none. (Never for a login or a bearer token: a browser would answer the challenge with its own
+/// password dialog instead of letting the page see the error.)
+fn with_challenge(mut response: axum::response::Response) -> axum::response::Response {
+    response.headers_mut().insert(
+        axum::http::header::WWW_AUTHENTICATE,
+        axum::http::HeaderValue::from_static("Basic realm=\"OmenDB\", charset=\"UTF-8\""),
+    );
+    response
 }
 
 impl axum::extract::FromRequestParts<Arc<Shared>> for User {
@@ -160,16 +169,16 @@ impl axum::extract::FromRequestParts<Arc<Shared>> for User {
             return Ok(User(credentials.map(|(user, _)| user)));
         }
         let Some((user, password)) = credentials else {
-            return Err(unauthorized(
+            return Err(with_challenge(unauthorized(
                 "28000",
                 "authentication required: send HTTP Basic credentials of a role or a token \
                  from /api/login"
                     .into(),
-            ));
+            )));
         };
         match verify_password(shared, &user, password).await {
             Some(_) => Ok(User(Some(user))),
-            None => Err(password_failed(&user)),
+            None => Err(with_challenge(password_failed(&user))),
         }
     }
 }
@@ -294,31 +303,44 @@ async fn query(
             (None, _) => {}
         }
         if request.params.is_empty() {
-            session.execute(&request.sql)
-        } else {
-            let params: Vec<Value> = request.params.iter().map(parameter).collect();
-            let prepared = session.prepare(&request.sql)?;
-            session
-                .execute_prepared(&prepared, &params)
-                .map(|r| vec![r])
+            let clock = std::time::Instant::now();
+            let now_ms = || clock.elapsed().as_secs_f64() * 1000.0;
+            return omendb_engine::json::run_script(&mut session, &request.sql, now_ms);
+        }
+        let params: Vec<Value> = request
+            .params
+            .iter()
+            .map(omendb_engine::json::parameter)
+            .collect();
+        let clock = std::time::Instant::now();
+        let outcome = session
+            .prepare(&request.sql)
+            .and_then(|prepared| session.execute_prepared(&prepared, &params));
+        match outcome {
+            Ok(result) => {
+                let mut doc = omendb_engine::json::result(&result);
+                doc["elapsed_ms"] = json!(clock.elapsed().as_secs_f64() * 1000.0);
+                (vec![doc], None)
+            }
+            Err(e) => (Vec::new(), Some(omendb_engine::json::error(&e))),
         }
     })
     .await;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     match outcome {
-        Ok(Ok(results)) => (
+        Ok((results, None)) => (
             StatusCode::OK,
-            Json(json!({
-                "results": results.iter().map(result_json).collect::<Vec<_>>(),
-                "elapsed_ms": elapsed_ms,
-            })),
+            Json(json!({"results": results, "elapsed_ms": elapsed_ms})),
         ),
-        Ok(Err(e)) => {
-            let status = match e.sqlstate().get(..2) {
+        Ok((results, Some(error))) => {
+            let status = match error["sqlstate"].as_str().and_then(|s| s.get(..2)) {
                 Some("58" | "XX") => StatusCode::INTERNAL_SERVER_ERROR,
                 _ => StatusCode::BAD_REQUEST,
             };
-            (status, Json(error_json(&e)))
+            (
+                status,
+                Json(json!({"error": error, "results": results, "elapsed_ms": elapsed_ms})),
+            )
         }
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -327,59 +349,8 @@ async fn query(
     }
 }
 
-/// A JSON parameter as an engine value: strings are text (the statement casts them).
-fn parameter(value: &JsonValue) -> Value {
-    match value {
-        JsonValue::Null => Value::Null,
-        JsonValue::Bool(b) => Value::Boolean(*b),
-        JsonValue::Number(n) => match n.as_i64() {
-            Some(i) => Value::Int(i),
-            None => Value::Text(n.to_string()),
-        },
-        JsonValue::String(s) => Value::Text(s.clone()),
-        other => Value::Text(other.to_string()),
-    }
-}
-
-fn result_json(result: &QueryResult) -> JsonValue {
-    let affected = result
-        .tag
-        .rsplit(' ')
-        .next()
-        .and_then(|n| n.parse::<u64>().ok());
-    json!({
-        "columns": result
-            .columns
-            .iter()
-            .map(|c| json!({"name": c.name, "type": c.data_type.to_string()}))
-            .collect::<Vec<_>>(),
-        "rows": result
-            .rows
-            .iter()
-            .map(|row| row.iter().map(value_json).collect::<Vec<_>>())
-            .collect::<Vec<_>>(),
-        "tag": result.tag,
-        "affected": affected,
-    })
-}
-
-fn value_json(value: &Value) -> JsonValue {
-    match value {
-        Value::Null => JsonValue::Null,
-        Value::Boolean(b) => JsonValue::Bool(*b),
-        Value::Int(i) => json!(i),
-        Value::Float(f) if f.is_finite() => json!(f),
-        other => JsonValue::String(other.to_string()),
-    }
-}
-
 fn error_json(e: &Error) -> JsonValue {
-    json!({"error": {
-        "sqlstate": e.sqlstate(),
-        "message": e.to_string(),
-        "position": e.position(),
-        "detail": e.detail(),
-    }})
+    json!({"error": omendb_engine::json::error(e)})
 }
 
 /// `GET /metrics` (authenticated like the API).
@@ -393,93 +364,19 @@ async fn metrics(State(shared): State<Arc<Shared>>, _user: User) -> impl IntoRes
     )
 }
 
-/// `GET /api/tables/{name}/index`: the table's learned index — its statistics and every node
-/// (level, parent, key range, linear model, capacity and fill) for the visualiser. Keys are
-/// JSON numbers for integer keys, hex strings of the encoded key otherwise.
+/// `GET /api/tables/{name}/index`: the table's learned index (see [`omendb_engine::json::index`]).
 async fn index(
     State(shared): State<Arc<Shared>>,
     _user: User,
     axum::extract::Path(name): axum::extract::Path<String>,
 ) -> axum::response::Response {
-    use omendb_engine::RowKey;
-    let nodes = match shared.db.index_nodes(&name) {
-        Ok(nodes) => nodes,
-        Err(e) => return (StatusCode::NOT_FOUND, Json(error_json(&e))).into_response(),
-    };
-    let key = |k: &Option<RowKey>| match k {
-        None => JsonValue::Null,
-        Some(RowKey::Int(i)) => json!(i),
-        Some(RowKey::Bytes(b)) => JsonValue::String(b.iter().map(|x| format!("{x:02x}")).collect()),
-    };
-    let stats = shared.db.stats();
-    let Some(table) = stats.tables.iter().find(|t| t.name == name) else {
-        let e = Error::UndefinedTable(name);
-        return (StatusCode::NOT_FOUND, Json(error_json(&e))).into_response();
-    };
-    let s = &table.index;
-    Json(json!({
-        "table": name,
-        "stats": {
-            "keys": s.len,
-            "depth": s.depth,
-            "inner_nodes": s.inner_nodes,
-            "data_nodes": s.data_nodes,
-            "avg_density": s.avg_density,
-            "model_error_mean": s.model_error_mean,
-            "model_error_max": s.model_error_max,
-            "shifts_per_insert": s.shifts_per_insert,
-            "expansions": s.events.expansions,
-            "splits_sideways": s.events.splits_sideways,
-            "splits_down": s.events.splits_down,
-            "memory_bytes": table.index_memory.total(),
-        },
-        "nodes": nodes.iter().map(|n| json!({
-            "id": n.id,
-            "kind": match n.kind { omendb_engine::alex::NodeKind::Inner => "inner", omendb_engine::alex::NodeKind::Data => "data" },
-            "depth": n.depth,
-            "parent": n.parent,
-            "min_key": key(&n.min_key),
-            "max_key": key(&n.max_key),
-            "slope": n.slope,
-            "intercept": n.intercept,
-            "capacity": n.capacity,
-            "fill": n.fill,
-        })).collect::<Vec<_>>(),
-    }))
-    .into_response()
+    match omendb_engine::json::index(&shared.db, &name) {
+        Ok(doc) => Json(doc).into_response(),
+        Err(e) => (StatusCode::NOT_FOUND, Json(error_json(&e))).into_response(),
+    }
 }
 
 /// `GET /api/schema`.
 async fn schema(State(shared): State<Arc<Shared>>, _user: User) -> impl IntoResponse {
-    let db = &shared.db;
-    let tables: Vec<JsonValue> = db
-        .table_names()
-        .iter()
-        .filter_map(|name| db.table_schema(name).ok())
-        .map(|t| {
-            let column = |i: &usize| t.columns[*i].name.clone();
-            json!({
-                "name": t.name,
-                "columns": t.columns.iter().filter(|c| !c.dropped).map(|c| json!({
-                    "name": c.name,
-                    "type": c.data_type.to_string(),
-                    "nullable": c.nullable,
-                })).collect::<Vec<_>>(),
-                "primary_key": t.primary_key.iter().map(column).collect::<Vec<_>>(),
-                "indexes": t.indexes.iter().map(|i| json!({
-                    "name": i.name,
-                    "columns": i.columns.iter().map(column).collect::<Vec<_>>(),
-                    "unique": i.unique,
-                })).collect::<Vec<_>>(),
-                "checks": t.checks.iter().map(|c| json!({"name": c.name, "expr": c.expr})).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    let views: Vec<JsonValue> = db
-        .view_names()
-        .iter()
-        .filter_map(|name| db.view(name))
-        .map(|v| json!({"name": v.name, "columns": v.columns, "query": v.query}))
-        .collect();
-    Json(json!({"tables": tables, "views": views}))
+    Json(omendb_engine::json::schema(&shared.db))
 }

@@ -214,6 +214,24 @@ fn the_http_api_trades_a_password_for_a_token() {
     assert_eq!(status, 401);
     assert_eq!(answer["error"]["sqlstate"], "28000");
 
+    // Only refusals of Basic (or no) credentials challenge: a browser meets a challenge with its
+    // own password dialog, which a page logging in or holding a token must never trigger.
+    let challenged = |path: &str, headers: &[(&str, &str)], body: &str| {
+        let (status, head, _) = common::http_request(server.http, "POST", path, headers, body);
+        assert_eq!(status, 401, "{head}");
+        head.to_ascii_lowercase()
+            .contains("www-authenticate: basic")
+    };
+    let json = ("Content-Type", "application/json");
+    let wrong_login = r#"{"user": "omendb", "password": "nope"}"#;
+    assert!(!challenged("/api/login", &[json], wrong_login));
+    assert!(!challenged(
+        "/api/query",
+        &[json, ("Authorization", "Bearer AAAA")],
+        "{}"
+    ));
+    assert!(challenged("/api/query", &[json], r#"{"sql": "SELECT 1"}"#));
+
     // Logging out ends the token.
     let (status, _, _) = common::http_request(
         server.http,

@@ -372,6 +372,24 @@ fn http_api_runs_queries_and_describes_the_schema() {
     assert_eq!(status, 400);
     assert_eq!(body["error"]["sqlstate"], "42703");
     assert_eq!(body["error"]["position"], 8);
+    assert!(results[0]["elapsed_ms"].as_f64().unwrap() >= 0.0);
+
+    // Statements run one by one: those before a failure have run and answer; the error's
+    // position counts from the start of the script.
+    let (status, body) = http_post(
+        server.http,
+        "/api/query",
+        r#"{"sql": "INSERT INTO p VALUES (3, 1, true);\n  SELECT nope FROM p; INSERT INTO p VALUES (4, 1, true)"}"#,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["results"][0]["tag"], "INSERT 0 1");
+    assert_eq!(body["error"]["position"], 45);
+    let (_, body) = http_post(
+        server.http,
+        "/api/query",
+        r#"{"sql": "SELECT max(id) FROM p"}"#,
+    );
+    assert_eq!(body["results"][0]["rows"], serde_json::json!([[3]]));
 
     let schema = http_get(server.http, "/api/schema");
     let json: serde_json::Value =

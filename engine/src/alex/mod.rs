@@ -132,4 +132,7 @@ mod tests;
 pub use iter::Range;
 pub use key::{ModelKey, TotalF64};
 pub use map::{AlexEvents, AlexMap};
-pub use stats::{AlexStats, LevelFanout, MemoryUsage, NodeInfo, NodeKind};
+pub use stats::{
+    AlexStats, DataLayout, LevelFanout, MemoryUsage, NodeInfo, NodeKind, OCCUPANCY_BUCKETS,
+    SAMPLED_KEYS,
+};

@@ -80,6 +80,28 @@ pub struct NodeInfo<K> {
     pub capacity: usize,
     /// Keys held (data node) or distinct children (inner node).
     pub fill: usize,
+    /// How a data node's keys sit in its slots; `None` for inner nodes.
+    pub layout: Option<DataLayout>,
+}
+
+/// Slots a data node's occupancy profile is summarised into.
+pub const OCCUPANCY_BUCKETS: usize = 32;
+/// Keys sampled from a data node to draw against its model.
+pub const SAMPLED_KEYS: usize = 48;
+
+/// Where a data node's keys are against where its model predicts them: enough to draw the
+/// model line over the keys, the gaps, and the error, without copying every key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataLayout {
+    /// Mean and largest distance in slots from a key's predicted slot to its actual slot.
+    pub error_mean: f64,
+    pub error_max: usize,
+    /// Occupied slots in each of [`OCCUPANCY_BUCKETS`] equal runs of slots (fewer when the node
+    /// has fewer slots); the rest of each run is gaps.
+    pub occupancy: Vec<u32>,
+    /// About [`SAMPLED_KEYS`] keys spread evenly over the node (the first and last always), as (model input, actual slot); the
+    /// model predicts slot `slope * input + intercept`.
+    pub points: Vec<(f64, usize)>,
 }
 
 impl<K: ModelKey, V: Default> AlexMap<K, V> {
@@ -172,6 +194,34 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         usage
     }
 
+    fn layout(leaf: &super::data_node::DataNode<K, V>) -> DataLayout {
+        let capacity = leaf.capacity();
+        let buckets = OCCUPANCY_BUCKETS.min(capacity.max(1));
+        let mut layout = DataLayout {
+            error_mean: 0.0,
+            error_max: 0,
+            occupancy: vec![0; buckets],
+            points: Vec::with_capacity(SAMPLED_KEYS.min(leaf.len)),
+        };
+        let every = leaf.len.div_ceil(SAMPLED_KEYS).max(1);
+        let (mut error_sum, mut seen) = (0usize, 0usize);
+        let mut slot = leaf.next_occupied(0);
+        while let Some(s) = slot {
+            let input = leaf.key(s).model_input();
+            let error = leaf.model.slot(input, capacity).abs_diff(s);
+            error_sum += error;
+            layout.error_max = layout.error_max.max(error);
+            layout.occupancy[s * buckets / capacity.max(1)] += 1;
+            if seen % every == 0 || seen + 1 == leaf.len {
+                layout.points.push((input, s));
+            }
+            seen += 1;
+            slot = leaf.next_occupied(s + 1);
+        }
+        layout.error_mean = error_sum as f64 / leaf.len.max(1) as f64;
+        layout
+    }
+
     /// Every live node, parents before children, in key order within a depth.
     pub fn inspect(&self) -> Vec<NodeInfo<K>> {
         let mut nodes = Vec::new();
@@ -195,6 +245,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
                         intercept: node.model.line().1,
                         capacity: node.children.len(),
                         fill: distinct_children(&node.children),
+                        layout: None,
                     }
                 }
                 Node::Data(id) => {
@@ -211,6 +262,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
                         intercept: leaf.model.line().1,
                         capacity: leaf.capacity(),
                         fill: leaf.len,
+                        layout: Some(Self::layout(leaf)),
                     }
                 }
             };

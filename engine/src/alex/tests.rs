@@ -281,6 +281,43 @@ fn stats_describe_a_bulk_loaded_tree() {
 }
 
 #[test]
+fn data_node_layouts_agree_with_the_statistics() {
+    let mut map = AlexMap::new();
+    for i in 0..50_000u64 {
+        map.insert(i.wrapping_mul(2_654_435_761) % 1_000_003, i);
+    }
+    let stats = map.stats();
+    let (mut error_max, mut error_sum) = (0, 0.0);
+    for node in map.inspect() {
+        let Some(layout) = &node.layout else {
+            assert_eq!(node.kind, super::NodeKind::Inner);
+            continue;
+        };
+        assert_eq!(layout.occupancy.iter().sum::<u32>() as usize, node.fill);
+        assert!(layout.occupancy.len() <= super::OCCUPANCY_BUCKETS);
+        assert!(layout.points.len() <= super::SAMPLED_KEYS + 1);
+        assert!(
+            layout
+                .points
+                .windows(2)
+                .all(|w| w[0].0 < w[1].0 && w[0].1 < w[1].1)
+        );
+        assert!(layout.points.iter().all(|p| p.1 < node.capacity));
+        if let (Some(min), Some(first)) = (node.min_key, layout.points.first()) {
+            assert_eq!(first.0, min as f64, "the first key is always sampled");
+        }
+        error_max = error_max.max(layout.error_max);
+        error_sum += layout.error_mean * node.fill as f64;
+    }
+    assert_eq!(error_max, stats.model_error_max);
+    let mean = error_sum / stats.len as f64;
+    assert!(
+        (mean - stats.model_error_mean).abs() < 1e-6,
+        "{mean} vs {stats:?}"
+    );
+}
+
+#[test]
 fn sequential_appends_grow_the_domain_and_stay_cheap() {
     let mut map = AlexMap::bulk_load((0..10_000u64).map(|i| (i, i)));
     for i in 10_000..300_000u64 {

@@ -77,5 +77,6 @@ mod tests;
 pub mod window;
 
 pub use self::executor::QueryResult;
+pub use self::parser::{StatementText, split_statements, tokens_with_offsets};
 pub use self::planner::OutputColumn;
 pub use self::session::{Prepared, SessionState, plan_sql};

@@ -71,6 +71,9 @@ impl Session {
 
     /// Parses and plans one statement for repeated execution with parameters (`$1`, `$2`, …,
     /// their types inferred from where they are used).
+    ///
+    /// A failure leaves the session as it was (callers may plan speculatively); see
+    /// [`Session::prepare_or_abort`] for PostgreSQL's Parse-message behaviour.
     pub fn prepare(&mut self, sql: &str) -> Result<Prepared> {
         let mut statements = parse(sql)?;
         let statement = match statements.len() {
@@ -92,6 +95,16 @@ impl Session {
             plan,
             catalog_version,
         })
+    }
+
+    /// [`Session::prepare`] as PostgreSQL treats a statement a client sends: one that fails to
+    /// parse or plan inside a transaction block aborts the block (25P02 until ROLLBACK).
+    pub fn prepare_or_abort(&mut self, sql: &str) -> Result<Prepared> {
+        let prepared = self.prepare(sql);
+        if prepared.is_err() {
+            self.fail();
+        }
+        prepared
     }
 
     /// Executes a prepared statement with parameter values (converted to the parameters'

@@ -183,6 +183,8 @@ pub struct Insert {
 #[derive(Debug, Clone, PartialEq)]
 pub enum InsertSource {
     Values(Vec<Vec<Expr>>),
+    /// `DEFAULT VALUES`: one row of defaults.
+    DefaultValues,
     Query(Box<Select>),
 }
 

@@ -8,7 +8,7 @@ use sqlparser::ast as sp;
 use sqlparser::ast::Spanned;
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
-use sqlparser::tokenizer::Location;
+use sqlparser::tokenizer::{Location, Token, Tokenizer};
 
 use self::ast::*;
 use crate::types::DataType;
@@ -289,6 +289,96 @@ fn syntax(sql: &str, error: sqlparser::parser::ParserError) -> Error {
 }
 
 /// The 1-based character offset of a line/column location in `sql`.
+/// The tokens of `sql` (PostgreSQL dialect, whitespace and comments included) with the byte
+/// range each covers; `None` when it does not tokenize (an unterminated string or comment).
+pub fn tokens_with_offsets(sql: &str) -> Option<Vec<(Token, std::ops::Range<usize>)>> {
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize_with_location()
+        .ok()?;
+    // Byte offsets of line starts, to turn (line, column) locations into byte offsets.
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    let byte_at = |location: Location| -> Option<usize> {
+        let start = *line_starts.get(usize::try_from(location.line).ok()?.checked_sub(1)?)?;
+        let column = usize::try_from(location.column).ok()?.checked_sub(1)?;
+        Some(
+            sql[start..]
+                .char_indices()
+                .nth(column)
+                .map_or(sql.len(), |(i, _)| start + i),
+        )
+    };
+    let mut previous_end = 0;
+    tokens
+        .into_iter()
+        .map(|t| {
+            let start = byte_at(t.span.start)?.max(previous_end);
+            let end = byte_at(t.span.end)?.max(start);
+            previous_end = end;
+            Some((t.token, start..end))
+        })
+        .collect()
+}
+
+/// One statement of a script, as [`split_statements`] finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatementText<'a> {
+    /// The statement, from its first token to its semicolon (if any).
+    pub text: &'a str,
+    /// Characters in the script before `text`: add it to a position in `text` to locate it
+    /// in the script.
+    pub chars_before: usize,
+}
+
+/// The statements of a script, split at top-level semicolons (not those in strings, quoted
+/// names or comments), without the whitespace and comments between them. A script that does
+/// not tokenize (an unterminated string) is one statement, so that running it reports the
+/// error.
+pub fn split_statements(sql: &str) -> Vec<StatementText<'_>> {
+    use sqlparser::tokenizer::Token;
+    let whole = || {
+        let text = sql.trim();
+        let before = &sql[..sql.len() - sql.trim_start().len()];
+        vec![StatementText {
+            text,
+            chars_before: before.chars().count(),
+        }]
+    };
+    let Some(tokens) = tokens_with_offsets(sql) else {
+        return if sql.trim().is_empty() {
+            Vec::new()
+        } else {
+            whole()
+        };
+    };
+    let mut pieces = Vec::new();
+    let mut start: Option<usize> = None;
+    let mut push = |from: usize, to: usize| {
+        pieces.push(StatementText {
+            text: &sql[from..to],
+            chars_before: sql[..from].chars().count(),
+        });
+    };
+    for (token, range) in &tokens {
+        match token {
+            Token::Whitespace(_) | Token::EOF => {}
+            Token::SemiColon => {
+                if let Some(from) = start.take() {
+                    push(from, range.end);
+                }
+            }
+            _ => {
+                start.get_or_insert(range.start);
+            }
+        }
+    }
+    if let Some(from) = start {
+        push(from, sql.trim_end().len().max(from));
+    }
+    pieces
+}
+
 fn offset(sql: &str, location: Location) -> Option<usize> {
     if location.line == 0 {
         return None;
@@ -1141,19 +1231,9 @@ impl Translator<'_> {
             .iter()
             .map(|c| self.object_name(c))
             .collect::<Result<_>>()?;
-        let source = insert
-            .source
-            .as_ref()
-            .ok_or_else(|| self.unsupported("INSERT without VALUES", &insert.table))?;
-        let source = match source.body.as_ref() {
-            sp::SetExpr::Values(values) if source.order_by.is_none() => InsertSource::Values(
-                values
-                    .rows
-                    .iter()
-                    .map(|row| row.content.iter().map(|e| self.expr(e)).collect())
-                    .collect::<Result<_>>()?,
-            ),
-            _ => InsertSource::Query(Box::new(self.query(source)?)),
+        let source = match insert.source.as_ref() {
+            None => InsertSource::DefaultValues,
+            Some(source) => self.insert_source(source)?,
         };
         let on_conflict = match &insert.on {
             None => None,
@@ -1189,6 +1269,19 @@ impl Translator<'_> {
             on_conflict,
             returning: self.returning(insert.returning.as_ref())?,
         }))
+    }
+
+    fn insert_source(&self, source: &sp::Query) -> Result<InsertSource> {
+        Ok(match source.body.as_ref() {
+            sp::SetExpr::Values(values) if source.order_by.is_none() => InsertSource::Values(
+                values
+                    .rows
+                    .iter()
+                    .map(|row| row.content.iter().map(|e| self.expr(e)).collect())
+                    .collect::<Result<_>>()?,
+            ),
+            _ => InsertSource::Query(Box::new(self.query(source)?)),
+        })
     }
 
     fn assignments(&self, assignments: &[sp::Assignment]) -> Result<Vec<(Ident, Expr)>> {
@@ -2385,4 +2478,43 @@ fn reg_type(data_type: &sp::DataType) -> Option<RegType> {
 fn first_words(text: &str) -> String {
     let words: Vec<&str> = text.split_whitespace().take(3).collect();
     words.join(" ")
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::split_statements;
+
+    fn split(sql: &str) -> Vec<(&str, usize)> {
+        split_statements(sql)
+            .into_iter()
+            .map(|s| (s.text, s.chars_before))
+            .collect()
+    }
+
+    #[test]
+    fn statements_split_at_top_level_semicolons_only() {
+        assert_eq!(
+            split("SELECT 1;  select ';' , $$a;b$$ ; -- c;\n/* d; */ SELECT \"x;y\""),
+            vec![
+                ("SELECT 1;", 0),
+                ("select ';' , $$a;b$$ ;", 11),
+                ("SELECT \"x;y\"", 49)
+            ]
+        );
+        assert_eq!(split(" \n -- only a comment\n"), vec![]);
+        assert_eq!(split(";;"), vec![]);
+        assert_eq!(
+            split("SELECT 'é';\nSELECT 2"),
+            vec![("SELECT 'é';", 0), ("SELECT 2", 12)]
+        );
+    }
+
+    #[test]
+    fn a_script_that_does_not_tokenize_is_one_statement() {
+        assert_eq!(
+            split("  SELECT 'open; SELECT 2"),
+            vec![("SELECT 'open; SELECT 2", 2)]
+        );
+        assert_eq!(split("   "), vec![]);
+    }
 }

@@ -70,7 +70,7 @@ pub fn insert(insert: &Insert, catalog: &dyn Catalog) -> Result<Plan> {
     let targets = target_columns(&schema, &insert.columns)?;
     let mut query = match &insert.source {
         InsertSource::Query(select) => Some(super::select::select(select, catalog)?),
-        InsertSource::Values(_) => None,
+        InsertSource::Values(_) | InsertSource::DefaultValues => None,
     };
     // Without a column list, fewer values than columns fill the first ones (the rest take
     // their defaults), as in PostgreSQL; VALUES rows must all be as long as the first.
@@ -88,13 +88,23 @@ pub fn insert(insert: &Insert, catalog: &dyn Catalog) -> Result<Plan> {
                 }
                 width
             }
+            (InsertSource::DefaultValues, None) => 0,
             (InsertSource::Query(_), None) => targets.len(),
         };
-        targets.truncate(given.max(1));
+        targets.truncate(given);
     }
     let (defaults, mut serial) = defaults(&schema)?;
     serial.retain(|c| !targets.contains(c));
     let source = match &insert.source {
+        InsertSource::DefaultValues if insert.columns.is_empty() => {
+            InsertRows::Values(vec![defaults.clone()])
+        }
+        InsertSource::DefaultValues => {
+            return Err(Error::Syntax(
+                "syntax error at or near \"DEFAULT\": DEFAULT VALUES takes no column list".into(),
+            )
+            .at(insert.table.position));
+        }
         InsertSource::Values(values) => {
             let mut rows = Vec::with_capacity(values.len());
             for values in values {
