@@ -176,6 +176,7 @@ test_all() {
   build_web
   log "wasm package tests (Node)"
   node --test wasm-pkg/tests/
+  cargo bench --bench wasm_ratio -- --quick
   log "browser tests (headless Chromium; screenshots in tests/browser/artifacts/)"
   OMENDB_SERVER_BIN="$CARGO_TARGET_DIR/release/omendb-server" node --test tests/browser/
 }

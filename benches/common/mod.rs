@@ -79,8 +79,19 @@ pub type Results = Vec<(&'static str, f64)>;
 pub fn compare(
     title: &str,
     reps: usize,
-    mut omendb: impl FnMut(u64) -> Results,
-    mut sqlite: impl FnMut(u64) -> Results,
+    omendb: impl FnMut(u64) -> Results,
+    sqlite: impl FnMut(u64) -> Results,
+) {
+    compare_named(title, ("OmenDB", "SQLite"), reps, omendb, sqlite);
+}
+
+/// [`compare`] of any two contenders, named in the table's header; the ratio is second / first.
+pub fn compare_named(
+    title: &str,
+    (first_name, second_name): (&str, &str),
+    reps: usize,
+    mut first: impl FnMut(u64) -> Results,
+    mut second: impl FnMut(u64) -> Results,
 ) {
     let mut names: Vec<&'static str> = Vec::new();
     let mut omen: Vec<Vec<f64>> = Vec::new();
@@ -88,11 +99,11 @@ pub fn compare(
     for rep in 0..reps {
         let seed = 100 + rep as u64;
         let (o, s) = if rep % 2 == 0 {
-            let o = omendb(seed);
-            (o, sqlite(seed))
+            let o = first(seed);
+            (o, second(seed))
         } else {
-            let s = sqlite(seed);
-            (omendb(seed), s)
+            let s = second(seed);
+            (first(seed), s)
         };
         if names.is_empty() {
             names = s.iter().map(|(n, _)| *n).collect();
@@ -107,7 +118,7 @@ pub fn compare(
         }
     }
     println!("\n### {title}, median of {reps} (min–max), ns per operation\n");
-    println!("| operation | OmenDB | SQLite | SQLite / OmenDB |");
+    println!("| operation | {first_name} | {second_name} | {second_name} / {first_name} |");
     println!("|---|---|---|---|");
     for (i, name) in names.iter().enumerate() {
         if omen[i].is_empty() {

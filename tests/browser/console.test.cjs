@@ -124,6 +124,13 @@ SELECT id, name, price FROM fruit ORDER BY id;`);
   assert.match(await results.nth(2).locator(".elapsed").innerText(), /^\d+\.\d\d ms$/);
   assert.deepEqual(await grid(page, 2), [["1", "apple", "0.50"], ["2", "pear", "0.75"], ["3", "fig", "NULL"]]);
   assert.deepEqual(await page.locator("#schema summary").allInnerTexts(), ["fruit"]);
+  // Export: CSV (NULL as an empty field) and JSON (objects by column).
+  const exported = async (button) => {
+    const [download] = await Promise.all([page.waitForEvent("download"), results.nth(2).locator(button).click()]);
+    return fs.readFileSync(await download.path(), "utf8");
+  };
+  assert.equal(await exported(".export-csv"), "id,name,price\r\n1,apple,0.50\r\n2,pear,0.75\r\n3,fig,\r\n");
+  assert.deepEqual(JSON.parse(await exported(".export-json"))[2], { id: 3, name: "fig", price: null });
 
   // A syntax error: its SQLSTATE, and the position marked in the editor.
   await run(page, "SELECT name FRM fruit");
@@ -152,6 +159,8 @@ SELECT id, name, price FROM fruit ORDER BY id;`);
   await page.click(".pager .next");
   assert.deepEqual((await grid(page))[0], ["101", "10201"]);
 
+  // An open transaction's rows are not saved: only committed data survives a reload.
+  await run(page, "BEGIN; INSERT INTO fruit VALUES (99, 'uncommitted', 1)");
   // Reload: the table (committed data) and the history are still there.
   await page.locator("#status", { hasText: "saved in this browser" }).waitFor();
   await screenshot(page, "console-local.png");
@@ -159,13 +168,22 @@ SELECT id, name, price FROM fruit ORDER BY id;`);
   await page.locator("#status", { hasText: "ready" }).waitFor();
   await run(page, "SELECT name FROM fruit ORDER BY id DESC");
   assert.deepEqual(await grid(page), [["fig"], ["pear"], ["apple"]]);
+
+  // Once loaded, the console works offline (its service worker keeps its files).
+  await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+  await page.context().setOffline(true);
+  await page.reload();
+  await page.locator("#status", { hasText: "ready" }).waitFor();
+  await run(page, "SELECT count(*) FROM fruit");
+  assert.deepEqual(await grid(page), [["3"]]);
+  await page.context().setOffline(false);
   const history = await page.locator("#history li").allInnerTexts();
   assert.ok(history.some((h) => h.startsWith("CREATE TABLE fruit")), history.join("\n"));
   // Ctrl+Up recalls the newest entry.
   await page.fill("#sql", "");
   await page.focus("#sql");
   await page.keyboard.press("Control+ArrowUp");
-  assert.equal(await page.inputValue("#sql"), "SELECT name FROM fruit ORDER BY id DESC");
+  assert.equal(await page.inputValue("#sql"), "SELECT count(*) FROM fruit");
 });
 
 test("sample data and the ALEX visualiser, which follows inserts", async (t) => {

@@ -370,6 +370,7 @@ impl Database {
             .map_err(|e| values::error(&e))?;
         Ok(PreparedStatement {
             inner: self.inner.clone(),
+            columns: values::columns(&prepared.columns),
             prepared,
         })
     }
@@ -440,6 +441,8 @@ fn parameters(params: Option<Array>) -> Result<Vec<omendb_engine::types::Value>,
 pub struct PreparedStatement {
     inner: Rc<Inner>,
     prepared: Prepared,
+    /// The result columns as JavaScript, made once.
+    columns: Array,
 }
 
 impl std::fmt::Debug for PreparedStatement {
@@ -465,7 +468,7 @@ impl PreparedStatement {
     /// The result's columns (empty for statements without rows).
     #[wasm_bindgen(getter, unchecked_return_type = "Column[]")]
     pub fn columns(&self) -> JsValue {
-        values::columns(&self.prepared.columns).into()
+        self.columns.clone().into()
     }
 
     /// Runs the statement with `params`.
@@ -481,8 +484,19 @@ impl PreparedStatement {
             .borrow_mut()
             .execute_prepared(&self.prepared, &params);
         self.inner.after_statement();
-        outcome
-            .map(|r| values::result(&r))
-            .map_err(|e| values::error(&e))
+        let result = outcome.map_err(|e| values::error(&e))?;
+        // Unless DDL changed the statement's columns since it was prepared, they are the ones
+        // made at prepare time.
+        if result.columns.len() == self.prepared.columns.len()
+            && result
+                .columns
+                .iter()
+                .zip(self.prepared.columns.iter())
+                .all(|(a, b)| a == b)
+        {
+            Ok(values::result_with_columns(&result, &self.columns))
+        } else {
+            Ok(values::result(&result))
+        }
     }
 }

@@ -18,8 +18,13 @@ pub fn set(object: &Object, key: &str, value: impl Into<JsValue>) {
 
 /// One result: `{ columns: [{name, type}], rows: [[…]], command, rowCount }`.
 pub fn result(result: &QueryResult) -> JsValue {
+    result_with_columns(result, &columns(&result.columns))
+}
+
+/// [`result`] with the `columns` array already made (a prepared statement makes it once).
+pub fn result_with_columns(result: &QueryResult, columns: &Array) -> JsValue {
     let object = Object::new();
-    set(&object, "columns", columns(&result.columns));
+    set(&object, "columns", columns);
     let rows = Array::new_with_length(result.rows.len() as u32);
     for (i, row) in result.rows.iter().enumerate() {
         let values = Array::new_with_length(row.len() as u32);
@@ -44,17 +49,20 @@ pub fn result(result: &QueryResult) -> JsValue {
     object.into()
 }
 
-/// `[{name, type}]` for result columns.
+/// `[{name, type}]` for result columns, frozen (results of a prepared statement share it).
 pub fn columns(columns: &[OutputColumn]) -> Array {
-    columns
+    let array: Array = columns
         .iter()
         .map(|c| {
             let column = Object::new();
             set(&column, "name", c.name.as_str());
             set(&column, "type", c.data_type.to_string());
+            Object::freeze(&column);
             JsValue::from(column)
         })
-        .collect()
+        .collect();
+    Object::freeze(&array);
+    array
 }
 
 const MICROS_PER_MS: f64 = 1000.0;
@@ -95,12 +103,7 @@ fn date(ms: f64) -> JsValue {
 /// as a cast would: whole numbers and BigInts are integers, other numbers floats, strings text,
 /// `Date`s their ISO text, `Uint8Array`s bytes, `null`/`undefined` NULL, anything else its JSON.
 pub fn parameter(js: &JsValue) -> Result<Value, Error> {
-    if js.is_null() || js.is_undefined() {
-        return Ok(Value::Null);
-    }
-    if let Some(b) = js.as_bool() {
-        return Ok(Value::Boolean(b));
-    }
+    // The common kinds first: each test is a call into JavaScript.
     if let Some(f) = js.as_f64() {
         return Ok(if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 {
             Value::Int(f as i64)
@@ -108,15 +111,21 @@ pub fn parameter(js: &JsValue) -> Result<Value, Error> {
             Value::Float(f)
         });
     }
+    if let Some(s) = js.as_string() {
+        return Ok(Value::Text(s));
+    }
+    if js.is_null() || js.is_undefined() {
+        return Ok(Value::Null);
+    }
+    if let Some(b) = js.as_bool() {
+        return Ok(Value::Boolean(b));
+    }
     if js.is_bigint() {
         let text = String::from(BigInt::from(js.clone()).to_string(10).unwrap_or_default());
         return text
             .parse()
             .map(Value::Int)
             .map_err(|_| Error::NumericOutOfRange(format!("bigint {text} is out of range")));
-    }
-    if let Some(s) = js.as_string() {
-        return Ok(Value::Text(s));
     }
     if let Some(d) = js.dyn_ref::<js_sys::Date>() {
         return Ok(Value::Text(String::from(d.to_iso_string())));
