@@ -1,0 +1,612 @@
+//! `omendb-bench embedded`: OmenDB's engine through SQL against SQLite (`rusqlite`, bundled, WAL),
+//! in one process on the same data, both with prepared statements.
+//!
+//! Tables `t(id BIGINT PRIMARY KEY, name TEXT, balance BIGINT, grp INTEGER, ref BIGINT)` and
+//! `u(id BIGINT PRIMARY KEY, weight BIGINT)` with a tenth as many rows (`t.ref` names a row of
+//! `u`). Sequential keys are 1…n inserted in order; random keys are distinct uniform 63-bit keys
+//! inserted in random order. Durability is matched: `synchronous_commit` on ↔ SQLite
+//! `synchronous = FULL`, off ↔ `NORMAL` (both WAL).
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Instant;
+
+use omendb::storage::StorageKind;
+use omendb::types::Value;
+use omendb::{Database, DatabaseConfig, Session};
+use rusqlite::{Connection, params};
+
+use crate::common::{SplitMix, sorted_keys};
+use crate::report::{Better, Figures};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Keys {
+    Sequential,
+    Random,
+}
+
+/// One configuration's sizes.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub rows: usize,
+    pub keys: Keys,
+    /// Durable commits (OmenDB `synchronous_commit = on`, SQLite `synchronous = FULL`).
+    pub sync: bool,
+    /// Point selects (hits, and as many misses) per measurement.
+    pub points: usize,
+    /// Range selects of 100 rows, and of 10,000 rows, per measurement.
+    pub short_ranges: usize,
+    pub long_ranges: usize,
+    /// GROUP BY and join queries per measurement.
+    pub scans: usize,
+    /// Single-statement transactions for each of update, delete and the mixed workload.
+    pub writes: usize,
+}
+
+impl Config {
+    pub fn new(rows: usize, keys: Keys, sync: bool, quick: bool) -> Self {
+        let scale = |full: usize, fast: usize| if quick { fast } else { full };
+        Config {
+            rows,
+            keys,
+            sync,
+            points: rows.min(scale(100_000, 500)),
+            short_ranges: scale(1_000, 20),
+            long_ranges: scale(20, 2),
+            scans: scale(3, 1),
+            // A durable commit waits for the disk: fewer of them, or a run takes hours.
+            writes: (rows / 4).min(if sync {
+                scale(1_000, 50)
+            } else {
+                scale(20_000, 200)
+            }),
+        }
+    }
+
+    pub fn title(&self) -> String {
+        format!(
+            "{} rows, {} keys, synchronous commit {}",
+            self.rows,
+            match self.keys {
+                Keys::Sequential => "sequential",
+                Keys::Random => "random",
+            },
+            if self.sync {
+                "on (SQLite FULL)"
+            } else {
+                "off (SQLite NORMAL)"
+            }
+        )
+    }
+
+    /// The keys in insertion order.
+    pub fn keys(&self) -> Vec<i64> {
+        match self.keys {
+            Keys::Sequential => (1..=self.rows as i64).collect(),
+            Keys::Random => {
+                let mut keys: Vec<i64> = sorted_keys(self.rows, 42)
+                    .into_iter()
+                    .map(|k| (k >> 1) as i64)
+                    .collect();
+                let mut rng = SplitMix(7);
+                for i in (1..keys.len()).rev() {
+                    keys.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
+                }
+                keys
+            }
+        }
+    }
+}
+
+/// `[lo, hi)` bounds and the number of keys between them.
+type Range = (i64, i64, usize);
+
+/// The keys that exist, in order, and draws from them.
+struct Workload {
+    sorted: Vec<i64>,
+}
+
+impl Workload {
+    fn new(keys: &[i64]) -> Self {
+        let mut sorted = keys.to_vec();
+        sorted.sort_unstable();
+        Workload { sorted }
+    }
+
+    fn hits(&self, count: usize, seed: u64) -> Vec<i64> {
+        let mut rng = SplitMix(seed);
+        (0..count)
+            .map(|_| self.sorted[(rng.next_u64() % self.sorted.len() as u64) as usize])
+            .collect()
+    }
+
+    /// Keys between existing ones (or past the end): never present.
+    fn misses(&self, count: usize, seed: u64) -> Vec<i64> {
+        self.hits(count, seed)
+            .into_iter()
+            .map(|k| match self.sorted.binary_search(&(k + 1)) {
+                Ok(_) => -k - 1,
+                Err(_) => k + 1,
+            })
+            .collect()
+    }
+
+    /// The keys of the hit and the miss measurements.
+    fn point_probes(&self, count: usize, seed: u64) -> [(&'static str, Vec<i64>); 2] {
+        [
+            (HIT, self.hits(count, seed)),
+            (MISS, self.misses(count, seed + 1)),
+        ]
+    }
+
+    /// The bounds of the short and the long range measurements.
+    fn range_probes(&self, cfg: &Config, seed: u64) -> [(&'static str, Vec<Range>); 2] {
+        [
+            (RANGE_100, self.ranges(cfg.short_ranges, 100, seed + 2)),
+            (RANGE_10K, self.ranges(cfg.long_ranges, 10_000, seed + 2)),
+        ]
+    }
+
+    /// `[lo, hi)` bounds holding exactly `len` keys (fewer near the end).
+    fn ranges(&self, count: usize, len: usize, seed: u64) -> Vec<Range> {
+        let n = self.sorted.len();
+        let len = len.min(n - 1);
+        let mut rng = SplitMix(seed);
+        (0..count)
+            .map(|_| {
+                let i = (rng.next_u64() % (n - len) as u64) as usize;
+                (self.sorted[i], self.sorted[i + len], len)
+            })
+            .collect()
+    }
+}
+
+/// Row `i` of `t` for key `k`.
+fn row(k: i64, i: usize, joined: usize) -> (i64, String, i64, i64, i64) {
+    (
+        k,
+        format!("user-{:012}", k.rem_euclid(1_000_000_000_000)),
+        k.rem_euclid(1000),
+        (i % 1000) as i64,
+        (i % joined) as i64,
+    )
+}
+
+fn per_op(start: Instant, ops: usize) -> f64 {
+    start.elapsed().as_nanos() as f64 / ops.max(1) as f64
+}
+
+fn push(out: &mut Figures, name: &str, value: f64) {
+    out.push((name.to_string(), "ns/op", Better::Lower, value));
+}
+
+const INSERT: &str = "bulk insert, one transaction (per row)";
+const HIT: &str = "point select, hit";
+const MISS: &str = "point select, miss";
+const RANGE_100: &str = "range select, 100 rows (per query)";
+const RANGE_10K: &str = "range select, 10,000 rows (per query)";
+const GROUP_BY: &str = "GROUP BY aggregate (per query)";
+const JOIN: &str = "2-table join with an aggregate (per query)";
+const UPDATE: &str = "update by key, a transaction each";
+const DELETE: &str = "delete by key, a transaction each";
+const MIXED: &str = "mixed 80% point select / 20% update, a transaction each";
+
+fn exec(session: &mut Session, sql: &str) -> Vec<Vec<Value>> {
+    session
+        .execute(sql)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .pop()
+        .map(|r| r.rows)
+        .unwrap_or_default()
+}
+
+/// Opens OmenDB (the native default storage) in `dir`.
+pub fn open_omendb(dir: &Path, sync: bool) -> Database {
+    let mut config = DatabaseConfig::new(StorageKind::default_for_build(), Some(dir.into()));
+    config.cache_bytes = 8 << 30;
+    config.synchronous_commit = sync;
+    Database::open(config).expect("open OmenDB")
+}
+
+/// Creates and fills the tables; the nanoseconds per inserted row of `t`.
+pub fn load_omendb(s: &mut Session, keys: &[i64]) -> f64 {
+    let joined = (keys.len() / 10).max(1);
+    exec(
+        s,
+        "CREATE TABLE t (id BIGINT PRIMARY KEY, name TEXT, balance BIGINT, grp INTEGER, ref BIGINT)",
+    );
+    exec(s, "CREATE TABLE u (id BIGINT PRIMARY KEY, weight BIGINT)");
+    let insert = s
+        .prepare("INSERT INTO t VALUES ($1, $2, $3, $4, $5)")
+        .expect("prepare");
+    let start = Instant::now();
+    exec(s, "BEGIN");
+    for (i, &k) in keys.iter().enumerate() {
+        let (id, name, balance, grp, reference) = row(k, i, joined);
+        let values = [
+            id.into(),
+            name.into(),
+            balance.into(),
+            grp.into(),
+            reference.into(),
+        ];
+        s.execute_prepared(&insert, &values).expect("insert");
+    }
+    exec(s, "COMMIT");
+    let insert_ns = per_op(start, keys.len());
+    let insert_u = s.prepare("INSERT INTO u VALUES ($1, $2)").expect("prepare");
+    exec(s, "BEGIN");
+    for i in 0..joined as i64 {
+        s.execute_prepared(&insert_u, &[i.into(), (i % 7).into()])
+            .expect("insert");
+    }
+    exec(s, "COMMIT");
+    insert_ns
+}
+
+pub fn run_omendb(cfg: &Config, seed: u64) -> Figures {
+    let keys = cfg.keys();
+    let work = Workload::new(&keys);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let db = open_omendb(dir.path(), cfg.sync);
+    let mut s = db.session();
+    let mut out = Figures::new();
+    push(&mut out, INSERT, load_omendb(&mut s, &keys));
+
+    black_box(exec(&mut s, "SELECT sum(balance) FROM t")); // warm: every row read once
+    exec(&mut s, "BEGIN READ ONLY");
+    let point = s
+        .prepare("SELECT id, name, balance FROM t WHERE id = $1")
+        .expect("prepare");
+    for (name, probe) in work.point_probes(cfg.points, seed) {
+        let start = Instant::now();
+        let mut found = 0;
+        for &k in &probe {
+            found += s
+                .execute_prepared(&point, &[Value::Int(k)])
+                .expect("select")
+                .rows
+                .len();
+        }
+        push(&mut out, name, per_op(start, probe.len()));
+        assert_eq!(found, if name == HIT { probe.len() } else { 0 }, "{name}");
+    }
+    let range = s
+        .prepare("SELECT id, name, balance FROM t WHERE id >= $1 AND id < $2")
+        .expect("prepare");
+    for (name, bounds) in work.range_probes(cfg, seed) {
+        let start = Instant::now();
+        for &(lo, hi, expected) in &bounds {
+            let rows = s
+                .execute_prepared(&range, &[Value::Int(lo), Value::Int(hi)])
+                .expect("range");
+            assert_eq!(rows.rows.len(), expected);
+        }
+        push(&mut out, name, per_op(start, bounds.len()));
+    }
+    let start = Instant::now();
+    for _ in 0..cfg.scans {
+        let groups = exec(
+            &mut s,
+            "SELECT grp, count(*), sum(balance) FROM t GROUP BY grp",
+        );
+        assert_eq!(groups.len(), keys.len().min(1000));
+    }
+    push(&mut out, GROUP_BY, per_op(start, cfg.scans));
+    let start = Instant::now();
+    for _ in 0..cfg.scans {
+        let joined = exec(
+            &mut s,
+            "SELECT count(*), sum(u.weight) FROM t JOIN u ON t.ref = u.id",
+        );
+        assert_eq!(joined[0][0], Value::Int(keys.len() as i64));
+    }
+    push(&mut out, JOIN, per_op(start, cfg.scans));
+    exec(&mut s, "COMMIT");
+
+    let update = s
+        .prepare("UPDATE t SET balance = balance + 1 WHERE id = $1")
+        .expect("prepare");
+    let targets = work.hits(cfg.writes, seed + 3);
+    let start = Instant::now();
+    for &k in &targets {
+        s.execute_prepared(&update, &[Value::Int(k)])
+            .expect("update");
+    }
+    push(&mut out, UPDATE, per_op(start, targets.len()));
+
+    let mut rng = SplitMix(seed + 4);
+    let start = Instant::now();
+    for (i, &k) in targets.iter().enumerate() {
+        if rng.next_u64() % 5 == 0 {
+            s.execute_prepared(&update, &[Value::Int(k)])
+                .expect("update");
+        } else {
+            black_box(
+                s.execute_prepared(&point, &[Value::Int(targets[(i * 7) % targets.len()])])
+                    .expect("select"),
+            );
+        }
+    }
+    push(&mut out, MIXED, per_op(start, targets.len()));
+
+    let delete = s.prepare("DELETE FROM t WHERE id = $1").expect("prepare");
+    let mut victims = targets;
+    victims.sort_unstable();
+    victims.dedup();
+    let start = Instant::now();
+    for &k in &victims {
+        let result = s
+            .execute_prepared(&delete, &[Value::Int(k)])
+            .expect("delete");
+        assert_eq!(result.tag, "DELETE 1");
+    }
+    push(&mut out, DELETE, per_op(start, victims.len()));
+    out
+}
+
+/// Opens SQLite in `dir` with the matching durability.
+pub fn open_sqlite(dir: &Path, sync: bool) -> Connection {
+    let conn = Connection::open(dir.join("bench.sqlite")).expect("open SQLite");
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA cache_size = -1048576;",
+        if sync { "FULL" } else { "NORMAL" }
+    ))
+    .expect("configure SQLite");
+    conn
+}
+
+/// Creates and fills the tables; the nanoseconds per inserted row of `t`.
+pub fn load_sqlite(conn: &mut Connection, keys: &[i64]) -> f64 {
+    let joined = (keys.len() / 10).max(1);
+    conn.execute_batch(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, balance INTEGER, grp INTEGER, ref INTEGER);
+         CREATE TABLE u (id INTEGER PRIMARY KEY, weight INTEGER);",
+    )
+    .expect("create");
+    let start = Instant::now();
+    let txn = conn.transaction().expect("begin");
+    {
+        let mut insert = txn
+            .prepare_cached("INSERT INTO t VALUES (?1, ?2, ?3, ?4, ?5)")
+            .expect("prepare");
+        for (i, &k) in keys.iter().enumerate() {
+            let (id, name, balance, grp, reference) = row(k, i, joined);
+            insert
+                .execute(params![id, name, balance, grp, reference])
+                .expect("insert");
+        }
+    }
+    txn.commit().expect("commit");
+    let insert_ns = per_op(start, keys.len());
+    let txn = conn.transaction().expect("begin");
+    {
+        let mut insert = txn
+            .prepare_cached("INSERT INTO u VALUES (?1, ?2)")
+            .expect("prepare");
+        for i in 0..joined as i64 {
+            insert.execute(params![i, i % 7]).expect("insert");
+        }
+    }
+    txn.commit().expect("commit");
+    insert_ns
+}
+
+pub fn run_sqlite(cfg: &Config, seed: u64) -> Figures {
+    let keys = cfg.keys();
+    let work = Workload::new(&keys);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut conn = open_sqlite(dir.path(), cfg.sync);
+    let mut out = Figures::new();
+    push(&mut out, INSERT, load_sqlite(&mut conn, &keys));
+    let sum: i64 = conn
+        .query_row("SELECT sum(balance) FROM t", [], |r| r.get(0))
+        .expect("warm");
+    black_box(sum);
+
+    let txn = conn.transaction().expect("begin");
+    {
+        let mut point = txn
+            .prepare_cached("SELECT id, name, balance FROM t WHERE id = ?1")
+            .expect("prepare");
+        for (name, probe) in work.point_probes(cfg.points, seed) {
+            let start = Instant::now();
+            let mut found = 0;
+            for &k in &probe {
+                let mut rows = point.query([k]).expect("select");
+                while let Some(r) = rows.next().expect("row") {
+                    let _: (i64, String, i64) = (
+                        r.get(0).expect("id"),
+                        r.get(1).expect("name"),
+                        r.get(2).expect("balance"),
+                    );
+                    found += 1;
+                }
+            }
+            push(&mut out, name, per_op(start, probe.len()));
+            assert_eq!(found, if name == HIT { probe.len() } else { 0 }, "{name}");
+        }
+        let mut range = txn
+            .prepare_cached("SELECT id, name, balance FROM t WHERE id >= ?1 AND id < ?2")
+            .expect("prepare");
+        for (name, bounds) in work.range_probes(cfg, seed) {
+            let start = Instant::now();
+            for &(lo, hi, expected) in &bounds {
+                let mut rows = range.query(params![lo, hi]).expect("range");
+                let mut n = 0;
+                while let Some(r) = rows.next().expect("row") {
+                    let _: (i64, String, i64) = (
+                        r.get(0).expect("id"),
+                        r.get(1).expect("name"),
+                        r.get(2).expect("balance"),
+                    );
+                    n += 1;
+                }
+                assert_eq!(n, expected);
+            }
+            push(&mut out, name, per_op(start, bounds.len()));
+        }
+        let mut group = txn
+            .prepare_cached("SELECT grp, count(*), sum(balance) FROM t GROUP BY grp")
+            .expect("prepare");
+        let start = Instant::now();
+        for _ in 0..cfg.scans {
+            let groups: Vec<(i64, i64, i64)> = group
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .expect("group")
+                .collect::<Result<_, _>>()
+                .expect("rows");
+            assert_eq!(groups.len(), keys.len().min(1000));
+        }
+        push(&mut out, GROUP_BY, per_op(start, cfg.scans));
+        let mut join = txn
+            .prepare_cached("SELECT count(*), sum(u.weight) FROM t JOIN u ON t.ref = u.id")
+            .expect("prepare");
+        let start = Instant::now();
+        for _ in 0..cfg.scans {
+            let (count, _): (i64, i64) = join
+                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .expect("join");
+            assert_eq!(count, keys.len() as i64);
+        }
+        push(&mut out, JOIN, per_op(start, cfg.scans));
+    }
+    txn.commit().expect("commit");
+
+    let targets = work.hits(cfg.writes, seed + 3);
+    let mut update = conn
+        .prepare_cached("UPDATE t SET balance = balance + 1 WHERE id = ?1")
+        .expect("prepare");
+    let start = Instant::now();
+    for &k in &targets {
+        update.execute([k]).expect("update");
+    }
+    push(&mut out, UPDATE, per_op(start, targets.len()));
+    let mut point = conn
+        .prepare_cached("SELECT id, name, balance FROM t WHERE id = ?1")
+        .expect("prepare");
+    let mut rng = SplitMix(seed + 4);
+    let start = Instant::now();
+    for (i, &k) in targets.iter().enumerate() {
+        if rng.next_u64() % 5 == 0 {
+            update.execute([k]).expect("update");
+        } else {
+            let k = targets[(i * 7) % targets.len()];
+            let r: (i64, String, i64) = point
+                .query_row([k], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .expect("select");
+            black_box(r);
+        }
+    }
+    push(&mut out, MIXED, per_op(start, targets.len()));
+    drop((update, point));
+    let mut delete = conn
+        .prepare_cached("DELETE FROM t WHERE id = ?1")
+        .expect("prepare");
+    let mut victims = targets;
+    victims.sort_unstable();
+    victims.dedup();
+    let start = Instant::now();
+    for &k in &victims {
+        assert_eq!(delete.execute([k]).expect("delete"), 1);
+    }
+    push(&mut out, DELETE, per_op(start, victims.len()));
+    out
+}
+
+/// Bytes of every file under `dir`.
+pub fn disk_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => disk_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// A kilobyte figure from `/proc/self/status` (`VmRSS`, `VmHWM`).
+pub fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(field)?
+                .trim_start_matches(':')
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+/// What one engine's process used to hold the loaded tables: `omendb-bench embedded-footprint`
+/// runs this alone in a fresh process, so the peak RSS is that engine's.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct Footprint {
+    /// Peak resident memory above the process's resident memory before loading, per row of `t`.
+    pub rss_bytes_per_row: f64,
+    /// The data directory's size after loading and closing, per row of `t`.
+    pub disk_bytes_per_row: f64,
+}
+
+pub fn footprint(engine: &str, cfg: &Config) -> Footprint {
+    let keys = cfg.keys();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let before = status_kib("VmRSS");
+    match engine {
+        "omendb" => {
+            let db = open_omendb(dir.path(), cfg.sync);
+            load_omendb(&mut db.session(), &keys);
+            black_box(exec(&mut db.session(), "SELECT sum(balance) FROM t"));
+            db.sync().expect("sync");
+        }
+        _ => {
+            let mut conn = open_sqlite(dir.path(), cfg.sync);
+            load_sqlite(&mut conn, &keys);
+            let sum: i64 = conn
+                .query_row("SELECT sum(balance) FROM t", [], |r| r.get(0))
+                .expect("scan");
+            black_box(sum);
+            conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+                .expect("checkpoint");
+        }
+    }
+    let peak = status_kib("VmHWM");
+    let rows = keys.len() as f64;
+    Footprint {
+        rss_bytes_per_row: peak.saturating_sub(before) as f64 * 1024.0 / rows,
+        disk_bytes_per_row: disk_bytes(dir.path()) as f64 / rows,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_misses_and_ranges_are_what_they_claim() {
+        for keys in [Keys::Sequential, Keys::Random] {
+            let cfg = Config::new(5_000, keys, false, true);
+            let all = cfg.keys();
+            let work = Workload::new(&all);
+            assert_eq!(work.sorted.windows(2).filter(|w| w[0] == w[1]).count(), 0);
+            assert!(
+                work.misses(300, 1)
+                    .iter()
+                    .all(|k| work.sorted.binary_search(k).is_err())
+            );
+            for (lo, hi, n) in work.ranges(50, 100, 2) {
+                assert_eq!(
+                    work.sorted.iter().filter(|&&k| k >= lo && k < hi).count(),
+                    n
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Every subcommand of `omendb-bench` in its fast mode, so the harness cannot rot: the suites
+//! print their tables, write JSON that `plot` reads back, and `plot` writes PNG charts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::Command;
+
+fn bench(args: &[&str], dir: &Path) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_omendb-bench"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run omendb-bench");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "omendb-bench {args:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+fn groups(path: &Path) -> Vec<serde_json::Value> {
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    report["groups"].as_array().unwrap().clone()
+}
+
+#[test]
+fn the_quick_suites_report_and_plot() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bench(&["embedded", "--quick", "--json", "e.json"], dir.path());
+    assert_eq!(out.matches("### 2000 rows").count(), 4, "{out}");
+    assert!(out.contains("| point select, hit | ns/op |"), "{out}");
+    let embedded = groups(&dir.path().join("e.json"));
+    assert_eq!(embedded.len(), 4);
+    let names: Vec<&str> = embedded[0]["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "bulk insert, one transaction (per row)",
+        "point select, miss",
+        "range select, 10,000 rows (per query)",
+        "2-table join with an aggregate (per query)",
+        "delete by key, a transaction each",
+        "mixed 80% point select / 20% update, a transaction each",
+        "peak RSS growth while loading",
+        "on-disk size after loading",
+    ] {
+        assert!(names.contains(&expected), "{names:?}");
+    }
+    for op in embedded[0]["operations"].as_array().unwrap() {
+        for side in op["samples"].as_array().unwrap() {
+            let samples = side.as_array().unwrap();
+            assert_eq!(samples.len(), 1, "{op}");
+            assert!(samples[0].as_f64().unwrap() > 0.0, "{op}");
+        }
+    }
+
+    let out = bench(&["alex", "--quick", "--json", "a.json"], dir.path());
+    assert!(out.contains("| lookup (hit) | ns/op |"), "{out}");
+    assert_eq!(groups(&dir.path().join("a.json")).len(), 1);
+
+    let out = bench(&["plot", "e.json", "a.json", "--out", "charts"], dir.path());
+    let charts: Vec<&str> = out.lines().collect();
+    assert!(charts.len() >= 3, "{out}");
+    for chart in charts {
+        let bytes = std::fs::read(dir.path().join(chart)).unwrap();
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{chart}");
+    }
+}
+
+#[test]
+fn bad_arguments_are_refused_with_a_message() {
+    let output = Command::new(env!("CARGO_BIN_EXE_omendb-bench"))
+        .args(["embedded", "--sync", "sometimes"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--sync takes off and/or on"));
+}
