@@ -29,6 +29,7 @@ APT_PACKAGES=(
   libclang-dev clang             # RocksDB's bindgen step
   chromium chromium-driver       # browser tests
   postgresql-client              # psql and pgbench as real clients
+  postgresql                     # the server omendb-bench's `server` suite compares against
   openssl                        # the TLS test's self-signed certificate
   python3 python3-venv           # psycopg 3, in a virtualenv under the cache directory
   libpostgresql-jdbc-java default-jdk-headless  # pgjdbc and javac for its scenario

@@ -19,6 +19,7 @@ mod common;
 mod embedded;
 mod plot;
 mod report;
+mod server;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
@@ -120,6 +121,31 @@ enum Command {
         #[arg(long)]
         quick: bool,
         #[arg(long, default_value = "bench-results/alex.json")]
+        json: PathBuf,
+    },
+    /// OmenDB's server vs PostgreSQL with pgbench (both started here, both durable, SCRAM).
+    Server {
+        /// pgbench's scale factor (100,000 accounts each).
+        #[arg(long, default_value_t = 10)]
+        scale: usize,
+        /// Client counts, comma-separated.
+        #[arg(long, value_parser = list::<usize>, default_value = "1,8,32")]
+        clients: Vec<Vec<usize>>,
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 20)]
+        seconds: usize,
+        #[arg(long, default_value_t = 3)]
+        reps: usize,
+        /// pgbench's query protocol: simple, extended or prepared.
+        #[arg(long, default_value = "prepared")]
+        protocol: String,
+        /// The omendb-server binary (default: next to this program).
+        #[arg(long)]
+        server_bin: Option<PathBuf>,
+        /// A fast smoke run: scale 1, 1 and 4 clients, 1 second, one repetition.
+        #[arg(long)]
+        quick: bool,
+        #[arg(long, default_value = "bench-results/server.json")]
         json: PathBuf,
     },
     /// PNG charts from the suites' JSON files.
@@ -296,6 +322,93 @@ fn alex_suite(sizes: &[usize], reps: usize, json: &std::path::Path) {
     save(&report, json);
 }
 
+struct ServerRun {
+    scale: usize,
+    clients: Vec<usize>,
+    seconds: usize,
+    reps: usize,
+    protocol: String,
+    binary: PathBuf,
+}
+
+fn server_suite(run: &ServerRun, json: &std::path::Path) -> Result<(), String> {
+    let work = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let pg = server::postgres(work.path())?;
+    let om = server::omendb(work.path(), &run.binary)?;
+    let mut report = Report::new("server");
+    let contenders = [om.name.clone(), pg.name.clone()];
+    let init = [
+        server::initialise(&om, run.scale, work.path())?,
+        server::initialise(&pg, run.scale, work.path())?,
+    ];
+    report.push(Group {
+        title: format!("pgbench -i -s {}", run.scale),
+        params: BTreeMap::from([("scale".into(), json!(run.scale))]),
+        contenders: contenders.clone(),
+        operations: vec![report::Operation {
+            name: "initialise (load and index)".into(),
+            unit: "s".into(),
+            better: report::Better::Lower,
+            samples: [vec![init[0]], vec![init[1]]],
+        }],
+    });
+    let cells: Vec<(server::Workload, usize)> = server::Workload::ALL
+        .iter()
+        .flat_map(|&w| run.clients.iter().map(move |&c| (w, c)))
+        .collect();
+    let progress = bar(cells.len() * run.reps, "server");
+    for (workload, clients) in cells {
+        progress.set_message(format!("{}, {clients} clients", workload.name()));
+        let failure = std::cell::RefCell::new(None);
+        let attempt = |server: &server::Server| {
+            server::measure(
+                server,
+                workload,
+                clients,
+                run.seconds,
+                &run.protocol,
+                work.path(),
+            )
+            .unwrap_or_else(|e| {
+                failure.borrow_mut().get_or_insert(e);
+                Vec::new()
+            })
+        };
+        let operations = report::alternate(
+            run.reps,
+            |_| attempt(&om),
+            |_| {
+                progress.inc(1);
+                attempt(&pg)
+            },
+        );
+        if let Some(e) = failure.into_inner() {
+            return Err(e);
+        }
+        progress.suspend(|| {
+            report.push(Group {
+                title: format!(
+                    "{}, {clients} clients, scale {}, {} protocol, {} s",
+                    workload.name(),
+                    run.scale,
+                    run.protocol,
+                    run.seconds
+                ),
+                params: BTreeMap::from([
+                    ("clients".into(), json!(clients)),
+                    ("workload".into(), json!(workload.name())),
+                    ("protocol".into(), json!(run.protocol)),
+                ]),
+                contenders: contenders.clone(),
+                operations,
+            })
+        });
+    }
+    progress.finish_and_clear();
+    save(&report, json);
+    Ok(())
+}
+
 fn main() {
     let cli = Cli::parse();
     match cli.command {
@@ -344,6 +457,44 @@ fn main() {
                 keys.into_iter().flatten().collect()
             };
             alex_suite(&sizes, if quick { 1 } else { reps }, &json);
+        }
+        Command::Server {
+            scale,
+            clients,
+            seconds,
+            reps,
+            protocol,
+            server_bin,
+            quick,
+            json,
+        } => {
+            let binary = server_bin.unwrap_or_else(|| {
+                let exe = std::env::current_exe().expect("this program's path");
+                exe.with_file_name("omendb-server")
+            });
+            let run = if quick {
+                ServerRun {
+                    scale: 1,
+                    clients: vec![1, 4],
+                    seconds: 1,
+                    reps: 1,
+                    protocol,
+                    binary,
+                }
+            } else {
+                ServerRun {
+                    scale,
+                    clients: clients.into_iter().flatten().collect(),
+                    seconds,
+                    reps,
+                    protocol,
+                    binary,
+                }
+            };
+            if let Err(e) = server_suite(&run, &json) {
+                eprintln!("server: {e}");
+                std::process::exit(1);
+            }
         }
         Command::Plot { files, out } => {
             let reports: Vec<Report> = files

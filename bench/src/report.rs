@@ -102,6 +102,9 @@ impl Operation {
     /// How many times better OmenDB is (above 1: OmenDB wins).
     pub fn advantage(&self) -> f64 {
         let (ours, theirs) = (median(&self.samples[0]), median(&self.samples[1]));
+        if ours == theirs {
+            return 1.0; // also 0 against 0 (e.g. no failed transactions on either side)
+        }
         match self.better {
             Better::Lower => theirs / ours,
             Better::Higher => ours / theirs,

@@ -82,3 +82,30 @@ fn bad_arguments_are_refused_with_a_message() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--sync takes off and/or on"));
 }
+
+/// The server suite against a real PostgreSQL, briefly: both servers start, pgbench runs every
+/// workload on both, and the report has TPS and latencies for each.
+#[test]
+fn the_quick_server_suite_runs_pgbench_on_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bench(&["server", "--quick", "--json", "s.json"], dir.path());
+    assert!(out.contains("### pgbench -i -s 1"), "{out}");
+    let groups = groups(&dir.path().join("s.json"));
+    // Initialisation, then 4 workloads × 2 client counts.
+    assert_eq!(groups.len(), 1 + 4 * 2, "{out}");
+    for group in &groups[1..] {
+        let ops = group["operations"].as_array().unwrap();
+        let tps = ops.iter().find(|o| o["name"] == "throughput").unwrap();
+        for side in tps["samples"].as_array().unwrap() {
+            assert!(side[0].as_f64().unwrap() > 0.0, "{group}");
+        }
+        let failed = ops
+            .iter()
+            .find(|o| o["name"] == "failed transactions")
+            .unwrap();
+        assert_eq!(
+            failed["samples"][0][0], 0.0,
+            "OmenDB failed transactions: {group}"
+        );
+    }
+}

@@ -53,6 +53,16 @@ fn key_predicates_choose_learned_index_paths() {
         )
     );
     assert_eq!(access("SELECT * FROM t WHERE name = 'x'"), Access::Full);
+    // Integer arithmetic on a parameter bounds a range too (pgbench's range scripts).
+    assert!(matches!(
+        access("SELECT * FROM t WHERE id BETWEEN $1 AND $1 + 99"),
+        Access::Range(
+            Bound::Included(_),
+            Bound::Included(BoundExpr::Binary { .. })
+        )
+    ));
+    // Not when the arithmetic reads the row, or is not on integers.
+    assert_eq!(access("SELECT * FROM t WHERE id < id + 1"), Access::Full);
     assert_eq!(
         access("SELECT * FROM t WHERE id = 5 OR id = 6"),
         Access::Full

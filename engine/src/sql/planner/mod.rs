@@ -751,6 +751,19 @@ fn key_compatible(key_type: DataType, expr: &BoundExpr) -> bool {
         BoundExpr::Cast { expr, to } => matches!(**expr, BoundExpr::Parameter(_)) && same_kind(*to),
         // The outer row's value, known before a correlated subquery runs.
         BoundExpr::Outer(_, ty) => same_kind(*ty),
+        // Integer arithmetic on those (`id BETWEEN $1 AND $1 + 99`): exact, and the same for
+        // every row. (An overflow while computing the bound falls back to a full scan.)
+        BoundExpr::Binary {
+            op: BinaryOp::Add | BinaryOp::Subtract | BinaryOp::Multiply,
+            left,
+            right,
+            ty,
+        } => {
+            key_type.is_integer()
+                && ty.is_integer()
+                && key_compatible(key_type, left)
+                && key_compatible(key_type, right)
+        }
         _ => false,
     }
 }
