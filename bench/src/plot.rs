@@ -28,7 +28,7 @@ fn register_font() -> Result<(), String> {
 type Series = BTreeMap<String, Vec<(f64, f64)>>;
 
 fn palette(i: usize) -> RGBColor {
-    const COLOURS: [RGBColor; 10] = [
+    const COLOURS: [RGBColor; 14] = [
         RGBColor(31, 119, 180),
         RGBColor(255, 127, 14),
         RGBColor(44, 160, 44),
@@ -39,6 +39,10 @@ fn palette(i: usize) -> RGBColor {
         RGBColor(127, 127, 127),
         RGBColor(188, 189, 34),
         RGBColor(23, 190, 207),
+        RGBColor(0, 0, 0),
+        RGBColor(255, 187, 120),
+        RGBColor(152, 223, 138),
+        RGBColor(0, 0, 128),
     ];
     COLOURS[i % COLOURS.len()]
 }
@@ -158,8 +162,27 @@ pub fn plot(reports: &[Report], out: &Path) -> Result<Vec<PathBuf>, String> {
                 }
             }
         }
-        for (i, (setting, (series, peer))) in charts.iter().enumerate() {
-            let path = out.join(format!("{}-{}.png", report.suite, i + 1));
+        for (setting, (series, peer)) in &charts {
+            let slug: String = setting
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '-'
+                    }
+                })
+                .collect::<String>()
+                .split('-')
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join("-");
+            let name = if slug.is_empty() {
+                report.suite.clone()
+            } else {
+                format!("{}-{slug}", report.suite)
+            };
+            let path = out.join(format!("{name}.png"));
             let title = if setting.is_empty() {
                 format!("{}: OmenDB vs {peer}", report.suite)
             } else {
