@@ -155,18 +155,49 @@ fn subquery_value(plan: &SelectPlan, kind: &SubqueryKind, txn: &Transaction) -> 
         SubqueryKind::Exists { negated } => {
             BoundExpr::Constant(Value::Boolean(rows.is_empty() == *negated))
         }
-        SubqueryKind::In { expr, negated } => BoundExpr::InList {
-            expr: expr.clone(),
-            list: rows
-                .into_iter()
-                .map(|mut row| BoundExpr::Constant(row.swap_remove(0)))
-                .collect(),
-            negated: *negated,
-        },
+        SubqueryKind::In { expr, negated } => {
+            let values: Vec<Value> = rows.into_iter().map(|mut row| row.swap_remove(0)).collect();
+            in_set(expr, values, *negated)
+        }
         SubqueryKind::Array => BoundExpr::Constant(Value::Array(
             rows.into_iter().map(|mut row| row.swap_remove(0)).collect(),
         )),
     })
+}
+
+/// `expr IN (values)` for a subquery's values: sorted for binary search (a membership test per
+/// row then costs a logarithm, not the list's length), or, if some values cannot be ordered
+/// against each other, the list as it came.
+fn in_set(expr: &BoundExpr, mut values: Vec<Value>, negated: bool) -> BoundExpr {
+    let before = values.len();
+    values.retain(|v| !v.is_null());
+    let has_null = values.len() < before;
+    let mut comparable = true;
+    values.sort_by(|a, b| match compare(a, b) {
+        Ok(Some(order)) => order,
+        _ => {
+            comparable = false;
+            std::cmp::Ordering::Equal
+        }
+    });
+    if !comparable {
+        let mut list: Vec<BoundExpr> = values.into_iter().map(BoundExpr::Constant).collect();
+        if has_null {
+            list.push(BoundExpr::Constant(Value::Null));
+        }
+        return BoundExpr::InList {
+            expr: Box::new(expr.clone()),
+            list,
+            negated,
+        };
+    }
+    values.dedup_by(|a, b| matches!(compare(a, b), Ok(Some(std::cmp::Ordering::Equal))));
+    BoundExpr::InSet {
+        expr: Box::new(expr.clone()),
+        values: values.into(),
+        has_null,
+        negated,
+    }
 }
 
 fn run(plan: &Plan, txn: &mut Transaction, timing: bool) -> Result<(QueryResult, Measured)> {

@@ -486,6 +486,20 @@ fn write_expr(out: &mut String, expr: &BoundExpr, names: &[String]) {
             }
             out.push(')');
         }
+        BoundExpr::InSet {
+            expr,
+            values,
+            has_null,
+            negated,
+        } => {
+            write_expr(out, expr, names);
+            let count = values.len() + usize::from(*has_null);
+            let _ = write!(
+                out,
+                "{} ({count} values)",
+                if *negated { " NOT IN" } else { " IN" }
+            );
+        }
         BoundExpr::Cast { expr, to } => {
             write_expr(out, expr, names);
             let _ = write!(out, "::{}", to.name());

@@ -73,6 +73,15 @@ pub enum BoundExpr {
         list: Vec<BoundExpr>,
         negated: bool,
     },
+    /// `expr IN (subquery)` once the subquery has run: its non-NULL values sorted (by
+    /// [`compare`]) for binary search, and whether it also returned NULL. Made by the
+    /// executor, never by the planner.
+    InSet {
+        expr: Box<BoundExpr>,
+        values: Arc<[Value]>,
+        has_null: bool,
+        negated: bool,
+    },
     Cast {
         expr: Box<BoundExpr>,
         to: DataType,
@@ -205,6 +214,38 @@ impl BoundExpr {
                     Value::Boolean(*negated)
                 })
             }
+            BoundExpr::InSet {
+                expr,
+                values,
+                has_null,
+                negated,
+            } => {
+                let value = expr.eval(row)?;
+                if values.is_empty() && !has_null {
+                    return Ok(Value::Boolean(*negated));
+                }
+                if value.is_null() {
+                    return Ok(Value::Null);
+                }
+                let mut failure = None;
+                let found = values
+                    .binary_search_by(|item| match compare(item, &value) {
+                        Ok(order) => order.unwrap_or(Ordering::Less),
+                        Err(e) => {
+                            failure.get_or_insert(e);
+                            Ordering::Less
+                        }
+                    })
+                    .is_ok();
+                if let Some(e) = failure {
+                    return Err(e);
+                }
+                Ok(match (found, has_null) {
+                    (true, _) => Value::Boolean(!negated),
+                    (false, true) => Value::Null,
+                    (false, false) => Value::Boolean(*negated),
+                })
+            }
             BoundExpr::Cast { expr, to } => cast(expr.eval(row)?, *to),
             BoundExpr::Call { func, args } => func.call(args, row),
             BoundExpr::Case {
@@ -270,7 +311,9 @@ impl BoundExpr {
             | BoundExpr::Outer(..)
             | BoundExpr::WindowResult(_) => false,
             BoundExpr::Negate(e) | BoundExpr::Not(e) => e.any(f),
-            BoundExpr::Cast { expr, .. } | BoundExpr::IsNull { expr, .. } => expr.any(f),
+            BoundExpr::Cast { expr, .. }
+            | BoundExpr::IsNull { expr, .. }
+            | BoundExpr::InSet { expr, .. } => expr.any(f),
             BoundExpr::Lookup { key, .. } => key.any(f),
             BoundExpr::Binary { left, right, .. } | BoundExpr::Distinct { left, right, .. } => {
                 left.any(f) || right.any(f)
@@ -301,7 +344,9 @@ impl BoundExpr {
             | BoundExpr::Outer(..)
             | BoundExpr::WindowResult(_) => {}
             BoundExpr::Negate(e) | BoundExpr::Not(e) => e.visit_mut(f),
-            BoundExpr::Cast { expr, .. } | BoundExpr::IsNull { expr, .. } => expr.visit_mut(f),
+            BoundExpr::Cast { expr, .. }
+            | BoundExpr::IsNull { expr, .. }
+            | BoundExpr::InSet { expr, .. } => expr.visit_mut(f),
             BoundExpr::Lookup { key, .. } => key.visit_mut(f),
             BoundExpr::Binary { left, right, .. } => {
                 left.visit_mut(f);

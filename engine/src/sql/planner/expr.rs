@@ -1351,7 +1351,9 @@ fn reads_columns(expr: &BoundExpr) -> bool {
         | BoundExpr::WindowResult(_)
         | BoundExpr::Outer(..) => true,
         BoundExpr::Negate(e) | BoundExpr::Not(e) => reads_columns(e),
-        BoundExpr::Cast { expr, .. } | BoundExpr::IsNull { expr, .. } => reads_columns(expr),
+        BoundExpr::Cast { expr, .. }
+        | BoundExpr::IsNull { expr, .. }
+        | BoundExpr::InSet { expr, .. } => reads_columns(expr),
         BoundExpr::Binary { left, right, .. } => reads_columns(left) || reads_columns(right),
         BoundExpr::InList { expr, list, .. } => {
             reads_columns(expr) || list.iter().any(reads_columns)
