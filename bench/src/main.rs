@@ -136,9 +136,9 @@ enum Command {
         seconds: usize,
         #[arg(long, default_value_t = 3)]
         reps: usize,
-        /// pgbench's query protocol: simple, extended or prepared.
-        #[arg(long, default_value = "prepared")]
-        protocol: String,
+        /// pgbench's query protocols (simple, extended, prepared), comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "prepared")]
+        protocols: Vec<String>,
         /// The omendb-server binary (default: next to this program).
         #[arg(long)]
         server_bin: Option<PathBuf>,
@@ -327,7 +327,7 @@ struct ServerRun {
     clients: Vec<usize>,
     seconds: usize,
     reps: usize,
-    protocol: String,
+    protocols: Vec<String>,
     binary: PathBuf,
 }
 
@@ -352,12 +352,19 @@ fn server_suite(run: &ServerRun, json: &std::path::Path) -> Result<(), String> {
             samples: [vec![init[0]], vec![init[1]]],
         }],
     });
-    let cells: Vec<(server::Workload, usize)> = server::Workload::ALL
-        .iter()
-        .flat_map(|&w| run.clients.iter().map(move |&c| (w, c)))
-        .collect();
+    // Every workload at every client count in every protocol; connection setup once, at one
+    // client (each transaction opens a connection).
+    let mut cells: Vec<(server::Workload, usize, &str)> = Vec::new();
+    for protocol in &run.protocols {
+        for &workload in &server::Workload::ALL {
+            for &clients in &run.clients {
+                cells.push((workload, clients, protocol));
+            }
+        }
+    }
+    cells.push((server::Workload::Connect, 1, "simple"));
     let progress = bar(cells.len() * run.reps, "server");
-    for (workload, clients) in cells {
+    for (workload, clients, protocol) in cells {
         progress.set_message(format!("{}, {clients} clients", workload.name()));
         let failure = std::cell::RefCell::new(None);
         let attempt = |server: &server::Server| {
@@ -366,7 +373,7 @@ fn server_suite(run: &ServerRun, json: &std::path::Path) -> Result<(), String> {
                 workload,
                 clients,
                 run.seconds,
-                &run.protocol,
+                protocol,
                 work.path(),
             )
             .unwrap_or_else(|e| {
@@ -391,13 +398,13 @@ fn server_suite(run: &ServerRun, json: &std::path::Path) -> Result<(), String> {
                     "{}, {clients} clients, scale {}, {} protocol, {} s",
                     workload.name(),
                     run.scale,
-                    run.protocol,
+                    protocol,
                     run.seconds
                 ),
                 params: BTreeMap::from([
                     ("clients".into(), json!(clients)),
                     ("workload".into(), json!(workload.name())),
-                    ("protocol".into(), json!(run.protocol)),
+                    ("protocol".into(), json!(protocol)),
                 ]),
                 contenders: contenders.clone(),
                 operations,
@@ -463,7 +470,7 @@ fn main() {
             clients,
             seconds,
             reps,
-            protocol,
+            protocols,
             server_bin,
             quick,
             json,
@@ -478,7 +485,7 @@ fn main() {
                     clients: vec![1, 4],
                     seconds: 1,
                     reps: 1,
-                    protocol,
+                    protocols,
                     binary,
                 }
             } else {
@@ -487,7 +494,7 @@ fn main() {
                     clients: clients.into_iter().flatten().collect(),
                     seconds,
                     reps,
-                    protocol,
+                    protocols,
                     binary,
                 }
             };

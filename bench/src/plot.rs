@@ -118,6 +118,31 @@ fn scale(group: &crate::report::Group, key: &str) -> Option<f64> {
     group.params.get(key).and_then(serde_json::Value::as_f64)
 }
 
+/// A group's parameters other than the scale, as `name value, …`: what one chart is about.
+fn setting(group: &crate::report::Group, scale_key: &str) -> String {
+    group
+        .params
+        .keys()
+        .filter(|k| *k != scale_key)
+        .map(|k| format!("{k} {}", param_text(group, k)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `prefix-the-setting-in-lowercase-words`.
+fn file_name(prefix: &str, setting: &str) -> String {
+    let words: Vec<String> = setting
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    if words.is_empty() {
+        prefix.to_string()
+    } else {
+        format!("{prefix}-{}", words.join("-"))
+    }
+}
+
 fn param_text(group: &crate::report::Group, name: &str) -> String {
     match group.params.get(name) {
         Some(serde_json::Value::String(s)) => s.clone(),
@@ -143,14 +168,8 @@ pub fn plot(reports: &[Report], out: &Path) -> Result<Vec<PathBuf>, String> {
             let Some(x) = scale(group, scale_key) else {
                 continue;
             };
-            let rest: Vec<String> = group
-                .params
-                .keys()
-                .filter(|k| *k != scale_key)
-                .map(|k| format!("{k} {}", param_text(group, k)))
-                .collect();
             let entry = charts
-                .entry(rest.join(", "))
+                .entry(setting(group, scale_key))
                 .or_insert_with(|| (Series::new(), group.contenders[1].clone()));
             for op in &group.operations {
                 if op.samples.iter().all(|s| !s.is_empty()) {
@@ -163,26 +182,7 @@ pub fn plot(reports: &[Report], out: &Path) -> Result<Vec<PathBuf>, String> {
             }
         }
         for (setting, (series, peer)) in &charts {
-            let slug: String = setting
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() {
-                        c.to_ascii_lowercase()
-                    } else {
-                        '-'
-                    }
-                })
-                .collect::<String>()
-                .split('-')
-                .filter(|w| !w.is_empty())
-                .collect::<Vec<_>>()
-                .join("-");
-            let name = if slug.is_empty() {
-                report.suite.clone()
-            } else {
-                format!("{}-{slug}", report.suite)
-            };
-            let path = out.join(format!("{name}.png"));
+            let path = out.join(format!("{}.png", file_name(&report.suite, setting)));
             let title = if setting.is_empty() {
                 format!("{}: OmenDB vs {peer}", report.suite)
             } else {
@@ -193,6 +193,38 @@ pub fn plot(reports: &[Report], out: &Path) -> Result<Vec<PathBuf>, String> {
                 &title,
                 scale_key,
                 &format!("OmenDB advantage (× {peer})"),
+                series,
+            )?;
+            written.push(path);
+        }
+        // Latency distributions: each contender's percentiles against the scale, per setting.
+        let mut latency: BTreeMap<String, Series> = BTreeMap::new();
+        for group in &report.groups {
+            let Some(x) = scale(group, scale_key) else {
+                continue;
+            };
+            let lines = latency.entry(setting(group, scale_key)).or_default();
+            for op in group.operations.iter().filter(|o| o.unit == "ms") {
+                for (side, name) in group.contenders.iter().enumerate() {
+                    let label = format!("{name}: {}", op.name);
+                    lines
+                        .entry(label)
+                        .or_default()
+                        .push((x, median(&op.samples[side])));
+                }
+            }
+        }
+        for (setting, series) in latency.iter().filter(|(_, s)| !s.is_empty()) {
+            let path = out.join(format!(
+                "{}.png",
+                file_name(&format!("{}-latency", report.suite), setting)
+            ));
+            let title = format!("{}: latency percentiles, ms ({setting})", report.suite);
+            chart(
+                &path,
+                &title,
+                scale_key,
+                "milliseconds (median of runs)",
                 series,
             )?;
             written.push(path);

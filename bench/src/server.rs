@@ -26,6 +26,8 @@ pub enum Workload {
     TpcbLike,
     PointSelect,
     RangeSelect,
+    /// Select-only with a new connection (SCRAM handshake included) per transaction (`-C`).
+    Connect,
 }
 
 impl Workload {
@@ -42,6 +44,7 @@ impl Workload {
             Workload::TpcbLike => "tpcb-like",
             Workload::PointSelect => "point select",
             Workload::RangeSelect => "range select, 100 rows",
+            Workload::Connect => "connect and select-only",
         }
     }
 
@@ -391,6 +394,7 @@ pub fn measure(
     ]);
     match workload {
         Workload::SelectOnly => args.push("-S".into()),
+        Workload::Connect => args.extend(["-S".into(), "-C".into()]),
         Workload::TpcbLike => {}
         custom => {
             let file = logs.path().join("script.sql");
@@ -403,13 +407,15 @@ pub fn measure(
     let tps = summary_number(&out, "tps =")
         .ok_or_else(|| format!("no tps in pgbench's output:\n{out}"))?;
     let failed = summary_number(&out, "number of failed transactions:").unwrap_or(0.0);
-    let latency = latency_percentiles(logs.path(), &[0.5, 0.99]);
-    Ok(vec![
-        ("throughput".into(), "tps", Better::Higher, tps),
-        ("latency p50".into(), "ms", Better::Lower, latency[0]),
-        ("latency p99".into(), "ms", Better::Lower, latency[1]),
-        ("failed transactions".into(), "count", Better::Lower, failed),
-    ])
+    let mut figures = vec![("throughput".to_string(), "tps", Better::Higher, tps)];
+    for (name, ms) in ["p50", "p90", "p99", "p99.9"]
+        .iter()
+        .zip(latency_percentiles(logs.path(), &[0.5, 0.9, 0.99, 0.999]))
+    {
+        figures.push((format!("latency {name}"), "ms", Better::Lower, ms));
+    }
+    figures.push(("failed transactions".into(), "count", Better::Lower, failed));
+    Ok(figures)
 }
 
 #[cfg(test)]

@@ -91,21 +91,30 @@ fn the_quick_server_suite_runs_pgbench_on_both() {
     let out = bench(&["server", "--quick", "--json", "s.json"], dir.path());
     assert!(out.contains("### pgbench -i -s 1"), "{out}");
     let groups = groups(&dir.path().join("s.json"));
-    // Initialisation, then 4 workloads × 2 client counts.
-    assert_eq!(groups.len(), 1 + 4 * 2, "{out}");
+    // Initialisation, 4 workloads × 2 client counts, then connection setup.
+    assert_eq!(groups.len(), 1 + 4 * 2 + 1, "{out}");
     for group in &groups[1..] {
         let ops = group["operations"].as_array().unwrap();
         let tps = ops.iter().find(|o| o["name"] == "throughput").unwrap();
         for side in tps["samples"].as_array().unwrap() {
             assert!(side[0].as_f64().unwrap() > 0.0, "{group}");
         }
-        let failed = ops
-            .iter()
-            .find(|o| o["name"] == "failed transactions")
-            .unwrap();
-        assert_eq!(
-            failed["samples"][0][0], 0.0,
-            "OmenDB failed transactions: {group}"
+        for name in ["p50", "p90", "p99", "p99.9"].map(|p| format!("latency {p}")) {
+            assert!(
+                ops.iter().any(|o| o["name"] == name.as_str()),
+                "{name}: {group}"
+            );
+        }
+        assert!(
+            ops.iter().any(|o| o["name"] == "failed transactions"),
+            "{group}"
         );
     }
+    let charts = bench(&["plot", "s.json", "--out", "charts"], dir.path());
+    assert!(
+        charts
+            .lines()
+            .any(|c| c.contains("server-latency-protocol-prepared-workload-tpcb-like")),
+        "{charts}"
+    );
 }
