@@ -211,6 +211,18 @@ pub struct TableStats {
     pub secondary_entries: usize,
 }
 
+/// One table's statistics.
+fn table_stats(state: &TableState) -> TableStats {
+    let (index, index_memory) = state.primary.stats();
+    TableStats {
+        name: state.schema.name.clone(),
+        entries: state.primary.len(),
+        index,
+        index_memory,
+        secondary_entries: state.indexes.iter().map(|i| i.entries.len()).sum(),
+    }
+}
+
 impl Database {
     /// Opens the configured storage and recovers the catalog and every table's indexes.
     pub fn open(config: DatabaseConfig) -> Result<Self> {
@@ -858,11 +870,15 @@ impl Database {
         Self::open_storage(storage, config)
     }
 
-    /// The nodes of a table's learned primary index (levels, key ranges, models, fill).
-    pub fn index_nodes(&self, table: &str) -> Result<Vec<crate::alex::NodeInfo<RowKey>>> {
+    /// A table's learned primary index as one consistent picture: its statistics and every
+    /// node (levels, key ranges, models, fill), read under one lock.
+    pub fn index_view(
+        &self,
+        table: &str,
+    ) -> Result<(TableStats, Vec<crate::alex::NodeInfo<RowKey>>)> {
         let table = self.shared.table(table)?;
         let state = read(&table.state);
-        Ok(state.primary.inspect())
+        Ok((table_stats(&state), state.primary.inspect()))
     }
 
     pub fn stats(&self) -> DatabaseStats {
@@ -871,17 +887,7 @@ impl Database {
         let mut tables: Vec<TableStats> = read(&shared.tables)
             .by_name
             .values()
-            .map(|table| {
-                let state = read(&table.state);
-                let (index, index_memory) = state.primary.stats();
-                TableStats {
-                    name: state.schema.name.clone(),
-                    entries: state.primary.len(),
-                    index,
-                    index_memory,
-                    secondary_entries: state.indexes.iter().map(|i| i.entries.len()).sum(),
-                }
-            })
+            .map(|table| table_stats(&read(&table.state)))
             .collect();
         tables.sort_by(|a, b| a.name.cmp(&b.name));
         DatabaseStats {

@@ -141,13 +141,7 @@ pub fn schema(db: &Database) -> JsonValue {
 /// nodes also the model error, an occupancy profile and sampled keys as `[input, slot]`). Keys
 /// are JSON numbers for integer keys and hex strings of the encoded key otherwise.
 pub fn index(db: &Database, table: &str) -> Result<JsonValue> {
-    let nodes = db.index_nodes(table)?;
-    let stats = db.stats();
-    let table_stats = stats
-        .tables
-        .iter()
-        .find(|t| t.name == table)
-        .ok_or_else(|| Error::UndefinedTable(table.to_string()))?;
+    let (table_stats, nodes) = db.index_view(table)?;
     let s = &table_stats.index;
     Ok(json!({
         "table": table,

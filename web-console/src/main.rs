@@ -57,6 +57,9 @@ struct Console {
     running: RwSignal<bool>,
     /// Bumped after every change a run may have made: the schema and the visualiser reload.
     refresh: RwSignal<u64>,
+    /// The current backend's schema, reloaded after every refresh; the schema browser and the
+    /// visualiser both read it.
+    schema: RwSignal<Option<Result<JsonValue, String>>>,
     history: RwSignal<Vec<String>>,
     history_at: RwSignal<Option<usize>>,
     status: RwSignal<String>,
@@ -121,11 +124,18 @@ fn App() -> impl IntoView {
         shown: RwSignal::new(Shown::default()),
         running: RwSignal::new(false),
         refresh: RwSignal::new(0),
+        schema: RwSignal::new(None),
         history: RwSignal::new(history::load()),
         history_at: RwSignal::new(None),
         status: RwSignal::new("opening the local database…".into()),
     };
     provide_context(console);
+    reload(
+        console,
+        console.schema,
+        || None,
+        |backend, _| Box::pin(async move { backend.schema().await }),
+    );
     spawn_local(async move {
         match Backend::local().await {
             Ok(local) => {
@@ -368,13 +378,7 @@ where
 #[component]
 fn SchemaBrowser() -> impl IntoView {
     let c = expect_context::<Console>();
-    let schema = RwSignal::new(None);
-    reload(
-        c,
-        schema,
-        || None,
-        |backend, _| Box::pin(async move { backend.schema().await }),
-    );
+    let schema = c.schema;
     view! {
         <section id="schema">
             <h2>"Schema"</h2>
@@ -551,13 +555,7 @@ fn integer_key(schema: &JsonValue, table: &str) -> Option<String> {
 #[component]
 fn Visualiser() -> impl IntoView {
     let c = expect_context::<Console>();
-    let schema = RwSignal::new(None);
-    reload(
-        c,
-        schema,
-        || None,
-        |backend, _| Box::pin(async move { backend.schema().await }),
-    );
+    let schema = c.schema;
     let table = RwSignal::new(None::<String>);
     let column = RwSignal::new(None::<usize>);
     let index = RwSignal::new(None);
