@@ -4,8 +4,9 @@
 
 use std::path::Path;
 
+mod common;
+
 use omendb::storage::StorageKind;
-use omendb::types::{DataType, Value};
 use omendb::{Database, DatabaseConfig, Error, Session};
 use sqllogictest::{DBOutput, DefaultColumnType, Runner};
 
@@ -31,36 +32,11 @@ impl sqllogictest::DB for Connection {
                 .unwrap_or(0);
             return Ok(DBOutput::StatementComplete(count));
         }
-        let types = last
-            .columns
-            .iter()
-            .map(|c| match c.data_type {
-                DataType::SmallInt | DataType::Integer | DataType::BigInt => {
-                    DefaultColumnType::Integer
-                }
-                DataType::Real | DataType::Double => DefaultColumnType::FloatingPoint,
-                _ => DefaultColumnType::Text,
-            })
-            .collect();
-        let rows = last
-            .rows
-            .iter()
-            .map(|row| row.iter().map(render).collect())
-            .collect();
-        Ok(DBOutput::Rows { types, rows })
+        Ok(common::slt_rows(&last))
     }
 
     fn error_sql_state(err: &Error) -> Option<String> {
         Some(err.sqlstate().to_string())
-    }
-}
-
-/// A value as psql shows it (NULL spelled out, as sqllogictest files do).
-fn render(value: &Value) -> String {
-    match value {
-        Value::Null => "NULL".into(),
-        Value::Text(s) if s.is_empty() => "(empty)".into(),
-        other => other.to_string(),
     }
 }
 
@@ -80,13 +56,7 @@ fn run(file: &Path, kind: StorageKind) -> Result<(), String> {
 
 #[test]
 fn slt_corpus_on_every_backend() {
-    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/slt");
-    let mut files: Vec<_> = std::fs::read_dir(&folder)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "slt"))
-        .collect();
-    files.sort();
+    let files = common::slt_files();
     assert!(!files.is_empty());
     let mut kinds = vec![StorageKind::Memory, StorageKind::Redb];
     if cfg!(feature = "rocksdb") {

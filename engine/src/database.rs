@@ -48,6 +48,8 @@ pub struct DatabaseConfig {
     pub cache_bytes: usize,
     /// Whether commits are synced to stable storage before they return (sessions can override).
     pub synchronous_commit: bool,
+    /// Bytes the analytics engine may use for one query's operators (53200 beyond).
+    pub analytics_memory: usize,
 }
 
 impl DatabaseConfig {
@@ -57,6 +59,7 @@ impl DatabaseConfig {
             storage: StorageConfig::new(kind, data_dir),
             cache_bytes: 64 << 20,
             synchronous_commit: true,
+            analytics_memory: 1 << 30,
         }
     }
 
@@ -121,6 +124,7 @@ pub(crate) struct Shared {
     /// Bumped by every DDL statement, so transactions know when cached table handles expire.
     catalog_version: AtomicU64,
     pub synchronous_commit: bool,
+    pub analytics_memory: usize,
     /// Row locks of UPDATE and DELETE.
     pub locks: crate::mvcc::RowLocks,
     /// The system catalogs' view of the catalog, and the catalog version it was made at.
@@ -264,6 +268,7 @@ impl Database {
                 retained_bytes: AtomicUsize::new(0),
                 catalog_version: AtomicU64::new(1),
                 synchronous_commit: config.synchronous_commit,
+                analytics_memory: config.analytics_memory,
                 locks: crate::mvcc::RowLocks::default(),
                 system: Mutex::new(None),
             }),
@@ -800,6 +805,18 @@ impl Database {
     /// Every role, by name.
     pub fn roles(&self) -> Vec<Role> {
         read(&self.shared.tables).roles.values().cloned().collect()
+    }
+
+    /// Rows `table`'s primary index holds (versions not yet collected included): what the
+    /// planner weighs a scan by. `None` if there is no such table.
+    pub fn estimated_rows(&self, table: &str) -> Option<usize> {
+        let table = self.shared.table(table).ok()?;
+        Some(read(&table.state).primary.len())
+    }
+
+    /// Bytes the analytics engine may use for one query's operators.
+    pub fn analytics_memory(&self) -> usize {
+        self.shared.analytics_memory
     }
 
     /// The names of all tables, sorted.

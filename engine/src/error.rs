@@ -181,6 +181,10 @@ pub enum Error {
     #[error("{0}")]
     InvalidBinary(String),
 
+    /// A query needed more memory than its limit allows.
+    #[error("out of memory: {0}")]
+    OutOfMemory(String),
+
     /// The statement was cancelled or ran past its timeout.
     #[error("{0}")]
     QueryCanceled(&'static str),
@@ -199,6 +203,7 @@ impl Error {
             Error::Corrupt(_) => "XX001",      // data_corrupted
             Error::Config(_) => "F0000",       // config_file_error
             Error::NotSupported(_) => "0A000", // feature_not_supported
+            Error::OutOfMemory(_) => "53200",
             Error::UndefinedTable(_) => "42P01",
             Error::DuplicateTable(_) | Error::DuplicateObject(_) => "42P07",
             Error::UndefinedColumn { .. } => "42703",

@@ -1,10 +1,14 @@
 //! The OmenDB engine: everything below the wire, synchronous and free of any async runtime, so the
-//! same code runs in the native server and in WebAssembly.
+//! same code runs in the native server and in WebAssembly. (The native `analytics` feature runs
+//! DataFusion on a runtime of its own; callers still see synchronous calls.)
 //!
 //! Modules in pipeline order, from the public entry point down to the bytes:
 
 /// The multi-level ALEX learned index, the primary index of every table.
 pub mod alex;
+/// Analytical queries through Apache DataFusion over a transaction's MVCC snapshot.
+#[cfg(all(feature = "analytics", not(target_arch = "wasm32")))]
+pub mod analytics;
 /// Roles and SCRAM-SHA-256 password verifiers.
 pub mod auth;
 /// The LRU cache of decoded rows.

@@ -117,6 +117,14 @@ impl Primary {
         }
     }
 
+    /// The smallest and largest key of an integer-keyed index.
+    pub fn integer_span(&self) -> Option<(i64, i64)> {
+        match self {
+            Primary::Int(map) => Some((*map.first()?.0, *map.last()?.0)),
+            Primary::Bytes(_) => None,
+        }
+    }
+
     pub fn len(&self) -> usize {
         match self {
             Primary::Int(map) => map.len(),

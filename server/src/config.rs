@@ -40,6 +40,11 @@ pub struct Args {
     #[arg(long, default_value = "256MiB", env = "OMENDB_CACHE_SIZE", value_parser = parse_bytes)]
     pub cache_size: usize,
 
+    /// Memory the analytics engine (DataFusion) may use for one query's hash tables, sorts
+    /// and aggregates; a query that needs more fails with 53200 (`1GiB`, or bytes).
+    #[arg(long, default_value = "1GiB", env = "OMENDB_ANALYTICS_MEMORY", value_parser = parse_bytes)]
+    pub analytics_memory: usize,
+
     /// Whether a commit waits until it is on stable storage (`on`) or returns once written
     /// (`off`: a crash may lose the last moments' commits, never corrupt the database).
     #[arg(long, default_value = "on", env = "OMENDB_SYNCHRONOUS_COMMIT", value_parser = parse_on_off, action = clap::ArgAction::Set)]

@@ -82,6 +82,7 @@ async fn main() -> anyhow::Result<()> {
             storage: storage_config.clone(),
             cache_bytes: args.cache_size,
             synchronous_commit: args.synchronous_commit,
+            analytics_memory: args.analytics_memory,
         },
     )
     .context("opening the database")?;

@@ -61,3 +61,46 @@ pub fn int(row: &Row, column: usize) -> i64 {
 pub fn sqlstate<T: std::fmt::Debug>(result: Result<T, Error>) -> &'static str {
     result.expect_err("expected an error").sqlstate()
 }
+
+/// The SQL corpus's files, `tests/slt/*.slt`, sorted.
+pub fn slt_files() -> Vec<std::path::PathBuf> {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/slt");
+    let mut files: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "slt"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// A query's result as sqllogictest compares it: column kinds, and values as psql shows them
+/// (NULL spelled out, an empty string as `(empty)`).
+pub fn slt_rows(
+    result: &omendb::QueryResult,
+) -> sqllogictest::DBOutput<sqllogictest::DefaultColumnType> {
+    use sqllogictest::DefaultColumnType;
+    let types = result
+        .columns
+        .iter()
+        .map(|c| match c.data_type {
+            DataType::SmallInt | DataType::Integer | DataType::BigInt => DefaultColumnType::Integer,
+            DataType::Real | DataType::Double => DefaultColumnType::FloatingPoint,
+            _ => DefaultColumnType::Text,
+        })
+        .collect();
+    let rows = result
+        .rows
+        .iter()
+        .map(|row| row.iter().map(slt_value).collect())
+        .collect();
+    sqllogictest::DBOutput::Rows { types, rows }
+}
+
+pub fn slt_value(value: &Value) -> String {
+    match value {
+        Value::Null => "NULL".into(),
+        Value::Text(s) if s.is_empty() => "(empty)".into(),
+        other => other.to_string(),
+    }
+}

@@ -40,6 +40,54 @@ pub struct Transaction {
     rebased: HashMap<(ObjectId, RowKey), u64>,
 }
 
+/// Own writes of one table (`None`: deleted), in key order.
+type OwnRows = Arc<Vec<(RowKey, Option<Arc<Row>>)>>;
+
+/// A transaction's snapshot of some tables, readable from any thread (see
+/// [`Transaction::snapshot_reader`]).
+#[derive(Debug, Clone)]
+pub struct SnapshotReader {
+    db: Arc<Shared>,
+    snapshot: u64,
+    tables: Arc<[(String, Arc<Table>, OwnRows)]>,
+}
+
+impl SnapshotReader {
+    /// Rows of `table` with keys in `range`, in key order, as the snapshot sees them.
+    pub fn scan(&self, table: &str, range: (Bound<RowKey>, Bound<RowKey>)) -> Result<RowScan> {
+        let (_, handle, own) = self
+            .tables
+            .iter()
+            .find(|(name, _, _)| name == table)
+            .ok_or_else(|| Error::UndefinedTable(table.to_string()))?;
+        let inside = |key: &RowKey| range.contains(key);
+        let own = own.iter().filter(|(key, _)| inside(key)).cloned().collect();
+        Ok(RowScan::new(
+            self.db.clone(),
+            handle.clone(),
+            self.snapshot,
+            range,
+            Direction::Forward,
+            own,
+        ))
+    }
+
+    /// The smallest and largest integer primary keys `table` holds (committed or not, live or
+    /// not): where the analytics engine splits a scan into partitions. `None` for tables not
+    /// keyed by one integer, and for empty ones.
+    pub fn integer_key_span(&self, table: &str) -> Option<(i64, i64)> {
+        let (_, handle, own) = self.tables.iter().find(|(name, _, _)| name == table)?;
+        let state = read(&handle.state);
+        let (mut low, mut high) = state.primary.integer_span().unwrap_or((i64::MAX, i64::MIN));
+        for (key, _) in own.iter() {
+            let RowKey::Int(k) = key else { return None };
+            low = low.min(*k);
+            high = high.max(*k);
+        }
+        (low <= high).then_some((low, high))
+    }
+}
+
 /// What [`Transaction::lock_row`] found once it held the lock.
 #[derive(Debug)]
 pub enum Locked {
@@ -312,6 +360,31 @@ impl Transaction {
             direction,
             own,
         ))
+    }
+
+    /// An owned reader of this transaction's snapshot of `tables`, its own writes to them
+    /// included, for threads that cannot borrow the transaction (the analytics engine's
+    /// workers). Its scans see what [`Transaction::scan`] sees at this moment; the snapshot's
+    /// versions stay readable while the transaction is open, which the caller ensures.
+    pub fn snapshot_reader(&self, tables: &[&str]) -> Result<SnapshotReader> {
+        let mut readable = Vec::with_capacity(tables.len());
+        for &name in tables {
+            let table = self.table(name)?;
+            let own = match self.writes.get(&table.id) {
+                Some(writes) => writes
+                    .rows
+                    .iter()
+                    .map(|(k, w)| (k.clone(), w.row.clone()))
+                    .collect(),
+                None => Vec::new(),
+            };
+            readable.push((name.to_string(), table, Arc::new(own)));
+        }
+        Ok(SnapshotReader {
+            db: self.db.clone(),
+            snapshot: self.snapshot,
+            tables: readable.into(),
+        })
     }
 
     /// Rows whose values in the index's columns fall between `lower` and `upper`, in index

@@ -23,6 +23,11 @@ thread_local! {
     static PARAMETERS: RefCell<Vec<Value>> = const { RefCell::new(Vec::new()) };
 }
 
+/// The running statement's parameter values.
+pub fn parameters() -> Vec<Value> {
+    PARAMETERS.with(|p| p.borrow().clone())
+}
+
 /// Runs `f` with `values` as the parameters of the statement it executes on this thread
 /// (statements do not nest: there is one set of values at a time).
 pub fn with_parameters<T>(values: &[Value], f: impl FnOnce() -> T) -> T {

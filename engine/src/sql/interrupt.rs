@@ -88,3 +88,45 @@ pub fn check() -> Result<()> {
         Ok(())
     })
 }
+
+/// The running statement's watch, for work it hands to other threads (the analytics engine's
+/// workers), which check it per batch.
+#[derive(Debug, Clone, Default)]
+pub struct Remote {
+    cancel: Option<Arc<AtomicBool>>,
+    deadline: Option<i64>,
+}
+
+/// The watch armed on this thread, if any.
+pub fn remote() -> Remote {
+    WATCH.with(|w| match w.borrow().as_ref() {
+        Some(watch) => Remote {
+            cancel: Some(watch.cancel.clone()),
+            deadline: watch.deadline,
+        },
+        None => Remote::default(),
+    })
+}
+
+impl Remote {
+    /// Fails with 57014 if the statement was cancelled or ran out of time.
+    pub fn check(&self) -> Result<()> {
+        if self
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+        {
+            return Err(Error::QueryCanceled(
+                "canceling statement due to user request",
+            ));
+        }
+        if let Some(deadline) = self.deadline {
+            if host::now_micros().is_ok_and(|now| now >= deadline) {
+                return Err(Error::QueryCanceled(
+                    "canceling statement due to statement timeout",
+                ));
+            }
+        }
+        Ok(())
+    }
+}

@@ -184,12 +184,144 @@ impl Session {
                     super::temporal::set_statement_clock(self.block_started, now);
                 }
             }
-            self.run(&plan, facts.subqueries)
+            self.run_routed(statement, &plan, facts.subqueries)
         });
         if result.is_err() {
             self.fail();
         }
         result
+    }
+
+    /// Runs a planned statement: a query on the engine `omendb.analytics` chooses for it, the
+    /// rest natively.
+    fn run_routed(
+        &mut self,
+        statement: &Statement,
+        plan: &Plan,
+        subqueries: bool,
+    ) -> Result<QueryResult> {
+        #[cfg(all(feature = "analytics", not(target_arch = "wasm32")))]
+        if let Some(result) = self.run_analytics(statement, plan, subqueries)? {
+            return Ok(result);
+        }
+        #[cfg(not(all(feature = "analytics", not(target_arch = "wasm32"))))]
+        let _ = statement;
+        self.run(plan, subqueries)
+    }
+
+    /// `SET omendb.analytics` without a statement (tests compare the engines with it).
+    pub fn set_analytics(&mut self, mode: super::settings::AnalyticsMode) {
+        self.sql.settings.analytics = mode;
+    }
+
+    /// The engine that ran (or, for EXPLAIN, would run) the last query — `"datafusion"` or
+    /// `"native"` — and why; `None` before any query over tables.
+    pub fn last_query_engine(&self) -> Option<(&'static str, &str)> {
+        self.sql
+            .last_engine
+            .as_ref()
+            .map(|(engine, why)| (*engine, why.as_str()))
+    }
+
+    /// A query DataFusion should run, run there: `None` when it runs natively after all.
+    #[cfg(all(feature = "analytics", not(target_arch = "wasm32")))]
+    fn run_analytics(
+        &mut self,
+        statement: &Statement,
+        plan: &Plan,
+        subqueries: bool,
+    ) -> Result<Option<QueryResult>> {
+        use crate::analytics::{self, Decision, Outcome, Query};
+        let (explain, sql, select) = match (statement, plan) {
+            (Statement::Select(_, sql), Plan::Select(select)) => (None, sql, select),
+            (
+                Statement::Explain {
+                    statement: inner, ..
+                },
+                Plan::Explain {
+                    analyze,
+                    plan: inner_plan,
+                    ..
+                },
+            ) => match (inner.as_ref(), inner_plan.as_ref()) {
+                (Statement::Select(_, sql), Plan::Select(select)) => (Some(*analyze), sql, select),
+                _ => return Ok(None),
+            },
+            _ => return Ok(None),
+        };
+        let decision = analytics::decide(select, self.sql.settings.analytics, &self.database());
+        let reason = match decision {
+            Decision::Native(reason) => {
+                return self.native_route(reason, explain.map(|_| (plan, subqueries)));
+            }
+            Decision::Analytics(reason) => reason,
+        };
+        self.before_query();
+        let parameters = expr::parameters();
+        let parameter_types = if parameters.is_empty() {
+            Vec::new()
+        } else {
+            plan.parameter_types()
+        };
+        let query = Query {
+            sql,
+            plan: select,
+            parameters: &parameters,
+            parameter_types: &parameter_types,
+        };
+        let read_committed = self.sql.settings.default_isolation == Isolation::ReadCommitted;
+        let outcome = match explain {
+            Some(analyze) => {
+                let lines = match self.block.as_ref() {
+                    Some(txn) => analytics::explain(&query, txn, &reason, analyze)?,
+                    None => self.autocommit(|txn| {
+                        txn.set_read_committed(read_committed);
+                        analytics::explain(&query, txn, &reason, analyze)
+                    })?,
+                };
+                match lines {
+                    Outcome::Ran(result) => {
+                        self.sql.last_engine = Some(("datafusion", reason));
+                        return Ok(Some(result));
+                    }
+                    Outcome::Refused(why) => {
+                        return self.native_route(why, Some((plan, subqueries)));
+                    }
+                }
+            }
+            None => match self.block.as_ref() {
+                Some(txn) => analytics::run(&query, txn)?,
+                None => self.autocommit(|txn| {
+                    txn.set_read_committed(read_committed);
+                    analytics::run(&query, txn)
+                })?,
+            },
+        };
+        match outcome {
+            Outcome::Ran(result) => {
+                self.sql.last_engine = Some(("datafusion", reason));
+                Ok(Some(result))
+            }
+            Outcome::Refused(why) => self.native_route(why, None),
+        }
+    }
+
+    /// Notes that a query runs natively, and why; for EXPLAIN (`explain`: its plan), runs it
+    /// with that reason as the plan's last line.
+    #[cfg(all(feature = "analytics", not(target_arch = "wasm32")))]
+    fn native_route(
+        &mut self,
+        reason: String,
+        explain: Option<(&Plan, bool)>,
+    ) -> Result<Option<QueryResult>> {
+        let line = format!("Engine: native ({reason})");
+        self.sql.last_engine = Some(("native", reason));
+        let Some((plan, subqueries)) = explain else {
+            return Ok(None);
+        };
+        let mut result = self.run(plan, subqueries)?;
+        result.rows.push(vec![Value::Text(line)]);
+        Ok(Some(result))
     }
 
     /// Sets the role this session runs as (the server does, after authenticating it): what
@@ -707,6 +839,8 @@ pub struct SessionState {
     user: Option<Arc<str>>,
     /// The user came through trust authentication (see `set_trusted_user`).
     trusted: bool,
+    /// The engine of the last query over tables, and why (see `Session::last_query_engine`).
+    last_engine: Option<(&'static str, String)>,
 }
 
 fn result_columns(plan: &Plan) -> Arc<[OutputColumn]> {

@@ -46,10 +46,50 @@ impl Isolation {
     }
 }
 
+/// `omendb.analytics`: which engine runs a query. `auto` sends analytical queries (large scans
+/// with aggregation, joins or window functions, no key access) to DataFusion and the rest to
+/// the native executor; `on` sends every query DataFusion can answer as PostgreSQL would;
+/// `off` keeps every query native.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AnalyticsMode {
+    #[default]
+    Auto,
+    On,
+    Off,
+}
+
+impl AnalyticsMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            AnalyticsMode::Auto => "auto",
+            AnalyticsMode::On => "on",
+            AnalyticsMode::Off => "off",
+        }
+    }
+
+    fn parse(name: &str, text: &str) -> Result<AnalyticsMode> {
+        let mode = match text.trim().to_ascii_lowercase().as_str() {
+            "auto" => AnalyticsMode::Auto,
+            "on" | "true" | "1" => AnalyticsMode::On,
+            "off" | "false" | "0" => AnalyticsMode::Off,
+            _ => return Err(invalid(name, text)),
+        };
+        if mode == AnalyticsMode::On
+            && !cfg!(all(feature = "analytics", not(target_arch = "wasm32")))
+        {
+            return Err(Error::NotSupported(
+                "omendb.analytics = on: this build of OmenDB has no analytics engine".into(),
+            ));
+        }
+        Ok(mode)
+    }
+}
+
 /// The settings of one session.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
     pub statement_timeout: Option<Duration>,
+    pub analytics: AnalyticsMode,
     pub idle_in_transaction_timeout: Option<Duration>,
     pub default_isolation: Isolation,
     application_name: String,
@@ -112,6 +152,8 @@ impl Settings {
             ("default_transaction_isolation", Some(v)) => {
                 self.default_isolation = Isolation::parse(v)?;
             }
+            ("omendb.analytics", None) => self.analytics = AnalyticsMode::default(),
+            ("omendb.analytics", Some(v)) => self.analytics = AnalyticsMode::parse(&name, v)?,
             ("application_name", v) => self.application_name = v.unwrap_or_default().to_string(),
             ("extra_float_digits", None) => self.extra_float_digits = 0,
             ("extra_float_digits", Some(v)) => {
@@ -148,6 +190,7 @@ impl Settings {
             "default_transaction_isolation" => self.default_isolation.name().into(),
             "transaction_isolation" => isolation.name().into(),
             "application_name" => self.application_name.clone(),
+            "omendb.analytics" => self.analytics.name().into(),
             "extra_float_digits" => self.extra_float_digits.to_string(),
             "server_version" => "16.0".into(),
             other => FIXED

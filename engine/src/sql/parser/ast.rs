@@ -44,7 +44,8 @@ pub enum Statement {
         if_exists: bool,
     },
     Insert(Insert),
-    Select(Box<Select>),
+    /// A query, with its text as sqlparser prints it (what the analytics engine parses).
+    Select(Box<Select>, std::sync::Arc<str>),
     Update(Update),
     Delete(Delete),
     Begin {

@@ -454,6 +454,15 @@ impl Translator<'_> {
         }
     }
 
+    /// A run-time parameter's name: `statement_timeout`, or a dotted one (`omendb.analytics`).
+    fn setting_name(&self, name: &sp::ObjectName) -> String {
+        name.0
+            .iter()
+            .filter_map(|part| part.as_ident().map(|i| self.ident(i).name))
+            .collect::<Vec<_>>()
+            .join(".")
+    }
+
     fn statement(&self, statement: &sp::Statement) -> Result<Statement> {
         match statement {
             sp::Statement::CreateTable(create) => self.create_table(create),
@@ -548,7 +557,10 @@ impl Translator<'_> {
                 })
             }
             sp::Statement::Insert(insert) => self.insert(insert),
-            sp::Statement::Query(query) => Ok(Statement::Select(Box::new(self.query(query)?))),
+            sp::Statement::Query(query) => Ok(Statement::Select(
+                Box::new(self.query(query)?),
+                query.to_string().into(),
+            )),
             sp::Statement::Update(update) => self.update(update),
             sp::Statement::Delete(delete) => self.delete(delete),
             sp::Statement::StartTransaction { modes, .. } => {
@@ -573,7 +585,7 @@ impl Translator<'_> {
             sp::Statement::Set(sp::Set::SingleAssignment {
                 variable, values, ..
             }) => Ok(Statement::Set {
-                name: self.object_name(variable)?.name,
+                name: self.setting_name(variable),
                 value: self.setting_value(values, statement)?,
             }),
             sp::Statement::Set(sp::Set::SetTimeZone { value, .. }) => Ok(Statement::Set {
@@ -581,11 +593,13 @@ impl Translator<'_> {
                 value: self.setting_value(std::slice::from_ref(value), statement)?,
             }),
             sp::Statement::ShowVariable { variable } => {
-                let name = variable
-                    .iter()
-                    .map(|v| self.ident(v).name)
-                    .collect::<Vec<_>>()
-                    .join(" ");
+                let words: Vec<String> = variable.iter().map(|v| self.ident(v).name).collect();
+                // `SHOW time zone` is words; `SHOW omendb.analytics` a dotted name.
+                let separator = match words.first().map(String::as_str) {
+                    Some("transaction" | "time") => " ",
+                    _ => ".",
+                };
+                let name = words.join(separator);
                 // The SQL-standard spellings of two parameters.
                 Ok(Statement::Show(match name.as_str() {
                     "transaction isolation level" => "transaction_isolation".into(),
@@ -596,7 +610,7 @@ impl Translator<'_> {
             sp::Statement::Reset(reset) => match &reset.reset {
                 sp::Reset::ALL => Ok(Statement::ResetAll),
                 sp::Reset::ConfigurationParameter(name) => Ok(Statement::Set {
-                    name: self.object_name(name)?.name,
+                    name: self.setting_name(name),
                     value: None,
                 }),
                 sp::Reset::SessionAuthorization => {

@@ -97,7 +97,7 @@ pub fn from_tree(
             // A view is its query, planned here as a subquery under the view's name.
             if let Some(view) = catalog.view(&name.name) {
                 let query = match super::super::parser::parse(&view.query)?.pop() {
-                    Some(Statement::Select(query)) => query,
+                    Some(Statement::Select(query, _)) => query,
                     _ => return Err(Error::Corrupt(format!("view \"{}\"", view.name))),
                 };
                 let plan =

@@ -87,7 +87,7 @@ impl Catalog for WithoutSystem<'_> {
 pub fn view_column_types(db: &Database, view: &ViewDef) -> Vec<DataType> {
     let planned =
         super::parser::parse(&view.query).and_then(|mut statements| match statements.pop() {
-            Some(Statement::Select(query)) => select::select(&query, &WithoutSystem(db)),
+            Some(Statement::Select(query, _)) => select::select(&query, &WithoutSystem(db)),
             _ => Err(Error::Corrupt(format!("view \"{}\"", view.name))),
         });
     match planned {
@@ -657,7 +657,7 @@ pub fn plan(statement: &Statement, catalog: &dyn Catalog) -> Result<Plan> {
             query: Box::new(select::select(query, catalog)?),
             format: options.format()?,
         }))),
-        Statement::Select(select) => {
+        Statement::Select(select, _) => {
             select::select(select, catalog).map(|p| Plan::Select(Box::new(p)))
         }
         Statement::Update(update) => modify::update(update, catalog),
