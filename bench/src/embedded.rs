@@ -42,6 +42,8 @@ pub struct Config {
     pub scans: usize,
     /// Single-statement transactions for each of update, delete and the mixed workload.
     pub writes: usize,
+    /// OmenDB's `omendb.analytics` (`auto`: analytical queries run on DataFusion).
+    pub analytics: &'static str,
 }
 
 impl Config {
@@ -61,12 +63,13 @@ impl Config {
             } else {
                 scale(20_000, 200)
             }),
+            analytics: "auto",
         }
     }
 
     pub fn title(&self) -> String {
         format!(
-            "{} rows, {} keys, synchronous commit {}",
+            "{} rows, {} keys, synchronous commit {}{}",
             self.rows,
             match self.keys {
                 Keys::Sequential => "sequential",
@@ -76,6 +79,10 @@ impl Config {
                 "on (SQLite FULL)"
             } else {
                 "off (SQLite NORMAL)"
+            },
+            match self.analytics {
+                "auto" => String::new(),
+                mode => format!(", omendb.analytics {mode}"),
             }
         )
     }
@@ -251,6 +258,7 @@ pub fn run_omendb(cfg: &Config, seed: u64) -> Figures {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let db = open_omendb(dir.path(), cfg.sync);
     let mut s = db.session();
+    exec(&mut s, &format!("SET omendb.analytics = {}", cfg.analytics));
     let mut out = Figures::new();
     push(&mut out, INSERT, load_omendb(&mut s, &keys));
 

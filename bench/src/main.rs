@@ -106,6 +106,10 @@ enum Command {
         /// A fast smoke run: 2,000 rows, one repetition, few operations.
         #[arg(long)]
         quick: bool,
+        /// OmenDB's `omendb.analytics`: `auto` runs analytical queries on DataFusion, `off`
+        /// keeps every query on the native executor.
+        #[arg(long, value_parser = ["auto", "off"], default_value = "auto")]
+        analytics: String,
         /// Where to write every sample.
         #[arg(long, default_value = "bench-results/embedded.json")]
         json: PathBuf,
@@ -220,6 +224,7 @@ fn embedded_suite(
     rows: &[usize],
     keys: &[embedded::Keys],
     sync: &[bool],
+    analytics: &'static str,
     reps: usize,
     quick: bool,
     json: &std::path::Path,
@@ -231,7 +236,10 @@ fn embedded_suite(
             keys.iter()
                 .flat_map(move |&k| sync.iter().map(move |&s| (r, k, s)))
         })
-        .map(|(r, k, s)| embedded::Config::new(r, k, s, quick))
+        .map(|(r, k, s)| embedded::Config {
+            analytics,
+            ..embedded::Config::new(r, k, s, quick)
+        })
         .collect();
     let progress = bar(configs.len() * (reps + 1), "embedded");
     for cfg in &configs {
@@ -425,6 +433,7 @@ fn main() {
             sync,
             reps,
             quick,
+            analytics,
             json,
         } => {
             let rows: Vec<usize> = if quick {
@@ -447,6 +456,7 @@ fn main() {
                 &rows,
                 &keys,
                 &sync,
+                if analytics == "off" { "off" } else { "auto" },
                 if quick { 1 } else { reps },
                 quick,
                 &json,

@@ -48,7 +48,10 @@ const ENTRY_OVERHEAD: usize = 96;
 /// Second chances granted per eviction pass, so a cache of only referenced rows still evicts.
 const SECOND_CHANCES: usize = 64;
 /// Admissions a table queues at most while its write latch is busy; later misses are not cached.
-const MAX_PENDING: usize = 4096;
+/// Room for several scan batches (2,048 rows each): parallel scans of one table (the
+/// analytics engine's partitions, which also apply the queue after each batch of theirs) keep
+/// each other from the latch between batches.
+const MAX_PENDING: usize = 1 << 15;
 
 #[derive(Debug)]
 pub(crate) struct RowCache {

@@ -171,6 +171,8 @@ impl PartitionStream for RangePartition {
                     break;
                 }
             }
+            // The rows this partition read warm the row cache (while it has room).
+            reader.admit_scanned(&table);
             if chunk.is_empty() {
                 done = true;
                 return None;

@@ -72,6 +72,21 @@ impl SnapshotReader {
         ))
     }
 
+    /// Applies the cache admissions `table`'s scans queued, waiting for the table's write
+    /// latch if need be: what a scan that runs beside others of the same table (whose read
+    /// latches keep its non-blocking attempts from succeeding) does after each batch, so
+    /// that one analytical scan warms the cache as a native one does. Queues fill only while
+    /// the cache has room, so a warm cache costs no wait.
+    pub fn admit_scanned(&self, table: &str) {
+        if let Some((_, handle, _)) = self.tables.iter().find(|(name, _, _)| name == table) {
+            if !self.db.cache.has_pending(handle) {
+                return;
+            }
+            let mut state = write(&handle.state);
+            self.db.cache.apply(&self.db, handle, &mut state);
+        }
+    }
+
     /// The smallest and largest integer primary keys `table` holds (committed or not, live or
     /// not): where the analytics engine splits a scan into partitions. `None` for tables not
     /// keyed by one integer, and for empty ones.

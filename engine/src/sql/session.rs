@@ -191,7 +191,13 @@ impl Session {
         }
         result
     }
+}
 
+/// Why a primary-key lookup runs natively.
+#[cfg(all(feature = "analytics", not(target_arch = "wasm32")))]
+const POINT_QUERY: &str = "a primary-key access path";
+
+impl Session {
     /// Runs a planned statement: a query on the engine `omendb.analytics` chooses for it, the
     /// rest natively.
     fn run_routed(
@@ -220,7 +226,7 @@ impl Session {
         self.sql
             .last_engine
             .as_ref()
-            .map(|(engine, why)| (*engine, why.as_str()))
+            .map(|(engine, why)| (*engine, why.as_ref()))
     }
 
     /// A query DataFusion should run, run there: `None` when it runs natively after all.
@@ -233,6 +239,11 @@ impl Session {
     ) -> Result<Option<QueryResult>> {
         use crate::analytics::{self, Decision, Outcome, Query};
         let (explain, sql, select) = match (statement, plan) {
+            // A primary-key lookup is never analytical: it goes straight on, without a word.
+            (Statement::Select(..), Plan::Select(select)) if select.point => {
+                self.sql.last_engine = Some(("native", Cow::Borrowed(POINT_QUERY)));
+                return Ok(None);
+            }
             (Statement::Select(_, sql), Plan::Select(select)) => (None, sql, select),
             (
                 Statement::Explain {
@@ -281,7 +292,7 @@ impl Session {
                 };
                 match lines {
                     Outcome::Ran(result) => {
-                        self.sql.last_engine = Some(("datafusion", reason));
+                        self.sql.last_engine = Some(("datafusion", reason.into()));
                         return Ok(Some(result));
                     }
                     Outcome::Refused(why) => {
@@ -299,7 +310,7 @@ impl Session {
         };
         match outcome {
             Outcome::Ran(result) => {
-                self.sql.last_engine = Some(("datafusion", reason));
+                self.sql.last_engine = Some(("datafusion", reason.into()));
                 Ok(Some(result))
             }
             Outcome::Refused(why) => self.native_route(why, None),
@@ -315,7 +326,7 @@ impl Session {
         explain: Option<(&Plan, bool)>,
     ) -> Result<Option<QueryResult>> {
         let line = format!("Engine: native ({reason})");
-        self.sql.last_engine = Some(("native", reason));
+        self.sql.last_engine = Some(("native", reason.into()));
         let Some((plan, subqueries)) = explain else {
             return Ok(None);
         };
@@ -840,7 +851,7 @@ pub struct SessionState {
     /// The user came through trust authentication (see `set_trusted_user`).
     trusted: bool,
     /// The engine of the last query over tables, and why (see `Session::last_query_engine`).
-    last_engine: Option<(&'static str, String)>,
+    last_engine: Option<(&'static str, Cow<'static, str>)>,
 }
 
 fn result_columns(plan: &Plan) -> Arc<[OutputColumn]> {
