@@ -9,6 +9,8 @@
 
 use std::hint::black_box;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use omendb::storage::StorageKind;
@@ -180,6 +182,32 @@ fn row(k: i64, i: usize, joined: usize) -> (i64, String, i64, i64, i64) {
     )
 }
 
+/// A workload running on its own thread until [`Alongside::finish`] (at least one round).
+struct Alongside {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// Starts `work` on another thread and returns once it has begun.
+fn alongside(work: impl FnOnce(&AtomicBool) + Send + 'static) -> Alongside {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (started, begun) = std::sync::mpsc::channel();
+    let flag = stop.clone();
+    let thread = std::thread::spawn(move || {
+        started.send(()).expect("the measuring thread waits");
+        work(&flag);
+    });
+    begun.recv().expect("the workload thread started");
+    Alongside { stop, thread }
+}
+
+impl Alongside {
+    fn finish(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("the workload thread");
+    }
+}
+
 fn per_op(start: Instant, ops: usize) -> f64 {
     start.elapsed().as_nanos() as f64 / ops.max(1) as f64
 }
@@ -191,6 +219,8 @@ fn push(out: &mut Figures, name: &str, value: f64) {
 const INSERT: &str = "bulk insert, one transaction (per row)";
 const HIT: &str = "point select, hit";
 const MISS: &str = "point select, miss";
+const HIT_BUSY: &str = "point select, hit, while another session runs the GROUP BY";
+const GROUP_BY_SQL: &str = "SELECT grp, count(*), sum(balance) FROM t GROUP BY grp";
 const RANGE_100: &str = "range select, 100 rows (per query)";
 const RANGE_10K: &str = "range select, 10,000 rows (per query)";
 const GROUP_BY: &str = "GROUP BY aggregate (per query)";
@@ -280,6 +310,28 @@ pub fn run_omendb(cfg: &Config, seed: u64) -> Figures {
         push(&mut out, name, per_op(start, probe.len()));
         assert_eq!(found, if name == HIT { probe.len() } else { 0 }, "{name}");
     }
+    // The same lookups while another session runs the GROUP BY over and over (HTAP: how
+    // much an analytical query costs the transactional load beside it).
+    let probe = work.hits(cfg.points, seed ^ 0x5eed);
+    let (other_db, analytics) = (db.clone(), cfg.analytics);
+    let busy = alongside(move |stop| {
+        let mut other = other_db.session();
+        exec(&mut other, &format!("SET omendb.analytics = {analytics}"));
+        let mut scans = 0;
+        while scans == 0 || !stop.load(Ordering::Relaxed) {
+            black_box(exec(&mut other, GROUP_BY_SQL));
+            scans += 1;
+        }
+    });
+    let start = Instant::now();
+    for &k in &probe {
+        let rows = s
+            .execute_prepared(&point, &[Value::Int(k)])
+            .expect("select");
+        assert_eq!(rows.rows.len(), 1);
+    }
+    push(&mut out, HIT_BUSY, per_op(start, probe.len()));
+    busy.finish();
     let range = s
         .prepare("SELECT id, name, balance FROM t WHERE id >= $1 AND id < $2")
         .expect("prepare");
@@ -435,6 +487,28 @@ pub fn run_sqlite(cfg: &Config, seed: u64) -> Figures {
             push(&mut out, name, per_op(start, probe.len()));
             assert_eq!(found, if name == HIT { probe.len() } else { 0 }, "{name}");
         }
+        let probe = work.hits(cfg.points, seed ^ 0x5eed);
+        let (path, sync) = (dir.path().to_path_buf(), cfg.sync);
+        let busy = alongside(move |stop| {
+            let other = open_sqlite(&path, sync);
+            let mut group = other.prepare(GROUP_BY_SQL).expect("prepare");
+            let mut scans = 0;
+            while scans == 0 || !stop.load(Ordering::Relaxed) {
+                let mut rows = group.query([]).expect("group");
+                while let Some(row) = rows.next().expect("row") {
+                    black_box(row.get::<_, i64>(1).expect("count"));
+                }
+                scans += 1;
+            }
+        });
+        let start = Instant::now();
+        for &k in &probe {
+            let mut rows = point.query([k]).expect("select");
+            let row = rows.next().expect("row").expect("a hit");
+            black_box(row.get::<_, String>(1).expect("name"));
+        }
+        push(&mut out, HIT_BUSY, per_op(start, probe.len()));
+        busy.finish();
         let mut range = txn
             .prepare_cached("SELECT id, name, balance FROM t WHERE id >= ?1 AND id < ?2")
             .expect("prepare");

@@ -239,8 +239,11 @@ impl Session {
     ) -> Result<Option<QueryResult>> {
         use crate::analytics::{self, Decision, Outcome, Query};
         let (explain, sql, select) = match (statement, plan) {
-            // A primary-key lookup is never analytical: it goes straight on, without a word.
-            (Statement::Select(..), Plan::Select(select)) if select.point => {
+            // Under `auto` a primary-key lookup is never analytical: it goes straight on.
+            (Statement::Select(..), Plan::Select(select))
+                if select.point
+                    && self.sql.settings.analytics == super::settings::AnalyticsMode::Auto =>
+            {
                 self.sql.last_engine = Some(("native", Cow::Borrowed(POINT_QUERY)));
                 return Ok(None);
             }
