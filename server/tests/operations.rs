@@ -209,3 +209,57 @@ async fn a_session_idle_in_a_transaction_is_ended_and_its_locks_released() {
         "{err}"
     );
 }
+
+/// An analytical query runs on DataFusion through pgwire in both protocols — also a brief
+/// statement (a primary-key lookup, which the server runs on its network thread) under
+/// `omendb.analytics = on`, which must not block that thread on DataFusion's runtime.
+#[tokio::test]
+async fn analytical_queries_run_on_datafusion_over_pgwire() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--storage", "memory"]);
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE big (id BIGINT PRIMARY KEY, g INTEGER);
+             INSERT INTO big SELECT i, i % 7 FROM generate_series(1, 120000) AS s(i)",
+        )
+        .await
+        .unwrap();
+    let plan = client
+        .query("EXPLAIN SELECT g, count(*) FROM big GROUP BY g", &[])
+        .await
+        .unwrap();
+    let first: String = plan[0].get(0);
+    assert!(first.starts_with("Engine: DataFusion"), "{first}");
+    let groups = client
+        .query("SELECT g, count(*) FROM big GROUP BY g ORDER BY g", &[])
+        .await
+        .unwrap();
+    assert_eq!(groups.len(), 7);
+    assert_eq!(groups[0].get::<_, i64>(1), 17_142);
+    client
+        .batch_execute("SET omendb.analytics = on")
+        .await
+        .unwrap();
+    let point = client
+        .prepare("SELECT g FROM big WHERE id = $1")
+        .await
+        .unwrap();
+    for id in [5_i64, 6, 700] {
+        let row = client.query_one(&point, &[&id]).await.unwrap();
+        assert_eq!(row.get::<_, i32>(0), (id % 7) as i32);
+    }
+    let simple = client
+        .simple_query("SELECT g FROM big WHERE id = 9")
+        .await
+        .unwrap();
+    assert!(!simple.is_empty());
+    assert_eq!(
+        client
+            .query_one("SELECT 1::int", &[])
+            .await
+            .unwrap()
+            .get::<_, i32>(0),
+        1
+    );
+}

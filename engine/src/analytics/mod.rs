@@ -180,6 +180,26 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime> {
         .map_err(|e| Error::Config(format!("the analytics runtime: {e}")))
 }
 
+/// Runs `future` on the analytics runtime and waits for it. A thread that drives another
+/// tokio runtime's tasks (a server's network thread running a brief statement) must not block
+/// on a runtime: there, a helper thread waits instead.
+fn block_on<F>(future: F) -> Result<F::Output>
+where
+    F: std::future::Future + Send,
+    F::Output: Send,
+{
+    let runtime = runtime()?;
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Ok(runtime.block_on(future));
+    }
+    std::thread::scope(
+        |scope| match scope.spawn(|| runtime.block_on(future)).join() {
+            Ok(output) => Ok(output),
+            Err(panic) => std::panic::resume_unwind(panic),
+        },
+    )
+}
+
 fn partitions() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
@@ -319,7 +339,7 @@ pub fn run(query: &Query<'_>, txn: &Transaction) -> Result<Outcome> {
     let watch = interrupt::remote();
     let context = context(txn, &watch)?;
     let columns = query.plan.columns.clone();
-    runtime()?.block_on(async {
+    block_on(async {
         let plan = match physical(&context, query).await {
             Ok(plan) => plan,
             Err(reason) => return Ok(Outcome::Refused(reason)),
@@ -345,7 +365,7 @@ pub fn run(query: &Query<'_>, txn: &Transaction) -> Result<Outcome> {
             columns,
             rows,
         }))
-    })
+    })?
 }
 
 /// An error from DataFusion's execution: cancellation, the timeout and the memory limit are
@@ -391,7 +411,7 @@ pub fn explain(
 ) -> Result<Outcome> {
     let watch = interrupt::remote();
     let context = context(txn, &watch)?;
-    runtime()?.block_on(async {
+    block_on(async {
         let plan = match physical(&context, query).await {
             Ok(plan) => plan,
             Err(refused) => return Ok(Outcome::Refused(refused)),
@@ -430,5 +450,5 @@ pub fn explain(
             rows: lines.into_iter().map(|l| vec![Value::Text(l)]).collect(),
             tag: "EXPLAIN".into(),
         }))
-    })
+    })?
 }
