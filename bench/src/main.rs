@@ -5,6 +5,7 @@
 //! omendb-bench embedded                # the engine vs SQLite at 10K … 10M rows
 //! omendb-bench alex                    # the ALEX index vs BTreeMap at 1M and 10M keys
 //! omendb-bench plot bench-results/*.json --out bench-results/charts
+//! omendb-bench tpch --sf 0.1,1         # TPC-H-style queries: analytics on/off, SQLite, PostgreSQL
 //! omendb-bench embedded --quick        # a fast smoke run (the test suite runs these)
 //! ```
 //!
@@ -20,6 +21,7 @@ mod embedded;
 mod plot;
 mod report;
 mod server;
+mod tpch;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
@@ -150,6 +152,20 @@ enum Command {
         #[arg(long)]
         quick: bool,
         #[arg(long, default_value = "bench-results/server.json")]
+        json: PathBuf,
+    },
+    /// TPC-H-style queries (Q1, Q3, Q5, Q6, Q10, Q12): OmenDB with omendb.analytics on, off,
+    /// SQLite and PostgreSQL, after checking that their answers agree.
+    Tpch {
+        /// Scale factors, comma-separated (1: lineitem ~6M rows).
+        #[arg(long, value_delimiter = ',', default_value = "0.1,1")]
+        sf: Vec<f64>,
+        #[arg(long, default_value_t = 3)]
+        reps: usize,
+        /// A fast smoke run: scale factor 0.01, one repetition.
+        #[arg(long)]
+        quick: bool,
+        #[arg(long, default_value = "bench-results/tpch.json")]
         json: PathBuf,
     },
     /// PNG charts from the suites' JSON files.
@@ -341,7 +357,7 @@ struct ServerRun {
 
 fn server_suite(run: &ServerRun, json: &std::path::Path) -> Result<(), String> {
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let pg = server::postgres(work.path())?;
+    let pg = server::postgres(work.path(), &[])?;
     let om = server::omendb(work.path(), &run.binary)?;
     let mut report = Report::new("server");
     let contenders = [om.name.clone(), pg.name.clone()];
@@ -420,6 +436,118 @@ fn server_suite(run: &ServerRun, json: &std::path::Path) -> Result<(), String> {
         });
     }
     progress.finish_and_clear();
+    save(&report, json);
+    Ok(())
+}
+
+/// The contenders of the TPC-H suite, in the order their samples are kept.
+const TPCH_CONTENDERS: [&str; 4] = ["on", "off", "sqlite", "postgres"];
+
+fn tpch_suite(scales: &[f64], reps: usize, json: &std::path::Path) -> Result<(), String> {
+    let mut report = Report::new("tpch");
+    for &sf in scales {
+        let data = tpch::Generator { sf };
+        let work = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let pg = server::postgres(work.path(), &tpch::POSTGRES_SETTINGS)?;
+        let progress = bar(
+            3 + tpch::QUERIES.len() * (reps + 1),
+            &format!("SF {sf}: load"),
+        );
+        let pg_load = tpch::load_postgres(&pg, work.path(), data)?;
+        progress.inc(1);
+        let (db, omendb_load) = tpch::load_omendb(&work.path().join("omendb"), data);
+        progress.inc(1);
+        let (sqlite, sqlite_load) = tpch::load_sqlite(work.path(), data);
+        progress.inc(1);
+        let mut sessions = ["on", "off"].map(|mode| {
+            let mut s = db.session();
+            s.execute(&format!("SET omendb.analytics = {mode}"))
+                .expect("set omendb.analytics");
+            s
+        });
+        // Every engine's answer first (which also warms caches); nothing is timed if they differ.
+        let mut engines = BTreeMap::new();
+        for query in &tpch::QUERIES {
+            progress.set_message(format!("SF {sf}: {} answers", query.name));
+            let (_, on, engine) = tpch::run_omendb(&mut sessions[0], query);
+            let (_, off, _) = tpch::run_omendb(&mut sessions[1], query);
+            let (_, postgres) = tpch::run_postgres(&pg, query)?;
+            let (_, sqlite_rows) = tpch::run_sqlite(&sqlite, query);
+            for (theirs, peer) in [(&off, "OmenDB (analytics off)"), (&postgres, &pg.name)] {
+                if let Some(diff) = tpch::difference(query.name, &on, theirs, peer) {
+                    return Err(diff);
+                }
+            }
+            if sqlite_rows.len() != on.len() || on.is_empty() {
+                return Err(format!(
+                    "{}: OmenDB returned {} rows, SQLite {}",
+                    query.name,
+                    on.len(),
+                    sqlite_rows.len()
+                ));
+            }
+            engines.insert(query.name.to_string(), json!(engine));
+            progress.inc(1);
+        }
+        let mut samples: [BTreeMap<&str, Vec<f64>>; 4] = Default::default();
+        for rep in 0..reps {
+            for query in &tpch::QUERIES {
+                progress.set_message(format!("SF {sf}: {}, run {}", query.name, rep + 1));
+                // Each contender goes first in turn.
+                for k in 0..TPCH_CONTENDERS.len() {
+                    let who = (k + rep) % TPCH_CONTENDERS.len();
+                    let ms = match TPCH_CONTENDERS[who] {
+                        "on" => tpch::run_omendb(&mut sessions[0], query).0,
+                        "off" => tpch::run_omendb(&mut sessions[1], query).0,
+                        "sqlite" => tpch::run_sqlite(&sqlite, query).0,
+                        _ => tpch::run_postgres(&pg, query)?.0,
+                    };
+                    samples[who].entry(query.name).or_default().push(ms);
+                }
+                progress.inc(1);
+            }
+        }
+        progress.finish_and_clear();
+        println!(
+            "\nSF {sf} loaded in {omendb_load:.1} s (OmenDB, generating and inserting), \
+             {sqlite_load:.1} s (SQLite, generating and inserting), {pg_load:.1} s \
+             (PostgreSQL, COPY from files and ANALYZE). With omendb.analytics = on: {}",
+            engines
+                .iter()
+                .map(|(q, e)| format!("{q} on {}", e.as_str().unwrap_or("?")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let sqlite_name = format!("SQLite {}", rusqlite::version());
+        for (peer, name) in [
+            (2, sqlite_name.as_str()),
+            (3, pg.name.as_str()),
+            (1, "OmenDB, analytics off"),
+        ] {
+            report.push(Group {
+                title: format!("TPC-H SF {sf}: OmenDB (omendb.analytics = on) vs {name}"),
+                params: BTreeMap::from([
+                    ("sf".into(), json!(sf)),
+                    ("peer".into(), json!(name)),
+                    ("engines".into(), json!(engines)),
+                    (
+                        "load_seconds".into(),
+                        json!({"omendb": omendb_load, "sqlite": sqlite_load, "postgres": pg_load}),
+                    ),
+                ]),
+                contenders: ["OmenDB (analytics on)".into(), name.to_string()],
+                operations: tpch::QUERIES
+                    .iter()
+                    .map(|q| report::Operation {
+                        name: q.name.into(),
+                        unit: "ms".into(),
+                        better: report::Better::Lower,
+                        samples: [samples[0][q.name].clone(), samples[peer][q.name].clone()],
+                    })
+                    .collect(),
+            });
+        }
+    }
     save(&report, json);
     Ok(())
 }
@@ -510,6 +638,18 @@ fn main() {
             };
             if let Err(e) = server_suite(&run, &json) {
                 eprintln!("server: {e}");
+                std::process::exit(1);
+            }
+        }
+        Command::Tpch {
+            sf,
+            reps,
+            quick,
+            json,
+        } => {
+            let (scales, reps) = if quick { (vec![0.01], 1) } else { (sf, reps) };
+            if let Err(e) = tpch_suite(&scales, reps, &json) {
+                eprintln!("tpch: {e}");
                 std::process::exit(1);
             }
         }

@@ -161,6 +161,7 @@ pub fn plot(reports: &[Report], out: &Path) -> Result<Vec<PathBuf>, String> {
         let scale_key = match report.suite.as_str() {
             "embedded" => "rows",
             "alex" => "keys",
+            "tpch" => "sf",
             _ => "clients",
         };
         let mut charts: BTreeMap<String, (Series, String)> = BTreeMap::new();

@@ -153,8 +153,9 @@ impl std::fmt::Debug for Server {
     }
 }
 
-/// Starts a PostgreSQL cluster in `work/pg`.
-pub fn postgres(work: &Path) -> Result<Server, String> {
+/// Starts a PostgreSQL cluster in `work/pg`, with `settings` (`name=value`) beyond its
+/// defaults.
+pub fn postgres(work: &Path, settings: &[&str]) -> Result<Server, String> {
     let dir = work.join("pg");
     let sockets = work.join("pgsock");
     let pwfile = work.join("pgpass");
@@ -177,10 +178,13 @@ pub fn postgres(work: &Path) -> Result<Server, String> {
         ],
     )?;
     let port = free_port();
-    let options = format!(
+    let mut options = format!(
         "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=100",
         text(&sockets)
     );
+    for setting in settings {
+        options.push_str(&format!(" -c {setting}"));
+    }
     let pg_ctl = pg_bin("pg_ctl")?;
     as_postgres(
         &pg_ctl,
@@ -263,9 +267,10 @@ pub fn omendb(work: &Path, binary: &Path) -> Result<Server, String> {
     // The server prints its addresses once it listens.
     let stdout = child.stdout.take().ok_or("no stdout")?;
     let mut line = String::new();
-    std::io::BufReader::new(stdout)
-        .read_line(&mut line)
-        .map_err(|e| e.to_string())?;
+    let mut reader = std::io::BufReader::new(stdout);
+    reader.read_line(&mut line).map_err(|e| e.to_string())?;
+    // Keep reading whatever else it prints, so it never writes into a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     if !line.starts_with("pgwire listening on") {
         let _ = child.kill();
         return Err(format!("omendb-server did not start: {line:?}"));
@@ -280,6 +285,37 @@ pub fn omendb(work: &Path, binary: &Path) -> Result<Server, String> {
             let _ = child.wait();
         }),
     })
+}
+
+/// Runs psql against `server`, each of `commands` in turn (SQL or a backslash command),
+/// stopping at the first error; its standard output, rows unaligned without headers.
+pub fn psql(server: &Server, commands: &[String]) -> Result<String, String> {
+    let mut command = Command::new(pg_bin("psql")?);
+    command
+        .args(["-X", "-A", "-t", "-F", "|", "-v", "ON_ERROR_STOP=1"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &server.port.to_string(),
+            "-U",
+            USER,
+        ])
+        .args(["-d", DATABASE])
+        .env("PGPASSWORD", PASSWORD);
+    for c in commands {
+        command.args(["-c", c]);
+    }
+    let output = command.output().map_err(|e| e.to_string())?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(format!(
+            "psql on {}: {}",
+            server.name,
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
 }
 
 /// Runs pgbench against `server`; its standard output.

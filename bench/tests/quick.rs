@@ -118,3 +118,34 @@ fn the_quick_server_suite_runs_pgbench_on_both() {
         "{charts}"
     );
 }
+
+/// The TPC-H-style suite at a tiny scale: OmenDB (analytics on and off), SQLite and PostgreSQL
+/// load the same data, their answers to all six queries are compared before anything is timed
+/// (the suite fails if they differ), and each query has a figure for every contender.
+#[test]
+fn the_quick_tpch_suite_checks_answers_and_times_every_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bench(&["tpch", "--quick", "--json", "t.json"], dir.path());
+    assert!(out.contains("SF 0.01 loaded in"), "{out}");
+    let groups = groups(&dir.path().join("t.json"));
+    assert_eq!(
+        groups.len(),
+        3,
+        "vs SQLite, PostgreSQL and analytics off: {out}"
+    );
+    for group in &groups {
+        let names: Vec<&str> = group["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["Q1", "Q3", "Q5", "Q6", "Q10", "Q12"], "{group}");
+        for op in group["operations"].as_array().unwrap() {
+            for side in op["samples"].as_array().unwrap() {
+                assert!(side[0].as_f64().unwrap() > 0.0, "{op}");
+            }
+        }
+        assert_eq!(group["params"]["engines"]["Q6"], "datafusion", "{group}");
+    }
+}

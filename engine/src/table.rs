@@ -59,12 +59,40 @@ impl RowKey {
         }
     }
 
+    /// The integer the key starts with: the key itself, or a composite key's leading integer
+    /// column (`None` when the first column is not an integer).
+    pub fn leading_integer(&self) -> Option<i64> {
+        match self {
+            RowKey::Int(i) => Some(*i),
+            RowKey::Bytes(b) => leading_integer(b),
+        }
+    }
+
+    /// The smallest key that starts with `value`: the integer key itself, or for a composite key
+    /// the encoded prefix, which sorts before every key that extends it.
+    pub fn starting_at(value: i64, composite: bool) -> RowKey {
+        if composite {
+            let mut prefix = Vec::with_capacity(9);
+            encode_value(&mut prefix, &Value::Int(value));
+            RowKey::Bytes(prefix)
+        } else {
+            RowKey::Int(value)
+        }
+    }
+
     pub(crate) fn memory_size(&self) -> usize {
         size_of::<Self>()
             + match self {
                 RowKey::Int(_) => 0,
                 RowKey::Bytes(b) => b.capacity(),
             }
+    }
+}
+
+fn leading_integer(encoded: &[u8]) -> Option<i64> {
+    match decode_value(&mut &encoded[..]) {
+        Ok(Value::Int(i)) => Some(i),
+        _ => None,
     }
 }
 
@@ -117,11 +145,15 @@ impl Primary {
         }
     }
 
-    /// The smallest and largest key of an integer-keyed index.
-    pub fn integer_span(&self) -> Option<(i64, i64)> {
+    /// The smallest and largest leading integer of the keys (see [`RowKey::leading_integer`]):
+    /// `None` when the index is empty or its keys do not start with an integer.
+    pub fn leading_integer_span(&self) -> Option<(i64, i64)> {
         match self {
             Primary::Int(map) => Some((*map.first()?.0, *map.last()?.0)),
-            Primary::Bytes(_) => None,
+            Primary::Bytes(map) => Some((
+                leading_integer(map.first()?.0)?,
+                leading_integer(map.last()?.0)?,
+            )),
         }
     }
 

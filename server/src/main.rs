@@ -138,8 +138,18 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding HTTP to {}", args.http_listen))?;
     // Tests and scripts read these two lines to learn the ports (the listeners may use port 0).
-    println!("pgwire listening on {}", pg_listener.local_addr()?);
-    println!("http listening on {}", http_listener.local_addr()?);
+    // Whoever started us may close the pipe once it has read what it needs: that is no reason
+    // to stop serving, so a failed write is ignored (println! would panic).
+    {
+        use std::io::Write;
+        let text = format!(
+            "pgwire listening on {}\nhttp listening on {}\n",
+            pg_listener.local_addr()?,
+            http_listener.local_addr()?
+        );
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    }
 
     let lifecycle = shared.lifecycle.clone();
     let router = http::router(shared.clone(), args.console_dir.clone(), &args.cors_origin);

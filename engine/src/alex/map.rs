@@ -674,11 +674,21 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         if movers.is_empty() {
             return;
         }
+        // The movers are the node's last keys (or its first): take them from the end inward, so
+        // that no removal refills the gaps the earlier ones left (which costs a key copy per gap,
+        // quadratic in the movers).
+        let from_end = movers.last() == Some(&self.data[edge as usize].max_slot);
+        if from_end {
+            movers.reverse();
+        }
         let mut moved = Vec::with_capacity(movers.len());
         for s in movers {
             let leaf = &mut self.data[edge as usize];
             let key = leaf.key(s).clone();
             moved.push((key, leaf.remove_at(s)));
+        }
+        if from_end {
+            moved.reverse();
         }
         debug_assert!(
             moved

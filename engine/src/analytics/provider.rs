@@ -95,11 +95,11 @@ impl TableProvider for SnapshotTable {
 }
 
 impl SnapshotTable {
-    /// Key ranges that split the table into about equal parts, for integer keys spread
-    /// evenly between the smallest and largest; one range for other keys.
+    /// Key ranges that split the table into about equal parts, for keys that start with an
+    /// integer spread evenly between the smallest and largest; one range for other keys.
     fn ranges(&self) -> Vec<(Bound<RowKey>, Bound<RowKey>)> {
         let whole = vec![(Bound::Unbounded, Bound::Unbounded)];
-        let Some((low, high)) = self.reader.integer_key_span(&self.name) else {
+        let Some((low, high, composite)) = self.reader.integer_key_span(&self.name) else {
             return whole;
         };
         let parts = self.partitions.max(1) as i128;
@@ -111,8 +111,9 @@ impl SnapshotTable {
         let mut start = Bound::Unbounded;
         for i in 1..parts {
             let split = i64::try_from(i128::from(low) + width * i).unwrap_or(high);
-            ranges.push((start, Bound::Excluded(RowKey::Int(split))));
-            start = Bound::Included(RowKey::Int(split));
+            let at = RowKey::starting_at(split, composite);
+            ranges.push((start, Bound::Excluded(at.clone())));
+            start = Bound::Included(at);
         }
         ranges.push((start, Bound::Unbounded));
         ranges

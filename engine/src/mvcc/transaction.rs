@@ -14,7 +14,7 @@ use crate::database::{GcItem, GcTarget, Shared, unique_violation};
 use crate::encoding::{encode_row, encode_values, prefix_end};
 use crate::storage::{Key, WriteBatch};
 use crate::sync::{lock, read, write};
-use crate::table::{IndexMark, RowKey, SecondaryIndex, Table, TableState, complete_row};
+use crate::table::{IndexMark, Primary, RowKey, SecondaryIndex, Table, TableState, complete_row};
 use crate::types::{Row, Value};
 use crate::{Error, Result};
 
@@ -87,19 +87,25 @@ impl SnapshotReader {
         }
     }
 
-    /// The smallest and largest integer primary keys `table` holds (committed or not, live or
-    /// not): where the analytics engine splits a scan into partitions. `None` for tables not
-    /// keyed by one integer, and for empty ones.
-    pub fn integer_key_span(&self, table: &str) -> Option<(i64, i64)> {
+    /// The smallest and largest leading integer of the primary keys `table` holds (committed
+    /// or not, live or not; the key itself or a composite key's first column), and whether the
+    /// key is composite: where the analytics engine splits a scan into partitions. `None` for
+    /// tables whose key does not start with an integer, and for empty ones.
+    pub fn integer_key_span(&self, table: &str) -> Option<(i64, i64, bool)> {
         let (_, handle, own) = self.tables.iter().find(|(name, _, _)| name == table)?;
         let state = read(&handle.state);
-        let (mut low, mut high) = state.primary.integer_span().unwrap_or((i64::MAX, i64::MIN));
+        let composite = matches!(state.primary, Primary::Bytes(_));
+        let (mut low, mut high) = match state.primary.leading_integer_span() {
+            Some(span) => span,
+            None if state.primary.len() == 0 => (i64::MAX, i64::MIN),
+            None => return None,
+        };
         for (key, _) in own.iter() {
-            let RowKey::Int(k) = key else { return None };
-            low = low.min(*k);
-            high = high.max(*k);
+            let k = key.leading_integer()?;
+            low = low.min(k);
+            high = high.max(k);
         }
-        (low <= high).then_some((low, high))
+        (low <= high).then_some((low, high, composite))
     }
 }
 
