@@ -380,3 +380,82 @@ fn cancelling_stops_a_datafusion_query() {
     assert_eq!(err.sqlstate(), "57014", "{err}");
     assert!(s.execute(sql).is_ok());
 }
+
+/// The columnar cache: a repeated query reuses the columns the first one converted; a commit to
+/// the table drops them; a snapshot from before that commit, or a transaction with writes of
+/// its own to the table, never gets columns of another version; a changed schema never gets
+/// columns of the old one.
+#[test]
+fn the_columnar_cache_serves_each_snapshot_only_the_version_it_sees() {
+    let db = accounts(120_000);
+    let on = |db: &Database| {
+        let mut s = db.session();
+        s.execute("SET omendb.analytics = on").unwrap();
+        s
+    };
+    let run = |s: &mut Session, sql: &str| {
+        let rows = s.execute(sql).unwrap().pop().unwrap().rows;
+        assert_eq!(engine(s), "datafusion", "{sql}");
+        rows
+    };
+    let sums = "SELECT branch, sum(balance), count(*) FROM accounts GROUP BY branch ORDER BY 1";
+    let mut s = on(&db);
+    assert_eq!(db.analytics_cache_bytes(), 0);
+    let first = run(&mut s, sums);
+    let held = db.analytics_cache_bytes();
+    assert!(held > 0, "a full scan keeps the columns it converted");
+    assert_eq!(run(&mut s, sums), first);
+    assert_eq!(
+        db.analytics_cache_bytes(),
+        held,
+        "the second scan reused them"
+    );
+
+    let mut old = on(&db);
+    old.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        .unwrap();
+    assert_eq!(run(&mut old, sums), first);
+    s.execute("UPDATE accounts SET balance = balance + 1 WHERE id = 5")
+        .unwrap();
+    assert_eq!(db.analytics_cache_bytes(), 0, "a commit drops the columns");
+    let after = run(&mut s, sums);
+    assert_ne!(after, first);
+    assert!(db.analytics_cache_bytes() > 0, "the new version is kept");
+    assert_eq!(
+        run(&mut old, sums),
+        first,
+        "an older snapshot reads its own version"
+    );
+    old.execute("COMMIT").unwrap();
+
+    s.execute("BEGIN").unwrap();
+    s.execute("INSERT INTO accounts VALUES (999999, 1, 1000)")
+        .unwrap();
+    let own = run(&mut s, sums);
+    assert_eq!(own[1][2], Value::Int(12_001), "its own row: {own:?}");
+    s.execute("ROLLBACK").unwrap();
+    assert_eq!(run(&mut s, sums), after);
+
+    s.execute("ALTER TABLE accounts ADD COLUMN bonus BIGINT DEFAULT 7")
+        .unwrap();
+    let bonus = run(
+        &mut s,
+        "SELECT branch, sum(bonus) FROM accounts GROUP BY branch ORDER BY 1",
+    );
+    assert!(
+        bonus.iter().all(|r| r[1] == run_value(12_000 * 7)),
+        "{bonus:?}"
+    );
+    s.execute("ALTER TABLE accounts RENAME COLUMN balance TO amount")
+        .unwrap();
+    let renamed = run(
+        &mut s,
+        "SELECT branch, sum(amount), count(*) FROM accounts GROUP BY branch ORDER BY 1",
+    );
+    assert_eq!(renamed, after);
+}
+
+/// A sum of BIGINT, as PostgreSQL types it (NUMERIC).
+fn run_value(n: i64) -> Value {
+    Value::Numeric(n.into())
+}

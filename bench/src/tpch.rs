@@ -453,6 +453,7 @@ const LOAD_BATCH: usize = 50_000;
 pub fn load_omendb(dir: &Path, data: Generator) -> (Database, f64) {
     let mut config = DatabaseConfig::new(StorageKind::default_for_build(), Some(dir.into()));
     config.cache_bytes = 12 << 30;
+    config.analytics_cache = 4 << 30;
     config.synchronous_commit = false;
     let db = Database::open(config).expect("open OmenDB");
     let mut s = db.session();

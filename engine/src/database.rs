@@ -50,6 +50,9 @@ pub struct DatabaseConfig {
     pub synchronous_commit: bool,
     /// Bytes the analytics engine may use for one query's operators (53200 beyond).
     pub analytics_memory: usize,
+    /// Bytes of converted (Arrow) columns the analytics engine keeps for later queries over
+    /// unchanged tables (0: none kept).
+    pub analytics_cache: usize,
 }
 
 impl DatabaseConfig {
@@ -60,6 +63,7 @@ impl DatabaseConfig {
             cache_bytes: 64 << 20,
             synchronous_commit: true,
             analytics_memory: 1 << 30,
+            analytics_cache: 1 << 30,
         }
     }
 
@@ -125,6 +129,9 @@ pub(crate) struct Shared {
     catalog_version: AtomicU64,
     pub synchronous_commit: bool,
     pub analytics_memory: usize,
+    /// Arrow columns of unchanged tables, reused by analytical queries.
+    #[cfg(feature = "analytics")]
+    pub columnar: crate::analytics::ColumnarCache,
     /// Row locks of UPDATE and DELETE.
     pub locks: crate::mvcc::RowLocks,
     /// The system catalogs' view of the catalog, and the catalog version it was made at.
@@ -269,6 +276,8 @@ impl Database {
                 catalog_version: AtomicU64::new(1),
                 synchronous_commit: config.synchronous_commit,
                 analytics_memory: config.analytics_memory,
+                #[cfg(feature = "analytics")]
+                columnar: crate::analytics::ColumnarCache::new(config.analytics_cache),
                 locks: crate::mvcc::RowLocks::default(),
                 system: Mutex::new(None),
             }),
@@ -817,6 +826,12 @@ impl Database {
     /// Bytes the analytics engine may use for one query's operators.
     pub fn analytics_memory(&self) -> usize {
         self.shared.analytics_memory
+    }
+
+    /// Bytes of Arrow columns the analytics engine holds for later queries.
+    #[cfg(feature = "analytics")]
+    pub fn analytics_cache_bytes(&self) -> usize {
+        self.shared.columnar.bytes()
     }
 
     /// The names of all tables, sorted.

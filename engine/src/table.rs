@@ -358,6 +358,10 @@ pub(crate) struct TableState {
     pub missing: Arc<[Value]>,
     pub primary: Primary,
     pub indexes: Vec<SecondaryIndex>,
+    /// The timestamp of the newest commit that wrote to the table (0: none since it was
+    /// opened): a snapshot at or after it with no writes of its own sees the same rows as
+    /// every other such snapshot, which is what lets analytics reuse columns it converted.
+    pub last_commit: u64,
 }
 
 impl Table {
@@ -480,6 +484,7 @@ impl Table {
                 schema: Arc::new(schema),
                 primary,
                 indexes,
+                last_commit: 0,
             }),
         }
     }

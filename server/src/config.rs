@@ -45,6 +45,11 @@ pub struct Args {
     #[arg(long, default_value = "1GiB", env = "OMENDB_ANALYTICS_MEMORY", value_parser = parse_bytes)]
     pub analytics_memory: usize,
 
+    /// Memory for table columns the analytics engine has converted to Arrow, kept for later
+    /// queries over tables that have not changed since (`1GiB`, or bytes; 0 keeps none).
+    #[arg(long, default_value = "1GiB", env = "OMENDB_ANALYTICS_CACHE", value_parser = parse_bytes)]
+    pub analytics_cache: usize,
+
     /// Whether a commit waits until it is on stable storage (`on`) or returns once written
     /// (`off`: a crash may lose the last moments' commits, never corrupt the database).
     #[arg(long, default_value = "on", env = "OMENDB_SYNCHRONOUS_COMMIT", value_parser = parse_on_off, action = clap::ArgAction::Set)]

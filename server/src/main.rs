@@ -83,6 +83,7 @@ async fn main() -> anyhow::Result<()> {
             cache_bytes: args.cache_size,
             synchronous_commit: args.synchronous_commit,
             analytics_memory: args.analytics_memory,
+            analytics_cache: args.analytics_cache,
         },
     )
     .context("opening the database")?;

@@ -30,8 +30,11 @@
 //!   `analytics_memory` bytes (53200 beyond it); cancellation and the statement timeout are
 //!   checked for every batch a scan produces and every batch of the result.
 
+mod cache;
 mod convert;
 mod provider;
+
+pub use cache::ColumnarCache;
 
 use std::sync::{Arc, OnceLock};
 

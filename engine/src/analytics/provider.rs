@@ -1,11 +1,14 @@
 //! A DataFusion table over one OmenDB table as a transaction's snapshot sees it: record
 //! batches streamed from primary-key range scans, one partition per range, only the columns
-//! the query reads converted.
+//! the query reads converted — or taken from the columnar cache when it holds them for the
+//! version of the table the snapshot sees (a full scan that converts them keeps them there).
 
+use std::collections::HashMap;
 use std::ops::Bound;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::DataFusionError;
@@ -15,8 +18,9 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
 
+use super::cache::{ColumnArrays, KeyRange, TableColumns};
 use super::convert;
-use crate::mvcc::SnapshotReader;
+use crate::mvcc::{SharedVersion, SnapshotReader};
 use crate::sql::interrupt::Remote;
 use crate::table::RowKey;
 use crate::types::DataType;
@@ -64,22 +68,44 @@ impl TableProvider for SnapshotTable {
         let schema = Arc::new(self.schema.project(&chosen)?);
         let types: Vec<DataType> = chosen.iter().map(|&i| self.types[i]).collect();
         let positions: Vec<usize> = chosen.iter().map(|&i| self.positions[i]).collect();
-        let ranges = match limit {
-            // A limited scan reads from the start: one partition stops soonest.
-            Some(_) => vec![(Bound::Unbounded, Bound::Unbounded)],
-            None => self.ranges(),
+        // A full scan of a version other snapshots share goes through the columnar cache; a
+        // limited one reads from the start in one partition, which stops soonest.
+        let shared = match limit {
+            None if self.reader.columnar().enabled() => self.reader.shared_version(&self.name),
+            _ => None,
         };
+        let held = shared.as_ref().and_then(|v| self.reader.columnar().get(v));
+        if let Some(held) = held.as_ref().filter(|h| h.has_all(&chosen)) {
+            return cached_scan(held, &chosen, schema, &self.watch);
+        }
+        let ranges: Arc<[KeyRange]> = match (&held, limit) {
+            // Columns added to what is held must come in the same ranges and batches.
+            (Some(held), _) => held.ranges.clone(),
+            (None, Some(_)) => Arc::new([(Bound::Unbounded, Bound::Unbounded)]),
+            (None, None) => self.ranges().into(),
+        };
+        let keep = shared.map(|version| {
+            Arc::new(Keeper {
+                version,
+                ranges: ranges.clone(),
+                chosen: chosen.clone(),
+                held,
+                pieces: Mutex::new(vec![None; ranges.len()]),
+            })
+        });
         let partitions = ranges
-            .into_iter()
-            .map(|range| {
+            .iter()
+            .enumerate()
+            .map(|(i, range)| {
                 Arc::new(RangePartition {
                     table: self.name.clone(),
                     reader: self.reader.clone(),
-                    range,
+                    range: range.clone(),
                     schema: schema.clone(),
                     types: types.clone(),
                     positions: positions.clone(),
                     watch: self.watch.clone(),
+                    keep: keep.clone().map(|k| (k, i)),
                 }) as Arc<dyn PartitionStream>
             })
             .collect();
@@ -130,6 +156,8 @@ struct RangePartition {
     types: Vec<DataType>,
     positions: Vec<usize>,
     watch: Remote,
+    /// Where the converted arrays go for the columnar cache, and this range's index there.
+    keep: Option<(Arc<Keeper>, usize)>,
 }
 
 impl PartitionStream for RangePartition {
@@ -145,6 +173,8 @@ impl PartitionStream for RangePartition {
         let reader = self.reader.clone();
         let table = self.table.clone();
         let range = self.range.clone();
+        let keep = self.keep.clone();
+        let mut kept = Piece::default();
         // The scan starts at the first poll, on the worker thread that runs the partition.
         let mut scan = None;
         let mut done = false;
@@ -176,17 +206,159 @@ impl PartitionStream for RangePartition {
             reader.admit_scanned(&table);
             if chunk.is_empty() {
                 done = true;
+                // The whole range was read: its arrays may join the cache.
+                if let Some((keeper, index)) = &keep {
+                    keeper.deposit(*index, std::mem::take(&mut kept), &reader);
+                }
                 return None;
             }
             if let Err(e) = watch.check() {
                 done = true;
                 return Some(Err(external(e)));
             }
-            Some(convert::batch(&schema, &types, &positions, &chunk).map_err(external))
+            let batch = convert::batch(&schema, &types, &positions, &chunk).map_err(external);
+            if let (Ok(batch), Some(_)) = (&batch, &keep) {
+                kept.rows.push(batch.num_rows());
+                kept.arrays.push(batch.columns().to_vec());
+            }
+            Some(batch)
         });
         Box::pin(RecordBatchStreamAdapter::new(
             self.schema.clone(),
             futures::stream::iter(batches),
+        ))
+    }
+}
+
+/// One range's converted batches: rows and the chosen columns' arrays of each.
+#[derive(Debug, Default, Clone)]
+struct Piece {
+    rows: Vec<usize>,
+    arrays: Vec<Vec<ArrayRef>>,
+}
+
+/// Gathers the arrays a full scan converts, range by range; once every range has been read to
+/// its end, they (with what was already held in the same batches) go to the columnar cache.
+/// A scan stopped early (an error, cancellation, a LIMIT above it) leaves nothing behind.
+#[derive(Debug)]
+struct Keeper {
+    version: SharedVersion,
+    ranges: Arc<[KeyRange]>,
+    /// The converted columns, by position in the table's Arrow schema.
+    chosen: Vec<usize>,
+    held: Option<Arc<TableColumns>>,
+    pieces: Mutex<Vec<Option<Piece>>>,
+}
+
+impl Keeper {
+    fn deposit(&self, index: usize, piece: Piece, reader: &SnapshotReader) {
+        let pieces = {
+            let mut pieces = crate::sync::lock(&self.pieces);
+            pieces[index] = Some(piece);
+            if pieces.iter().any(Option::is_none) {
+                return;
+            }
+            std::mem::take(&mut *pieces)
+        };
+        let pieces: Vec<Piece> = pieces.into_iter().flatten().collect();
+        let batch_rows: Arc<[Vec<usize>]> = pieces.iter().map(|p| p.rows.clone()).collect();
+        let mut columns: HashMap<usize, ColumnArrays> = HashMap::new();
+        // What was held stays if its batches are these batches (the same version read in the
+        // same ranges always gives them; anything else starts afresh).
+        if let Some(held) = self.held.as_ref().filter(|h| h.batch_rows == batch_rows) {
+            columns.extend(held.columns.iter().map(|(c, a)| (*c, a.clone())));
+        }
+        for (i, &column) in self.chosen.iter().enumerate() {
+            let arrays: ColumnArrays = pieces
+                .iter()
+                .map(|p| p.arrays.iter().map(|batch| batch[i].clone()).collect())
+                .collect();
+            columns.insert(column, arrays);
+        }
+        reader.columnar().put(TableColumns::new(
+            self.version.clone(),
+            self.ranges.clone(),
+            batch_rows,
+            columns,
+        ));
+    }
+}
+
+/// A scan served from the columnar cache: one partition per key range, its batches assembled
+/// from the held arrays of the chosen columns.
+fn cached_scan(
+    held: &TableColumns,
+    chosen: &[usize],
+    schema: SchemaRef,
+    watch: &Remote,
+) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
+    let mut partitions: Vec<Arc<dyn PartitionStream>> = Vec::with_capacity(held.ranges.len());
+    for (range, rows) in held.batch_rows.iter().enumerate() {
+        let batches = rows
+            .iter()
+            .enumerate()
+            .map(|(b, &rows)| {
+                let arrays = chosen
+                    .iter()
+                    .map(|c| held.columns[c][range][b].clone())
+                    .collect();
+                (rows, arrays)
+            })
+            .collect();
+        partitions.push(Arc::new(HeldPartition {
+            schema: schema.clone(),
+            batches: Arc::new(batches),
+            watch: watch.clone(),
+        }));
+    }
+    Ok(Arc::new(StreamingTableExec::try_new(
+        schema,
+        partitions,
+        None,
+        Vec::new(),
+        false,
+        None,
+    )?))
+}
+
+/// One key range's batches from the columnar cache.
+#[derive(Debug)]
+struct HeldPartition {
+    schema: SchemaRef,
+    batches: Arc<Vec<(usize, Vec<ArrayRef>)>>,
+    watch: Remote,
+}
+
+impl PartitionStream for HeldPartition {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let (schema, batches, watch) = (
+            self.schema.clone(),
+            self.batches.clone(),
+            self.watch.clone(),
+        );
+        let mut next = 0;
+        let stream = std::iter::from_fn(move || {
+            let (rows, arrays) = batches.get(next)?;
+            next += 1;
+            if let Err(e) = watch.check() {
+                next = batches.len();
+                return Some(Err(external(e)));
+            }
+            let options = RecordBatchOptions::new().with_row_count(Some(*rows));
+            Some(RecordBatch::try_new_with_options(
+                schema.clone(),
+                arrays.clone(),
+                &options,
+            ))
+            .map(|r| r.map_err(DataFusionError::from))
+        });
+        Box::pin(RecordBatchStreamAdapter::new(
+            self.schema.clone(),
+            futures::stream::iter(stream),
         ))
     }
 }

@@ -52,6 +52,24 @@ pub struct SnapshotReader {
     tables: Arc<[(String, Arc<Table>, OwnRows)]>,
 }
 
+/// The version of a table's rows that every snapshot at or after `commit` (without writes of
+/// its own to the table) sees; see [`SnapshotReader::shared_version`].
+#[derive(Debug, Clone)]
+pub struct SharedVersion {
+    pub table: ObjectId,
+    pub schema: Arc<TableSchema>,
+    pub commit: u64,
+}
+
+impl SharedVersion {
+    /// Whether `other` names the same rows.
+    pub fn same(&self, other: &SharedVersion) -> bool {
+        self.table == other.table
+            && self.commit == other.commit
+            && Arc::ptr_eq(&self.schema, &other.schema)
+    }
+}
+
 impl SnapshotReader {
     /// Rows of `table` with keys in `range`, in key order, as the snapshot sees them.
     pub fn scan(&self, table: &str, range: (Bound<RowKey>, Bound<RowKey>)) -> Result<RowScan> {
@@ -85,6 +103,28 @@ impl SnapshotReader {
             let mut state = write(&handle.state);
             self.db.cache.apply(&self.db, handle, &mut state);
         }
+    }
+
+    /// The database's columnar cache.
+    #[cfg(feature = "analytics")]
+    pub fn columnar(&self) -> &crate::analytics::ColumnarCache {
+        &self.db.columnar
+    }
+
+    /// What identifies the rows of `table` this reader sees, when other readers can share
+    /// them: the table, its schema and its newest commit, provided the snapshot sees that commit
+    /// and the transaction has not written to the table itself. `None` otherwise.
+    pub fn shared_version(&self, table: &str) -> Option<SharedVersion> {
+        let (_, handle, own) = self.tables.iter().find(|(name, _, _)| name == table)?;
+        if !own.is_empty() {
+            return None;
+        }
+        let state = read(&handle.state);
+        (state.last_commit <= self.snapshot).then(|| SharedVersion {
+            table: handle.id,
+            schema: state.schema.clone(),
+            commit: state.last_commit,
+        })
     }
 
     /// The smallest and largest leading integer of the primary keys `table` holds (committed
@@ -759,6 +799,9 @@ impl Transaction {
             for install in installs {
                 self.install(table, state, install, ts, &mut gc);
             }
+            state.last_commit = ts;
+            #[cfg(feature = "analytics")]
+            db.columnar.forget(table);
             db.cache.apply(&db, &writes.table, state);
         }
         drop(gc);
