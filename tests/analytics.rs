@@ -459,3 +459,63 @@ fn the_columnar_cache_serves_each_snapshot_only_the_version_it_sees() {
 fn run_value(n: i64) -> Value {
     Value::Numeric(n.into())
 }
+
+/// AVG of integers and NUMERIC on DataFusion has PostgreSQL's digits (a NUMERIC of at least 16
+/// significant digits, its scale depending on the value), group by group, NULLs and empty
+/// input included; AVG of doubles is a double.
+#[test]
+fn avg_on_datafusion_gives_postgresql_digits() {
+    let db = Database::open(DatabaseConfig::memory()).unwrap();
+    let mut s = db.session();
+    s.execute(
+        "CREATE TABLE m (id INTEGER PRIMARY KEY, g INTEGER, i INTEGER, b BIGINT, \
+         n NUMERIC(12,3), f DOUBLE PRECISION)",
+    )
+    .unwrap();
+    s.execute(
+        "INSERT INTO m SELECT x, x % 5, x % 7 - 3, x::bigint * 1000003 % 99991, \
+         CASE WHEN x % 11 = 0 THEN NULL ELSE (x % 1000) / 7.0 END, (x % 9) * 0.5 \
+         FROM generate_series(1, 5000) AS t(x)",
+    )
+    .unwrap();
+    s.execute("INSERT INTO m VALUES (6000, 9, NULL, NULL, NULL, NULL)")
+        .unwrap();
+    s.execute("INSERT INTO m VALUES (6001, 10, 1, 1, 0.001, 1), (6002, 10, 2, 2, 0.002, 2)")
+        .unwrap();
+    let queries = [
+        "SELECT g, avg(i), avg(b) AS mean_b, avg(n), avg(f), count(*) FROM m GROUP BY g ORDER BY g",
+        "SELECT avg(n), avg(i) FROM m WHERE id < 0",
+        "SELECT avg(i) FROM m",
+    ];
+    for sql in queries {
+        s.execute("SET omendb.analytics = off").unwrap();
+        let native = s.execute(sql).unwrap().pop().unwrap();
+        s.execute("SET omendb.analytics = on").unwrap();
+        let analytics = s.execute(sql).unwrap().pop().unwrap();
+        assert_eq!(
+            engine(&s),
+            "datafusion",
+            "{sql}: {:?}",
+            s.last_query_engine()
+        );
+        assert_eq!(rendered(&analytics), rendered(&native), "{sql}");
+        assert_eq!(analytics.columns, native.columns, "{sql}");
+    }
+    let pair = s
+        .execute("SELECT avg(i), avg(n) FROM m WHERE g = 10")
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(engine(&s), "datafusion");
+    assert_eq!(
+        rendered(&pair),
+        [["1.5000000000000000", "0.00150000000000000000"]]
+    );
+    // Compared or sorted, its text would not behave as a number: natively.
+    s.execute("SELECT g FROM m GROUP BY g HAVING avg(i) > 0 ORDER BY g")
+        .unwrap();
+    assert_eq!(engine(&s), "native");
+    s.execute("SELECT g, avg(i) FROM m GROUP BY g ORDER BY 2")
+        .unwrap();
+    assert_eq!(engine(&s), "native");
+}

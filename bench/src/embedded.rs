@@ -183,13 +183,13 @@ fn row(k: i64, i: usize, joined: usize) -> (i64, String, i64, i64, i64) {
 }
 
 /// A workload running on its own thread until [`Alongside::finish`] (at least one round).
-struct Alongside {
+pub struct Alongside {
     stop: Arc<AtomicBool>,
     thread: std::thread::JoinHandle<()>,
 }
 
 /// Starts `work` on another thread and returns once it has begun.
-fn alongside(work: impl FnOnce(&AtomicBool) + Send + 'static) -> Alongside {
+pub fn alongside(work: impl FnOnce(&AtomicBool) + Send + 'static) -> Alongside {
     let stop = Arc::new(AtomicBool::new(false));
     let (started, begun) = std::sync::mpsc::channel();
     let flag = stop.clone();
@@ -202,7 +202,7 @@ fn alongside(work: impl FnOnce(&AtomicBool) + Send + 'static) -> Alongside {
 }
 
 impl Alongside {
-    fn finish(self) {
+    pub fn finish(self) {
         self.stop.store(true, Ordering::Relaxed);
         self.thread.join().expect("the workload thread");
     }

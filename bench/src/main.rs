@@ -490,7 +490,15 @@ fn tpch_suite(scales: &[f64], reps: usize, json: &std::path::Path) -> Result<(),
             progress.inc(1);
         }
         let mut samples: [BTreeMap<&str, Vec<f64>>; 4] = Default::default();
+        // Point selects alone and beside the queries: [beside, alone].
+        let mut oltp: [Vec<f64>; 2] = Default::default();
+        let lookups = if reps == 1 { 2_000 } else { 200_000 };
         for rep in 0..reps {
+            let seed = 7 + rep as u64;
+            for beside in [rep % 2 == 0, rep % 2 != 0] {
+                let ns = tpch::point_selects(&db, data, lookups, seed, beside);
+                oltp[usize::from(!beside)].push(ns);
+            }
             for query in &tpch::QUERIES {
                 progress.set_message(format!("SF {sf}: {}, run {}", query.name, rep + 1));
                 // Each contender goes first in turn.
@@ -547,6 +555,20 @@ fn tpch_suite(scales: &[f64], reps: usize, json: &std::path::Path) -> Result<(),
                     .collect(),
             });
         }
+        report.push(Group {
+            title: format!(
+                "TPC-H SF {sf}: OmenDB point selects by o_orderkey while another session runs \
+                 the six queries (omendb.analytics = on) vs alone"
+            ),
+            params: BTreeMap::from([("sf".into(), json!(sf)), ("peer".into(), json!("alone"))]),
+            contenders: ["beside the queries".into(), "alone".into()],
+            operations: vec![report::Operation {
+                name: "point select".into(),
+                unit: "ns/op".into(),
+                better: report::Better::Lower,
+                samples: oltp,
+            }],
+        });
     }
     save(&report, json);
     Ok(())

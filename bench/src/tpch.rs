@@ -652,6 +652,56 @@ pub fn run_postgres(pg: &server::Server, query: &Query) -> Result<(f64, Answer),
     Ok((ms, rows))
 }
 
+/// Nanoseconds per point select by `o_orderkey` (a prepared statement, `lookups` existing keys
+/// drawn with `seed`), with the six queries running over and over in another session
+/// (`omendb.analytics = on`) when `beside`.
+pub fn point_selects(
+    db: &Database,
+    data: Generator,
+    lookups: usize,
+    seed: u64,
+    beside: bool,
+) -> f64 {
+    let orders = data.count(1_500_000);
+    let mut rng = Random(SplitMix(seed));
+    let keys: Vec<Value> = (0..lookups)
+        .map(|_| {
+            let i = rng.range(0, orders - 1);
+            Value::Int((i / 8) * 32 + i % 8 + 1)
+        })
+        .collect();
+    let busy = beside.then(|| {
+        let db = db.clone();
+        crate::embedded::alongside(move |stop| {
+            let mut s = db.session();
+            s.execute("SET omendb.analytics = on").expect("set");
+            let mut rounds = 0;
+            while rounds == 0 || !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for query in &QUERIES {
+                    s.execute(query.postgres).expect("a query");
+                }
+                rounds += 1;
+            }
+        })
+    });
+    let mut s = db.session();
+    let select = s
+        .prepare("SELECT o_totalprice FROM orders WHERE o_orderkey = $1")
+        .expect("prepare");
+    let started = Instant::now();
+    for key in &keys {
+        let found = s
+            .execute_prepared(&select, std::slice::from_ref(key))
+            .expect("select");
+        assert_eq!(found.rows.len(), 1, "order {key:?}");
+    }
+    let ns = started.elapsed().as_nanos() as f64 / lookups.max(1) as f64;
+    if let Some(busy) = busy {
+        busy.finish();
+    }
+    ns
+}
+
 /// Why two answers differ, if they do.
 pub fn difference(query: &str, ours: &Answer, theirs: &Answer, peer: &str) -> Option<String> {
     if ours == theirs {

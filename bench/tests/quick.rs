@@ -130,10 +130,15 @@ fn the_quick_tpch_suite_checks_answers_and_times_every_query() {
     let groups = groups(&dir.path().join("t.json"));
     assert_eq!(
         groups.len(),
-        3,
-        "vs SQLite, PostgreSQL and analytics off: {out}"
+        4,
+        "vs SQLite, PostgreSQL and analytics off, then point selects: {out}"
     );
-    for group in &groups {
+    let oltp = &groups[3]["operations"][0];
+    assert_eq!(oltp["name"], "point select", "{out}");
+    for side in oltp["samples"].as_array().unwrap() {
+        assert!(side[0].as_f64().unwrap() > 0.0, "{oltp}");
+    }
+    for group in &groups[..3] {
         let names: Vec<&str> = group["operations"]
             .as_array()
             .unwrap()

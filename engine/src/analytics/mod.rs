@@ -30,6 +30,7 @@
 //!   `analytics_memory` bytes (53200 beyond it); cancellation and the statement timeout are
 //!   checked for every batch a scan produces and every batch of the result.
 
+mod average;
 mod cache;
 mod convert;
 mod provider;
@@ -38,6 +39,7 @@ pub use cache::ColumnarCache;
 
 use std::sync::{Arc, OnceLock};
 
+use datafusion::arrow::datatypes::DataType as ArrowType;
 use datafusion::common::DataFusionError;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -46,6 +48,7 @@ use datafusion::physical_plan::{ExecutionPlan, displayable, execute_stream};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::StreamExt;
 
+use crate::sql::expr::BoundExpr;
 use crate::sql::interrupt::{self, Remote};
 use crate::sql::planner::{Access, SelectPlan, Source};
 use crate::sql::settings::AnalyticsMode;
@@ -75,26 +78,29 @@ struct Shape {
 }
 
 /// Walks a query's sources; `Err` names what DataFusion cannot run as PostgreSQL would.
-fn shape(plan: &SelectPlan, out: &mut Shape) -> std::result::Result<(), String> {
+/// `top`: the statement's own query (not a subquery, a derived table or a set operand).
+fn shape(plan: &SelectPlan, out: &mut Shape, top: bool) -> std::result::Result<(), String> {
     if let Some(source) = &plan.source {
         source_shape(source, out)?;
     }
     if let Some(set) = &plan.set {
-        shape(&set.head, out)?;
+        shape(&set.head, out, false)?;
         for part in &set.parts {
-            shape(&part.query, out)?;
+            shape(&part.query, out, false)?;
         }
     }
     if let Some(grouping) = &plan.grouping {
         out.aggregation = true;
-        for aggregate in &grouping.aggregates {
-            match aggregate.func {
-                AggregateFunc::Avg => {
-                    return Err("AVG (PostgreSQL's exact NUMERIC digits)".into());
-                }
-                AggregateFunc::ArrayAgg => return Err("ARRAY_AGG (arrays)".into()),
-                _ => {}
-            }
+        if grouping
+            .aggregates
+            .iter()
+            .any(|a| a.func == AggregateFunc::ArrayAgg)
+        {
+            return Err("ARRAY_AGG (arrays)".into());
+        }
+        let averages = exact_averages(plan)?;
+        if !top && !averages.is_empty() {
+            return Err("AVG of integers or NUMERIC in a subquery".into());
         }
     }
     out.windows |= !plan.windows.is_empty();
@@ -118,11 +124,63 @@ fn source_shape(source: &Source, out: &mut Shape) -> std::result::Result<(), Str
             source_shape(&join.left, out)?;
             source_shape(&join.right, out)
         }
-        Source::Derived(derived) => shape(&derived.query, out),
+        Source::Derived(derived) => shape(&derived.query, out, false),
         Source::Values(_) => Err("a VALUES list in FROM".into()),
         Source::Recursive(_) | Source::WorkTable(_) => Err("WITH RECURSIVE".into()),
         Source::Function(_) => Err("a set-returning function in FROM".into()),
     }
+}
+
+/// The result columns that are AVG of integers or NUMERIC: DataFusion computes them as text
+/// ([`average`]), which only stands for PostgreSQL's NUMERIC as a value returned, so `Err` if
+/// such an AVG is also compared, sorted, grouped, deduplicated or computed with.
+fn exact_averages(plan: &SelectPlan) -> std::result::Result<Vec<usize>, String> {
+    let Some(grouping) = &plan.grouping else {
+        return Ok(Vec::new());
+    };
+    let refused = |why: &str| Err(format!("AVG of integers or NUMERIC {why}"));
+    let mut columns = Vec::new();
+    for (j, aggregate) in grouping.aggregates.iter().enumerate() {
+        if aggregate.func != AggregateFunc::Avg || aggregate.ty == DataType::Double {
+            continue;
+        }
+        if aggregate.ty == DataType::Interval {
+            return Err("AVG of intervals".into());
+        }
+        if aggregate.distinct {
+            return refused("with DISTINCT");
+        }
+        let column = grouping.keys.len() + j;
+        let mut reads = |e: &BoundExpr| {
+            e.any(&mut |x| {
+                matches!(x, BoundExpr::Column(c) if *c == column)
+                    || matches!(x, BoundExpr::Subquery { .. })
+            })
+        };
+        if plan.distinct || !plan.distinct_on.is_empty() {
+            return refused("under DISTINCT");
+        }
+        if grouping.having.as_ref().is_some_and(&mut reads)
+            || plan.order.iter().any(|k| reads(&k.expr))
+        {
+            return refused("in HAVING or ORDER BY");
+        }
+        if plan.windows.iter().any(|w| {
+            w.args.iter().any(&mut reads)
+                || w.partition_by.iter().any(&mut reads)
+                || w.order_by.iter().any(|k| reads(&k.expr))
+        }) {
+            return refused("in a window");
+        }
+        for (i, item) in plan.projection.iter().enumerate() {
+            if *item == BoundExpr::Column(column) {
+                columns.push(i);
+            } else if reads(item) {
+                return refused("inside an expression");
+            }
+        }
+    }
+    Ok(columns)
 }
 
 /// Chooses the engine for a query under `mode`.
@@ -131,7 +189,7 @@ pub fn decide(plan: &SelectPlan, mode: AnalyticsMode, db: &Database) -> Decision
         return Decision::Native("omendb.analytics is off".into());
     }
     let mut found = Shape::default();
-    if let Err(what) = shape(plan, &mut found) {
+    if let Err(what) = shape(plan, &mut found, true) {
         return Decision::Native(format!("DataFusion does not run {what}"));
     }
     if found.tables.is_empty() {
@@ -249,6 +307,8 @@ fn context(txn: &Transaction, watch: &Remote) -> Result<Context> {
         .build_arc()
         .map_err(|e| Error::Config(format!("the analytics memory pool: {e}")))?;
     let ctx = SessionContext::new_with_config_rt(config, runtime);
+    ctx.deregister_udaf("avg");
+    ctx.register_udaf(average::udaf());
     let mut left_out = Vec::new();
     for name in names {
         let Ok(schema) = db.table_schema(&name) else {
@@ -318,8 +378,10 @@ async fn physical(
     if fields.len() != query.plan.columns.len() {
         return Err("a different number of result columns".into());
     }
-    for (field, column) in fields.iter().zip(query.plan.columns.iter()) {
-        if !convert::compatible(field.data_type(), column.data_type) {
+    let averages = exact_averages(query.plan)?;
+    for (i, (field, column)) in fields.iter().zip(query.plan.columns.iter()).enumerate() {
+        let exact_average = averages.contains(&i) && field.data_type() == &ArrowType::Utf8;
+        if !exact_average && !convert::compatible(field.data_type(), column.data_type) {
             return Err(format!(
                 "column \"{}\": DataFusion computes {}, PostgreSQL {}",
                 column.name,

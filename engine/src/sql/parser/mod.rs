@@ -559,7 +559,7 @@ impl Translator<'_> {
             sp::Statement::Insert(insert) => self.insert(insert),
             sp::Statement::Query(query) => Ok(Statement::Select(
                 Box::new(self.query(query)?),
-                query.to_string().into(),
+                analytics_text(query).into(),
             )),
             sp::Statement::Update(update) => self.update(update),
             sp::Statement::Delete(delete) => self.delete(delete),
@@ -2492,6 +2492,49 @@ fn reg_type(data_type: &sp::DataType) -> Option<RegType> {
 fn first_words(text: &str) -> String {
     let words: Vec<&str> = text.split_whitespace().take(3).collect();
     words.join(" ")
+}
+
+/// A query's text for the analytics engine. AVG, where it is a whole result column of the
+/// outermost query, is spelled `pg_avg`: DataFusion's stand-in for PostgreSQL's AVG, whose
+/// NUMERIC result it can only return, not compute with. Anywhere else `avg` stays, which
+/// DataFusion is not given, so such a query runs natively.
+fn analytics_text(query: &sp::Query) -> String {
+    fn average(item: &mut sp::SelectItem) -> Option<&mut sp::Function> {
+        let (sp::SelectItem::UnnamedExpr(expr) | sp::SelectItem::ExprWithAlias { expr, .. }) = item
+        else {
+            return None;
+        };
+        match expr {
+            sp::Expr::Function(f)
+                if f.over.is_none()
+                    && f.name.0.len() == 1
+                    && f.name.to_string().eq_ignore_ascii_case("avg") =>
+            {
+                Some(f)
+            }
+            _ => None,
+        }
+    }
+    let select = |q: &sp::Query| match q.body.as_ref() {
+        sp::SetExpr::Select(select) => Some(select.projection.clone()),
+        _ => None,
+    };
+    let Some(mut items) = select(query) else {
+        return query.to_string();
+    };
+    if !items.iter_mut().any(|i| average(i).is_some()) {
+        return query.to_string();
+    }
+    for item in &mut items {
+        if let Some(f) = average(item) {
+            f.name = sp::ObjectName::from(vec![sp::Ident::new("pg_avg")]);
+        }
+    }
+    let mut query = query.clone();
+    if let sp::SetExpr::Select(select) = query.body.as_mut() {
+        select.projection = items;
+    }
+    query.to_string()
 }
 
 #[cfg(test)]
