@@ -37,7 +37,7 @@ mod provider;
 
 pub use cache::ColumnarCache;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use datafusion::arrow::datatypes::DataType as ArrowType;
 use datafusion::common::DataFusionError;
@@ -310,6 +310,7 @@ fn context(txn: &Transaction, watch: &Remote) -> Result<Context> {
     ctx.deregister_udaf("avg");
     ctx.register_udaf(average::udaf());
     let mut left_out = Vec::new();
+    let notes = Arc::new(Mutex::new(Vec::new()));
     for name in names {
         let Ok(schema) = db.table_schema(&name) else {
             continue;
@@ -326,6 +327,12 @@ fn context(txn: &Transaction, watch: &Remote) -> Result<Context> {
             .iter()
             .map(|&i| schema.columns[i].data_type)
             .collect();
+        let key_column = schema
+            .primary_key
+            .first()
+            .map(|&k| &schema.columns[k])
+            .filter(|c| c.data_type.is_integer())
+            .map(|c| c.name.clone());
         let table = provider::SnapshotTable {
             name: name.clone(),
             reader: reader.clone(),
@@ -334,17 +341,25 @@ fn context(txn: &Transaction, watch: &Remote) -> Result<Context> {
             positions,
             partitions: partitions(),
             watch: watch.clone(),
+            key_column,
+            notes: notes.clone(),
         };
         ctx.register_table(name.as_str(), Arc::new(table))
             .map_err(|e| Error::Config(format!("registering \"{name}\": {e}")))?;
     }
-    Ok(Context { ctx, left_out })
+    Ok(Context {
+        ctx,
+        left_out,
+        notes,
+    })
 }
 
 /// A DataFusion context over a snapshot, and the tables it leaves out (with why).
 struct Context {
     ctx: SessionContext,
     left_out: Vec<(String, String)>,
+    /// What each table scan reads (a key range, the columnar cache, …), for EXPLAIN.
+    notes: Arc<Mutex<Vec<String>>>,
 }
 
 /// DataFusion's physical plan for `query`, or why it cannot give PostgreSQL's answer.
@@ -507,6 +522,12 @@ pub fn explain(
             displayable(plan.as_ref()).indent(true).to_string()
         };
         lines.extend(text.lines().map(|l| format!("  {l}")));
+        lines.push("Scans:".into());
+        lines.extend(
+            crate::sync::lock(&context.notes)
+                .iter()
+                .map(|n| format!("  {n}")),
+        );
         Ok(Outcome::Ran(QueryResult {
             columns: Arc::from([OutputColumn {
                 name: "QUERY PLAN".into(),

@@ -13,7 +13,10 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::DataFusionError;
 use datafusion::execution::TaskContext;
-use datafusion::logical_expr::{Expr, TableType};
+use datafusion::logical_expr::{
+    BinaryExpr, Expr, Operator, TableProviderFilterPushDown, TableType,
+};
+use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
@@ -42,6 +45,11 @@ pub struct SnapshotTable {
     pub partitions: usize,
     /// The statement's cancellation and timeout, checked per batch.
     pub watch: Remote,
+    /// The name of the primary key's first column when it is an integer: filters on it become
+    /// key ranges that ALEX scans.
+    pub key_column: Option<String>,
+    /// What each scan read, for EXPLAIN.
+    pub notes: Arc<Mutex<Vec<String>>>,
 }
 
 #[async_trait]
@@ -54,11 +62,26 @@ impl TableProvider for SnapshotTable {
         TableType::Base
     }
 
+    /// Comparisons of the leading integer key column with constants are used (as key ranges)
+    /// but not trusted: DataFusion still evaluates them on the rows it gets.
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> datafusion::common::Result<Vec<TableProviderFilterPushDown>> {
+        Ok(filters
+            .iter()
+            .map(|f| match self.key_bounds(f) {
+                Some(_) => TableProviderFilterPushDown::Inexact,
+                None => TableProviderFilterPushDown::Unsupported,
+            })
+            .collect())
+    }
+
     async fn scan(
         &self,
         _state: &dyn Session,
         projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
+        filters: &[Expr],
         limit: Option<usize>,
     ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
         let chosen: Vec<usize> = match projection {
@@ -68,22 +91,50 @@ impl TableProvider for SnapshotTable {
         let schema = Arc::new(self.schema.project(&chosen)?);
         let types: Vec<DataType> = chosen.iter().map(|&i| self.types[i]).collect();
         let positions: Vec<usize> = chosen.iter().map(|&i| self.positions[i]).collect();
+        // The key range the filters allow (both ends included).
+        let bounds = filters
+            .iter()
+            .filter_map(|f| self.key_bounds(f))
+            .reduce(|(a, b), (c, d)| (a.max(c), b.min(d)));
         // A full scan of a version other snapshots share goes through the columnar cache; a
-        // limited one reads from the start in one partition, which stops soonest.
-        let shared = match limit {
-            None if self.reader.columnar().enabled() => self.reader.shared_version(&self.name),
+        // key range or a limited scan reads only what it needs (a limited one from the start,
+        // in one partition, which stops soonest).
+        let shared = match (limit, bounds) {
+            (None, None) if self.reader.columnar().enabled() => {
+                self.reader.shared_version(&self.name)
+            }
             _ => None,
         };
         let held = shared.as_ref().and_then(|v| self.reader.columnar().get(v));
         if let Some(held) = held.as_ref().filter(|h| h.has_all(&chosen)) {
+            self.note(format!(
+                "{} partitions from the columnar cache",
+                held.ranges.len()
+            ));
             return cached_scan(held, &chosen, schema, &self.watch);
         }
-        let ranges: Arc<[KeyRange]> = match (&held, limit) {
+        let ranges: Arc<[KeyRange]> = match (&held, limit, bounds) {
             // Columns added to what is held must come in the same ranges and batches.
-            (Some(held), _) => held.ranges.clone(),
-            (None, Some(_)) => Arc::new([(Bound::Unbounded, Bound::Unbounded)]),
-            (None, None) => self.ranges().into(),
+            (Some(held), _, _) => held.ranges.clone(),
+            (None, _, Some((low, high))) => self.ranges(Some((low, high))).into(),
+            (None, Some(_), None) => Arc::new([(Bound::Unbounded, Bound::Unbounded)]),
+            (None, None, None) => self.ranges(None).into(),
         };
+        self.note(match (bounds, limit) {
+            (Some((low, high)), _) => format!(
+                "primary-key range {low} to {high} through ALEX, {} partitions",
+                ranges.len()
+            ),
+            (None, Some(n)) => format!("the first rows in key order (LIMIT {n})"),
+            (None, None) if shared.is_some() => format!(
+                "full scan, {} partitions, kept in the columnar cache",
+                ranges.len()
+            ),
+            (None, None) => format!("full scan, {} partitions", ranges.len()),
+        });
+        if ranges.is_empty() {
+            return Ok(Arc::new(EmptyExec::new(schema)));
+        }
         let keep = shared.map(|version| {
             Arc::new(Keeper {
                 version,
@@ -121,28 +172,100 @@ impl TableProvider for SnapshotTable {
 }
 
 impl SnapshotTable {
-    /// Key ranges that split the table into about equal parts, for keys that start with an
-    /// integer spread evenly between the smallest and largest; one range for other keys.
-    fn ranges(&self) -> Vec<(Bound<RowKey>, Bound<RowKey>)> {
+    fn note(&self, what: String) {
+        crate::sync::lock(&self.notes).push(format!("{}: {what}", self.name));
+    }
+
+    /// The keys `filter` allows, both ends included, when it compares the leading integer key
+    /// column with constants (`=`, `<`, `<=`, `>`, `>=`, `BETWEEN`).
+    fn key_bounds(&self, filter: &Expr) -> Option<(i64, i64)> {
+        let key = self.key_column.as_deref()?;
+        let is_key = |e: &Expr| match e {
+            Expr::Column(c) => c.name == key,
+            Expr::Cast(cast) => matches!(&*cast.expr, Expr::Column(c) if c.name == key),
+            _ => false,
+        };
+        match filter {
+            Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+                let (op, value) = if is_key(left) {
+                    (*op, integer(right)?)
+                } else if is_key(right) {
+                    (op.swap()?, integer(left)?)
+                } else {
+                    return None;
+                };
+                match op {
+                    Operator::Eq => Some((value, value)),
+                    Operator::Lt => Some((i64::MIN, value.checked_sub(1)?)),
+                    Operator::LtEq => Some((i64::MIN, value)),
+                    Operator::Gt => Some((value.checked_add(1)?, i64::MAX)),
+                    Operator::GtEq => Some((value, i64::MAX)),
+                    _ => None,
+                }
+            }
+            Expr::Between(between) if !between.negated && is_key(&between.expr) => {
+                Some((integer(&between.low)?, integer(&between.high)?))
+            }
+            _ => None,
+        }
+    }
+
+    /// Key ranges that split the table (or the keys from `bounds.0` to `bounds.1`) into about
+    /// equal parts, for keys that start with an integer spread evenly between the smallest and
+    /// largest; one range for other keys. No range when the bounds leave no key.
+    fn ranges(&self, bounds: Option<(i64, i64)>) -> Vec<KeyRange> {
         let whole = vec![(Bound::Unbounded, Bound::Unbounded)];
         let Some((low, high, composite)) = self.reader.integer_key_span(&self.name) else {
             return whole;
         };
+        let at = |key: i64| RowKey::starting_at(key, composite);
+        let (low, high, first, end) = match bounds {
+            None => (low, high, Bound::Unbounded, Bound::Unbounded),
+            Some((from, to)) => {
+                let (low, high) = (low.max(from), high.min(to));
+                if low > high {
+                    return Vec::new();
+                }
+                let end = high
+                    .checked_add(1)
+                    .map_or(Bound::Unbounded, |after| Bound::Excluded(at(after)));
+                (low, high, Bound::Included(at(low)), end)
+            }
+        };
         let parts = self.partitions.max(1) as i128;
         let width = (i128::from(high) - i128::from(low) + 1) / parts;
         if parts == 1 || width < BATCH_ROWS as i128 {
-            return whole;
+            return vec![(first, end)];
         }
         let mut ranges = Vec::new();
-        let mut start = Bound::Unbounded;
+        let mut start = first;
         for i in 1..parts {
             let split = i64::try_from(i128::from(low) + width * i).unwrap_or(high);
-            let at = RowKey::starting_at(split, composite);
-            ranges.push((start, Bound::Excluded(at.clone())));
-            start = Bound::Included(at);
+            ranges.push((start, Bound::Excluded(at(split))));
+            start = Bound::Included(at(split));
         }
-        ranges.push((start, Bound::Unbounded));
+        ranges.push((start, end));
         ranges
+    }
+}
+
+/// The value of an integer constant (possibly cast).
+fn integer(e: &Expr) -> Option<i64> {
+    use datafusion::common::ScalarValue as S;
+    match e {
+        Expr::Literal(value, _) => match value {
+            S::Int8(Some(v)) => Some(i64::from(*v)),
+            S::Int16(Some(v)) => Some(i64::from(*v)),
+            S::Int32(Some(v)) => Some(i64::from(*v)),
+            S::Int64(Some(v)) => Some(*v),
+            S::UInt8(Some(v)) => Some(i64::from(*v)),
+            S::UInt16(Some(v)) => Some(i64::from(*v)),
+            S::UInt32(Some(v)) => Some(i64::from(*v)),
+            S::UInt64(Some(v)) => i64::try_from(*v).ok(),
+            _ => None,
+        },
+        Expr::Cast(cast) if cast.field.data_type().is_integer() => integer(&cast.expr),
+        _ => None,
     }
 }
 
