@@ -379,6 +379,16 @@ fn cancelling_stops_a_datafusion_query() {
     let err = s.execute(sql).unwrap_err();
     assert_eq!(err.sqlstate(), "57014", "{err}");
     assert!(s.execute(sql).is_ok());
+    // The statement timeout stops a query while DataFusion is still joining (a billion rows
+    // before its first result batch), and the session goes on.
+    s.execute("SET statement_timeout = 200").unwrap();
+    let err = s
+        .execute("SELECT count(*) FROM accounts a JOIN accounts b ON a.branch = b.branch")
+        .unwrap_err();
+    assert_eq!(err.sqlstate(), "57014", "{err}");
+    assert_eq!(engine(&s), "datafusion");
+    s.execute("RESET statement_timeout").unwrap();
+    assert!(s.execute(sql).is_ok());
 }
 
 /// The columnar cache: a repeated query reuses the columns the first one converted; a commit to

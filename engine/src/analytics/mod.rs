@@ -26,6 +26,12 @@
 //! - **Threads.** DataFusion is async: it runs on a runtime owned by this module (one worker
 //!   per core), while the session's thread waits for the result — the rest of the engine
 //!   stays synchronous.
+//! - **Scans** (`provider.rs`): one partition per primary-key range; comparisons of the key's
+//!   first integer column with constants narrow the ranges ALEX scans. A full scan keeps the
+//!   Arrow arrays it converted in the columnar cache (`cache.rs`) for later queries whose
+//!   snapshot sees the same version of the table (a commit to it drops them).
+//! - **AVG** of integers and NUMERIC has PostgreSQL's digits (`average.rs`) where it is a whole
+//!   result column; anywhere else such an AVG runs natively.
 //! - **Limits.** The operators' memory comes from a pool of the database's
 //!   `analytics_memory` bytes (53200 beyond it); cancellation and the statement timeout are
 //!   checked for every batch a scan produces and every batch of the result.
@@ -233,12 +239,29 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime> {
         .get_or_init(|| {
             tokio::runtime::Builder::new_multi_thread()
                 .thread_name("omendb-analytics")
+                .on_thread_start(yield_to_transactions)
                 .enable_time()
                 .build()
                 .map_err(|e| e.to_string())
         })
         .as_ref()
         .map_err(|e| Error::Config(format!("the analytics runtime: {e}")))
+}
+
+/// How much lower than other threads the analytics workers run (a nice value).
+const WORKER_NICENESS: i32 = 10;
+
+/// Lowers the calling thread's scheduling priority, so that an analytical query uses the CPU
+/// time transactions leave and the sessions beside it keep their throughput: the analytical
+/// half of HTAP yields to the transactional half. On an idle machine it changes nothing.
+fn yield_to_transactions() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority only reads its integer arguments. On Linux the nice value is per
+    // thread, and `who` = 0 with PRIO_PROCESS names the calling thread; raising one's own nice
+    // value needs no privilege, and a failure leaves the priority as it was.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, WORKER_NICENESS);
+    }
 }
 
 /// Runs `future` on the analytics runtime and waits for it. A thread that drives another
@@ -429,8 +452,7 @@ pub fn run(query: &Query<'_>, txn: &Transaction) -> Result<Outcome> {
             Err(e) => return settle(e),
         };
         let mut rows = Vec::new();
-        while let Some(batch) = stream.next().await {
-            watch.check()?;
+        while let Some(batch) = watched(stream.next(), &watch).await? {
             let batch = match batch {
                 Ok(batch) => batch,
                 Err(e) => return settle(e),
@@ -446,6 +468,21 @@ pub fn run(query: &Query<'_>, txn: &Transaction) -> Result<Outcome> {
             rows,
         }))
     })?
+}
+
+/// Waits for `future` (the next batch of a result), checking the statement's cancellation
+/// and timeout first and every few milliseconds meanwhile: an operator such as a join's build
+/// side may run a long time before the first batch.
+async fn watched<F: std::future::Future>(future: F, watch: &Remote) -> Result<F::Output> {
+    watch.check()?;
+    let mut future = std::pin::pin!(future);
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(10));
+    loop {
+        tokio::select! {
+            output = &mut future => return Ok(output),
+            _ = tick.tick() => watch.check()?,
+        }
+    }
 }
 
 /// An error from DataFusion's execution: cancellation, the timeout and the memory limit are
@@ -504,8 +541,7 @@ pub fn explain(
                 Err(e) => return settle(e),
             };
             let mut rows = 0;
-            while let Some(batch) = stream.next().await {
-                watch.check()?;
+            while let Some(batch) = watched(stream.next(), &watch).await? {
                 match batch {
                     Ok(batch) => rows += batch.num_rows(),
                     Err(e) => return settle(e),

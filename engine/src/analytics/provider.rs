@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::memory::MemorySourceConfig;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::DataFusionError;
 use datafusion::execution::TaskContext;
@@ -111,7 +112,7 @@ impl TableProvider for SnapshotTable {
                 "{} partitions from the columnar cache",
                 held.ranges.len()
             ));
-            return cached_scan(held, &chosen, schema, &self.watch);
+            return cached_scan(held, &chosen, schema);
         }
         let ranges: Arc<[KeyRange]> = match (&held, limit, bounds) {
             // Columns added to what is held must come in the same ranges and batches.
@@ -408,14 +409,14 @@ impl Keeper {
 }
 
 /// A scan served from the columnar cache: one partition per key range, its batches assembled
-/// from the held arrays of the chosen columns.
+/// from the held arrays of the chosen columns. As an in-memory source it tells DataFusion how
+/// many rows each partition has, which its join planning uses (the smaller side is built).
 fn cached_scan(
     held: &TableColumns,
     chosen: &[usize],
     schema: SchemaRef,
-    watch: &Remote,
 ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
-    let mut partitions: Vec<Arc<dyn PartitionStream>> = Vec::with_capacity(held.ranges.len());
+    let mut partitions = Vec::with_capacity(held.ranges.len());
     for (range, rows) in held.batch_rows.iter().enumerate() {
         let batches = rows
             .iter()
@@ -425,65 +426,13 @@ fn cached_scan(
                     .iter()
                     .map(|c| held.columns[c][range][b].clone())
                     .collect();
-                (rows, arrays)
+                let options = RecordBatchOptions::new().with_row_count(Some(rows));
+                RecordBatch::try_new_with_options(schema.clone(), arrays, &options)
             })
-            .collect();
-        partitions.push(Arc::new(HeldPartition {
-            schema: schema.clone(),
-            batches: Arc::new(batches),
-            watch: watch.clone(),
-        }));
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        partitions.push(batches);
     }
-    Ok(Arc::new(StreamingTableExec::try_new(
-        schema,
-        partitions,
-        None,
-        Vec::new(),
-        false,
-        None,
-    )?))
-}
-
-/// One key range's batches from the columnar cache.
-#[derive(Debug)]
-struct HeldPartition {
-    schema: SchemaRef,
-    batches: Arc<Vec<(usize, Vec<ArrayRef>)>>,
-    watch: Remote,
-}
-
-impl PartitionStream for HeldPartition {
-    fn schema(&self) -> &SchemaRef {
-        &self.schema
-    }
-
-    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
-        let (schema, batches, watch) = (
-            self.schema.clone(),
-            self.batches.clone(),
-            self.watch.clone(),
-        );
-        let mut next = 0;
-        let stream = std::iter::from_fn(move || {
-            let (rows, arrays) = batches.get(next)?;
-            next += 1;
-            if let Err(e) = watch.check() {
-                next = batches.len();
-                return Some(Err(external(e)));
-            }
-            let options = RecordBatchOptions::new().with_row_count(Some(*rows));
-            Some(RecordBatch::try_new_with_options(
-                schema.clone(),
-                arrays.clone(),
-                &options,
-            ))
-            .map(|r| r.map_err(DataFusionError::from))
-        });
-        Box::pin(RecordBatchStreamAdapter::new(
-            self.schema.clone(),
-            futures::stream::iter(stream),
-        ))
-    }
+    Ok(MemorySourceConfig::try_new_exec(&partitions, schema, None)?)
 }
 
 /// An engine error carried through DataFusion (recovered with its SQLSTATE at the end).
