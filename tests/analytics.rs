@@ -446,8 +446,14 @@ fn the_columnar_cache_serves_each_snapshot_only_the_version_it_sees() {
     s.execute("ROLLBACK").unwrap();
     assert_eq!(run(&mut s, sums), after);
 
+    assert!(db.analytics_cache_bytes() > 0);
     s.execute("ALTER TABLE accounts ADD COLUMN bonus BIGINT DEFAULT 7")
         .unwrap();
+    assert_eq!(
+        db.analytics_cache_bytes(),
+        0,
+        "ALTER TABLE drops the columns"
+    );
     let bonus = run(
         &mut s,
         "SELECT branch, sum(bonus) FROM accounts GROUP BY branch ORDER BY 1",
@@ -463,6 +469,13 @@ fn the_columnar_cache_serves_each_snapshot_only_the_version_it_sees() {
         "SELECT branch, sum(amount), count(*) FROM accounts GROUP BY branch ORDER BY 1",
     );
     assert_eq!(renamed, after);
+    assert!(db.analytics_cache_bytes() > 0);
+    s.execute("DROP TABLE accounts").unwrap();
+    assert_eq!(
+        db.analytics_cache_bytes(),
+        0,
+        "DROP TABLE drops the columns"
+    );
 }
 
 /// A sum of BIGINT, as PostgreSQL types it (NUMERIC).

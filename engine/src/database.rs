@@ -455,6 +455,8 @@ impl Database {
         shared.catalog_version.fetch_add(1, Ordering::Release);
         tables.by_name.remove(name);
         shared.cache.forget_table(table.id);
+        #[cfg(feature = "analytics")]
+        shared.columnar.forget(table.id);
         Ok(())
     }
 
@@ -610,6 +612,9 @@ impl Database {
         batch.put(Key::Table(handle.id).encode(), schema.encode()?);
         shared.storage.write(batch, true)?;
         shared.catalog_version.fetch_add(1, Ordering::Release);
+        // Columns converted under the old schema can no longer be served: free them now.
+        #[cfg(feature = "analytics")]
+        shared.columnar.forget(handle.id);
         if let TableChange::RenameTo(name) = &change {
             tables.by_name.remove(table);
             tables.by_name.insert(name.clone(), handle.clone());
@@ -708,6 +713,8 @@ impl Database {
         shared.catalog_version.fetch_add(1, Ordering::Release);
         tables.next_id = next_id;
         shared.cache.forget_table(old.id);
+        #[cfg(feature = "analytics")]
+        shared.columnar.forget(old.id);
         let rebuilt = Table::load(&*shared.storage, schema)?;
         tables.by_name.insert(table.to_string(), Arc::new(rebuilt));
         Ok(())

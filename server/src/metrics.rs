@@ -198,6 +198,14 @@ pub fn render(shared: &Shared) -> String {
     ] {
         metric(out, name, kind, help, &one(value.to_string()));
     }
+    #[cfg(feature = "analytics")]
+    metric(
+        out,
+        "omendb_analytics_cache_bytes",
+        "gauge",
+        "Bytes of Arrow columns the analytics engine keeps for later queries.",
+        &one(shared.db.analytics_cache_bytes().to_string()),
+    );
     let lookups = stats.cache.hits + stats.cache.misses;
     let ratio = if lookups == 0 {
         0.0

@@ -237,6 +237,18 @@ async fn analytical_queries_run_on_datafusion_over_pgwire() {
         .unwrap();
     assert_eq!(groups.len(), 7);
     assert_eq!(groups[0].get::<_, i64>(1), 17_142);
+    // The scan's columns are kept for the next query, and /metrics says how much they take.
+    let (status, text) = http_get_as(server.http, "/metrics", None);
+    assert_eq!(status, 200);
+    let held: f64 = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("omendb_analytics_cache_bytes ")?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no omendb_analytics_cache_bytes in\n{text}"));
+    assert!(held > 0.0, "{text}");
     client
         .batch_execute("SET omendb.analytics = on")
         .await
