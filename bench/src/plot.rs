@@ -119,11 +119,14 @@ fn scale(group: &crate::report::Group, key: &str) -> Option<f64> {
 }
 
 /// A group's parameters other than the scale, as `name value, …`: what one chart is about.
+/// Only scalar ones: structured ones (the TPC-H suite's engines and load times) describe a run
+/// rather than set it.
 fn setting(group: &crate::report::Group, scale_key: &str) -> String {
     group
         .params
-        .keys()
-        .filter(|k| *k != scale_key)
+        .iter()
+        .filter(|(k, v)| *k != scale_key && !(v.is_object() || v.is_array()))
+        .map(|(k, _)| k)
         .map(|k| format!("{k} {}", param_text(group, k)))
         .collect::<Vec<_>>()
         .join(", ")

@@ -153,4 +153,12 @@ fn the_quick_tpch_suite_checks_answers_and_times_every_query() {
         }
         assert_eq!(group["params"]["engines"]["Q6"], "datafusion", "{group}");
     }
+    // One chart per peer, named by it (not by the run's engines and load times).
+    let charts = bench(&["plot", "t.json", "--out", "charts"], dir.path());
+    let names: Vec<&str> = charts.lines().collect();
+    assert!(
+        names.iter().any(|c| c.contains("tpch-peer-sqlite")),
+        "{charts}"
+    );
+    assert!(names.iter().all(|c| !c.contains("engines")), "{charts}");
 }
