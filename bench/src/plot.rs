@@ -47,6 +47,16 @@ fn palette(i: usize) -> RGBColor {
     COLOURS[i % COLOURS.len()]
 }
 
+/// A scale as an axis label: whole numbers as such, fractions (TPC-H's 0.1) with their digits.
+fn scale_label(x: f64) -> String {
+    if x >= 1.0 {
+        format!("{x:.0}")
+    } else {
+        let text = format!("{x:.3}");
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
 /// Draws `series` (x: a scale, y: OmenDB's advantage) with a log x axis.
 fn chart(
     path: &Path,
@@ -76,7 +86,7 @@ fn chart(
         .configure_mesh()
         .x_desc(x_label)
         .y_desc(y_label)
-        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_label_formatter(&|x| scale_label(*x))
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(|e| e.to_string())?;
@@ -187,7 +197,8 @@ pub fn plot(reports: &[Report], out: &Path) -> Result<Vec<PathBuf>, String> {
         }
         for (setting, (series, peer)) in &charts {
             let path = out.join(format!("{}.png", file_name(&report.suite, setting)));
-            let title = if setting.is_empty() {
+            // A setting that only names the peer (the TPC-H suite's) adds nothing to the title.
+            let title = if setting.is_empty() || *setting == format!("peer {peer}") {
                 format!("{}: OmenDB vs {peer}", report.suite)
             } else {
                 format!("{}: OmenDB vs {peer} ({setting})", report.suite)
@@ -266,4 +277,17 @@ pub fn plot(reports: &[Report], out: &Path) -> Result<Vec<PathBuf>, String> {
         }
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scale_label;
+
+    #[test]
+    fn scale_labels_keep_fractions() {
+        assert_eq!(scale_label(0.1), "0.1");
+        assert_eq!(scale_label(0.25), "0.25");
+        assert_eq!(scale_label(1.0), "1");
+        assert_eq!(scale_label(1_000_000.0), "1000000");
+    }
 }
