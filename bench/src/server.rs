@@ -287,12 +287,10 @@ pub fn omendb(work: &Path, binary: &Path) -> Result<Server, String> {
     })
 }
 
-/// Runs psql against `server`, each of `commands` in turn (SQL or a backslash command),
-/// stopping at the first error; its standard output, rows unaligned without headers.
-pub fn psql(server: &Server, commands: &[String]) -> Result<String, String> {
-    let mut command = Command::new(pg_bin("psql")?);
+/// A PostgreSQL client program (`psql`, `pgbench`) set to log in to `server`.
+fn client(program: &str, server: &Server) -> Result<Command, String> {
+    let mut command = Command::new(pg_bin(program)?);
     command
-        .args(["-X", "-A", "-t", "-F", "|", "-v", "ON_ERROR_STOP=1"])
         .args([
             "-h",
             "127.0.0.1",
@@ -301,8 +299,17 @@ pub fn psql(server: &Server, commands: &[String]) -> Result<String, String> {
             "-U",
             USER,
         ])
-        .args(["-d", DATABASE])
         .env("PGPASSWORD", PASSWORD);
+    Ok(command)
+}
+
+/// Runs psql against `server`, each of `commands` in turn (SQL or a backslash command),
+/// stopping at the first error; its standard output, rows unaligned without headers.
+pub fn psql(server: &Server, commands: &[String]) -> Result<String, String> {
+    let mut command = client("psql", server)?;
+    command
+        .args(["-X", "-A", "-t", "-F", "|", "-v", "ON_ERROR_STOP=1"])
+        .args(["-d", DATABASE]);
     for c in commands {
         command.args(["-c", c]);
     }
@@ -320,19 +327,10 @@ pub fn psql(server: &Server, commands: &[String]) -> Result<String, String> {
 
 /// Runs pgbench against `server`; its standard output.
 fn pgbench(server: &Server, args: &[String], cwd: &Path) -> Result<String, String> {
-    let output = Command::new(pg_bin("pgbench")?)
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &server.port.to_string(),
-            "-U",
-            USER,
-        ])
+    let output = client("pgbench", server)?
         .args(args)
         .arg(DATABASE)
         .current_dir(cwd)
-        .env("PGPASSWORD", PASSWORD)
         .output()
         .map_err(|e| e.to_string())?;
     if output.status.success() {

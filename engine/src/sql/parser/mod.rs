@@ -2499,40 +2499,39 @@ fn first_words(text: &str) -> String {
 /// NUMERIC result it can only return, not compute with. Anywhere else `avg` stays, which
 /// DataFusion is not given, so such a query runs natively.
 fn analytics_text(query: &sp::Query) -> String {
-    fn average(item: &mut sp::SelectItem) -> Option<&mut sp::Function> {
-        let (sp::SelectItem::UnnamedExpr(expr) | sp::SelectItem::ExprWithAlias { expr, .. }) = item
-        else {
-            return None;
-        };
-        match expr {
-            sp::Expr::Function(f)
-                if f.over.is_none()
-                    && f.name.0.len() == 1
-                    && f.name.to_string().eq_ignore_ascii_case("avg") =>
-            {
-                Some(f)
-            }
+    fn is_average(f: &sp::Function) -> bool {
+        f.over.is_none() && f.name.0.len() == 1 && f.name.to_string().eq_ignore_ascii_case("avg")
+    }
+    fn call(item: &mut sp::SelectItem) -> Option<&mut sp::Function> {
+        match item {
+            sp::SelectItem::UnnamedExpr(sp::Expr::Function(f))
+            | sp::SelectItem::ExprWithAlias {
+                expr: sp::Expr::Function(f),
+                ..
+            } if is_average(f) => Some(f),
             _ => None,
         }
     }
-    let select = |q: &sp::Query| match q.body.as_ref() {
-        sp::SetExpr::Select(select) => Some(select.projection.clone()),
-        _ => None,
+    let averages = match query.body.as_ref() {
+        sp::SetExpr::Select(select) => select.projection.iter().any(|item| {
+            matches!(
+                item,
+                sp::SelectItem::UnnamedExpr(sp::Expr::Function(f))
+                    | sp::SelectItem::ExprWithAlias { expr: sp::Expr::Function(f), .. }
+                    if is_average(f)
+            )
+        }),
+        _ => false,
     };
-    let Some(mut items) = select(query) else {
+    // Nearly every query has none: only those pay for a copy.
+    if !averages {
         return query.to_string();
-    };
-    if !items.iter_mut().any(|i| average(i).is_some()) {
-        return query.to_string();
-    }
-    for item in &mut items {
-        if let Some(f) = average(item) {
-            f.name = sp::ObjectName::from(vec![sp::Ident::new("pg_avg")]);
-        }
     }
     let mut query = query.clone();
     if let sp::SetExpr::Select(select) = query.body.as_mut() {
-        select.projection = items;
+        for f in select.projection.iter_mut().filter_map(call) {
+            f.name = sp::ObjectName::from(vec![sp::Ident::new("pg_avg")]);
+        }
     }
     query.to_string()
 }
