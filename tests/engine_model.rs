@@ -1,6 +1,7 @@
 //! Differential test: random interleavings of concurrent transactions run in lockstep on every
 //! storage backend and on a small model of snapshot isolation (a `BTreeMap` per snapshot), and
-//! every result — rows, booleans and SQLSTATEs — must agree.
+//! every result — rows, booleans and SQLSTATEs — must agree. Savepoints too: the model keeps a
+//! copy of the write set per savepoint, the engine an undo log.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, HashMap};
@@ -9,7 +10,7 @@ use std::ops::Bound;
 use omendb::catalog::{Column, TableDef};
 use omendb::storage::StorageKind;
 use omendb::types::{DataType, Value};
-use omendb::{Database, DatabaseConfig, Direction, RowKey, Transaction};
+use omendb::{Database, DatabaseConfig, Direction, RowKey, Savepoint, Transaction};
 use proptest::prelude::*;
 
 const SLOTS: usize = 3;
@@ -24,11 +25,20 @@ enum Op {
     ByValue(usize, i64, i64),
     Commit(usize),
     Rollback(usize),
+    /// SAVEPOINT; ROLLBACK TO and RELEASE of the newest one.
+    Savepoint(usize),
+    RollbackTo(usize),
+    Release(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    let slot = 0..SLOTS;
-    let key = 0..12i64;
+    op_in(SLOTS, 12)
+}
+
+/// Operations on the first `slots` transaction slots and keys below `keys`.
+fn op_in(slots: usize, keys: i64) -> impl Strategy<Value = Op> {
+    let slot = 0..slots;
+    let key = 0..keys;
     let value = 0..6i64;
     prop_oneof![
         4 => (slot.clone(), key.clone(), value.clone()).prop_map(|(s, k, v)| Op::Insert(s, k, v)),
@@ -38,7 +48,10 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (slot.clone(), key.clone(), key.clone(), any::<bool>()).prop_map(|(s, a, b, r)| Op::Scan(s, a, b, r)),
         1 => (slot.clone(), value.clone(), value).prop_map(|(s, a, b)| Op::ByValue(s, a, b)),
         3 => slot.clone().prop_map(Op::Commit),
-        1 => slot.prop_map(Op::Rollback),
+        1 => slot.clone().prop_map(Op::Rollback),
+        2 => slot.clone().prop_map(Op::Savepoint),
+        2 => slot.clone().prop_map(Op::RollbackTo),
+        1 => slot.prop_map(Op::Release),
     ]
 }
 
@@ -66,6 +79,8 @@ struct ModelTxn {
     snapshot: BTreeMap<i64, i64>,
     at: u64,
     writes: BTreeMap<i64, (Option<i64>, bool)>,
+    /// The write set as each open savepoint found it, oldest first.
+    saved: Vec<BTreeMap<i64, (Option<i64>, bool)>>,
 }
 
 impl Model {
@@ -75,6 +90,7 @@ impl Model {
             snapshot: committed,
             at: version,
             writes: BTreeMap::new(),
+            saved: Vec::new(),
         })
     }
 
@@ -176,6 +192,25 @@ impl Model {
                 self.slots[s] = None;
                 Outcome::Done
             }
+            Op::Savepoint(s) => {
+                let t = self.txn(s);
+                t.saved.push(t.writes.clone());
+                Outcome::Done
+            }
+            Op::RollbackTo(s) => {
+                if let Some(t) = &mut self.slots[s] {
+                    if let Some(saved) = t.saved.last() {
+                        t.writes = saved.clone();
+                    }
+                }
+                Outcome::Done
+            }
+            Op::Release(s) => {
+                if let Some(t) = &mut self.slots[s] {
+                    t.saved.pop();
+                }
+                Outcome::Done
+            }
         }
     }
 }
@@ -205,6 +240,7 @@ impl ModelTxn {
 struct Engine {
     db: Database,
     slots: [Option<Transaction>; SLOTS],
+    savepoints: [Vec<Savepoint>; SLOTS],
     _dir: tempfile::TempDir,
 }
 
@@ -242,6 +278,7 @@ impl Engine {
         Self {
             db,
             slots: Default::default(),
+            savepoints: Default::default(),
             _dir: dir,
         }
     }
@@ -296,13 +333,37 @@ impl Engine {
                         .collect::<omendb::Result<Vec<_>>>()
                         .map(Outcome::Rows)
                 }),
-            Op::Commit(s) => match self.slots[s].take() {
-                Some(txn) => txn.commit().map(|()| Outcome::Done),
-                None => Ok(Outcome::Done),
-            },
+            Op::Commit(s) => {
+                self.savepoints[s].clear();
+                match self.slots[s].take() {
+                    Some(txn) => txn.commit().map(|()| Outcome::Done),
+                    None => Ok(Outcome::Done),
+                }
+            }
             Op::Rollback(s) => {
+                self.savepoints[s].clear();
                 if let Some(txn) = self.slots[s].take() {
                     txn.rollback();
+                }
+                Ok(Outcome::Done)
+            }
+            Op::Savepoint(s) => {
+                let savepoint = self.txn(s).savepoint();
+                self.savepoints[s].push(savepoint);
+                Ok(Outcome::Done)
+            }
+            Op::RollbackTo(s) => {
+                if let (Some(txn), Some(savepoint)) =
+                    (&mut self.slots[s], self.savepoints[s].last())
+                {
+                    txn.rollback_to(savepoint);
+                }
+                Ok(Outcome::Done)
+            }
+            Op::Release(s) => {
+                self.savepoints[s].pop();
+                if let (Some(txn), true) = (&mut self.slots[s], self.savepoints[s].is_empty()) {
+                    txn.release_savepoints();
                 }
                 Ok(Outcome::Done)
             }
@@ -319,30 +380,47 @@ fn backends() -> Vec<StorageKind> {
     kinds
 }
 
+/// Runs `ops` on the model and on every backend, comparing every outcome and the end state.
+fn agree(ops: &[Op]) -> Result<(), TestCaseError> {
+    let mut model = Model::default();
+    let mut engines: Vec<(StorageKind, Engine)> = backends()
+        .into_iter()
+        .map(|k| (k, Engine::open(k)))
+        .collect();
+    // A cache too small for a handful of rows: constant admission and eviction.
+    engines.push((
+        StorageKind::Memory,
+        Engine::with_cache(StorageKind::Memory, 600),
+    ));
+    for (step, op) in ops.iter().enumerate() {
+        let expected = model.apply(op);
+        for (kind, engine) in &mut engines {
+            let got = engine.apply(op);
+            prop_assert_eq!(&got, &expected, "step {} {:?} on {}", step, op, kind);
+        }
+    }
+    for (_, engine) in &mut engines {
+        engine.slots = Default::default();
+        let stats = engine.db.stats();
+        prop_assert_eq!(stats.mvcc.retained_versions, 0);
+        prop_assert_eq!(stats.mvcc.active_transactions, 0);
+        prop_assert_eq!(stats.tables[0].entries, model.committed.len());
+        prop_assert_eq!(stats.tables[0].secondary_entries, model.committed.len());
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
     #[test]
     fn backends_agree_with_the_model(ops in proptest::collection::vec(op(), 1..80)) {
-        let mut model = Model::default();
-        let mut engines: Vec<(StorageKind, Engine)> =
-            backends().into_iter().map(|k| (k, Engine::open(k))).collect();
-        // A cache too small for a handful of rows: constant admission and eviction.
-        engines.push((StorageKind::Memory, Engine::with_cache(StorageKind::Memory, 600)));
-        for (step, op) in ops.iter().enumerate() {
-            let expected = model.apply(op);
-            for (kind, engine) in &mut engines {
-                let got = engine.apply(op);
-                prop_assert_eq!(&got, &expected, "step {} {:?} on {}", step, op, kind);
-            }
-        }
-        for (_, engine) in &mut engines {
-            engine.slots = Default::default();
-            let stats = engine.db.stats();
-            prop_assert_eq!(stats.mvcc.retained_versions, 0);
-            prop_assert_eq!(stats.mvcc.active_transactions, 0);
-            prop_assert_eq!(stats.tables[0].entries, model.committed.len());
-            prop_assert_eq!(stats.tables[0].secondary_entries, model.committed.len());
-        }
+        agree(&ops)?;
+    }
+
+    /// One transaction at a time over four keys: rewrites of the same key around savepoints.
+    #[test]
+    fn savepoints_agree_with_the_model(ops in proptest::collection::vec(op_in(1, 4), 1..60)) {
+        agree(&ops)?;
     }
 }

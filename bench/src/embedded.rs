@@ -44,6 +44,9 @@ pub struct Config {
     pub scans: usize,
     /// Single-statement transactions for each of update, delete and the mixed workload.
     pub writes: usize,
+    /// Rows inserted in one transaction with a savepoint around each (what JDBC's
+    /// `autosave=always` and psql's `ON_ERROR_ROLLBACK` do).
+    pub savepoint_rows: usize,
     /// OmenDB's `omendb.analytics` (`auto`: analytical queries run on DataFusion).
     pub analytics: &'static str,
 }
@@ -65,6 +68,7 @@ impl Config {
             } else {
                 scale(20_000, 200)
             }),
+            savepoint_rows: rows.min(scale(20_000, 200)),
             analytics: "auto",
         }
     }
@@ -228,6 +232,8 @@ const JOIN: &str = "2-table join with an aggregate (per query)";
 const UPDATE: &str = "update by key, a transaction each";
 const DELETE: &str = "delete by key, a transaction each";
 const MIXED: &str = "mixed 80% point select / 20% update, a transaction each";
+const SAVEPOINTS: &str = "insert with a savepoint per row, one transaction (per row)";
+const SAVEPOINT_TABLE: &str = "CREATE TABLE s (id BIGINT PRIMARY KEY, v BIGINT)";
 
 fn exec(session: &mut Session, sql: &str) -> Vec<Vec<Value>> {
     session
@@ -403,6 +409,24 @@ pub fn run_omendb(cfg: &Config, seed: u64) -> Figures {
         assert_eq!(result.tag, "DELETE 1");
     }
     push(&mut out, DELETE, per_op(start, victims.len()));
+
+    exec(&mut s, SAVEPOINT_TABLE);
+    let [savepoint, insert, release] = [
+        "SAVEPOINT each_row",
+        "INSERT INTO s VALUES ($1, $2)",
+        "RELEASE each_row",
+    ]
+    .map(|sql| s.prepare(sql).expect("prepare"));
+    let start = Instant::now();
+    exec(&mut s, "BEGIN");
+    for i in 0..cfg.savepoint_rows as i64 {
+        s.execute_prepared(&savepoint, &[]).expect("savepoint");
+        s.execute_prepared(&insert, &[Value::Int(i), Value::Int(i)])
+            .expect("insert");
+        s.execute_prepared(&release, &[]).expect("release");
+    }
+    exec(&mut s, "COMMIT");
+    push(&mut out, SAVEPOINTS, per_op(start, cfg.savepoint_rows));
     out
 }
 
@@ -594,6 +618,25 @@ pub fn run_sqlite(cfg: &Config, seed: u64) -> Figures {
         assert_eq!(delete.execute([k]).expect("delete"), 1);
     }
     push(&mut out, DELETE, per_op(start, victims.len()));
+    drop(delete);
+
+    conn.execute_batch(SAVEPOINT_TABLE).expect("create");
+    let start = Instant::now();
+    let txn = conn.transaction().expect("begin");
+    {
+        let mut savepoint = txn.prepare_cached("SAVEPOINT each_row").expect("prepare");
+        let mut insert = txn
+            .prepare_cached("INSERT INTO s VALUES (?1, ?2)")
+            .expect("prepare");
+        let mut release = txn.prepare_cached("RELEASE each_row").expect("prepare");
+        for i in 0..cfg.savepoint_rows as i64 {
+            savepoint.execute([]).expect("savepoint");
+            insert.execute([i, i]).expect("insert");
+            release.execute([]).expect("release");
+        }
+    }
+    txn.commit().expect("commit");
+    push(&mut out, SAVEPOINTS, per_op(start, cfg.savepoint_rows));
     out
 }
 

@@ -47,6 +47,7 @@ fn the_quick_suites_report_and_plot() {
         "2-table join with an aggregate (per query)",
         "delete by key, a transaction each",
         "mixed 80% point select / 20% update, a transaction each",
+        "insert with a savepoint per row, one transaction (per row)",
         "peak RSS growth while loading",
         "on-disk size after loading",
     ] {

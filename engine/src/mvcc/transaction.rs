@@ -1,6 +1,7 @@
 //! Transactions: snapshot reads merged with the transaction's own writes, and the commit.
 
 use std::cell::RefCell;
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
@@ -38,6 +39,24 @@ pub struct Transaction {
     /// Rows re-read that way: the commit timestamp of the version read, which later writes
     /// of the row build on instead of the snapshot.
     rebased: HashMap<(ObjectId, RowKey), u64>,
+    /// While a savepoint is open: how to undo each change to the write set since the oldest
+    /// one, in order (`None` when no savepoint is open, so a plain transaction pays nothing).
+    undo: Option<Vec<Undo>>,
+}
+
+/// The state of one write-set slot of `table` before a change, to restore on ROLLBACK TO.
+#[derive(Debug)]
+struct Undo {
+    table: ObjectId,
+    slot: UndoSlot,
+}
+
+#[derive(Debug)]
+enum UndoSlot {
+    /// A row's write (`None`: the key had none).
+    Row(RowKey, Option<Write>),
+    /// A unique value's holder (`None`: it had none).
+    Unique((ObjectId, Vec<u8>), Option<RowKey>),
 }
 
 /// Own writes of one table (`None`: deleted), in key order.
@@ -166,10 +185,11 @@ struct TableHandles {
     by_name: Vec<(String, Arc<Table>)>,
 }
 
-/// A transaction's writes at some moment, to return to (SQL SAVEPOINT).
-#[derive(Debug, Clone)]
+/// A moment in a transaction to return to (SQL SAVEPOINT): a position in its undo log, so
+/// taking one costs nothing however many rows the transaction has written.
+#[derive(Debug, Clone, Copy)]
 pub struct Savepoint {
-    writes: BTreeMap<ObjectId, TableWrites>,
+    undo_len: usize,
 }
 
 /// The writes of one transaction to one table.
@@ -228,6 +248,7 @@ impl Transaction {
             locked: Vec::new(),
             read_committed: false,
             rebased: HashMap::new(),
+            undo: None,
             db,
         })
     }
@@ -698,6 +719,12 @@ impl Transaction {
                 let slot = (index.schema.id, index.values_key(old));
                 if writes.unique.get(&slot) == Some(&key) {
                     writes.unique.remove(&slot);
+                    if let Some(undo) = &mut self.undo {
+                        undo.push(Undo {
+                            table: table.id,
+                            slot: UndoSlot::Unique(slot, Some(key.clone())),
+                        });
+                    }
                 }
             }
         }
@@ -716,41 +743,75 @@ impl Transaction {
             if taken_here || taken_committed {
                 return Err(unique_violation(&state.schema, &index.schema.columns, new));
             }
-            writes.unique.insert((index.schema.id, values), key.clone());
+            let slot = (index.schema.id, values);
+            if let Some(undo) = &mut self.undo {
+                let previous = writes.unique.get(&slot).cloned();
+                undo.push(Undo {
+                    table: table.id,
+                    slot: UndoSlot::Unique(slot.clone(), previous),
+                });
+            }
+            writes.unique.insert(slot, key.clone());
         }
-        let base = writes.rows.get(&key).map_or(first_base, |w| w.base);
-        match writes.rows.get(&key) {
+        if let Some(undo) = &mut self.undo {
+            let previous = writes.rows.get(&key).cloned();
+            undo.push(Undo {
+                table: table.id,
+                slot: UndoSlot::Row(key.clone(), previous),
+            });
+        }
+        // One search of the write set (it can hold millions of keys in a bulk load).
+        match writes.rows.entry(key) {
+            Entry::Vacant(slot) => {
+                slot.insert(Write {
+                    row,
+                    fresh,
+                    base: first_base,
+                });
+            }
             // Deleting a row this transaction inserted leaves nothing to write.
-            Some(Write { fresh: true, .. }) if row.is_none() => {
-                writes.rows.remove(&key);
+            Entry::Occupied(slot) if slot.get().fresh && row.is_none() => {
+                slot.remove();
             }
-            Some(Write { fresh: true, .. }) => {
-                writes.rows.insert(
-                    key,
-                    Write {
-                        row,
-                        fresh: true,
-                        base,
-                    },
-                );
-            }
-            _ => {
-                writes.rows.insert(key, Write { row, fresh, base });
+            Entry::Occupied(mut slot) => {
+                let write = slot.get_mut();
+                // A key this transaction inserted stays fresh: no committed version to replace.
+                write.fresh |= fresh;
+                write.row = row;
             }
         }
         Ok(())
     }
 
-    /// The transaction's writes so far, to return to with [`Transaction::rollback_to`].
-    pub fn savepoint(&self) -> Savepoint {
+    /// The transaction's writes so far, to return to with [`Transaction::rollback_to`]. From
+    /// the first savepoint on, changes to the write set are logged so they can be undone.
+    pub fn savepoint(&mut self) -> Savepoint {
         Savepoint {
-            writes: self.writes.clone(),
+            undo_len: self.undo.get_or_insert_with(Vec::new).len(),
         }
     }
 
-    /// Undoes every write made since `savepoint` was taken (the snapshot is unchanged).
+    /// Undoes every write made since `savepoint` was taken (the snapshot is unchanged). The
+    /// savepoint stays valid, as in SQL.
     pub fn rollback_to(&mut self, savepoint: &Savepoint) {
-        self.writes = savepoint.writes.clone();
+        let Some(undo) = &mut self.undo else {
+            return;
+        };
+        let undone = undo.split_off(savepoint.undo_len.min(undo.len()));
+        for Undo { table, slot } in undone.into_iter().rev() {
+            let Some(writes) = self.writes.get_mut(&table) else {
+                continue;
+            };
+            match slot {
+                UndoSlot::Row(key, previous) => restore(&mut writes.rows, key, previous),
+                UndoSlot::Unique(slot, previous) => restore(&mut writes.unique, slot, previous),
+            }
+        }
+    }
+
+    /// No savepoint is open any more (all released): stops logging changes for them.
+    pub fn release_savepoints(&mut self) {
+        self.undo = None;
     }
 
     /// Discards the transaction's writes.
@@ -774,19 +835,25 @@ impl Transaction {
         let db = self.db.clone();
         let commit_lock = lock(&db.commit_lock);
         db.clock.check_healthy()?;
+        // The write set is consumed: its rows move into the installs (a commit ends the
+        // transaction whether it succeeds or not).
+        let all: Vec<TableWrites> = std::mem::take(&mut self.writes)
+            .into_values()
+            .filter(|w| !w.rows.is_empty())
+            .collect();
+        let tables: Vec<Arc<Table>> = all.iter().map(|w| w.table.clone()).collect();
         // Latch every written table, in id order (the map's order).
-        let mut latched = Vec::with_capacity(self.writes.len());
-        for writes in self.writes.values() {
-            if !db.is_current(&writes.table) {
-                let name = table_name(&writes.table);
-                return Err(Error::UndefinedTable(name));
+        let mut latched = Vec::with_capacity(tables.len());
+        for table in &tables {
+            if !db.is_current(table) {
+                return Err(Error::UndefinedTable(table_name(table)));
             }
-            latched.push((writes, write(&writes.table.state)));
+            latched.push(write(&table.state));
         }
         let mut batch = WriteBatch::new();
         let mut installs = Vec::with_capacity(latched.len());
-        for (writes, state) in &latched {
-            self.validate_unique(writes, state)?;
+        for (writes, state) in all.into_iter().zip(&latched) {
+            self.validate_unique(&writes, state)?;
             installs.push(self.prepare(writes, state, &mut batch)?);
         }
         let ts = db.clock.next_commit();
@@ -794,15 +861,14 @@ impl Transaction {
         db.clock.written(ts);
 
         let mut gc = lock(&db.gc);
-        for ((writes, state), installs) in latched.iter_mut().zip(installs) {
-            let table = writes.table.id;
+        for ((table, state), installs) in tables.iter().zip(latched.iter_mut()).zip(installs) {
             for install in installs {
-                self.install(table, state, install, ts, &mut gc);
+                self.install(table.id, state, install, ts, &mut gc);
             }
             state.last_commit = ts;
             #[cfg(feature = "analytics")]
-            db.columnar.forget(table);
-            db.cache.apply(&db, &writes.table, state);
+            db.columnar.forget(table.id);
+            db.cache.apply(&db, table, state);
         }
         drop(gc);
         drop(latched);
@@ -845,14 +911,15 @@ impl Transaction {
     /// what to install once they are stored.
     fn prepare(
         &self,
-        writes: &TableWrites,
+        writes: TableWrites,
         state: &TableState,
         batch: &mut WriteBatch,
     ) -> Result<Vec<Install>> {
         let db = &self.db;
         let table = writes.table.id;
         let mut installs = Vec::with_capacity(writes.rows.len());
-        for (key, write) in &writes.rows {
+        for (owned_key, write) in writes.rows {
+            let key = &owned_key;
             let entry = state.primary.get(key);
             if let Some(entry) = entry {
                 if write.fresh && entry.is_live() {
@@ -900,8 +967,8 @@ impl Transaction {
                 });
             }
             installs.push(Install {
-                key: key.clone(),
-                row: write.row.clone(),
+                key: owned_key,
+                row: write.row,
                 previous,
                 existed: entry.is_some(),
                 index_changes,
@@ -989,6 +1056,14 @@ impl Drop for Transaction {
     fn drop(&mut self) {
         self.finish();
     }
+}
+
+/// Puts `key`'s entry in `map` back to `previous` (`None`: absent).
+fn restore<K: Ord, V>(map: &mut BTreeMap<K, V>, key: K, previous: Option<V>) {
+    match previous {
+        Some(value) => map.insert(key, value),
+        None => map.remove(&key),
+    };
 }
 
 /// Whether no key lies between the bounds (`BTreeMap::range` panics on such bounds).

@@ -617,7 +617,7 @@ impl Session {
                 })
             }
             Plan::Savepoint(name) => {
-                let txn = self.block.as_ref().ok_or(Error::NoActiveTransaction(
+                let txn = self.block.as_mut().ok_or(Error::NoActiveTransaction(
                     "SAVEPOINT can only be used in transaction blocks",
                 ))?;
                 let savepoint = txn.savepoint();
@@ -641,6 +641,11 @@ impl Session {
                     .ok_or_else(|| Error::UndefinedSavepoint(name.clone()))?;
                 if release {
                     self.savepoints.truncate(index);
+                    if self.savepoints.is_empty() {
+                        if let Some(txn) = self.block.as_mut() {
+                            txn.release_savepoints();
+                        }
+                    }
                     return Ok(QueryResult::command("RELEASE"));
                 }
                 self.savepoints.truncate(index + 1);
