@@ -11,7 +11,7 @@ use common::*;
 use omendb::catalog::{Column, TableDef};
 use omendb::storage::StorageKind;
 use omendb::types::{DataType, Value};
-use omendb::{Database, Direction, RowKey};
+use omendb::{Database, Direction, RowKey, Transaction};
 
 fn ids(rows: impl IntoIterator<Item = omendb::Result<(RowKey, Arc<Vec<Value>>)>>) -> Vec<i64> {
     rows.into_iter().map(|r| int(&r.unwrap().1, 0)).collect()
@@ -368,6 +368,51 @@ fn errors_carry_sqlstates(kind: StorageKind) {
         sqlstate(ro.insert("small", vec![Value::Int(1), Value::Null])),
         "25006"
     );
+}
+
+/// (balance, id) of the rows a balance-index scan over `low..=high` returns, in index order.
+fn by_balance(txn: &Transaction, low: i64, high: i64) -> Vec<(i64, i64)> {
+    let bounds = ([Value::Int(low)], [Value::Int(high)]);
+    txn.scan_index(
+        "accounts",
+        "accounts_balance",
+        Bound::Included(&bounds.0[..]),
+        Bound::Included(&bounds.1[..]),
+        Direction::Forward,
+    )
+    .unwrap()
+    .map(|r| {
+        let row = r.unwrap().1;
+        (int(&row, 2), int(&row, 0))
+    })
+    .collect()
+}
+
+/// An index scan after earlier ones in the same transaction sees the rows it wrote as they are
+/// now: rewritten twice, deleted, inserted, and put back by ROLLBACK TO.
+fn index_scans_follow_own_rewrites(kind: StorageKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(kind, dir.path());
+    create_accounts(&db);
+    let mut txn = db.session().begin().unwrap();
+    txn.insert("accounts", account(1, "a", 10)).unwrap();
+    txn.insert("accounts", account(2, "b", 20)).unwrap();
+    assert_eq!(by_balance(&txn, 0, 100), [(10, 1), (20, 2)]);
+    txn.update("accounts", &RowKey::Int(1), account(1, "a", 30))
+        .unwrap();
+    txn.delete("accounts", &RowKey::Int(2)).unwrap();
+    txn.insert("accounts", account(3, "c", 15)).unwrap();
+    assert_eq!(by_balance(&txn, 0, 100), [(15, 3), (30, 1)]);
+    assert_eq!(by_balance(&txn, 10, 10), []);
+    let savepoint = txn.savepoint();
+    txn.update("accounts", &RowKey::Int(3), account(3, "c", 40))
+        .unwrap();
+    assert_eq!(by_balance(&txn, 0, 100), [(30, 1), (40, 3)]);
+    txn.rollback_to(&savepoint);
+    assert_eq!(by_balance(&txn, 0, 100), [(15, 3), (30, 1)]);
+    txn.commit().unwrap();
+    let txn = db.session().begin().unwrap();
+    assert_eq!(by_balance(&txn, 0, 100), [(15, 3), (30, 1)]);
 }
 
 fn first_committer_wins(kind: StorageKind) {
@@ -847,6 +892,7 @@ macro_rules! battery {
             #[test] fn ranges_both_directions() { super::ranges_both_directions($kind) }
             #[test] fn errors_carry_sqlstates() { super::errors_carry_sqlstates($kind) }
             #[test] fn index_scans_merge_own_writes_across_batches() { super::index_scans_merge_own_writes_across_batches($kind) }
+            #[test] fn index_scans_follow_own_rewrites() { super::index_scans_follow_own_rewrites($kind) }
             #[test] fn first_committer_wins() { super::first_committer_wins($kind) }
             #[test] fn hidden_row_ids_and_composite_keys() { super::hidden_row_ids_and_composite_keys($kind) }
             #[test] fn tables_larger_than_the_cache() { super::tables_larger_than_the_cache($kind) }

@@ -44,9 +44,11 @@ pub struct Config {
     pub scans: usize,
     /// Single-statement transactions for each of update, delete and the mixed workload.
     pub writes: usize,
-    /// Rows inserted in one transaction with a savepoint around each (what JDBC's
-    /// `autosave=always` and psql's `ON_ERROR_ROLLBACK` do).
-    pub savepoint_rows: usize,
+    /// Rows inserted in one transaction by the workloads whose per-statement cost must not
+    /// grow with the transaction: a savepoint around each insert (what JDBC's
+    /// `autosave=always` and psql's `ON_ERROR_ROLLBACK` do), and "get or create" (a lookup by
+    /// a secondary index before each insert).
+    pub big_txn_rows: usize,
     /// OmenDB's `omendb.analytics` (`auto`: analytical queries run on DataFusion).
     pub analytics: &'static str,
 }
@@ -68,7 +70,7 @@ impl Config {
             } else {
                 scale(20_000, 200)
             }),
-            savepoint_rows: rows.min(scale(20_000, 200)),
+            big_txn_rows: rows.min(scale(20_000, 200)),
             analytics: "auto",
         }
     }
@@ -234,6 +236,9 @@ const DELETE: &str = "delete by key, a transaction each";
 const MIXED: &str = "mixed 80% point select / 20% update, a transaction each";
 const SAVEPOINTS: &str = "insert with a savepoint per row, one transaction (per row)";
 const SAVEPOINT_TABLE: &str = "CREATE TABLE s (id BIGINT PRIMARY KEY, v BIGINT)";
+const GET_OR_CREATE: &str = "look up by a secondary index, then insert, one transaction (per row)";
+const GET_OR_CREATE_TABLES: &str =
+    "CREATE TABLE g (id BIGINT PRIMARY KEY, code BIGINT); CREATE INDEX g_code ON g (code)";
 
 fn exec(session: &mut Session, sql: &str) -> Vec<Vec<Value>> {
     session
@@ -419,14 +424,36 @@ pub fn run_omendb(cfg: &Config, seed: u64) -> Figures {
     .map(|sql| s.prepare(sql).expect("prepare"));
     let start = Instant::now();
     exec(&mut s, "BEGIN");
-    for i in 0..cfg.savepoint_rows as i64 {
+    for i in 0..cfg.big_txn_rows as i64 {
         s.execute_prepared(&savepoint, &[]).expect("savepoint");
         s.execute_prepared(&insert, &[Value::Int(i), Value::Int(i)])
             .expect("insert");
         s.execute_prepared(&release, &[]).expect("release");
     }
     exec(&mut s, "COMMIT");
-    push(&mut out, SAVEPOINTS, per_op(start, cfg.savepoint_rows));
+    push(&mut out, SAVEPOINTS, per_op(start, cfg.big_txn_rows));
+
+    // "Get or create": each new row is looked for first, by a secondary index, in the same
+    // transaction that inserts the rows before it.
+    for sql in GET_OR_CREATE_TABLES.split("; ") {
+        exec(&mut s, sql);
+    }
+    let lookup = s
+        .prepare("SELECT id FROM g WHERE code = $1")
+        .expect("prepare");
+    let insert = s.prepare("INSERT INTO g VALUES ($1, $2)").expect("prepare");
+    let start = Instant::now();
+    exec(&mut s, "BEGIN");
+    for i in 0..cfg.big_txn_rows as i64 {
+        let found = s
+            .execute_prepared(&lookup, &[Value::Int(i * 7)])
+            .expect("lookup");
+        assert!(found.rows.is_empty());
+        s.execute_prepared(&insert, &[Value::Int(i), Value::Int(i * 7)])
+            .expect("insert");
+    }
+    exec(&mut s, "COMMIT");
+    push(&mut out, GET_OR_CREATE, per_op(start, cfg.big_txn_rows));
     out
 }
 
@@ -629,14 +656,38 @@ pub fn run_sqlite(cfg: &Config, seed: u64) -> Figures {
             .prepare_cached("INSERT INTO s VALUES (?1, ?2)")
             .expect("prepare");
         let mut release = txn.prepare_cached("RELEASE each_row").expect("prepare");
-        for i in 0..cfg.savepoint_rows as i64 {
+        for i in 0..cfg.big_txn_rows as i64 {
             savepoint.execute([]).expect("savepoint");
             insert.execute([i, i]).expect("insert");
             release.execute([]).expect("release");
         }
     }
     txn.commit().expect("commit");
-    push(&mut out, SAVEPOINTS, per_op(start, cfg.savepoint_rows));
+    push(&mut out, SAVEPOINTS, per_op(start, cfg.big_txn_rows));
+
+    conn.execute_batch(GET_OR_CREATE_TABLES).expect("create");
+    let start = Instant::now();
+    let txn = conn.transaction().expect("begin");
+    {
+        let mut lookup = txn
+            .prepare_cached("SELECT id FROM g WHERE code = ?1")
+            .expect("prepare");
+        let mut insert = txn
+            .prepare_cached("INSERT INTO g VALUES (?1, ?2)")
+            .expect("prepare");
+        for i in 0..cfg.big_txn_rows as i64 {
+            let found = lookup
+                .query([i * 7])
+                .expect("lookup")
+                .next()
+                .expect("row")
+                .is_some();
+            assert!(!found);
+            insert.execute([i, i * 7]).expect("insert");
+        }
+    }
+    txn.commit().expect("commit");
+    push(&mut out, GET_OR_CREATE, per_op(start, cfg.big_txn_rows));
     out
 }
 

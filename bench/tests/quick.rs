@@ -48,6 +48,7 @@ fn the_quick_suites_report_and_plot() {
         "delete by key, a transaction each",
         "mixed 80% point select / 20% update, a transaction each",
         "insert with a savepoint per row, one transaction (per row)",
+        "look up by a secondary index, then insert, one transaction (per row)",
         "peak RSS growth while loading",
         "on-disk size after loading",
     ] {

@@ -5,11 +5,12 @@
 //! version this snapshot sees and kept only if that version still has the entry's values. Keys
 //! the transaction wrote are taken from its own writes instead (computed when the scan starts).
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::ops::Bound;
 use std::sync::Arc;
 
 use super::scan::Direction;
+use super::transaction::WriteSet;
 use super::version::Visibility;
 use crate::catalog::ObjectId;
 use crate::database::Shared;
@@ -38,8 +39,9 @@ pub struct IndexScan {
     committed: VecDeque<Found>,
     /// The transaction's own rows in the range, in scan order.
     own: VecDeque<Found>,
-    /// Keys the transaction wrote: their committed index entries are not its view.
-    written: BTreeSet<RowKey>,
+    /// The transaction's writes to the table: the committed index entries of keys it wrote are
+    /// not its view.
+    written: Option<WriteSet>,
     exhausted: bool,
     /// The table's values for columns added after a row was written (see [`complete_row`]).
     missing: Arc<[Value]>,
@@ -54,7 +56,7 @@ pub(crate) struct IndexScanStart {
     pub range: (Bound<Vec<u8>>, Bound<Vec<u8>>),
     pub direction: Direction,
     pub own: Vec<Found>,
-    pub written: BTreeSet<RowKey>,
+    pub written: Option<WriteSet>,
 }
 
 impl IndexScan {
@@ -117,7 +119,11 @@ impl IndexScan {
         for (entry_key, mark) in entries {
             visited += 1;
             last = Some(entry_key.clone());
-            if !self.written.contains(&mark.pk) {
+            if !self
+                .written
+                .as_ref()
+                .is_some_and(|w| w.contains_key(&mark.pk))
+            {
                 if let Some(entry) = state.primary.get(&mark.pk) {
                     let row = match entry.visible(self.snapshot) {
                         Visibility::Absent => None,

@@ -2,7 +2,7 @@
 
 use std::cell::RefCell;
 use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -192,17 +192,25 @@ pub struct Savepoint {
     undo_len: usize,
 }
 
+/// A transaction's writes to one table by key, shared with the index scans that need to know
+/// which keys it wrote (a write while such a scan is open copies it).
+pub(crate) type WriteSet = Arc<BTreeMap<RowKey, Write>>;
+
 /// The writes of one transaction to one table.
 #[derive(Debug, Clone)]
 struct TableWrites {
     table: Arc<Table>,
-    rows: BTreeMap<RowKey, Write>,
+    rows: WriteSet,
     /// Unique-index values (index id, encoded values) this transaction's rows hold → their key.
     unique: BTreeMap<(ObjectId, Vec<u8>), RowKey>,
+    /// Index entry keys of the transaction's live rows, for each secondary index it has
+    /// scanned: built by the first scan, then kept up to date by every write, so that an index
+    /// scan finds its own rows in its range without visiting every row written.
+    entries: RefCell<HashMap<ObjectId, BTreeMap<Vec<u8>, RowKey>>>,
 }
 
 #[derive(Debug, Clone)]
-struct Write {
+pub(crate) struct Write {
     /// The new row; `None` deletes.
     row: Option<Arc<Row>>,
     /// An insert of a key with no committed live version: if one appears by commit time, the
@@ -498,7 +506,7 @@ impl Transaction {
                 .map_or((Bound::Unbounded, Bound::Unbounded), |r| (r.0, r.1)),
             direction,
             own: Vec::new(),
-            written: BTreeSet::new(),
+            written: None,
         };
         let Some(range) = range else {
             return Ok(IndexScan::materialized(start, Vec::new()));
@@ -524,17 +532,22 @@ impl Transaction {
             return Ok(IndexScan::materialized(start, rows));
         }
         let mut own = Vec::new();
-        let mut written = BTreeSet::new();
+        let mut written = None;
         if let Some(writes) = self.writes.get(&table.id) {
-            for (key, write) in &writes.rows {
-                written.insert(key.clone());
-                if let Some(row) = &write.row {
-                    let entry_key = index.entry_key(row, key);
-                    if range.contains(&entry_key) {
-                        own.push((entry_key, key.clone(), row.clone()));
-                    }
+            let mut entries = writes.entries.borrow_mut();
+            let entries = entries.entry(index.schema.id).or_insert_with(|| {
+                let live = writes.rows.iter();
+                live.filter_map(|(key, w)| {
+                    Some((index.entry_key(w.row.as_deref()?, key), key.clone()))
+                })
+                .collect()
+            });
+            for (entry_key, key) in entries.range::<Vec<u8>, _>(range.clone()) {
+                if let Some(row) = writes.rows.get(key).and_then(|w| w.row.clone()) {
+                    own.push((entry_key.clone(), key.clone(), row));
                 }
             }
+            written = Some(writes.rows.clone());
         }
         drop(state);
         Ok(IndexScan::new(IndexScanStart {
@@ -711,8 +724,9 @@ impl Transaction {
         let first_base = self.base(table.id, &key);
         let writes = self.writes.entry(table.id).or_insert_with(|| TableWrites {
             table: table.clone(),
-            rows: BTreeMap::new(),
+            rows: Arc::default(),
             unique: BTreeMap::new(),
+            entries: RefCell::default(),
         });
         for index in state.indexes.iter().filter(|i| i.schema.unique) {
             if let Some(old) = old.as_deref().filter(|r| index.enforces(r)) {
@@ -753,15 +767,31 @@ impl Transaction {
             }
             writes.unique.insert(slot, key.clone());
         }
+        let rows = Arc::make_mut(&mut writes.rows);
         if let Some(undo) = &mut self.undo {
-            let previous = writes.rows.get(&key).cloned();
+            let previous = rows.get(&key).cloned();
             undo.push(Undo {
                 table: table.id,
                 slot: UndoSlot::Row(key.clone(), previous),
             });
         }
+        let entries = writes.entries.get_mut();
+        if !entries.is_empty() {
+            let previous = rows.get(&key).and_then(|w| w.row.as_deref());
+            for index in &state.indexes {
+                let Some(own) = entries.get_mut(&index.schema.id) else {
+                    continue;
+                };
+                if let Some(previous) = previous {
+                    own.remove(&index.entry_key(previous, &key));
+                }
+                if let Some(new) = row.as_deref() {
+                    own.insert(index.entry_key(new, &key), key.clone());
+                }
+            }
+        }
         // One search of the write set (it can hold millions of keys in a bulk load).
-        match writes.rows.entry(key) {
+        match rows.entry(key) {
             Entry::Vacant(slot) => {
                 slot.insert(Write {
                     row,
@@ -803,9 +833,15 @@ impl Transaction {
                 continue;
             };
             match slot {
-                UndoSlot::Row(key, previous) => restore(&mut writes.rows, key, previous),
+                UndoSlot::Row(key, previous) => {
+                    restore(Arc::make_mut(&mut writes.rows), key, previous);
+                }
                 UndoSlot::Unique(slot, previous) => restore(&mut writes.unique, slot, previous),
             }
+        }
+        // Index scans rebuild their own entries from the restored rows when next needed.
+        for writes in self.writes.values_mut() {
+            writes.entries.get_mut().clear();
         }
     }
 
@@ -887,7 +923,7 @@ impl Transaction {
     fn validate_unique(&self, writes: &TableWrites, state: &TableState) -> Result<()> {
         for index in state.indexes.iter().filter(|i| i.schema.unique) {
             let mut ours: HashMap<Vec<u8>, &RowKey> = HashMap::new();
-            for (key, write) in &writes.rows {
+            for (key, write) in writes.rows.iter() {
                 let Some(row) = write.row.as_deref().filter(|r| index.enforces(r)) else {
                     continue;
                 };
@@ -917,8 +953,9 @@ impl Transaction {
     ) -> Result<Vec<Install>> {
         let db = &self.db;
         let table = writes.table.id;
-        let mut installs = Vec::with_capacity(writes.rows.len());
-        for (owned_key, write) in writes.rows {
+        let rows = Arc::try_unwrap(writes.rows).unwrap_or_else(|shared| (*shared).clone());
+        let mut installs = Vec::with_capacity(rows.len());
+        for (owned_key, write) in rows {
             let key = &owned_key;
             let entry = state.primary.get(key);
             if let Some(entry) = entry {
