@@ -1,7 +1,7 @@
 //! Differential test of the SQL layer against SQLite (`rusqlite`): random data and random
 //! queries from templates where PostgreSQL and SQLite agree (three-valued logic, joins,
 //! grouping, explicit NULLS LAST, uncorrelated subqueries, set operations), run on both; the
-//! results must be equal.
+//! results must be equal. Secondary indexes make many of the predicates index scans.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use omendb::types::Value;
@@ -33,6 +33,8 @@ fn predicate() -> impl Strategy<Value = String> {
         (-3i64..4).prop_map(|v| format!("t1.a < {v}")),
         (-3i64..4).prop_map(|v| format!("t1.a = {v}")),
         (-3i64..4).prop_map(|v| format!("t1.a <> {v}")),
+        (-3i64..4, -3i64..4).prop_map(|(x, y)| format!("t1.a BETWEEN {x} AND {y}")),
+        (-3i64..4).prop_map(|v| format!("t1.a >= {v}")),
         (0i64..25).prop_map(|v| format!("t1.id >= {v}")),
         (0i64..25, 0i64..25).prop_map(|(x, y)| format!("t1.id BETWEEN {x} AND {y}")),
         prop_oneof![Just("x"), Just("y")].prop_map(|v| format!("t1.b = '{v}'")),
@@ -132,8 +134,11 @@ proptest! {
         let db = Database::open(DatabaseConfig::memory()).unwrap();
         let mut ours = db.session();
         let lite = rusqlite::Connection::open_in_memory().unwrap();
+        // The secondary indexes give the predicates on a, b and d index scans to choose.
         let ddl = "CREATE TABLE t1 (id INTEGER PRIMARY KEY, a INTEGER, b TEXT); \
-                   CREATE TABLE t2 (id INTEGER PRIMARY KEY, t1_id INTEGER, d INTEGER)";
+                   CREATE TABLE t2 (id INTEGER PRIMARY KEY, t1_id INTEGER, d INTEGER); \
+                   CREATE INDEX t1_a ON t1 (a); CREATE INDEX t1_b_a ON t1 (b, a); \
+                   CREATE INDEX t2_d ON t2 (d)";
         ours.execute(ddl).unwrap();
         lite.execute_batch(ddl).unwrap();
         let mut inserts = Vec::new();

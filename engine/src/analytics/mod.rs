@@ -14,7 +14,7 @@
 //! - **What runs where** ([`decide`]): `SET omendb.analytics = off` keeps everything native;
 //!   `on` sends every query over tables that DataFusion can answer as PostgreSQL would; `auto`
 //!   (the default) only analytical ones — aggregation, joins or window functions over
-//!   [`AUTO_MIN_ROWS`] rows or more, with no primary-key access path.
+//!   [`AUTO_MIN_ROWS`] rows or more, with no primary-key or secondary-index access path.
 //! - **PostgreSQL's answers, always.** OmenDB's planner still plans every query, so names,
 //!   types and errors are those of PostgreSQL. DataFusion runs it only when the type of each
 //!   result column it computes can carry PostgreSQL's value exactly ([`convert::compatible`]);
@@ -78,6 +78,7 @@ pub enum Decision {
 struct Shape {
     tables: Vec<Arc<str>>,
     key_access: bool,
+    index_access: bool,
     joins: bool,
     aggregation: bool,
     windows: bool,
@@ -119,7 +120,11 @@ fn shape(plan: &SelectPlan, out: &mut Shape, top: bool) -> std::result::Result<(
 fn source_shape(source: &Source, out: &mut Shape) -> std::result::Result<(), String> {
     match source {
         Source::Table(table) => {
-            out.key_access |= !matches!(table.access, Access::Full);
+            match table.access {
+                Access::Full => {}
+                Access::Index(_) => out.index_access = true,
+                Access::Key(_) | Access::Range(..) => out.key_access = true,
+            }
             if !out.tables.contains(&table.table) {
                 out.tables.push(table.table.clone());
             }
@@ -206,6 +211,9 @@ pub fn decide(plan: &SelectPlan, mode: AnalyticsMode, db: &Database) -> Decision
     }
     if found.key_access {
         return Decision::Native("a primary-key access path".into());
+    }
+    if found.index_access {
+        return Decision::Native("a secondary-index access path".into());
     }
     let work: Vec<&str> = [
         (found.aggregation, "aggregation"),

@@ -14,12 +14,12 @@ use super::explain::Measured;
 use super::expr::{BoundExpr, SubqueryKind, compare};
 use super::interrupt;
 use super::planner::{
-    Access, CheckPlan, ConflictPlan, FunctionSource, GroupPlan, InsertRows, JoinKind, JoinPlan,
-    JoinedTarget, OutputColumn, Plan, RecursiveSource, Returning, SelectPlan, SetFunction, SetOp,
-    SetPlan, SortKey, Source, TableSource, ValuesSource,
+    Access, CheckPlan, ConflictPlan, FunctionSource, GroupPlan, IndexAccess, InsertRows, JoinKind,
+    JoinPlan, JoinedTarget, OutputColumn, Plan, RecursiveSource, Returning, SelectPlan,
+    SetFunction, SetOp, SetPlan, SortKey, Source, TableSource, ValuesSource,
 };
 use crate::encoding::{encode_value, encode_values};
-use crate::mvcc::Locked;
+use crate::mvcc::{Direction, Locked};
 use crate::table::RowKey;
 use crate::types::{Row, Value};
 use crate::{Error, Result, Transaction};
@@ -1204,6 +1204,7 @@ fn scan_exact<'t>(source: &TableSource, txn: &'t Transaction) -> Result<(Rows<'t
             }
             Err(e) => Err(e),
         },
+        Access::Index(access) => Ok((index_scan(table, access, txn)?, false)),
         Access::Range(lower, upper) => {
             let bound = |b: &Bound<BoundExpr>| -> Result<Bound<RowKey>> {
                 Ok(match b {
@@ -1221,6 +1222,42 @@ fn scan_exact<'t>(source: &TableSource, txn: &'t Transaction) -> Result<(Rows<'t
             }
         }
     }
+}
+
+/// The rows a secondary-index access finds (in index order). A NULL among the values matches
+/// nothing: every comparison with it is unknown.
+fn index_scan<'t>(table: &str, access: &IndexAccess, txn: &'t Transaction) -> Result<Rows<'t>> {
+    let prefix = access
+        .prefix
+        .iter()
+        .map(|e| e.eval(&[]))
+        .collect::<Result<Vec<Value>>>()?;
+    let bound = |b: &Bound<BoundExpr>| -> Result<Option<Bound<Vec<Value>>>> {
+        let with = |e: &BoundExpr| -> Result<Option<Vec<Value>>> {
+            let value = e.eval(&[])?;
+            Ok((!value.is_null()).then(|| [prefix.as_slice(), &[value]].concat()))
+        };
+        Ok(match b {
+            Bound::Included(e) => with(e)?.map(Bound::Included),
+            Bound::Excluded(e) => with(e)?.map(Bound::Excluded),
+            Bound::Unbounded if prefix.is_empty() => Some(Bound::Unbounded),
+            Bound::Unbounded => Some(Bound::Included(prefix.clone())),
+        })
+    };
+    let (Some(lower), Some(upper)) = (bound(&access.lower)?, bound(&access.upper)?) else {
+        return Ok(Box::new(std::iter::empty()));
+    };
+    if prefix.iter().any(Value::is_null) {
+        return Ok(Box::new(std::iter::empty()));
+    }
+    let scan = txn.scan_index(
+        table,
+        &access.index,
+        lower.as_ref().map(Vec::as_slice),
+        upper.as_ref().map(Vec::as_slice),
+        Direction::Forward,
+    )?;
+    Ok(Box::new(scan))
 }
 
 /// Orders two rows' sort-key values by `keys` (direction, NULLs first or last).

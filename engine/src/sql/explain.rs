@@ -388,6 +388,37 @@ fn scan_line(source: &TableSource) -> String {
             source.table,
             render(value, &source.column_names)
         ),
+        Access::Index(index) => {
+            let name = |c: usize| source.column_names[c].as_str();
+            let value = |e: &BoundExpr| render(e, &source.column_names);
+            let mut parts: Vec<String> = index
+                .columns
+                .iter()
+                .zip(&index.prefix)
+                .map(|(&c, e)| format!("{} = {}", name(c), value(e)))
+                .collect();
+            if let Some(&next) = index.columns.get(index.prefix.len()) {
+                for (bound, inclusive, exclusive) in
+                    [(&index.lower, ">=", ">"), (&index.upper, "<=", "<")]
+                {
+                    match bound {
+                        Bound::Included(e) => {
+                            parts.push(format!("{} {inclusive} {}", name(next), value(e)))
+                        }
+                        Bound::Excluded(e) => {
+                            parts.push(format!("{} {exclusive} {}", name(next), value(e)))
+                        }
+                        Bound::Unbounded => {}
+                    }
+                }
+            }
+            format!(
+                "Index Scan using {} on {} ({})",
+                index.index,
+                source.table,
+                parts.join(" AND ")
+            )
+        }
         Access::Range(lower, upper) => {
             let mut parts = Vec::new();
             match lower {

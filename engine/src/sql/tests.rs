@@ -23,6 +23,66 @@ fn select_plan(db: &Database, sql: &str) -> planner::SelectPlan {
 }
 
 #[test]
+fn secondary_indexes_are_chosen_by_their_leading_columns() {
+    let db = db();
+    let mut s = db.session();
+    s.execute("ALTER TABLE t ADD COLUMN city TEXT").unwrap();
+    s.execute("ALTER TABLE t ADD COLUMN code CHAR(3)").unwrap();
+    s.execute("CREATE INDEX t_city_name ON t (city, name)")
+        .unwrap();
+    s.execute("CREATE INDEX t_score ON t (score)").unwrap();
+    s.execute("CREATE INDEX t_code ON t (code)").unwrap();
+    let access = |sql| match select_plan(&db, sql).source {
+        Some(planner::Source::Table(table)) => table.access,
+        other => panic!("not a table scan: {other:?}"),
+    };
+    let text = |v: &str| BoundExpr::Constant(Value::Text(v.into()));
+    let index = |prefix: Vec<BoundExpr>, lower, upper| {
+        Access::Index(planner::IndexAccess {
+            index: "t_city_name".into(),
+            columns: vec![3, 1],
+            prefix,
+            lower,
+            upper,
+        })
+    };
+    assert_eq!(
+        access("SELECT * FROM t WHERE city = 'Oslo'"),
+        index(vec![text("Oslo")], Bound::Unbounded, Bound::Unbounded)
+    );
+    assert_eq!(
+        access("SELECT * FROM t WHERE name >= 'k' AND city = 'Oslo' AND id > 3"),
+        index(
+            vec![text("Oslo")],
+            Bound::Included(text("k")),
+            Bound::Unbounded
+        )
+    );
+    assert_eq!(
+        access("SELECT * FROM t WHERE city < 'M'"),
+        index(vec![], Bound::Unbounded, Bound::Excluded(text("M")))
+    );
+    // A key range beats an index range; a point lookup beats everything.
+    assert!(matches!(
+        access("SELECT * FROM t WHERE city < 'M' AND id > 3"),
+        Access::Range(..)
+    ));
+    assert!(matches!(
+        access("SELECT * FROM t WHERE city = 'Oslo' AND id = 3"),
+        Access::Key(_)
+    ));
+    // Only the index's leading column starts a scan.
+    assert_eq!(access("SELECT * FROM t WHERE name = 'x'"), Access::Full);
+    // Types whose equality an encoding cannot decide are not looked up: floating point,
+    // CHAR's padding.
+    assert_eq!(access("SELECT * FROM t WHERE score = 1.5"), Access::Full);
+    assert_eq!(access("SELECT * FROM t WHERE code = 'ab'"), Access::Full);
+    // Rows come in index order: ORDER BY the key still sorts.
+    let ordered = select_plan(&db, "SELECT id FROM t WHERE city = 'Oslo' ORDER BY id");
+    assert_eq!(ordered.order.len(), 1);
+}
+
+#[test]
 fn key_predicates_choose_learned_index_paths() {
     let db = db();
     let table = |sql| match select_plan(&db, sql).source {

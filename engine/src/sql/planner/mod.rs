@@ -19,7 +19,7 @@ use super::parser::ast::{BinaryOp, Copy, RoleOptions, Statement};
 pub use super::parser::ast::{JoinKind, SetOp};
 use super::settings::Isolation;
 use super::system::SystemCatalog;
-use crate::catalog::{TableDef, TableSchema, ViewDef};
+use crate::catalog::{IndexSchema, TableDef, TableSchema, ViewDef};
 use crate::mvcc::Direction;
 use crate::types::{DataType, Value};
 use crate::{Database, Error, Result, Transaction};
@@ -478,7 +478,7 @@ impl TableSource {
     }
 }
 
-/// How rows are found in the primary index.
+/// How rows are found: in the primary index, or through a secondary one.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Access {
     /// Every row, in key order.
@@ -487,6 +487,20 @@ pub enum Access {
     Key(BoundExpr),
     /// Rows whose one-column primary key lies in a range.
     Range(Bound<BoundExpr>, Bound<BoundExpr>),
+    /// Rows found through a secondary index (in its order, not the key's).
+    Index(IndexAccess),
+}
+
+/// A secondary-index scan: the rows whose leading indexed columns equal `prefix`, and whose
+/// next indexed column lies between `lower` and `upper`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexAccess {
+    pub index: String,
+    /// The indexed columns' positions in the table, for printing plans.
+    pub columns: Vec<usize>,
+    pub prefix: Vec<BoundExpr>,
+    pub lower: Bound<BoundExpr>,
+    pub upper: Bound<BoundExpr>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -686,17 +700,57 @@ fn table(catalog: &dyn Catalog, name: &super::parser::ast::Ident) -> Result<Arc<
     catalog.table(&name.name).map_err(|e| e.at(name.position))
 }
 
-/// The access path a filter allows on a table with a one-column primary key: `pk = c` is a
-/// point lookup, comparisons of the key with constants bound a range scan. The filter is
-/// still applied to every row read, so the path only needs to cover the matching rows.
+/// The access path a filter allows. On a one-column primary key `pk = c` is a point lookup and
+/// comparisons with constants bound a range scan; on a secondary index, equalities on its
+/// leading columns (and comparisons on the next) bound an index scan. A point lookup wins,
+/// then the index scan with the most equalities, then a key range, then an index range. The
+/// filter is still applied to every row read, so the path only needs to cover the matching
+/// rows.
 fn access_path(schema: &TableSchema, filter: Option<&BoundExpr>) -> Access {
-    let (Some(filter), [pk]) = (filter, schema.primary_key.as_slice()) else {
+    let Some(filter) = filter else {
         return Access::Full;
     };
-    let key_type = schema.columns[*pk].data_type;
+    let conjuncts = conjuncts(filter);
+    let primary = match schema.primary_key.as_slice() {
+        [pk] => {
+            let (equal, lower, upper) =
+                column_bounds(&conjuncts, *pk, schema.columns[*pk].data_type);
+            match (equal, &lower, &upper) {
+                (Some(value), _, _) => return Access::Key(value),
+                (None, Bound::Unbounded, Bound::Unbounded) => None,
+                _ => Some(Access::Range(lower, upper)),
+            }
+        }
+        _ => None,
+    };
+    let index = schema
+        .indexes
+        .iter()
+        .filter_map(|index| index_access(schema, index, &conjuncts))
+        .max_by_key(|a| {
+            (
+                a.prefix.len(),
+                a.lower != Bound::Unbounded || a.upper != Bound::Unbounded,
+            )
+        });
+    match (primary, index) {
+        (_, Some(index)) if !index.prefix.is_empty() => Access::Index(index),
+        (Some(range), _) => range,
+        (None, Some(index)) => Access::Index(index),
+        (None, None) => Access::Full,
+    }
+}
+
+/// What the conjuncts say about one column: a value it equals, else the bounds of its range,
+/// from comparisons with values of a type the column's index can look up as they are.
+fn column_bounds(
+    conjuncts: &[&BoundExpr],
+    column: usize,
+    column_type: DataType,
+) -> (Option<BoundExpr>, Bound<BoundExpr>, Bound<BoundExpr>) {
     let mut lower = Bound::Unbounded;
     let mut upper = Bound::Unbounded;
-    for conjunct in conjuncts(filter) {
+    for conjunct in conjuncts {
         let BoundExpr::Binary {
             op, left, right, ..
         } = conjunct
@@ -704,16 +758,16 @@ fn access_path(schema: &TableSchema, filter: Option<&BoundExpr>) -> Access {
             continue;
         };
         let (op, value) = match (left.as_ref(), right.as_ref()) {
-            (BoundExpr::Column(c), v) if c == pk => (*op, v),
-            (v, BoundExpr::Column(c)) if c == pk => (flip(*op), v),
+            (BoundExpr::Column(c), v) if *c == column => (*op, v),
+            (v, BoundExpr::Column(c)) if *c == column => (flip(*op), v),
             _ => continue,
         };
-        if !key_compatible(key_type, value) {
+        if !key_compatible(column_type, value) {
             continue;
         }
         let value = value.clone();
         match op {
-            BinaryOp::Eq => return Access::Key(value),
+            BinaryOp::Eq => return (Some(value), Bound::Unbounded, Bound::Unbounded),
             BinaryOp::Gt => lower = Bound::Excluded(value),
             BinaryOp::GtEq => lower = Bound::Included(value),
             BinaryOp::Lt => upper = Bound::Excluded(value),
@@ -721,10 +775,59 @@ fn access_path(schema: &TableSchema, filter: Option<&BoundExpr>) -> Access {
             _ => {}
         }
     }
-    match (&lower, &upper) {
-        (Bound::Unbounded, Bound::Unbounded) => Access::Full,
-        _ => Access::Range(lower, upper),
+    (None, lower, upper)
+}
+
+/// The scan of `index` the conjuncts allow, if they constrain its first column.
+fn index_access(
+    schema: &TableSchema,
+    index: &IndexSchema,
+    conjuncts: &[&BoundExpr],
+) -> Option<IndexAccess> {
+    let mut access = IndexAccess {
+        index: index.name.clone(),
+        columns: index.columns.clone(),
+        prefix: Vec::new(),
+        lower: Bound::Unbounded,
+        upper: Bound::Unbounded,
+    };
+    for &column in &index.columns {
+        let data_type = schema.columns[column].data_type;
+        if !index_lookup_type(data_type) {
+            break;
+        }
+        let (equal, lower, upper) = column_bounds(conjuncts, column, data_type);
+        match equal {
+            Some(value) => access.prefix.push(value),
+            None => {
+                (access.lower, access.upper) = (lower, upper);
+                break;
+            }
+        }
     }
+    let bounded = access.lower != Bound::Unbounded || access.upper != Bound::Unbounded;
+    (!access.prefix.is_empty() || bounded).then_some(access)
+}
+
+/// Whether values of this type are equal exactly when their index encodings are: not for
+/// types whose equality ignores some differences (NUMERIC's scale, CHAR's padding, an
+/// INTERVAL's units, floating point's signed zeros and NaN).
+fn index_lookup_type(data_type: DataType) -> bool {
+    !matches!(data_type, DataType::Char(_))
+        && matches!(
+            data_type.unconstrained(),
+            DataType::SmallInt
+                | DataType::Integer
+                | DataType::BigInt
+                | DataType::Text
+                | DataType::Boolean
+                | DataType::Bytea
+                | DataType::Date
+                | DataType::Time
+                | DataType::Timestamp
+                | DataType::TimestampTz
+                | DataType::Uuid
+        )
 }
 
 /// Whether `expr` (a constant, or a parameter cast to the key's type) can be looked up in a
@@ -894,6 +997,14 @@ fn table_source(source: &mut TableSource, f: &mut impl FnMut(&mut BoundExpr)) {
     match &mut source.access {
         Access::Full => {}
         Access::Key(e) => e.visit_mut(f),
+        Access::Index(index) => {
+            index.prefix.iter_mut().for_each(|e| e.visit_mut(f));
+            for bound in [&mut index.lower, &mut index.upper] {
+                if let Bound::Included(e) | Bound::Excluded(e) = bound {
+                    e.visit_mut(f);
+                }
+            }
+        }
         Access::Range(lower, upper) => {
             for bound in [lower, upper] {
                 if let Bound::Included(e) | Bound::Excluded(e) = bound {

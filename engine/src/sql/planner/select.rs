@@ -162,7 +162,9 @@ pub fn subquery_select(
             // ORDER BY the one-column primary key: the scan delivers that order.
             if let ([key], [pk], false) = (order.as_slice(), schema.primary_key.as_slice(), grouped)
             {
-                if key.expr == BoundExpr::Column(*pk) && !matches!(access, Access::Key(_)) {
+                if key.expr == BoundExpr::Column(*pk)
+                    && matches!(access, Access::Full | Access::Range(..))
+                {
                     direction = if key.descending {
                         Direction::Backward
                     } else {
