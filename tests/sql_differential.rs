@@ -41,6 +41,7 @@ fn predicate() -> impl Strategy<Value = String> {
         Just("t1.a IS NULL".to_string()),
         Just("t1.b IS NOT NULL".to_string()),
         (-3i64..4, -3i64..4).prop_map(|(x, y)| format!("t1.a IN ({x}, {y})")),
+        (0i64..25, 0i64..25).prop_map(|(x, y)| format!("t1.id IN ({x}, {y}, NULL)")),
         (-3i64..4).prop_map(|x| format!("t1.a NOT IN ({x}, NULL)")),
         (-3i64..4).prop_map(|x| format!("t1.a + t1.id > {x}")),
         (-3i64..4).prop_map(|x| format!("CASE WHEN t1.a > {x} THEN t1.b = 'x' ELSE t1.id < 5 END")),

@@ -225,6 +225,15 @@ fn push(out: &mut Figures, name: &str, value: f64) {
 const INSERT: &str = "bulk insert, one transaction (per row)";
 const HIT: &str = "point select, hit";
 const MISS: &str = "point select, miss";
+const IN_LIST: &str = "select of 10 keys with IN (per query)";
+/// `SELECT id, name, balance FROM t WHERE id IN (…)` with ten parameters, in each dialect.
+fn in_list_sql(mark: char) -> String {
+    let marks: Vec<String> = (1..=10).map(|i| format!("{mark}{i}")).collect();
+    format!(
+        "SELECT id, name, balance FROM t WHERE id IN ({})",
+        marks.join(", ")
+    )
+}
 const HIT_BUSY: &str = "point select, hit, while another session runs the GROUP BY";
 const GROUP_BY_SQL: &str = "SELECT grp, count(*), sum(balance) FROM t GROUP BY grp";
 const RANGE_100: &str = "range select, 100 rows (per query)";
@@ -321,6 +330,20 @@ pub fn run_omendb(cfg: &Config, seed: u64) -> Figures {
         push(&mut out, name, per_op(start, probe.len()));
         assert_eq!(found, if name == HIT { probe.len() } else { 0 }, "{name}");
     }
+    let batches = work.hits(cfg.points / 10 * 10, seed ^ 0x1157);
+    let in_list = s.prepare(&in_list_sql('$')).expect("prepare");
+    let start = Instant::now();
+    let mut found = 0;
+    for batch in batches.chunks(10) {
+        let params: Vec<Value> = batch.iter().map(|&k| Value::Int(k)).collect();
+        found += s
+            .execute_prepared(&in_list, &params)
+            .expect("select")
+            .rows
+            .len();
+    }
+    push(&mut out, IN_LIST, per_op(start, batches.len() / 10));
+    assert!(found > 0 && found <= batches.len());
     // The same lookups while another session runs the GROUP BY over and over (HTAP: how
     // much an analytical query costs the transactional load beside it).
     let probe = work.hits(cfg.points, seed ^ 0x5eed);
@@ -457,6 +480,20 @@ pub fn run_omendb(cfg: &Config, seed: u64) -> Figures {
     out
 }
 
+/// Reads every `(id, name, balance)` row of a SQLite result; how many there were.
+fn read_accounts(mut rows: rusqlite::Rows<'_>) -> usize {
+    let mut count = 0;
+    while let Some(r) = rows.next().expect("row") {
+        let _: (i64, String, i64) = (
+            r.get(0).expect("id"),
+            r.get(1).expect("name"),
+            r.get(2).expect("balance"),
+        );
+        count += 1;
+    }
+    count
+}
+
 /// Opens SQLite in `dir` with the matching durability.
 pub fn open_sqlite(dir: &Path, sync: bool) -> Connection {
     let conn = Connection::open(dir.join("bench.sqlite")).expect("open SQLite");
@@ -525,19 +562,25 @@ pub fn run_sqlite(cfg: &Config, seed: u64) -> Figures {
             let start = Instant::now();
             let mut found = 0;
             for &k in &probe {
-                let mut rows = point.query([k]).expect("select");
-                while let Some(r) = rows.next().expect("row") {
-                    let _: (i64, String, i64) = (
-                        r.get(0).expect("id"),
-                        r.get(1).expect("name"),
-                        r.get(2).expect("balance"),
-                    );
-                    found += 1;
-                }
+                found += read_accounts(point.query([k]).expect("select"));
             }
             push(&mut out, name, per_op(start, probe.len()));
             assert_eq!(found, if name == HIT { probe.len() } else { 0 }, "{name}");
         }
+        let batches = work.hits(cfg.points / 10 * 10, seed ^ 0x1157);
+        let mut in_list = txn.prepare_cached(&in_list_sql('?')).expect("prepare");
+        let start = Instant::now();
+        let mut found = 0;
+        for batch in batches.chunks(10) {
+            found += read_accounts(
+                in_list
+                    .query(rusqlite::params_from_iter(batch))
+                    .expect("select"),
+            );
+        }
+        push(&mut out, IN_LIST, per_op(start, batches.len() / 10));
+        assert!(found > 0 && found <= batches.len());
+        drop(in_list);
         let probe = work.hits(cfg.points, seed ^ 0x5eed);
         let (path, sync) = (dir.path().to_path_buf(), cfg.sync);
         let busy = alongside(move |stop| {
@@ -566,16 +609,7 @@ pub fn run_sqlite(cfg: &Config, seed: u64) -> Figures {
         for (name, bounds) in work.range_probes(cfg, seed) {
             let start = Instant::now();
             for &(lo, hi, expected) in &bounds {
-                let mut rows = range.query(params![lo, hi]).expect("range");
-                let mut n = 0;
-                while let Some(r) = rows.next().expect("row") {
-                    let _: (i64, String, i64) = (
-                        r.get(0).expect("id"),
-                        r.get(1).expect("name"),
-                        r.get(2).expect("balance"),
-                    );
-                    n += 1;
-                }
+                let n = read_accounts(range.query(params![lo, hi]).expect("range"));
                 assert_eq!(n, expected);
             }
             push(&mut out, name, per_op(start, bounds.len()));

@@ -43,6 +43,7 @@ fn the_quick_suites_report_and_plot() {
     for expected in [
         "bulk insert, one transaction (per row)",
         "point select, miss",
+        "select of 10 keys with IN (per query)",
         "range select, 10,000 rows (per query)",
         "2-table join with an aggregate (per query)",
         "delete by key, a transaction each",

@@ -1204,6 +1204,26 @@ fn scan_exact<'t>(source: &TableSource, txn: &'t Transaction) -> Result<(Rows<'t
             }
             Err(e) => Err(e),
         },
+        Access::Keys(exprs) => {
+            let mut keys = Vec::with_capacity(exprs.len());
+            for expr in exprs {
+                match key(expr) {
+                    Ok(key) => keys.push(key),
+                    // A NULL or out-of-range key matches no row.
+                    Err(e) if matches!(e.sqlstate(), "22003" | "23502") => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            keys.sort();
+            keys.dedup();
+            let mut rows = Vec::with_capacity(keys.len());
+            for key in keys {
+                if let Some(row) = txn.get(table, &key)? {
+                    rows.push(Ok((key, row)));
+                }
+            }
+            Ok((Box::new(rows.into_iter()), false))
+        }
         Access::Index(access) => Ok((index_scan(table, access, txn)?, false)),
         Access::Range(lower, upper) => {
             let bound = |b: &Bound<BoundExpr>| -> Result<Bound<RowKey>> {
@@ -1232,6 +1252,27 @@ fn index_scan<'t>(table: &str, access: &IndexAccess, txn: &'t Transaction) -> Re
         .iter()
         .map(|e| e.eval(&[]))
         .collect::<Result<Vec<Value>>>()?;
+    if !access.any.is_empty() {
+        // `IN (…)`: one scan per distinct value, in the index's order.
+        let mut values = std::collections::BTreeMap::new();
+        for e in &access.any {
+            let value = e.eval(&[])?;
+            if !value.is_null() {
+                values.insert(encode_values(std::slice::from_ref(&value)), value);
+            }
+        }
+        let mut rows: Rows<'t> = Box::new(std::iter::empty());
+        for value in values.into_values() {
+            let one = IndexAccess {
+                any: Vec::new(),
+                lower: Bound::Included(BoundExpr::Constant(value.clone())),
+                upper: Bound::Included(BoundExpr::Constant(value)),
+                ..access.clone()
+            };
+            rows = Box::new(rows.chain(index_scan(table, &one, txn)?));
+        }
+        return Ok(rows);
+    }
     let bound = |b: &Bound<BoundExpr>| -> Result<Option<Bound<Vec<Value>>>> {
         let with = |e: &BoundExpr| -> Result<Option<Vec<Value>>> {
             let value = e.eval(&[])?;

@@ -388,6 +388,17 @@ fn scan_line(source: &TableSource) -> String {
             source.table,
             render(value, &source.column_names)
         ),
+        Access::Keys(values) => {
+            let values: Vec<String> = values
+                .iter()
+                .map(|v| render(v, &source.column_names))
+                .collect();
+            format!(
+                "ALEX Point Lookups on {} (key IN ({}))",
+                source.table,
+                values.join(", ")
+            )
+        }
         Access::Index(index) => {
             let name = |c: usize| source.column_names[c].as_str();
             let value = |e: &BoundExpr| render(e, &source.column_names);
@@ -398,6 +409,10 @@ fn scan_line(source: &TableSource) -> String {
                 .map(|(&c, e)| format!("{} = {}", name(c), value(e)))
                 .collect();
             if let Some(&next) = index.columns.get(index.prefix.len()) {
+                if !index.any.is_empty() {
+                    let values: Vec<String> = index.any.iter().map(value).collect();
+                    parts.push(format!("{} IN ({})", name(next), values.join(", ")));
+                }
                 for (bound, inclusive, exclusive) in
                     [(&index.lower, ">=", ">"), (&index.upper, "<=", "<")]
                 {

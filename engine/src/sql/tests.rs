@@ -42,6 +42,7 @@ fn secondary_indexes_are_chosen_by_their_leading_columns() {
             index: "t_city_name".into(),
             columns: vec![3, 1],
             prefix,
+            any: Vec::new(),
             lower,
             upper,
         })
@@ -77,6 +78,24 @@ fn secondary_indexes_are_chosen_by_their_leading_columns() {
     // CHAR's padding.
     assert_eq!(access("SELECT * FROM t WHERE score = 1.5"), Access::Full);
     assert_eq!(access("SELECT * FROM t WHERE code = 'ab'"), Access::Full);
+    // IN lists: one lookup per value, on the key or through an index.
+    assert_eq!(
+        access("SELECT * FROM t WHERE id IN (3, 1) AND city = 'Oslo'"),
+        Access::Keys(vec![
+            BoundExpr::Constant(Value::Int(3)),
+            BoundExpr::Constant(Value::Int(1))
+        ])
+    );
+    match access("SELECT * FROM t WHERE city = 'Oslo' AND name IN ('a', 'b')") {
+        Access::Index(index) => {
+            assert_eq!((index.prefix.len(), index.any.len()), (1, 2));
+        }
+        other => panic!("not an index scan: {other:?}"),
+    }
+    assert_eq!(
+        access("SELECT * FROM t WHERE id NOT IN (1, 2)"),
+        Access::Full
+    );
     // Rows come in index order: ORDER BY the key still sorts.
     let ordered = select_plan(&db, "SELECT id FROM t WHERE city = 'Oslo' ORDER BY id");
     assert_eq!(ordered.order.len(), 1);

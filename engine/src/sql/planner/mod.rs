@@ -487,18 +487,22 @@ pub enum Access {
     Key(BoundExpr),
     /// Rows whose one-column primary key lies in a range.
     Range(Bound<BoundExpr>, Bound<BoundExpr>),
+    /// The rows with any of these primary keys (`pk IN (…)`): one lookup each.
+    Keys(Vec<BoundExpr>),
     /// Rows found through a secondary index (in its order, not the key's).
     Index(IndexAccess),
 }
 
 /// A secondary-index scan: the rows whose leading indexed columns equal `prefix`, and whose
-/// next indexed column lies between `lower` and `upper`.
+/// next indexed column equals one of `any` (when it is not empty) or else lies between
+/// `lower` and `upper`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IndexAccess {
     pub index: String,
     /// The indexed columns' positions in the table, for printing plans.
     pub columns: Vec<usize>,
     pub prefix: Vec<BoundExpr>,
+    pub any: Vec<BoundExpr>,
     pub lower: Bound<BoundExpr>,
     pub upper: Bound<BoundExpr>,
 }
@@ -700,12 +704,12 @@ fn table(catalog: &dyn Catalog, name: &super::parser::ast::Ident) -> Result<Arc<
     catalog.table(&name.name).map_err(|e| e.at(name.position))
 }
 
-/// The access path a filter allows. On a one-column primary key `pk = c` is a point lookup and
-/// comparisons with constants bound a range scan; on a secondary index, equalities on its
-/// leading columns (and comparisons on the next) bound an index scan. A point lookup wins,
-/// then the index scan with the most equalities, then a key range, then an index range. The
-/// filter is still applied to every row read, so the path only needs to cover the matching
-/// rows.
+/// The access path a filter allows. On a one-column primary key `pk = c` is a point lookup,
+/// `pk IN (…)` one lookup per value, and comparisons with constants bound a range scan; on a
+/// secondary index, equalities (or an `IN` list) on its leading columns, and comparisons on the
+/// next, bound an index scan. A point lookup wins, then key lookups, then the index scan with
+/// the most equalities, then a key range, then an index range. The filter is still applied to
+/// every row read, so the path only needs to cover the matching rows.
 fn access_path(schema: &TableSchema, filter: Option<&BoundExpr>) -> Access {
     let Some(filter) = filter else {
         return Access::Full;
@@ -713,12 +717,12 @@ fn access_path(schema: &TableSchema, filter: Option<&BoundExpr>) -> Access {
     let conjuncts = conjuncts(filter);
     let primary = match schema.primary_key.as_slice() {
         [pk] => {
-            let (equal, lower, upper) =
-                column_bounds(&conjuncts, *pk, schema.columns[*pk].data_type);
-            match (equal, &lower, &upper) {
-                (Some(value), _, _) => return Access::Key(value),
-                (None, Bound::Unbounded, Bound::Unbounded) => None,
-                _ => Some(Access::Range(lower, upper)),
+            let found = constraint(&conjuncts, *pk, schema.columns[*pk].data_type);
+            match found {
+                Constraint::Equal(value) => return Access::Key(value),
+                Constraint::Any(values) => return Access::Keys(values),
+                Constraint::Range(Bound::Unbounded, Bound::Unbounded) => None,
+                Constraint::Range(lower, upper) => Some(Access::Range(lower, upper)),
             }
         }
         _ => None,
@@ -730,36 +734,55 @@ fn access_path(schema: &TableSchema, filter: Option<&BoundExpr>) -> Access {
         .max_by_key(|a| {
             (
                 a.prefix.len(),
+                !a.any.is_empty(),
                 a.lower != Bound::Unbounded || a.upper != Bound::Unbounded,
             )
         });
     match (primary, index) {
-        (_, Some(index)) if !index.prefix.is_empty() => Access::Index(index),
+        (_, Some(index)) if !index.prefix.is_empty() || !index.any.is_empty() => {
+            Access::Index(index)
+        }
         (Some(range), _) => range,
         (None, Some(index)) => Access::Index(index),
         (None, None) => Access::Full,
     }
 }
 
-/// What the conjuncts say about one column: a value it equals, else the bounds of its range,
-/// from comparisons with values of a type the column's index can look up as they are.
-fn column_bounds(
-    conjuncts: &[&BoundExpr],
-    column: usize,
-    column_type: DataType,
-) -> (Option<BoundExpr>, Bound<BoundExpr>, Bound<BoundExpr>) {
+/// What the conjuncts say about one column, from comparisons with values of a type the
+/// column's index can look up as they are.
+enum Constraint {
+    /// `column = value`.
+    Equal(BoundExpr),
+    /// `column IN (values…)`.
+    Any(Vec<BoundExpr>),
+    /// The bounds of its range (both unbounded: nothing known).
+    Range(Bound<BoundExpr>, Bound<BoundExpr>),
+}
+
+fn constraint(conjuncts: &[&BoundExpr], column: usize, column_type: DataType) -> Constraint {
     let mut lower = Bound::Unbounded;
     let mut upper = Bound::Unbounded;
+    let mut any = None;
     for conjunct in conjuncts {
-        let BoundExpr::Binary {
-            op, left, right, ..
-        } = conjunct
-        else {
-            continue;
-        };
-        let (op, value) = match (left.as_ref(), right.as_ref()) {
-            (BoundExpr::Column(c), v) if *c == column => (*op, v),
-            (v, BoundExpr::Column(c)) if *c == column => (flip(*op), v),
+        let (op, value) = match conjunct {
+            BoundExpr::Binary {
+                op, left, right, ..
+            } => match (left.as_ref(), right.as_ref()) {
+                (BoundExpr::Column(c), v) if *c == column => (*op, v),
+                (v, BoundExpr::Column(c)) if *c == column => (flip(*op), v),
+                _ => continue,
+            },
+            BoundExpr::InList {
+                expr,
+                list,
+                negated: false,
+            } if **expr == BoundExpr::Column(column)
+                && !list.is_empty()
+                && list.iter().all(|v| key_compatible(column_type, v)) =>
+            {
+                any = Some(list.clone());
+                continue;
+            }
             _ => continue,
         };
         if !key_compatible(column_type, value) {
@@ -767,7 +790,7 @@ fn column_bounds(
         }
         let value = value.clone();
         match op {
-            BinaryOp::Eq => return (Some(value), Bound::Unbounded, Bound::Unbounded),
+            BinaryOp::Eq => return Constraint::Equal(value),
             BinaryOp::Gt => lower = Bound::Excluded(value),
             BinaryOp::GtEq => lower = Bound::Included(value),
             BinaryOp::Lt => upper = Bound::Excluded(value),
@@ -775,7 +798,10 @@ fn column_bounds(
             _ => {}
         }
     }
-    (None, lower, upper)
+    match any {
+        Some(values) => Constraint::Any(values),
+        None => Constraint::Range(lower, upper),
+    }
 }
 
 /// The scan of `index` the conjuncts allow, if they constrain its first column.
@@ -788,6 +814,7 @@ fn index_access(
         index: index.name.clone(),
         columns: index.columns.clone(),
         prefix: Vec::new(),
+        any: Vec::new(),
         lower: Bound::Unbounded,
         upper: Bound::Unbounded,
     };
@@ -796,17 +823,20 @@ fn index_access(
         if !index_lookup_type(data_type) {
             break;
         }
-        let (equal, lower, upper) = column_bounds(conjuncts, column, data_type);
-        match equal {
-            Some(value) => access.prefix.push(value),
-            None => {
+        match constraint(conjuncts, column, data_type) {
+            Constraint::Equal(value) => access.prefix.push(value),
+            Constraint::Any(values) => {
+                access.any = values;
+                break;
+            }
+            Constraint::Range(lower, upper) => {
                 (access.lower, access.upper) = (lower, upper);
                 break;
             }
         }
     }
     let bounded = access.lower != Bound::Unbounded || access.upper != Bound::Unbounded;
-    (!access.prefix.is_empty() || bounded).then_some(access)
+    (!access.prefix.is_empty() || !access.any.is_empty() || bounded).then_some(access)
 }
 
 /// Whether values of this type are equal exactly when their index encodings are: not for
@@ -997,8 +1027,10 @@ fn table_source(source: &mut TableSource, f: &mut impl FnMut(&mut BoundExpr)) {
     match &mut source.access {
         Access::Full => {}
         Access::Key(e) => e.visit_mut(f),
+        Access::Keys(keys) => keys.iter_mut().for_each(|e| e.visit_mut(f)),
         Access::Index(index) => {
             index.prefix.iter_mut().for_each(|e| e.visit_mut(f));
+            index.any.iter_mut().for_each(|e| e.visit_mut(f));
             for bound in [&mut index.lower, &mut index.upper] {
                 if let Bound::Included(e) | Bound::Excluded(e) = bound {
                     e.visit_mut(f);
