@@ -1224,7 +1224,7 @@ fn scan_exact<'t>(source: &TableSource, txn: &'t Transaction) -> Result<(Rows<'t
             }
             Ok((Box::new(rows.into_iter()), false))
         }
-        Access::Index(access) => Ok((index_scan(table, access, txn)?, false)),
+        Access::Index(access) => Ok((index_scan(table, access, source.direction, txn)?, false)),
         Access::Range(lower, upper) => {
             let bound = |b: &Bound<BoundExpr>| -> Result<Bound<RowKey>> {
                 Ok(match b {
@@ -1246,7 +1246,12 @@ fn scan_exact<'t>(source: &TableSource, txn: &'t Transaction) -> Result<(Rows<'t
 
 /// The rows a secondary-index access finds (in index order). A NULL among the values matches
 /// nothing: every comparison with it is unknown.
-fn index_scan<'t>(table: &str, access: &IndexAccess, txn: &'t Transaction) -> Result<Rows<'t>> {
+fn index_scan<'t>(
+    table: &str,
+    access: &IndexAccess,
+    direction: Direction,
+    txn: &'t Transaction,
+) -> Result<Rows<'t>> {
     let prefix = access
         .prefix
         .iter()
@@ -1269,7 +1274,7 @@ fn index_scan<'t>(table: &str, access: &IndexAccess, txn: &'t Transaction) -> Re
                 upper: Bound::Included(BoundExpr::Constant(value)),
                 ..access.clone()
             };
-            rows = Box::new(rows.chain(index_scan(table, &one, txn)?));
+            rows = Box::new(rows.chain(index_scan(table, &one, direction, txn)?));
         }
         return Ok(rows);
     }
@@ -1296,7 +1301,7 @@ fn index_scan<'t>(table: &str, access: &IndexAccess, txn: &'t Transaction) -> Re
         &access.index,
         lower.as_ref().map(Vec::as_slice),
         upper.as_ref().map(Vec::as_slice),
-        Direction::Forward,
+        direction,
     )?;
     Ok(Box::new(scan))
 }

@@ -70,6 +70,14 @@ pub fn explain(plan: &Plan, measured: Option<&Measured>) -> Vec<String> {
                         if k.descending {
                             key.push_str(" DESC");
                         }
+                        // PostgreSQL's default: NULLs last ascending, first descending.
+                        if k.nulls_first != k.descending {
+                            key.push_str(if k.nulls_first {
+                                " NULLS FIRST"
+                            } else {
+                                " NULLS LAST"
+                            });
+                        }
                         key
                     })
                     .collect();
@@ -427,11 +435,14 @@ fn scan_line(source: &TableSource) -> String {
                     }
                 }
             }
+            let condition = if parts.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", parts.join(" AND "))
+            };
             format!(
-                "Index Scan using {} on {} ({})",
-                index.index,
-                source.table,
-                parts.join(" AND ")
+                "Index Scan{backward} using {} on {}{condition}",
+                index.index, source.table
             )
         }
         Access::Range(lower, upper) => {

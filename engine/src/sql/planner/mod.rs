@@ -507,6 +507,20 @@ pub struct IndexAccess {
     pub upper: Bound<BoundExpr>,
 }
 
+impl IndexAccess {
+    /// All of `index`, in its order.
+    fn whole(index: &IndexSchema) -> Self {
+        Self {
+            index: index.name.clone(),
+            columns: index.columns.clone(),
+            prefix: Vec::new(),
+            any: Vec::new(),
+            lower: Bound::Unbounded,
+            upper: Bound::Unbounded,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct SortKey {
     pub expr: BoundExpr,
@@ -810,14 +824,7 @@ fn index_access(
     index: &IndexSchema,
     conjuncts: &[&BoundExpr],
 ) -> Option<IndexAccess> {
-    let mut access = IndexAccess {
-        index: index.name.clone(),
-        columns: index.columns.clone(),
-        prefix: Vec::new(),
-        any: Vec::new(),
-        lower: Bound::Unbounded,
-        upper: Bound::Unbounded,
-    };
+    let mut access = IndexAccess::whole(index);
     for &column in &index.columns {
         let data_type = schema.columns[column].data_type;
         if !index_lookup_type(data_type) {
@@ -837,6 +844,22 @@ fn index_access(
     }
     let bounded = access.lower != Bound::Unbounded || access.upper != Bound::Unbounded;
     (!access.prefix.is_empty() || !access.any.is_empty() || bounded).then_some(access)
+}
+
+/// A scan of the whole of an index whose first column is `key`'s column, when the index's
+/// order is `key`'s: ascending with NULLs last or descending with NULLs first.
+fn ordered_index(schema: &TableSchema, key: &SortKey) -> Option<IndexAccess> {
+    let BoundExpr::Column(column) = key.expr else {
+        return None;
+    };
+    if key.nulls_first != key.descending || !index_lookup_type(schema.columns[column].data_type) {
+        return None;
+    }
+    let index = schema
+        .indexes
+        .iter()
+        .find(|i| i.columns.first() == Some(&column))?;
+    Some(IndexAccess::whole(index))
 }
 
 /// Whether values of this type are equal exactly when their index encodings are: not for

@@ -10,7 +10,7 @@ use super::expr::{Grouping, Relation, Scope, bind, coerce, has_aggregate};
 use super::join::{self, FromTree, all_inner, from_tree};
 use super::{
     Access, Catalog, GroupPlan, OutputColumn, SelectPlan, SetOp, SetPart, SetPlan, SortKey, Source,
-    TableSource, access_path, covered_by_key, range_residual, where_clause,
+    TableSource, access_path, covered_by_key, ordered_index, range_residual, where_clause,
 };
 use crate::mvcc::Direction;
 use crate::types::DataType;
@@ -156,20 +156,38 @@ pub fn subquery_select(
         None => None,
         Some(FromTree::Table(_)) => {
             let schema = &relations[0].schema;
-            let access = access_path(schema, filter.as_ref());
+            let mut access = access_path(schema, filter.as_ref());
             filter = covered_by_key(filter, schema, &access);
             let mut direction = Direction::Forward;
-            // ORDER BY the one-column primary key: the scan delivers that order.
-            if let ([key], [pk], false) = (order.as_slice(), schema.primary_key.as_slice(), grouped)
-            {
-                if key.expr == BoundExpr::Column(*pk)
-                    && matches!(access, Access::Full | Access::Range(..))
-                {
-                    direction = if key.descending {
-                        Direction::Backward
-                    } else {
-                        Direction::Forward
-                    };
+            let single_key = match order.as_slice() {
+                [key] if !grouped => Some(key.clone()),
+                _ => None,
+            };
+            if let Some(key) = &single_key {
+                let ordered = if key.descending {
+                    Direction::Backward
+                } else {
+                    Direction::Forward
+                };
+                // ORDER BY the one-column primary key: the scan delivers that order.
+                if let [pk] = schema.primary_key.as_slice() {
+                    if key.expr == BoundExpr::Column(*pk)
+                        && matches!(access, Access::Full | Access::Range(..))
+                    {
+                        direction = ordered;
+                        order.clear();
+                    }
+                }
+                // ORDER BY an index's leading column with a LIMIT, when the filter gives no
+                // path: the index delivers the order (NULLs last ascending, first descending,
+                // as its encoding sorts them) and reading stops after the limit.
+                if let (Some(index), Access::Full, true) = (
+                    ordered_index(schema, key),
+                    &access,
+                    limit.is_some() && !order.is_empty(),
+                ) {
+                    access = Access::Index(index);
+                    direction = ordered;
                     order.clear();
                 }
             }
