@@ -197,7 +197,7 @@ pub struct Savepoint {
 pub(crate) type WriteSet = Arc<BTreeMap<RowKey, Write>>;
 
 /// The writes of one transaction to one table.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct TableWrites {
     table: Arc<Table>,
     rows: WriteSet,

@@ -1244,8 +1244,9 @@ fn scan_exact<'t>(source: &TableSource, txn: &'t Transaction) -> Result<(Rows<'t
     }
 }
 
-/// The rows a secondary-index access finds (in index order). A NULL among the values matches
-/// nothing: every comparison with it is unknown.
+/// The rows a secondary-index access finds (in index order): one scan, or one per distinct
+/// value of an `IN` list. A NULL among the values matches nothing: every comparison with it is
+/// unknown.
 fn index_scan<'t>(
     table: &str,
     access: &IndexAccess,
@@ -1257,53 +1258,52 @@ fn index_scan<'t>(
         .iter()
         .map(|e| e.eval(&[]))
         .collect::<Result<Vec<Value>>>()?;
-    if !access.any.is_empty() {
-        // `IN (…)`: one scan per distinct value, in the index's order.
-        let mut values = std::collections::BTreeMap::new();
-        for e in &access.any {
-            let value = e.eval(&[])?;
-            if !value.is_null() {
-                values.insert(encode_values(std::slice::from_ref(&value)), value);
-            }
-        }
-        let mut rows: Rows<'t> = Box::new(std::iter::empty());
-        for value in values.into_values() {
-            let one = IndexAccess {
-                any: Vec::new(),
-                lower: Bound::Included(BoundExpr::Constant(value.clone())),
-                upper: Bound::Included(BoundExpr::Constant(value)),
-                ..access.clone()
-            };
-            rows = Box::new(rows.chain(index_scan(table, &one, direction, txn)?));
-        }
-        return Ok(rows);
+    if prefix.iter().any(Value::is_null) {
+        return Ok(Box::new(std::iter::empty()));
     }
+    let with = |value: Value| (!value.is_null()).then(|| [prefix.as_slice(), &[value]].concat());
     let bound = |b: &Bound<BoundExpr>| -> Result<Option<Bound<Vec<Value>>>> {
-        let with = |e: &BoundExpr| -> Result<Option<Vec<Value>>> {
-            let value = e.eval(&[])?;
-            Ok((!value.is_null()).then(|| [prefix.as_slice(), &[value]].concat()))
-        };
         Ok(match b {
-            Bound::Included(e) => with(e)?.map(Bound::Included),
-            Bound::Excluded(e) => with(e)?.map(Bound::Excluded),
+            Bound::Included(e) => with(e.eval(&[])?).map(Bound::Included),
+            Bound::Excluded(e) => with(e.eval(&[])?).map(Bound::Excluded),
             Bound::Unbounded if prefix.is_empty() => Some(Bound::Unbounded),
             Bound::Unbounded => Some(Bound::Included(prefix.clone())),
         })
     };
-    let (Some(lower), Some(upper)) = (bound(&access.lower)?, bound(&access.upper)?) else {
-        return Ok(Box::new(std::iter::empty()));
-    };
-    if prefix.iter().any(Value::is_null) {
-        return Ok(Box::new(std::iter::empty()));
+    let mut ranges = Vec::new();
+    if access.any.is_empty() {
+        if let (Some(lower), Some(upper)) = (bound(&access.lower)?, bound(&access.upper)?) {
+            ranges.push((lower, upper));
+        }
+    } else {
+        // Distinct values in the index's order.
+        let mut values = std::collections::BTreeMap::new();
+        for e in &access.any {
+            if let Some(values_key) = with(e.eval(&[])?) {
+                values.insert(encode_values(&values_key), values_key);
+            }
+        }
+        ranges.extend(
+            values
+                .into_values()
+                .map(|v| (Bound::Included(v.clone()), Bound::Included(v))),
+        );
+        if direction == Direction::Backward {
+            ranges.reverse();
+        }
     }
-    let scan = txn.scan_index(
-        table,
-        &access.index,
-        lower.as_ref().map(Vec::as_slice),
-        upper.as_ref().map(Vec::as_slice),
-        direction,
-    )?;
-    Ok(Box::new(scan))
+    let mut rows: Rows<'t> = Box::new(std::iter::empty());
+    for (lower, upper) in ranges {
+        let scan = txn.scan_index(
+            table,
+            &access.index,
+            lower.as_ref().map(Vec::as_slice),
+            upper.as_ref().map(Vec::as_slice),
+            direction,
+        )?;
+        rows = Box::new(rows.chain(scan));
+    }
+    Ok(rows)
 }
 
 /// Orders two rows' sort-key values by `keys` (direction, NULLs first or last).
