@@ -209,6 +209,8 @@ pub struct MvccStats {
     pub pending_gc: usize,
     /// Row locks held by UPDATE and DELETE of open transactions.
     pub row_locks: usize,
+    /// Transactions waiting for a row lock another holds.
+    pub lock_waiters: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -944,6 +946,7 @@ impl Database {
                 retained_bytes: shared.retained_bytes.load(Ordering::Relaxed),
                 pending_gc: lock(&shared.gc).len(),
                 row_locks: shared.locks.held(),
+                lock_waiters: shared.locks.waiters(),
             },
             tables,
         }

@@ -170,6 +170,11 @@ pub enum Error {
     /// A row lock that cannot be waited for (single-threaded hosts).
     #[error("could not obtain lock on row: another transaction of this thread holds it")]
     LockNotAvailable,
+    /// A row lock another transaction holds, met by a statement run without waiting (see
+    /// `Session::execute_prepared_without_waiting`, which undoes the statement and says so
+    /// instead of returning this).
+    #[error("could not obtain lock on row without waiting")]
+    WouldWait,
     /// The client abandoned a COPY FROM STDIN.
     #[error("COPY from stdin failed: {0}")]
     CopyFailed(String),
@@ -251,7 +256,7 @@ impl Error {
             Error::At { error, .. } | Error::Copy { error, .. } => error.sqlstate(),
             Error::BadCopyData(_) => "22P04",
             Error::Deadlock => "40P01",
-            Error::LockNotAvailable => "55P03",
+            Error::LockNotAvailable | Error::WouldWait => "55P03",
             Error::DuplicateRole(_) => "42710",
             Error::UndefinedRole(_) => "42704",
             Error::InsufficientPrivilege(_) => "42501",

@@ -39,7 +39,7 @@ pub mod types;
 
 pub use database::{Database, DatabaseConfig, DatabaseStats, Session, TableChange};
 pub use error::{Error, Result};
-pub use mvcc::{Direction, IndexScan, RowScan, Savepoint, Transaction};
+pub use mvcc::{Attempt, Direction, IndexScan, RowScan, Savepoint, Transaction};
 pub use sql::QueryResult;
 pub use table::RowKey;
 

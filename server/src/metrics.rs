@@ -172,6 +172,12 @@ pub fn render(shared: &Shared) -> String {
             mvcc.row_locks as f64,
         ),
         (
+            "omendb_row_lock_waiters",
+            "gauge",
+            "Transactions waiting for a row lock another holds.",
+            mvcc.lock_waiters as f64,
+        ),
+        (
             "omendb_retained_versions",
             "gauge",
             "Old row versions kept for open snapshots.",

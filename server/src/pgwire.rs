@@ -252,12 +252,12 @@ impl Connection {
         Ok(prepared)
     }
 
-    /// A simple query that is one statement of a kind that can be brief, planned here once,
-    /// with whether it is brief (see `Prepared::is_brief`); `None` for anything else, which
-    /// then runs as usual (and reports its own errors).
-    fn plan_simple(&self, sql: &str) -> Option<(Prepared, bool)> {
+    /// A simple query that is one statement of a kind that can run here, planned here once,
+    /// with where it runs; `None` for anything else, which then runs as usual (and reports
+    /// its own errors).
+    fn plan_simple(&self, sql: &str) -> Option<(Prepared, Placement)> {
         // A first look at the first word: other statements go the usual way.
-        const BRIEF_STARTS: [&str; 8] = [
+        const BRIEF_STARTS: [&str; 10] = [
             "select",
             "begin",
             "start",
@@ -266,6 +266,8 @@ impl Connection {
             "savepoint",
             "release",
             "insert",
+            "update",
+            "delete",
         ];
         let first = sql.split_whitespace().next()?;
         let first = first.trim_end_matches(';');
@@ -277,9 +279,58 @@ impl Connection {
         if !prepared.parameter_types.is_empty() {
             return None;
         }
-        let brief =
-            prepared.is_brief() || prepared.is_brief_in_block() && session.in_transaction_block();
-        Some((prepared, brief))
+        let placement = Placement::of(&prepared, session.in_transaction_block());
+        Some((prepared, placement))
+    }
+
+    /// Runs a planned statement where `placement` says; the engine's error is the inner one.
+    async fn execute(
+        &self,
+        prepared: Arc<Prepared>,
+        params: Vec<Value>,
+        placement: Placement,
+    ) -> PgWireResult<omendb_engine::Result<QueryResult>> {
+        if placement == Placement::HereUnlessWaiting {
+            let (attempt, values) = (prepared.clone(), params.clone());
+            let tried = self
+                .run_where(true, move |session| {
+                    Ok(session.execute_prepared_without_waiting(&attempt, &values))
+                })
+                .await?;
+            match tried {
+                Ok(Some(result)) => return Ok(Ok(result)),
+                Err(e) => return Ok(Err(e)),
+                // It would wait for a row lock: on the blocking pool, where it may.
+                Ok(None) => {}
+            }
+        }
+        self.run_where(placement == Placement::Here, move |session| {
+            Ok(session.execute_prepared(&prepared, &params))
+        })
+        .await
+    }
+}
+
+/// Where a planned statement runs: on the connection's task or tokio's blocking pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placement {
+    /// Brief (see `Prepared::is_brief`): here.
+    Here,
+    /// Here unless it would wait for a row lock (see `Prepared::is_point_write`).
+    HereUnlessWaiting,
+    /// On the blocking pool: it may take long, wait or commit.
+    Pool,
+}
+
+impl Placement {
+    fn of(prepared: &Prepared, in_block: bool) -> Self {
+        if prepared.is_brief() || in_block && prepared.is_brief_in_block() {
+            Self::Here
+        } else if in_block && prepared.is_point_write() {
+            Self::HereUnlessWaiting
+        } else {
+            Self::Pool
+        }
     }
 }
 
@@ -525,14 +576,14 @@ impl SimpleQueryHandler for Connection {
         // Planned once: run where it belongs (a statement that is not brief is not planned
         // again on the blocking pool).
         let (results, failure) = match self.plan_simple(query) {
-            Some((prepared, brief)) => {
-                self.run_where(brief, move |session| {
-                    Ok(match session.execute_prepared(&prepared, &[]) {
-                        Ok(result) => (vec![result], None),
-                        Err(e) => (Vec::new(), Some(e)),
-                    })
-                })
-                .await?
+            Some((prepared, placement)) => {
+                match self
+                    .execute(Arc::new(prepared), Vec::new(), placement)
+                    .await?
+                {
+                    Ok(result) => (vec![result], None),
+                    Err(e) => (Vec::new(), Some(e)),
+                }
             }
             None => {
                 self.run(move |session| Ok(session.execute_until_error(&sql)))
@@ -612,17 +663,15 @@ impl ExtendedQueryHandler for Connection {
         }
         let format = portal.result_column_format.clone();
         let started = std::time::Instant::now();
-        let brief = prepared.is_brief()
-            || prepared.is_brief_in_block()
-                && self
-                    .session
-                    .try_lock()
-                    .is_ok_and(|session| session.in_transaction_block());
+        let in_block = self
+            .session
+            .try_lock()
+            .is_ok_and(|session| session.in_transaction_block());
+        let placement = Placement::of(&prepared, in_block);
         let result = self
-            .run_where(brief, move |session| {
-                session.execute_prepared(&prepared, &params)
-            })
-            .await;
+            .execute(prepared, params, placement)
+            .await
+            .and_then(|result| result.map_err(error));
         match &result {
             Ok(result) => self.shared.metrics.record(&result.tag, started.elapsed()),
             Err(_) => self.shared.metrics.record_error(),

@@ -210,6 +210,76 @@ async fn a_session_idle_in_a_transaction_is_ended_and_its_locks_released() {
     );
 }
 
+/// An UPDATE by key inside a block runs on the connection's task unless another transaction
+/// holds the row's lock: then it waits on the blocking pool — in both protocols, two waiters at
+/// once (as many as the runtime has threads here), while the holder's COMMIT still gets through.
+#[tokio::test]
+async fn point_updates_wait_for_a_held_row_lock_off_the_network_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--storage", "memory"]);
+    let holder = server.connect().await;
+    holder
+        .batch_execute(
+            "CREATE TABLE t (id INT PRIMARY KEY, v INT); INSERT INTO t VALUES (1, 0), (2, 0); \
+             BEGIN; UPDATE t SET v = v + 1 WHERE id = 1",
+        )
+        .await
+        .unwrap();
+    let simple = server.connect().await;
+    simple
+        .batch_execute(
+            "BEGIN ISOLATION LEVEL READ COMMITTED; UPDATE t SET v = v + 100 WHERE id = 2",
+        )
+        .await
+        .unwrap();
+    let extended = server.connect().await;
+    extended
+        .batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+        .await
+        .unwrap();
+    let simple = tokio::spawn(async move {
+        simple
+            .batch_execute("UPDATE t SET v = v + 10 WHERE id = 1")
+            .await?;
+        simple.batch_execute("COMMIT").await
+    });
+    let extended = tokio::spawn(async move {
+        let updated = extended
+            .execute("UPDATE t SET v = v + $1 WHERE id = 1", &[&1000i32])
+            .await?;
+        extended.batch_execute("COMMIT").await?;
+        Ok::<_, tokio_postgres::Error>(updated)
+    });
+    // Both wait for the lock (each moved off its network thread) before the holder commits.
+    let http = server.http;
+    loop {
+        let metrics = tokio::task::spawn_blocking(move || http_get_as(http, "/metrics", None).1)
+            .await
+            .unwrap();
+        if metrics.lines().any(|l| l == "omendb_row_lock_waiters 2") {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    // A waiter blocking a network thread would keep this COMMIT from ever being read: fail
+    // rather than hang.
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        holder.batch_execute("COMMIT"),
+    )
+    .await
+    .expect("the holder's COMMIT got through while two updates waited")
+    .unwrap();
+    simple.await.unwrap().unwrap();
+    assert_eq!(extended.await.unwrap().unwrap(), 1);
+    let rows = holder
+        .query("SELECT v FROM t ORDER BY id", &[])
+        .await
+        .unwrap();
+    let v: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(v, [1011, 100]);
+}
+
 /// An analytical query runs on DataFusion through pgwire in both protocols — also a brief
 /// statement (a primary-key lookup, which the server runs on its network thread) under
 /// `omendb.analytics = on`, which must not block that thread on DataFusion's runtime.

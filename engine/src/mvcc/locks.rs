@@ -94,6 +94,20 @@ impl RowLocks {
         }
     }
 
+    /// [`RowLocks::acquire`] without waiting: another holder fails it with
+    /// [`Error::WouldWait`].
+    pub fn try_acquire(&self, owner: Owner, table: ObjectId, key: &RowKey) -> Result<bool> {
+        let mut state = lock(&self.state);
+        match state.held.get(&(table, key.clone())) {
+            None => {
+                state.held.insert((table, key.clone()), owner);
+                Ok(true)
+            }
+            Some(&holder) if holder == owner => Ok(false),
+            Some(_) => Err(Error::WouldWait),
+        }
+    }
+
     /// Releases `keys` (locks `owner` took) and wakes the waiters.
     pub fn release(&self, owner: Owner, keys: &[(ObjectId, RowKey)]) {
         if keys.is_empty() {
@@ -112,6 +126,11 @@ impl RowLocks {
     /// How many row locks are held (for statistics and tests).
     pub fn held(&self) -> usize {
         lock(&self.state).held.len()
+    }
+
+    /// How many owners are waiting for a lock (for statistics and tests).
+    pub fn waiters(&self) -> usize {
+        lock(&self.state).waiting.len()
     }
 }
 
@@ -137,14 +156,34 @@ mod tests {
                 taken
             })
         };
-        // The waiter cannot get the lock while `a` holds it.
-        assert!(
-            rx.recv_timeout(std::time::Duration::from_millis(100))
-                .is_err()
-        );
+        // The waiter waits (and cannot get the lock) while `a` holds it.
+        while locks.waiters() == 0 {
+            std::thread::yield_now();
+        }
+        assert!(rx.try_recv().is_err());
         locks.release(a, &[(1, key.clone())]);
         assert!(waiter.join().unwrap().unwrap());
         assert_eq!(locks.held(), 1);
+    }
+
+    #[test]
+    fn try_acquire_refuses_a_lock_another_holds() {
+        let locks = RowLocks::default();
+        let (a, b) = (locks.owner(), locks.owner());
+        let key = RowKey::Int(7);
+        assert!(locks.try_acquire(a, 1, &key).unwrap());
+        assert!(!locks.try_acquire(a, 1, &key).unwrap(), "re-entrant");
+        assert!(matches!(
+            locks.try_acquire(b, 1, &key),
+            Err(Error::WouldWait)
+        ));
+        assert!(
+            locks.try_acquire(b, 2, &key).unwrap(),
+            "another table's row"
+        );
+        locks.release(a, &[(1, key.clone())]);
+        assert!(locks.try_acquire(b, 1, &key).unwrap());
+        assert_eq!(locks.held(), 2);
     }
 
     #[test]

@@ -70,5 +70,7 @@ pub(crate) use self::clock::Clock;
 pub use self::index_scan::IndexScan;
 pub(crate) use self::locks::RowLocks;
 pub use self::scan::{Direction, RowScan};
-pub use self::transaction::{Locked, Savepoint, SharedVersion, SnapshotReader, Transaction};
+pub use self::transaction::{
+    Attempt, Locked, Savepoint, SharedVersion, SnapshotReader, Transaction,
+};
 pub(crate) use self::version::{RowEntry, Visibility};

@@ -42,6 +42,9 @@ pub struct Transaction {
     /// While a savepoint is open: how to undo each change to the write set since the oldest
     /// one, in order (`None` when no savepoint is open, so a plain transaction pays nothing).
     undo: Option<Vec<Undo>>,
+    /// A row lock another transaction holds fails with [`Error::WouldWait`] instead of being
+    /// waited for (see [`Transaction::start_attempt`]).
+    no_wait: bool,
 }
 
 /// The state of one write-set slot of `table` before a change, to restore on ROLLBACK TO.
@@ -192,6 +195,15 @@ pub struct Savepoint {
     undo_len: usize,
 }
 
+/// A statement run without waiting for row locks (see [`Transaction::start_attempt`]).
+#[derive(Debug)]
+#[must_use = "an attempt ends with Transaction::end_attempt"]
+pub struct Attempt {
+    savepoint: Savepoint,
+    /// Whether the undo log was kept before (for open savepoints).
+    logging: bool,
+}
+
 /// A transaction's writes to one table by key, shared with the index scans that need to know
 /// which keys it wrote (a write while such a scan is open copies it).
 pub(crate) type WriteSet = Arc<BTreeMap<RowKey, Write>>;
@@ -257,6 +269,7 @@ impl Transaction {
             read_committed: false,
             rebased: HashMap::new(),
             undo: None,
+            no_wait: false,
             db,
         })
     }
@@ -280,10 +293,12 @@ impl Transaction {
 
     /// Takes the row lock on `key`, waiting while another transaction holds it.
     fn lock(&mut self, table: &Table, key: &RowKey) -> Result<()> {
-        let taken =
-            self.db
-                .locks
-                .acquire(self.owner, table.id, key, crate::sql::interrupt::check)?;
+        let locks = &self.db.locks;
+        let taken = if self.no_wait {
+            locks.try_acquire(self.owner, table.id, key)?
+        } else {
+            locks.acquire(self.owner, table.id, key, crate::sql::interrupt::check)?
+        };
         if taken {
             self.locked.push((table.id, key.clone()));
         }
@@ -828,6 +843,9 @@ impl Transaction {
             return;
         };
         let undone = undo.split_off(savepoint.undo_len.min(undo.len()));
+        if undone.is_empty() {
+            return;
+        }
         for Undo { table, slot } in undone.into_iter().rev() {
             let Some(writes) = self.writes.get_mut(&table) else {
                 continue;
@@ -842,6 +860,29 @@ impl Transaction {
         // Index scans rebuild their own entries from the restored rows when next needed.
         for writes in self.writes.values_mut() {
             writes.entries.get_mut().clear();
+        }
+    }
+
+    /// Starts an attempt at work that must not wait: until [`Transaction::end_attempt`], taking
+    /// a row lock another transaction holds fails with [`Error::WouldWait`] rather than waiting
+    /// (a server runs a statement this way on a thread that must not block, and moves it
+    /// elsewhere if it would).
+    pub fn start_attempt(&mut self) -> Attempt {
+        let logging = self.undo.is_some();
+        let savepoint = self.savepoint();
+        self.no_wait = true;
+        Attempt { savepoint, logging }
+    }
+
+    /// Ends an attempt; `undo` rolls back the writes made during it (row locks it took stay
+    /// held, as after ROLLBACK TO).
+    pub fn end_attempt(&mut self, attempt: Attempt, undo: bool) {
+        self.no_wait = false;
+        if undo {
+            self.rollback_to(&attempt.savepoint);
+        }
+        if !attempt.logging {
+            self.undo = None;
         }
     }
 

@@ -135,6 +135,33 @@ impl Session {
         })
     }
 
+    /// [`Session::execute_prepared`] for a caller that must not block (a server's network
+    /// thread), inside a transaction block: a statement that would wait for a row lock another
+    /// transaction holds is undone instead, and `Ok(None)` says to run it again with
+    /// `execute_prepared`, where waiting is allowed; the block is left as it was (not failed).
+    /// Outside a block (where the statement would commit) it returns `Ok(None)` at once.
+    pub fn execute_prepared_without_waiting(
+        &mut self,
+        prepared: &Prepared,
+        params: &[Value],
+    ) -> Result<Option<QueryResult>> {
+        let Some(txn) = self.block.as_mut() else {
+            return Ok(None);
+        };
+        let attempt = txn.start_attempt();
+        let result = self.execute_prepared(prepared, params);
+        let would_wait = matches!(result, Err(Error::WouldWait));
+        if let Some(txn) = self.block.as_mut() {
+            txn.end_attempt(attempt, would_wait);
+        }
+        if would_wait {
+            // The block was fine before (a failed one refuses statements before any lock).
+            self.failed = false;
+            return Ok(None);
+        }
+        result.map(Some)
+    }
+
     /// Arms the statement timeout and cancellation for a statement run outside
     /// `run_statement` (COPY).
     pub(super) fn watch_statement(&self) -> interrupt::Armed {
@@ -842,6 +869,26 @@ impl Prepared {
                 ..
             }
         ) && !self.facts.subqueries
+    }
+
+    /// Whether the statement is an UPDATE or DELETE of at most one row by its primary key,
+    /// without subqueries: brief inside a transaction block unless another transaction holds
+    /// the row's lock — run it with [`Session::execute_prepared_without_waiting`] first.
+    pub fn is_point_write(&self) -> bool {
+        let source = match &self.plan {
+            Plan::Update {
+                source,
+                joined: None,
+                ..
+            }
+            | Plan::Delete {
+                source,
+                joined: None,
+                ..
+            } => source,
+            _ => return false,
+        };
+        matches!(source.access, super::planner::Access::Key(_)) && !self.facts.subqueries
     }
 }
 

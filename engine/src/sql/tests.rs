@@ -450,4 +450,107 @@ fn brief_statements_are_point_reads_and_session_changes() {
         &mut session,
         "UPDATE t SET name = 'x' WHERE id = 5"
     ));
+    let point_write =
+        |session: &mut crate::Session, sql: &str| session.prepare(sql).unwrap().is_point_write();
+    assert!(point_write(
+        &mut session,
+        "UPDATE t SET name = 'x' WHERE id = 5"
+    ));
+    assert!(point_write(
+        &mut session,
+        "UPDATE t SET name = name || 'x' WHERE id = $1 RETURNING id"
+    ));
+    assert!(point_write(&mut session, "DELETE FROM t WHERE id = $1"));
+    assert!(!point_write(
+        &mut session,
+        "UPDATE t SET name = 'x' WHERE id > 5"
+    ));
+    assert!(!point_write(&mut session, "DELETE FROM t WHERE name = 'x'"));
+    assert!(!point_write(
+        &mut session,
+        "UPDATE t SET name = 'x' WHERE id = (SELECT max(id) FROM t)"
+    ));
+    assert!(!point_write(
+        &mut session,
+        "SELECT name FROM t WHERE id = 5"
+    ));
+}
+
+/// A statement run without waiting gives way to a row lock another transaction holds: it is
+/// undone and reported, the block goes on (its writes and savepoints intact), and run again
+/// with waiting it completes once the holder ends.
+#[test]
+fn a_point_write_without_waiting_gives_way_to_a_held_row_lock() {
+    let db = db();
+    let mut holder = db.session();
+    let mut other = db.session();
+    holder
+        .execute("INSERT INTO t VALUES (1, 'a', 1.0), (2, 'b', 2.0)")
+        .unwrap();
+    let update = other
+        .prepare("UPDATE t SET name = name || '+' WHERE id = $1 RETURNING name")
+        .unwrap();
+    let one = [Value::Int(1)];
+    // Outside a block the statement would commit: it is not run.
+    assert!(
+        other
+            .execute_prepared_without_waiting(&update, &one)
+            .unwrap()
+            .is_none()
+    );
+    holder.execute("BEGIN").unwrap();
+    holder
+        .execute("UPDATE t SET name = 'held' WHERE id = 1")
+        .unwrap();
+
+    other
+        .execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+        .unwrap();
+    other.execute("INSERT INTO t VALUES (3, 'c', 3.0)").unwrap();
+    other.execute("SAVEPOINT s").unwrap();
+    other.execute("INSERT INTO t VALUES (4, 'd', 4.0)").unwrap();
+    assert!(
+        other
+            .execute_prepared_without_waiting(&update, &one)
+            .unwrap()
+            .is_none()
+    );
+    // A row nobody holds is written at once.
+    let two = other
+        .execute_prepared_without_waiting(&update, &[Value::Int(2)])
+        .unwrap()
+        .expect("no lock to wait for");
+    assert_eq!(two.rows, vec![vec![Value::Text("b+".into())]]);
+    assert!(!other.transaction_failed());
+    other.execute("ROLLBACK TO s").unwrap();
+    let names = |session: &mut crate::Session| {
+        session
+            .execute("SELECT id, name FROM t ORDER BY id")
+            .unwrap()[0]
+            .rows
+            .iter()
+            .map(|r| format!("{:?}={:?}", r[0], r[1]))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(
+        names(&mut other),
+        "Int(1)=Text(\"a\") Int(2)=Text(\"b\") Int(3)=Text(\"c\")"
+    );
+
+    // With waiting, the update completes when the holder commits, on the row it wrote.
+    let waiter = std::thread::spawn(move || {
+        let result = other.execute_prepared(&update, &one).map(|r| r.rows);
+        other.execute("COMMIT").unwrap();
+        result
+    });
+    holder.execute("COMMIT").unwrap();
+    assert_eq!(
+        waiter.join().unwrap().unwrap(),
+        vec![vec![Value::Text("held+".into())]]
+    );
+    assert_eq!(
+        names(&mut holder),
+        "Int(1)=Text(\"held+\") Int(2)=Text(\"b\") Int(3)=Text(\"c\")"
+    );
 }
