@@ -404,10 +404,13 @@ fn query(plan: &SelectPlan, txn: &Transaction, measured: &mut Measured) -> Resul
                 _ => None,
             };
             match source {
-                Source::Table(table) => matching(table, plan.filter.as_ref(), txn, stop, measured)?
-                    .into_iter()
-                    .map(|(_, row)| row)
-                    .collect(),
+                Source::Table(table) => {
+                    let filters = (plan.filter.as_ref(), table.residual.as_ref());
+                    matching(table, filters, txn, stop, measured)?
+                }
+                .into_iter()
+                .map(|(_, row)| row)
+                .collect(),
                 other => {
                     let mut rows = source_rows(other, txn, measured)?;
                     if let Some(filter) = &plan.filter {
@@ -660,6 +663,9 @@ fn combine(set: &SetPlan, txn: &Transaction) -> Result<Vec<Arc<Row>>> {
 /// Groups rows by the key values (NULLs form one group, as in PostgreSQL) and aggregates each
 /// group; without GROUP BY there is exactly one group, even over no rows.
 fn group(rows: Vec<Arc<Row>>, plan: &GroupPlan) -> Result<Vec<Arc<Row>>> {
+    if plan.keys.is_empty() {
+        return aggregate_all(&rows, plan);
+    }
     // Groups by the encoding of their key values, hashed; a key's bytes are only copied
     // for its first row. Groups come out in key order, so results are deterministic.
     let mut groups: HashMap<Vec<u8>, usize, foldhash::fast::RandomState> = HashMap::default();
@@ -689,10 +695,6 @@ fn group(rows: Vec<Arc<Row>>, plan: &GroupPlan) -> Result<Vec<Arc<Row>>> {
             accumulator.add(aggregate, row)?;
         }
     }
-    if plan.keys.is_empty() && states.is_empty() {
-        let empty = plan.aggregates.iter().map(Accumulator::new).collect();
-        states.push((Vec::new(), Vec::new(), empty));
-    }
     states.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut out = Vec::with_capacity(states.len());
     for (_, mut values, accumulators) in states {
@@ -709,6 +711,28 @@ fn group(rows: Vec<Arc<Row>>, plan: &GroupPlan) -> Result<Vec<Arc<Row>>> {
     Ok(out)
 }
 
+/// Aggregates without GROUP BY: one group of every row (also of none), then HAVING.
+fn aggregate_all(rows: &[Arc<Row>], plan: &GroupPlan) -> Result<Vec<Arc<Row>>> {
+    let mut accumulators: Vec<Accumulator> = plan.aggregates.iter().map(Accumulator::new).collect();
+    for row in rows {
+        interrupt::check()?;
+        for (accumulator, aggregate) in accumulators.iter_mut().zip(&plan.aggregates) {
+            accumulator.add(aggregate, row)?;
+        }
+    }
+    let values = accumulators
+        .into_iter()
+        .zip(&plan.aggregates)
+        .map(|(accumulator, aggregate)| accumulator.finish(aggregate))
+        .collect::<Result<Row>>()?;
+    if let Some(having) = &plan.having {
+        if having.eval(&values)? != Value::Boolean(true) {
+            return Ok(Vec::new());
+        }
+    }
+    Ok(vec![Arc::new(values)])
+}
+
 /// The rows of one side of a join: a table's (through its access path and pushed-down
 /// filter), or a nested join's.
 fn source_rows(
@@ -717,10 +741,13 @@ fn source_rows(
     measured: &mut Measured,
 ) -> Result<Vec<Arc<Row>>> {
     match source {
-        Source::Table(table) => Ok(matching(table, table.pushed.as_ref(), txn, None, measured)?
-            .into_iter()
-            .map(|(_, row)| row)
-            .collect()),
+        Source::Table(table) => {
+            let pushed = table.pushed.as_ref();
+            Ok(matching(table, (pushed, pushed), txn, None, measured)?
+                .into_iter()
+                .map(|(_, row)| row)
+                .collect())
+        }
         Source::Join(join) => join_rows(join, txn, measured),
         Source::Values(values) => values
             .rows
@@ -1010,7 +1037,7 @@ fn targets(
     measured: &mut Measured,
 ) -> Result<Vec<(RowKey, Arc<Row>)>> {
     let Some(joined) = joined else {
-        return matching(source, filter, txn, None, measured);
+        return matching(source, (filter, filter), txn, None, measured);
     };
     let schema = txn.table_schema(&source.table)?;
     let correlated = filter.is_some_and(is_correlated);
@@ -1136,10 +1163,13 @@ fn count(expr: Option<&BoundExpr>, negative: Error) -> Result<Option<u64>> {
     }
 }
 
-/// The rows of `source` that pass `filter`, with their keys; at most `stop` of them.
+/// The rows of `source` that pass `filter`, with their keys; at most `stop` of them. When
+/// the scan delivers exactly a key range's rows, `residual` is applied instead: `filter`
+/// without the conjuncts the range decides ([`TableSource::residual`], for the query's own
+/// filter; a caller with another filter passes it twice).
 fn matching(
     source: &TableSource,
-    filter: Option<&BoundExpr>,
+    (filter, residual): (Option<&BoundExpr>, Option<&BoundExpr>),
     txn: &Transaction,
     stop: Option<u64>,
     measured: &mut Measured,
@@ -1150,8 +1180,10 @@ fn matching(
     if limit == 0 {
         return Ok(out);
     }
+    let (rows, exact) = scan_exact(source, txn)?;
+    let filter = if exact { residual } else { filter };
     let correlated = filter.is_some_and(is_correlated);
-    for item in scan(source, txn)? {
+    for item in rows {
         let (key, row) = item?;
         interrupt::check()?;
         measured.scanned += 1;
@@ -1173,15 +1205,11 @@ fn matching(
 
 type Rows<'t> = Box<dyn Iterator<Item = Result<(RowKey, Arc<Row>)>> + 't>;
 
-/// Reads a table through the planned access path. A key constant the key column cannot hold
-/// (e.g. out of a SMALLINT's range) matches no row; for a range it widens to a full scan
-/// (the filter still decides).
-fn scan<'t>(source: &TableSource, txn: &'t Transaction) -> Result<Rows<'t>> {
-    scan_exact(source, txn).map(|(rows, _)| rows)
-}
-
-/// [`scan`], also saying whether the rows are exactly the access path's (a range whose
-/// bounds became keys), so that the filter's conjuncts that made the range need no check.
+/// Reads a table through the planned access path, also saying whether the rows are exactly
+/// the access path's (a range whose bounds became keys), so that the filter's conjuncts that
+/// made the range need no check. A key constant the key column cannot hold (e.g. out of a
+/// SMALLINT's range) matches no row; for a range it widens to a full scan (the filter still
+/// decides).
 fn scan_exact<'t>(source: &TableSource, txn: &'t Transaction) -> Result<(Rows<'t>, bool)> {
     let table: &str = &source.table;
     let full = |txn: &'t Transaction| -> Result<Rows<'t>> {
