@@ -36,8 +36,10 @@ impl RocksDbStorage {
         let mut table = BlockBasedOptions::default();
         table.set_block_cache(&Cache::new_lru_cache(options.block_cache_bytes));
         table.set_bloom_filter(options.bloom_bits_per_key, false);
-        table.set_cache_index_and_filter_blocks(true);
-        table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+        // Index and filter blocks stay with their open table, outside the block cache: in it, a
+        // table's one large filter block (1.25 bytes a key) was evicted by data blocks and read
+        // back, with its checksum, on nearly every point read that missed the row cache.
+        table.set_cache_index_and_filter_blocks(false);
         // A hash index inside data blocks: point reads skip the binary search.
         table.set_data_block_index_type(DataBlockIndexType::BinaryAndHash);
         table.set_data_block_hash_ratio(0.75);
