@@ -279,7 +279,7 @@ impl Connection {
         if !prepared.parameter_types.is_empty() {
             return None;
         }
-        let placement = Placement::of(&prepared, session.in_transaction_block());
+        let placement = Placement::of(&prepared, &[], session.in_transaction_block());
         Some((prepared, placement))
     }
 
@@ -323,8 +323,8 @@ enum Placement {
 }
 
 impl Placement {
-    fn of(prepared: &Prepared, in_block: bool) -> Self {
-        if prepared.is_brief() || in_block && prepared.is_brief_in_block() {
+    fn of(prepared: &Prepared, params: &[Value], in_block: bool) -> Self {
+        if prepared.is_brief_with(params) || in_block && prepared.is_brief_in_block() {
             Self::Here
         } else if in_block && prepared.is_point_write() {
             Self::HereUnlessWaiting
@@ -667,7 +667,7 @@ impl ExtendedQueryHandler for Connection {
             .session
             .try_lock()
             .is_ok_and(|session| session.in_transaction_block());
-        let placement = Placement::of(&prepared, in_block);
+        let placement = Placement::of(&prepared, &params, in_block);
         let result = self
             .execute(prepared, params, placement)
             .await

@@ -450,6 +450,30 @@ fn brief_statements_are_point_reads_and_session_changes() {
         &mut session,
         "UPDATE t SET name = 'x' WHERE id = 5"
     ));
+    // A read of a short key range is brief for the values it runs with.
+    let range = session
+        .prepare("SELECT sum(score) FROM t WHERE id BETWEEN $1 AND $2")
+        .unwrap();
+    assert!(!range.is_brief());
+    let width = |w: i64| range.is_brief_with(&[Value::Int(10), Value::Int(10 + w)]);
+    assert!(width(0) && width(super::session::BRIEF_RANGE_KEYS));
+    assert!(!width(super::session::BRIEF_RANGE_KEYS + 1));
+    assert!(!range.is_brief_with(&[Value::Int(10), Value::Null]));
+    let brief_now =
+        |session: &mut crate::Session, sql: &str| session.prepare(sql).unwrap().is_brief_with(&[]);
+    assert!(brief_now(
+        &mut session,
+        "SELECT * FROM t WHERE id > 5 AND id < 100 ORDER BY name"
+    ));
+    assert!(!brief_now(&mut session, "SELECT * FROM t WHERE id > 5"));
+    assert!(!brief_now(
+        &mut session,
+        "SELECT * FROM t WHERE id > 5 AND id < 100 AND name IN (SELECT name FROM t)"
+    ));
+    assert!(!brief_now(
+        &mut session,
+        "UPDATE t SET name = 'x' WHERE id > 5 AND id < 9"
+    ));
     let point_write =
         |session: &mut crate::Session, sql: &str| session.prepare(sql).unwrap().is_point_write();
     assert!(point_write(
