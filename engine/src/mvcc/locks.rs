@@ -45,14 +45,16 @@ impl RowLocks {
         state.next_owner
     }
 
-    /// Takes the lock on `key` of `table` for `owner`, waiting while another holds it.
-    /// Returns whether it was newly taken (false: `owner` held it already). `interrupt` is
-    /// called while waiting; its error ends the wait.
+    /// Takes the lock on `key` of `table` for `owner`, waiting while another holds it — or,
+    /// unless `wait`, failing with [`Error::WouldWait`]. Returns whether it was newly taken
+    /// (false: `owner` held it already). `interrupt` is called while waiting; its error ends
+    /// the wait.
     pub fn acquire(
         &self,
         owner: Owner,
         table: ObjectId,
         key: &RowKey,
+        wait: bool,
         interrupt: impl Fn() -> Result<()>,
     ) -> Result<bool> {
         let slot = (table, key.clone());
@@ -64,6 +66,7 @@ impl RowLocks {
                     return Ok(true);
                 }
                 Some(&holder) if holder == owner => return Ok(false),
+                Some(_) if !wait => return Err(Error::WouldWait),
                 Some(&holder) => holder,
             };
             // Waiting for `holder` closes a cycle if `holder` (transitively) waits for us.
@@ -91,20 +94,6 @@ impl RowLocks {
                 state.waiting.remove(&owner);
                 interrupt()?;
             }
-        }
-    }
-
-    /// [`RowLocks::acquire`] without waiting: another holder fails it with
-    /// [`Error::WouldWait`].
-    pub fn try_acquire(&self, owner: Owner, table: ObjectId, key: &RowKey) -> Result<bool> {
-        let mut state = lock(&self.state);
-        match state.held.get(&(table, key.clone())) {
-            None => {
-                state.held.insert((table, key.clone()), owner);
-                Ok(true)
-            }
-            Some(&holder) if holder == owner => Ok(false),
-            Some(_) => Err(Error::WouldWait),
         }
     }
 
@@ -144,14 +133,17 @@ mod tests {
         let locks = Arc::new(RowLocks::default());
         let (a, b) = (locks.owner(), locks.owner());
         let key = RowKey::Int(7);
-        assert!(locks.acquire(a, 1, &key, || Ok(())).unwrap());
-        assert!(!locks.acquire(a, 1, &key, || Ok(())).unwrap(), "re-entrant");
+        assert!(locks.acquire(a, 1, &key, true, || Ok(())).unwrap());
+        assert!(
+            !locks.acquire(a, 1, &key, true, || Ok(())).unwrap(),
+            "re-entrant"
+        );
         let (tx, rx) = std::sync::mpsc::channel();
         let waiter = {
             let locks = locks.clone();
             let key = key.clone();
             std::thread::spawn(move || {
-                let taken = locks.acquire(b, 1, &key, || Ok(()));
+                let taken = locks.acquire(b, 1, &key, true, || Ok(()));
                 tx.send(()).unwrap();
                 taken
             })
@@ -167,22 +159,25 @@ mod tests {
     }
 
     #[test]
-    fn try_acquire_refuses_a_lock_another_holds() {
+    fn a_lock_taken_without_waiting_refuses_one_another_holds() {
         let locks = RowLocks::default();
         let (a, b) = (locks.owner(), locks.owner());
         let key = RowKey::Int(7);
-        assert!(locks.try_acquire(a, 1, &key).unwrap());
-        assert!(!locks.try_acquire(a, 1, &key).unwrap(), "re-entrant");
+        assert!(locks.acquire(a, 1, &key, false, || Ok(())).unwrap());
+        assert!(
+            !locks.acquire(a, 1, &key, false, || Ok(())).unwrap(),
+            "re-entrant"
+        );
         assert!(matches!(
-            locks.try_acquire(b, 1, &key),
+            locks.acquire(b, 1, &key, false, || Ok(())),
             Err(Error::WouldWait)
         ));
         assert!(
-            locks.try_acquire(b, 2, &key).unwrap(),
+            locks.acquire(b, 2, &key, false, || Ok(())).unwrap(),
             "another table's row"
         );
         locks.release(a, &[(1, key.clone())]);
-        assert!(locks.try_acquire(b, 1, &key).unwrap());
+        assert!(locks.acquire(b, 1, &key, false, || Ok(())).unwrap());
         assert_eq!(locks.held(), 2);
     }
 
@@ -191,14 +186,14 @@ mod tests {
         let locks = Arc::new(RowLocks::default());
         let (a, b) = (locks.owner(), locks.owner());
         let (x, y) = (RowKey::Int(1), RowKey::Int(2));
-        locks.acquire(a, 1, &x, || Ok(())).unwrap();
-        locks.acquire(b, 1, &y, || Ok(())).unwrap();
+        locks.acquire(a, 1, &x, true, || Ok(())).unwrap();
+        locks.acquire(b, 1, &y, true, || Ok(())).unwrap();
         // `a` waits for `b` (until interrupted)…
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let waiter = {
             let (locks, y, stop) = (locks.clone(), y.clone(), stop.clone());
             std::thread::spawn(move || {
-                locks.acquire(a, 1, &y, || {
+                locks.acquire(a, 1, &y, true, || {
                     if stop.load(std::sync::atomic::Ordering::Relaxed) {
                         Err(Error::QueryCanceled(
                             "canceling statement due to user request",
@@ -212,7 +207,7 @@ mod tests {
         // …so `b` waiting for `a` closes the cycle: whichever of the two finds it first fails
         // with 40P01 (`b` here, or `a` when it next looks).
         let b_is_victim = loop {
-            match locks.acquire(b, 1, &x, || Err(Error::QueryCanceled("probe"))) {
+            match locks.acquire(b, 1, &x, true, || Err(Error::QueryCanceled("probe"))) {
                 Err(Error::Deadlock) => break true,
                 Err(Error::QueryCanceled(_)) if waiter.is_finished() => break false,
                 Err(Error::QueryCanceled(_)) => continue,

@@ -293,12 +293,13 @@ impl Transaction {
 
     /// Takes the row lock on `key`, waiting while another transaction holds it.
     fn lock(&mut self, table: &Table, key: &RowKey) -> Result<()> {
-        let locks = &self.db.locks;
-        let taken = if self.no_wait {
-            locks.try_acquire(self.owner, table.id, key)?
-        } else {
-            locks.acquire(self.owner, table.id, key, crate::sql::interrupt::check)?
-        };
+        let taken = self.db.locks.acquire(
+            self.owner,
+            table.id,
+            key,
+            !self.no_wait,
+            crate::sql::interrupt::check,
+        )?;
         if taken {
             self.locked.push((table.id, key.clone()));
         }

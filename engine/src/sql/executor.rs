@@ -697,18 +697,27 @@ fn group(rows: Vec<Arc<Row>>, plan: &GroupPlan) -> Result<Vec<Arc<Row>>> {
     }
     states.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut out = Vec::with_capacity(states.len());
-    for (_, mut values, accumulators) in states {
-        for (accumulator, aggregate) in accumulators.into_iter().zip(&plan.aggregates) {
-            values.push(accumulator.finish(aggregate)?);
-        }
-        if let Some(having) = &plan.having {
-            if having.eval(&values)? != Value::Boolean(true) {
-                continue;
-            }
-        }
-        out.push(Arc::new(values));
+    for (_, values, accumulators) in states {
+        out.extend(finish_group(plan, values, accumulators)?);
     }
     Ok(out)
+}
+
+/// A group's result row — its key values, then its aggregates' — unless HAVING rejects it.
+fn finish_group(
+    plan: &GroupPlan,
+    mut values: Vec<Value>,
+    accumulators: Vec<Accumulator>,
+) -> Result<Option<Arc<Row>>> {
+    for (accumulator, aggregate) in accumulators.into_iter().zip(&plan.aggregates) {
+        values.push(accumulator.finish(aggregate)?);
+    }
+    if let Some(having) = &plan.having {
+        if having.eval(&values)? != Value::Boolean(true) {
+            return Ok(None);
+        }
+    }
+    Ok(Some(Arc::new(values)))
 }
 
 /// Aggregates without GROUP BY: one group of every row (also of none), then HAVING.
@@ -720,17 +729,9 @@ fn aggregate_all(rows: &[Arc<Row>], plan: &GroupPlan) -> Result<Vec<Arc<Row>>> {
             accumulator.add(aggregate, row)?;
         }
     }
-    let values = accumulators
+    Ok(finish_group(plan, Vec::new(), accumulators)?
         .into_iter()
-        .zip(&plan.aggregates)
-        .map(|(accumulator, aggregate)| accumulator.finish(aggregate))
-        .collect::<Result<Row>>()?;
-    if let Some(having) = &plan.having {
-        if having.eval(&values)? != Value::Boolean(true) {
-            return Ok(Vec::new());
-        }
-    }
-    Ok(vec![Arc::new(values)])
+        .collect())
 }
 
 /// The rows of one side of a join: a table's (through its access path and pushed-down
