@@ -413,91 +413,54 @@ fn another_thread_cancels_a_running_statement() {
 fn brief_statements_are_point_reads_and_session_changes() {
     let db = db();
     let mut session = db.session();
-    let brief = |session: &mut crate::Session, sql: &str| session.prepare(sql).unwrap().is_brief();
-    assert!(brief(&mut session, "SELECT name FROM t WHERE id = 5"));
-    assert!(brief(&mut session, "SELECT name FROM t WHERE id = $1"));
-    assert!(brief(&mut session, "SELECT 1, now()"));
-    assert!(!brief(&mut session, "SELECT name FROM t WHERE id > 5"));
-    assert!(!brief(&mut session, "SELECT name FROM t"));
-    assert!(!brief(&mut session, "SELECT (SELECT count(*) FROM t)"));
-    assert!(!brief(
-        &mut session,
-        "SELECT name FROM t WHERE id = (SELECT max(id) FROM t)"
-    ));
-    assert!(!brief(&mut session, "SELECT 1 UNION SELECT 2"));
-    assert!(!brief(&mut session, "UPDATE t SET name = 'x' WHERE id = 5"));
-    assert!(!brief(&mut session, "INSERT INTO t VALUES (1, 'a', 1.0)"));
-    assert!(brief(&mut session, "BEGIN"));
-    assert!(brief(&mut session, "SET statement_timeout = '1s'"));
-    assert!(!brief(&mut session, "COMMIT"));
-    assert!(!brief(&mut session, "CREATE TABLE u (a INT)"));
-    let in_block =
-        |session: &mut crate::Session, sql: &str| session.prepare(sql).unwrap().is_brief_in_block();
-    assert!(in_block(
-        &mut session,
-        "INSERT INTO t VALUES (1, 'a', 1.0), (2, 'b', 2.0)"
-    ));
-    assert!(!in_block(&mut session, "INSERT INTO t SELECT * FROM t"));
-    assert!(!in_block(
-        &mut session,
-        "INSERT INTO t VALUES (1, 'a', 1.0) ON CONFLICT (id) DO UPDATE SET name = 'b'"
-    ));
-    assert!(!in_block(
-        &mut session,
-        "INSERT INTO t VALUES ((SELECT max(id) FROM t), 'a', 1.0)"
-    ));
-    assert!(!in_block(
-        &mut session,
-        "UPDATE t SET name = 'x' WHERE id = 5"
-    ));
+    let mut prepare = |sql: &str| session.prepare(sql).unwrap();
+    assert!(prepare("SELECT name FROM t WHERE id = 5").is_brief());
+    assert!(prepare("SELECT name FROM t WHERE id = $1").is_brief());
+    assert!(prepare("SELECT 1, now()").is_brief());
+    assert!(!prepare("SELECT name FROM t WHERE id > 5").is_brief());
+    assert!(!prepare("SELECT name FROM t").is_brief());
+    assert!(!prepare("SELECT (SELECT count(*) FROM t)").is_brief());
+    assert!(!prepare("SELECT name FROM t WHERE id = (SELECT max(id) FROM t)").is_brief());
+    assert!(!prepare("SELECT 1 UNION SELECT 2").is_brief());
+    assert!(!prepare("UPDATE t SET name = 'x' WHERE id = 5").is_brief());
+    assert!(!prepare("INSERT INTO t VALUES (1, 'a', 1.0)").is_brief());
+    assert!(prepare("BEGIN").is_brief());
+    assert!(prepare("SET statement_timeout = '1s'").is_brief());
+    assert!(!prepare("COMMIT").is_brief());
+    assert!(!prepare("CREATE TABLE u (a INT)").is_brief());
+    assert!(prepare("INSERT INTO t VALUES (1, 'a', 1.0), (2, 'b', 2.0)").is_brief_in_block());
+    assert!(!prepare("INSERT INTO t SELECT * FROM t").is_brief_in_block());
+    assert!(
+        !prepare("INSERT INTO t VALUES (1, 'a', 1.0) ON CONFLICT (id) DO UPDATE SET name = 'b'")
+            .is_brief_in_block()
+    );
+    assert!(
+        !prepare("INSERT INTO t VALUES ((SELECT max(id) FROM t), 'a', 1.0)").is_brief_in_block()
+    );
+    assert!(!prepare("UPDATE t SET name = 'x' WHERE id = 5").is_brief_in_block());
     // A read of a short key range is brief for the values it runs with.
-    let range = session
-        .prepare("SELECT sum(score) FROM t WHERE id BETWEEN $1 AND $2")
-        .unwrap();
+    let range = prepare("SELECT sum(score) FROM t WHERE id BETWEEN $1 AND $2");
     assert!(!range.is_brief());
     let width = |w: i64| range.is_brief_with(&[Value::Int(10), Value::Int(10 + w)]);
     assert!(width(0) && width(super::session::BRIEF_RANGE_KEYS));
     assert!(!width(super::session::BRIEF_RANGE_KEYS + 1));
     assert!(!range.is_brief_with(&[Value::Int(10), Value::Null]));
-    let brief_now =
-        |session: &mut crate::Session, sql: &str| session.prepare(sql).unwrap().is_brief_with(&[]);
-    assert!(brief_now(
-        &mut session,
-        "SELECT * FROM t WHERE id > 5 AND id < 100 ORDER BY name"
-    ));
-    assert!(!brief_now(&mut session, "SELECT * FROM t WHERE id > 5"));
-    assert!(!brief_now(
-        &mut session,
-        "SELECT * FROM t WHERE id > 5 AND id < 100 AND name IN (SELECT name FROM t)"
-    ));
-    assert!(!brief_now(
-        &mut session,
-        "UPDATE t SET name = 'x' WHERE id > 5 AND id < 9"
-    ));
-    let point_write =
-        |session: &mut crate::Session, sql: &str| session.prepare(sql).unwrap().is_point_write();
-    assert!(point_write(
-        &mut session,
-        "UPDATE t SET name = 'x' WHERE id = 5"
-    ));
-    assert!(point_write(
-        &mut session,
-        "UPDATE t SET name = name || 'x' WHERE id = $1 RETURNING id"
-    ));
-    assert!(point_write(&mut session, "DELETE FROM t WHERE id = $1"));
-    assert!(!point_write(
-        &mut session,
-        "UPDATE t SET name = 'x' WHERE id > 5"
-    ));
-    assert!(!point_write(&mut session, "DELETE FROM t WHERE name = 'x'"));
-    assert!(!point_write(
-        &mut session,
-        "UPDATE t SET name = 'x' WHERE id = (SELECT max(id) FROM t)"
-    ));
-    assert!(!point_write(
-        &mut session,
-        "SELECT name FROM t WHERE id = 5"
-    ));
+    assert!(prepare("SELECT * FROM t WHERE id > 5 AND id < 100 ORDER BY name").is_brief_with(&[]));
+    assert!(!prepare("SELECT * FROM t WHERE id > 5").is_brief_with(&[]));
+    assert!(
+        !prepare("SELECT * FROM t WHERE id > 5 AND id < 100 AND name IN (SELECT name FROM t)")
+            .is_brief_with(&[])
+    );
+    assert!(!prepare("UPDATE t SET name = 'x' WHERE id > 5 AND id < 9").is_brief_with(&[]));
+    assert!(prepare("UPDATE t SET name = 'x' WHERE id = 5").is_point_write());
+    assert!(prepare("UPDATE t SET name = name || 'x' WHERE id = $1 RETURNING id").is_point_write());
+    assert!(prepare("DELETE FROM t WHERE id = $1").is_point_write());
+    assert!(!prepare("UPDATE t SET name = 'x' WHERE id > 5").is_point_write());
+    assert!(!prepare("DELETE FROM t WHERE name = 'x'").is_point_write());
+    assert!(
+        !prepare("UPDATE t SET name = 'x' WHERE id = (SELECT max(id) FROM t)").is_point_write()
+    );
+    assert!(!prepare("SELECT name FROM t WHERE id = 5").is_point_write());
 }
 
 /// A statement run without waiting gives way to a row lock another transaction holds: it is
