@@ -83,7 +83,7 @@ fn run_omendb(keys: &[i64], opts: &Options, seed: u64) -> Results {
                 for &k in chunk {
                     let row = vec![
                         Value::Int(k),
-                        Value::Text(name_of(k as u64)),
+                        Value::from(name_of(k as u64)),
                         Value::Int(k % 1000),
                     ];
                     txn.insert("t", row)?;
@@ -165,7 +165,7 @@ fn run_omendb(keys: &[i64], opts: &Options, seed: u64) -> Results {
                 .autocommit(|txn| {
                     txn.insert(
                         "t",
-                        vec![Value::Int(k), Value::Text(name_of(k as u64)), Value::Int(1)],
+                        vec![Value::Int(k), Value::from(name_of(k as u64)), Value::Int(1)],
                     )
                 })
                 .unwrap();

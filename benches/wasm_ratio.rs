@@ -39,7 +39,7 @@ fn native(rows: usize, points: usize) -> Results {
     let start = Instant::now();
     session.execute("BEGIN").unwrap();
     for i in 0..rows as u64 {
-        let params = [Value::Int(key(i)), Value::Text(format!("value-{i}"))];
+        let params = [Value::Int(key(i)), Value::from(format!("value-{i}"))];
         session.execute_prepared(&insert, &params).unwrap();
     }
     session.execute("COMMIT").unwrap();

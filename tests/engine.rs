@@ -5,7 +5,6 @@
 mod common;
 
 use std::ops::Bound;
-use std::sync::Arc;
 
 use common::*;
 use omendb::catalog::{Column, TableDef};
@@ -13,7 +12,9 @@ use omendb::storage::StorageKind;
 use omendb::types::{DataType, Value};
 use omendb::{Database, Direction, RowKey, Transaction};
 
-fn ids(rows: impl IntoIterator<Item = omendb::Result<(RowKey, Arc<Vec<Value>>)>>) -> Vec<i64> {
+fn ids(
+    rows: impl IntoIterator<Item = omendb::Result<(RowKey, omendb::types::SharedRow)>>,
+) -> Vec<i64> {
     rows.into_iter().map(|r| int(&r.unwrap().1, 0)).collect()
 }
 
@@ -558,7 +559,7 @@ fn cache_is_shared_by_tables_and_bounded(kind: StorageKind) {
     session
         .autocommit(|txn| {
             for id in 0..2000 {
-                txn.insert("other", vec![Value::Int(id), Value::Text("x".repeat(100))])?;
+                txn.insert("other", vec![Value::Int(id), Value::from("x".repeat(100))])?;
             }
             Ok(())
         })

@@ -105,7 +105,7 @@ fn render(value: &Value) -> String {
     match value {
         Value::Null => "NULL".into(),
         Value::Int(i) => i.to_string(),
-        Value::Text(s) => s.clone(),
+        Value::Text(s) => s.to_string(),
         other => format!("{other:?}"),
     }
 }

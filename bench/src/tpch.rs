@@ -282,7 +282,7 @@ impl Random {
 }
 
 fn text(s: impl Into<String>) -> Value {
-    Value::Text(s.into())
+    Value::from(s.into())
 }
 
 fn cents(c: i64) -> Value {

@@ -31,8 +31,8 @@
 //! Sizes are estimates: the decoded row's heap bytes plus a fixed per-entry overhead.
 
 use std::cell::Cell;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 use lru::LruCache;
 
@@ -41,7 +41,7 @@ use crate::database::Shared;
 use crate::mvcc::RowEntry;
 use crate::sync::lock;
 use crate::table::{RowKey, Table, TableState};
-use crate::types::{Row, row_memory_size};
+use crate::types::{SharedRow, Value, row_memory_size};
 
 /// LRU node, hash slot and key bookkeeping per cached row, beyond the row itself.
 const ENTRY_OVERHEAD: usize = 96;
@@ -78,7 +78,7 @@ pub(crate) struct PendingCache {
 struct Admission {
     key: RowKey,
     ts: u64,
-    row: Arc<Row>,
+    row: SharedRow,
 }
 
 /// The cache's counters, for metrics.
@@ -91,7 +91,7 @@ pub struct CacheStats {
     pub capacity_bytes: usize,
 }
 
-fn entry_size(key: &RowKey, row: &Row) -> usize {
+fn entry_size(key: &RowKey, row: &[Value]) -> usize {
     ENTRY_OVERHEAD + key.memory_size() + row_memory_size(row)
 }
 
@@ -109,7 +109,7 @@ impl RowCache {
     }
 
     /// The cached row of `entry`, if any (marking it recently used).
-    pub fn get(&self, entry: &RowEntry) -> Option<Arc<Row>> {
+    pub fn get(&self, entry: &RowEntry) -> Option<SharedRow> {
         let row = entry.cached.clone();
         match &row {
             Some(_) => {
@@ -130,7 +130,7 @@ impl RowCache {
     }
 
     /// Queues several rows a scan read, as [`RowCache::queue`] does one.
-    pub fn queue_all(&self, table: &Table, rows: Vec<(RowKey, u64, Arc<Row>)>) {
+    pub fn queue_all(&self, table: &Table, rows: Vec<(RowKey, u64, SharedRow)>) {
         if rows.is_empty() {
             return;
         }
@@ -145,7 +145,7 @@ impl RowCache {
         table.cache_has_pending.store(true, Ordering::Release);
     }
 
-    pub fn queue(&self, table: &Table, key: RowKey, ts: u64, row: Arc<Row>) {
+    pub fn queue(&self, table: &Table, key: RowKey, ts: u64, row: SharedRow) {
         if entry_size(&key, &row) > self.capacity {
             return;
         }
@@ -163,7 +163,7 @@ impl RowCache {
         table: ObjectId,
         key: &RowKey,
         entry: &mut RowEntry,
-        row: Option<Arc<Row>>,
+        row: Option<SharedRow>,
     ) {
         if entry.cached.is_none() {
             return;

@@ -17,7 +17,7 @@ use crate::storage::{
 };
 use crate::sync::{lock, read, write};
 use crate::table::{IndexMark, RowKey, SecondaryIndex, Table, TableState};
-use crate::types::Row;
+use crate::types::{Row, SharedRow, Value};
 use crate::{Error, Result};
 
 /// A change [`Database::alter_table`] makes.
@@ -974,7 +974,7 @@ fn index_owner(tables: &Tables, index: &str) -> Option<Arc<Table>> {
 }
 
 /// The 23505 error for `row` clashing on `columns` of `schema` (constraint named after them).
-pub(crate) fn unique_violation(schema: &TableSchema, columns: &[usize], row: &Row) -> Error {
+pub(crate) fn unique_violation(schema: &TableSchema, columns: &[usize], row: &[Value]) -> Error {
     let constraint = if columns == schema.primary_key.as_slice() {
         format!("{}_pkey", schema.name)
     } else {
@@ -1038,11 +1038,11 @@ impl Shared {
         state: &TableState,
         key: &RowKey,
         entry: &RowEntry,
-    ) -> Result<Arc<Row>> {
+    ) -> Result<SharedRow> {
         if let Some(row) = self.cache.get(entry) {
             return Ok(row);
         }
-        let row = Arc::new(self.read_stored(table.id, state, key)?);
+        let row = SharedRow::from(self.read_stored(table.id, state, key)?);
         self.cache.queue(table, key.clone(), entry.ts, row.clone());
         Ok(row)
     }

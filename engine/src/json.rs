@@ -85,10 +85,10 @@ pub fn parameter(value: &JsonValue) -> Value {
         JsonValue::Bool(b) => Value::Boolean(*b),
         JsonValue::Number(n) => match n.as_i64() {
             Some(i) => Value::Int(i),
-            None => Value::Text(n.to_string()),
+            None => Value::Text(n.to_string().into()),
         },
-        JsonValue::String(s) => Value::Text(s.clone()),
-        other => Value::Text(other.to_string()),
+        JsonValue::String(s) => Value::Text(s.into()),
+        other => Value::Text(other.to_string().into()),
     }
 }
 

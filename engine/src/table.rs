@@ -13,7 +13,7 @@ use crate::catalog::{IndexSchema, ObjectId, TableSchema};
 use crate::encoding::{decode_value, encode_value};
 use crate::mvcc::RowEntry;
 use crate::storage::{KeyPrefix, Storage, scan_prefix};
-use crate::types::{DataType, Row, Value};
+use crate::types::{DataType, SharedRow, Value};
 use crate::{Error, Result};
 
 /// A row's primary key as the primary index holds it: the integer itself for tables keyed by
@@ -302,7 +302,7 @@ pub(crate) struct IndexMark {
 
 impl SecondaryIndex {
     /// The indexed values of `row`, encoded (the prefix of its index key).
-    pub fn values_key(&self, row: &Row) -> Vec<u8> {
+    pub fn values_key(&self, row: &[Value]) -> Vec<u8> {
         let mut out = Vec::new();
         for &column in &self.schema.columns {
             encode_value(&mut out, &row[column]);
@@ -311,14 +311,14 @@ impl SecondaryIndex {
     }
 
     /// The full index key of `row` stored under `pk`.
-    pub fn entry_key(&self, row: &Row, pk: &RowKey) -> Vec<u8> {
+    pub fn entry_key(&self, row: &[Value], pk: &RowKey) -> Vec<u8> {
         let mut key = self.values_key(row);
         key.extend(pk.encode());
         key
     }
 
     /// Whether `row` takes part in uniqueness: SQL NULLs are distinct from each other.
-    pub fn enforces(&self, row: &Row) -> bool {
+    pub fn enforces(&self, row: &[Value]) -> bool {
         self.schema.unique && self.schema.columns.iter().all(|&c| !row[c].is_null())
     }
 
@@ -518,18 +518,18 @@ impl Table {
 
 /// `row` widened with `missing`'s values for the columns added after it was made (rows
 /// cached or versioned before an ADD COLUMN).
-pub fn complete_row(row: Arc<Row>, missing: &[Value]) -> Arc<Row> {
+pub fn complete_row(row: SharedRow, missing: &[Value]) -> SharedRow {
     if row.len() >= missing.len() {
         return row;
     }
     let mut wide = row.to_vec();
     wide.extend_from_slice(&missing[row.len()..]);
-    Arc::new(wide)
+    SharedRow::from(wide)
 }
 
 impl TableState {
     /// The primary key of `row`, a row of this table that was admitted by its schema.
-    pub fn key_of(&self, row: &Row) -> RowKey {
+    pub fn key_of(&self, row: &[Value]) -> RowKey {
         let pk = &self.schema.primary_key;
         match (pk.as_slice(), &self.primary) {
             ([column], Primary::Int(_)) => match row[*column] {

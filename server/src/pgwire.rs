@@ -621,8 +621,8 @@ fn parameter(portal: &Portal<String>, i: usize, ty: &Type) -> PgWireResult<Value
     if portal.parameter_format.is_binary(i) {
         wire::from_binary(&bytes, ty).map_err(error)
     } else {
-        String::from_utf8(bytes.to_vec())
-            .map(Value::Text)
+        std::str::from_utf8(&bytes)
+            .map(Value::from)
             .map_err(|_| error(Error::InvalidText("a parameter that is not UTF-8".into())))
     }
 }

@@ -225,11 +225,11 @@ pub fn from_binary(bytes: &[u8], ty: &Type) -> Result<Value> {
             Value::Interval(Interval::new(months, days, micros))
         }
         Type::UUID => Value::Uuid(uuid::Uuid::from_slice(array(16)?).map_err(|_| bad())?),
-        Type::JSONB => Value::Text(
-            String::from_utf8(bytes.get(1..).ok_or_else(bad)?.to_vec()).map_err(|_| bad())?,
-        ),
-        Type::NUMERIC => Value::Text(numeric_text(bytes).ok_or_else(bad)?),
-        _ => Value::Text(text()?),
+        Type::JSONB => {
+            Value::from(std::str::from_utf8(bytes.get(1..).ok_or_else(bad)?).map_err(|_| bad())?)
+        }
+        Type::NUMERIC => Value::from(numeric_text(bytes).ok_or_else(bad)?),
+        _ => Value::from(text()?),
     })
 }
 

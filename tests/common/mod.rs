@@ -51,7 +51,7 @@ pub fn account(id: i64, owner: &str, balance: i64) -> Row {
     ]
 }
 
-pub fn int(row: &Row, column: usize) -> i64 {
+pub fn int(row: &[Value], column: usize) -> i64 {
     match row[column] {
         Value::Int(i) => i,
         ref other => panic!("expected an integer, got {other:?}"),

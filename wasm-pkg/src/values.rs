@@ -90,7 +90,8 @@ pub fn value(value: &Value, ty: Option<DataType>) -> JsValue {
                 .collect::<Array>()
                 .into()
         }
-        Value::Text(s) | Value::Json(s) => JsValue::from_str(s),
+        Value::Text(s) => JsValue::from_str(s),
+        Value::Json(s) => JsValue::from_str(s),
         other => JsValue::from_str(&other.to_string()),
     }
 }
@@ -112,7 +113,7 @@ pub fn parameter(js: &JsValue) -> Result<Value, Error> {
         });
     }
     if let Some(s) = js.as_string() {
-        return Ok(Value::Text(s));
+        return Ok(Value::from(s));
     }
     if js.is_null() || js.is_undefined() {
         return Ok(Value::Null);
@@ -128,7 +129,7 @@ pub fn parameter(js: &JsValue) -> Result<Value, Error> {
             .map_err(|_| Error::NumericOutOfRange(format!("bigint {text} is out of range")));
     }
     if let Some(d) = js.dyn_ref::<js_sys::Date>() {
-        return Ok(Value::Text(String::from(d.to_iso_string())));
+        return Ok(Value::from(String::from(d.to_iso_string())));
     }
     if let Some(bytes) = js.dyn_ref::<Uint8Array>() {
         return Ok(Value::Bytes(bytes.to_vec()));
@@ -136,7 +137,7 @@ pub fn parameter(js: &JsValue) -> Result<Value, Error> {
     js_sys::JSON::stringify(js)
         .ok()
         .and_then(|s| s.as_string())
-        .map(Value::Text)
+        .map(Value::from)
         .ok_or_else(|| Error::InvalidParameterValue("a parameter cannot be converted".into()))
 }
 

@@ -247,7 +247,8 @@ impl ColumnBuilder {
             _ => put!(
                 StringBuilder,
                 match value {
-                    Value::Text(s) | Value::Json(s) => s.clone(),
+                    Value::Text(s) => s.to_string(),
+                    Value::Json(s) => s.clone(),
                     Value::Uuid(u) => u.hyphenated().to_string(),
                     other => return Err(unexpected(other, ty)),
                 }
@@ -285,7 +286,7 @@ pub fn batch(
     schema: &SchemaRef,
     types: &[DataType],
     columns: &[usize],
-    rows: &[Arc<Vec<Value>>],
+    rows: &[crate::types::SharedRow],
 ) -> Result<RecordBatch> {
     let mut builders: Vec<ColumnBuilder> = schema
         .fields()
@@ -381,7 +382,9 @@ pub fn value(scalar: ScalarValue, planned: DataType) -> Result<Value> {
             None => Value::Null,
             Some(v) => Value::Numeric(decimal(v.into(), scale)?),
         },
-        S::Utf8(v) | S::Utf8View(v) | S::LargeUtf8(v) => v.map_or(Value::Null, Value::Text),
+        S::Utf8(v) | S::Utf8View(v) | S::LargeUtf8(v) => {
+            v.map_or(Value::Null, |v| Value::Text(v.into()))
+        }
         S::Binary(v) | S::BinaryView(v) | S::LargeBinary(v) | S::FixedSizeBinary(_, v) => {
             v.map_or(Value::Null, Value::Bytes)
         }

@@ -577,7 +577,10 @@ pub fn explain(
                 name: "QUERY PLAN".into(),
                 data_type: DataType::Text,
             }]),
-            rows: lines.into_iter().map(|l| vec![Value::Text(l)]).collect(),
+            rows: lines
+                .into_iter()
+                .map(|l| vec![Value::Text(l.into())])
+                .collect(),
             tag: "EXPLAIN".into(),
         }))
     })?

@@ -206,7 +206,7 @@ pub fn decode_value(input: &mut &[u8]) -> Result<Value> {
         }
         TAG_TEXT => {
             let bytes = decode_bytes(input).ok_or_else(corrupt)?;
-            Value::Text(String::from_utf8(bytes).map_err(|_| corrupt())?)
+            Value::Text(String::from_utf8(bytes).map_err(|_| corrupt())?.into())
         }
         TAG_BYTES => Value::Bytes(decode_bytes(input).ok_or_else(corrupt)?),
         TAG_JSON => {

@@ -100,7 +100,7 @@ pub fn decode_row(types: &[DataType], missing: &[Value], mut input: &[u8]) -> Re
             }
             DataType::Text | DataType::Varchar(_) | DataType::Char(_) => {
                 let bytes = take_bytes(input).ok_or_else(corrupt)?;
-                Value::Text(String::from_utf8(bytes.to_vec()).map_err(|_| corrupt())?)
+                Value::Text(std::str::from_utf8(bytes).map_err(|_| corrupt())?.into())
             }
             DataType::Json | DataType::Jsonb => {
                 let bytes = take_bytes(input).ok_or_else(corrupt)?;

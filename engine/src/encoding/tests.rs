@@ -16,7 +16,7 @@ fn value() -> impl Strategy<Value = Value> {
             Just(f64::NEG_INFINITY)
         ]
         .prop_map(Value::Float),
-        ".{0,6}".prop_map(Value::Text),
+        ".{0,6}".prop_map(Value::from),
         proptest::collection::vec(prop_oneof![Just(0u8), Just(0xFF), any::<u8>()], 0..6)
             .prop_map(Value::Bytes),
     ]
@@ -62,7 +62,7 @@ proptest! {
     #[test]
     fn text_tuples_keep_lexicographic_order(a in proptest::collection::vec("[a\\x00b]{0,3}", 2),
                                             b in proptest::collection::vec("[a\\x00b]{0,3}", 2)) {
-        let tuple = |v: &[String]| encode_values(&v.iter().cloned().map(Value::Text).collect::<Vec<_>>());
+        let tuple = |v: &[String]| encode_values(&v.iter().cloned().map(Value::from).collect::<Vec<_>>());
         let expected = a.iter().map(String::as_bytes).cmp(b.iter().map(String::as_bytes));
         prop_assert_eq!(tuple(&a).cmp(&tuple(&b)), expected);
     }
@@ -90,7 +90,7 @@ proptest! {
         let mut row: Vec<Value> = ints.iter().map(|i| i.map_or(Value::Null, |i| Value::Int(i.into()))).collect();
         types.extend([DataType::Text, DataType::Real, DataType::BigInt, DataType::Boolean, DataType::Bytea]);
         row.extend([
-            text.map_or(Value::Null, Value::Text),
+            text.map_or(Value::Null, Value::from),
             Value::Float(real.into()),
             Value::Int(i64::MIN),
             Value::Boolean(true),

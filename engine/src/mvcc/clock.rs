@@ -14,6 +14,8 @@ use crate::{Error, Result};
 #[derive(Debug)]
 pub(crate) struct Clock {
     state: Mutex<ClockState>,
+    /// `state.visible`, readable without the lock (stored under it, after the state).
+    visible: AtomicU64,
     durable: Mutex<Durable>,
     synced: Condvar,
     pub commits: AtomicU64,
@@ -33,6 +35,17 @@ struct ClockState {
     active: BTreeMap<u64, usize>,
 }
 
+impl ClockState {
+    fn release(&mut self, snapshot: u64) {
+        if let Some(count) = self.active.get_mut(&snapshot) {
+            *count -= 1;
+            if *count == 0 {
+                self.active.remove(&snapshot);
+            }
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Durable {
     /// Every commit at or below this is synced.
@@ -47,6 +60,7 @@ impl Clock {
     pub fn new() -> Self {
         Self {
             state: Mutex::new(ClockState::default()),
+            visible: AtomicU64::new(0),
             durable: Mutex::new(Durable::default()),
             synced: Condvar::new(),
             commits: AtomicU64::new(0),
@@ -63,15 +77,26 @@ impl Clock {
         snapshot
     }
 
+    /// Moves a snapshot taken by [`Clock::begin`] to the newest visible commit (no lock and no
+    /// bookkeeping when nothing committed since, as in a read-only loop).
+    pub fn refresh(&self, snapshot: u64) -> u64 {
+        // A commit is acknowledged only after `publish` stored its timestamp here, so a
+        // statement that starts after the acknowledgement finds it.
+        if self.visible.load(Ordering::Acquire) == snapshot {
+            return snapshot;
+        }
+        let mut state = lock(&self.state);
+        let fresh = state.visible;
+        if fresh != snapshot {
+            *state.active.entry(fresh).or_default() += 1;
+            state.release(snapshot);
+        }
+        fresh
+    }
+
     /// Releases a snapshot taken by [`Clock::begin`].
     pub fn end(&self, snapshot: u64) {
-        let mut state = lock(&self.state);
-        if let Some(count) = state.active.get_mut(&snapshot) {
-            *count -= 1;
-            if *count == 0 {
-                state.active.remove(&snapshot);
-            }
-        }
+        lock(&self.state).release(snapshot);
     }
 
     /// The next commit timestamp. Callers hold the commit lock.
@@ -91,6 +116,7 @@ impl Clock {
     pub fn publish(&self, ts: u64) {
         let mut state = lock(&self.state);
         state.visible = state.visible.max(ts);
+        self.visible.store(state.visible, Ordering::Release);
     }
 
     /// The oldest timestamp any current or future snapshot can read at: versions superseded

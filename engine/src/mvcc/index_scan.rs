@@ -16,14 +16,14 @@ use crate::catalog::ObjectId;
 use crate::database::Shared;
 use crate::sync::read;
 use crate::table::{RowKey, Table, complete_row};
-use crate::types::{Row, Value};
+use crate::types::{SharedRow, Value};
 use crate::{Error, Result};
 
 const FIRST_BATCH: usize = 32;
 const MAX_BATCH: usize = 1024;
 
 /// One row found through an index: its index entry key, primary key and row.
-type Found = (Vec<u8>, RowKey, Arc<Row>);
+type Found = (Vec<u8>, RowKey, SharedRow);
 
 /// Rows in index order, as one transaction sees them.
 #[derive(Debug)]
@@ -158,7 +158,7 @@ impl IndexScan {
 }
 
 impl Iterator for IndexScan {
-    type Item = Result<(RowKey, Arc<Row>)>;
+    type Item = Result<(RowKey, SharedRow)>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {

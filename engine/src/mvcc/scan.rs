@@ -16,7 +16,7 @@ use crate::encoding::decode_row;
 use crate::mvcc::Visibility;
 use crate::sync::read;
 use crate::table::{RowKey, Table, complete_row};
-use crate::types::{Row, Value};
+use crate::types::{SharedRow, Value};
 use crate::{Error, Result};
 
 const FIRST_BATCH: usize = 32;
@@ -41,16 +41,16 @@ pub struct RowScan {
     upper: Bound<RowKey>,
     direction: Direction,
     batch: usize,
-    committed: VecDeque<(RowKey, Arc<Row>)>,
+    committed: VecDeque<(RowKey, SharedRow)>,
     /// The transaction's own writes in the range, in scan order (`None`: deleted).
-    own: VecDeque<(RowKey, Option<Arc<Row>>)>,
+    own: VecDeque<(RowKey, Option<SharedRow>)>,
     exhausted: bool,
     /// The table's values for columns added after a row was written (see [`complete_row`]).
     missing: Arc<[Value]>,
 }
 
 enum Pending {
-    Ready(Arc<Row>),
+    Ready(SharedRow),
     Current(u64),
 }
 
@@ -61,7 +61,7 @@ impl RowScan {
         snapshot: u64,
         (lower, upper): (Bound<RowKey>, Bound<RowKey>),
         direction: Direction,
-        mut own: Vec<(RowKey, Option<Arc<Row>>)>,
+        mut own: Vec<(RowKey, Option<SharedRow>)>,
     ) -> Self {
         if direction == Direction::Backward {
             own.reverse();
@@ -154,7 +154,7 @@ impl RowScan {
                     None => return Err(missing_row(table, &key)),
                 },
                 Pending::Current(ts) => {
-                    let row = Arc::new(self.db.read_stored(table, &state, &key)?);
+                    let row = SharedRow::from(self.db.read_stored(table, &state, &key)?);
                     self.db
                         .cache
                         .queue(&self.table, key.clone(), ts, row.clone());
@@ -174,7 +174,7 @@ impl RowScan {
         reverse: bool,
         count: usize,
         state: &crate::table::TableState,
-    ) -> Result<Vec<Arc<Row>>> {
+    ) -> Result<Vec<SharedRow>> {
         let table = self.table.id;
         let mut wanted: Vec<&RowKey> = items
             .iter()
@@ -209,7 +209,11 @@ impl RowScan {
                 if stored_pk > want.as_slice() {
                     return Err(missing_row(table, key));
                 }
-                rows.push(Arc::new(decode_row(&state.types, &state.missing, &value)?));
+                rows.push(SharedRow::from(decode_row(
+                    &state.types,
+                    &state.missing,
+                    &value,
+                )?));
                 break;
             }
         }
@@ -231,7 +235,7 @@ fn missing_row(table: u32, key: &RowKey) -> Error {
 }
 
 impl Iterator for RowScan {
-    type Item = Result<(RowKey, Arc<Row>)>;
+    type Item = Result<(RowKey, SharedRow)>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {

@@ -16,7 +16,7 @@ use crate::encoding::{encode_row, encode_values, prefix_end};
 use crate::storage::{Key, WriteBatch};
 use crate::sync::{lock, read, write};
 use crate::table::{IndexMark, Primary, RowKey, SecondaryIndex, Table, TableState, complete_row};
-use crate::types::{Row, Value};
+use crate::types::{Row, SharedRow, Value};
 use crate::{Error, Result};
 
 /// A transaction under snapshot isolation. It reads the database as of its snapshot plus its own
@@ -63,7 +63,7 @@ enum UndoSlot {
 }
 
 /// Own writes of one table (`None`: deleted), in key order.
-type OwnRows = Arc<Vec<(RowKey, Option<Arc<Row>>)>>;
+type OwnRows = Arc<Vec<(RowKey, Option<SharedRow>)>>;
 
 /// A transaction's snapshot of some tables, readable from any thread (see
 /// [`Transaction::snapshot_reader`]).
@@ -178,7 +178,7 @@ pub enum Locked {
     Unchanged,
     /// READ COMMITTED only: a concurrent transaction committed a newer version (`None`: it
     /// deleted the row), which the caller should re-check and build on.
-    Changed(Option<Arc<Row>>),
+    Changed(Option<SharedRow>),
 }
 
 /// Tables a transaction looked up by name, valid while the catalog version is unchanged.
@@ -224,7 +224,7 @@ struct TableWrites {
 #[derive(Debug, Clone)]
 pub(crate) struct Write {
     /// The new row; `None` deletes.
-    row: Option<Arc<Row>>,
+    row: Option<SharedRow>,
     /// An insert of a key with no committed live version: if one appears by commit time, the
     /// error is a unique violation rather than a serialization failure.
     fresh: bool,
@@ -236,8 +236,8 @@ pub(crate) struct Write {
 /// One row write prepared under the commit lock, installed after storage accepted the batch.
 struct Install {
     key: RowKey,
-    row: Option<Arc<Row>>,
-    previous: Option<Arc<Row>>,
+    row: Option<SharedRow>,
+    previous: Option<SharedRow>,
     existed: bool,
     index_changes: Vec<IndexChange>,
 }
@@ -370,9 +370,7 @@ impl Transaction {
     /// commit made since, plus this transaction's own writes. A write still conflicts with
     /// versions committed after the snapshot it was made under.
     pub fn refresh_snapshot(&mut self) {
-        let fresh = self.db.clock.begin();
-        self.db.clock.end(self.snapshot);
-        self.snapshot = fresh;
+        self.snapshot = self.db.clock.refresh(self.snapshot);
     }
 
     /// Makes the transaction read-only or read-write (SQL `SET TRANSACTION READ ONLY`).
@@ -408,7 +406,7 @@ impl Transaction {
     }
 
     /// The row stored under `key`, as this transaction sees it.
-    pub fn get(&self, table: &str, key: &RowKey) -> Result<Option<Arc<Row>>> {
+    pub fn get(&self, table: &str, key: &RowKey) -> Result<Option<SharedRow>> {
         let table = self.table(table)?;
         let state = read(&table.state);
         let row = self
@@ -425,7 +423,7 @@ impl Transaction {
         table: &Table,
         state: &TableState,
         key: &RowKey,
-    ) -> Result<Option<Arc<Row>>> {
+    ) -> Result<Option<SharedRow>> {
         if let Some(write) = self.writes.get(&table.id).and_then(|w| w.rows.get(key)) {
             return Ok(write.row.clone());
         }
@@ -449,7 +447,7 @@ impl Transaction {
         let table = self.table(table)?;
         let lower = range.start_bound().cloned();
         let upper = range.end_bound().cloned();
-        let own: Vec<(RowKey, Option<Arc<Row>>)> = match self.writes.get(&table.id) {
+        let own: Vec<(RowKey, Option<SharedRow>)> = match self.writes.get(&table.id) {
             Some(_) if is_empty(lower.as_ref(), upper.as_ref()) => Vec::new(),
             Some(writes) => writes
                 .rows
@@ -609,7 +607,7 @@ impl Transaction {
             state.key_of(&row)
         };
         let fresh = self.insertable(&table, &state, &key, &row)?;
-        let row = Arc::new(row);
+        let row = SharedRow::from(row);
         self.record(&table, &state, key.clone(), None, Some(row), fresh)?;
         Ok(key)
     }
@@ -622,7 +620,7 @@ impl Transaction {
         table: &Table,
         state: &TableState,
         key: &RowKey,
-        row: &Row,
+        row: &[Value],
     ) -> Result<bool> {
         match self.writes.get(&table.id).and_then(|w| w.rows.get(key)) {
             Some(Write { row: Some(_), .. }) => Err(unique_violation(
@@ -640,7 +638,12 @@ impl Transaction {
 
     /// For an insert over an existing primary-index entry: fails if the key is taken, else
     /// says whether the insert is fresh (no committed live version).
-    fn check_insertable(&self, state: &TableState, entry: &RowEntry, row: &Row) -> Result<bool> {
+    fn check_insertable(
+        &self,
+        state: &TableState,
+        entry: &RowEntry,
+        row: &[Value],
+    ) -> Result<bool> {
         match entry.visible(self.snapshot) {
             Visibility::Current(_) | Visibility::Old(_) => Err(unique_violation(
                 &state.schema,
@@ -677,14 +680,21 @@ impl Transaction {
                 &state,
                 key.clone(),
                 Some(old),
-                Some(Arc::new(row)),
+                Some(SharedRow::from(row)),
                 false,
             )?;
             return Ok(true);
         }
         self.record(&table, &state, key.clone(), Some(old), None, false)?;
         let fresh = self.insertable(&table, &state, &new_key, &row)?;
-        self.record(&table, &state, new_key, None, Some(Arc::new(row)), fresh)?;
+        self.record(
+            &table,
+            &state,
+            new_key,
+            None,
+            Some(SharedRow::from(row)),
+            fresh,
+        )?;
         Ok(true)
     }
 
@@ -708,7 +718,7 @@ impl Transaction {
         table: &Table,
         state: &TableState,
         key: &RowKey,
-    ) -> Result<Option<Arc<Row>>> {
+    ) -> Result<Option<SharedRow>> {
         let own = self.writes.get(&table.id).and_then(|w| w.rows.get(key));
         if own.is_none() {
             if let Some(entry) = state.primary.get(key) {
@@ -733,8 +743,8 @@ impl Transaction {
         table: &Arc<Table>,
         state: &TableState,
         key: RowKey,
-        old: Option<Arc<Row>>,
-        row: Option<Arc<Row>>,
+        old: Option<SharedRow>,
+        row: Option<SharedRow>,
         fresh: bool,
     ) -> Result<()> {
         let first_base = self.base(table.id, &key);
@@ -1017,7 +1027,7 @@ impl Transaction {
             let previous = match entry {
                 Some(entry) if entry.is_live() => match &entry.cached {
                     Some(row) => Some(row.clone()),
-                    None => Some(Arc::new(db.read_stored(table, state, key)?)),
+                    None => Some(SharedRow::from(db.read_stored(table, state, key)?)),
                 },
                 _ => None,
             };

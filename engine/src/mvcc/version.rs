@@ -1,10 +1,9 @@
 //! What the primary index maps each key to: the newest committed version's timestamp, and the
 //! older versions that some snapshot may still read.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::types::{Row, row_memory_size};
+use crate::types::{SharedRow, row_memory_size};
 
 /// The entry of one primary key. The newest committed version's row lives in storage (and
 /// perhaps the row cache); older versions live here, newest first, until garbage collection.
@@ -17,7 +16,7 @@ pub(crate) struct RowEntry {
     /// Older versions, newest first; `None` until an update or delete creates one.
     pub chain: Option<Box<[Version]>>,
     /// The row cache's copy of the newest committed version (see `crate::cache`).
-    pub cached: Option<Arc<Row>>,
+    pub cached: Option<SharedRow>,
     /// Set by cache hits; cleared when eviction gives the row a second chance.
     referenced: AtomicBool,
 }
@@ -26,7 +25,7 @@ pub(crate) struct RowEntry {
 #[derive(Debug)]
 pub(crate) struct Version {
     pub ts: u64,
-    pub row: Option<Arc<Row>>,
+    pub row: Option<SharedRow>,
 }
 
 /// Which version of a key a snapshot sees.
@@ -37,7 +36,7 @@ pub(crate) enum Visibility {
     /// The newest committed version, with that timestamp: read it from the cache or storage.
     Current(u64),
     /// An older version, held in memory.
-    Old(Arc<Row>),
+    Old(SharedRow),
 }
 
 impl Visibility {
@@ -94,7 +93,7 @@ impl RowEntry {
 
     /// Makes a new committed version current, keeping the previous one (`previous` is its row,
     /// `None` if it was a deletion) for older snapshots. Returns the bytes retained.
-    pub fn supersede(&mut self, ts: u64, deleted: bool, previous: Option<Arc<Row>>) -> usize {
+    pub fn supersede(&mut self, ts: u64, deleted: bool, previous: Option<SharedRow>) -> usize {
         let bytes = previous.as_deref().map_or(0, row_memory_size);
         let version = Version {
             ts: self.ts,
@@ -142,8 +141,8 @@ mod tests {
     use super::*;
     use crate::types::Value;
 
-    fn row(v: i64) -> Option<Arc<Row>> {
-        Some(Arc::new(vec![Value::Int(v)]))
+    fn row(v: i64) -> Option<SharedRow> {
+        Some(SharedRow::from(vec![Value::Int(v)]))
     }
 
     fn seen(entry: &RowEntry, snapshot: u64) -> Option<i64> {

@@ -122,6 +122,8 @@ pub struct Accumulator {
     /// For an ordered aggregate: each input's sort keys, value and separator, taken in order
     /// when the aggregate finishes.
     pending: Vec<(Vec<Value>, Value, Value)>,
+    /// STRING_AGG's text so far.
+    text: Option<String>,
 }
 
 impl Accumulator {
@@ -133,6 +135,7 @@ impl Accumulator {
             float_sum: 0.0,
             seen: aggregate.distinct.then(BTreeSet::new),
             pending: Vec::new(),
+            text: None,
         }
     }
 
@@ -236,15 +239,14 @@ impl Accumulator {
                     Value::Null => String::new(),
                     other => other.to_string(),
                 };
-                let text = value.to_string();
-                self.value = Some(Value::Text(match self.value.take() {
-                    Some(Value::Text(mut acc)) => {
-                        acc.push_str(&separator);
-                        acc.push_str(&text);
-                        acc
+                let value = value.to_string();
+                match &mut self.text {
+                    Some(text) => {
+                        text.push_str(&separator);
+                        text.push_str(&value);
                     }
-                    _ => text,
-                }));
+                    None => self.text = Some(value),
+                }
             }
         }
         Ok(())
@@ -297,6 +299,7 @@ impl Accumulator {
                     }
                 }
             }
+            AggregateFunc::StringAgg => self.text.map_or(Value::Null, |t| Value::Text(t.into())),
             _ => self.value.unwrap_or(Value::Null),
         })
     }

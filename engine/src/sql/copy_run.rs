@@ -217,8 +217,8 @@ fn add_row(
         let value = match field {
             None => Value::Null,
             // Stored as given; the column's length limit is checked when the row is written.
-            Some(text) if ty.unconstrained() == DataType::Text => Value::Text(text),
-            Some(text) => cast(Value::Text(text.clone()), ty.unconstrained())
+            Some(text) if ty.unconstrained() == DataType::Text => Value::Text(text.into()),
+            Some(text) => cast(Value::Text(text.as_str().into()), ty.unconstrained())
                 .map_err(|e| at(Some((name, &text)), e))?,
         };
         row[*position] = BoundExpr::Constant(value);

@@ -21,7 +21,7 @@ use super::planner::{
 use crate::encoding::{encode_value, encode_values};
 use crate::mvcc::{Direction, Locked};
 use crate::table::RowKey;
-use crate::types::{Row, Value};
+use crate::types::{Row, SharedRow, Value};
 use crate::{Error, Result, Transaction};
 
 /// The outcome of one statement: rows (for queries) and PostgreSQL's command tag.
@@ -374,7 +374,7 @@ fn query(plan: &SelectPlan, txn: &Transaction, measured: &mut Measured) -> Resul
             return scan_query(plan, table, (offset, limit), txn, measured);
         }
     }
-    let mut rows: Vec<Arc<Row>> = match &plan.source {
+    let mut rows: Vec<SharedRow> = match &plan.source {
         None if plan.set.is_some() => match &plan.set {
             Some(set) => combine(set, txn)?,
             None => Vec::new(),
@@ -385,7 +385,7 @@ fn query(plan: &SelectPlan, txn: &Transaction, measured: &mut Measured) -> Resul
                 None => true,
             };
             if passes {
-                vec![Arc::new(Vec::new())]
+                vec![SharedRow::from([])]
             } else {
                 Vec::new()
             }
@@ -611,8 +611,8 @@ fn point_query(
 
 /// The rows of a chain of set operations. Rows compare as wholes, NULLs equal, as in
 /// PostgreSQL; without ALL the result has no duplicates, with ALL multiplicities count.
-fn combine(set: &SetPlan, txn: &Transaction) -> Result<Vec<Arc<Row>>> {
-    let key = |row: &Row| encode_values(row);
+fn combine(set: &SetPlan, txn: &Transaction) -> Result<Vec<SharedRow>> {
+    let key = |row: &[Value]| encode_values(row);
     let distinct = |rows: Vec<Row>| -> Vec<Row> {
         let mut seen = BTreeSet::new();
         rows.into_iter().filter(|r| seen.insert(key(r))).collect()
@@ -657,12 +657,12 @@ fn combine(set: &SetPlan, txn: &Transaction) -> Result<Vec<Arc<Row>>> {
             }
         };
     }
-    Ok(rows.into_iter().map(Arc::new).collect())
+    Ok(rows.into_iter().map(SharedRow::from).collect())
 }
 
 /// Groups rows by the key values (NULLs form one group, as in PostgreSQL) and aggregates each
 /// group; without GROUP BY there is exactly one group, even over no rows.
-fn group(rows: Vec<Arc<Row>>, plan: &GroupPlan) -> Result<Vec<Arc<Row>>> {
+fn group(rows: Vec<SharedRow>, plan: &GroupPlan) -> Result<Vec<SharedRow>> {
     if plan.keys.is_empty() {
         return aggregate_all(&rows, plan);
     }
@@ -708,7 +708,7 @@ fn finish_group(
     plan: &GroupPlan,
     mut values: Vec<Value>,
     accumulators: Vec<Accumulator>,
-) -> Result<Option<Arc<Row>>> {
+) -> Result<Option<SharedRow>> {
     for (accumulator, aggregate) in accumulators.into_iter().zip(&plan.aggregates) {
         values.push(accumulator.finish(aggregate)?);
     }
@@ -717,11 +717,11 @@ fn finish_group(
             return Ok(None);
         }
     }
-    Ok(Some(Arc::new(values)))
+    Ok(Some(SharedRow::from(values)))
 }
 
 /// Aggregates without GROUP BY: one group of every row (also of none), then HAVING.
-fn aggregate_all(rows: &[Arc<Row>], plan: &GroupPlan) -> Result<Vec<Arc<Row>>> {
+fn aggregate_all(rows: &[SharedRow], plan: &GroupPlan) -> Result<Vec<SharedRow>> {
     let mut accumulators: Vec<Accumulator> = plan.aggregates.iter().map(Accumulator::new).collect();
     for row in rows {
         interrupt::check()?;
@@ -740,7 +740,7 @@ fn source_rows(
     source: &Source,
     txn: &Transaction,
     measured: &mut Measured,
-) -> Result<Vec<Arc<Row>>> {
+) -> Result<Vec<SharedRow>> {
     match source {
         Source::Table(table) => {
             let pushed = table.pushed.as_ref();
@@ -757,13 +757,13 @@ fn source_rows(
                 row.iter()
                     .map(|e| e.eval(&[]))
                     .collect::<Result<Row>>()
-                    .map(Arc::new)
+                    .map(SharedRow::from)
             })
             .collect(),
         Source::Derived(derived) => Ok(query(&derived.query, txn, &mut Measured::default())?
             .rows
             .into_iter()
-            .map(Arc::new)
+            .map(SharedRow::from)
             .collect()),
         Source::Recursive(recursive) => recursive_rows(recursive, txn),
         Source::Function(function) => function_rows(function),
@@ -779,7 +779,7 @@ fn source_rows(
 const SERIES_ROW_LIMIT: i64 = 10_000_000;
 
 /// The rows of a set-returning function in FROM.
-fn function_rows(function: &FunctionSource) -> Result<Vec<Arc<Row>>> {
+fn function_rows(function: &FunctionSource) -> Result<Vec<SharedRow>> {
     let values = function
         .args
         .iter()
@@ -789,7 +789,10 @@ fn function_rows(function: &FunctionSource) -> Result<Vec<Arc<Row>>> {
         SetFunction::GenerateSeries => series_rows(&values),
         // `unnest(array)`: a row per element; none for NULL.
         SetFunction::Unnest => Ok(match values.into_iter().next() {
-            Some(Value::Array(items)) => items.into_iter().map(|v| Arc::new(vec![v])).collect(),
+            Some(Value::Array(items)) => items
+                .into_iter()
+                .map(|v| SharedRow::from(vec![v]))
+                .collect(),
             _ => Vec::new(),
         }),
     }
@@ -797,7 +800,7 @@ fn function_rows(function: &FunctionSource) -> Result<Vec<Arc<Row>>> {
 
 /// `generate_series(start, stop [, step])`: start, start + step, … while not past stop; no
 /// rows when any argument is NULL; a zero step is 22023.
-fn series_rows(values: &[Value]) -> Result<Vec<Arc<Row>>> {
+fn series_rows(values: &[Value]) -> Result<Vec<SharedRow>> {
     let int = |v: Option<&Value>| match v {
         None => Ok(Some(1)),
         Some(Value::Null) => Ok(None),
@@ -831,7 +834,7 @@ fn series_rows(values: &[Value]) -> Result<Vec<Arc<Row>>> {
         if rows.len() % 4096 == 0 {
             interrupt::check()?;
         }
-        rows.push(Arc::new(vec![Value::Int(current as i64)]));
+        rows.push(SharedRow::from(vec![Value::Int(current as i64)]));
         current += i128::from(step);
     }
     Ok(rows)
@@ -843,7 +846,7 @@ const RECURSIVE_ROW_LIMIT: usize = 10_000_000;
 
 /// `WITH RECURSIVE`: the base rows, then each step run over the rows the previous one added
 /// (its work table) until a step adds none. Without ALL, rows seen before are not added again.
-fn recursive_rows(recursive: &RecursiveSource, txn: &Transaction) -> Result<Vec<Arc<Row>>> {
+fn recursive_rows(recursive: &RecursiveSource, txn: &Transaction) -> Result<Vec<SharedRow>> {
     let mut seen = BTreeSet::new();
     let mut fresh = |rows: Vec<Row>| -> Vec<Row> {
         if recursive.all {
@@ -855,13 +858,13 @@ fn recursive_rows(recursive: &RecursiveSource, txn: &Transaction) -> Result<Vec<
         }
     };
     let mut work = fresh(query(&recursive.base, txn, &mut Measured::default())?.rows);
-    let mut all: Vec<Arc<Row>> = work.iter().cloned().map(Arc::new).collect();
+    let mut all: Vec<SharedRow> = work.iter().cloned().map(SharedRow::from).collect();
     while !work.is_empty() {
         interrupt::check()?;
         let mut step = recursive.step.clone();
         fill_work_table(&mut step, &work);
         work = fresh(query(&step, txn, &mut Measured::default())?.rows);
-        all.extend(work.iter().cloned().map(Arc::new));
+        all.extend(work.iter().cloned().map(SharedRow::from));
         if all.len() > RECURSIVE_ROW_LIMIT {
             return Err(Error::ProgramLimitExceeded(format!(
                 "recursive query \"{}\" produced more than {RECURSIVE_ROW_LIMIT} rows",
@@ -907,13 +910,17 @@ fn fill_work_table(plan: &mut SelectPlan, rows: &[Row]) {
 
 /// Joins two sources: a hash join on the ON condition's equality keys (built on the right
 /// side), or a nested loop when there are none; outer joins pad the unmatched side with NULLs.
-fn join_rows(join: &JoinPlan, txn: &Transaction, measured: &mut Measured) -> Result<Vec<Arc<Row>>> {
+fn join_rows(
+    join: &JoinPlan,
+    txn: &Transaction,
+    measured: &mut Measured,
+) -> Result<Vec<SharedRow>> {
     let left = source_rows(&join.left, txn, measured)?;
     let right = source_rows(&join.right, txn, measured)?;
     let keep_left = matches!(join.kind, JoinKind::Left | JoinKind::Full);
     let keep_right = matches!(join.kind, JoinKind::Right | JoinKind::Full);
     // Columns the query does not read stay NULL instead of being copied into joined rows.
-    let joined = |l: &Row, r: &Row| -> Row {
+    let joined = |l: &[Value], r: &[Value]| -> Row {
         match &join.needed {
             None => l.iter().chain(r.iter()).cloned().collect(),
             Some(needed) => l
@@ -925,7 +932,7 @@ fn join_rows(join: &JoinPlan, txn: &Transaction, measured: &mut Measured) -> Res
         }
     };
     let nulls = |n: usize| -> Row { vec![Value::Null; n] };
-    let passes = |row: &Row| -> Result<bool> {
+    let passes = |row: &[Value]| -> Result<bool> {
         Ok(match &join.on {
             Some(on) => on.eval(row)? == Value::Boolean(true),
             None => true,
@@ -933,7 +940,7 @@ fn join_rows(join: &JoinPlan, txn: &Transaction, measured: &mut Measured) -> Res
     };
     // A row's key values, encoded into `out`; false if one is NULL (NULLs never match, so
     // they are not hashed).
-    let key = |exprs: &mut dyn Iterator<Item = &BoundExpr>, row: &Row, out: &mut Vec<u8>| {
+    let key = |exprs: &mut dyn Iterator<Item = &BoundExpr>, row: &[Value], out: &mut Vec<u8>| {
         out.clear();
         for e in exprs {
             let v = e.eval(row)?;
@@ -978,17 +985,17 @@ fn join_rows(join: &JoinPlan, txn: &Transaction, measured: &mut Measured) -> Res
             if passes(&row)? {
                 matched = true;
                 right_matched[i] = true;
-                out.push(Arc::new(row));
+                out.push(SharedRow::from(row));
             }
         }
         if !matched && keep_left {
-            out.push(Arc::new(joined(l, &nulls(join.right_width))));
+            out.push(SharedRow::from(joined(l, &nulls(join.right_width))));
         }
     }
     if keep_right {
         for (r, matched) in right.iter().zip(right_matched) {
             if !matched {
-                out.push(Arc::new(joined(&nulls(join.left_width), r)));
+                out.push(SharedRow::from(joined(&nulls(join.left_width), r)));
             }
         }
     }
@@ -1036,7 +1043,7 @@ fn targets(
     filter: Option<&BoundExpr>,
     txn: &Transaction,
     measured: &mut Measured,
-) -> Result<Vec<(RowKey, Arc<Row>)>> {
+) -> Result<Vec<(RowKey, SharedRow)>> {
     let Some(joined) = joined else {
         return matching(source, (filter, filter), txn, None, measured);
     };
@@ -1072,8 +1079,8 @@ fn locked_target(
     joined: bool,
     filter: Option<&BoundExpr>,
     key: &RowKey,
-    row: &Arc<Row>,
-) -> Result<Option<Arc<Row>>> {
+    row: &SharedRow,
+) -> Result<Option<SharedRow>> {
     match txn.lock_row(&source.table, key)? {
         Locked::Unchanged => Ok(Some(row.clone())),
         Locked::Changed(None) => Ok(None),
@@ -1174,7 +1181,7 @@ fn matching(
     txn: &Transaction,
     stop: Option<u64>,
     measured: &mut Measured,
-) -> Result<Vec<(RowKey, Arc<Row>)>> {
+) -> Result<Vec<(RowKey, SharedRow)>> {
     let started = Clock::start(measured.timing);
     let mut out = Vec::new();
     let limit = stop.map_or(usize::MAX, |s| usize::try_from(s).unwrap_or(usize::MAX));
@@ -1204,7 +1211,7 @@ fn matching(
     Ok(out)
 }
 
-type Rows<'t> = Box<dyn Iterator<Item = Result<(RowKey, Arc<Row>)>> + 't>;
+type Rows<'t> = Box<dyn Iterator<Item = Result<(RowKey, SharedRow)>> + 't>;
 
 /// Reads a table through the planned access path, also saying whether the rows are exactly
 /// the access path's (a range whose bounds became keys), so that the filter's conjuncts that
@@ -1356,7 +1363,7 @@ pub fn compare_sort_keys(a: &[Value], b: &[Value], keys: &[SortKey]) -> Result<O
     Ok(Ordering::Equal)
 }
 
-fn sort(rows: Vec<Arc<Row>>, keys: &[SortKey]) -> Result<Vec<Arc<Row>>> {
+fn sort(rows: Vec<SharedRow>, keys: &[SortKey]) -> Result<Vec<SharedRow>> {
     let mut keyed = rows
         .into_iter()
         .map(|row| {

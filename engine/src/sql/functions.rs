@@ -10,7 +10,7 @@ use super::expr::{BoundExpr, compare, out_of_range};
 use super::operators::binary;
 use super::parser::ast::BinaryOp;
 use super::temporal;
-use crate::types::{DataType, Decimal, Value, json_typeof};
+use crate::types::{DataType, Decimal, SmolStr, Value, json_typeof};
 use crate::{Error, Result};
 
 /// `current_user` of a session that has none set (the embedded engine).
@@ -23,8 +23,18 @@ thread_local! {
 }
 
 /// Sets what `current_user` returns for the statements run next on this thread.
-pub fn set_session_user(user: Option<std::sync::Arc<str>>) {
-    SESSION_USER.set(user);
+pub fn set_session_user(user: Option<&std::sync::Arc<str>>) {
+    SESSION_USER.with_borrow_mut(|current| {
+        // The same session again (the common case) costs no reference counting.
+        let same = match (current.as_ref(), user) {
+            (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            *current = user.cloned();
+        }
+    });
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -524,7 +534,7 @@ impl ScalarFunc {
                     .filter(|v| !v.is_null())
                     .map(Value::to_string)
                     .collect();
-                return Ok(Value::Text(parts.join(&separator)));
+                return Ok(Value::Text(parts.join(&separator).into()));
             }
             NullIf => {
                 let a = args[0].eval(row)?;
@@ -579,21 +589,24 @@ impl ScalarFunc {
                         v => Some(v.to_string()),
                     })
                     .collect();
-                return Ok(Value::Text(parts.join(separator)));
+                return Ok(Value::Text(parts.join(separator).into()));
             }
             Version => {
-                return Ok(Value::Text(format!(
-                    "PostgreSQL 16.0 (OmenDB {}) on {}, compiled by rustc",
-                    crate::VERSION,
-                    std::env::consts::ARCH
-                )));
+                return Ok(Value::Text(
+                    format!(
+                        "PostgreSQL 16.0 (OmenDB {}) on {}, compiled by rustc",
+                        crate::VERSION,
+                        std::env::consts::ARCH
+                    )
+                    .into(),
+                ));
             }
             // One database and one schema.
             CurrentDatabase => return Ok(Value::Text("omendb".into())),
             CurrentSchema => return Ok(Value::Text("public".into())),
             CurrentUser => {
                 return Ok(Value::Text(SESSION_USER.with_borrow(|user| {
-                    user.as_deref().unwrap_or(DEFAULT_USER).to_owned()
+                    SmolStr::new(user.as_deref().unwrap_or(DEFAULT_USER))
                 })));
             }
             // Clock functions take no arguments.
@@ -638,7 +651,7 @@ impl ScalarFunc {
             ArrayLower if int(1) == 1 && !array(0)?.is_empty() => Value::Int(1),
             ArrayUpper | ArrayLength | ArrayLower => Value::Null,
             Cardinality => Value::Int(array(0)?.len() as i64),
-            PgGetExpr => Value::Text(text(0)),
+            PgGetExpr => Value::Text(text(0).into()),
             IsVisible => Value::Boolean(true),
             NotPublishable => Value::Boolean(false),
             EncodingToChar => Value::Text(if int(0) == 6 { "UTF8" } else { "" }.into()),
@@ -667,8 +680,8 @@ impl ScalarFunc {
             Log10 => Value::Float(float(0).log10()),
             Mod if int(1) == 0 => return Err(Error::DivisionByZero),
             Mod => Value::Int(int(0).wrapping_rem(int(1))),
-            Lower => Value::Text(text(0).to_lowercase()),
-            Upper => Value::Text(text(0).to_uppercase()),
+            Lower => Value::Text(text(0).to_lowercase().into()),
+            Upper => Value::Text(text(0).to_uppercase().into()),
             Reverse => Value::Text(text(0).chars().rev().collect()),
             Length => Value::Int(text(0).chars().count() as i64),
             Trim | LTrim | RTrim => {
@@ -683,7 +696,7 @@ impl ScalarFunc {
                     RTrim => s.trim_end_matches(set.as_slice()),
                     _ => s.trim_matches(set.as_slice()),
                 };
-                Value::Text(trimmed.to_string())
+                Value::Text(trimmed.into())
             }
             Substr => {
                 let chars: Vec<char> = text(0).chars().collect();
@@ -705,9 +718,9 @@ impl ScalarFunc {
                 let to = usize::try_from((end - 1).max(0))
                     .unwrap_or(usize::MAX)
                     .min(chars.len());
-                Value::Text(chars[from..to.max(from)].iter().collect())
+                Value::Text(chars[from..to.max(from)].iter().copied().collect())
             }
-            Replace => Value::Text(text(0).replace(&text(1), &text(2))),
+            Replace => Value::Text(text(0).replace(&text(1), &text(2)).into()),
             Left | Right => {
                 let chars: Vec<char> = text(0).chars().collect();
                 let n = int(1);
@@ -719,9 +732,9 @@ impl ScalarFunc {
                         .saturating_sub(usize::try_from(-n).unwrap_or(usize::MAX))
                 };
                 Value::Text(if self == Left {
-                    chars[..count].iter().collect()
+                    chars[..count].iter().copied().collect()
                 } else {
-                    chars[chars.len() - count..].iter().collect()
+                    chars[chars.len() - count..].iter().copied().collect()
                 })
             }
             Repeat => {
@@ -729,7 +742,7 @@ impl ScalarFunc {
                 if text(0).len().saturating_mul(n) > 1 << 30 {
                     return Err(Error::InvalidArgument("requested length too large".into()));
                 }
-                Value::Text(text(0).repeat(n))
+                Value::Text(text(0).repeat(n).into())
             }
             StrPos => Value::Int(match text(0).find(&text(1)) {
                 Some(byte) => text(0)[..byte].chars().count() as i64 + 1,
@@ -761,7 +774,7 @@ impl ScalarFunc {
                         .and_then(|i| parts.get(i))
                         .copied()
                         .unwrap_or("")
-                        .to_string(),
+                        .into(),
                 )
             }
             Random => {
@@ -874,7 +887,7 @@ fn not_an_array(value: &Value) -> Error {
 /// `format_type(oid, typmod)`: the type's SQL name with its modifier, `???` for an unknown id.
 fn format_type(oid: i64, typmod: i64) -> Value {
     Value::Text(match crate::sql::system::type_by_oid(oid, typmod) {
-        Some(ty) => crate::sql::system::format_type(ty),
+        Some(ty) => crate::sql::system::format_type(ty).into(),
         None => "???".into(),
     })
 }

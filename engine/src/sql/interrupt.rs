@@ -26,8 +26,11 @@ impl CancelHandle {
     }
 }
 
+/// The watch of this thread's statement. It stays in place between statements (disarmed), so
+/// arming it again for the same session costs no reference counting.
 struct Watch {
     cancel: Arc<AtomicBool>,
+    armed: bool,
     /// The deadline on the host clock (microseconds), if there is a timeout.
     deadline: Option<i64>,
     checks: u32,
@@ -39,12 +42,16 @@ thread_local! {
 
 /// Disarms the watch when the statement ends, and clears a cancellation it consumed.
 #[derive(Debug)]
-pub struct Armed(Arc<AtomicBool>);
+pub struct Armed(());
 
 impl Drop for Armed {
     fn drop(&mut self) {
-        self.0.store(false, Ordering::Relaxed);
-        WATCH.with(|w| w.borrow_mut().take());
+        WATCH.with(|w| {
+            if let Some(watch) = w.borrow_mut().as_mut() {
+                watch.cancel.store(false, Ordering::Relaxed);
+                watch.armed = false;
+            }
+        });
     }
 }
 
@@ -56,20 +63,31 @@ pub fn watch(handle: &CancelHandle, timeout: Option<Duration>) -> Armed {
         Some(now.saturating_add(i64::try_from(t.as_micros()).unwrap_or(i64::MAX)))
     });
     WATCH.with(|w| {
-        *w.borrow_mut() = Some(Watch {
-            cancel: handle.0.clone(),
-            deadline,
-            checks: 0,
-        });
+        let mut w = w.borrow_mut();
+        match w.as_mut() {
+            Some(watch) if Arc::ptr_eq(&watch.cancel, &handle.0) => {
+                watch.armed = true;
+                watch.deadline = deadline;
+                watch.checks = 0;
+            }
+            _ => {
+                *w = Some(Watch {
+                    cancel: handle.0.clone(),
+                    armed: true,
+                    deadline,
+                    checks: 0,
+                });
+            }
+        }
     });
-    Armed(handle.0.clone())
+    Armed(())
 }
 
 /// Fails with 57014 if the running statement was cancelled or ran out of time.
 pub fn check() -> Result<()> {
     WATCH.with(|w| {
         let mut watch = w.borrow_mut();
-        let Some(watch) = watch.as_mut() else {
+        let Some(watch) = watch.as_mut().filter(|w| w.armed) else {
             return Ok(());
         };
         if watch.cancel.load(Ordering::Relaxed) {
@@ -99,7 +117,7 @@ pub struct Remote {
 
 /// The watch armed on this thread, if any.
 pub fn remote() -> Remote {
-    WATCH.with(|w| match w.borrow().as_ref() {
+    WATCH.with(|w| match w.borrow().as_ref().filter(|w| w.armed) {
         Some(watch) => Remote {
             cancel: Some(watch.cancel.clone()),
             deadline: watch.deadline,

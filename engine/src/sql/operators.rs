@@ -172,7 +172,7 @@ pub fn binary(op: BinaryOp, l: Value, r: Value, ty: DataType) -> Result<Value> {
         return Ok(Value::Boolean(found != negated));
     }
     match (op, l, r) {
-        (BinaryOp::Concat, l, r) => Ok(Value::Text(format!("{l}{r}"))),
+        (BinaryOp::Concat, l, r) => Ok(Value::Text(smol_str::format_smolstr!("{l}{r}"))),
         (op, Value::Int(a), Value::Int(b)) => {
             let result = match op {
                 BinaryOp::Add => a.checked_add(b),
@@ -351,7 +351,8 @@ pub fn compare(a: &Value, b: &Value) -> Result<Option<Ordering>> {
                 _ => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
             }
         }
-        (Text(x), Text(y)) | (Json(x), Json(y)) => x.as_bytes().cmp(y.as_bytes()),
+        (Text(x), Text(y)) => x.as_bytes().cmp(y.as_bytes()),
+        (Json(x), Json(y)) => x.as_bytes().cmp(y.as_bytes()),
         (Boolean(x), Boolean(y)) => x.cmp(y),
         (Bytes(x), Bytes(y)) => x.cmp(y),
         (Date(x), Date(y)) => x.cmp(y),

@@ -199,7 +199,7 @@ impl Session {
             return Err(Error::InFailedTransaction);
         }
         let _armed = interrupt::watch(&self.sql.cancel, self.sql.settings.statement_timeout);
-        super::functions::set_session_user(self.sql.user.clone());
+        super::functions::set_session_user(self.sql.user.as_ref());
         let result = make_plan(self).and_then(|(plan, facts)| {
             // The clock is read only for statements that use it. Without a host clock (a
             // wasm host that installed none) the clock functions fail when called.
@@ -361,7 +361,7 @@ impl Session {
             return Ok(None);
         };
         let mut result = self.run(plan, subqueries)?;
-        result.rows.push(vec![Value::Text(line)]);
+        result.rows.push(vec![Value::Text(line.into())]);
         Ok(Some(result))
     }
 
@@ -639,7 +639,7 @@ impl Session {
                         name: name.to_ascii_lowercase(),
                         data_type: DataType::Text,
                     }]),
-                    rows: vec![vec![Value::Text(value)]],
+                    rows: vec![vec![Value::Text(value.into())]],
                     tag: "SHOW".into(),
                 })
             }
@@ -780,7 +780,7 @@ impl Session {
                     }]),
                     rows: explain(plan, measured.as_ref())
                         .into_iter()
-                        .map(|line| vec![Value::Text(line)])
+                        .map(|line| vec![Value::Text(line.into())])
                         .collect(),
                     tag: "EXPLAIN".into(),
                 })

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use crate::auth::Role;
 use crate::catalog::{Generated, TableSchema, ViewDef};
-use crate::types::{DataType, SCALAR_TYPES, Value, format_array};
+use crate::types::{DataType, SCALAR_TYPES, SmolStr, Value, format_array};
 use crate::{Error, Result};
 
 pub const PG_CATALOG_OID: i64 = 11;
@@ -170,8 +170,8 @@ impl Lookup {
         }
         match &self.missing {
             Missing::Null => Ok(Value::Null),
-            Missing::Key => Ok(Value::Text(text)),
-            Missing::UnknownOid => Ok(Value::Text(format!("unknown (OID={text})"))),
+            Missing::Key => Ok(Value::Text(text.into())),
+            Missing::UnknownOid => Ok(Value::Text(format!("unknown (OID={text})").into())),
             Missing::Undefined("relation") => Err(Error::UndefinedTable(text)),
             Missing::Undefined(kind) => Err(Error::UndefinedObject(format!("{kind} \"{text}\""))),
         }
@@ -233,7 +233,7 @@ pub struct SystemCatalog {
     roles: Vec<Role>,
 }
 
-fn text(s: impl Into<String>) -> Value {
+fn text(s: impl Into<SmolStr>) -> Value {
     Value::Text(s.into())
 }
 
@@ -1466,7 +1466,7 @@ impl SystemCatalog {
                     &column.name,
                     column.data_type,
                     column.nullable,
-                    default_expression(column).map_or(Value::Null, Value::Text),
+                    default_expression(column).map_or(Value::Null, |d| Value::Text(d.into())),
                     is_identity(column),
                 ));
             }

@@ -305,7 +305,7 @@ fn prepared_statements_infer_parameter_types_and_reuse_their_plan() {
                 &insert,
                 &[
                     Value::Int(i),
-                    Value::Text(format!("n{i}")),
+                    Value::Text(format!("n{i}").into()),
                     Value::Float(i as f64 / 2.0),
                 ],
             )

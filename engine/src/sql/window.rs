@@ -12,7 +12,6 @@
 //! other frames are aggregated row by row.
 
 use std::cmp::Ordering;
-use std::sync::Arc;
 
 use super::aggregate::{Accumulator, Aggregate};
 use super::executor::compare_sort_keys;
@@ -20,7 +19,7 @@ use super::expr::BoundExpr;
 use super::parser::ast::{Frame, FrameBound};
 use super::planner::SortKey;
 use crate::encoding::encode_values;
-use crate::types::{DataType, Row, Value};
+use crate::types::{DataType, SharedRow, Value};
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -130,7 +129,7 @@ impl WindowPlan {
 }
 
 /// The rows with every window call's value appended, in their original order.
-pub fn apply(rows: Vec<Arc<Row>>, windows: &[WindowPlan]) -> Result<Vec<Arc<Row>>> {
+pub fn apply(rows: Vec<SharedRow>, windows: &[WindowPlan]) -> Result<Vec<SharedRow>> {
     let mut results: Vec<Vec<Value>> = Vec::with_capacity(windows.len());
     for window in windows {
         results.push(evaluate(&rows, window)?);
@@ -146,13 +145,13 @@ pub fn apply(rows: Vec<Arc<Row>>, windows: &[WindowPlan]) -> Result<Vec<Arc<Row>
                     .iter_mut()
                     .map(|r| std::mem::replace(&mut r[i], Value::Null)),
             );
-            Arc::new(extended)
+            SharedRow::from(extended)
         })
         .collect())
 }
 
 /// One window call's value for every row.
-fn evaluate(rows: &[Arc<Row>], window: &WindowPlan) -> Result<Vec<Value>> {
+fn evaluate(rows: &[SharedRow], window: &WindowPlan) -> Result<Vec<Value>> {
     let mut keyed = Vec::with_capacity(rows.len());
     for (i, row) in rows.iter().enumerate() {
         super::interrupt::check()?;
@@ -202,13 +201,13 @@ fn evaluate(rows: &[Arc<Row>], window: &WindowPlan) -> Result<Vec<Value>> {
 
 /// One partition: its rows' positions in window order, with their order-key values.
 struct Partition<'a> {
-    rows: &'a [Arc<Row>],
+    rows: &'a [SharedRow],
     members: &'a [(Vec<u8>, Vec<Value>, usize)],
     window: &'a WindowPlan,
 }
 
 impl Partition<'_> {
-    fn row(&self, position: usize) -> &Row {
+    fn row(&self, position: usize) -> &[Value] {
         &self.rows[self.members[position].2]
     }
 

@@ -112,7 +112,7 @@ pub fn parse_array(text: &str, element: DataType) -> Result<Vec<Value>> {
         items.push(if !quoted && item.eq_ignore_ascii_case("null") {
             Value::Null
         } else {
-            cast(Value::Text(item), element)?
+            cast(Value::Text(item.into()), element)?
         });
         match chars.next() {
             Some(',') => {}
@@ -130,7 +130,7 @@ mod tests {
     fn text_forms_round_trip() {
         let items = vec![
             Value::Text("a".into()),
-            Value::Text(String::new()),
+            Value::Text("".into()),
             Value::Null,
             Value::Text("NULL".into()),
             Value::Text("x \"y\" \\z".into()),

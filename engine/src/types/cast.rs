@@ -7,8 +7,8 @@ use rust_decimal::prelude::ToPrimitive;
 use super::datetime::{DAY_MICROS, date_of_timestamp};
 use super::numeric::overflow;
 use super::{
-    DataType, Decimal, Interval, Value, json_validate, numeric_from_f64, parse_array, parse_date,
-    parse_numeric, parse_time, parse_timestamp, parse_timestamptz,
+    DataType, Decimal, Interval, SmolStr, Value, json_validate, numeric_from_f64, parse_array,
+    parse_date, parse_numeric, parse_time, parse_timestamp, parse_timestamptz,
 };
 use crate::{Error, Result};
 
@@ -37,7 +37,7 @@ pub fn cast(value: Value, to: DataType) -> Result<Value> {
     let value = match (value, to) {
         (Value::Null, _) => return Ok(Value::Null),
         (Value::Text(s), ty) if ty.is_text() => Value::Text(s),
-        (v, ty) if ty.is_text() => Value::Text(v.to_string()),
+        (v, ty) if ty.is_text() => Value::Text(v.to_string().into()),
         (Value::Text(s), ty) if ty.is_integer() => {
             let v: i64 = s.trim().parse().map_err(|_| invalid(&s))?;
             if !fits(v, ty) {
@@ -72,7 +72,11 @@ pub fn cast(value: Value, to: DataType) -> Result<Value> {
         (Value::Text(s), DataType::Uuid) => {
             Value::Uuid(uuid::Uuid::try_parse(s.trim()).map_err(|_| invalid(&s))?)
         }
-        (Value::Text(s) | Value::Json(s), DataType::Json | DataType::Jsonb) => {
+        (Value::Text(s), DataType::Json | DataType::Jsonb) => {
+            json_validate(&s)?;
+            Value::Json(s.into())
+        }
+        (Value::Json(s), DataType::Json | DataType::Jsonb) => {
             json_validate(&s)?;
             Value::Json(s)
         }
@@ -155,10 +159,11 @@ pub fn cast(value: Value, to: DataType) -> Result<Value> {
     };
     match (to, value) {
         // An explicit cast cuts strings to the type's length (assignment would refuse them).
-        (DataType::Varchar(Some(n)) | DataType::Char(n), Value::Text(mut s)) => {
-            if let Some((cut, _)) = s.char_indices().nth(n as usize) {
-                s.truncate(cut);
-            }
+        (DataType::Varchar(Some(n)) | DataType::Char(n), Value::Text(s)) => {
+            let s = match s.char_indices().nth(n as usize) {
+                Some((cut, _)) => SmolStr::new(&s[..cut]),
+                None => s,
+            };
             to.admit("?column?", Value::Text(s))
         }
         (to, value) => to.admit("?column?", value),

@@ -64,7 +64,7 @@ fn write(document: &Document, out: &mut String) {
 pub fn json_get(text: &str, key: &Value, as_text: bool) -> Result<Value> {
     let document = parse(text, "json")?;
     let found = match (&document, key) {
-        (Document::Object(map), Value::Text(name)) => map.get(name),
+        (Document::Object(map), Value::Text(name)) => map.get(name.as_str()),
         (Document::Array(items), Value::Int(i)) => {
             let index = if *i < 0 {
                 i64::try_from(items.len())
@@ -80,8 +80,8 @@ pub fn json_get(text: &str, key: &Value, as_text: bool) -> Result<Value> {
     Ok(match found {
         None => Value::Null,
         Some(Document::Null) if as_text => Value::Null,
-        Some(Document::String(s)) if as_text => Value::Text(s.clone()),
-        Some(found) if as_text => Value::Text(render(found)),
+        Some(Document::String(s)) if as_text => Value::Text(s.into()),
+        Some(found) if as_text => Value::Text(render(found).into()),
         Some(found) => Value::Json(render(found)),
     })
 }

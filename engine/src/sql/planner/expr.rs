@@ -1165,7 +1165,7 @@ fn literal_value(literal: &Literal) -> Result<(BoundExpr, SqlType)> {
             BoundExpr::Constant(Value::Numeric(crate::types::parse_numeric(text)?)),
             Some(DataType::Numeric(None)),
         ),
-        Literal::String(s) => (BoundExpr::Constant(Value::Text(s.clone())), None),
+        Literal::String(s) => (BoundExpr::Constant(Value::Text(s.into())), None),
     })
 }
 
