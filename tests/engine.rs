@@ -678,7 +678,13 @@ fn altered_tables_survive_reopen(kind: StorageKind) {
 fn sql_catalog_objects_survive_reopen(kind: StorageKind) {
     let dir = tempfile::tempdir().unwrap();
     let run = |db: &Database, sql: &str| -> Vec<Vec<Value>> {
-        db.session().execute(sql).unwrap().pop().unwrap().rows
+        db.session()
+            .execute(sql)
+            .unwrap()
+            .pop()
+            .unwrap()
+            .rows
+            .into_rows()
     };
     {
         let db = open(kind, dir.path());

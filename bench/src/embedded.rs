@@ -249,7 +249,7 @@ const GET_OR_CREATE: &str = "look up by a secondary index, then insert, one tran
 const GET_OR_CREATE_TABLES: &str =
     "CREATE TABLE g (id BIGINT PRIMARY KEY, code BIGINT); CREATE INDEX g_code ON g (code)";
 
-fn exec(session: &mut Session, sql: &str) -> Vec<Vec<Value>> {
+fn exec(session: &mut Session, sql: &str) -> omendb::Rows {
     session
         .execute(sql)
         .unwrap_or_else(|e| panic!("{sql}: {e}"))

@@ -600,11 +600,7 @@ pub fn run_omendb(session: &mut Session, query: &Query) -> (f64, Answer, String)
     let engine = session
         .last_query_engine()
         .map_or_else(|| "native".to_string(), |(engine, _)| engine.to_string());
-    (
-        ms,
-        result.rows.iter().map(|r| row_text(r)).collect(),
-        engine,
-    )
+    (ms, result.rows.iter().map(row_text).collect(), engine)
 }
 
 /// Runs `query` in SQLite: milliseconds and the answer (values as SQLite gives them).

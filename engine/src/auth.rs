@@ -217,7 +217,7 @@ mod privilege_tests {
                 .verify("new")
         );
         let user = pat.execute("SELECT current_user").unwrap().remove(0).rows;
-        assert_eq!(user, [[crate::types::Value::from("pat")]]);
+        assert_eq!(user, vec![vec![crate::types::Value::from("pat")]]);
 
         let mut boss = db.session();
         boss.set_user("boss");

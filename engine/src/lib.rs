@@ -40,7 +40,7 @@ pub mod types;
 pub use database::{Database, DatabaseConfig, DatabaseStats, Session, TableChange};
 pub use error::{Error, Result};
 pub use mvcc::{Attempt, Direction, IndexScan, RowScan, Savepoint, Transaction};
-pub use sql::QueryResult;
+pub use sql::{QueryResult, Rows};
 pub use table::RowKey;
 
 /// The engine's version, as reported to clients (e.g. in `version()`).

@@ -58,7 +58,7 @@ use crate::sql::expr::BoundExpr;
 use crate::sql::interrupt::{self, Remote};
 use crate::sql::planner::{Access, SelectPlan, Source};
 use crate::sql::settings::AnalyticsMode;
-use crate::sql::{OutputColumn, QueryResult, aggregate::AggregateFunc};
+use crate::sql::{OutputColumn, QueryResult, Rows, aggregate::AggregateFunc};
 use crate::types::{DataType, Value};
 use crate::{Database, Error, Result, Transaction};
 
@@ -459,15 +459,14 @@ pub fn run(query: &Query<'_>, txn: &Transaction) -> Result<Outcome> {
             Ok(stream) => stream,
             Err(e) => return settle(e),
         };
-        let mut rows = Vec::new();
+        let mut rows = Rows::new(columns.len());
         while let Some(batch) = watched(stream.next(), &watch).await? {
             let batch = match batch {
                 Ok(batch) => batch,
                 Err(e) => return settle(e),
             };
-            match result_rows(&batch, &columns) {
-                Ok(mut more) => rows.append(&mut more),
-                Err(e) => return Ok(Outcome::Refused(format!("a result value: {e}"))),
+            if let Err(e) = result_rows(&batch, &columns, &mut rows) {
+                return Ok(Outcome::Refused(format!("a result value: {e}")));
             }
         }
         Ok(Outcome::Ran(QueryResult {
@@ -510,19 +509,23 @@ fn settle(e: DataFusionError) -> Result<Outcome> {
     }
 }
 
+/// Appends the rows of `batch` to `rows`.
 fn result_rows(
     batch: &datafusion::arrow::record_batch::RecordBatch,
     columns: &[OutputColumn],
-) -> Result<Vec<Vec<Value>>> {
-    let mut rows = vec![Vec::with_capacity(columns.len()); batch.num_rows()];
-    for (array, column) in batch.columns().iter().zip(columns) {
-        for (i, row) in rows.iter_mut().enumerate() {
-            let scalar = datafusion::common::ScalarValue::try_from_array(array, i)
-                .map_err(|e| Error::Corrupt(format!("a result value: {e}")))?;
-            row.push(convert::value(scalar, column.data_type)?);
-        }
+    rows: &mut Rows,
+) -> Result<()> {
+    for i in 0..batch.num_rows() {
+        rows.push_with(|row| {
+            for (array, column) in batch.columns().iter().zip(columns) {
+                let scalar = datafusion::common::ScalarValue::try_from_array(array, i)
+                    .map_err(|e| Error::Corrupt(format!("a result value: {e}")))?;
+                row.push(convert::value(scalar, column.data_type)?);
+            }
+            Ok(())
+        })?;
     }
-    Ok(rows)
+    Ok(())
 }
 
 /// EXPLAIN for a query DataFusion runs: the engine and why, then DataFusion's physical
@@ -577,10 +580,7 @@ pub fn explain(
                 name: "QUERY PLAN".into(),
                 data_type: DataType::Text,
             }]),
-            rows: lines
-                .into_iter()
-                .map(|l| vec![Value::Text(l.into())])
-                .collect(),
+            rows: Rows::from_rows(1, lines.into_iter().map(|l| vec![Value::Text(l.into())])),
             tag: "EXPLAIN".into(),
         }))
     })?

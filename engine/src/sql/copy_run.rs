@@ -11,6 +11,7 @@ use super::copy::{CopyFormat, Record, RecordReader, RowWriter};
 use super::executor;
 use super::expr::BoundExpr;
 use super::planner::{CopyPlan, InsertRows, InsertTarget, OutputColumn, Plan};
+use super::rows::Rows;
 use super::session::Prepared;
 use crate::types::{DataType, Value, cast};
 use crate::{Error, Result, Session, Transaction};
@@ -269,7 +270,7 @@ fn with_table(error: Error, table: &str) -> Error {
     }
 }
 
-fn encode(columns: &Arc<[OutputColumn]>, rows: &[Vec<Value>], format: CopyFormat) -> CopyOut {
+fn encode(columns: &Arc<[OutputColumn]>, rows: &Rows, format: CopyFormat) -> CopyOut {
     let csv = format.csv;
     let writer = RowWriter::new(format);
     let header = writer.header(columns.iter().map(|c| c.name.as_str()));

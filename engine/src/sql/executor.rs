@@ -18,6 +18,7 @@ use super::planner::{
     JoinPlan, JoinedTarget, OutputColumn, Plan, RecursiveSource, Returning, SelectPlan,
     SetFunction, SetOp, SetPlan, SortKey, Source, TableSource, ValuesSource,
 };
+use super::rows::Rows;
 use crate::encoding::{encode_value, encode_values};
 use crate::mvcc::{Direction, Locked};
 use crate::table::RowKey;
@@ -28,7 +29,7 @@ use crate::{Error, Result, Transaction};
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryResult {
     pub columns: Arc<[OutputColumn]>,
-    pub rows: Vec<Row>,
+    pub rows: Rows,
     /// `SELECT 3`, `INSERT 0 2`, `UPDATE 1`, `CREATE TABLE`, …
     pub tag: String,
 }
@@ -37,7 +38,7 @@ impl QueryResult {
     pub fn command(tag: impl Into<String>) -> Self {
         Self {
             columns: Arc::from([]),
-            rows: Vec::new(),
+            rows: Rows::default(),
             tag: tag.into(),
         }
     }
@@ -145,7 +146,7 @@ fn eval_row(expr: &BoundExpr, row: &[Value], txn: &Transaction, correlated: bool
 }
 
 fn subquery_value(plan: &SelectPlan, kind: &SubqueryKind, txn: &Transaction) -> Result<BoundExpr> {
-    let rows = query(plan, txn, &mut Measured::default())?.rows;
+    let rows = query(plan, txn, &mut Measured::default())?.rows.into_rows();
     Ok(match kind {
         SubqueryKind::Scalar => match rows.as_slice() {
             [] => BoundExpr::Constant(Value::Null),
@@ -474,17 +475,14 @@ fn query(plan: &SelectPlan, txn: &Transaction, measured: &mut Measured) -> Resul
         let mut seen = BTreeSet::new();
         projected.retain(|row| seen.insert(encode_values(row)));
     }
-    let rows: Vec<Row> = projected
-        .into_iter()
-        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-        .take(limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX)))
-        .collect();
-    measured.returned = rows.len();
-    Ok(QueryResult {
-        tag: format!("SELECT {}", rows.len()),
-        columns: plan.columns.clone(),
-        rows,
-    })
+    let rows = Rows::from_rows(
+        plan.projection.len(),
+        projected
+            .into_iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX))),
+    );
+    Ok(selected(plan, rows, measured))
 }
 
 /// Each row as many rows as the longest array among its set-returning `columns` has
@@ -524,7 +522,7 @@ fn scan_query(
     let started = Clock::start(measured.timing);
     let limit = limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
     let mut skip = offset;
-    let mut rows = Vec::new();
+    let mut rows = Rows::new(plan.projection.len());
     if limit > 0 {
         let (scanned, exact) = scan_exact(table, txn)?;
         let residual = match exact {
@@ -545,7 +543,7 @@ fn scan_query(
                 skip -= 1;
                 continue;
             }
-            rows.push(project(plan, &row)?);
+            rows.push_with(|out| project_into(plan, &row, out))?;
             if rows.len() >= limit {
                 break;
             }
@@ -555,17 +553,16 @@ fn scan_query(
     Ok(selected(plan, rows, measured))
 }
 
-/// The query's result row for a row of its source.
-fn project(plan: &SelectPlan, row: &[Value]) -> Result<Row> {
-    let mut out = Vec::with_capacity(plan.projection.len());
+/// Appends the query's result row for a row of its source to `out`.
+fn project_into(plan: &SelectPlan, row: &[Value], out: &mut Vec<Value>) -> Result<()> {
     for expr in &plan.projection {
         out.push(expr.eval(row)?);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// A query's result, counted.
-fn selected(plan: &SelectPlan, rows: Vec<Row>, measured: &mut Measured) -> QueryResult {
+fn selected(plan: &SelectPlan, rows: Rows, measured: &mut Measured) -> QueryResult {
     measured.returned = rows.len();
     QueryResult {
         tag: format!("SELECT {}", rows.len()),
@@ -595,14 +592,14 @@ fn point_query(
         Err(e) => return Err(e),
     };
     measured.scanned = usize::from(row.is_some());
-    let mut rows = Vec::with_capacity(1);
+    let mut rows = Rows::with_capacity(plan.projection.len(), 1);
     if let Some(row) = row {
         let passes = match &plan.filter {
             Some(filter) => filter.eval(&row)? == Value::Boolean(true),
             None => true,
         };
         if passes {
-            rows.push(project(plan, &row)?);
+            rows.push_with(|out| project_into(plan, &row, out))?;
         }
     }
     measured.filtered = rows.len();
@@ -617,9 +614,13 @@ fn combine(set: &SetPlan, txn: &Transaction) -> Result<Vec<SharedRow>> {
         let mut seen = BTreeSet::new();
         rows.into_iter().filter(|r| seen.insert(key(r))).collect()
     };
-    let mut rows = query(&set.head, txn, &mut Measured::default())?.rows;
+    let mut rows = query(&set.head, txn, &mut Measured::default())?
+        .rows
+        .into_rows();
     for part in &set.parts {
-        let right = query(&part.query, txn, &mut Measured::default())?.rows;
+        let right = query(&part.query, txn, &mut Measured::default())?
+            .rows
+            .into_rows();
         let mut counts: HashMap<Vec<u8>, usize> = HashMap::new();
         if part.op != SetOp::Union {
             for row in &right {
@@ -857,13 +858,21 @@ fn recursive_rows(recursive: &RecursiveSource, txn: &Transaction) -> Result<Vec<
                 .collect()
         }
     };
-    let mut work = fresh(query(&recursive.base, txn, &mut Measured::default())?.rows);
+    let mut work = fresh(
+        query(&recursive.base, txn, &mut Measured::default())?
+            .rows
+            .into_rows(),
+    );
     let mut all: Vec<SharedRow> = work.iter().cloned().map(SharedRow::from).collect();
     while !work.is_empty() {
         interrupt::check()?;
         let mut step = recursive.step.clone();
         fill_work_table(&mut step, &work);
-        work = fresh(query(&step, txn, &mut Measured::default())?.rows);
+        work = fresh(
+            query(&step, txn, &mut Measured::default())?
+                .rows
+                .into_rows(),
+        );
         all.extend(work.iter().cloned().map(SharedRow::from));
         if all.len() > RECURSIVE_ROW_LIMIT {
             return Err(Error::ProgramLimitExceeded(format!(
@@ -1008,10 +1017,16 @@ fn returned(returning: &Option<Returning>, rows: &[Row], tag: String) -> Result<
     let Some(returning) = returning else {
         return Ok(QueryResult::command(tag));
     };
-    let rows = rows
-        .iter()
-        .map(|row| returning.projection.iter().map(|e| e.eval(row)).collect())
-        .collect::<Result<Vec<Row>>>()?;
+    let mut out = Rows::with_capacity(returning.projection.len(), rows.len());
+    for row in rows {
+        out.push_with(|values| {
+            for e in &returning.projection {
+                values.push(e.eval(row)?);
+            }
+            Ok(())
+        })?;
+    }
+    let rows = out;
     Ok(QueryResult {
         columns: returning.columns.clone(),
         rows,
@@ -1211,16 +1226,16 @@ fn matching(
     Ok(out)
 }
 
-type Rows<'t> = Box<dyn Iterator<Item = Result<(RowKey, SharedRow)>> + 't>;
+type Scanned<'t> = Box<dyn Iterator<Item = Result<(RowKey, SharedRow)>> + 't>;
 
 /// Reads a table through the planned access path, also saying whether the rows are exactly
 /// the access path's (a range whose bounds became keys), so that the filter's conjuncts that
 /// made the range need no check. A key constant the key column cannot hold (e.g. out of a
 /// SMALLINT's range) matches no row; for a range it widens to a full scan (the filter still
 /// decides).
-fn scan_exact<'t>(source: &TableSource, txn: &'t Transaction) -> Result<(Rows<'t>, bool)> {
+fn scan_exact<'t>(source: &TableSource, txn: &'t Transaction) -> Result<(Scanned<'t>, bool)> {
     let table: &str = &source.table;
-    let full = |txn: &'t Transaction| -> Result<Rows<'t>> {
+    let full = |txn: &'t Transaction| -> Result<Scanned<'t>> {
         Ok(Box::new(txn.scan(table, .., source.direction)?))
     };
     let key = |expr: &BoundExpr| -> Result<RowKey> {
@@ -1288,7 +1303,7 @@ fn index_scan<'t>(
     access: &IndexAccess,
     direction: Direction,
     txn: &'t Transaction,
-) -> Result<Rows<'t>> {
+) -> Result<Scanned<'t>> {
     let prefix = access
         .prefix
         .iter()
@@ -1328,7 +1343,7 @@ fn index_scan<'t>(
             ranges.reverse();
         }
     }
-    let mut rows: Rows<'t> = Box::new(std::iter::empty());
+    let mut rows: Scanned<'t> = Box::new(std::iter::empty());
     for (lower, upper) in ranges {
         let scan = txn.scan_index(
             table,

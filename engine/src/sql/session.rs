@@ -12,6 +12,7 @@ use super::parser::ast::Statement;
 use super::parser::parse;
 use super::planner::OutputColumn;
 use super::planner::{Catalog, Plan, PlanFacts, plan};
+use super::rows::Rows;
 use super::settings::{Isolation, Settings};
 use crate::types::{DataType, Value};
 use crate::{Database, Error, Result, Session};
@@ -639,7 +640,7 @@ impl Session {
                         name: name.to_ascii_lowercase(),
                         data_type: DataType::Text,
                     }]),
-                    rows: vec![vec![Value::Text(value.into())]],
+                    rows: Rows::from_rows(1, [vec![Value::Text(value.into())]]),
                     tag: "SHOW".into(),
                 })
             }
@@ -778,10 +779,12 @@ impl Session {
                         name: "QUERY PLAN".into(),
                         data_type: DataType::Text,
                     }]),
-                    rows: explain(plan, measured.as_ref())
-                        .into_iter()
-                        .map(|line| vec![Value::Text(line.into())])
-                        .collect(),
+                    rows: Rows::from_rows(
+                        1,
+                        explain(plan, measured.as_ref())
+                            .into_iter()
+                            .map(|line| vec![Value::Text(line.into())]),
+                    ),
                     tag: "EXPLAIN".into(),
                 })
             }
