@@ -49,6 +49,26 @@ pub struct RowScan {
     missing: Arc<[Value]>,
 }
 
+/// Where one batch of [`RowScan::lend`] ended.
+enum Step {
+    /// Still visiting; the last key visited.
+    Going(Option<RowKey>),
+    Stopped,
+    Failed(Error),
+    /// This key's row cannot be lent.
+    Handover(RowKey),
+}
+
+/// How far [`RowScan::lend`] got.
+enum Lent {
+    /// Every row in the range was visited.
+    Done,
+    /// The visitor asked to stop.
+    Stopped,
+    /// The rest of the range (from the scan's bounds on) needs the iterator.
+    Rest,
+}
+
 enum Pending {
     Ready(SharedRow),
     Current(u64),
@@ -84,8 +104,9 @@ impl RowScan {
 
     /// Reads the next batch of committed rows visible to the snapshot.
     fn fill(&mut self) -> Result<()> {
-        let state = read(&self.table.state);
-        self.table.check_exists(&state)?;
+        let table = self.table.clone();
+        let state = read(&table.state);
+        table.check_exists(&state)?;
         self.missing = state.missing.clone();
         let reverse = self.direction == Direction::Backward;
         let mut visited = 0;
@@ -113,14 +134,7 @@ impl RowScan {
             },
         );
         match last {
-            Some(last) if visited == limit => {
-                if reverse {
-                    self.upper = Bound::Excluded(last);
-                } else {
-                    self.lower = Bound::Excluded(last);
-                }
-                self.batch = (self.batch * 2).min(MAX_BATCH);
-            }
+            Some(last) if visited == limit => self.resume_after(last, reverse),
             _ => self.exhausted = true,
         }
 
@@ -165,6 +179,104 @@ impl RowScan {
         }
         self.db.cache.queue_all(&self.table, admit);
         Ok(())
+    }
+
+    /// Calls `visit` with each row in scan order until it returns false. Where it can, the
+    /// scan lends rows straight from the row cache under the table's read latch (a batch at a
+    /// time, like [`RowScan::fill`]), so that a row costs no reference counting and no
+    /// buffering; from the first row that is not cached (or a transaction's own writes, or a
+    /// row older than an added column) on, it reads as the iterator does.
+    pub fn visit(mut self, mut visit: impl FnMut(&[Value]) -> Result<bool>) -> Result<()> {
+        if self.own.is_empty() && self.committed.is_empty() {
+            match self.lend(&mut visit)? {
+                Lent::Done | Lent::Stopped => return Ok(()),
+                Lent::Rest => {}
+            }
+        }
+        for item in self {
+            let (_, row) = item?;
+            if !visit(&row)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`RowScan::visit`]'s lending part: rows from the cache while they are there.
+    fn lend(&mut self, visit: &mut impl FnMut(&[Value]) -> Result<bool>) -> Result<Lent> {
+        let reverse = self.direction == Direction::Backward;
+        loop {
+            let state = read(&self.table.state);
+            self.table.check_exists(&state)?;
+            let width = state.missing.len();
+            let snapshot = self.snapshot;
+            let limit = self.batch;
+            let mut visited = 0;
+            let mut step = Step::Going(None);
+            state.primary.visit_range(
+                self.lower.as_ref(),
+                self.upper.as_ref(),
+                reverse,
+                |key, entry| {
+                    let result = match entry.visible(snapshot) {
+                        Visibility::Absent => Ok(true),
+                        Visibility::Old(row) if row.len() >= width => visit(&row),
+                        Visibility::Current(_) => match entry.cached.as_deref() {
+                            Some(row) if row.len() >= width => visit(row),
+                            _ => {
+                                step = Step::Handover(key);
+                                return false;
+                            }
+                        },
+                        Visibility::Old(_) => {
+                            step = Step::Handover(key);
+                            return false;
+                        }
+                    };
+                    visited += 1;
+                    match result {
+                        Ok(true) => {
+                            step = Step::Going(Some(key));
+                            visited < limit
+                        }
+                        Ok(false) => {
+                            step = Step::Stopped;
+                            false
+                        }
+                        Err(e) => {
+                            step = Step::Failed(e);
+                            false
+                        }
+                    }
+                },
+            );
+            drop(state);
+            self.db.admit_pending(&self.table);
+            match step {
+                Step::Going(Some(last)) if visited == limit => self.resume_after(last, reverse),
+                Step::Going(_) => return Ok(Lent::Done),
+                Step::Stopped => return Ok(Lent::Stopped),
+                Step::Failed(e) => return Err(e),
+                Step::Handover(key) => {
+                    if reverse {
+                        self.upper = Bound::Included(key);
+                    } else {
+                        self.lower = Bound::Included(key);
+                    }
+                    return Ok(Lent::Rest);
+                }
+            }
+        }
+    }
+
+    /// Moves the scan's bounds past `last`, for the next (larger) batch.
+    fn resume_after(&mut self, last: RowKey, reverse: bool) {
+        if reverse {
+            self.upper = Bound::Excluded(last);
+        } else {
+            self.lower = Bound::Excluded(last);
+        }
+        self.batch = (self.batch * 2).min(MAX_BATCH);
     }
 
     /// The current versions among `items`, in ascending key order, read with one storage scan.

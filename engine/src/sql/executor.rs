@@ -20,7 +20,7 @@ use super::planner::{
 };
 use super::rows::Rows;
 use crate::encoding::{encode_value, encode_values};
-use crate::mvcc::{Direction, Locked};
+use crate::mvcc::{Direction, Locked, RowScan};
 use crate::table::RowKey;
 use crate::types::{Row, SharedRow, Value};
 use crate::{Error, Result, Transaction};
@@ -529,25 +529,22 @@ fn scan_query(
             true => table.residual.as_ref(),
             false => plan.filter.as_ref(),
         };
-        for item in scanned {
-            let (_, row) = item?;
+        scanned.for_each(|row| {
             interrupt::check()?;
             measured.scanned += 1;
             if let Some(filter) = residual {
-                if filter.eval(&row)? != Value::Boolean(true) {
-                    continue;
+                if filter.eval(row)? != Value::Boolean(true) {
+                    return Ok(true);
                 }
             }
             measured.filtered += 1;
             if skip > 0 {
                 skip -= 1;
-                continue;
+                return Ok(true);
             }
-            rows.push_with(|out| project_into(plan, &row, out))?;
-            if rows.len() >= limit {
-                break;
-            }
-        }
+            rows.push_with(|out| project_into(plan, row, out))?;
+            Ok(rows.len() < limit)
+        })?;
     }
     measured.scan_ms = started.elapsed_ms();
     Ok(selected(plan, rows, measured))
@@ -1228,15 +1225,51 @@ fn matching(
 
 type Scanned<'t> = Box<dyn Iterator<Item = Result<(RowKey, SharedRow)>> + 't>;
 
+/// A table's rows through an access path: a scan of the primary index, which can lend its
+/// cached rows ([`RowScan::visit`]), or any other source of rows.
+enum Scan<'t> {
+    Table(RowScan),
+    Rows(Scanned<'t>),
+}
+
+impl Scan<'_> {
+    /// Calls `visit` with each row until it returns false.
+    fn for_each(self, mut visit: impl FnMut(&[Value]) -> Result<bool>) -> Result<()> {
+        match self {
+            Scan::Table(scan) => scan.visit(visit),
+            Scan::Rows(rows) => {
+                for item in rows {
+                    let (_, row) = item?;
+                    if !visit(&row)? {
+                        break;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Iterator for Scan<'_> {
+    type Item = Result<(RowKey, SharedRow)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Scan::Table(scan) => scan.next(),
+            Scan::Rows(rows) => rows.next(),
+        }
+    }
+}
+
 /// Reads a table through the planned access path, also saying whether the rows are exactly
 /// the access path's (a range whose bounds became keys), so that the filter's conjuncts that
 /// made the range need no check. A key constant the key column cannot hold (e.g. out of a
 /// SMALLINT's range) matches no row; for a range it widens to a full scan (the filter still
 /// decides).
-fn scan_exact<'t>(source: &TableSource, txn: &'t Transaction) -> Result<(Scanned<'t>, bool)> {
+fn scan_exact<'t>(source: &TableSource, txn: &'t Transaction) -> Result<(Scan<'t>, bool)> {
     let table: &str = &source.table;
-    let full = |txn: &'t Transaction| -> Result<Scanned<'t>> {
-        Ok(Box::new(txn.scan(table, .., source.direction)?))
+    let full = |txn: &'t Transaction| -> Result<Scan<'t>> {
+        Ok(Scan::Table(txn.scan(table, .., source.direction)?))
     };
     let key = |expr: &BoundExpr| -> Result<RowKey> {
         let value = expr.eval(&[])?;
@@ -1247,11 +1280,12 @@ fn scan_exact<'t>(source: &TableSource, txn: &'t Transaction) -> Result<(Scanned
         Access::Key(expr) => match key(expr) {
             Ok(key) => {
                 let row = txn.get(table, &key)?;
-                Ok((Box::new(row.map(|row| Ok((key, row))).into_iter()), false))
+                let rows = Box::new(row.map(|row| Ok((key, row))).into_iter());
+                Ok((Scan::Rows(rows), false))
             }
             // A NULL or out-of-range key matches no row.
             Err(e) if matches!(e.sqlstate(), "22003" | "23502") => {
-                Ok((Box::new(std::iter::empty()), false))
+                Ok((Scan::Rows(Box::new(std::iter::empty())), false))
             }
             Err(e) => Err(e),
         },
@@ -1273,9 +1307,12 @@ fn scan_exact<'t>(source: &TableSource, txn: &'t Transaction) -> Result<(Scanned
                     rows.push(Ok((key, row)));
                 }
             }
-            Ok((Box::new(rows.into_iter()), false))
+            Ok((Scan::Rows(Box::new(rows.into_iter())), false))
         }
-        Access::Index(access) => Ok((index_scan(table, access, source.direction, txn)?, false)),
+        Access::Index(access) => {
+            let rows = index_scan(table, access, source.direction, txn)?;
+            Ok((Scan::Rows(rows), false))
+        }
         Access::Range(lower, upper) => {
             let bound = |b: &Bound<BoundExpr>| -> Result<Bound<RowKey>> {
                 Ok(match b {
@@ -1286,7 +1323,7 @@ fn scan_exact<'t>(source: &TableSource, txn: &'t Transaction) -> Result<(Scanned
             };
             match (bound(lower), bound(upper)) {
                 (Ok(lower), Ok(upper)) => Ok((
-                    Box::new(txn.scan(table, (lower, upper), source.direction)?),
+                    Scan::Table(txn.scan(table, (lower, upper), source.direction)?),
                     true,
                 )),
                 _ => Ok((full(txn)?, false)),
