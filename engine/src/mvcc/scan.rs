@@ -6,6 +6,10 @@
 //! when there are only a few). Between batches the latch is released, so writers are never
 //! held up for longer than one batch. Batches start small (an `ORDER BY pk LIMIT 10` reads
 //! little) and double up to a limit.
+//!
+//! A caller that only looks at each row ([`RowScan::visit`]: a query that filters and projects)
+//! is lent the cached rows in place, under the latch, instead of receiving a counted reference
+//! per row; the iterator takes over at the first row that cannot be lent.
 
 use std::collections::VecDeque;
 use std::ops::Bound;
