@@ -346,6 +346,19 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
         }
     }
 
+    /// The key input of the slot the model predicts for `key` (see `AlexMap::touch`).
+    #[inline]
+    pub fn touch(&self, key: &K) -> f64 {
+        if self.len == 0 {
+            return 0.0;
+        }
+        let p = self
+            .model
+            .slot(key.model_input(), self.capacity())
+            .clamp(self.min_slot, self.max_slot);
+        self.slots[p].key.model_input()
+    }
+
     /// The slot holding `key`, if present.
     #[inline]
     pub fn find(&self, key: &K) -> Option<usize> {

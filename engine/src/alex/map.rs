@@ -184,6 +184,15 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         }
     }
 
+    /// Reads the slot the model predicts for `key`, so that its cache line is on its way in
+    /// before the lookup: touching a batch of keys first lets their memory accesses overlap
+    /// (the prediction needs no memory beyond the node's model) instead of running one after
+    /// another. Returns the predicted slot's key input, for the caller to consume.
+    pub fn touch(&self, key: &K) -> f64 {
+        let leaf = &self.data[self.leaf_for(key.model_input()) as usize];
+        leaf.touch(key)
+    }
+
     pub fn get(&self, key: &K) -> Option<&V> {
         let leaf = &self.data[self.leaf_for(key.model_input()) as usize];
         leaf.find(key).map(|slot| &leaf.slots[slot].value)

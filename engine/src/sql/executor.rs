@@ -525,6 +525,10 @@ fn scan_query(
     let mut rows = Rows::new(plan.projection.len());
     if limit > 0 {
         let (scanned, exact) = scan_exact(table, txn)?;
+        // Rows found by key are counted already: the result is allocated once.
+        if let Scan::Rows(found) = &scanned {
+            rows = Rows::with_capacity(plan.projection.len(), found.size_hint().0.min(limit));
+        }
         let residual = match exact {
             true => table.residual.as_ref(),
             false => plan.filter.as_ref(),
@@ -1301,12 +1305,12 @@ fn scan_exact<'t>(source: &TableSource, txn: &'t Transaction) -> Result<(Scan<'t
             }
             keys.sort();
             keys.dedup();
-            let mut rows = Vec::with_capacity(keys.len());
-            for key in keys {
-                if let Some(row) = txn.get(table, &key)? {
-                    rows.push(Ok((key, row)));
-                }
-            }
+            let found = txn.get_many(table, &keys)?;
+            let rows: Vec<_> = keys
+                .into_iter()
+                .zip(found)
+                .filter_map(|(key, row)| row.map(|row| Ok((key, row))))
+                .collect();
             Ok((Scan::Rows(Box::new(rows.into_iter())), false))
         }
         Access::Index(access) => {

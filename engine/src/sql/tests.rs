@@ -658,3 +658,36 @@ fn range_scans_over_cached_and_uncached_rows_match_a_model() {
     assert_eq!(extra.len(), model.len());
     assert!(extra.iter().all(|r| r[0] == Value::Int(7)));
 }
+
+/// An `IN` list of primary keys reads its rows in one batch ([`crate::Transaction::get_many`]):
+/// cached and uncached rows, missing keys, duplicates, and the transaction's own inserts,
+/// updates and deletes all come out as single lookups would find them.
+#[test]
+fn key_lists_read_in_one_batch_see_what_single_lookups_see() {
+    let db = db();
+    let mut s = db.session();
+    s.execute("BEGIN").unwrap();
+    let insert = s.prepare("INSERT INTO t VALUES ($1, $2, 1.0)").unwrap();
+    for id in 0..200_i64 {
+        s.execute_prepared(&insert, &[Value::Int(id), format!("n{id}").into()])
+            .unwrap();
+    }
+    s.execute("COMMIT").unwrap();
+    // Half the rows cached by a read.
+    s.execute("SELECT count(name) FROM t WHERE id < 100")
+        .unwrap();
+    let names = |s: &mut crate::Session, sql: &str| -> Vec<String> {
+        let result = s.execute(sql).unwrap().remove(0);
+        result.rows.iter().map(|r| r[0].to_string()).collect()
+    };
+    let list = "SELECT name FROM t WHERE id IN (150, 3, 3, 999, 42, 120, -1) ORDER BY id";
+    assert_eq!(names(&mut s, list), ["n3", "n42", "n120", "n150"]);
+    s.execute("BEGIN").unwrap();
+    s.execute("UPDATE t SET name = 'mine' WHERE id IN (42, 150)")
+        .unwrap();
+    s.execute("DELETE FROM t WHERE id = 3").unwrap();
+    s.execute("INSERT INTO t VALUES (999, 'new', 2.0)").unwrap();
+    assert_eq!(names(&mut s, list), ["mine", "n120", "mine", "new"]);
+    s.execute("ROLLBACK").unwrap();
+    assert_eq!(names(&mut s, list), ["n3", "n42", "n120", "n150"]);
+}
