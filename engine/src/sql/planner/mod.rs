@@ -934,26 +934,42 @@ fn flip(op: BinaryOp) -> BinaryOp {
     }
 }
 
-/// The filter without its `pk = k` conjuncts when the access path is a point lookup of `k`:
-/// the lookup has decided them already.
+/// The filter without the conjuncts the key lookups decide: `pk = k` when the access path is
+/// a point lookup of `k`, `pk IN (list)` when it is one lookup per value of `list` (the values
+/// are key-compatible, so a converted key matches exactly the rows the comparison would; one
+/// that cannot be a key, NULL or out of range, matches no row either way).
 fn covered_by_key(
     filter: Option<BoundExpr>,
     schema: &TableSchema,
     access: &Access,
 ) -> Option<BoundExpr> {
-    let (Access::Key(key), [pk]) = (access, schema.primary_key.as_slice()) else {
+    let [pk] = schema.primary_key.as_slice() else {
         return filter;
     };
     let column = BoundExpr::Column(*pk);
-    let decided = |c: &BoundExpr| match c {
-        BoundExpr::Binary {
-            op: BinaryOp::Eq,
-            left,
-            right,
-            ..
-        } => (**left == column && **right == *key) || (**right == column && **left == *key),
+    let decided = |c: &BoundExpr| match (c, access) {
+        (
+            BoundExpr::Binary {
+                op: BinaryOp::Eq,
+                left,
+                right,
+                ..
+            },
+            Access::Key(key),
+        ) => (**left == column && **right == *key) || (**right == column && **left == *key),
+        (
+            BoundExpr::InList {
+                expr,
+                list,
+                negated: false,
+            },
+            Access::Keys(keys),
+        ) => **expr == column && list == keys,
         _ => false,
     };
+    if !matches!(access, Access::Key(_) | Access::Keys(_)) {
+        return filter;
+    }
     let filter = filter?;
     conjuncts(&filter)
         .into_iter()
