@@ -516,7 +516,7 @@ fn fields(columns: &[OutputColumn], format: &Format) -> Vec<FieldInfo> {
 fn response(result: QueryResult, format: &Format) -> PgWireResult<Response> {
     if result.columns.is_empty() {
         let tag = Tag::new(&result.tag);
-        return Ok(match result.tag.as_str() {
+        return Ok(match &*result.tag {
             "BEGIN" => Response::TransactionStart(tag),
             "COMMIT" | "ROLLBACK" => Response::TransactionEnd(tag),
             _ => Response::Execution(tag),

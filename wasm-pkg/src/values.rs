@@ -35,7 +35,7 @@ pub fn result_with_columns(result: &QueryResult, columns: &Array) -> JsValue {
         rows.set(i as u32, values.into());
     }
     set(&object, "rows", rows);
-    set(&object, "command", result.tag.as_str());
+    set(&object, "command", &*result.tag);
     let count = result
         .tag
         .rsplit(' ')

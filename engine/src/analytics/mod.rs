@@ -470,7 +470,7 @@ pub fn run(query: &Query<'_>, txn: &Transaction) -> Result<Outcome> {
             }
         }
         Ok(Outcome::Ran(QueryResult {
-            tag: format!("SELECT {}", rows.len()),
+            tag: format!("SELECT {}", rows.len()).into(),
             columns,
             rows,
         }))

@@ -4,6 +4,7 @@
 //! offset/limit, then projection); a query without ORDER BY stops reading as soon as its
 //! LIMIT is reached, and `ORDER BY pk` is delivered by the primary-index scan itself.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Bound;
@@ -31,11 +32,11 @@ pub struct QueryResult {
     pub columns: Arc<[OutputColumn]>,
     pub rows: Rows,
     /// `SELECT 3`, `INSERT 0 2`, `UPDATE 1`, `CREATE TABLE`, …
-    pub tag: String,
+    pub tag: Cow<'static, str>,
 }
 
 impl QueryResult {
-    pub fn command(tag: impl Into<String>) -> Self {
+    pub fn command(tag: impl Into<Cow<'static, str>>) -> Self {
         Self {
             columns: Arc::from([]),
             rows: Rows::default(),
@@ -566,7 +567,12 @@ fn project_into(plan: &SelectPlan, row: &[Value], out: &mut Vec<Value>) -> Resul
 fn selected(plan: &SelectPlan, rows: Rows, measured: &mut Measured) -> QueryResult {
     measured.returned = rows.len();
     QueryResult {
-        tag: format!("SELECT {}", rows.len()),
+        // The common counts of point queries need no formatting or allocation.
+        tag: match rows.len() {
+            0 => Cow::Borrowed("SELECT 0"),
+            1 => Cow::Borrowed("SELECT 1"),
+            n => Cow::Owned(format!("SELECT {n}")),
+        },
         columns: plan.columns.clone(),
         rows,
     }
@@ -593,7 +599,7 @@ fn point_query(
         Err(e) => return Err(e),
     };
     measured.scanned = usize::from(row.is_some());
-    let mut rows = Rows::with_capacity(plan.projection.len(), 1);
+    let mut rows = Rows::new(plan.projection.len());
     if let Some(row) = row {
         let passes = match &plan.filter {
             Some(filter) => filter.eval(&row)? == Value::Boolean(true),
@@ -1031,7 +1037,7 @@ fn returned(returning: &Option<Returning>, rows: &[Row], tag: String) -> Result<
     Ok(QueryResult {
         columns: returning.columns.clone(),
         rows,
-        tag,
+        tag: tag.into(),
     })
 }
 
