@@ -312,10 +312,7 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
         if before(&slots[hi].key) {
             return (hi + 1, 0);
         }
-        let p = self
-            .model
-            .slot(key.model_input(), self.capacity())
-            .clamp(lo, hi);
+        let p = self.predicted(key);
         let mut steps = 0;
         if before(&slots[p].key) {
             // Answer in (p, hi]: find a bound with !before(p + bound).
@@ -346,17 +343,21 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
         }
     }
 
+    /// The slot in the window the model predicts for `key`.
+    #[inline]
+    fn predicted(&self, key: &K) -> usize {
+        self.model
+            .slot(key.model_input(), self.capacity())
+            .clamp(self.min_slot, self.max_slot)
+    }
+
     /// The key input of the slot the model predicts for `key` (see `AlexMap::touch`).
     #[inline]
     pub fn touch(&self, key: &K) -> f64 {
         if self.len == 0 {
             return 0.0;
         }
-        let p = self
-            .model
-            .slot(key.model_input(), self.capacity())
-            .clamp(self.min_slot, self.max_slot);
-        self.slots[p].key.model_input()
+        self.slots[self.predicted(key)].key.model_input()
     }
 
     /// The slot holding `key`, if present.

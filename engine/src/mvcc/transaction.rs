@@ -409,9 +409,7 @@ impl Transaction {
     pub fn get(&self, table: &str, key: &RowKey) -> Result<Option<SharedRow>> {
         let table = self.table(table)?;
         let state = read(&table.state);
-        let row = self
-            .visible_row(&table, &state, key)
-            .map(|row| row.map(|row| complete_row(row, &state.missing)));
+        let row = self.read_row(&table, &state, key);
         drop(state);
         self.db.admit_pending(&table);
         row
@@ -438,14 +436,22 @@ impl Transaction {
         }
         let rows = keys
             .iter()
-            .map(|key| {
-                let row = self.visible_row(&table, &state, key)?;
-                Ok(row.map(|row| complete_row(row, &state.missing)))
-            })
+            .map(|key| self.read_row(&table, &state, key))
             .collect();
         drop(state);
         self.db.admit_pending(&table);
         rows
+    }
+
+    /// [`Transaction::visible_row`] as readers receive it: as wide as the table is now.
+    fn read_row(
+        &self,
+        table: &Table,
+        state: &TableState,
+        key: &RowKey,
+    ) -> Result<Option<SharedRow>> {
+        let row = self.visible_row(table, state, key)?;
+        Ok(row.map(|row| complete_row(row, &state.missing)))
     }
 
     /// The version of `key` this transaction sees. The caller holds the table's latch.

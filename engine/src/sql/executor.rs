@@ -770,7 +770,7 @@ fn source_rows(
             .collect(),
         Source::Derived(derived) => Ok(query(&derived.query, txn, &mut Measured::default())?
             .rows
-            .into_iter()
+            .iter()
             .map(SharedRow::from)
             .collect()),
         Source::Recursive(recursive) => recursive_rows(recursive, txn),

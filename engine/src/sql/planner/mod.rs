@@ -943,7 +943,7 @@ fn covered_by_key(
     schema: &TableSchema,
     access: &Access,
 ) -> Option<BoundExpr> {
-    let [pk] = schema.primary_key.as_slice() else {
+    let ([pk], Access::Key(_) | Access::Keys(_)) = (schema.primary_key.as_slice(), access) else {
         return filter;
     };
     let column = BoundExpr::Column(*pk);
@@ -967,9 +967,6 @@ fn covered_by_key(
         ) => **expr == column && list == keys,
         _ => false,
     };
-    if !matches!(access, Access::Key(_) | Access::Keys(_)) {
-        return filter;
-    }
     let filter = filter?;
     conjuncts(&filter)
         .into_iter()
