@@ -1012,6 +1012,16 @@ impl Shared {
             .ok_or_else(|| Error::UndefinedTable(name.to_string()))
     }
 
+    /// Starts bringing `key`'s primary-index slot in table `name` into the CPU cache, so that
+    /// a lookup of it after other work (a statement's set-up) finds it there instead of
+    /// waiting for memory. A hint: an unknown table is left for the lookup to report, and a
+    /// table being written is skipped rather than waited for.
+    pub fn prefetch(&self, name: &str, key: &RowKey) {
+        if let Some(table) = read(&self.tables).by_name.get(name) {
+            table.prefetch(key);
+        }
+    }
+
     /// Whether `table` is still the table registered under its name (not dropped).
     pub fn is_current(&self, table: &Arc<Table>) -> bool {
         read(&self.tables)

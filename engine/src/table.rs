@@ -104,14 +104,13 @@ pub(crate) enum Primary {
 }
 
 impl Primary {
-    /// Starts bringing `key`'s index slot into the cache (see [`AlexMap::touch`]).
-    pub fn touch(&self, key: &RowKey) {
-        let input = match (self, key) {
-            (Primary::Int(map), RowKey::Int(k)) => map.touch(k),
-            (Primary::Bytes(map), RowKey::Bytes(k)) => map.touch(k),
-            _ => 0.0,
-        };
-        std::hint::black_box(input);
+    /// Starts bringing `key`'s index slot into the cache (see [`AlexMap::prefetch`]).
+    pub fn prefetch(&self, key: &RowKey) {
+        match (self, key) {
+            (Primary::Int(map), RowKey::Int(k)) => map.prefetch(k),
+            (Primary::Bytes(map), RowKey::Bytes(k)) => map.prefetch(k),
+            _ => {}
+        }
     }
 
     pub fn get(&self, key: &RowKey) -> Option<&RowEntry> {
@@ -375,6 +374,14 @@ pub(crate) struct TableState {
 }
 
 impl Table {
+    /// Starts bringing `key`'s primary-index slot into the CPU cache (see
+    /// [`AlexMap::prefetch`]), unless a writer holds the table: a hint never waits.
+    pub fn prefetch(&self, key: &RowKey) {
+        if let Ok(state) = self.state.try_read() {
+            state.primary.prefetch(key);
+        }
+    }
+
     /// A new, empty table.
     pub fn create(schema: TableSchema, created_at: u64) -> Self {
         let primary = if schema.has_integer_key() {

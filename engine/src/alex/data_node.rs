@@ -351,13 +351,12 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
             .clamp(self.min_slot, self.max_slot)
     }
 
-    /// The key input of the slot the model predicts for `key` (see `AlexMap::touch`).
+    /// Starts loading the slot the model predicts for `key` (see `AlexMap::prefetch`).
     #[inline]
-    pub fn touch(&self, key: &K) -> f64 {
-        if self.len == 0 {
-            return 0.0;
+    pub fn prefetch(&self, key: &K) {
+        if self.len > 0 {
+            super::prefetch(&self.slots[self.predicted(key)]);
         }
-        self.slots[self.predicted(key)].key.model_input()
     }
 
     /// The slot holding `key`, if present.

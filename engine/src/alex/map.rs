@@ -184,13 +184,14 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         }
     }
 
-    /// Reads the slot the model predicts for `key`, so that its cache line is on its way in
-    /// before the lookup: touching a batch of keys first lets their memory accesses overlap
-    /// (the prediction needs no memory beyond the node's model) instead of running one after
-    /// another. Returns the predicted slot's key input, for the caller to consume.
-    pub fn touch(&self, key: &K) -> f64 {
+    /// Starts bringing the slot the model predicts for `key` into the CPU cache, without
+    /// waiting for it: a later lookup of `key` then finds it there (or on its way). The
+    /// prediction needs no memory beyond the models, so prefetching a batch of keys first
+    /// lets their memory accesses overlap, and prefetching one key early lets its access
+    /// overlap other work, instead of each lookup waiting for its own.
+    pub fn prefetch(&self, key: &K) {
         let leaf = &self.data[self.leaf_for(key.model_input()) as usize];
-        leaf.touch(key)
+        leaf.prefetch(key);
     }
 
     pub fn get(&self, key: &K) -> Option<&V> {

@@ -129,6 +129,20 @@ mod stats;
 #[cfg(test)]
 mod tests;
 
+/// Asks the CPU to start loading `value`'s cache line: a hint, with no effect on results.
+#[inline(always)]
+pub(crate) fn prefetch<T: ?Sized>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and changes no memory; SSE, the instruction's target
+    // feature, is part of every x86_64 target.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(value).cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+}
+
 pub use iter::Range;
 pub use key::{ModelKey, TotalF64};
 pub use map::{AlexEvents, AlexMap};

@@ -415,24 +415,29 @@ impl Transaction {
         row
     }
 
+    /// Starts bringing `key`'s primary-index slot in `table` into the CPU cache, for a lookup
+    /// that follows after other work (see [`Shared::prefetch`]).
+    pub fn prefetch(&self, table: &str, key: &RowKey) {
+        if let Ok(table) = self.table(table) {
+            table.prefetch(key);
+        }
+    }
+
     /// The rows stored under `keys`, as this transaction sees them, in the keys' order. The
-    /// lookups run in three passes under one latch: every key's index slot is touched, then
-    /// every cached row, then the rows are read — so that the keys' memory accesses overlap
-    /// instead of each lookup waiting for its own (the learned index predicts a key's slot
-    /// without reading anything but its model).
+    /// lookups run in three passes under one latch: every key's index slot is prefetched,
+    /// then every cached row, then the rows are read — so that the keys' memory accesses
+    /// overlap instead of each lookup waiting for its own (the learned index predicts a key's
+    /// slot without reading anything but its model).
     pub fn get_many(&self, table: &str, keys: &[RowKey]) -> Result<Vec<Option<SharedRow>>> {
         let table = self.table(table)?;
         let state = read(&table.state);
         for key in keys {
-            state.primary.touch(key);
+            state.primary.prefetch(key);
         }
         for key in keys {
-            let first = state
-                .primary
-                .get(key)
-                .and_then(|entry| entry.cached.as_deref())
-                .and_then(|row| row.first());
-            std::hint::black_box(first.is_some_and(Value::is_null));
+            if let Some(row) = state.primary.get(key).and_then(|e| e.cached.as_deref()) {
+                crate::alex::prefetch(row);
+            }
         }
         let rows = keys
             .iter()

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::executor::{self, QueryResult};
 use super::explain::explain;
-use super::expr;
+use super::expr::{self, BoundExpr};
 use super::interrupt::{self, CancelHandle};
 use super::parser::ast::Statement;
 use super::parser::parse;
@@ -14,6 +14,7 @@ use super::planner::OutputColumn;
 use super::planner::{Catalog, Plan, PlanFacts, plan};
 use super::rows::Rows;
 use super::settings::{Isolation, Settings};
+use crate::table::RowKey;
 use crate::types::{DataType, Value};
 use crate::{Database, Error, Result, Session};
 
@@ -115,6 +116,14 @@ impl Session {
         prepared: &Prepared,
         params: &[Value],
     ) -> Result<QueryResult> {
+        // A lookup by primary key starts loading its index slot now, to arrive while the
+        // statement is set up rather than be waited for when it is read.
+        if let Some((table, key)) = prepared.point_key(params) {
+            match &self.block {
+                Some(txn) => txn.prefetch(table, &key),
+                None => self.shared.prefetch(table, &key),
+            }
+        }
         // The plan is used as it is: its parameters read the values from the statement's
         // context, so nothing is cloned per execution.
         expr::with_parameters(params, || {
@@ -860,6 +869,32 @@ impl Prepared {
             | Plan::Savepoint(_)
             | Plan::Release(_) => true,
             _ => false,
+        }
+    }
+
+    /// For a read of one row by an integer primary key given as a parameter: the table and
+    /// the key that `params` look up.
+    pub(super) fn point_key<'a>(&'a self, params: &[Value]) -> Option<(&'a str, RowKey)> {
+        use super::planner::{Access, Source};
+        let Plan::Select(select) = &self.plan else {
+            return None;
+        };
+        let Some(Source::Table(source)) = select.source.as_ref().filter(|_| select.point) else {
+            return None;
+        };
+        // The parameter may be cast to the key's type: a hint needs no exact value (an
+        // integer out of the key's range finds nothing either way).
+        let parameter = match &source.access {
+            Access::Key(BoundExpr::Parameter(i)) => *i,
+            Access::Key(BoundExpr::Cast { expr, .. }) => match **expr {
+                BoundExpr::Parameter(i) => i,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        match params.get(parameter) {
+            Some(Value::Int(key)) if source.integer_key => Some((&source.table, RowKey::Int(*key))),
+            _ => None,
         }
     }
 

@@ -691,3 +691,42 @@ fn key_lists_read_in_one_batch_see_what_single_lookups_see() {
     s.execute("ROLLBACK").unwrap();
     assert_eq!(names(&mut s, list), ["n3", "n42", "n120", "n150"]);
 }
+
+/// A prepared lookup by primary key names the key its parameters look up, so that the
+/// session can start loading the key's index slot before it sets the statement up; other
+/// statements name none.
+#[test]
+fn prepared_key_lookups_name_the_key_to_prefetch() {
+    use crate::table::RowKey;
+    let db = db();
+    db.session()
+        .execute("CREATE TABLE named (code TEXT PRIMARY KEY, n INTEGER)")
+        .unwrap();
+    let mut s = db.session();
+    let mut key = |sql: &str, params: &[Value]| {
+        let prepared = s.prepare(sql).unwrap();
+        prepared
+            .point_key(params)
+            .map(|(table, key)| (table.to_owned(), key))
+    };
+    let point = "SELECT name FROM t WHERE id = $1";
+    assert_eq!(
+        key(point, &[Value::Int(7)]),
+        Some(("t".to_owned(), RowKey::Int(7)))
+    );
+    assert_eq!(
+        key("SELECT * FROM t WHERE id = $1::integer", &[Value::Int(-3)]),
+        Some(("t".to_owned(), RowKey::Int(-3)))
+    );
+    assert_eq!(key(point, &[Value::Null]), None);
+    assert_eq!(key("SELECT name FROM t WHERE id = 7", &[]), None);
+    assert_eq!(
+        key("SELECT name FROM t WHERE id > $1", &[Value::Int(7)]),
+        None
+    );
+    assert_eq!(
+        key("SELECT n FROM named WHERE code = $1", &["a".into()]),
+        None
+    );
+    assert_eq!(key("DELETE FROM t WHERE id = $1", &[Value::Int(7)]), None);
+}
