@@ -24,7 +24,7 @@ fn durable_backends_survive_reopen() {
                 let mut batch = WriteBatch::new();
                 for j in 0..1000u32 {
                     let i = (chunk * 1000 + j) * 7919 % 10_000; // 7919 is coprime with 10,000: a permutation
-                    batch.put(key(i), i.to_le_bytes().to_vec());
+                    batch.put(key(i), i.to_le_bytes());
                 }
                 storage.write(batch, true).unwrap();
             }

@@ -317,10 +317,7 @@ impl Database {
         let next_id = id + 1 + schema.indexes.len() as ObjectId;
         let mut batch = WriteBatch::new();
         batch.put(Key::Table(id).encode(), schema.encode()?);
-        batch.put(
-            Key::Meta(NEXT_OBJECT_ID).encode(),
-            next_id.to_be_bytes().to_vec(),
-        );
+        batch.put(Key::Meta(NEXT_OBJECT_ID).encode(), next_id.to_be_bytes());
         shared.storage.write(batch, true)?;
         shared.catalog_version.fetch_add(1, Ordering::Release);
         tables.next_id = next_id;
@@ -520,10 +517,7 @@ impl Database {
             );
         }
         batch.put(Key::Table(table.id).encode(), schema.encode()?);
-        batch.put(
-            Key::Meta(NEXT_OBJECT_ID).encode(),
-            (id + 1).to_be_bytes().to_vec(),
-        );
+        batch.put(Key::Meta(NEXT_OBJECT_ID).encode(), (id + 1).to_be_bytes());
         shared.storage.write(batch, true)?;
         shared.catalog_version.fetch_add(1, Ordering::Release);
         tables.next_id = id + 1;
@@ -704,10 +698,7 @@ impl Database {
             return Err(duplicate);
         }
         batch.put(Key::Table(id).encode(), schema.encode()?);
-        batch.put(
-            Key::Meta(NEXT_OBJECT_ID).encode(),
-            next_id.to_be_bytes().to_vec(),
-        );
+        batch.put(Key::Meta(NEXT_OBJECT_ID).encode(), next_id.to_be_bytes());
         drop(new_state);
         shared.storage.write(batch, true)?;
         old.dropped.store(true, Ordering::Release);

@@ -43,9 +43,14 @@ impl RowKey {
     /// The storage key of this row of `table` ([`crate::storage::Key::Row`]).
     pub(crate) fn storage_key(&self, table: ObjectId) -> Vec<u8> {
         let mut out = Vec::with_capacity(16);
-        KeyPrefix::Rows(table).encode_into(&mut out);
-        self.encode_into(&mut out);
+        self.storage_key_into(table, &mut out);
         out
+    }
+
+    /// Appends [`RowKey::storage_key`] to `out`.
+    pub(crate) fn storage_key_into(&self, table: ObjectId, out: &mut Vec<u8>) {
+        KeyPrefix::Rows(table).encode_into(out);
+        self.encode_into(out);
     }
 
     fn decode(bytes: &[u8], integer: bool) -> Result<Self> {
@@ -129,16 +134,28 @@ impl Primary {
         }
     }
 
-    pub fn insert(&mut self, key: RowKey, entry: RowEntry) {
-        match (self, key) {
-            (Primary::Int(map), RowKey::Int(k)) => {
-                map.insert(k, entry);
-            }
-            (Primary::Bytes(map), RowKey::Bytes(k)) => {
-                map.insert(k, entry);
-            }
-            // Keys are checked against the table before they reach the index.
-            _ => debug_assert!(false, "row key of the wrong kind"),
+    /// Inserts new keys given in key order, as one batch (see [`AlexMap::insert_sorted`]).
+    pub fn insert_sorted(&mut self, entries: Vec<(RowKey, RowEntry)>) {
+        match self {
+            Primary::Int(map) => map.insert_sorted(
+                entries
+                    .into_iter()
+                    .filter_map(|(key, entry)| match key {
+                        RowKey::Int(k) => Some((k, entry)),
+                        // Keys are checked against the table before they reach the index.
+                        RowKey::Bytes(_) => None,
+                    })
+                    .collect(),
+            ),
+            Primary::Bytes(map) => map.insert_sorted(
+                entries
+                    .into_iter()
+                    .filter_map(|(key, entry)| match key {
+                        RowKey::Bytes(k) => Some((k, entry)),
+                        RowKey::Int(_) => None,
+                    })
+                    .collect(),
+            ),
         }
     }
 

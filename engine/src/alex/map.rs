@@ -98,6 +98,12 @@ impl<K: ModelKey, V: Default> Default for AlexMap<K, V> {
     }
 }
 
+/// [`AlexMap::insert_sorted`] rebuilds the map for a batch of at least this many keys that
+/// is at least a quarter of the map's size (below that, inserting key by key costs less than
+/// rebuilding).
+const BATCH_REBUILD_MIN: usize = 1024;
+const BATCH_REBUILD_RATIO: usize = 4;
+
 impl<K: ModelKey, V: Default> AlexMap<K, V> {
     /// An empty map.
     pub fn new() -> Self {
@@ -228,6 +234,50 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
             }
             self.make_room(id, x);
         }
+    }
+
+    /// Inserts `pairs`, which are sorted by key, distinct and not in the map, as one batch. A
+    /// batch that is large next to the map (a bulk load's commit) rebuilds it by bulk load
+    /// from the merged pairs — one linear pass whose models fit every key — instead of
+    /// inserting key by key, each insert shifting slots and the nodes expanding and splitting
+    /// as they fill. A small batch is inserted key by key.
+    pub fn insert_sorted(&mut self, pairs: Vec<(K, V)>) {
+        debug_assert!(pairs.windows(2).all(|w| w[0].0 < w[1].0));
+        if pairs.len() < BATCH_REBUILD_MIN || pairs.len() * BATCH_REBUILD_RATIO < self.len {
+            for (key, value) in pairs {
+                self.insert(key, value);
+            }
+            return;
+        }
+        let counters = AlexEvents {
+            inserts: self.counters.inserts + pairs.len() as u64,
+            ..self.counters
+        };
+        let existing = self.drain();
+        let mut merged = Vec::with_capacity(existing.len() + pairs.len());
+        let mut existing = existing.into_iter().peekable();
+        for pair in pairs {
+            while let Some(older) = existing.next_if(|(key, _)| *key < pair.0) {
+                merged.push(older);
+            }
+            merged.push(pair);
+        }
+        merged.extend(existing);
+        *self = Self::bulk_load(merged);
+        self.counters = counters;
+    }
+
+    /// Takes every pair out, in key order, leaving the map empty.
+    fn drain(&mut self) -> Vec<(K, V)> {
+        let mut pairs = Vec::with_capacity(self.len);
+        let mut id = self.head;
+        while id != NIL {
+            let leaf = &mut self.data[id as usize];
+            pairs.extend(leaf.drain());
+            id = leaf.next;
+        }
+        self.clear();
+        pairs
     }
 
     /// Removes `key`, returning its value, if present.

@@ -229,6 +229,66 @@ fn many_inserts_and_removes_per_distribution() {
     }
 }
 
+/// Batches of new keys — small ones inserted key by key, large ones merged by a rebuild —
+/// leave the map as a `BTreeMap` would be, on every distribution, between other inserts,
+/// removes and lookups; the insert counter counts every key.
+#[test]
+fn sorted_batches_of_new_keys_match_btreemap() {
+    // The distributions with room for the batches' ~70,000 distinct keys.
+    for dist in [Dist::Uniform, Dist::Sequential, Dist::Reverse] {
+        let mut alex = AlexMap::new();
+        let mut model = BTreeMap::new();
+        let mut r = 0x2545_f491_4f6c_dd1du64;
+        let mut step = 0u64;
+        // Batch sizes below, at and well above the rebuild threshold, relative to a map
+        // that grows between them.
+        for batch_len in [10, 3000, 500, 20_000, 1023, 1024, 40_000, 2000] {
+            let mut batch = BTreeMap::new();
+            while batch.len() < batch_len {
+                r ^= r << 13;
+                r ^= r >> 7;
+                r ^= r << 17;
+                step += 1;
+                let k = key_of(dist, r, step);
+                if !model.contains_key(&k) {
+                    batch.insert(k, step);
+                }
+                if batch.len() >= batch_len || step % 16 != 0 {
+                    continue;
+                }
+                // Now and then an ordinary insert or remove of another key.
+                let other = key_of(dist, r.rotate_left(17), step);
+                if batch.contains_key(&other) {
+                    continue;
+                }
+                if r % 2 == 0 {
+                    assert_eq!(alex.insert(other, step), model.insert(other, step));
+                } else {
+                    assert_eq!(alex.remove(&other), model.remove(&other));
+                }
+            }
+            let inserts = alex.stats().events.inserts;
+            model.extend(batch.iter().map(|(k, v)| (*k, *v)));
+            alex.insert_sorted(batch.into_iter().collect());
+            assert_eq!(
+                alex.stats().events.inserts,
+                inserts + batch_len as u64,
+                "{dist:?}"
+            );
+            alex.check_invariants()
+                .unwrap_or_else(|e| panic!("{dist:?}, batch of {batch_len}: {e}"));
+            assert_eq!(alex.len(), model.len(), "{dist:?}");
+            assert!(
+                alex.iter().eq(model.iter()),
+                "{dist:?}, batch of {batch_len}"
+            );
+            for (k, v) in model.iter().step_by(97) {
+                assert_eq!(alex.get(k), Some(v), "{dist:?}");
+            }
+        }
+    }
+}
+
 #[test]
 fn bulk_load_sorts_and_keeps_the_last_duplicate() {
     let map = AlexMap::bulk_load([(3u64, 1u64), (1, 1), (3, 2), (2, 1)]);

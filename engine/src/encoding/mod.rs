@@ -6,7 +6,7 @@ mod row;
 mod tests;
 
 pub use self::keycode::{decode_value, encode_value, encode_values, prefix_end};
-pub use self::row::{decode_row, encode_row};
+pub use self::row::{decode_row, encode_row, encode_row_into};
 
 /// Appends `n` as a LEB128 varint.
 fn put_varint(out: &mut Vec<u8>, mut n: u64) {

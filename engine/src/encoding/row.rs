@@ -17,7 +17,13 @@ use crate::{Error, Result};
 /// Encodes `row`, whose values have already been admitted by `types` (see [`DataType::admit`]).
 pub fn encode_row(types: &[DataType], row: &[Value]) -> Vec<u8> {
     let mut out = Vec::with_capacity(8 + row.len() * 8);
-    put_varint(&mut out, row.len() as u64);
+    encode_row_into(types, row, &mut out);
+    out
+}
+
+/// Appends [`encode_row`]'s encoding of `row` to `out`.
+pub fn encode_row_into(types: &[DataType], row: &[Value], out: &mut Vec<u8>) {
+    put_varint(out, row.len() as u64);
     let bitmap_at = out.len();
     out.resize(bitmap_at + row.len().div_ceil(8), 0);
     for (i, (ty, value)) in types.iter().zip(row).enumerate() {
@@ -29,9 +35,9 @@ pub fn encode_row(types: &[DataType], row: &[Value]) -> Vec<u8> {
             (_, Value::Int(v)) => out.extend(v.to_le_bytes()),
             (DataType::Real, Value::Float(v)) => out.extend((*v as f32).to_le_bytes()),
             (_, Value::Float(v)) => out.extend(v.to_le_bytes()),
-            (_, Value::Text(s)) => put_bytes(&mut out, s.as_bytes()),
-            (_, Value::Bytes(b)) => put_bytes(&mut out, b),
-            (_, Value::Json(s)) => put_bytes(&mut out, s.as_bytes()),
+            (_, Value::Text(s)) => put_bytes(out, s.as_bytes()),
+            (_, Value::Bytes(b)) => put_bytes(out, b),
+            (_, Value::Json(s)) => put_bytes(out, s.as_bytes()),
             (_, Value::Numeric(d)) => out.extend(d.serialize()),
             (_, Value::Date(d)) => out.extend(d.to_le_bytes()),
             (_, Value::Time(t) | Value::Timestamp(t) | Value::TimestampTz(t)) => {
@@ -46,11 +52,10 @@ pub fn encode_row(types: &[DataType], row: &[Value]) -> Vec<u8> {
             (ty, Value::Array(items)) => {
                 // Elements as a row of their own, of the element type (text if untyped).
                 let element = ty.element().unwrap_or(DataType::Text);
-                put_bytes(&mut out, &encode_row(&vec![element; items.len()], items));
+                put_bytes(out, &encode_row(&vec![element; items.len()], items));
             }
         }
     }
-    out
 }
 
 fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {

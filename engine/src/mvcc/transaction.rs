@@ -12,7 +12,7 @@ use super::scan::{Direction, RowScan};
 use super::version::{RowEntry, Visibility};
 use crate::catalog::{ObjectId, TableSchema};
 use crate::database::{GcItem, GcTarget, Shared, unique_violation};
-use crate::encoding::{encode_row, encode_values, prefix_end};
+use crate::encoding::{encode_row_into, encode_values, prefix_end};
 use crate::storage::{Key, WriteBatch};
 use crate::sync::{lock, read, write};
 use crate::table::{IndexMark, Primary, RowKey, SecondaryIndex, Table, TableState, complete_row};
@@ -992,9 +992,12 @@ impl Transaction {
 
         let mut gc = lock(&db.gc);
         for ((table, state), installs) in tables.iter().zip(latched.iter_mut()).zip(installs) {
+            // New keys go into the primary index together, in key order (the write set's).
+            let mut new_keys = Vec::new();
             for install in installs {
-                self.install(table.id, state, install, ts, &mut gc);
+                self.install(table.id, state, install, ts, &mut gc, &mut new_keys);
             }
+            state.primary.insert_sorted(new_keys);
             state.last_commit = ts;
             #[cfg(feature = "analytics")]
             db.columnar.forget(table.id);
@@ -1073,10 +1076,12 @@ impl Transaction {
                 },
                 _ => None,
             };
-            let storage_key = key.storage_key(table);
             match &write.row {
-                Some(row) => batch.put(storage_key, encode_row(&state.types, row)),
-                None => batch.delete(storage_key),
+                Some(row) => batch.put_encoded(
+                    |out| key.storage_key_into(table, out),
+                    |out| encode_row_into(&state.types, row, out),
+                ),
+                None => batch.delete(key.storage_key(table)),
             };
             let mut index_changes = Vec::new();
             for index in &state.indexes {
@@ -1108,7 +1113,8 @@ impl Transaction {
         Ok(installs)
     }
 
-    /// Applies one prepared write to the in-memory indexes and the cache.
+    /// Applies one prepared write to the in-memory indexes and the cache; a new key is added
+    /// to `new_keys`, for the caller to insert with the others.
     fn install(
         &self,
         table: ObjectId,
@@ -1116,6 +1122,7 @@ impl Transaction {
         install: Install,
         ts: u64,
         gc: &mut std::collections::VecDeque<GcItem>,
+        new_keys: &mut Vec<(RowKey, RowEntry)>,
     ) {
         let db = &self.db;
         if install.existed {
@@ -1132,9 +1139,7 @@ impl Transaction {
                 });
             }
         } else if install.row.is_some() {
-            state
-                .primary
-                .insert(install.key.clone(), RowEntry::live(ts));
+            new_keys.push((install.key.clone(), RowEntry::live(ts)));
         }
         for IndexChange {
             index: index_id,

@@ -49,13 +49,13 @@ impl Storage for MemoryStorage {
 
     fn write(&self, batch: WriteBatch, _sync: bool) -> Result<()> {
         let mut map = self.map.write().map_err(|_| Self::poisoned())?;
-        for op in batch.into_ops() {
+        for op in batch.ops() {
             match op {
                 WriteOp::Put { key, value } => {
-                    map.insert(key, value);
+                    map.insert(key.to_vec(), value.to_vec());
                 }
                 WriteOp::Delete { key } => {
-                    map.remove(&key);
+                    map.remove(key);
                 }
             }
         }

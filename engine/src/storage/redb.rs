@@ -72,12 +72,10 @@ impl Storage for RedbStorage {
             for op in batch.ops() {
                 match op {
                     WriteOp::Put { key, value } => {
-                        table
-                            .insert(key.as_slice(), value.as_slice())
-                            .map_err(storage_error)?;
+                        table.insert(key, value).map_err(storage_error)?;
                     }
                     WriteOp::Delete { key } => {
-                        table.remove(key.as_slice()).map_err(storage_error)?;
+                        table.remove(key).map_err(storage_error)?;
                     }
                 }
             }

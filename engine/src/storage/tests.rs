@@ -4,7 +4,7 @@ use std::ops::Bound;
 
 use proptest::prelude::*;
 
-use super::{MemoryStorage, RedbStorage, Storage, WriteBatch};
+use super::{MemoryStorage, RedbStorage, Storage, WriteBatch, WriteOp};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -118,7 +118,7 @@ fn memory_scan_crosses_chunk_boundaries() {
     let storage = MemoryStorage::new();
     let mut batch = WriteBatch::new();
     for i in 0u32..1000 {
-        batch.put(i.to_be_bytes().to_vec(), i.to_le_bytes().to_vec());
+        batch.put(i.to_be_bytes(), i.to_le_bytes());
     }
     storage.write(batch, false).unwrap();
     let keys: Vec<u32> = storage
@@ -139,7 +139,7 @@ fn redb_file_survives_reopen() {
     {
         let db = RedbStorage::open(&path).unwrap();
         let mut batch = WriteBatch::new();
-        batch.put(b"k".to_vec(), b"v".to_vec());
+        batch.put(b"k", b"v");
         db.write(batch, true).unwrap();
     }
     let db = RedbStorage::open(&path).unwrap();
@@ -153,9 +153,7 @@ fn rocksdb_survives_reopen() {
     {
         let db = super::RocksDbStorage::open(dir.path(), &Default::default()).unwrap();
         let mut batch = WriteBatch::new();
-        batch
-            .put(b"k".to_vec(), b"v".to_vec())
-            .delete(b"gone".to_vec());
+        batch.put(b"k", b"v").delete(b"gone");
         db.write(batch, true).unwrap();
     }
     let db = super::RocksDbStorage::open(dir.path(), &Default::default()).unwrap();
@@ -174,7 +172,7 @@ fn config_opens_each_backend_and_rejects_unknown_names() {
         let config = StorageConfig::new(kind, Some(dir.path().join(kind.to_string())));
         let storage = config.open().unwrap();
         let mut batch = WriteBatch::new();
-        batch.put(b"a".to_vec(), b"1".to_vec());
+        batch.put(b"a", b"1");
         storage.write(batch, true).unwrap();
         assert_eq!(storage.get(b"a").unwrap(), Some(b"1".to_vec()));
         assert_eq!(kind.to_string().parse::<StorageKind>().unwrap(), kind);
@@ -182,4 +180,35 @@ fn config_opens_each_backend_and_rejects_unknown_names() {
     let err = "postgres".parse::<StorageKind>().unwrap_err();
     assert_eq!(err.sqlstate(), "F0000");
     assert!(err.to_string().contains("postgres"), "{err}");
+}
+
+proptest! {
+    /// A batch hands back exactly the operations put into it, in order — empty keys and
+    /// values, and parts written in place, included.
+    #[test]
+    fn batches_keep_their_operations_in_order(
+        ops in prop::collection::vec((prop::collection::vec(any::<u8>(), 0..40), prop::option::of(prop::collection::vec(any::<u8>(), 0..300))), 0..60)
+    ) {
+        let mut batch = WriteBatch::new();
+        for (i, (key, value)) in ops.iter().enumerate() {
+            match value {
+                None => batch.delete(key),
+                Some(value) if i % 2 == 0 => batch.put(key, value),
+                Some(value) => batch.put_encoded(
+                    |out| out.extend_from_slice(key),
+                    |out| out.extend_from_slice(value),
+                ),
+            };
+        }
+        prop_assert_eq!(batch.len(), ops.len());
+        prop_assert_eq!(batch.is_empty(), ops.is_empty());
+        let expected: Vec<WriteOp<'_>> = ops
+            .iter()
+            .map(|(key, value)| match value {
+                Some(value) => WriteOp::Put { key, value },
+                None => WriteOp::Delete { key },
+            })
+            .collect();
+        prop_assert_eq!(batch.ops().collect::<Vec<_>>(), expected);
+    }
 }
