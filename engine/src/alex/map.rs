@@ -237,13 +237,24 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
     }
 
     /// Inserts `pairs`, which are sorted by key, distinct and not in the map, as one batch. A
-    /// batch that is large next to the map (a bulk load's commit) rebuilds it by bulk load
+    /// batch that is large next to the map and lands among its keys rebuilds it by bulk load
     /// from the merged pairs — one linear pass whose models fit every key — instead of
     /// inserting key by key, each insert shifting slots and the nodes expanding and splitting
-    /// as they fill. A small batch is inserted key by key.
+    /// as they fill. A small batch is inserted key by key, and so is a batch of keys beyond
+    /// the map's last (a load into an empty table, ascending keys): those are appends, cheap
+    /// one by one, and they leave the keys packed with room at the right for more appends —
+    /// a rebuild would spread them out for random inserts, and range scans would read 10%
+    /// more slots (measured side by side).
     pub fn insert_sorted(&mut self, pairs: Vec<(K, V)>) {
         debug_assert!(pairs.windows(2).all(|w| w[0].0 < w[1].0));
-        if pairs.len() < BATCH_REBUILD_MIN || pairs.len() * BATCH_REBUILD_RATIO < self.len {
+        let appends = match (self.last(), pairs.first()) {
+            (Some((last, _)), Some((first, _))) => first > last,
+            _ => true,
+        };
+        if appends
+            || pairs.len() < BATCH_REBUILD_MIN
+            || pairs.len() * BATCH_REBUILD_RATIO < self.len
+        {
             for (key, value) in pairs {
                 self.insert(key, value);
             }

@@ -241,7 +241,8 @@ fn sorted_batches_of_new_keys_match_btreemap() {
         let mut r = 0x2545_f491_4f6c_dd1du64;
         let mut step = 0u64;
         // Batch sizes below, at and well above the rebuild threshold, relative to a map
-        // that grows between them.
+        // that grows between them (the first batches are appends to an empty map, the later
+        // ones, with uniform keys, land among the keys).
         for batch_len in [10, 3000, 500, 20_000, 1023, 1024, 40_000, 2000] {
             let mut batch = BTreeMap::new();
             while batch.len() < batch_len {
