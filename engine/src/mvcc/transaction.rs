@@ -416,7 +416,7 @@ impl Transaction {
     }
 
     /// Starts bringing `key`'s primary-index slot in `table` into the CPU cache, for a lookup
-    /// that follows after other work (see [`Shared::prefetch`]).
+    /// that follows after other work (see [`crate::database::Shared::prefetch`]).
     pub fn prefetch(&self, table: &str, key: &RowKey) {
         if let Ok(table) = self.table(table) {
             table.prefetch(key);

@@ -264,7 +264,7 @@ fn run(plan: &Plan, txn: &mut Transaction, timing: bool) -> Result<(QueryResult,
             }
             let count = if keep { written.len() } else { count };
             measured.returned = count;
-            returned(returning, &written, format!("INSERT 0 {count}"))?
+            returned(returning, &written, count_tag("INSERT 0", count))?
         }
         Plan::Update {
             source,
@@ -301,7 +301,7 @@ fn run(plan: &Plan, txn: &mut Transaction, timing: bool) -> Result<(QueryResult,
                 written.push(new);
             }
             measured.returned = written.len();
-            returned(returning, &written, format!("UPDATE {}", written.len()))?
+            returned(returning, &written, count_tag("UPDATE", written.len()))?
         }
         Plan::Delete {
             source,
@@ -328,7 +328,7 @@ fn run(plan: &Plan, txn: &mut Transaction, timing: bool) -> Result<(QueryResult,
                 }
             }
             measured.returned = deleted.len();
-            returned(returning, &deleted, format!("DELETE {}", deleted.len()))?
+            returned(returning, &deleted, count_tag("DELETE", deleted.len()))?
         }
         Plan::Truncate(deletes) => {
             for delete in deletes {
@@ -1020,7 +1020,11 @@ fn join_rows(
 }
 
 /// A command's result: its tag, plus the RETURNING rows if it has that clause.
-fn returned(returning: &Option<Returning>, rows: &[Row], tag: String) -> Result<QueryResult> {
+fn returned(
+    returning: &Option<Returning>,
+    rows: &[Row],
+    tag: Cow<'static, str>,
+) -> Result<QueryResult> {
     let Some(returning) = returning else {
         return Ok(QueryResult::command(tag));
     };
@@ -1037,8 +1041,19 @@ fn returned(returning: &Option<Returning>, rows: &[Row], tag: String) -> Result<
     Ok(QueryResult {
         columns: returning.columns.clone(),
         rows,
-        tag: tag.into(),
+        tag,
     })
+}
+
+/// A command tag `"{verb} {count}"` (INSERT's has the `0` OID before it): static for the
+/// one-row statements that run by the million, formatted otherwise.
+fn count_tag(verb: &'static str, count: usize) -> Cow<'static, str> {
+    match (verb, count) {
+        ("INSERT 0", 1) => Cow::Borrowed("INSERT 0 1"),
+        ("UPDATE", 1) => Cow::Borrowed("UPDATE 1"),
+        ("DELETE", 1) => Cow::Borrowed("DELETE 1"),
+        _ => Cow::Owned(format!("{verb} {count}")),
+    }
 }
 
 /// Whether an insert's error is a unique violation this ON CONFLICT clause handles.
