@@ -417,8 +417,15 @@ impl Transaction {
 
     /// Starts bringing `key`'s primary-index slot in `table` into the CPU cache, for a lookup
     /// that follows after other work (see [`crate::database::Shared::prefetch`]).
+    ///
+    /// Only a table this transaction has already used is prefetched from (its handle is at
+    /// hand, without the catalog's lock or a reference count); the lookup finds the others.
     pub fn prefetch(&self, table: &str, key: &RowKey) {
-        if let Ok(table) = self.table(table) {
+        let handles = self.tables.borrow();
+        if handles.version != self.db.catalog_version() {
+            return;
+        }
+        if let Some((_, table)) = handles.by_name.iter().find(|(n, _)| n == table) {
             table.prefetch(key);
         }
     }
