@@ -136,26 +136,29 @@ impl Primary {
 
     /// Inserts new keys given in key order, as one batch (see [`AlexMap::insert_sorted`]).
     pub fn insert_sorted(&mut self, entries: Vec<(RowKey, RowEntry)>) {
+        /// The entries with the index's kind of key (keys are checked against the table
+        /// before they reach the index, so there are no others).
+        fn typed<K>(
+            entries: Vec<(RowKey, RowEntry)>,
+            key: impl Fn(RowKey) -> Option<K>,
+        ) -> Vec<(K, RowEntry)> {
+            let len = entries.len();
+            let typed: Vec<_> = entries
+                .into_iter()
+                .filter_map(|(k, entry)| Some((key(k)?, entry)))
+                .collect();
+            debug_assert_eq!(typed.len(), len, "row keys of the wrong kind");
+            typed
+        }
         match self {
-            Primary::Int(map) => map.insert_sorted(
-                entries
-                    .into_iter()
-                    .filter_map(|(key, entry)| match key {
-                        RowKey::Int(k) => Some((k, entry)),
-                        // Keys are checked against the table before they reach the index.
-                        RowKey::Bytes(_) => None,
-                    })
-                    .collect(),
-            ),
-            Primary::Bytes(map) => map.insert_sorted(
-                entries
-                    .into_iter()
-                    .filter_map(|(key, entry)| match key {
-                        RowKey::Bytes(k) => Some((k, entry)),
-                        RowKey::Int(_) => None,
-                    })
-                    .collect(),
-            ),
+            Primary::Int(map) => map.insert_sorted(typed(entries, |key| match key {
+                RowKey::Int(k) => Some(k),
+                RowKey::Bytes(_) => None,
+            })),
+            Primary::Bytes(map) => map.insert_sorted(typed(entries, |key| match key {
+                RowKey::Bytes(k) => Some(k),
+                RowKey::Int(_) => None,
+            })),
         }
     }
 

@@ -345,6 +345,9 @@ impl Transaction {
     /// The table named `name`, without taking the catalog's lock when this transaction has
     /// looked it up before and no DDL ran since.
     fn table(&self, name: &str) -> Result<Arc<Table>> {
+        if let Some(table) = self.held(name, Arc::clone) {
+            return Ok(table);
+        }
         let version = self.db.catalog_version();
         let mut handles = self.tables.borrow_mut();
         if handles.version != version {
@@ -353,12 +356,23 @@ impl Transaction {
                 by_name: Vec::new(),
             };
         }
-        if let Some((_, table)) = handles.by_name.iter().find(|(n, _)| n == name) {
-            return Ok(table.clone());
-        }
         let table = self.db.table(name)?;
         handles.by_name.push((name.to_string(), table.clone()));
         Ok(table)
+    }
+
+    /// `f` of the handle of table `name` this transaction already holds (one taken since the
+    /// catalog last changed), if any.
+    fn held<R>(&self, name: &str, f: impl FnOnce(&Arc<Table>) -> R) -> Option<R> {
+        let handles = self.tables.borrow();
+        if handles.version != self.db.catalog_version() {
+            return None;
+        }
+        handles
+            .by_name
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, table)| f(table))
     }
 
     /// The commit timestamp this transaction reads at.
@@ -421,13 +435,7 @@ impl Transaction {
     /// Only a table this transaction has already used is prefetched from (its handle is at
     /// hand, without the catalog's lock or a reference count); the lookup finds the others.
     pub fn prefetch(&self, table: &str, key: &RowKey) {
-        let handles = self.tables.borrow();
-        if handles.version != self.db.catalog_version() {
-            return;
-        }
-        if let Some((_, table)) = handles.by_name.iter().find(|(n, _)| n == table) {
-            table.prefetch(key);
-        }
+        self.held(table, |table| table.prefetch(key));
     }
 
     /// The rows stored under `keys`, as this transaction sees them, in the keys' order. The
