@@ -110,8 +110,13 @@ impl RowCache {
 
     /// The cached row of `entry`, if any (marking it recently used).
     pub fn get(&self, entry: &RowEntry) -> Option<SharedRow> {
-        let row = entry.cached.clone();
-        match &row {
+        self.get_ref(entry).cloned()
+    }
+
+    /// [`RowCache::get`], borrowed from the entry.
+    pub fn get_ref<'e>(&self, entry: &'e RowEntry) -> Option<&'e SharedRow> {
+        let row = entry.cached.as_ref();
+        match row {
             Some(_) => {
                 entry.mark_referenced();
                 self.hits.add();

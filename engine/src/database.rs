@@ -1043,6 +1043,18 @@ impl Shared {
         if let Some(row) = self.cache.get(entry) {
             return Ok(row);
         }
+        self.load_current(table, state, key, entry)
+    }
+
+    /// [`Shared::read_current`] for a row the cache does not hold: read from storage and
+    /// queued for the cache.
+    pub fn load_current(
+        &self,
+        table: &Table,
+        state: &TableState,
+        key: &RowKey,
+        entry: &RowEntry,
+    ) -> Result<SharedRow> {
         let row = SharedRow::from(self.read_stored(table.id, state, key)?);
         self.cache.queue(table, key.clone(), entry.ts, row.clone());
         Ok(row)

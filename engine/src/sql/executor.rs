@@ -592,23 +592,27 @@ fn point_query(
         Value::Int(i) if table.integer_key => Ok(RowKey::Int(i)),
         value => txn.key(&table.table, std::slice::from_ref(&value)),
     };
-    let row = match key {
-        Ok(key) => txn.get(&table.table, &key)?,
+    let mut rows = Rows::new(plan.projection.len());
+    // The row is read where it is kept: only the projected values are copied.
+    let found = match key {
+        Ok(key) => txn.read_with(&table.table, &key, |row| -> Result<bool> {
+            let Some(row) = row else {
+                return Ok(false);
+            };
+            let passes = match &plan.filter {
+                Some(filter) => filter.eval(row)? == Value::Boolean(true),
+                None => true,
+            };
+            if passes {
+                rows.push_with(|out| project_into(plan, row, out))?;
+            }
+            Ok(true)
+        })??,
         // A NULL or out-of-range key matches no row.
-        Err(e) if matches!(e.sqlstate(), "22003" | "23502") => None,
+        Err(e) if matches!(e.sqlstate(), "22003" | "23502") => false,
         Err(e) => return Err(e),
     };
-    measured.scanned = usize::from(row.is_some());
-    let mut rows = Rows::new(plan.projection.len());
-    if let Some(row) = row {
-        let passes = match &plan.filter {
-            Some(filter) => filter.eval(&row)? == Value::Boolean(true),
-            None => true,
-        };
-        if passes {
-            rows.push_with(|out| project_into(plan, &row, out))?;
-        }
-    }
+    measured.scanned = usize::from(found);
     measured.filtered = rows.len();
     Ok(selected(plan, rows, measured))
 }
