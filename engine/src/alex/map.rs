@@ -104,6 +104,32 @@ impl<K: ModelKey, V: Default> Default for AlexMap<K, V> {
 const BATCH_REBUILD_MIN: usize = 1024;
 const BATCH_REBUILD_RATIO: usize = 4;
 
+/// Keys whose ranks a straight line through the first and the last predicts to within this
+/// many positions on average count as evenly spaced (see [`evenly_spaced`]).
+const EVEN_SPACING_ERROR: f64 = 4.0;
+
+/// Whether `pairs` (sorted by key) are spaced evenly enough that appending them packs them
+/// where the nodes' models predict (sequences, timestamps): judged on up to 256 keys spread
+/// over the batch.
+fn evenly_spaced<K: ModelKey, V>(pairs: &[(K, V)]) -> bool {
+    let (Some((first, _)), Some((last, _))) = (pairs.first(), pairs.last()) else {
+        return true;
+    };
+    let (lo, hi) = (first.model_input(), last.model_input());
+    let span = hi - lo;
+    if pairs.len() < 2 || !span.is_finite() || span <= 0.0 {
+        return true;
+    }
+    let ranks = (pairs.len() - 1) as f64;
+    let step = (pairs.len() / 256).max(1);
+    let (mut error, mut samples) = (0.0, 0.0);
+    for (rank, (key, _)) in pairs.iter().enumerate().step_by(step) {
+        error += ((key.model_input() - lo) / span * ranks - rank as f64).abs();
+        samples += 1.0;
+    }
+    error / samples <= EVEN_SPACING_ERROR
+}
+
 impl<K: ModelKey, V: Default> AlexMap<K, V> {
     /// An empty map.
     pub fn new() -> Self {
@@ -241,17 +267,20 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
     /// from the merged pairs — one linear pass whose models fit every key — instead of
     /// inserting key by key, each insert shifting slots and the nodes expanding and splitting
     /// as they fill. A small batch is inserted key by key, and so is a batch of keys beyond
-    /// the map's last (a load into an empty table, ascending keys): those are appends, cheap
-    /// one by one, and they leave the keys packed with room at the right for more appends —
-    /// a rebuild would spread them out for random inserts, and range scans would read 10%
-    /// more slots (measured side by side).
+    /// the map's last (ascending keys): those are appends, cheap one by one, and they leave
+    /// the keys packed with room at the right for more appends — a rebuild would spread them
+    /// out for random inserts, and range scans would read 10% more slots (measured side by
+    /// side). Except in an empty map when the keys are not evenly spaced (random keys): packed
+    /// in arrival order, they sit off their models' predictions, and every lookup searches
+    /// around the predicted slot; a bulk load places them where predicted.
     pub fn insert_sorted(&mut self, pairs: Vec<(K, V)>) {
         debug_assert!(pairs.windows(2).all(|w| w[0].0 < w[1].0));
         let appends = match (self.last(), pairs.first()) {
             (Some((last, _)), Some((first, _))) => first > last,
             _ => true,
         };
-        if appends
+        let load = self.len == 0 && !evenly_spaced(&pairs);
+        if (appends && !load)
             || pairs.len() < BATCH_REBUILD_MIN
             || pairs.len() * BATCH_REBUILD_RATIO < self.len
         {

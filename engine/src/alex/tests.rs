@@ -291,6 +291,49 @@ fn sorted_batches_of_new_keys_match_btreemap() {
 }
 
 #[test]
+fn a_first_batch_is_laid_out_for_its_keys() {
+    let mut r = 0x9e37_79b9_7f4a_7c15u64;
+    let mut random = std::collections::BTreeSet::new();
+    while random.len() < 50_000 {
+        r ^= r << 13;
+        r ^= r >> 7;
+        r ^= r << 17;
+        random.insert(r >> 1);
+    }
+    let random: Vec<(u64, u64)> = random.into_iter().map(|k| (k, k)).collect();
+    let evenly: Vec<(u64, u64)> = (0..50_000u64).map(|i| (1_000 + i * 10, i)).collect();
+    let layouts = |pairs: &[(u64, u64)]| {
+        let mut appended = AlexMap::new();
+        for &(k, v) in pairs {
+            appended.insert(k, v);
+        }
+        let mut batched = AlexMap::new();
+        batched.insert_sorted(pairs.to_vec());
+        batched.check_invariants().unwrap();
+        assert!(
+            batched
+                .iter()
+                .map(|(k, v)| (*k, *v))
+                .eq(pairs.iter().copied())
+        );
+        (appended.stats(), batched.stats())
+    };
+    // Random keys are placed where the models predict them by one bulk load (no node grew
+    // or split), not appended in arrival order.
+    let (appended, batched) = layouts(&random);
+    assert!(appended.events.expansions > 0);
+    assert_eq!(
+        (batched.events.expansions, batched.events.splits_sideways),
+        (0, 0)
+    );
+    assert!(batched.model_error_mean < appended.model_error_mean);
+    // Evenly spaced keys are appended, exactly as one by one.
+    let (appended, batched) = layouts(&evenly);
+    assert_eq!(batched.events, appended.events);
+    assert_eq!(batched.avg_density, appended.avg_density);
+}
+
+#[test]
 fn bulk_load_sorts_and_keeps_the_last_duplicate() {
     let map = AlexMap::bulk_load([(3u64, 1u64), (1, 1), (3, 2), (2, 1)]);
     assert_eq!(
