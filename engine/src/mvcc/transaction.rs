@@ -1101,6 +1101,13 @@ impl Transaction {
         let table = writes.table.id;
         let rows = Arc::try_unwrap(writes.rows).unwrap_or_else(|shared| (*shared).clone());
         let mut installs = Vec::with_capacity(rows.len());
+        // Each index's entries follow the rows, together: RocksDB inserts a batch into its
+        // memtable in order, and a key that follows the previous one reuses its search path,
+        // where alternating between the rows' and an index's key ranges searched the skip
+        // list from the top for every operation. (No key is written twice in a commit, so
+        // the order changes nothing else.)
+        let mut index_ops: Vec<WriteBatch> =
+            state.indexes.iter().map(|_| WriteBatch::new()).collect();
         for (owned_key, write) in rows {
             let key = &owned_key;
             let entry = state.primary.get(key);
@@ -1133,17 +1140,17 @@ impl Transaction {
                 None => batch.delete(key.storage_key(table)),
             };
             let mut index_changes = Vec::new();
-            for index in &state.indexes {
+            for (index, ops) in state.indexes.iter().zip(&mut index_ops) {
                 let removed = previous.as_deref().map(|r| index.entry_key(r, key));
                 let added = write.row.as_deref().map(|r| index.entry_key(r, key));
                 if removed == added {
                     continue;
                 }
                 if let Some(removed) = &removed {
-                    batch.delete(Key::IndexEntry(index.schema.id, removed).encode());
+                    ops.delete(Key::IndexEntry(index.schema.id, removed).encode());
                 }
                 if let Some(added) = &added {
-                    batch.put(Key::IndexEntry(index.schema.id, added).encode(), Vec::new());
+                    ops.put(Key::IndexEntry(index.schema.id, added).encode(), Vec::new());
                 }
                 index_changes.push(IndexChange {
                     index: index.schema.id,
@@ -1158,6 +1165,9 @@ impl Transaction {
                 existed: entry.is_some(),
                 index_changes,
             });
+        }
+        for ops in &index_ops {
+            batch.extend(ops);
         }
         Ok(installs)
     }

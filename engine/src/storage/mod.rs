@@ -115,6 +115,13 @@ impl WriteBatch {
         self.data[at..at + LENGTH].copy_from_slice(&written.to_le_bytes());
     }
 
+    /// Appends `other`'s operations after this batch's.
+    pub fn extend(&mut self, other: &WriteBatch) -> &mut Self {
+        self.data.extend_from_slice(&other.data);
+        self.len += other.len;
+        self
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }

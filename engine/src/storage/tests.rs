@@ -184,22 +184,26 @@ fn config_opens_each_backend_and_rejects_unknown_names() {
 
 proptest! {
     /// A batch hands back exactly the operations put into it, in order — empty keys and
-    /// values, and parts written in place, included.
+    /// values, parts written in place, and a second batch's operations appended to it
+    /// (from `split` on) included.
     #[test]
     fn batches_keep_their_operations_in_order(
-        ops in prop::collection::vec((prop::collection::vec(any::<u8>(), 0..40), prop::option::of(prop::collection::vec(any::<u8>(), 0..300))), 0..60)
+        ops in prop::collection::vec((prop::collection::vec(any::<u8>(), 0..40), prop::option::of(prop::collection::vec(any::<u8>(), 0..300))), 0..60),
+        split in 0..70usize,
     ) {
-        let mut batch = WriteBatch::new();
+        let (mut batch, mut tail) = (WriteBatch::new(), WriteBatch::new());
         for (i, (key, value)) in ops.iter().enumerate() {
+            let target = if i < split { &mut batch } else { &mut tail };
             match value {
-                None => batch.delete(key),
-                Some(value) if i % 2 == 0 => batch.put(key, value),
-                Some(value) => batch.put_encoded(
+                None => target.delete(key),
+                Some(value) if i % 2 == 0 => target.put(key, value),
+                Some(value) => target.put_encoded(
                     |out| out.extend_from_slice(key),
                     |out| out.extend_from_slice(value),
                 ),
             };
         }
+        batch.extend(&tail);
         prop_assert_eq!(batch.len(), ops.len());
         prop_assert_eq!(batch.is_empty(), ops.is_empty());
         let expected: Vec<WriteOp<'_>> = ops
