@@ -428,7 +428,7 @@ impl Transaction {
     /// row), read in place under the table's latch: a caller that takes a few of its values
     /// neither counts a reference to the row nor waits for that count's memory to arrive (a
     /// point lookup's costliest miss) before it reads them. `f` runs with the latch held: it
-    /// must not use the database.
+    /// must not use the database, and should be brief (a writer of the table waits for it).
     pub fn read_with<R>(
         &self,
         table: &str,

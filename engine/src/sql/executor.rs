@@ -593,25 +593,31 @@ fn point_query(
         value => txn.key(&table.table, std::slice::from_ref(&value)),
     };
     let mut rows = Rows::new(plan.projection.len());
-    // The row is read where it is kept: only the projected values are copied.
-    let found = match key {
-        Ok(key) => txn.read_with(&table.table, &key, |row| -> Result<bool> {
+    // Without a filter the projected values are copied from where the row is kept, under the
+    // table's latch (see `Transaction::read_with`); a filter, whose expressions may take
+    // long, runs on a counted reference to the row after the latch is released.
+    let mut found = false;
+    let to_filter = match key {
+        Ok(key) => txn.read_with(&table.table, &key, |row| -> Result<Option<SharedRow>> {
             let Some(row) = row else {
-                return Ok(false);
+                return Ok(None);
             };
-            let passes = match &plan.filter {
-                Some(filter) => filter.eval(row)? == Value::Boolean(true),
-                None => true,
-            };
-            if passes {
-                rows.push_with(|out| project_into(plan, row, out))?;
+            found = true;
+            if plan.filter.is_some() {
+                return Ok(Some(row.clone()));
             }
-            Ok(true)
+            rows.push_with(|out| project_into(plan, row, out))?;
+            Ok(None)
         })??,
         // A NULL or out-of-range key matches no row.
-        Err(e) if matches!(e.sqlstate(), "22003" | "23502") => false,
+        Err(e) if matches!(e.sqlstate(), "22003" | "23502") => None,
         Err(e) => return Err(e),
     };
+    if let (Some(row), Some(filter)) = (to_filter, &plan.filter) {
+        if filter.eval(&row)? == Value::Boolean(true) {
+            rows.push_with(|out| project_into(plan, &row, out))?;
+        }
+    }
     measured.scanned = usize::from(found);
     measured.filtered = rows.len();
     Ok(selected(plan, rows, measured))
