@@ -109,12 +109,7 @@ impl RowCache {
     }
 
     /// The cached row of `entry`, if any (marking it recently used).
-    pub fn get(&self, entry: &RowEntry) -> Option<SharedRow> {
-        self.get_ref(entry).cloned()
-    }
-
-    /// [`RowCache::get`], borrowed from the entry.
-    pub fn get_ref<'e>(&self, entry: &'e RowEntry) -> Option<&'e SharedRow> {
+    pub fn get<'e>(&self, entry: &'e RowEntry) -> Option<&'e SharedRow> {
         let row = entry.cached.as_ref();
         match row {
             Some(_) => {

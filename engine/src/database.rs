@@ -1030,34 +1030,24 @@ impl Shared {
             .cloned()
     }
 
-    /// The newest committed version of the row under `key` (whose entry is `entry`): from the
-    /// row cache, else from storage (then queued for the cache). Callers hold the table's latch,
-    /// so storage holds that version.
-    pub fn read_current(
+    /// Calls `f` with the newest committed version of the row under `key` (whose entry is
+    /// `entry`): borrowed from the row cache, else read from storage (then queued for the
+    /// cache). Callers hold the table's latch, so storage holds that version; a caller that
+    /// keeps the row passes `SharedRow::clone`.
+    pub fn read_current<R>(
         &self,
         table: &Table,
         state: &TableState,
         key: &RowKey,
         entry: &RowEntry,
-    ) -> Result<SharedRow> {
+        f: impl FnOnce(&SharedRow) -> R,
+    ) -> Result<R> {
         if let Some(row) = self.cache.get(entry) {
-            return Ok(row);
+            return Ok(f(row));
         }
-        self.load_current(table, state, key, entry)
-    }
-
-    /// [`Shared::read_current`] for a row the cache does not hold: read from storage and
-    /// queued for the cache.
-    pub fn load_current(
-        &self,
-        table: &Table,
-        state: &TableState,
-        key: &RowKey,
-        entry: &RowEntry,
-    ) -> Result<SharedRow> {
         let row = SharedRow::from(self.read_stored(table.id, state, key)?);
         self.cache.queue(table, key.clone(), entry.ts, row.clone());
-        Ok(row)
+        Ok(f(&row))
     }
 
     /// The row stored under `key`, bypassing the cache.

@@ -128,9 +128,13 @@ impl IndexScan {
                     let row = match entry.visible(self.snapshot) {
                         Visibility::Absent => None,
                         Visibility::Old(row) => Some(row),
-                        Visibility::Current(_) => {
-                            Some(self.db.read_current(&self.table, &state, &mark.pk, entry)?)
-                        }
+                        Visibility::Current(_) => Some(self.db.read_current(
+                            &self.table,
+                            &state,
+                            &mark.pk,
+                            entry,
+                            SharedRow::clone,
+                        )?),
                     };
                     // The entry may belong to a version this snapshot does not see.
                     if let Some(row) = row.filter(|r| index.entry_key(r, &mark.pk) == *entry_key) {

@@ -336,7 +336,12 @@ impl Transaction {
         let latest = match entry.visible(u64::MAX) {
             Visibility::Absent => None,
             Visibility::Old(row) => Some(row),
-            Visibility::Current(_) => Some(self.db.read_current(&table, &state, key, entry)?),
+            Visibility::Current(_) => {
+                Some(
+                    self.db
+                        .read_current(&table, &state, key, entry, SharedRow::clone)?,
+                )
+            }
         };
         self.rebased.insert((table.id, key.clone()), entry.ts);
         Ok(Locked::Changed(latest))
@@ -521,10 +526,9 @@ impl Transaction {
         Ok(match entry.visible(self.base(table.id, key)) {
             Visibility::Absent => f(None),
             Visibility::Old(row) => f(Some(&row)),
-            Visibility::Current(_) => match self.db.cache.get_ref(entry) {
-                Some(row) => f(Some(row)),
-                None => f(Some(&self.db.load_current(table, state, key, entry)?)),
-            },
+            Visibility::Current(_) => self
+                .db
+                .read_current(table, state, key, entry, |row| f(Some(row)))?,
         })
     }
 
