@@ -39,7 +39,9 @@ use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::data::{DataRow, NoData, ParameterDescription, RowDescription};
-use pgwire::messages::extendedquery::{Bind, BindComplete, Describe, Execute};
+use pgwire::messages::extendedquery::{
+    Bind, BindComplete, Close, CloseComplete, Describe, Execute, Parse, ParseComplete,
+};
 use tokio::net::TcpListener;
 
 use crate::Shared;
@@ -679,6 +681,66 @@ impl ExtendedQueryHandler for Connection {
         response(result?, &format)
     }
 
+    /// Parse as pgwire does it, but ParseComplete waits in the write buffer for the Sync (see
+    /// `batch`): drivers that do not name their statements (psycopg, pgjdbc) send Parse, Bind,
+    /// Describe, Execute and Sync for every query.
+    async fn on_parse<C>(&self, client: &mut C, message: Parse) -> PgWireResult<()>
+    where
+        C: ClientInfo
+            + pgwire::api::ClientPortalStore
+            + Sink<PgWireBackendMessage>
+            + Unpin
+            + Send
+            + Sync,
+        C::PortalStore: pgwire::api::store::PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        use pgwire::api::store::PortalStore;
+        let parsed = StoredStatement::parse(client, &message, self.query_parser()).await?;
+        match parsed {
+            Some(statement) => client.portal_store().put_statement(Arc::new(statement)),
+            None => {
+                let name = message.name.as_deref().unwrap_or(pgwire::api::DEFAULT_NAME);
+                client.portal_store().put_empty_statement(name);
+            }
+        }
+        client
+            .feed(PgWireBackendMessage::ParseComplete(ParseComplete::new()))
+            .await?;
+        Ok(())
+    }
+
+    /// Close as pgwire does it, but CloseComplete waits in the write buffer for the Sync (see
+    /// `batch`).
+    async fn on_close<C>(&self, client: &mut C, message: Close) -> PgWireResult<()>
+    where
+        C: ClientInfo
+            + pgwire::api::ClientPortalStore
+            + Sink<PgWireBackendMessage>
+            + Unpin
+            + Send
+            + Sync,
+        C::PortalStore: pgwire::api::store::PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        use pgwire::api::store::PortalStore;
+        use pgwire::messages::extendedquery::{
+            TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT,
+        };
+        let name = message.name.as_deref().unwrap_or(pgwire::api::DEFAULT_NAME);
+        match message.target_type {
+            TARGET_TYPE_BYTE_STATEMENT => client.portal_store().rm_statement(name),
+            TARGET_TYPE_BYTE_PORTAL => client.portal_store().rm_portal(name),
+            _ => {}
+        }
+        client
+            .feed(PgWireBackendMessage::CloseComplete(CloseComplete::new()))
+            .await?;
+        Ok(())
+    }
+
     /// Bind as pgwire does it, but BindComplete waits in the write buffer for the Sync (see
     /// `batch`).
     async fn on_bind<C>(&self, client: &mut C, message: Bind) -> PgWireResult<()>
@@ -764,7 +826,8 @@ impl ExtendedQueryHandler for Connection {
 
     /// Describe of a statement that returns no rows answers NoData after its parameters.
     /// pgwire 0.42 sends an empty RowDescription when such a statement has parameters, which
-    /// makes drivers (pgjdbc) expect a result set from an INSERT.
+    /// makes drivers (pgjdbc) expect a result set from an INSERT. The answer waits in the
+    /// write buffer for the Sync (see `batch`).
     async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
     where
         C: ClientInfo
@@ -777,14 +840,16 @@ impl ExtendedQueryHandler for Connection {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        use pgwire::api::ClientPortalStore;
         use pgwire::api::store::{Entry, PortalStore};
+        let client = &mut crate::batch::Unflushed(client);
         if message.target_type == pgwire::messages::extendedquery::TARGET_TYPE_BYTE_STATEMENT {
             let name = message.name.as_deref().unwrap_or(pgwire::api::DEFAULT_NAME);
             if let Some(Entry::Value(statement)) = client.portal_store().get_statement(name) {
                 let described = self.do_describe_statement(client, &statement).await?;
                 let oids = described.parameters.iter().map(Type::oid).collect();
                 client
-                    .send(PgWireBackendMessage::ParameterDescription(
+                    .feed(PgWireBackendMessage::ParameterDescription(
                         ParameterDescription::new(oids),
                     ))
                     .await?;
@@ -795,7 +860,7 @@ impl ExtendedQueryHandler for Connection {
                         described.fields.iter().map(Into::into).collect(),
                     ))
                 };
-                client.send(answer).await?;
+                client.feed(answer).await?;
                 return Ok(());
             }
         }

@@ -145,8 +145,8 @@ fn read_until(stream: &mut TcpStream, last: u8) -> Vec<u8> {
     }
 }
 
-/// The answers to Bind and Execute wait in the write buffer for the Sync, like PostgreSQL's;
-/// a client's Flush message must still bring them out without a Sync.
+/// The answers to Parse, Bind, Describe, Execute and Close wait in the write buffer for the
+/// Sync, like PostgreSQL's; a client's Flush message must still bring them out without a Sync.
 #[test]
 fn flush_without_sync_brings_out_the_answers() {
     let dir = tempfile::tempdir().unwrap();
@@ -171,4 +171,21 @@ fn flush_without_sync_brings_out_the_answers() {
     batch.extend(message(b'S', b""));
     stream.write_all(&batch).unwrap();
     assert_eq!(read_until(&mut stream, b'Z'), b"2DCZ");
+
+    // A named statement described, bound, the portal described, executed, both closed; then
+    // a Flush: ParameterDescription and RowDescription for the statement, RowDescription for
+    // the portal, and CloseComplete twice.
+    let mut batch = message(b'P', b"s1\0SELECT $1::int + 1\0\0\0");
+    batch.extend(message(b'D', b"Ss1\0"));
+    batch.extend(message(b'B', b"p1\0s1\0\0\0\0\x01\0\0\0\x0241\0\0"));
+    batch.extend(message(b'D', b"Pp1\0"));
+    batch.extend(message(b'E', b"p1\0\0\0\0\0"));
+    batch.extend(message(b'C', b"Pp1\0"));
+    batch.extend(message(b'C', b"Ss1\0"));
+    batch.extend(message(b'H', b""));
+    stream.write_all(&batch).unwrap();
+    assert_eq!(read_until(&mut stream, b'3'), b"1tT2TDC3");
+    assert_eq!(read_until(&mut stream, b'3'), b"3");
+    stream.write_all(&message(b'S', b"")).unwrap();
+    assert_eq!(read_until(&mut stream, b'Z'), b"Z");
 }
