@@ -7,9 +7,14 @@
 //! when `n % 5 == 0` deletes ledger and mirror rows `n - 3`: whatever survives a crash must be
 //! exactly the effect of transactions `1..=counter.n`.
 //!
-//! `cargo test --release --test crash` runs 30 kill cycles per durable backend;
+//! RocksDB runs a second campaign with 64 KiB memtables and 16 KiB of padding in each
+//! transaction, so that its write-ahead log rolls over every few commits and old log files are
+//! recycled (overwritten in place): a kill then often lands in a recycled file, whose tail
+//! still holds the old file's records.
+//!
+//! `cargo test --release --test crash` runs 30 kill cycles per campaign;
 //! `OMENDB_CRASH_CYCLES=500` runs a longer campaign. (A plain `main`: the test spawns itself as
-//! the child with `child <backend> <dir>`.)
+//! the child with `child <dir> <backend> [rolling-log]`.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
@@ -24,9 +29,48 @@ use omendb::{Database, DatabaseConfig, Direction, RowKey, Transaction};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-fn open(kind: StorageKind, dir: &Path) -> Database {
-    let db = Database::open(DatabaseConfig::new(kind, Some(dir.to_path_buf()))).unwrap();
+/// How a campaign's database is set up.
+#[derive(Debug, Clone, Copy)]
+struct Setup {
+    kind: StorageKind,
+    /// Small memtables and padded transactions: RocksDB's log rolls over every few commits.
+    rolling_log: bool,
+}
+
+impl Setup {
+    fn parse(args: &[String]) -> Self {
+        Setup {
+            kind: args[0].parse().unwrap(),
+            rolling_log: args.get(1).is_some_and(|a| a == "rolling-log"),
+        }
+    }
+
+    fn args(self) -> Vec<String> {
+        let mut args = vec![self.kind.to_string()];
+        if self.rolling_log {
+            args.push("rolling-log".into());
+        }
+        args
+    }
+}
+
+/// Bytes of padding each transaction writes in a rolling-log campaign.
+const PADDING: usize = 16 << 10;
+
+fn open(setup: Setup, dir: &Path) -> Database {
+    let mut config = DatabaseConfig::new(setup.kind, Some(dir.to_path_buf()));
+    if setup.rolling_log {
+        config.storage.rocksdb.write_buffer_bytes = 64 << 10;
+    }
+    let db = Database::open(config).unwrap();
     if db.table_names().is_empty() {
+        db.create_table(
+            TableDef::new("padding")
+                .column(Column::new("id", DataType::BigInt))
+                .column(Column::new("fill", DataType::Text))
+                .primary_key(&["id"]),
+        )
+        .unwrap();
         for name in ["ledger", "mirror", "counter"] {
             db.create_table(
                 TableDef::new(name)
@@ -55,8 +99,8 @@ fn int(value: &Value) -> i64 {
 }
 
 /// Commits transactions until killed, printing `ack n` after each commit returns.
-fn child(kind: StorageKind, dir: &Path) {
-    let db = open(kind, dir);
+fn child(setup: Setup, dir: &Path) {
+    let db = open(setup, dir);
     let session = db.session();
     let mut n = counter(&session.begin_read_only().unwrap());
     let mut stdout = std::io::stdout().lock();
@@ -74,6 +118,10 @@ fn child(kind: StorageKind, dir: &Path) {
                 if !txn.update("counter", &RowKey::Int(0), row.clone())? {
                     txn.insert("counter", row)?;
                 }
+                if setup.rolling_log {
+                    let fill = Value::from(format!("{n:x}").repeat(PADDING / 4).as_str());
+                    txn.insert("padding", vec![Value::Int(n), fill])?;
+                }
                 Ok(())
             })
             .unwrap();
@@ -83,8 +131,9 @@ fn child(kind: StorageKind, dir: &Path) {
 }
 
 /// Checks the recovered state against the transactions the counter says committed.
-fn verify(kind: StorageKind, dir: &Path, acknowledged: i64) -> i64 {
-    let db = open(kind, dir);
+fn verify(setup: Setup, dir: &Path, acknowledged: i64) -> i64 {
+    let kind = setup.kind;
+    let db = open(setup, dir);
     let txn = db.session().begin_read_only().unwrap();
     let committed = counter(&txn);
     assert!(
@@ -104,25 +153,38 @@ fn verify(kind: StorageKind, dir: &Path, acknowledged: i64) -> i64 {
         }
         assert_eq!(found, expected, "{kind}: {table} after commit {committed}");
     }
+    if setup.rolling_log {
+        let padded = txn.scan("padding", .., Direction::Forward).unwrap().count();
+        assert_eq!(
+            padded as i64, committed,
+            "{kind}: padding after commit {committed}"
+        );
+    }
     committed
 }
 
-fn campaign(kind: StorageKind, cycles: usize) {
+fn campaign(setup: Setup, cycles: usize) {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = SmallRng::seed_from_u64(SEED);
     let mut acknowledged = 0;
     let mut committed = 0;
     for cycle in 0..cycles {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["child", &kind.to_string()])
+            .arg("child")
             .arg(dir.path())
+            .args(setup.args())
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         // Kill after a random number of acknowledgements: the child is by then somewhere in
         // the middle of a later commit (or its sync).
-        let wait_for = rng.random_range(1..=8);
+        // A rolling log needs two rollovers in one run before a file is recycled.
+        let wait_for = if setup.rolling_log {
+            rng.random_range(8..=24)
+        } else {
+            rng.random_range(1..=8)
+        };
         for _ in 0..wait_for {
             let line = lines.next().expect("the child died on its own").unwrap();
             let n: i64 = line.strip_prefix("ack ").unwrap().parse().unwrap();
@@ -136,11 +198,11 @@ fn campaign(kind: StorageKind, cycles: usize) {
                 acknowledged = acknowledged.max(n.parse().unwrap());
             }
         }
-        committed = verify(kind, dir.path(), acknowledged);
+        committed = verify(setup, dir.path(), acknowledged);
         assert!(committed >= cycle as i64);
     }
     println!(
-        "{kind}: {cycles} kill cycles, {committed} transactions committed, all acknowledged ones present"
+        "{setup:?}: {cycles} kill cycles, {committed} transactions committed, all acknowledged ones present"
     );
 }
 
@@ -150,8 +212,7 @@ const SEED: u64 = 0x5eed;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("child") {
-        let kind: StorageKind = args[2].parse().unwrap();
-        child(kind, Path::new(&args[3]));
+        child(Setup::parse(&args[3..]), Path::new(&args[2]));
         return;
     }
     if args.iter().any(|a| a == "--list") {
@@ -162,7 +223,18 @@ fn main() {
         .ok()
         .and_then(|c| c.parse().ok())
         .unwrap_or(30);
-    campaign(StorageKind::Redb, cycles);
+    let plain = |kind| Setup {
+        kind,
+        rolling_log: false,
+    };
+    campaign(plain(StorageKind::Redb), cycles);
     #[cfg(feature = "rocksdb")]
-    campaign(StorageKind::RocksDb, cycles);
+    {
+        campaign(plain(StorageKind::RocksDb), cycles);
+        let rolling_log = Setup {
+            kind: StorageKind::RocksDb,
+            rolling_log: true,
+        };
+        campaign(rolling_log, cycles);
+    }
 }
