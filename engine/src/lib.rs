@@ -34,6 +34,8 @@ pub mod storage;
 mod sync;
 /// A table in memory: the learned primary index and the secondary indexes.
 pub mod table;
+#[cfg(test)]
+mod test_strategies;
 /// SQL data types and values.
 pub mod types;
 

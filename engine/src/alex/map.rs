@@ -171,6 +171,21 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         map
     }
 
+    /// Takes the pairs out in key order, a data node at a time (each node's pairs are moved
+    /// out when the iteration reaches it).
+    pub fn into_sorted(mut self) -> impl Iterator<Item = (K, V)> {
+        let mut next = self.head;
+        std::iter::from_fn(move || {
+            if next == NIL {
+                return None;
+            }
+            let node = &mut self.data[next as usize];
+            next = node.next;
+            Some(node.drain())
+        })
+        .flatten()
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }
@@ -904,6 +919,13 @@ fn input_span<K: ModelKey, V>(pairs: &[(K, V)]) -> (f64, f64) {
 impl<K: ModelKey + fmt::Debug, V: Default + fmt::Debug> fmt::Debug for AlexMap<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// A copy, bulk loaded from this map's pairs (its layout and counters start afresh).
+impl<K: ModelKey, V: Default + Clone> Clone for AlexMap<K, V> {
+    fn clone(&self) -> Self {
+        Self::bulk_load(self.iter().map(|(k, v)| (k.clone(), v.clone())))
     }
 }
 

@@ -65,6 +65,7 @@ mod locks;
 mod scan;
 mod transaction;
 mod version;
+mod write_set;
 
 pub(crate) use self::clock::Clock;
 pub use self::index_scan::IndexScan;

@@ -1,7 +1,6 @@
 //! Transactions: snapshot reads merged with the transaction's own writes, and the commit.
 
 use std::cell::RefCell;
-use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
@@ -10,6 +9,7 @@ use std::sync::atomic::Ordering;
 use super::index_scan::{IndexScan, IndexScanStart};
 use super::scan::{Direction, RowScan};
 use super::version::{RowEntry, Visibility};
+use super::write_set::{WriteMap, is_empty};
 use crate::catalog::{ObjectId, TableSchema};
 use crate::database::{GcItem, GcTarget, Shared, unique_violation};
 use crate::encoding::{encode_row_into, encode_values, prefix_end};
@@ -206,7 +206,7 @@ pub struct Attempt {
 
 /// A transaction's writes to one table by key, shared with the index scans that need to know
 /// which keys it wrote (a write while such a scan is open copies it).
-pub(crate) type WriteSet = Arc<BTreeMap<RowKey, Write>>;
+pub(crate) type WriteSet = Arc<WriteMap<Write>>;
 
 /// The writes of one transaction to one table.
 #[derive(Debug)]
@@ -221,7 +221,7 @@ struct TableWrites {
     entries: RefCell<HashMap<ObjectId, BTreeMap<Vec<u8>, RowKey>>>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Write {
     /// The new row; `None` deletes.
     row: Option<SharedRow>,
@@ -547,7 +547,7 @@ impl Transaction {
             Some(writes) => writes
                 .rows
                 .range((lower.clone(), upper.clone()))
-                .map(|(k, w)| (k.clone(), w.row.clone()))
+                .map(|(k, w)| (k, w.row.clone()))
                 .collect(),
             None => Vec::new(),
         };
@@ -573,7 +573,7 @@ impl Transaction {
                 Some(writes) => writes
                     .rows
                     .iter()
-                    .map(|(k, w)| (k.clone(), w.row.clone()))
+                    .map(|(k, w)| (k, w.row.clone()))
                     .collect(),
                 None => Vec::new(),
             };
@@ -646,10 +646,8 @@ impl Transaction {
             let mut entries = writes.entries.borrow_mut();
             let entries = entries.entry(index.schema.id).or_insert_with(|| {
                 let live = writes.rows.iter();
-                live.filter_map(|(key, w)| {
-                    Some((index.entry_key(w.row.as_deref()?, key), key.clone()))
-                })
-                .collect()
+                live.filter_map(|(key, w)| Some((index.entry_key(w.row.as_deref()?, &key), key)))
+                    .collect()
             });
             for (entry_key, key) in entries.range::<Vec<u8>, _>(range.clone()) {
                 if let Some(row) = writes.rows.get(key).and_then(|w| w.row.clone()) {
@@ -911,24 +909,25 @@ impl Transaction {
                 }
             }
         }
-        // One search of the write set (it can hold millions of keys in a bulk load).
-        match rows.entry(key) {
-            Entry::Vacant(slot) => {
-                slot.insert(Write {
-                    row,
-                    fresh,
-                    base: first_base,
-                });
-            }
+        match rows.get_mut(&key) {
             // Deleting a row this transaction inserted leaves nothing to write.
-            Entry::Occupied(slot) if slot.get().fresh && row.is_none() => {
-                slot.remove();
+            Some(write) if write.fresh && row.is_none() => {
+                rows.remove(&key);
             }
-            Entry::Occupied(mut slot) => {
-                let write = slot.get_mut();
+            Some(write) => {
                 // A key this transaction inserted stays fresh: no committed version to replace.
                 write.fresh |= fresh;
                 write.row = row;
+            }
+            None => {
+                rows.insert(
+                    key,
+                    Write {
+                        row,
+                        fresh,
+                        base: first_base,
+                    },
+                );
             }
         }
         Ok(())
@@ -958,7 +957,11 @@ impl Transaction {
             };
             match slot {
                 UndoSlot::Row(key, previous) => {
-                    restore(Arc::make_mut(&mut writes.rows), key, previous);
+                    let rows = Arc::make_mut(&mut writes.rows);
+                    match previous {
+                        Some(write) => rows.insert(key, write),
+                        None => rows.remove(&key),
+                    };
                 }
                 UndoSlot::Unique(slot, previous) => restore(&mut writes.unique, slot, previous),
             }
@@ -1072,7 +1075,7 @@ impl Transaction {
     /// since the snapshot count, and so do unique indexes created since the writes were made.
     fn validate_unique(&self, writes: &TableWrites, state: &TableState) -> Result<()> {
         for index in state.indexes.iter().filter(|i| i.schema.unique) {
-            let mut ours: HashMap<Vec<u8>, &RowKey> = HashMap::new();
+            let mut ours: HashMap<Vec<u8>, RowKey> = HashMap::new();
             for (key, write) in writes.rows.iter() {
                 let Some(row) = write.row.as_deref().filter(|r| index.enforces(r)) else {
                     continue;
@@ -1082,7 +1085,7 @@ impl Transaction {
                 let taken = taken_here
                     || index
                         .live_with_values(&values)
-                        .any(|other| other != key && !writes.rows.contains_key(other));
+                        .any(|other| *other != key && !writes.rows.contains_key(other));
                 if taken {
                     return Err(unique_violation(&state.schema, &index.schema.columns, row));
                 }
@@ -1112,7 +1115,7 @@ impl Transaction {
         // the order changes nothing else.)
         let mut index_ops: Vec<WriteBatch> =
             state.indexes.iter().map(|_| WriteBatch::new()).collect();
-        for (owned_key, write) in rows {
+        for (owned_key, write) in rows.into_sorted() {
             let key = &owned_key;
             let entry = state.primary.get(key);
             if let Some(entry) = entry {
@@ -1263,17 +1266,6 @@ fn restore<K: Ord, V>(map: &mut BTreeMap<K, V>, key: K, previous: Option<V>) {
         Some(value) => map.insert(key, value),
         None => map.remove(&key),
     };
-}
-
-/// Whether no key lies between the bounds (`BTreeMap::range` panics on such bounds).
-fn is_empty<T: Ord>(lower: Bound<&T>, upper: Bound<&T>) -> bool {
-    match (lower, upper) {
-        (Bound::Included(l), Bound::Included(u)) => l > u,
-        (Bound::Included(l) | Bound::Excluded(l), Bound::Included(u) | Bound::Excluded(u)) => {
-            l >= u
-        }
-        _ => false,
-    }
 }
 
 fn table_name(table: &Table) -> String {

@@ -19,11 +19,7 @@ fn key() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn bound() -> impl Strategy<Value = Bound<Vec<u8>>> {
-    prop_oneof![
-        Just(Bound::Unbounded),
-        key().prop_map(Bound::Included),
-        key().prop_map(Bound::Excluded),
-    ]
+    crate::test_strategies::bound(key)
 }
 
 fn op() -> impl Strategy<Value = Op> {
