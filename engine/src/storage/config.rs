@@ -62,6 +62,14 @@ pub struct RocksDbOptions {
     pub write_buffer_bytes: usize,
     /// Bloom filter bits per key (point lookups skip files that cannot hold the key).
     pub bloom_bits_per_key: f64,
+    /// Old write-ahead log files kept to be overwritten by new logs instead of deleted.
+    /// An fdatasync after an append to a fresh file must also journal the inode's new size
+    /// and extents, which doubled the cost of a synchronous commit here (an 8 KiB synchronous
+    /// write: 213 µs appending, 95 µs overwriting; PostgreSQL recycles its WAL segments for
+    /// the same reason); but each kept file holds the space of the log it was, a large
+    /// transaction's included. `None`: 2 for a database whose commits sync by default, else 0
+    /// (see `Database::open`).
+    pub recycled_log_files: Option<usize>,
     /// Background flush and compaction threads.
     pub background_jobs: i32,
 }
@@ -72,6 +80,7 @@ impl Default for RocksDbOptions {
             block_cache_bytes: 128 << 20,
             write_buffer_bytes: 16 << 20,
             bloom_bits_per_key: 10.0,
+            recycled_log_files: None,
             background_jobs: 2,
         }
     }

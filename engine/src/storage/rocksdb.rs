@@ -55,13 +55,9 @@ impl RocksDbStorage {
         // its skiplist.
         opts.set_memtable_whole_key_filtering(true);
         opts.set_memtable_prefix_bloom_ratio(0.1);
-        // Old WAL files are overwritten instead of deleted: an fdatasync of an append to a
-        // new file must also journal the inode's new size and extents, which doubled the
-        // cost of a durable commit here (an 8 KiB synchronous write: 213 µs appending, 95 µs
-        // overwriting). PostgreSQL preallocates its WAL segments for the same reason.
-        // (Compatible with the default point-in-time recovery since RocksDB 9; see
-        // facebook/rocksdb#13819.)
-        opts.set_recycle_log_file_num(4);
+        // Compatible with the default point-in-time recovery since RocksDB 9 (see
+        // facebook/rocksdb#13819).
+        opts.set_recycle_log_file_num(options.recycled_log_files.unwrap_or(0));
         let db = DB::open(&opts, path).map_err(storage_error)?;
         Ok(Self { db })
     }
