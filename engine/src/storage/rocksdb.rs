@@ -84,6 +84,9 @@ impl Storage for RocksDbStorage {
                 WriteOp::Delete { key } => rocks.delete(key),
             }
         }
+        // Ours is no longer needed: freed before RocksDB copies the operations into its
+        // memtable, so that a bulk load holds two copies of its rows' encodings at most.
+        drop(batch);
         let mut opts = WriteOptions::default();
         opts.set_sync(sync);
         self.db.write_opt(rocks, &opts).map_err(storage_error)
