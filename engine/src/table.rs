@@ -204,22 +204,46 @@ impl Primary {
     ) {
         fn walk<'a, K: 'a>(
             iter: impl DoubleEndedIterator<Item = (&'a K, &'a RowEntry)>,
+            ahead: impl DoubleEndedIterator<Item = (&'a K, &'a RowEntry)>,
             reverse: bool,
             wrap: impl Fn(&K) -> RowKey,
             visit: &mut impl FnMut(RowKey, &RowEntry) -> bool,
         ) {
             if reverse {
-                for (k, e) in iter.rev() {
-                    if !visit(wrap(k), e) {
-                        return;
-                    }
-                }
+                drive(iter.rev(), ahead.rev(), wrap, visit);
             } else {
-                for (k, e) in iter {
-                    if !visit(wrap(k), e) {
-                        return;
-                    }
+                drive(iter, ahead, wrap, visit);
+            }
+        }
+        /// Visits `iter`'s entries, asking for the cached rows of those `ROW_PREFETCH`
+        /// entries further on (`ahead` covers the same range): each row is an allocation of
+        /// its own, and a scan would otherwise wait for each one's cache miss in turn.
+        fn drive<'a, K: 'a>(
+            iter: impl Iterator<Item = (&'a K, &'a RowEntry)>,
+            mut ahead: impl Iterator<Item = (&'a K, &'a RowEntry)>,
+            wrap: impl Fn(&K) -> RowKey,
+            visit: &mut impl FnMut(RowKey, &RowEntry) -> bool,
+        ) {
+            const ROW_PREFETCH: usize = 12;
+            for (_, entry) in ahead.by_ref().take(ROW_PREFETCH) {
+                prefetch_row(entry);
+            }
+            for (k, e) in iter {
+                if let Some((_, entry)) = ahead.next() {
+                    prefetch_row(entry);
                 }
+                if !visit(wrap(k), e) {
+                    return;
+                }
+            }
+        }
+        fn prefetch_row(entry: &RowEntry) {
+            if let Some(row) = entry.cached.as_deref() {
+                // A row's first values span two cache lines (a `Value` is 32 bytes).
+                row.iter()
+                    .step_by(2)
+                    .take(2)
+                    .for_each(crate::alex::prefetch);
             }
         }
         match self {
@@ -228,6 +252,7 @@ impl Primary {
                     return;
                 };
                 walk(
+                    map.range((lower, upper)),
                     map.range((lower, upper)),
                     reverse,
                     |k| RowKey::Int(*k),
@@ -238,8 +263,16 @@ impl Primary {
                 let (Some(lower), Some(upper)) = (bytes_bound(lower), bytes_bound(upper)) else {
                     return;
                 };
-                let range = map.range::<(Bound<Vec<u8>>, Bound<Vec<u8>>)>((lower, upper));
-                walk(range, reverse, |k| RowKey::Bytes(k.clone()), &mut visit);
+                let bounds = (lower, upper);
+                let range = map.range::<(Bound<Vec<u8>>, Bound<Vec<u8>>)>(bounds.clone());
+                let ahead = map.range::<(Bound<Vec<u8>>, Bound<Vec<u8>>)>(bounds);
+                walk(
+                    range,
+                    ahead,
+                    reverse,
+                    |k| RowKey::Bytes(k.clone()),
+                    &mut visit,
+                );
             }
         }
     }
