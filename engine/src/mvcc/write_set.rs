@@ -21,12 +21,12 @@ use std::ops::Bound;
 use crate::alex::AlexMap;
 use crate::table::RowKey;
 
-/// Integer keys a write set holds in its `BTreeMap` before it moves them into ALEX.
+/// Keys a write set holds in its `BTreeMap` before its integer keys move into ALEX.
 const ALEX_FROM: usize = 256;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct WriteMap<V: Default> {
-    /// The integer keys, once there were more than [`ALEX_FROM`].
+    /// The integer keys, once there were more than [`ALEX_FROM`] keys.
     ints: Option<AlexMap<i64, V>>,
     /// Every key until then; after, the byte-string keys.
     rest: BTreeMap<RowKey, V>,
