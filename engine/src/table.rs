@@ -203,21 +203,21 @@ impl Primary {
         mut visit: impl FnMut(RowKey, &RowEntry) -> bool,
     ) {
         fn walk<'a, K: 'a>(
-            iter: impl DoubleEndedIterator<Item = (&'a K, &'a RowEntry)>,
-            ahead: impl DoubleEndedIterator<Item = (&'a K, &'a RowEntry)>,
+            iter: impl DoubleEndedIterator<Item = (&'a K, &'a RowEntry)> + Clone,
             reverse: bool,
             wrap: impl Fn(&K) -> RowKey,
             visit: &mut impl FnMut(RowKey, &RowEntry) -> bool,
         ) {
             if reverse {
-                drive(iter.rev(), ahead.rev(), wrap, visit);
+                drive(iter.clone().rev(), iter.rev(), wrap, visit);
             } else {
-                drive(iter, ahead, wrap, visit);
+                drive(iter.clone(), iter, wrap, visit);
             }
         }
         /// Visits `iter`'s entries, asking for the cached rows of those `ROW_PREFETCH`
-        /// entries further on (`ahead` covers the same range): each row is an allocation of
-        /// its own, and a scan would otherwise wait for each one's cache miss in turn.
+        /// entries further on (`ahead`, a copy of `iter`, runs that far in front): each row
+        /// is an allocation of its own, and a scan would otherwise wait for each one's cache
+        /// miss in turn.
         fn drive<'a, K: 'a>(
             iter: impl Iterator<Item = (&'a K, &'a RowEntry)>,
             mut ahead: impl Iterator<Item = (&'a K, &'a RowEntry)>,
@@ -253,7 +253,6 @@ impl Primary {
                 };
                 walk(
                     map.range((lower, upper)),
-                    map.range((lower, upper)),
                     reverse,
                     |k| RowKey::Int(*k),
                     &mut visit,
@@ -263,16 +262,8 @@ impl Primary {
                 let (Some(lower), Some(upper)) = (bytes_bound(lower), bytes_bound(upper)) else {
                     return;
                 };
-                let bounds = (lower, upper);
-                let range = map.range::<(Bound<Vec<u8>>, Bound<Vec<u8>>)>(bounds.clone());
-                let ahead = map.range::<(Bound<Vec<u8>>, Bound<Vec<u8>>)>(bounds);
-                walk(
-                    range,
-                    ahead,
-                    reverse,
-                    |k| RowKey::Bytes(k.clone()),
-                    &mut visit,
-                );
+                let range = map.range::<(Bound<Vec<u8>>, Bound<Vec<u8>>)>((lower, upper));
+                walk(range, reverse, |k| RowKey::Bytes(k.clone()), &mut visit);
             }
         }
     }

@@ -41,6 +41,18 @@ impl<K, V> Clone for Cursor<'_, K, V> {
 
 impl<K, V> Copy for Cursor<'_, K, V> {}
 
+/// A copy at the same position (both ends), walking on independently.
+impl<K, V> Clone for Range<'_, K, V> {
+    fn clone(&self) -> Self {
+        Range {
+            map: self.map,
+            front: self.front,
+            back: self.back,
+            done: self.done,
+        }
+    }
+}
+
 impl<K, V> std::fmt::Debug for Range<'_, K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Range")
