@@ -313,6 +313,22 @@ impl Connection {
     }
 }
 
+/// The client pgwire hands an extended-query handler's methods (their common bounds).
+pub trait WireClient:
+    ClientInfo + pgwire::api::ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync
+{
+}
+
+impl<C> WireClient for C where
+    C: ClientInfo
+        + pgwire::api::ClientPortalStore
+        + Sink<PgWireBackendMessage>
+        + Unpin
+        + Send
+        + Sync
+{
+}
+
 /// Where a planned statement runs: on the connection's task or tokio's blocking pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Placement {
@@ -686,12 +702,7 @@ impl ExtendedQueryHandler for Connection {
     /// Describe, Execute and Sync for every query.
     async fn on_parse<C>(&self, client: &mut C, message: Parse) -> PgWireResult<()>
     where
-        C: ClientInfo
-            + pgwire::api::ClientPortalStore
-            + Sink<PgWireBackendMessage>
-            + Unpin
-            + Send
-            + Sync,
+        C: WireClient,
         C::PortalStore: pgwire::api::store::PortalStore<Statement = Self::Statement>,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
@@ -715,12 +726,7 @@ impl ExtendedQueryHandler for Connection {
     /// `batch`).
     async fn on_close<C>(&self, client: &mut C, message: Close) -> PgWireResult<()>
     where
-        C: ClientInfo
-            + pgwire::api::ClientPortalStore
-            + Sink<PgWireBackendMessage>
-            + Unpin
-            + Send
-            + Sync,
+        C: WireClient,
         C::PortalStore: pgwire::api::store::PortalStore<Statement = Self::Statement>,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
@@ -745,12 +751,7 @@ impl ExtendedQueryHandler for Connection {
     /// `batch`).
     async fn on_bind<C>(&self, client: &mut C, message: Bind) -> PgWireResult<()>
     where
-        C: ClientInfo
-            + pgwire::api::ClientPortalStore
-            + Sink<PgWireBackendMessage>
-            + Unpin
-            + Send
-            + Sync,
+        C: WireClient,
         C::PortalStore: pgwire::api::store::PortalStore<Statement = Self::Statement>,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
@@ -795,12 +796,7 @@ impl ExtendedQueryHandler for Connection {
     /// `batch`) — except COPY, whose CopyInResponse the client waits for.
     async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
     where
-        C: ClientInfo
-            + pgwire::api::ClientPortalStore
-            + Sink<PgWireBackendMessage>
-            + Unpin
-            + Send
-            + Sync,
+        C: WireClient,
         C::PortalStore: pgwire::api::store::PortalStore<Statement = Self::Statement>,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
@@ -830,12 +826,7 @@ impl ExtendedQueryHandler for Connection {
     /// write buffer for the Sync (see `batch`).
     async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
     where
-        C: ClientInfo
-            + pgwire::api::ClientPortalStore
-            + Sink<PgWireBackendMessage>
-            + Unpin
-            + Send
-            + Sync,
+        C: WireClient,
         C::PortalStore: pgwire::api::store::PortalStore<Statement = Self::Statement>,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
