@@ -239,11 +239,8 @@ impl Primary {
         }
         fn prefetch_row(entry: &RowEntry) {
             if let Some(row) = entry.cached.as_deref() {
-                // A row's first values span two cache lines (a `Value` is 32 bytes).
-                row.iter()
-                    .step_by(2)
-                    .take(2)
-                    .for_each(crate::alex::prefetch);
+                // A scan mostly reads a row's first values.
+                crate::alex::prefetch_values(row, 2);
             }
         }
         match self {

@@ -143,6 +143,33 @@ pub(crate) fn prefetch<T: ?Sized>(value: &T) {
     let _ = value;
 }
 
+/// Asks for the cache lines of `row`'s first `lines` lines of values (a `Value` is 32 bytes,
+/// two to a line): a row is an allocation of its own, read after its key was found.
+#[inline(always)]
+pub(crate) fn prefetch_values<T>(row: &[T], lines: usize) {
+    let per_line = (64 / std::mem::size_of::<T>().max(1)).max(1);
+    row.iter().step_by(per_line).take(lines).for_each(prefetch);
+}
+
+/// `iter`'s items, each shown to `hint` `distance` items before the loop receives it: for a
+/// loop over items that point at scattered memory (`hint` prefetches it), so that the misses
+/// of the next few items overlap instead of being waited for one by one.
+pub(crate) fn hinted<I: Iterator>(
+    mut iter: I,
+    distance: usize,
+    mut hint: impl FnMut(&I::Item),
+) -> impl Iterator<Item = I::Item> {
+    let mut queue = std::collections::VecDeque::with_capacity(distance + 1);
+    std::iter::from_fn(move || {
+        while queue.len() <= distance {
+            let Some(item) = iter.next() else { break };
+            hint(&item);
+            queue.push_back(item);
+        }
+        queue.pop_front()
+    })
+}
+
 pub use iter::Range;
 pub use key::{ModelKey, TotalF64};
 pub use map::{AlexEvents, AlexMap};

@@ -1047,11 +1047,12 @@ impl Transaction {
         db.clock.written(ts);
 
         let mut gc = lock(&db.gc);
+        let mut released = Vec::with_capacity(installs.iter().map(Vec::len).sum());
         for ((table, state), installs) in tables.iter().zip(latched.iter_mut()).zip(installs) {
             // New keys go into the primary index together, in key order (the write set's).
             let mut new_keys = Vec::new();
             for install in installs {
-                self.install(table.id, state, install, ts, &mut gc, &mut new_keys);
+                released.extend(self.install(table.id, state, install, ts, &mut gc, &mut new_keys));
             }
             state.primary.insert_sorted(new_keys);
             state.last_commit = ts;
@@ -1068,6 +1069,7 @@ impl Transaction {
         }
         db.clock.publish(ts);
         db.clock.commits.fetch_add(1, Ordering::Relaxed);
+        release_in_address_order(released);
         Ok(())
     }
 
@@ -1115,7 +1117,14 @@ impl Transaction {
         // the order changes nothing else.)
         let mut index_ops: Vec<WriteBatch> =
             state.indexes.iter().map(|_| WriteBatch::new()).collect();
-        for (owned_key, write) in rows.into_sorted() {
+        // In key order, the rows (allocated in the order they were written) are scattered:
+        // each one's lines are asked for a few writes ahead of its encoding.
+        let rows = crate::alex::hinted(rows.into_sorted(), 8, |(_, write)| {
+            if let Some(row) = write.row.as_deref() {
+                crate::alex::prefetch_values(row, 4);
+            }
+        });
+        for (owned_key, write) in rows {
             let key = &owned_key;
             let entry = state.primary.get(key);
             if let Some(entry) = entry {
@@ -1180,7 +1189,8 @@ impl Transaction {
     }
 
     /// Applies one prepared write to the in-memory indexes and the cache; a new key is added
-    /// to `new_keys`, for the caller to insert with the others.
+    /// to `new_keys`, for the caller to insert with the others. Gives back the written row, for
+    /// the caller to release.
     fn install(
         &self,
         table: ObjectId,
@@ -1189,7 +1199,7 @@ impl Transaction {
         ts: u64,
         gc: &mut std::collections::VecDeque<GcItem>,
         new_keys: &mut Vec<(RowKey, RowEntry)>,
-    ) {
+    ) -> Option<SharedRow> {
         let db = &self.db;
         if install.existed {
             if let Some(entry) = state.primary.get_mut(&install.key) {
@@ -1239,6 +1249,7 @@ impl Transaction {
                 );
             }
         }
+        install.row
     }
 
     fn finish(&mut self) {
@@ -1258,6 +1269,15 @@ impl Drop for Transaction {
     fn drop(&mut self) {
         self.finish();
     }
+}
+
+/// Drops the written rows (most are their last reference, the cache holding no new row) in
+/// the order of their addresses. They were allocated in the order they were written, and
+/// freeing them in key order instead made the allocator merge each with neighbours freed long
+/// before — a cache miss or more per row, a tenth of a random-key bulk load's time.
+fn release_in_address_order(mut rows: Vec<SharedRow>) {
+    rows.sort_unstable_by_key(|row| row.as_ptr() as usize);
+    drop(rows);
 }
 
 /// Puts `key`'s entry in `map` back to `previous` (`None`: absent).
