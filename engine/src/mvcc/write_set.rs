@@ -55,6 +55,14 @@ impl<V: Default + Clone> WriteMap<V> {
         }
     }
 
+    /// Starts loading the slot integer key `key` would be found in (see
+    /// [`AlexMap::prefetch`]); a small map needs no hint.
+    pub fn prefetch(&self, key: i64) {
+        if let Some(ints) = &self.ints {
+            ints.prefetch(&key);
+        }
+    }
+
     pub fn contains_key(&self, key: &RowKey) -> bool {
         self.get(key).is_some()
     }

@@ -123,6 +123,16 @@ impl Session {
                 Some(txn) => txn.prefetch(table, &key),
                 None => self.shared.prefetch(table, &key),
             }
+        } else if let (Some((table, values)), Some(txn)) = (prepared.inserted_row(), &self.block) {
+            txn.prefetch_insert(table, |column| match values.get(column)? {
+                BoundExpr::Parameter(i) => params.get(*i)?.as_int(),
+                BoundExpr::Cast { expr, .. } => match **expr {
+                    BoundExpr::Parameter(i) => params.get(i)?.as_int(),
+                    _ => None,
+                },
+                BoundExpr::Constant(value) => value.as_int(),
+                _ => None,
+            });
         }
         // The plan is used as it is: its parameters read the values from the statement's
         // context, so nothing is cloned per execution.
@@ -894,6 +904,21 @@ impl Prepared {
         };
         match params.get(parameter) {
             Some(Value::Int(key)) if source.integer_key => Some((&source.table, RowKey::Int(*key))),
+            _ => None,
+        }
+    }
+
+    /// For an INSERT of one row of VALUES: the table and the row's expressions, by column.
+    pub(super) fn inserted_row(&self) -> Option<(&str, &[BoundExpr])> {
+        match &self.plan {
+            Plan::Insert {
+                table,
+                source: super::planner::InsertRows::Values(rows),
+                ..
+            } => match rows.as_slice() {
+                [row] => Some((table.as_str(), row.as_slice())),
+                _ => None,
+            },
             _ => None,
         }
     }

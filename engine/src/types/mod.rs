@@ -440,6 +440,14 @@ impl Value {
         matches!(self, Value::Null)
     }
 
+    /// The integer, if this is one.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
     /// Bytes this value occupies in memory, heap included (for cache accounting).
     pub fn memory_size(&self) -> usize {
         size_of::<Value>()
