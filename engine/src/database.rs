@@ -440,17 +440,9 @@ impl Database {
         let state = write(&table.state);
         let mut batch = WriteBatch::new();
         batch.delete(Key::Table(table.id).encode());
-        let mut prefixes = vec![KeyPrefix::Rows(table.id).encode()];
-        prefixes.extend(
-            state
-                .indexes
-                .iter()
-                .map(|i| KeyPrefix::IndexEntries(i.schema.id).encode()),
-        );
-        for prefix in prefixes {
-            for entry in scan_prefix(&*shared.storage, &prefix)? {
-                batch.delete(entry?.0);
-            }
+        batch.delete_prefix(&KeyPrefix::Rows(table.id));
+        for index in &state.indexes {
+            batch.delete_prefix(&KeyPrefix::IndexEntries(index.schema.id));
         }
         shared.storage.write(batch, true)?;
         table.dropped.store(true, Ordering::Release);
@@ -605,9 +597,7 @@ impl Database {
         }
         let mut batch = WriteBatch::new();
         for index in &dropped_indexes {
-            for entry in scan_prefix(&*shared.storage, &KeyPrefix::IndexEntries(*index).encode())? {
-                batch.delete(entry?.0);
-            }
+            batch.delete_prefix(&KeyPrefix::IndexEntries(*index));
         }
         batch.put(Key::Table(handle.id).encode(), schema.encode()?);
         shared.storage.write(batch, true)?;
@@ -663,19 +653,14 @@ impl Database {
         let new_state = read(&shape.state);
         let mut batch = WriteBatch::new();
         batch.delete(Key::Table(old.id).encode());
+        batch.delete_prefix(&KeyPrefix::Rows(old.id));
         for index in &state.indexes {
-            for entry in scan_prefix(
-                &*shared.storage,
-                &KeyPrefix::IndexEntries(index.schema.id).encode(),
-            )? {
-                batch.delete(entry?.0);
-            }
+            batch.delete_prefix(&KeyPrefix::IndexEntries(index.schema.id));
         }
         let mut keys = std::collections::HashSet::new();
         let mut duplicate = None;
         for entry in scan_prefix(&*shared.storage, &KeyPrefix::Rows(old.id).encode())? {
-            let (key, value) = entry?;
-            batch.delete(key);
+            let (_, value) = entry?;
             let row = decode_row(&state.types, &state.missing, &value)?;
             if let Some(&column) = positions.iter().find(|&&c| row[c].is_null()) {
                 return Err(Error::NotNullViolation {
@@ -734,12 +719,7 @@ impl Database {
             .ok_or_else(|| Error::UndefinedObject(format!("index \"{name}\"")))?;
         let index = schema.indexes.remove(position);
         let mut batch = WriteBatch::new();
-        for entry in scan_prefix(
-            &*shared.storage,
-            &KeyPrefix::IndexEntries(index.id).encode(),
-        )? {
-            batch.delete(entry?.0);
-        }
+        batch.delete_prefix(&KeyPrefix::IndexEntries(index.id));
         batch.put(Key::Table(table.id).encode(), schema.encode()?);
         shared.storage.write(batch, true)?;
         shared.catalog_version.fetch_add(1, Ordering::Release);

@@ -77,6 +77,14 @@ impl KeyPrefix {
         }
     }
 
+    /// The keys with this prefix, as `[start, end)`. (A prefix starts with a tag byte below
+    /// 0xFF, so some key always follows all of them: `end` is never empty.)
+    pub fn range(&self) -> (Vec<u8>, Vec<u8>) {
+        let start = self.encode();
+        let end = crate::encoding::prefix_end(&start).unwrap_or_default();
+        (start, end)
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         match *self {
             KeyPrefix::Meta => vec![META],

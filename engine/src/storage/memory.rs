@@ -57,6 +57,15 @@ impl Storage for MemoryStorage {
                 WriteOp::Delete { key } => {
                     map.remove(key);
                 }
+                WriteOp::DeleteRange { start, end } => {
+                    let doomed: Vec<Vec<u8>> = map
+                        .range::<[u8], _>((Bound::Included(start), Bound::Excluded(end)))
+                        .map(|(key, _)| key.clone())
+                        .collect();
+                    for key in doomed {
+                        map.remove(&key);
+                    }
+                }
             }
         }
         Ok(())

@@ -55,8 +55,18 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
 /// One operation of a [`WriteBatch`], borrowed from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteOp<'a> {
-    Put { key: &'a [u8], value: &'a [u8] },
-    Delete { key: &'a [u8] },
+    Put {
+        key: &'a [u8],
+        value: &'a [u8],
+    },
+    Delete {
+        key: &'a [u8],
+    },
+    /// Deletes every key in `[start, end)` (`start < end`).
+    DeleteRange {
+        start: &'a [u8],
+        end: &'a [u8],
+    },
 }
 
 /// Puts and deletes applied together by [`Storage::write`]; later operations on the same key win.
@@ -72,6 +82,7 @@ pub struct WriteBatch {
 
 const PUT: u8 = 1;
 const DELETE: u8 = 0;
+const DELETE_RANGE: u8 = 2;
 const LENGTH: usize = std::mem::size_of::<u64>();
 
 impl WriteBatch {
@@ -103,6 +114,25 @@ impl WriteBatch {
         self.data.push(DELETE);
         self.append(|out| out.extend_from_slice(key.as_ref()));
         self.len += 1;
+        self
+    }
+
+    /// Deletes every key with `prefix`, as one operation: a table's rows or an index's
+    /// entries dropped without reading them first (RocksDB stores one range tombstone
+    /// instead of one per key).
+    pub fn delete_prefix(&mut self, prefix: &KeyPrefix) -> &mut Self {
+        let (start, end) = prefix.range();
+        self.delete_range(&start, &end)
+    }
+
+    /// Deletes every key in `[start, end)`; nothing if `start >= end`.
+    pub fn delete_range(&mut self, start: &[u8], end: &[u8]) -> &mut Self {
+        if start < end {
+            self.data.push(DELETE_RANGE);
+            self.append(|out| out.extend_from_slice(start));
+            self.append(|out| out.extend_from_slice(end));
+            self.len += 1;
+        }
         self
     }
 
@@ -142,13 +172,16 @@ impl WriteBatch {
             let (&tag, after) = rest.split_first()?;
             rest = after;
             let key = take(&mut rest);
-            Some(if tag == PUT {
-                WriteOp::Put {
+            Some(match tag {
+                PUT => WriteOp::Put {
                     key,
                     value: take(&mut rest),
-                }
-            } else {
-                WriteOp::Delete { key }
+                },
+                DELETE_RANGE => WriteOp::DeleteRange {
+                    start: key,
+                    end: take(&mut rest),
+                },
+                _ => WriteOp::Delete { key },
             })
         })
     }

@@ -77,6 +77,11 @@ impl Storage for RedbStorage {
                     WriteOp::Delete { key } => {
                         table.remove(key).map_err(storage_error)?;
                     }
+                    WriteOp::DeleteRange { start, end } => {
+                        table
+                            .retain_in(start..end, |_, _| false)
+                            .map_err(storage_error)?;
+                    }
                 }
             }
         }

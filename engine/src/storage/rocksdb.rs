@@ -82,6 +82,7 @@ impl Storage for RocksDbStorage {
             match op {
                 WriteOp::Put { key, value } => rocks.put(key, value),
                 WriteOp::Delete { key } => rocks.delete(key),
+                WriteOp::DeleteRange { start, end } => rocks.delete_range(start, end),
             }
         }
         // Ours is no longer needed: freed before RocksDB copies the operations into its

@@ -7,8 +7,16 @@ use proptest::prelude::*;
 use super::{MemoryStorage, RedbStorage, Storage, WriteBatch, WriteOp};
 
 #[derive(Debug, Clone)]
+enum Change {
+    Put(Vec<u8>, Vec<u8>),
+    Delete(Vec<u8>),
+    /// `[start, end)`; nothing when `start >= end`.
+    DeleteRange(Vec<u8>, Vec<u8>),
+}
+
+#[derive(Debug, Clone)]
 enum Op {
-    Write(Vec<(Vec<u8>, Option<Vec<u8>>)>),
+    Write(Vec<Change>),
     Get(Vec<u8>),
     Scan(Bound<Vec<u8>>, Bound<Vec<u8>>),
 }
@@ -22,9 +30,17 @@ fn bound() -> impl Strategy<Value = Bound<Vec<u8>>> {
     crate::test_strategies::bound(key)
 }
 
+fn change() -> impl Strategy<Value = Change> {
+    prop_oneof![
+        4 => (key(), key()).prop_map(|(k, v)| Change::Put(k, v)),
+        2 => key().prop_map(Change::Delete),
+        1 => (key(), key()).prop_map(|(start, end)| Change::DeleteRange(start, end)),
+    ]
+}
+
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        3 => prop::collection::vec((key(), prop::option::of(key())), 1..6).prop_map(Op::Write),
+        3 => prop::collection::vec(change(), 1..6).prop_map(Op::Write),
         1 => key().prop_map(Op::Get),
         1 => (bound(), bound()).prop_map(|(s, e)| Op::Scan(s, e)),
     ]
@@ -54,10 +70,11 @@ fn check_mirror(backend: &dyn Storage, ops: &[Op]) -> Result<(), TestCaseError> 
         match op {
             Op::Write(writes) => {
                 let mut batch = WriteBatch::new();
-                for (k, v) in writes {
-                    match v {
-                        Some(v) => batch.put(k.clone(), v.clone()),
-                        None => batch.delete(k.clone()),
+                for change in writes {
+                    match change {
+                        Change::Put(k, v) => batch.put(k, v),
+                        Change::Delete(k) => batch.delete(k),
+                        Change::DeleteRange(start, end) => batch.delete_range(start, end),
                     };
                 }
                 model.write(batch.clone(), false).unwrap();
@@ -107,6 +124,63 @@ proptest! {
         let db = super::RocksDbStorage::open(dir.path(), &Default::default()).unwrap();
         check_mirror(&db, &ops)?;
     }
+}
+
+proptest! {
+    /// The reference backend's range delete removes exactly the keys in `[start, end)`, as
+    /// `BTreeMap::retain` with that predicate does, and later operations of the same batch
+    /// apply after it.
+    #[test]
+    fn memory_range_delete_matches_retain(
+        keys in prop::collection::btree_set(key(), 0..30),
+        start in key(),
+        end in key(),
+        after in key(),
+    ) {
+        let storage = MemoryStorage::new();
+        let mut batch = WriteBatch::new();
+        let mut model = std::collections::BTreeMap::new();
+        for k in &keys {
+            batch.put(k, k);
+            model.insert(k.clone(), k.clone());
+        }
+        batch.delete_range(&start, &end).put(&after, b"later");
+        model.retain(|k, _| !(start <= *k && *k < end));
+        model.insert(after.clone(), b"later".to_vec());
+        storage.write(batch, false).unwrap();
+        let stored: std::collections::BTreeMap<_, _> = storage
+            .scan(Bound::Unbounded, Bound::Unbounded)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        prop_assert_eq!(stored, model);
+    }
+}
+
+#[test]
+fn deleting_a_prefix_leaves_its_neighbours() {
+    use super::{Key, KeyPrefix};
+    let storage = MemoryStorage::new();
+    let mut batch = WriteBatch::new();
+    for table in [6, 7, 8] {
+        for row in [0u8, 0xFF] {
+            batch.put(Key::Row(table, &[row, row]).encode(), []);
+        }
+    }
+    storage.write(batch, false).unwrap();
+    let mut batch = WriteBatch::new();
+    batch.delete_prefix(&KeyPrefix::Rows(7));
+    storage.write(batch, false).unwrap();
+    let left: Vec<Vec<u8>> = storage
+        .scan(Bound::Unbounded, Bound::Unbounded)
+        .unwrap()
+        .map(|entry| entry.unwrap().0)
+        .collect();
+    let expected: Vec<Vec<u8>> = [6, 8]
+        .iter()
+        .flat_map(|&t| [0u8, 0xFF].map(|r| Key::Row(t, &[r, r]).encode()))
+        .collect();
+    assert_eq!(left, expected);
 }
 
 #[test]
@@ -187,10 +261,15 @@ proptest! {
         ops in prop::collection::vec((prop::collection::vec(any::<u8>(), 0..40), prop::option::of(prop::collection::vec(any::<u8>(), 0..300))), 0..60),
         split in 0..70usize,
     ) {
+        // Every third operation without a value is a range delete from its key to the key
+        // with one more byte (never empty).
+        let end = |key: &[u8]| [key, &[0]].concat();
+        let ends: Vec<Vec<u8>> = ops.iter().map(|(key, _)| end(key)).collect();
         let (mut batch, mut tail) = (WriteBatch::new(), WriteBatch::new());
         for (i, (key, value)) in ops.iter().enumerate() {
             let target = if i < split { &mut batch } else { &mut tail };
             match value {
+                None if i % 3 == 0 => target.delete_range(key, &ends[i]),
                 None => target.delete(key),
                 Some(value) if i % 2 == 0 => target.put(key, value),
                 Some(value) => target.put_encoded(
@@ -204,8 +283,11 @@ proptest! {
         prop_assert_eq!(batch.is_empty(), ops.is_empty());
         let expected: Vec<WriteOp<'_>> = ops
             .iter()
-            .map(|(key, value)| match value {
+            .zip(&ends)
+            .enumerate()
+            .map(|(i, ((key, value), end))| match value {
                 Some(value) => WriteOp::Put { key, value },
+                None if i % 3 == 0 => WriteOp::DeleteRange { start: key, end },
                 None => WriteOp::Delete { key },
             })
             .collect();
