@@ -657,7 +657,8 @@ impl Database {
         for index in &state.indexes {
             batch.delete_prefix(&KeyPrefix::IndexEntries(index.schema.id));
         }
-        let mut keys = std::collections::HashSet::new();
+        let mut keys: std::collections::HashSet<RowKey, foldhash::fast::RandomState> =
+            Default::default();
         let mut duplicate = None;
         for entry in scan_prefix(&*shared.storage, &KeyPrefix::Rows(old.id).encode())? {
             let (_, value) = entry?;
@@ -669,11 +670,6 @@ impl Database {
                 });
             }
             let pk = new_state.key_of(&row);
-            let encoded = pk.encode();
-            // As in PostgreSQL, a NULL anywhere is reported before a duplicate.
-            if !keys.insert(encoded.clone()) && duplicate.is_none() {
-                duplicate = Some(unique_violation(&schema, &positions, &row));
-            }
             for index in &new_state.indexes {
                 let entry_key = index.entry_key(&row, &pk);
                 batch.put(
@@ -681,7 +677,11 @@ impl Database {
                     Vec::new(),
                 );
             }
-            batch.put(Key::Row(id, &encoded).encode(), value);
+            batch.put(Key::Row(id, &pk.encode()).encode(), value);
+            // As in PostgreSQL, a NULL anywhere is reported before a duplicate.
+            if !keys.insert(pk) && duplicate.is_none() {
+                duplicate = Some(unique_violation(&schema, &positions, &row));
+            }
         }
         if let Some(duplicate) = duplicate {
             return Err(duplicate);
