@@ -1072,13 +1072,16 @@ impl Transaction {
         db.clock.written(ts);
 
         let mut gc = lock(&db.gc);
-        let mut released = Vec::with_capacity(installs.iter().map(Vec::len).sum());
         for ((table, state), installs) in tables.iter().zip(latched.iter_mut()).zip(installs) {
             // New keys go into the primary index together, in key order (the write set's).
             let mut new_keys = Vec::new();
+            let mut released = Vec::with_capacity(installs.len());
             for install in installs {
                 released.extend(self.install(table.id, state, install, ts, &mut gc, &mut new_keys));
             }
+            // Before the index grows: a bulk load's peak memory holds its rows or its new
+            // index nodes, not both.
+            release_in_address_order(released);
             state.primary.insert_sorted(new_keys);
             state.last_commit = ts;
             #[cfg(feature = "analytics")]
@@ -1094,7 +1097,6 @@ impl Transaction {
         }
         db.clock.publish(ts);
         db.clock.commits.fetch_add(1, Ordering::Relaxed);
-        release_in_address_order(released);
         Ok(())
     }
 
