@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::aggregate::Accumulator;
 use super::explain::Measured;
-use super::expr::{BoundExpr, SubqueryKind, compare};
+use super::expr::{BoundExpr, SubqueryKind, compare, integer_parameter};
 use super::interrupt;
 use super::planner::{
     Access, CheckPlan, ConflictPlan, FunctionSource, GroupPlan, IndexAccess, InsertRows, JoinKind,
@@ -592,11 +592,13 @@ fn point_query(
     txn: &Transaction,
     measured: &mut Measured,
 ) -> Result<QueryResult> {
-    let value = key.eval(&[])?;
-    let key = match value {
-        // An integer is the row key itself (one out of the column's range finds no row).
-        Value::Int(i) if table.integer_key => Ok(RowKey::Int(i)),
-        value => txn.key(&table.table, std::slice::from_ref(&value)),
+    let key = match integer_parameter(key) {
+        Some(i) if table.integer_key => Ok(RowKey::Int(i)),
+        _ => match key.eval(&[])? {
+            // An integer is the row key itself (one out of the column's range finds no row).
+            Value::Int(i) if table.integer_key => Ok(RowKey::Int(i)),
+            value => txn.key(&table.table, std::slice::from_ref(&value)),
+        },
     };
     let mut rows = Rows::new(plan.projection.len());
     // Without a filter the projected values are copied from where the row is kept, under the

@@ -28,6 +28,26 @@ pub fn parameters() -> Vec<Value> {
     PARAMETERS.with(|p| p.borrow().clone())
 }
 
+/// The integer `expr` evaluates to when it is a parameter holding one, bare or cast to an
+/// integer type it fits (the cast would return it unchanged), read without evaluating
+/// anything: for a primary-key lookup's key, the most frequent expression there is.
+pub fn integer_parameter(expr: &BoundExpr) -> Option<i64> {
+    let (index, to) = match expr {
+        BoundExpr::Parameter(i) => (*i, None),
+        BoundExpr::Cast { expr, to } => match **expr {
+            BoundExpr::Parameter(i) => (i, Some(*to)),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let value = PARAMETERS.with(|p| p.borrow().get(index)?.as_int())?;
+    match to {
+        None => Some(value),
+        Some(ty) if ty.is_integer() && crate::types::fits(value, ty) => Some(value),
+        Some(_) => None,
+    }
+}
+
 /// Runs `f` with `values` as the parameters of the statement it executes on this thread
 /// (statements do not nest: there is one set of values at a time).
 pub fn with_parameters<T>(values: &[Value], f: impl FnOnce() -> T) -> T {

@@ -375,6 +375,35 @@ fn prepared_statements_infer_parameter_types_and_reuse_their_plan() {
     );
 }
 
+/// A point lookup's integer parameter is the key as it is when it fits the key column's
+/// type, and out of that type's range it fails as the cast would (22003), as in PostgreSQL.
+#[test]
+fn point_lookup_parameters_keep_their_range_checks() {
+    let db = db();
+    let mut session = db.session();
+    session
+        .execute("CREATE TABLE small (id SMALLINT PRIMARY KEY, v TEXT); INSERT INTO small VALUES (7, 'seven'), (-32768, 'min')")
+        .unwrap();
+    let point = session
+        .prepare("SELECT v FROM small WHERE id = $1")
+        .unwrap();
+    assert_eq!(point.parameter_types, [DataType::SmallInt]);
+    for (key, found) in [(7, Some("seven")), (-32768, Some("min")), (8, None)] {
+        let rows = session
+            .execute_prepared(&point, &[Value::Int(key)])
+            .unwrap()
+            .rows;
+        let expected: Vec<Vec<Value>> = found.into_iter().map(|v| vec![Value::from(v)]).collect();
+        assert_eq!(rows, expected, "key {key}");
+    }
+    for key in [32768, -32769, 1 << 40] {
+        let err = session
+            .execute_prepared(&point, &[Value::Int(key)])
+            .unwrap_err();
+        assert_eq!(err.sqlstate(), "22003", "key {key}");
+    }
+}
+
 #[test]
 fn another_thread_cancels_a_running_statement() {
     let db = db();
