@@ -149,8 +149,8 @@ run() {
   # features of build-time dependencies per invocation, and a different set would rebuild RocksDB.
   cargo build --release --all-targets
   log "starting omendb-server (pgwire 127.0.0.1:5433, console http://localhost:8080)"
-  # Transparent huge pages for glibc's malloc: fewer TLB misses on the in-memory indexes and
-  # cached rows (about 20% faster point reads; see BENCHMARKS.md). Ignored by older glibc.
+  # Transparent huge pages for glibc's malloc, which only RocksDB's C++ uses now (the server's
+  # own allocator, mimalloc, maps huge-page arenas itself). Ignored by older glibc.
   export GLIBC_TUNABLES="${GLIBC_TUNABLES:-glibc.malloc.hugetlb=1}"
   exec "$CARGO_TARGET_DIR/release/omendb-server" --console-dir "$CONSOLE_OUT" "$@"
 }
