@@ -28,18 +28,24 @@ pub fn parameters() -> Vec<Value> {
     PARAMETERS.with(|p| p.borrow().clone())
 }
 
+/// The parameter `expr` reads, bare or under a cast, with the cast's type (`None`: bare):
+/// the shape of a prepared statement's key expressions.
+pub fn parameter_of(expr: &BoundExpr) -> Option<(usize, Option<DataType>)> {
+    match expr {
+        BoundExpr::Parameter(i) => Some((*i, None)),
+        BoundExpr::Cast { expr, to } => match **expr {
+            BoundExpr::Parameter(i) => Some((i, Some(*to))),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// The integer `expr` evaluates to when it is a parameter holding one, bare or cast to an
 /// integer type it fits (the cast would return it unchanged), read without evaluating
 /// anything: for a primary-key lookup's key, the most frequent expression there is.
 pub fn integer_parameter(expr: &BoundExpr) -> Option<i64> {
-    let (index, to) = match expr {
-        BoundExpr::Parameter(i) => (*i, None),
-        BoundExpr::Cast { expr, to } => match **expr {
-            BoundExpr::Parameter(i) => (i, Some(*to)),
-            _ => return None,
-        },
-        _ => return None,
-    };
+    let (index, to) = parameter_of(expr)?;
     let value = PARAMETERS.with(|p| p.borrow().get(index)?.as_int())?;
     match to {
         None => Some(value),

@@ -125,13 +125,8 @@ impl Session {
             }
         } else if let (Some((table, values)), Some(txn)) = (prepared.inserted_row(), &self.block) {
             txn.prefetch_insert(table, |column| match values.get(column)? {
-                BoundExpr::Parameter(i) => params.get(*i)?.as_int(),
-                BoundExpr::Cast { expr, .. } => match **expr {
-                    BoundExpr::Parameter(i) => params.get(i)?.as_int(),
-                    _ => None,
-                },
                 BoundExpr::Constant(value) => value.as_int(),
-                _ => None,
+                value => params.get(expr::parameter_of(value)?.0)?.as_int(),
             });
         }
         // The plan is used as it is: its parameters read the values from the statement's
@@ -894,14 +889,10 @@ impl Prepared {
         };
         // The parameter may be cast to the key's type: a hint needs no exact value (an
         // integer out of the key's range finds nothing either way).
-        let parameter = match &source.access {
-            Access::Key(BoundExpr::Parameter(i)) => *i,
-            Access::Key(BoundExpr::Cast { expr, .. }) => match **expr {
-                BoundExpr::Parameter(i) => i,
-                _ => return None,
-            },
-            _ => return None,
+        let Access::Key(key) = &source.access else {
+            return None;
         };
+        let (parameter, _) = expr::parameter_of(key)?;
         match params.get(parameter) {
             Some(Value::Int(key)) if source.integer_key => Some((&source.table, RowKey::Int(*key))),
             _ => None,
