@@ -109,6 +109,16 @@ fn is_correlated(expr: &BoundExpr) -> bool {
 
 /// Evaluates `expr` on `row`; `correlated` (from [`is_correlated`]) says whether its
 /// correlated subqueries must first run for this row, their outer references reading it.
+/// Each of `exprs` evaluated on `row`, into a row of exactly their number (collecting the
+/// results would not know it and grow the row as it fills).
+fn eval_all(exprs: &[BoundExpr], row: &[Value]) -> Result<Row> {
+    let mut out = Vec::with_capacity(exprs.len());
+    for e in exprs {
+        out.push(e.eval(row)?);
+    }
+    Ok(out)
+}
+
 fn eval_row(expr: &BoundExpr, row: &[Value], txn: &Transaction, correlated: bool) -> Result<Value> {
     if !correlated {
         return expr.eval(row);
@@ -218,49 +228,48 @@ fn run(plan: &Plan, txn: &mut Transaction, timing: bool) -> Result<(QueryResult,
             on_conflict,
             returning,
         } => {
-            let rows: Vec<Row> = match source {
-                InsertRows::Values(rows) => rows
-                    .iter()
-                    .map(|exprs| exprs.iter().map(|e| e.eval(&[])).collect())
-                    .collect::<Result<_>>()?,
-                InsertRows::Query { query: q, row } => {
-                    let result = query(q, txn, &mut Measured::default())?;
-                    result
-                        .rows
-                        .iter()
-                        .map(|out| row.iter().map(|e| e.eval(out)).collect())
-                        .collect::<Result<_>>()?
-                }
-            };
             // The rows are kept only for RETURNING or ON CONFLICT; else they move into the
             // transaction.
             let keep = returning.is_some() || on_conflict.is_some();
-            let mut written = Vec::with_capacity(if keep { rows.len() } else { 0 });
+            let mut written = Vec::new();
             let mut count = 0;
-            for mut row in rows {
+            let mut put = |mut row: Row, txn: &mut Transaction| -> Result<()> {
                 interrupt::check()?;
                 for &column in serial {
                     row[column] = Value::Int(txn.next_serial(table, column)?);
                 }
                 check_row(checks, table, &row)?;
+                count += 1;
                 if !keep {
                     txn.insert(table, row)?;
-                    count += 1;
-                    continue;
+                    return Ok(());
                 }
                 match txn.insert(table, row.clone()) {
                     Ok(_) => written.push(row),
                     Err(e) => match on_conflict {
                         Some(conflict) if handles(conflict, &e) => {
                             let resolved = resolve_conflict(conflict, checks, table, row, txn)?;
-                            if let Some(new) = resolved {
-                                written.push(new);
-                            }
+                            written.extend(resolved);
                         }
                         _ => return Err(e),
                     },
                 }
-                count += 1;
+                Ok(())
+            };
+            match source {
+                // Each row is inserted as soon as it is evaluated, as PostgreSQL does.
+                InsertRows::Values(rows) => {
+                    for exprs in rows {
+                        put(eval_all(exprs, &[])?, txn)?;
+                    }
+                }
+                // The query reads the table as it was before the statement: all of it first.
+                InsertRows::Query { query: q, row } => {
+                    let result = query(q, txn, &mut Measured::default())?;
+                    for out in result.rows.iter() {
+                        put(eval_all(row, out)?, txn)?;
+                    }
+                }
             }
             let count = if keep { written.len() } else { count };
             measured.returned = count;
@@ -779,12 +788,7 @@ fn source_rows(
         Source::Values(values) => values
             .rows
             .iter()
-            .map(|row| {
-                row.iter()
-                    .map(|e| e.eval(&[]))
-                    .collect::<Result<Row>>()
-                    .map(SharedRow::from)
-            })
+            .map(|row| eval_all(row, &[]).map(SharedRow::from))
             .collect(),
         Source::Derived(derived) => Ok(query(&derived.query, txn, &mut Measured::default())?
             .rows
@@ -1384,11 +1388,7 @@ fn index_scan<'t>(
     direction: Direction,
     txn: &'t Transaction,
 ) -> Result<Scanned<'t>> {
-    let prefix = access
-        .prefix
-        .iter()
-        .map(|e| e.eval(&[]))
-        .collect::<Result<Vec<Value>>>()?;
+    let prefix = eval_all(&access.prefix, &[])?;
     if prefix.iter().any(Value::is_null) {
         return Ok(Box::new(std::iter::empty()));
     }

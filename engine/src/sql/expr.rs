@@ -54,6 +54,18 @@ pub fn integer_parameter(expr: &BoundExpr) -> Option<i64> {
     }
 }
 
+/// The running statement's parameter `index`, cast to `to`. The value is cloned straight
+/// into the result when it needs no conversion: a prepared INSERT's or lookup's parameters
+/// are most often of their column's type already.
+fn parameter(index: usize, to: Option<DataType>) -> Result<Value> {
+    PARAMETERS.with(|p| match (p.borrow().get(index), to) {
+        (None, _) => Err(Error::UndefinedParameter(index + 1)),
+        (Some(value), None) => Ok(value.clone()),
+        (Some(value), Some(to)) if to.holds(value) => Ok(value.clone()),
+        (Some(value), Some(to)) => cast(value.clone(), to),
+    })
+}
+
 /// Runs `f` with `values` as the parameters of the statement it executes on this thread
 /// (statements do not nest: there is one set of values at a time).
 pub fn with_parameters<T>(values: &[Value], f: impl FnOnce() -> T) -> T {
@@ -174,9 +186,7 @@ impl BoundExpr {
         match self {
             BoundExpr::Constant(value) => Ok(value.clone()),
             BoundExpr::Column(i) => Ok(row[*i].clone()),
-            BoundExpr::Parameter(i) => PARAMETERS
-                .with(|p| p.borrow().get(*i).cloned())
-                .ok_or(Error::UndefinedParameter(i + 1)),
+            BoundExpr::Parameter(i) => parameter(*i, None),
             BoundExpr::Outer(..) => Err(Error::NotSupported(
                 "an outer reference evaluated outside its subquery".into(),
             )),
@@ -277,7 +287,10 @@ impl BoundExpr {
                     (false, false) => Value::Boolean(*negated),
                 })
             }
-            BoundExpr::Cast { expr, to } => cast(expr.eval(row)?, *to),
+            BoundExpr::Cast { expr, to } => match **expr {
+                BoundExpr::Parameter(i) => parameter(i, Some(*to)),
+                _ => cast(expr.eval(row)?, *to),
+            },
             BoundExpr::Call { func, args } => func.call(args, row),
             BoundExpr::Case {
                 branches,

@@ -28,6 +28,15 @@ pub fn fits(v: i64, ty: DataType) -> bool {
 /// Converts `value` to type `to` as an explicit cast does: modifiers apply (NUMERIC rounds,
 /// VARCHAR/CHAR cut to their length), REAL narrows to single precision.
 pub fn cast(value: Value, to: DataType) -> Result<Value> {
+    if to.holds(&value) {
+        Ok(value)
+    } else {
+        cast_converting(value, to)
+    }
+}
+
+/// [`cast`] without its shortcut for values the type already holds.
+pub(super) fn cast_converting(value: Value, to: DataType) -> Result<Value> {
     let invalid = |text: &str| {
         Error::InvalidText(format!(
             "invalid input syntax for type {}: \"{text}\"",

@@ -270,11 +270,46 @@ impl DataType {
         }
     }
 
+    /// Whether `value` is already a stored value of this type: admitting it or casting it to
+    /// this type returns it unchanged. Answers only the common cases (exact kinds, integers
+    /// in range, strings within a VARCHAR's length); `false` means "not known", and the full
+    /// conversion decides.
+    #[inline]
+    pub fn holds(self, value: &Value) -> bool {
+        match (self, value) {
+            (_, Value::Null)
+            | (DataType::Boolean, Value::Boolean(_))
+            | (DataType::BigInt, Value::Int(_))
+            | (DataType::Double, Value::Float(_))
+            | (DataType::Text | DataType::Varchar(None), Value::Text(_))
+            | (DataType::Bytea, Value::Bytes(_))
+            | (DataType::Date, Value::Date(_))
+            | (DataType::Time, Value::Time(_))
+            | (DataType::Timestamp, Value::Timestamp(_))
+            | (DataType::TimestampTz, Value::TimestampTz(_))
+            | (DataType::Interval, Value::Interval(_))
+            | (DataType::Uuid, Value::Uuid(_)) => true,
+            (DataType::SmallInt | DataType::Integer, Value::Int(i)) => cast::fits(*i, self),
+            // Bytes bound characters: a string of at most `n` bytes has at most `n` of them.
+            (DataType::Varchar(Some(n)), Value::Text(s)) => s.len() <= n as usize,
+            _ => false,
+        }
+    }
+
     /// Checks that `value` fits this type, narrowing it where the storage width is smaller
     /// (REAL keeps single precision) and applying modifiers: NUMERIC rounds to its scale,
     /// CHAR pads, VARCHAR and CHAR refuse longer strings (22001). NULL fits every type;
     /// nullability is checked elsewhere.
     pub fn admit(self, column: &str, value: Value) -> Result<Value> {
+        if self.holds(&value) {
+            Ok(value)
+        } else {
+            self.admit_converting(column, value)
+        }
+    }
+
+    /// [`DataType::admit`] without its shortcut for values the type already holds.
+    fn admit_converting(self, column: &str, value: Value) -> Result<Value> {
         let mismatch = |value: &Value| Error::TypeMismatch {
             column: column.to_string(),
             expected: self.name(),

@@ -86,3 +86,74 @@ fn casts_between_the_new_types() {
         "42846"
     );
 }
+
+mod holds {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Boolean),
+            prop_oneof![
+                any::<i64>(),
+                Just(i64::from(i16::MAX)),
+                Just(i64::from(i16::MIN) - 1),
+                Just(i64::from(i32::MAX) + 1),
+                -3..3i64,
+            ]
+            .prop_map(Value::Int),
+            (-1e300..1e300f64).prop_map(Value::Float),
+            "[a é ]{0,6}".prop_map(|s| Value::Text(s.into())),
+            proptest::collection::vec(any::<u8>(), 0..4).prop_map(Value::Bytes),
+            (-1000..1000i64).prop_map(|d| Value::Numeric(d.into())),
+            any::<i32>().prop_map(Value::Date),
+            (0..86_400_000_000i64).prop_map(Value::Time),
+            any::<i32>().prop_map(|t| Value::Timestamp(t.into())),
+            any::<i32>().prop_map(|t| Value::TimestampTz(t.into())),
+            (any::<i16>(), any::<i16>(), any::<i32>()).prop_map(|(m, d, us)| Value::Interval(
+                Interval::new(m.into(), d.into(), us.into())
+            )),
+            any::<u128>().prop_map(|u| Value::Uuid(uuid::Uuid::from_u128(u))),
+            Just(Value::Json("{\"a\": 1}".into())),
+        ]
+    }
+
+    /// Every scalar type, and the modified ones in a few sizes.
+    fn data_types() -> Vec<DataType> {
+        let mut types = SCALAR_TYPES.to_vec();
+        for n in 0..4 {
+            types.push(DataType::Varchar(Some(n)));
+            types.push(DataType::Char(n + 1));
+        }
+        types.push(DataType::Numeric(Some((5, 2))));
+        types
+    }
+
+    proptest! {
+        /// The shortcut of admitting and casting is only taken where the full conversion
+        /// would return the value unchanged.
+        #[test]
+        fn a_held_value_is_admitted_and_cast_unchanged(v in value()) {
+            for ty in data_types() {
+                if ty.holds(&v) {
+                    let admitted = ty.admit_converting("c", v.clone()).ok();
+                    prop_assert_eq!(admitted, Some(v.clone()), "admitting to {:?}", ty);
+                    let cast = cast::cast_converting(v.clone(), ty).ok();
+                    prop_assert_eq!(cast, Some(v.clone()), "casting to {:?}", ty);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_common_shapes_are_held() {
+        assert!(DataType::BigInt.holds(&Value::Int(i64::MIN)));
+        assert!(DataType::SmallInt.holds(&Value::Int(-32768)));
+        assert!(!DataType::SmallInt.holds(&Value::Int(32768)));
+        assert!(DataType::Varchar(Some(2)).holds(&Value::from("é")));
+        assert!(!DataType::Varchar(Some(2)).holds(&Value::from("abc")));
+        assert!(!DataType::Char(3).holds(&Value::from("ab")));
+        assert!(DataType::Text.holds(&Value::Null));
+    }
+}
