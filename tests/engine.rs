@@ -621,6 +621,72 @@ fn cache_is_shared_by_tables_and_bounded(kind: StorageKind) {
     );
 }
 
+/// The cache's byte account follows its rows exactly: updates that keep a row's size, grow
+/// it and shrink it back, then deletes.
+fn cache_accounts_updated_and_deleted_rows(kind: StorageKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(kind, dir.path());
+    create_accounts(&db);
+    insert_accounts(&db, 10);
+    let session = db.session();
+    let read_all = || {
+        let txn = session.begin_read_only().unwrap();
+        for id in 1..=10 {
+            txn.get("accounts", &RowKey::Int(id)).unwrap().unwrap();
+        }
+    };
+    let update_all = |note: &str, balance: i64| {
+        session
+            .autocommit(|txn| {
+                for id in 1..=10 {
+                    let mut row = account(id, &format!("owner{id}"), balance);
+                    row[3] = Value::from(note);
+                    txn.update("accounts", &RowKey::Int(id), row)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+    };
+    update_all("short", 1);
+    read_all();
+    let cached = db.stats().cache;
+    assert_eq!(cached.entries, 10, "{cached:?}");
+    update_all("short", 2);
+    let same = db.stats().cache;
+    assert_eq!(
+        (same.bytes, same.entries),
+        (cached.bytes, 10),
+        "same sizes, same account"
+    );
+    let long = "x".repeat(200);
+    update_all(&long, 3);
+    let grown = db.stats().cache;
+    assert!(
+        grown.bytes >= cached.bytes + 10 * 200,
+        "{grown:?} after {cached:?}"
+    );
+    assert_eq!(grown.entries, 10);
+    read_all();
+    assert_eq!(
+        db.stats().cache.bytes,
+        grown.bytes,
+        "updated rows stay cached"
+    );
+    update_all("short", 4);
+    assert_eq!(db.stats().cache.bytes, cached.bytes, "shrunk back");
+    session
+        .autocommit(|txn| {
+            for id in 1..=5 {
+                txn.delete("accounts", &RowKey::Int(id))?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let after = db.stats().cache;
+    assert_eq!(after.entries, 5, "{after:?}");
+    assert_eq!(after.bytes, cached.bytes / 2, "{after:?}");
+}
+
 fn altered_tables_survive_reopen(kind: StorageKind) {
     let dir = tempfile::tempdir().unwrap();
     {
@@ -907,6 +973,7 @@ macro_rules! battery {
             #[test] fn altered_tables_survive_reopen() { super::altered_tables_survive_reopen($kind) }
             #[test] fn sql_catalog_objects_survive_reopen() { super::sql_catalog_objects_survive_reopen($kind) }
             #[test] fn cache_is_shared_by_tables_and_bounded() { super::cache_is_shared_by_tables_and_bounded($kind) }
+            #[test] fn cache_accounts_updated_and_deleted_rows() { super::cache_accounts_updated_and_deleted_rows($kind) }
             #[test] fn indexes_built_later_and_dropped() { super::indexes_built_later_and_dropped($kind) }
         }
     )*};

@@ -165,21 +165,30 @@ impl RowCache {
         entry: &mut RowEntry,
         row: Option<SharedRow>,
     ) {
-        if entry.cached.is_none() {
+        let Some(old) = &entry.cached else {
             return;
-        }
-        let mut state = lock(&self.state);
-        let cache_key = (table, key.clone());
+        };
         match row {
             Some(row) => {
-                let size = entry_size(key, &row);
+                // An update is a use: like a hit, it earns the row a second chance instead
+                // of a move in the LRU order, which would cost a hash lookup and a list
+                // splice (several cache misses) on every update of a cached row. The
+                // account changes only with the row's size.
+                let (before, size) = (entry_size(key, old), entry_size(key, &row));
                 entry.cached = Some(row);
-                if let Some(old) = state.lru.put(cache_key, size) {
-                    state.bytes -= old;
+                entry.mark_referenced();
+                if size != before {
+                    let mut state = lock(&self.state);
+                    // No record: the row is on its way out (evicted by another table).
+                    if let Some(recorded) = state.lru.peek_mut(&(table, key.clone())) {
+                        let recorded = std::mem::replace(recorded, size);
+                        state.bytes = state.bytes - recorded + size;
+                    }
                 }
-                state.bytes += size;
             }
             None => {
+                let mut state = lock(&self.state);
+                let cache_key = (table, key.clone());
                 entry.cached = None;
                 if let Some(old) = state.lru.pop(&cache_key) {
                     state.bytes -= old;
