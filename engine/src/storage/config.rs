@@ -60,7 +60,7 @@ pub struct RocksDbOptions {
     pub block_cache_bytes: usize,
     /// Memtable size before a flush, in bytes. Small: every write inserts into the memtable's
     /// skip list, whose search misses the CPU cache at each level once the list outgrows it
-    /// (4 MiB instead of 16 MiB: a 1M-row table's updates by random key 5.3 → 4.9 µs and
+    /// (4 MiB instead of 16 MiB: a 1M-row table's updates by random key 5.4 → 4.9 µs and
     /// deletes 4.9 → 4.6 µs each, bulk-load commits ~7% faster; scratch driver, side by side).
     pub write_buffer_bytes: usize,
     /// Bloom filter bits per key (point lookups skip files that cannot hold the key).
