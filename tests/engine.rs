@@ -685,6 +685,101 @@ fn cache_accounts_updated_and_deleted_rows(kind: StorageKind) {
     let after = db.stats().cache;
     assert_eq!(after.entries, 5, "{after:?}");
     assert_eq!(after.bytes, cached.bytes / 2, "{after:?}");
+    // The deleted keys come back and are read: cached again, in place of their old records.
+    session
+        .autocommit(|txn| {
+            for id in 1..=5 {
+                let mut row = account(id, &format!("owner{id}"), 4);
+                row[3] = Value::from("short");
+                txn.insert("accounts", row)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    read_all();
+    let back = db.stats().cache;
+    assert_eq!((back.entries, back.bytes), (10, cached.bytes), "{back:?}");
+}
+
+/// Deleted rows' cache records are evicted like the others — by their own table's reads and
+/// by another table's — and the account stays within its bound and of live rows only.
+fn cache_evicts_deleted_rows_records(kind: StorageKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(kind, dir.path());
+    config.cache_bytes = 64 << 10;
+    let db = Database::open(config).unwrap();
+    create_accounts(&db);
+    db.create_table(
+        TableDef::new("other")
+            .column(Column::new("id", DataType::BigInt))
+            .primary_key(&["id"]),
+    )
+    .unwrap();
+    insert_accounts(&db, 2000);
+    let session = db.session();
+    session
+        .autocommit(|txn| {
+            for id in 0..2000 {
+                txn.insert("other", vec![Value::Int(id)])?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let read = |table: &str, ids: std::ops::Range<i64>| {
+        let txn = session.begin_read_only().unwrap();
+        for id in ids {
+            txn.get(table, &RowKey::Int(id)).unwrap().unwrap();
+        }
+    };
+    let bounded = |db: &Database| {
+        let stats = db.stats().cache;
+        assert!(stats.bytes <= stats.capacity_bytes, "{stats:?}");
+        assert!(stats.entries <= 4000, "{stats:?}");
+        stats
+    };
+    read("accounts", 1..2001);
+    let full = bounded(&db);
+    // Delete the most recently cached accounts: their records are the last to be evicted.
+    session
+        .autocommit(|txn| {
+            for id in 1001..=2000 {
+                txn.delete("accounts", &RowKey::Int(id))?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let deleted = bounded(&db);
+    assert!(deleted.entries < full.entries, "{deleted:?} after {full:?}");
+    // The same table's reads push the deleted rows' records out; then delete the newest
+    // again, and another table's reads push out every record of this one.
+    read("accounts", 1..1001);
+    bounded(&db);
+    session
+        .autocommit(|txn| {
+            for id in 901..=1000 {
+                txn.delete("accounts", &RowKey::Int(id))?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    read("other", 0..2000);
+    read("other", 0..2000);
+    let other = bounded(&db);
+    read("other", 1800..2000);
+    assert_eq!(
+        db.stats().cache.hits,
+        other.hits + 200,
+        "the newest rows are cached"
+    );
+    // No record of `accounts` is left, live or dead: dropping it changes nothing.
+    let before = db.stats().cache;
+    drop(session);
+    db.drop_table("accounts").unwrap();
+    let after = db.stats().cache;
+    assert_eq!((after.entries, after.bytes), (before.entries, before.bytes));
+    db.drop_table("other").unwrap();
+    let empty = db.stats().cache;
+    assert_eq!((empty.entries, empty.bytes), (0, 0), "{empty:?}");
 }
 
 fn altered_tables_survive_reopen(kind: StorageKind) {
@@ -974,6 +1069,7 @@ macro_rules! battery {
             #[test] fn sql_catalog_objects_survive_reopen() { super::sql_catalog_objects_survive_reopen($kind) }
             #[test] fn cache_is_shared_by_tables_and_bounded() { super::cache_is_shared_by_tables_and_bounded($kind) }
             #[test] fn cache_accounts_updated_and_deleted_rows() { super::cache_accounts_updated_and_deleted_rows($kind) }
+            #[test] fn cache_evicts_deleted_rows_records() { super::cache_evicts_deleted_rows_records($kind) }
             #[test] fn indexes_built_later_and_dropped() { super::indexes_built_later_and_dropped($kind) }
         }
     )*};

@@ -23,7 +23,12 @@
 //!   whose entry changed meanwhile is dropped.
 //! - **Commits** replace the cached row of every key they update and drop it for deletions,
 //!   under the write latch; new keys are cached when first read. The entry's timestamp is part
-//!   of the admission, so a stale row is never installed.
+//!   of the admission, so a stale row is never installed. Neither touches the LRU's order: an
+//!   update sets the referenced bit (and corrects the recorded size if the row's changed); a
+//!   deletion frees the row but leaves its LRU record, *dead*, for eviction to reach (an
+//!   unlink is a hash lookup and a list splice: several cache misses per deleted row). A dead
+//!   record keeps its bytes in the account until it goes, so the bound holds; the table
+//!   counts its dead records ([`DeadRecords`]) so that the statistics report live rows only.
 //! - **Evicting another table's row** needs that table's write latch, which the evicting thread
 //!   does not hold: the key is queued on that table and cleared as soon as its latch is free
 //!   (immediately, in the common case). Its bytes leave the account at once.
@@ -71,7 +76,31 @@ struct CacheState {
 #[derive(Debug, Default)]
 pub(crate) struct PendingCache {
     admissions: Vec<Admission>,
-    evictions: Vec<RowKey>,
+    /// Keys whose LRU records another table's eviction removed, with their recorded sizes.
+    evictions: Vec<(RowKey, usize)>,
+}
+
+/// A table's LRU records whose rows are gone (deleted, or dropped on their way out), and
+/// their recorded bytes: kept in the table's state, changed under its write latch.
+///
+/// Every record is either live — its entry caches the row, and the record holds the row's
+/// size — or dead, counted here with the size it was recorded with, until it is removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DeadRecords {
+    pub records: usize,
+    pub bytes: usize,
+}
+
+impl DeadRecords {
+    fn add(&mut self, bytes: usize) {
+        self.records += 1;
+        self.bytes += bytes;
+    }
+
+    fn remove(&mut self, bytes: usize) {
+        self.records -= 1;
+        self.bytes -= bytes;
+    }
 }
 
 #[derive(Debug)]
@@ -157,43 +186,44 @@ impl RowCache {
     }
 
     /// A commit replaced the newest version of `key` in `entry` with `row` (`None`: deleted):
-    /// keeps a cached row current. The caller holds the table's write latch.
+    /// keeps a cached row current. The caller holds the table's write latch; `dead` is its
+    /// table's count of dead records.
     pub fn replace(
         &self,
         table: ObjectId,
         key: &RowKey,
         entry: &mut RowEntry,
         row: Option<SharedRow>,
+        dead: &mut DeadRecords,
     ) {
-        let Some(old) = &entry.cached else {
+        let Some(old) = entry.cached.take() else {
             return;
         };
-        match row {
-            Some(row) => {
-                // An update is a use: like a hit, it earns the row a second chance instead
-                // of a move in the LRU order, which would cost a hash lookup and a list
-                // splice (several cache misses) on every update of a cached row. The
-                // account changes only with the row's size.
-                let (before, size) = (entry_size(key, old), entry_size(key, &row));
+        let recorded = entry_size(key, &old);
+        let Some(row) = row else {
+            // Deleted: the record stays, dead, until eviction or a new admission of the key
+            // reaches it.
+            dead.add(recorded);
+            return;
+        };
+        // An update is a use: like a hit, it earns the row a second chance instead of a move
+        // in the LRU order. The account changes only with the row's size.
+        let size = entry_size(key, &row);
+        entry.mark_referenced();
+        if size == recorded {
+            entry.cached = Some(row);
+            return;
+        }
+        let mut state = lock(&self.state);
+        match state.lru.peek_mut(&(table, key.clone())) {
+            Some(record) => {
+                *record = size;
+                state.bytes = state.bytes - recorded + size;
                 entry.cached = Some(row);
-                entry.mark_referenced();
-                if size != before {
-                    let mut state = lock(&self.state);
-                    // No record: the row is on its way out (evicted by another table).
-                    if let Some(recorded) = state.lru.peek_mut(&(table, key.clone())) {
-                        let recorded = std::mem::replace(recorded, size);
-                        state.bytes = state.bytes - recorded + size;
-                    }
-                }
             }
-            None => {
-                let mut state = lock(&self.state);
-                let cache_key = (table, key.clone());
-                entry.cached = None;
-                if let Some(old) = state.lru.pop(&cache_key) {
-                    state.bytes -= old;
-                }
-            }
+            // Another table's eviction took the record: the row goes too, and the eviction
+            // queued for this table will find its record dead.
+            None => dead.add(recorded),
         }
     }
 
@@ -205,11 +235,7 @@ impl RowCache {
             table.cache_has_pending.store(false, Ordering::Release);
             std::mem::take(&mut *pending)
         };
-        for key in &pending.evictions {
-            if let Some(entry) = state.primary.get_mut(key) {
-                entry.cached = None;
-            }
-        }
+        self.evict_queued(table.id, state, pending.evictions);
         let mut elsewhere = Vec::new();
         {
             let mut cache = lock(&self.state);
@@ -222,8 +248,10 @@ impl RowCache {
                 }
                 let size = entry_size(&key, &row);
                 entry.cached = Some(row);
+                // A record of a key without a cached row is dead.
                 if let Some(old) = cache.lru.put((table.id, key), size) {
                     cache.bytes -= old;
+                    state.dead_records.remove(old);
                 }
                 cache.bytes += size;
             }
@@ -233,33 +261,59 @@ impl RowCache {
                     break;
                 };
                 if owner == table.id {
-                    if let Some(entry) = state.primary.get_mut(&key) {
-                        if entry.take_referenced() && chances < SECOND_CHANCES {
-                            chances += 1;
-                            cache.lru.put((owner, key), size);
-                            continue;
+                    match state.primary.get_mut(&key) {
+                        Some(entry) if entry.cached.is_some() => {
+                            if entry.take_referenced() && chances < SECOND_CHANCES {
+                                chances += 1;
+                                cache.lru.put((owner, key), size);
+                                continue;
+                            }
+                            entry.cached = None;
                         }
-                        entry.cached = None;
+                        _ => state.dead_records.remove(size),
                     }
                 } else {
-                    elsewhere.push((owner, key));
+                    elsewhere.push((owner, key, size));
                 }
                 cache.bytes -= size;
             }
         }
         // Other tables' rows: queue the eviction, and apply it now if their latch is free.
-        for (owner, key) in elsewhere {
+        for (owner, key, size) in elsewhere {
             if let Some(other) = db.table_by_id(owner) {
-                lock(&other.cache_pending).evictions.push(key);
+                lock(&other.cache_pending).evictions.push((key, size));
                 other.cache_has_pending.store(true, Ordering::Release);
                 if let Ok(mut other_state) = other.state.try_write() {
                     let evictions = std::mem::take(&mut lock(&other.cache_pending).evictions);
-                    for key in evictions {
-                        if let Some(entry) = other_state.primary.get_mut(&key) {
-                            entry.cached = None;
-                        }
-                    }
+                    self.evict_queued(owner, &mut other_state, evictions);
                 }
+            }
+        }
+    }
+
+    /// Applies evictions of `table`'s rows that another table's eviction queued: their
+    /// records are gone (and their bytes left the account). A row still cached without a
+    /// record is dropped; otherwise the removed record was dead, or has become so since —
+    /// its row deleted, or replaced by one re-admitted with a record of its own — and it
+    /// leaves the table's count of dead records.
+    fn evict_queued(
+        &self,
+        table: ObjectId,
+        state: &mut TableState,
+        evictions: Vec<(RowKey, usize)>,
+    ) {
+        if evictions.is_empty() {
+            return;
+        }
+        let cache = lock(&self.state);
+        for (key, size) in evictions {
+            match state.primary.get_mut(&key) {
+                Some(entry)
+                    if entry.cached.is_some() && !cache.lru.contains(&(table, key.clone())) =>
+                {
+                    entry.cached = None;
+                }
+                _ => state.dead_records.remove(size),
             }
         }
     }
@@ -285,13 +339,14 @@ impl RowCache {
         }
     }
 
-    pub fn stats(&self) -> CacheStats {
+    /// The counters, of live rows only: `dead` is every table's dead records.
+    pub fn stats(&self, dead: DeadRecords) -> CacheStats {
         let state = lock(&self.state);
         CacheStats {
             hits: self.hits.sum(),
             misses: self.misses.sum(),
-            entries: state.lru.len(),
-            bytes: state.bytes,
+            entries: state.lru.len() - dead.records,
+            bytes: state.bytes - dead.bytes,
             capacity_bytes: self.capacity,
         }
     }

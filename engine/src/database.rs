@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use crate::alex::{AlexStats, MemoryUsage};
 use crate::auth::Role;
-use crate::cache::{CacheStats, RowCache};
+use crate::cache::{CacheStats, DeadRecords, RowCache};
 use crate::catalog::{self, NEXT_OBJECT_ID, ObjectId, TableDef, TableSchema, ViewDef};
 use crate::encoding::decode_row;
 use crate::mvcc::{Clock, RowEntry, Transaction};
@@ -900,15 +900,21 @@ impl Database {
     pub fn stats(&self) -> DatabaseStats {
         let shared = &*self.shared;
         let clock = &shared.clock;
+        let mut dead = DeadRecords::default();
         let mut tables: Vec<TableStats> = read(&shared.tables)
             .by_name
             .values()
-            .map(|table| table_stats(&read(&table.state)))
+            .map(|table| {
+                let state = read(&table.state);
+                dead.records += state.dead_records.records;
+                dead.bytes += state.dead_records.bytes;
+                table_stats(&state)
+            })
             .collect();
         tables.sort_by(|a, b| a.name.cmp(&b.name));
         DatabaseStats {
             storage: shared.storage.name(),
-            cache: shared.cache.stats(),
+            cache: shared.cache.stats(dead),
             mvcc: MvccStats {
                 active_transactions: clock.active_transactions(),
                 last_commit: clock.last_commit(),

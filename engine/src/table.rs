@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::alex::{AlexMap, AlexStats, MemoryUsage, NodeInfo};
-use crate::cache::PendingCache;
+use crate::cache::{DeadRecords, PendingCache};
 use crate::catalog::{IndexSchema, ObjectId, TableSchema};
 use crate::encoding::{decode_value, encode_value};
 use crate::mvcc::RowEntry;
@@ -412,6 +412,8 @@ pub(crate) struct TableState {
     /// opened): a snapshot at or after it with no writes of its own sees the same rows as
     /// every other such snapshot, which is what lets analytics reuse columns it converted.
     pub last_commit: u64,
+    /// The row cache's records of this table whose rows are gone (see `crate::cache`).
+    pub dead_records: DeadRecords,
 }
 
 impl Table {
@@ -543,6 +545,7 @@ impl Table {
                 primary,
                 indexes,
                 last_commit: 0,
+                dead_records: DeadRecords::default(),
             }),
         }
     }

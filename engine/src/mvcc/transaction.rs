@@ -1231,8 +1231,9 @@ impl Transaction {
         if install.existed {
             if let Some(entry) = state.primary.get_mut(&install.key) {
                 let bytes = entry.supersede(ts, install.row.is_none(), install.previous);
+                let dead = &mut state.dead_records;
                 db.cache
-                    .replace(table, &install.key, entry, install.row.clone());
+                    .replace(table, &install.key, entry, install.row.clone(), dead);
                 db.retained_versions.fetch_add(1, Ordering::Relaxed);
                 db.retained_bytes.fetch_add(bytes, Ordering::Relaxed);
                 gc.push_back(GcItem {
