@@ -541,10 +541,17 @@ fn tables_larger_than_the_cache(kind: StorageKind) {
     assert!(db.stats().cache.hits >= before + 9);
 }
 
-fn cache_is_shared_by_tables_and_bounded(kind: StorageKind) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = config(kind, dir.path());
-    config.cache_bytes = 200 << 10;
+/// A database with a row cache of `cache_bytes` and two tables of 2,000 rows: `accounts`
+/// (ids 1–2000) and `other (id BIGINT PRIMARY KEY, payload TEXT)` (ids 0–1999, each payload
+/// `payload` bytes long).
+fn two_tables(
+    kind: StorageKind,
+    dir: &std::path::Path,
+    cache_bytes: usize,
+    payload: usize,
+) -> Database {
+    let mut config = config(kind, dir);
+    config.cache_bytes = cache_bytes;
     let db = Database::open(config).unwrap();
     create_accounts(&db);
     db.create_table(
@@ -555,15 +562,24 @@ fn cache_is_shared_by_tables_and_bounded(kind: StorageKind) {
     )
     .unwrap();
     insert_accounts(&db, 2000);
-    let session = db.session();
-    session
+    db.session()
         .autocommit(|txn| {
             for id in 0..2000 {
-                txn.insert("other", vec![Value::Int(id), Value::from("x".repeat(100))])?;
+                txn.insert(
+                    "other",
+                    vec![Value::Int(id), Value::from("x".repeat(payload))],
+                )?;
             }
             Ok(())
         })
         .unwrap();
+    db
+}
+
+fn cache_is_shared_by_tables_and_bounded(kind: StorageKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = two_tables(kind, dir.path(), 200 << 10, 100);
+    let session = db.session();
     let txn = session.begin_read_only().unwrap();
     let bounded = |db: &Database| {
         let stats = db.stats().cache;
@@ -705,26 +721,8 @@ fn cache_accounts_updated_and_deleted_rows(kind: StorageKind) {
 /// by another table's — and the account stays within its bound and of live rows only.
 fn cache_evicts_deleted_rows_records(kind: StorageKind) {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = config(kind, dir.path());
-    config.cache_bytes = 64 << 10;
-    let db = Database::open(config).unwrap();
-    create_accounts(&db);
-    db.create_table(
-        TableDef::new("other")
-            .column(Column::new("id", DataType::BigInt))
-            .primary_key(&["id"]),
-    )
-    .unwrap();
-    insert_accounts(&db, 2000);
+    let db = two_tables(kind, dir.path(), 64 << 10, 0);
     let session = db.session();
-    session
-        .autocommit(|txn| {
-            for id in 0..2000 {
-                txn.insert("other", vec![Value::Int(id)])?;
-            }
-            Ok(())
-        })
-        .unwrap();
     let read = |table: &str, ids: std::ops::Range<i64>| {
         let txn = session.begin_read_only().unwrap();
         for id in ids {
