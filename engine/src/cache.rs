@@ -68,16 +68,26 @@ pub(crate) struct RowCache {
 
 #[derive(Debug)]
 struct CacheState {
-    lru: LruCache<(ObjectId, RowKey), usize>,
+    lru: LruCache<(ObjectId, RowKey), Record>,
     bytes: usize,
+    /// The number the next admission's record gets (0 is "none").
+    next_record: u32,
+}
+
+/// An LRU record: the cached row's size in the account, and its number (kept in the
+/// entry as `RowEntry::cache_record`).
+#[derive(Debug, Clone, Copy)]
+struct Record {
+    size: usize,
+    number: u32,
 }
 
 /// Cache work for one table that waits for its write latch.
 #[derive(Debug, Default)]
 pub(crate) struct PendingCache {
     admissions: Vec<Admission>,
-    /// Keys whose LRU records another table's eviction removed, with their recorded sizes.
-    evictions: Vec<(RowKey, usize)>,
+    /// Keys whose LRU records another table's eviction removed.
+    evictions: Vec<(RowKey, Record)>,
 }
 
 /// A table's LRU records whose rows are gone (deleted, or dropped on their way out), and
@@ -131,6 +141,7 @@ impl RowCache {
             state: Mutex::new(CacheState {
                 lru: LruCache::unbounded(),
                 bytes: 0,
+                next_record: 1,
             }),
             hits: Counter::default(),
             misses: Counter::default(),
@@ -217,7 +228,7 @@ impl RowCache {
         let mut state = lock(&self.state);
         match state.lru.peek_mut(&(table, key.clone())) {
             Some(record) => {
-                *record = size;
+                record.size = size;
                 state.bytes = state.bytes - recorded + size;
                 entry.cached = Some(row);
             }
@@ -235,7 +246,7 @@ impl RowCache {
             table.cache_has_pending.store(false, Ordering::Release);
             std::mem::take(&mut *pending)
         };
-        self.evict_queued(table.id, state, pending.evictions);
+        evict_queued(state, pending.evictions);
         let mut elsewhere = Vec::new();
         {
             let mut cache = lock(&self.state);
@@ -247,17 +258,20 @@ impl RowCache {
                     continue;
                 }
                 let size = entry_size(&key, &row);
+                let number = cache.next_record;
+                cache.next_record = cache.next_record.checked_add(1).unwrap_or(1);
                 entry.cached = Some(row);
+                entry.cache_record = number;
                 // A record of a key without a cached row is dead.
-                if let Some(old) = cache.lru.put((table.id, key), size) {
-                    cache.bytes -= old;
-                    state.dead_records.remove(old);
+                if let Some(old) = cache.lru.put((table.id, key), Record { size, number }) {
+                    cache.bytes -= old.size;
+                    state.dead_records.remove(old.size);
                 }
                 cache.bytes += size;
             }
             let mut chances = 0;
             while cache.bytes > self.capacity {
-                let Some(((owner, key), size)) = cache.lru.pop_lru() else {
+                let Some(((owner, key), record)) = cache.lru.pop_lru() else {
                     break;
                 };
                 if owner == table.id {
@@ -265,55 +279,28 @@ impl RowCache {
                         Some(entry) if entry.cached.is_some() => {
                             if entry.take_referenced() && chances < SECOND_CHANCES {
                                 chances += 1;
-                                cache.lru.put((owner, key), size);
+                                cache.lru.put((owner, key), record);
                                 continue;
                             }
                             entry.cached = None;
                         }
-                        _ => state.dead_records.remove(size),
+                        _ => state.dead_records.remove(record.size),
                     }
                 } else {
-                    elsewhere.push((owner, key, size));
+                    elsewhere.push((owner, key, record));
                 }
-                cache.bytes -= size;
+                cache.bytes -= record.size;
             }
         }
         // Other tables' rows: queue the eviction, and apply it now if their latch is free.
-        for (owner, key, size) in elsewhere {
+        for (owner, key, record) in elsewhere {
             if let Some(other) = db.table_by_id(owner) {
-                lock(&other.cache_pending).evictions.push((key, size));
+                lock(&other.cache_pending).evictions.push((key, record));
                 other.cache_has_pending.store(true, Ordering::Release);
                 if let Ok(mut other_state) = other.state.try_write() {
                     let evictions = std::mem::take(&mut lock(&other.cache_pending).evictions);
-                    self.evict_queued(owner, &mut other_state, evictions);
+                    evict_queued(&mut other_state, evictions);
                 }
-            }
-        }
-    }
-
-    /// Applies evictions of `table`'s rows that another table's eviction queued: their
-    /// records are gone (and their bytes left the account). A row still cached without a
-    /// record is dropped; otherwise the removed record was dead, or has become so since —
-    /// its row deleted, or replaced by one re-admitted with a record of its own — and it
-    /// leaves the table's count of dead records.
-    fn evict_queued(
-        &self,
-        table: ObjectId,
-        state: &mut TableState,
-        evictions: Vec<(RowKey, usize)>,
-    ) {
-        if evictions.is_empty() {
-            return;
-        }
-        let cache = lock(&self.state);
-        for (key, size) in evictions {
-            match state.primary.get_mut(&key) {
-                Some(entry)
-                    if entry.cached.is_some() && !cache.lru.contains(&(table, key.clone())) =>
-                {
-                    entry.cached = None;
-                }
-                _ => state.dead_records.remove(size),
             }
         }
     }
@@ -333,8 +320,8 @@ impl RowCache {
             .map(|(k, _)| k.clone())
             .collect();
         for key in keys {
-            if let Some(size) = state.lru.pop(&key) {
-                state.bytes -= size;
+            if let Some(record) = state.lru.pop(&key) {
+                state.bytes -= record.size;
             }
         }
     }
@@ -348,6 +335,21 @@ impl RowCache {
             entries: state.lru.len() - dead.records,
             bytes: state.bytes - dead.bytes,
             capacity_bytes: self.capacity,
+        }
+    }
+}
+
+/// Applies evictions of a table's rows that another table's eviction queued: their records
+/// are gone (and their bytes left the account). The row cached under the removed record is
+/// dropped; a record that no longer matches its entry's (its row deleted or dropped since,
+/// perhaps re-admitted under a new record) was dead, and leaves the table's count.
+fn evict_queued(state: &mut TableState, evictions: Vec<(RowKey, Record)>) {
+    for (key, record) in evictions {
+        match state.primary.get_mut(&key) {
+            Some(entry) if entry.cached.is_some() && entry.cache_record == record.number => {
+                entry.cached = None;
+            }
+            _ => state.dead_records.remove(record.size),
         }
     }
 }

@@ -19,6 +19,10 @@ pub(crate) struct RowEntry {
     pub cached: Option<SharedRow>,
     /// Set by cache hits; cleared when eviction gives the row a second chance.
     referenced: AtomicBool,
+    /// Which of the row cache's LRU records holds `cached` (see `crate::cache`): a number
+    /// given at admission, so that a queued eviction knows whether it removed this row's
+    /// record or an older one of the same key. In the entry's padding: no extra bytes.
+    pub cache_record: u32,
 }
 
 /// A superseded version: the row as of `ts` (`None`: the key was deleted at `ts`).
@@ -174,6 +178,12 @@ mod tests {
         assert_eq!(seen(&entry, 6), Some(50));
         let (released, gone) = entry.prune(8);
         assert_eq!((released.versions, gone), (1, true));
+    }
+
+    #[test]
+    fn an_entry_is_six_words() {
+        // The primary index holds one per key, next to the key, with gaps: every word counts.
+        assert_eq!(std::mem::size_of::<RowEntry>(), 48);
     }
 
     #[test]
