@@ -107,8 +107,6 @@ fn is_correlated(expr: &BoundExpr) -> bool {
     })
 }
 
-/// Evaluates `expr` on `row`; `correlated` (from [`is_correlated`]) says whether its
-/// correlated subqueries must first run for this row, their outer references reading it.
 /// Each of `exprs` evaluated on `row`, into a row of exactly their number (collecting the
 /// results would not know it and grow the row as it fills).
 fn eval_all(exprs: &[BoundExpr], row: &[Value]) -> Result<Row> {
@@ -119,6 +117,8 @@ fn eval_all(exprs: &[BoundExpr], row: &[Value]) -> Result<Row> {
     Ok(out)
 }
 
+/// Evaluates `expr` on `row`; `correlated` (from [`is_correlated`]) says whether its
+/// correlated subqueries must first run for this row, their outer references reading it.
 fn eval_row(expr: &BoundExpr, row: &[Value], txn: &Transaction, correlated: bool) -> Result<Value> {
     if !correlated {
         return expr.eval(row);
