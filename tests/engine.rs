@@ -1049,6 +1049,39 @@ fn indexes_built_later_and_dropped(kind: StorageKind) {
     );
 }
 
+/// Autocommit statements of a session reuse the table handles its previous statement took;
+/// another session's DROP TABLE, TRUNCATE or re-creation must still be seen at once.
+fn sessions_see_tables_other_sessions_replace(kind: StorageKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(kind, dir.path());
+    let (mut reader, mut other) = (db.session(), db.session());
+    let found = |s: &mut omendb::Session, id: i64| {
+        s.execute(&format!("SELECT id FROM t WHERE id = {id}"))
+            .map(|mut results| results.pop().unwrap().rows.len())
+    };
+    other
+        .execute("CREATE TABLE t (id BIGINT PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a')")
+        .unwrap();
+    assert_eq!(found(&mut reader, 1).unwrap(), 1);
+    other.execute("DROP TABLE t").unwrap();
+    assert_eq!(sqlstate(found(&mut reader, 1)), "42P01");
+    other
+        .execute("CREATE TABLE t (id BIGINT PRIMARY KEY, v TEXT); INSERT INTO t VALUES (7, 'b')")
+        .unwrap();
+    assert_eq!(found(&mut reader, 1).unwrap(), 0);
+    assert_eq!(found(&mut reader, 7).unwrap(), 1);
+    other.execute("TRUNCATE t").unwrap();
+    assert_eq!(found(&mut reader, 7).unwrap(), 0);
+    // Inside a block, too: the dropped table is gone for the block's next statement.
+    other.execute("INSERT INTO t VALUES (8, 'c')").unwrap();
+    reader.execute("BEGIN").unwrap();
+    assert_eq!(found(&mut reader, 8).unwrap(), 1);
+    other.execute("DROP TABLE t").unwrap();
+    assert_eq!(sqlstate(found(&mut reader, 8)), "42P01");
+    reader.execute("ROLLBACK").unwrap();
+    assert_eq!(sqlstate(found(&mut reader, 8)), "42P01");
+}
+
 macro_rules! battery {
     ($($backend:ident => $kind:expr),* $(,)?) => {$(
         mod $backend {
@@ -1069,6 +1102,7 @@ macro_rules! battery {
             #[test] fn cache_accounts_updated_and_deleted_rows() { super::cache_accounts_updated_and_deleted_rows($kind) }
             #[test] fn cache_evicts_deleted_rows_records() { super::cache_evicts_deleted_rows_records($kind) }
             #[test] fn indexes_built_later_and_dropped() { super::indexes_built_later_and_dropped($kind) }
+            #[test] fn sessions_see_tables_other_sessions_replace() { super::sessions_see_tables_other_sessions_replace($kind) }
         }
     )*};
 }

@@ -365,6 +365,10 @@ fn server_suite(run: &ServerRun, json: &std::path::Path) -> Result<(), String> {
         server::initialise(&om, run.scale, work.path())?,
         server::initialise(&pg, run.scale, work.path())?,
     ];
+    let busiest = run.clients.iter().copied().max().unwrap_or(1);
+    for server in [&om, &pg] {
+        server::warm_up(server, busiest, run.seconds, work.path())?;
+    }
     report.push(Group {
         title: format!("pgbench -i -s {}", run.scale),
         params: BTreeMap::from([("scale".into(), json!(run.scale))]),

@@ -355,6 +355,26 @@ pub fn initialise(server: &Server, scale: usize, work: &Path) -> Result<f64, Str
     Ok(started.elapsed().as_secs_f64())
 }
 
+/// Brings `server` to its steady state before anything is measured, the same way for every
+/// server: one full read of the accounts table (OmenDB caches the rows it reads; PostgreSQL's
+/// scan fills the operating system's page cache), then `seconds` of untimed select-only
+/// load at `clients` clients (PostgreSQL's shared buffers fill from random reads, not from a
+/// sequential scan). Without it the first cell measured a cold cache: OmenDB caches rows when
+/// first read, not when `pgbench -i` loads them.
+pub fn warm_up(server: &Server, clients: usize, seconds: usize, work: &Path) -> Result<(), String> {
+    psql(
+        server,
+        &["SELECT sum(abalance) FROM pgbench_accounts".into()],
+    )?;
+    let clients = clients.to_string();
+    let threads = clients.parse::<usize>().unwrap_or(1).min(2).to_string();
+    let seconds = seconds.to_string();
+    let args = [
+        "-S", "-n", "-M", "prepared", "-c", &clients, "-j", &threads, "-T", &seconds,
+    ];
+    pgbench(server, &args.map(String::from), work).map(drop)
+}
+
 /// The value after `label` in pgbench's summary.
 fn summary_number(out: &str, label: &str) -> Option<f64> {
     let at = out.find(label)? + label.len();

@@ -1,6 +1,7 @@
 //! The database: opening storage and recovering the catalog and indexes, sessions, DDL,
 //! garbage collection and statistics.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -10,7 +11,7 @@ use crate::auth::Role;
 use crate::cache::{CacheStats, DeadRecords, RowCache};
 use crate::catalog::{self, NEXT_OBJECT_ID, ObjectId, TableDef, TableSchema, ViewDef};
 use crate::encoding::decode_row;
-use crate::mvcc::{Clock, RowEntry, Transaction};
+use crate::mvcc::{Clock, RowEntry, TableHandles, Transaction};
 use crate::sql::system::SystemCatalog;
 use crate::storage::{
     Key, KeyPrefix, Storage, StorageConfig, StorageKind, WriteBatch, scan_prefix,
@@ -178,6 +179,9 @@ pub struct Session {
     pub(crate) block_started: i64,
     /// Settings, the block's isolation level, cancellation.
     pub(crate) sql: crate::sql::SessionState,
+    /// The table handles the last autocommit transaction took, lent to the next one (each
+    /// would otherwise look its tables up in the catalog again, under its lock).
+    handles: RefCell<TableHandles>,
 }
 
 /// A snapshot of the database's counters.
@@ -299,6 +303,7 @@ impl Database {
             savepoints: Vec::new(),
             block_started: 0,
             sql: crate::sql::SessionState::default(),
+            handles: Default::default(),
         }
     }
 
@@ -437,7 +442,7 @@ impl Database {
             .cloned()
             .ok_or_else(|| Error::UndefinedTable(name.to_string()))?;
         // Waits for readers in the middle of a batch; later batches see the table dropped.
-        let state = write(&table.state);
+        let mut state = write(&table.state);
         let mut batch = WriteBatch::new();
         batch.delete(Key::Table(table.id).encode());
         batch.delete_prefix(&KeyPrefix::Rows(table.id));
@@ -446,6 +451,7 @@ impl Database {
         }
         shared.storage.write(batch, true)?;
         table.dropped.store(true, Ordering::Release);
+        state.retire();
         drop(state);
         shared.catalog_version.fetch_add(1, Ordering::Release);
         tables.by_name.remove(name);
@@ -630,7 +636,7 @@ impl Database {
             .get(table)
             .cloned()
             .ok_or_else(|| Error::UndefinedTable(table.to_string()))?;
-        let state = write(&old.state);
+        let mut state = write(&old.state);
         let mut schema = TableSchema::clone(&state.schema);
         if !schema.primary_key.is_empty() {
             return Err(Error::InvalidDefinition(format!(
@@ -691,6 +697,7 @@ impl Database {
         drop(new_state);
         shared.storage.write(batch, true)?;
         old.dropped.store(true, Ordering::Release);
+        state.retire();
         drop(state);
         shared.catalog_version.fetch_add(1, Ordering::Release);
         tables.next_id = next_id;
@@ -1061,7 +1068,11 @@ impl Shared {
     }
 
     pub fn collect_garbage(&self) {
-        let watermark = self.clock.watermark();
+        self.collect_garbage_upto(self.clock.watermark());
+    }
+
+    /// Releases what no snapshot at or after `watermark` (the clock's) can read.
+    pub fn collect_garbage_upto(&self, watermark: u64) {
         let mut items: Vec<GcItem> = {
             let mut queue = lock(&self.gc);
             let ready = queue.iter().take_while(|i| i.ts <= watermark).count();
@@ -1132,8 +1143,12 @@ impl Session {
 
     /// Runs `f` in its own transaction and commits it (rolls back if `f` fails).
     pub fn autocommit<T>(&self, f: impl FnOnce(&mut Transaction) -> Result<T>) -> Result<T> {
-        let mut txn = self.begin()?;
-        let value = f(&mut txn)?;
+        let handles = self.handles.take();
+        let mut txn =
+            Transaction::begin_with(self.shared.clone(), false, self.synchronous_commit, handles)?;
+        let value = f(&mut txn);
+        self.handles.replace(txn.take_handles());
+        let value = value?;
         txn.commit()?;
         Ok(value)
     }

@@ -416,6 +416,21 @@ pub(crate) struct TableState {
     pub dead_records: DeadRecords,
 }
 
+impl TableState {
+    /// Lets go of the rows and index entries of a table just dropped (or replaced): a
+    /// transaction or session may still hold the table's handle — until it next looks at
+    /// the catalog, where the table is gone — and must not keep its memory alive that long.
+    pub fn retire(&mut self) {
+        self.primary = match self.primary {
+            Primary::Int(_) => Primary::Int(AlexMap::new()),
+            Primary::Bytes(_) => Primary::Bytes(AlexMap::new()),
+        };
+        for index in &mut self.indexes {
+            index.entries = BTreeMap::new();
+        }
+    }
+}
+
 impl Table {
     /// Starts bringing `key`'s primary-index slot into the CPU cache (see
     /// [`AlexMap::prefetch`]), unless a writer holds the table: a hint never waits.

@@ -1,7 +1,7 @@
 //! Timestamps, snapshots and group commit.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
 
 use crate::storage::Storage;
@@ -17,6 +17,8 @@ pub(crate) struct Clock {
     /// `state.visible`, readable without the lock (stored under it, after the state).
     visible: AtomicU64,
     durable: Mutex<Durable>,
+    /// Whether `durable.failed` is set, readable without the lock (every transaction checks).
+    failed: AtomicBool,
     synced: Condvar,
     pub commits: AtomicU64,
     pub syncs: AtomicU64,
@@ -31,18 +33,40 @@ struct ClockState {
     written: u64,
     /// The newest commit visible to new snapshots.
     visible: u64,
-    /// Snapshot timestamp → number of transactions reading at it.
-    active: BTreeMap<u64, usize>,
+    /// Snapshot timestamps in use, ascending, with how many transactions read at each.
+    /// Snapshots are taken at `visible`, which only grows, so a new one is always at the
+    /// back; a queue (unlike a map) keeps its memory when it empties, so a transaction's
+    /// begin and end allocate nothing.
+    active: VecDeque<(u64, usize)>,
 }
 
 impl ClockState {
-    fn release(&mut self, snapshot: u64) {
-        if let Some(count) = self.active.get_mut(&snapshot) {
-            *count -= 1;
-            if *count == 0 {
-                self.active.remove(&snapshot);
+    fn acquire(&mut self, snapshot: u64) {
+        match self.active.back_mut() {
+            Some((newest, count)) if *newest == snapshot => *count += 1,
+            _ => {
+                debug_assert!(self.active.back().is_none_or(|(t, _)| *t < snapshot));
+                self.active.push_back((snapshot, 1));
             }
         }
+    }
+
+    fn release(&mut self, snapshot: u64) {
+        // Usually the oldest or the newest: look from the front, then bisect.
+        let at = match self.active.front() {
+            Some((oldest, _)) if *oldest == snapshot => Ok(0),
+            _ => self.active.binary_search_by_key(&snapshot, |(t, _)| *t),
+        };
+        if let Ok(at) = at {
+            self.active[at].1 -= 1;
+            if self.active[at].1 == 0 {
+                self.active.remove(at);
+            }
+        }
+    }
+
+    fn watermark(&self) -> u64 {
+        self.active.front().map_or(self.visible, |(t, _)| *t)
     }
 }
 
@@ -62,6 +86,7 @@ impl Clock {
             state: Mutex::new(ClockState::default()),
             visible: AtomicU64::new(0),
             durable: Mutex::new(Durable::default()),
+            failed: AtomicBool::new(false),
             synced: Condvar::new(),
             commits: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
@@ -73,7 +98,7 @@ impl Clock {
     pub fn begin(&self) -> u64 {
         let mut state = lock(&self.state);
         let snapshot = state.visible;
-        *state.active.entry(snapshot).or_default() += 1;
+        state.acquire(snapshot);
         snapshot
     }
 
@@ -88,15 +113,18 @@ impl Clock {
         let mut state = lock(&self.state);
         let fresh = state.visible;
         if fresh != snapshot {
-            *state.active.entry(fresh).or_default() += 1;
+            state.acquire(fresh);
             state.release(snapshot);
         }
         fresh
     }
 
-    /// Releases a snapshot taken by [`Clock::begin`].
-    pub fn end(&self, snapshot: u64) {
-        lock(&self.state).release(snapshot);
+    /// Releases a snapshot taken by [`Clock::begin`]; the watermark after it (see
+    /// [`Clock::watermark`]), read under the same lock.
+    pub fn end(&self, snapshot: u64) -> u64 {
+        let mut state = lock(&self.state);
+        state.release(snapshot);
+        state.watermark()
     }
 
     /// The next commit timestamp. Callers hold the commit lock.
@@ -122,12 +150,15 @@ impl Clock {
     /// The oldest timestamp any current or future snapshot can read at: versions superseded
     /// at or before it are garbage.
     pub fn watermark(&self) -> u64 {
-        let state = lock(&self.state);
-        state.active.keys().next().copied().unwrap_or(state.visible)
+        lock(&self.state).watermark()
     }
 
     pub fn active_transactions(&self) -> usize {
-        lock(&self.state).active.values().sum()
+        lock(&self.state)
+            .active
+            .iter()
+            .map(|(_, count)| count)
+            .sum()
     }
 
     pub fn last_commit(&self) -> u64 {
@@ -146,6 +177,9 @@ impl Clock {
 
     /// Fails if an earlier sync failed: after that, acknowledging a commit would be a lie.
     pub fn check_healthy(&self) -> Result<()> {
+        if !self.failed.load(Ordering::Acquire) {
+            return Ok(());
+        }
         match &lock(&self.durable).failed {
             Some(e) => Err(e.clone()),
             None => Ok(()),
@@ -180,9 +214,98 @@ impl Clock {
             durable.syncing = false;
             match result {
                 Ok(()) => durable.upto = durable.upto.max(target),
-                Err(e) => durable.failed = Some(e),
+                Err(e) => {
+                    durable.failed = Some(e);
+                    self.failed.store(true, Ordering::Release);
+                }
             }
             self.synced.notify_all();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::Clock;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Begin,
+        /// Commit and publish a new timestamp.
+        Commit,
+        /// Refresh or end the `n`th open snapshot (modulo how many are open).
+        Refresh(usize),
+        End(usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => Just(Op::Begin),
+            2 => Just(Op::Commit),
+            2 => any::<usize>().prop_map(Op::Refresh),
+            3 => any::<usize>().prop_map(Op::End),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// The snapshots in use, their count and the watermark (the oldest in use, else the
+        /// newest visible commit) agree with a map from snapshot to readers, in any order of
+        /// begins, commits, refreshes and ends.
+        #[test]
+        fn snapshots_are_counted_as_a_map_counts_them(ops in prop::collection::vec(op(), 1..300)) {
+            let clock = Clock::new();
+            let mut open: Vec<u64> = Vec::new();
+            let mut model: BTreeMap<u64, usize> = BTreeMap::new();
+            let mut visible = 0;
+            let release = |model: &mut BTreeMap<u64, usize>, ts: u64| {
+                let count = model.get_mut(&ts).expect("an open snapshot");
+                *count -= 1;
+                if *count == 0 {
+                    model.remove(&ts);
+                }
+            };
+            for op in ops {
+                match op {
+                    Op::Begin => {
+                        let ts = clock.begin();
+                        prop_assert_eq!(ts, visible);
+                        open.push(ts);
+                        *model.entry(ts).or_default() += 1;
+                    }
+                    Op::Commit => {
+                        let ts = clock.next_commit();
+                        clock.written(ts);
+                        clock.publish(ts);
+                        visible = ts;
+                    }
+                    Op::Refresh(n) if !open.is_empty() => {
+                        let at = n % open.len();
+                        let fresh = clock.refresh(open[at]);
+                        prop_assert_eq!(fresh, visible);
+                        release(&mut model, open[at]);
+                        *model.entry(fresh).or_default() += 1;
+                        open[at] = fresh;
+                    }
+                    Op::End(n) if !open.is_empty() => {
+                        let ts = open.swap_remove(n % open.len());
+                        release(&mut model, ts);
+                        let expected = model.keys().next().copied().unwrap_or(visible);
+                        prop_assert_eq!(clock.end(ts), expected);
+                    }
+                    Op::Refresh(_) | Op::End(_) => {}
+                }
+                prop_assert_eq!(clock.active_transactions(), open.len());
+                prop_assert_eq!(
+                    clock.watermark(),
+                    model.keys().next().copied().unwrap_or(visible)
+                );
+            }
         }
     }
 }

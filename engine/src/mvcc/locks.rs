@@ -12,6 +12,7 @@
 //! every release notifies.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
 
 use crate::catalog::ObjectId;
@@ -25,6 +26,8 @@ pub(crate) type Owner = u64;
 #[derive(Debug, Default)]
 pub(crate) struct RowLocks {
     state: Mutex<LockState>,
+    /// The last owner identity handed out (every transaction takes one: no lock for that).
+    last_owner: AtomicU64,
     #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     released: Condvar,
 }
@@ -34,15 +37,12 @@ struct LockState {
     held: HashMap<(ObjectId, RowKey), Owner>,
     /// Who waits for whom (each waiter waits for one holder).
     waiting: HashMap<Owner, Owner>,
-    next_owner: Owner,
 }
 
 impl RowLocks {
     /// A new owner identity.
     pub fn owner(&self) -> Owner {
-        let mut state = lock(&self.state);
-        state.next_owner += 1;
-        state.next_owner
+        self.last_owner.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     /// Takes the lock on `key` of `table` for `owner`, waiting while another holds it — or,

@@ -71,6 +71,7 @@ pub(crate) use self::clock::Clock;
 pub use self::index_scan::IndexScan;
 pub(crate) use self::locks::RowLocks;
 pub use self::scan::{Direction, RowScan};
+pub(crate) use self::transaction::TableHandles;
 pub use self::transaction::{
     Attempt, Locked, Savepoint, SharedVersion, SnapshotReader, Transaction,
 };

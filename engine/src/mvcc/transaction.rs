@@ -1,6 +1,6 @@
 //! Transactions: snapshot reads merged with the transaction's own writes, and the commit.
 
-use std::cell::RefCell;
+use std::cell::{Ref, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
@@ -183,7 +183,7 @@ pub enum Locked {
 
 /// Tables a transaction looked up by name, valid while the catalog version is unchanged.
 #[derive(Debug, Default)]
-struct TableHandles {
+pub(crate) struct TableHandles {
     version: u64,
     by_name: Vec<(String, Arc<Table>)>,
 }
@@ -255,6 +255,17 @@ impl Transaction {
         read_only: bool,
         synchronous_commit: bool,
     ) -> Result<Self> {
+        Self::begin_with(db, read_only, synchronous_commit, TableHandles::default())
+    }
+
+    /// [`Transaction::begin`], starting with the table handles an earlier transaction took
+    /// (see [`Transaction::take_handles`]); those the catalog changed since are not used.
+    pub(crate) fn begin_with(
+        db: Arc<Shared>,
+        read_only: bool,
+        synchronous_commit: bool,
+        handles: TableHandles,
+    ) -> Result<Self> {
         db.clock.check_healthy()?;
         let snapshot = db.clock.begin();
         Ok(Self {
@@ -262,7 +273,7 @@ impl Transaction {
             read_only,
             synchronous_commit,
             writes: BTreeMap::new(),
-            tables: RefCell::default(),
+            tables: RefCell::new(handles),
             finished: false,
             owner: db.locks.owner(),
             locked: Vec::new(),
@@ -272,6 +283,11 @@ impl Transaction {
             no_wait: false,
             db,
         })
+    }
+
+    /// The table handles this transaction took, for a later one to start with.
+    pub(crate) fn take_handles(&mut self) -> TableHandles {
+        std::mem::take(self.tables.get_mut())
     }
 
     /// Whether rows a concurrent transaction changed are re-read (READ COMMITTED) rather
@@ -369,15 +385,24 @@ impl Transaction {
     /// `f` of the handle of table `name` this transaction already holds (one taken since the
     /// catalog last changed), if any.
     fn held<R>(&self, name: &str, f: impl FnOnce(&Arc<Table>) -> R) -> Option<R> {
+        self.held_handle(name).map(|table| f(&table))
+    }
+
+    /// The handle of table `name` this transaction already holds, borrowed: no other table
+    /// can be taken (`Transaction::table`) while it is.
+    fn held_handle(&self, name: &str) -> Option<Ref<'_, Arc<Table>>> {
         let handles = self.tables.borrow();
         if handles.version != self.db.catalog_version() {
             return None;
         }
-        handles
-            .by_name
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, table)| f(table))
+        Ref::filter_map(handles, |handles| {
+            handles
+                .by_name
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, table)| table)
+        })
+        .ok()
     }
 
     /// The commit timestamp this transaction reads at.
@@ -440,16 +465,26 @@ impl Transaction {
         key: &RowKey,
         f: impl FnOnce(Option<&SharedRow>) -> R,
     ) -> Result<R> {
-        let table = self.table(table)?;
+        // The handle this transaction already holds is borrowed, not cloned: a point read
+        // then counts no reference (an atomic increment and decrement per lookup).
+        let held = self.held_handle(table);
+        let taken;
+        let table = match &held {
+            Some(table) => &**table,
+            None => {
+                taken = self.table(table)?;
+                &taken
+            }
+        };
         let state = read(&table.state);
-        let result = self.visit_row(&table, &state, key, |row| match row {
+        let result = self.visit_row(table, &state, key, |row| match row {
             Some(row) if row.len() < state.missing.len() => {
                 f(Some(&complete_row(row.clone(), &state.missing)))
             }
             row => f(row),
         });
         drop(state);
-        self.db.admit_pending(&table);
+        self.db.admit_pending(table);
         result
     }
 
@@ -1287,8 +1322,8 @@ impl Transaction {
             // After the commit is visible: waiters then read the new versions.
             self.db.locks.release(self.owner, &self.locked);
             self.locked.clear();
-            self.db.clock.end(self.snapshot);
-            self.db.collect_garbage();
+            let watermark = self.db.clock.end(self.snapshot);
+            self.db.collect_garbage_upto(watermark);
         }
     }
 }

@@ -47,17 +47,22 @@ impl QueryResult {
 
 /// Runs a data statement (query, INSERT, UPDATE, DELETE) in `txn`.
 pub fn execute(plan: &Plan, txn: &mut Transaction) -> Result<QueryResult> {
-    with_subqueries(plan, txn, false).map(|(result, _)| result)
+    with_subqueries(plan, txn, &mut Measured::default())
 }
 
 /// [`execute`] for a plan known to have no subqueries (saves looking for them).
 pub fn execute_flat(plan: &Plan, txn: &mut Transaction) -> Result<QueryResult> {
-    run(plan, txn, false).map(|(result, _)| result)
+    run(plan, txn, &mut Measured::default())
 }
 
 /// [`execute`], also counting rows per operator and timing them (EXPLAIN ANALYZE).
 pub fn execute_measured(plan: &Plan, txn: &mut Transaction) -> Result<(QueryResult, Measured)> {
-    with_subqueries(plan, txn, true)
+    let mut measured = Measured {
+        timing: true,
+        ..Measured::default()
+    };
+    let result = with_subqueries(plan, txn, &mut measured)?;
+    Ok((result, measured))
 }
 
 /// Runs the plan's (uncorrelated) subqueries first, in the same transaction, and puts their
@@ -65,10 +70,10 @@ pub fn execute_measured(plan: &Plan, txn: &mut Transaction) -> Result<(QueryResu
 fn with_subqueries(
     plan: &Plan,
     txn: &mut Transaction,
-    timing: bool,
-) -> Result<(QueryResult, Measured)> {
+    measured: &mut Measured,
+) -> Result<QueryResult> {
     if !plan.has_subqueries() {
-        return run(plan, txn, timing);
+        return run(plan, txn, measured);
     }
     let mut resolved = plan.clone();
     let mut failure = None;
@@ -90,7 +95,7 @@ fn with_subqueries(
     });
     match failure {
         Some(e) => Err(e),
-        None => run(&resolved, txn, timing),
+        None => run(&resolved, txn, measured),
     }
 }
 
@@ -212,14 +217,13 @@ fn in_set(expr: &BoundExpr, mut values: Vec<Value>, negated: bool) -> BoundExpr 
     }
 }
 
-fn run(plan: &Plan, txn: &mut Transaction, timing: bool) -> Result<(QueryResult, Measured)> {
-    let started = Clock::start(timing);
-    let mut measured = Measured {
-        timing,
-        ..Measured::default()
-    };
+/// Runs a data statement, counting (and, if `measured.timing`, timing) into `measured`.
+/// (The counts are written in place: returned with the result, they made every statement's
+/// result a copy through `memcpy`.)
+fn run(plan: &Plan, txn: &mut Transaction, measured: &mut Measured) -> Result<QueryResult> {
+    let started = Clock::start(measured.timing);
     let result = match plan {
-        Plan::Select(select) => query(select, txn, &mut measured)?,
+        Plan::Select(select) => query(select, txn, measured)?,
         Plan::Insert {
             table,
             source,
@@ -283,13 +287,7 @@ fn run(plan: &Plan, txn: &mut Transaction, timing: bool) -> Result<(QueryResult,
             checks,
             returning,
         } => {
-            let targets = targets(
-                source,
-                joined.as_deref(),
-                filter.as_ref(),
-                txn,
-                &mut measured,
-            )?;
+            let targets = targets(source, joined.as_deref(), filter.as_ref(), txn, measured)?;
             let width = joined.as_ref().map_or(usize::MAX, |j| j.width);
             let correlated: Vec<bool> = assignments.iter().map(|(_, e)| is_correlated(e)).collect();
             let mut written = Vec::with_capacity(targets.len());
@@ -318,13 +316,7 @@ fn run(plan: &Plan, txn: &mut Transaction, timing: bool) -> Result<(QueryResult,
             filter,
             returning,
         } => {
-            let targets = targets(
-                source,
-                joined.as_deref(),
-                filter.as_ref(),
-                txn,
-                &mut measured,
-            )?;
+            let targets = targets(source, joined.as_deref(), filter.as_ref(), txn, measured)?;
             let mut deleted: Vec<Row> = Vec::with_capacity(targets.len());
             for (key, row) in &targets {
                 let Some(row) =
@@ -341,7 +333,7 @@ fn run(plan: &Plan, txn: &mut Transaction, timing: bool) -> Result<(QueryResult,
         }
         Plan::Truncate(deletes) => {
             for delete in deletes {
-                run(delete, txn, false)?;
+                run(delete, txn, &mut Measured::default())?;
             }
             QueryResult::command("TRUNCATE TABLE")
         }
@@ -352,7 +344,7 @@ fn run(plan: &Plan, txn: &mut Transaction, timing: bool) -> Result<(QueryResult,
         }
     };
     measured.total_ms = started.elapsed_ms();
-    Ok((result, measured))
+    Ok(result)
 }
 
 /// Wall-clock timing where the platform has a clock (not in WebAssembly without WASI).

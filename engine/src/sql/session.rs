@@ -480,7 +480,6 @@ impl Session {
 
     /// Runs a planned statement; `subqueries` says whether it has any to run first.
     pub(super) fn run(&mut self, plan: &Plan, subqueries: bool) -> Result<QueryResult> {
-        let db = self.database();
         match plan {
             Plan::Begin {
                 read_only,
@@ -546,14 +545,14 @@ impl Session {
                 options,
             } => {
                 self.check_role_admin("create role")?;
-                if *if_not_exists && db.role(name).is_some() {
+                if *if_not_exists && self.database().role(name).is_some() {
                     return Ok(QueryResult::command("CREATE ROLE"));
                 }
                 let verifier = match &options.password {
                     Some(Some(password)) => Some(crate::auth::verifier_for(password)?),
                     _ => None,
                 };
-                db.create_role(crate::auth::Role {
+                self.database().create_role(crate::auth::Role {
                     name: name.clone(),
                     login: options.login.unwrap_or(false),
                     superuser: options.superuser.unwrap_or(false),
@@ -574,7 +573,7 @@ impl Session {
                     Some(None) => Some(None),
                     None => None,
                 };
-                db.alter_role(name, |role| {
+                self.database().alter_role(name, |role| {
                     if let Some(login) = options.login {
                         role.login = login;
                     }
@@ -593,7 +592,7 @@ impl Session {
                     if self.sql.user.as_deref() == Some(name.as_str()) {
                         return Err(Error::ObjectInUse("current user cannot be dropped".into()));
                     }
-                    match db.drop_role(name) {
+                    match self.database().drop_role(name) {
                         Err(Error::UndefinedRole(_)) if *if_exists => {}
                         other => other?,
                     }
@@ -627,12 +626,12 @@ impl Session {
                     .into(),
             )),
             Plan::CreateView { view, replace } => {
-                db.create_view(view.clone(), *replace)?;
+                self.database().create_view(view.clone(), *replace)?;
                 Ok(QueryResult::command("CREATE VIEW"))
             }
             Plan::DropView { names, if_exists } => {
                 for name in names {
-                    match db.drop_view(name) {
+                    match self.database().drop_view(name) {
                         Err(e) if *if_exists && e.sqlstate() == "42P01" => {}
                         other => other?,
                     }
@@ -719,15 +718,15 @@ impl Session {
                 Ok(QueryResult::command("ROLLBACK"))
             }
             Plan::CreateTable { def, if_not_exists } => {
-                if *if_not_exists && db.table_schema(&def.name).is_ok() {
+                if *if_not_exists && self.database().table_schema(&def.name).is_ok() {
                     return Ok(QueryResult::command("CREATE TABLE"));
                 }
-                db.create_table(def.clone())?;
+                self.database().create_table(def.clone())?;
                 Ok(QueryResult::command("CREATE TABLE"))
             }
             Plan::DropTable { names, if_exists } => {
                 for name in names {
-                    match db.drop_table(name) {
+                    match self.database().drop_table(name) {
                         Err(e) if *if_exists && e.sqlstate() == "42P01" => {}
                         other => other?,
                     }
@@ -742,7 +741,7 @@ impl Session {
                 if_not_exists,
             } => {
                 let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
-                match db.create_index(table, name, &columns, *unique) {
+                match self.database().create_index(table, name, &columns, *unique) {
                     Err(e) if *if_not_exists && e.sqlstate() == "42P07" => {}
                     other => other?,
                 }
@@ -753,7 +752,7 @@ impl Session {
                 change,
                 if_not_exists,
             } => {
-                match db.alter_table(table, change.clone()) {
+                match self.database().alter_table(table, change.clone()) {
                     Err(e) if *if_not_exists && e.sqlstate() == "42701" => {}
                     other => other?,
                 }
@@ -761,7 +760,7 @@ impl Session {
             }
             Plan::DropIndex { names, if_exists } => {
                 for name in names {
-                    match db.drop_index(name) {
+                    match self.database().drop_index(name) {
                         Err(e) if *if_exists && e.sqlstate() == "42704" => {}
                         other => other?,
                     }
