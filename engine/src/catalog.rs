@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::storage::{Key, KeyPrefix, Storage, scan_prefix};
-use crate::types::{DataType, Row, Value};
+use crate::types::{DataType, Row, SharedRow, Value};
 use crate::{Error, Result};
 
 /// Identifies a table or an index. Ids are never reused, so stale cache entries or storage keys
@@ -266,6 +266,25 @@ impl TableSchema {
     /// Checks a row against the columns' types and nullability, narrowing values to the
     /// stored widths.
     pub fn admit_row(&self, mut row: Row) -> Result<Row> {
+        self.admit_in_place(&mut row)?;
+        Ok(row)
+    }
+
+    /// [`TableSchema::admit_row`] of a shared row: converted in place when it has no other
+    /// holder and a value needs converting (or a NULL fails its NOT NULL), untouched when
+    /// every value is already stored as its column's type.
+    pub fn admit_values(&self, row: &mut SharedRow) -> Result<()> {
+        if row.len() == self.columns.len()
+            && self.columns.iter().zip(row.iter()).all(|(column, value)| {
+                (column.nullable || !value.is_null()) && column.data_type.holds(value)
+            })
+        {
+            return Ok(());
+        }
+        self.admit_in_place(std::sync::Arc::make_mut(row))
+    }
+
+    fn admit_in_place(&self, row: &mut [Value]) -> Result<()> {
         if row.len() != self.columns.len() {
             return Err(Error::WrongColumnCount {
                 table: self.name.clone(),
@@ -284,7 +303,7 @@ impl TableSchema {
                 });
             }
         }
-        Ok(row)
+        Ok(())
     }
 
     /// Positions of the SERIAL (identity) columns.

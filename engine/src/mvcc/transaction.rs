@@ -745,10 +745,17 @@ impl Transaction {
 
     /// Inserts a row; returns its key. Fails with 23505 if the key or a unique value exists.
     pub fn insert(&mut self, table: &str, row: Row) -> Result<RowKey> {
+        self.insert_shared(table, SharedRow::from(row))
+    }
+
+    /// [`Transaction::insert`] of a row already shared: it is stored as it is (converted in
+    /// place if a value needs converting to its column's type, copied first only if the row
+    /// has other holders).
+    pub fn insert_shared(&mut self, table: &str, mut row: SharedRow) -> Result<RowKey> {
         self.check_writable("INSERT")?;
         let table = self.table(table)?;
         let state = read(&table.state);
-        let row = state.schema.admit_row(row)?;
+        state.schema.admit_values(&mut row)?;
         for column in state.schema.serial_columns() {
             if let Value::Int(v) = row[column] {
                 table.observe_serial(column, v);
@@ -760,7 +767,6 @@ impl Transaction {
             state.key_of(&row)
         };
         let fresh = self.insertable(&table, &state, &key, &row)?;
-        let row = SharedRow::from(row);
         self.record(&table, &state, key.clone(), None, Some(row), fresh)?;
         Ok(key)
     }

@@ -122,6 +122,28 @@ fn eval_all(exprs: &[BoundExpr], row: &[Value]) -> Result<Row> {
     Ok(out)
 }
 
+/// [`eval_all`] into a shared row, allocated once at its exact size (collecting into a `Vec`
+/// and converting would allocate again and copy: the shared row has its reference counts in
+/// front). Evaluation stops at the first error, as `eval_all`'s does.
+fn eval_shared(exprs: &[BoundExpr], row: &[Value]) -> Result<SharedRow> {
+    let mut failure = None;
+    // An iterator of known length (unlike one of `Result`s) is collected without a `Vec`.
+    let values: SharedRow = exprs
+        .iter()
+        .map(|e| match failure {
+            Some(_) => Value::Null,
+            None => e.eval(row).unwrap_or_else(|error| {
+                failure = Some(error);
+                Value::Null
+            }),
+        })
+        .collect();
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(values),
+    }
+}
+
 /// Evaluates `expr` on `row`; `correlated` (from [`is_correlated`]) says whether its
 /// correlated subqueries must first run for this row, their outer references reading it.
 fn eval_row(expr: &BoundExpr, row: &[Value], txn: &Transaction, correlated: bool) -> Result<Value> {
@@ -237,21 +259,25 @@ fn run(plan: &Plan, txn: &mut Transaction, measured: &mut Measured) -> Result<Qu
             let keep = returning.is_some() || on_conflict.is_some();
             let mut written = Vec::new();
             let mut count = 0;
-            let mut put = |mut row: Row, txn: &mut Transaction| -> Result<()> {
+            let mut put = |mut row: SharedRow, txn: &mut Transaction| -> Result<()> {
                 interrupt::check()?;
-                for &column in serial {
-                    row[column] = Value::Int(txn.next_serial(table, column)?);
+                if !serial.is_empty() {
+                    let values = Arc::make_mut(&mut row);
+                    for &column in serial {
+                        values[column] = Value::Int(txn.next_serial(table, column)?);
+                    }
                 }
                 check_row(checks, table, &row)?;
                 count += 1;
                 if !keep {
-                    txn.insert(table, row)?;
+                    txn.insert_shared(table, row)?;
                     return Ok(());
                 }
-                match txn.insert(table, row.clone()) {
-                    Ok(_) => written.push(row),
+                match txn.insert_shared(table, row.clone()) {
+                    Ok(_) => written.push(row.to_vec()),
                     Err(e) => match on_conflict {
                         Some(conflict) if handles(conflict, &e) => {
+                            let row = row.to_vec();
                             let resolved = resolve_conflict(conflict, checks, table, row, txn)?;
                             written.extend(resolved);
                         }
@@ -264,14 +290,14 @@ fn run(plan: &Plan, txn: &mut Transaction, measured: &mut Measured) -> Result<Qu
                 // Each row is inserted as soon as it is evaluated, as PostgreSQL does.
                 InsertRows::Values(rows) => {
                     for exprs in rows {
-                        put(eval_all(exprs, &[])?, txn)?;
+                        put(eval_shared(exprs, &[])?, txn)?;
                     }
                 }
                 // The query reads the table as it was before the statement: all of it first.
                 InsertRows::Query { query: q, row } => {
                     let result = query(q, txn, &mut Measured::default())?;
                     for out in result.rows.iter() {
-                        put(eval_all(row, out)?, txn)?;
+                        put(eval_shared(row, out)?, txn)?;
                     }
                 }
             }
