@@ -45,7 +45,7 @@ use crate::catalog::ObjectId;
 use crate::database::Shared;
 use crate::mvcc::RowEntry;
 use crate::sync::lock;
-use crate::table::{RowKey, Table, TableState};
+use crate::table::{Primary, RowKey, Table, TableState};
 use crate::types::{SharedRow, Value, row_memory_size};
 
 /// LRU node, hash slot and key bookkeeping per cached row, beyond the row itself.
@@ -248,6 +248,11 @@ impl RowCache {
         };
         evict_queued(state, pending.evictions);
         let mut elsewhere = Vec::new();
+        if let (Primary::Int(map), false) = (&state.primary, pending.admissions.is_empty()) {
+            if let (Some((first, _)), Some((last, _))) = (map.first(), map.last()) {
+                state.row_addresses.fit(*first, *last, map.len());
+            }
+        }
         {
             let mut cache = lock(&self.state);
             for Admission { key, ts, row } in pending.admissions {
@@ -256,6 +261,11 @@ impl RowCache {
                 };
                 if entry.ts != ts || entry.deleted || entry.cached.is_some() {
                     continue;
+                }
+                // Rows read in key order (a scan) were allocated one after another: the
+                // row-address model learns where they are.
+                if let RowKey::Int(key) = key {
+                    state.row_addresses.learn(key, row.as_ptr() as usize);
                 }
                 let size = entry_size(&key, &row);
                 let number = cache.next_record;
@@ -283,6 +293,9 @@ impl RowCache {
                                 continue;
                             }
                             entry.cached = None;
+                            if let RowKey::Int(key) = key {
+                                state.row_addresses.forget(key);
+                            }
                         }
                         _ => state.dead_records.remove(record.size),
                     }
@@ -348,6 +361,9 @@ fn evict_queued(state: &mut TableState, evictions: Vec<(RowKey, Record)>) {
         match state.primary.get_mut(&key) {
             Some(entry) if entry.cached.is_some() && entry.cache_record == record.number => {
                 entry.cached = None;
+                if let RowKey::Int(key) = key {
+                    state.row_addresses.forget(key);
+                }
             }
             _ => state.dead_records.remove(record.size),
         }

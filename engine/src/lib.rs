@@ -27,6 +27,8 @@ pub mod host;
 pub mod json;
 /// Snapshot-isolation transactions, version chains, group commit and garbage collection.
 pub mod mvcc;
+/// Where cached rows are in memory, learned, for point lookups to prefetch.
+pub(crate) mod row_addresses;
 /// SQL: parser, planner and executor over the engine API.
 pub mod sql;
 /// Ordered byte-level key-value storage and its backends (RocksDB, redb, memory).

@@ -7,11 +7,12 @@ use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use crate::alex::{AlexMap, AlexStats, MemoryUsage, NodeInfo};
+use crate::alex::{AlexMap, AlexStats, MemoryUsage, NodeInfo, prefetch_address};
 use crate::cache::{DeadRecords, PendingCache};
 use crate::catalog::{IndexSchema, ObjectId, TableSchema};
 use crate::encoding::{decode_value, encode_value};
 use crate::mvcc::RowEntry;
+use crate::row_addresses::RowAddresses;
 use crate::storage::{KeyPrefix, Storage, scan_prefix};
 use crate::types::{DataType, SharedRow, Value};
 use crate::{Error, Result};
@@ -414,6 +415,8 @@ pub(crate) struct TableState {
     pub last_commit: u64,
     /// The row cache's records of this table whose rows are gone (see `crate::cache`).
     pub dead_records: DeadRecords,
+    /// Where the cached rows probably are, by key (see `crate::row_addresses`).
+    pub row_addresses: RowAddresses,
 }
 
 impl TableState {
@@ -428,15 +431,24 @@ impl TableState {
         for index in &mut self.indexes {
             index.entries = BTreeMap::new();
         }
+        self.row_addresses = RowAddresses::default();
     }
 }
 
 impl Table {
     /// Starts bringing `key`'s primary-index slot into the CPU cache (see
-    /// [`AlexMap::prefetch`]), unless a writer holds the table: a hint never waits.
+    /// [`AlexMap::prefetch`]), and its cached row where the table's row-address model
+    /// predicts it (see `crate::row_addresses`), unless a writer holds the table: a hint
+    /// never waits.
     pub fn prefetch(&self, key: &RowKey) {
         if let Ok(state) = self.state.try_read() {
             state.primary.prefetch(key);
+            if let RowKey::Int(key) = key {
+                if let Some(address) = state.row_addresses.predict(*key) {
+                    prefetch_address(address);
+                    prefetch_address(address.wrapping_add(64));
+                }
+            }
         }
     }
 
@@ -561,6 +573,7 @@ impl Table {
                 indexes,
                 last_commit: 0,
                 dead_records: DeadRecords::default(),
+                row_addresses: RowAddresses::default(),
             }),
         }
     }

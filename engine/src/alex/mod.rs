@@ -143,6 +143,22 @@ pub(crate) fn prefetch<T: ?Sized>(value: &T) {
     let _ = value;
 }
 
+/// Asks the CPU to start loading the cache line at `address`, which may be any number: a
+/// prefetch of memory that is not mapped, or no longer holds what the caller thinks, is
+/// dropped without effect (used with addresses that are predictions).
+#[inline(always)]
+pub(crate) fn prefetch_address(address: usize) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults, whatever the address, and changes no memory; SSE, the
+    // instruction's target feature, is part of every x86_64 target.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(std::ptr::without_provenance::<i8>(address));
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = address;
+}
+
 /// Asks for the cache lines of `row`'s first `lines` lines of values (a `Value` is 32 bytes,
 /// two to a line): a row is an allocation of its own, read after its key was found.
 #[inline(always)]
