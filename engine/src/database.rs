@@ -1141,6 +1141,16 @@ impl Session {
         Transaction::begin(self.shared.clone(), true, self.synchronous_commit)
     }
 
+    /// [`Shared::prefetch`] for the next autocommit statement, through the table handle the
+    /// session's last one took if it is still current (no catalog lock, no name lookup).
+    pub(crate) fn prefetch_autocommit(&self, table: &str, key: &RowKey) {
+        let handles = self.handles.borrow();
+        match handles.current(table, self.shared.catalog_version()) {
+            Some(handle) => handle.prefetch(key),
+            None => self.shared.prefetch(table, key),
+        }
+    }
+
     /// Runs `f` in its own transaction and commits it (rolls back if `f` fails).
     pub fn autocommit<T>(&self, f: impl FnOnce(&mut Transaction) -> Result<T>) -> Result<T> {
         let handles = self.handles.take();

@@ -188,6 +188,16 @@ pub(crate) struct TableHandles {
     by_name: Vec<(String, Arc<Table>)>,
 }
 
+impl TableHandles {
+    /// The handle of table `name`, if held and the catalog is still at `version`.
+    pub fn current(&self, name: &str, version: u64) -> Option<&Arc<Table>> {
+        if self.version != version {
+            return None;
+        }
+        self.by_name.iter().find(|(n, _)| n == name).map(|(_, t)| t)
+    }
+}
+
 /// A moment in a transaction to return to (SQL SAVEPOINT): a position in its undo log, so
 /// taking one costs nothing however many rows the transaction has written.
 #[derive(Debug, Clone, Copy)]

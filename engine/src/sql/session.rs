@@ -121,7 +121,7 @@ impl Session {
         if let Some((table, key)) = prepared.point_key(params) {
             match &self.block {
                 Some(txn) => txn.prefetch(table, &key),
-                None => self.shared.prefetch(table, &key),
+                None => self.prefetch_autocommit(table, &key),
             }
         } else if let (Some((table, values)), Some(txn)) = (prepared.inserted_row(), &self.block) {
             txn.prefetch_insert(table, |column| match values.get(column)? {
