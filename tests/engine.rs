@@ -690,14 +690,7 @@ fn cache_accounts_updated_and_deleted_rows(kind: StorageKind) {
     );
     update_all("short", 4);
     assert_eq!(db.stats().cache.bytes, cached.bytes, "shrunk back");
-    session
-        .autocommit(|txn| {
-            for id in 1..=5 {
-                txn.delete("accounts", &RowKey::Int(id))?;
-            }
-            Ok(())
-        })
-        .unwrap();
+    delete_accounts(&session, 1..=5);
     let after = db.stats().cache;
     assert_eq!(after.entries, 5, "{after:?}");
     assert_eq!(after.bytes, cached.bytes / 2, "{after:?}");
@@ -715,6 +708,18 @@ fn cache_accounts_updated_and_deleted_rows(kind: StorageKind) {
     read_all();
     let back = db.stats().cache;
     assert_eq!((back.entries, back.bytes), (10, cached.bytes), "{back:?}");
+}
+
+/// Deletes the accounts `ids`, in one transaction.
+fn delete_accounts(session: &omendb::Session, ids: std::ops::RangeInclusive<i64>) {
+    session
+        .autocommit(|txn| {
+            for id in ids {
+                txn.delete("accounts", &RowKey::Int(id))?;
+            }
+            Ok(())
+        })
+        .unwrap();
 }
 
 /// Deleted rows' cache records are evicted like the others — by their own table's reads and
@@ -738,28 +743,14 @@ fn cache_evicts_deleted_rows_records(kind: StorageKind) {
     read("accounts", 1..2001);
     let full = bounded(&db);
     // Delete the most recently cached accounts: their records are the last to be evicted.
-    session
-        .autocommit(|txn| {
-            for id in 1001..=2000 {
-                txn.delete("accounts", &RowKey::Int(id))?;
-            }
-            Ok(())
-        })
-        .unwrap();
+    delete_accounts(&session, 1001..=2000);
     let deleted = bounded(&db);
     assert!(deleted.entries < full.entries, "{deleted:?} after {full:?}");
     // The same table's reads push the deleted rows' records out; then delete the newest
     // again, and another table's reads push out every record of this one.
     read("accounts", 1..1001);
     bounded(&db);
-    session
-        .autocommit(|txn| {
-            for id in 901..=1000 {
-                txn.delete("accounts", &RowKey::Int(id))?;
-            }
-            Ok(())
-        })
-        .unwrap();
+    delete_accounts(&session, 901..=1000);
     read("other", 0..2000);
     read("other", 0..2000);
     let other = bounded(&db);

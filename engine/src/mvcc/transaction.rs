@@ -401,16 +401,9 @@ impl Transaction {
     /// The handle of table `name` this transaction already holds, borrowed: no other table
     /// can be taken (`Transaction::table`) while it is.
     fn held_handle(&self, name: &str) -> Option<Ref<'_, Arc<Table>>> {
-        let handles = self.tables.borrow();
-        if handles.version != self.db.catalog_version() {
-            return None;
-        }
-        Ref::filter_map(handles, |handles| {
-            handles
-                .by_name
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, table)| table)
+        let version = self.db.catalog_version();
+        Ref::filter_map(self.tables.borrow(), |handles| {
+            handles.current(name, version)
         })
         .ok()
     }
