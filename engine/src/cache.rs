@@ -256,7 +256,7 @@ impl RowCache {
         {
             let mut cache = lock(&self.state);
             for Admission { key, ts, row } in pending.admissions {
-                let Some(entry) = state.primary.get_mut(&key) else {
+                let Some((place, entry)) = state.primary.get_mut_placed(&key) else {
                     continue;
                 };
                 if entry.ts != ts || entry.deleted || entry.cached.is_some() {
@@ -264,9 +264,9 @@ impl RowCache {
                 }
                 // Rows read in key order (a scan) were allocated one after another: the
                 // row-address model learns where they are.
-                if let RowKey::Int(key) = key {
-                    state.row_addresses.learn(key, row.as_ptr() as usize);
-                }
+                state
+                    .row_addresses
+                    .learn(&key, place, row.as_ptr() as usize);
                 let size = entry_size(&key, &row);
                 let number = cache.next_record;
                 cache.next_record = cache.next_record.checked_add(1).unwrap_or(1);
@@ -285,17 +285,15 @@ impl RowCache {
                     break;
                 };
                 if owner == table.id {
-                    match state.primary.get_mut(&key) {
-                        Some(entry) if entry.cached.is_some() => {
+                    match state.primary.get_mut_placed(&key) {
+                        Some((place, entry)) if entry.cached.is_some() => {
                             if entry.take_referenced() && chances < SECOND_CHANCES {
                                 chances += 1;
                                 cache.lru.put((owner, key), record);
                                 continue;
                             }
                             entry.cached = None;
-                            if let RowKey::Int(key) = key {
-                                state.row_addresses.forget(key);
-                            }
+                            state.row_addresses.forget(&key, place);
                         }
                         _ => state.dead_records.remove(record.size),
                     }
@@ -358,12 +356,12 @@ impl RowCache {
 /// perhaps re-admitted under a new record) was dead, and leaves the table's count.
 fn evict_queued(state: &mut TableState, evictions: Vec<(RowKey, Record)>) {
     for (key, record) in evictions {
-        match state.primary.get_mut(&key) {
-            Some(entry) if entry.cached.is_some() && entry.cache_record == record.number => {
+        match state.primary.get_mut_placed(&key) {
+            Some((place, entry))
+                if entry.cached.is_some() && entry.cache_record == record.number =>
+            {
                 entry.cached = None;
-                if let RowKey::Int(key) = key {
-                    state.row_addresses.forget(key);
-                }
+                state.row_addresses.forget(&key, place);
             }
             _ => state.dead_records.remove(record.size),
         }

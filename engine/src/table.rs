@@ -7,7 +7,7 @@ use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use crate::alex::{AlexMap, AlexStats, MemoryUsage, NodeInfo, prefetch_address};
+use crate::alex::{AlexMap, AlexStats, MemoryUsage, NodeInfo, Place, prefetch_address};
 use crate::cache::{DeadRecords, PendingCache};
 use crate::catalog::{IndexSchema, ObjectId, TableSchema};
 use crate::encoding::{decode_value, encode_value};
@@ -116,6 +116,26 @@ impl Primary {
             (Primary::Int(map), RowKey::Int(k)) => map.prefetch(k),
             (Primary::Bytes(map), RowKey::Bytes(k)) => map.prefetch(k),
             _ => {}
+        }
+    }
+
+    /// [`prefetch`](Self::prefetch), calling `each` with the key's probable places in the
+    /// index (see [`AlexMap::prefetch_places`]).
+    #[inline]
+    pub fn prefetch_places(&self, key: &RowKey, each: impl FnMut(Place)) {
+        match (self, key) {
+            (Primary::Int(map), RowKey::Int(k)) => map.prefetch_places(k, each),
+            (Primary::Bytes(map), RowKey::Bytes(k)) => map.prefetch_places(k, each),
+            _ => {}
+        }
+    }
+
+    /// [`get_mut`](Self::get_mut), with the key's place in the index.
+    pub fn get_mut_placed(&mut self, key: &RowKey) -> Option<(Place, &mut RowEntry)> {
+        match (self, key) {
+            (Primary::Int(map), RowKey::Int(k)) => map.get_mut_placed(k),
+            (Primary::Bytes(map), RowKey::Bytes(k)) => map.get_mut_placed(k),
+            _ => None,
         }
     }
 
@@ -442,12 +462,17 @@ impl Table {
     /// never waits.
     pub fn prefetch(&self, key: &RowKey) {
         if let Ok(state) = self.state.try_read() {
-            state.primary.prefetch(key);
-            if let RowKey::Int(key) = key {
-                if let Some(address) = state.row_addresses.predict(*key) {
-                    prefetch_address(address);
-                    prefetch_address(address.wrapping_add(64));
-                }
+            let row = |address: usize| {
+                prefetch_address(address);
+                prefetch_address(address.wrapping_add(64));
+            };
+            if state.row_addresses.keyed(key) {
+                state.primary.prefetch(key);
+                state.row_addresses.by_key(key).map(row);
+            } else {
+                state.primary.prefetch_places(key, |place| {
+                    state.row_addresses.at(place).map(row);
+                });
             }
         }
     }

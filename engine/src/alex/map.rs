@@ -63,6 +63,19 @@ pub(super) struct InnerNode {
     pub dup: u8,
 }
 
+/// Where a key sits in an [`AlexMap`]'s layout: its data node, the group of 64 slots holding
+/// its slot in that node, and how many keys precede it in the group. Keys next to each other
+/// in key order have places next to each other (the next rank, or rank 0 of a later group),
+/// and a place stays the key's until its node changes (an insert or removal shifting its
+/// slots, a rebuild): enough for a caller to attach hints to keys by place (see
+/// `crate::row_addresses`), never enough to rely on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    pub node: u32,
+    pub group: u32,
+    pub rank: u32,
+}
+
 /// What has happened to an [`AlexMap`]'s structure since it was created.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AlexEvents {
@@ -239,6 +252,35 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
     pub fn prefetch(&self, key: &K) {
         let leaf = &self.data[self.leaf_for(key.model_input()) as usize];
         leaf.prefetch(key);
+    }
+
+    /// [`prefetch`](Self::prefetch), calling `each` with the [`Place`]s `key` probably has,
+    /// most likely first: the slot the model predicts and the next ones up to the first
+    /// gap, where keys pushed right by their predecessors sit. A guess from the models and
+    /// one bitmap word, made without waiting for the slots.
+    #[inline]
+    pub fn prefetch_places(&self, key: &K, mut each: impl FnMut(Place)) {
+        let node = self.leaf_for(key.model_input());
+        self.data[node as usize].prefetch_places(key, |group, rank| {
+            each(Place {
+                node,
+                group: group as u32,
+                rank,
+            })
+        });
+    }
+
+    /// [`get_mut`](Self::get_mut), with the key's [`Place`].
+    pub fn get_mut_placed(&mut self, key: &K) -> Option<(Place, &mut V)> {
+        let node = self.leaf_for(key.model_input());
+        let leaf = &mut self.data[node as usize];
+        let slot = leaf.find(key)?;
+        let place = Place {
+            node,
+            group: (slot / 64) as u32,
+            rank: leaf.rank_in_group(slot),
+        };
+        Some((place, &mut leaf.slots[slot].value))
     }
 
     pub fn get(&self, key: &K) -> Option<&V> {

@@ -188,7 +188,7 @@ pub(crate) fn hinted<I: Iterator>(
 
 pub use iter::Range;
 pub use key::{ModelKey, TotalF64};
-pub use map::{AlexEvents, AlexMap};
+pub use map::{AlexEvents, AlexMap, Place};
 pub use stats::{
     AlexStats, DataLayout, LevelFanout, MemoryUsage, NodeInfo, NodeKind, OCCUPANCY_BUCKETS,
     SAMPLED_KEYS,
