@@ -25,6 +25,10 @@
 //!   as far as the index's models fit the keys: random integers and bytes well, text whose
 //!   first bytes are a shared prefix or only digits hardly at all (see `alex::key`).
 //!
+//! The place model reads an anchor and a bitmap word before it can prefetch: it is kept
+//! only while its anchors stay small enough to stay cached ([`MAX_ANCHOR_BYTES`], about
+//! two million rows).
+//!
 //! Measured with a scratch driver on a million cached rows (point lookups in random order,
 //! alternating builds): dense keys 500 → 370 ns with the key model; random 63-bit keys
 //! 600 → 460 ns with the place model, where the key model holds nothing. The place model
@@ -83,6 +87,12 @@ impl RowAddresses {
             RowKey::Int(key) => self.keys.predict(*key),
             RowKey::Bytes(_) => None,
         }
+    }
+
+    /// Whether the place model holds anything (a lookup then offers it its key's places).
+    #[inline]
+    pub fn placed(&self) -> bool {
+        !self.places.nodes.is_empty()
     }
 
     /// Where the row of the key at `place` probably is, if the place model knows.
@@ -210,12 +220,24 @@ impl KeyBlocks {
     }
 }
 
+/// The most memory the place model's anchors may take. A lookup reads an anchor and a
+/// bitmap word before it can prefetch anything: cached, that is cheap; from DRAM, it
+/// delays the lookup by more than the prefetch saves. Measured with a scratch driver on
+/// random 63-bit keys, alternating builds: at a million rows (0.5 MB of anchors, 0.2 MB of
+/// bitmap) hits 600 → 460 ns, misses unchanged; at ten million (5.4 MB and 1.8 MB) hits
+/// 891 → 810 ns but misses 360 → 691 ns. The limit is this machine's per-core L2 cache.
+const MAX_ANCHOR_BYTES: usize = 1 << 20;
+
 /// Row addresses by place in the index, in groups of 64 slots (see the module's
 /// documentation).
 #[derive(Debug, Default)]
 struct PlaceGroups {
     /// Per data node (by id), per group: where its first key's row would be.
     nodes: Vec<Vec<Anchor>>,
+    /// How many anchors `nodes` holds, and whether they outgrew [`MAX_ANCHOR_BYTES`] (the
+    /// model then stays empty).
+    anchors: usize,
+    too_large: bool,
     /// The last admission (place and row address), and the run of admissions of consecutive
     /// keys at one stride it ended: its stride and how many rows it has.
     last: Option<(Place, usize)>,
@@ -284,8 +306,22 @@ impl PlaceGroups {
         if rows == 0 {
             return;
         }
+        if self.too_large {
+            return;
+        }
         let groups = grown(&mut self.nodes, place.node as usize, Vec::new);
-        let anchor = grown(groups, place.group as usize, Anchor::default);
+        let group = place.group as usize;
+        if group >= groups.len() {
+            self.anchors += group + 1 - groups.len();
+            if self.anchors * size_of::<Anchor>() > MAX_ANCHOR_BYTES {
+                *self = PlaceGroups {
+                    too_large: true,
+                    ..PlaceGroups::default()
+                };
+                return;
+            }
+        }
+        let anchor = grown(groups, group, Anchor::default);
         let start = address.wrapping_sub((place.rank as usize).wrapping_mul(stride));
         // The strides fit: at most `MAX_STRIDE`; so do ranks, below 64.
         let stride = stride as u16;
@@ -613,6 +649,22 @@ mod tests {
             assert_eq!(model.predict(node[64]), None);
             model.learn(node[65], 0x9000 + 96);
             assert_eq!(model.predict(node[70]), Some(0x9000 + 6 * 96));
+        }
+
+        #[test]
+        fn a_model_too_large_to_stay_cached_gives_up() {
+            let groups = MAX_ANCHOR_BYTES / size_of::<Anchor>();
+            let keys = places(0, (groups as u32 + 1) * 8, 8);
+            let mut model = learned(&keys[..groups * 8], |i| 0x100_0000 + i * 64);
+            assert_eq!(model.predict(keys[100]), Some(0x100_0000 + 100 * 64));
+            // One group more: the model empties, and learns nothing more.
+            admit(&mut model, &keys, groups * 8..keys.len(), |i| {
+                0x100_0000 + i * 64
+            });
+            assert!(model.nodes.is_empty());
+            assert_eq!(model.predict(keys[100]), None);
+            admit(&mut model, &keys, 0..16, |i| 0x900_0000 + i * 64);
+            assert_eq!(model.predict(keys[10]), None);
         }
 
         /// Admits the keys at `places[range]` in order, the `i`-th one's row at `address(i)`.

@@ -469,10 +469,12 @@ impl Table {
             if state.row_addresses.keyed(key) {
                 state.primary.prefetch(key);
                 state.row_addresses.by_key(key).map(row);
-            } else {
+            } else if state.row_addresses.placed() {
                 state.primary.prefetch_places(key, |place| {
                     state.row_addresses.at(place).map(row);
                 });
+            } else {
+                state.primary.prefetch(key);
             }
         }
     }
