@@ -1340,20 +1340,30 @@ fn scan_exact<'t>(source: &TableSource, txn: &'t Transaction) -> Result<(Scan<'t
         let value = expr.eval(&[])?;
         txn.key(table, std::slice::from_ref(&value))
     };
-    match &source.access {
-        Access::Full => Ok((full(txn)?, false)),
-        Access::Key(expr) => match key(expr) {
+    // The row of one key; a NULL or out-of-range key matches no row.
+    let point = |key: Result<RowKey>| -> Result<(Scan<'t>, bool)> {
+        match key {
             Ok(key) => {
                 let row = txn.get(table, &key)?;
                 let rows = Box::new(row.map(|row| Ok((key, row))).into_iter());
                 Ok((Scan::Rows(rows), false))
             }
-            // A NULL or out-of-range key matches no row.
             Err(e) if matches!(e.sqlstate(), "22003" | "23502") => {
                 Ok((Scan::Rows(Box::new(std::iter::empty())), false))
             }
             Err(e) => Err(e),
-        },
+        }
+    };
+    match &source.access {
+        Access::Full => Ok((full(txn)?, false)),
+        Access::Key(expr) => point(key(expr)),
+        Access::CompositeKey(columns) => {
+            let values = columns
+                .iter()
+                .map(|(_, e)| e.eval(&[]))
+                .collect::<Result<Vec<_>>>()?;
+            point(txn.key(table, &values))
+        }
         Access::Keys(exprs) => {
             let mut keys = Vec::with_capacity(exprs.len());
             for expr in exprs {

@@ -396,6 +396,20 @@ fn scan_line(source: &TableSource) -> String {
             source.table,
             render(value, &source.column_names)
         ),
+        Access::CompositeKey(key) => {
+            let parts: Vec<String> = key
+                .iter()
+                .map(|(c, e)| {
+                    let value = render(e, &source.column_names);
+                    format!("{} = {value}", source.column_names[*c])
+                })
+                .collect();
+            format!(
+                "ALEX Point Lookup on {} ({})",
+                source.table,
+                parts.join(", ")
+            )
+        }
         Access::Keys(values) => {
             let values: Vec<String> = values
                 .iter()

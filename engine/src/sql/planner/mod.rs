@@ -485,6 +485,9 @@ pub enum Access {
     Full,
     /// The row with this primary key (a one-column key): a constant or a parameter.
     Key(BoundExpr),
+    /// The row with this composite primary key: each key column (its position in the table)
+    /// with a constant or a parameter, in the key's column order.
+    CompositeKey(Vec<(usize, BoundExpr)>),
     /// Rows whose one-column primary key lies in a range.
     Range(Bound<BoundExpr>, Bound<BoundExpr>),
     /// The rows with any of these primary keys (`pk IN (…)`): one lookup each.
@@ -720,6 +723,7 @@ fn table(catalog: &dyn Catalog, name: &super::parser::ast::Ident) -> Result<Arc<
 
 /// The access path a filter allows. On a one-column primary key `pk = c` is a point lookup,
 /// `pk IN (…)` one lookup per value, and comparisons with constants bound a range scan; on a
+/// composite primary key, an equality on every key column is a point lookup; on a
 /// secondary index, equalities (or an `IN` list) on its leading columns, and comparisons on the
 /// next, bound an index scan. A point lookup wins, then key lookups, then the index scan with
 /// the most equalities, then a key range, then an index range. The filter is still applied to
@@ -739,7 +743,23 @@ fn access_path(schema: &TableSchema, filter: Option<&BoundExpr>) -> Access {
                 Constraint::Range(lower, upper) => Some(Access::Range(lower, upper)),
             }
         }
-        _ => None,
+        [] => None,
+        columns => {
+            // Every column of a composite key equal to a constant: one lookup.
+            let values: Option<Vec<(usize, BoundExpr)>> = columns
+                .iter()
+                .map(|&column| {
+                    match constraint(&conjuncts, column, schema.columns[column].data_type) {
+                        Constraint::Equal(value) => Some((column, value)),
+                        _ => None,
+                    }
+                })
+                .collect();
+            if let Some(values) = values {
+                return Access::CompositeKey(values);
+            }
+            None
+        }
     };
     let index = schema
         .indexes
@@ -1064,6 +1084,7 @@ fn table_source(source: &mut TableSource, f: &mut impl FnMut(&mut BoundExpr)) {
         Access::Full => {}
         Access::Key(e) => e.visit_mut(f),
         Access::Keys(keys) => keys.iter_mut().for_each(|e| e.visit_mut(f)),
+        Access::CompositeKey(key) => key.iter_mut().for_each(|(_, e)| e.visit_mut(f)),
         Access::Index(index) => {
             index.prefix.iter_mut().for_each(|e| e.visit_mut(f));
             index.any.iter_mut().for_each(|e| e.visit_mut(f));
