@@ -715,6 +715,28 @@ impl TableState {
         Ok(self.key_of(&row))
     }
 
+    /// The encoded leading columns of a composite key, from their values (checked against
+    /// the columns' types): every key that starts with them sorts from it to before it with
+    /// `0xFF` appended (no encoded value starts with that byte).
+    pub fn key_prefix(&self, values: &[Value]) -> Result<Vec<u8>> {
+        let schema = &self.schema;
+        let mut out = Vec::new();
+        for (&column, value) in schema.primary_key.iter().zip(values) {
+            let column_def = &schema.columns[column];
+            let value = column_def
+                .data_type
+                .admit(&column_def.name, value.clone())?;
+            if value.is_null() {
+                return Err(Error::NotNullViolation {
+                    table: schema.name.clone(),
+                    column: column_def.name.clone(),
+                });
+            }
+            encode_value(&mut out, &value);
+        }
+        Ok(out)
+    }
+
     /// Installs a changed schema (same columns, plus any added at the end).
     pub fn set_schema(&mut self, schema: TableSchema) {
         self.types = schema.types().into();

@@ -123,9 +123,11 @@ fn source_shape(source: &Source, out: &mut Shape) -> std::result::Result<(), Str
             match table.access {
                 Access::Full => {}
                 Access::Index(_) => out.index_access = true,
-                Access::Key(_) | Access::CompositeKey(_) | Access::Keys(_) | Access::Range(..) => {
-                    out.key_access = true
-                }
+                Access::Key(_)
+                | Access::CompositeKey(_)
+                | Access::KeyPrefix(_)
+                | Access::Keys(_)
+                | Access::Range(..) => out.key_access = true,
             }
             if !out.tables.contains(&table.table) {
                 out.tables.push(table.table.clone());

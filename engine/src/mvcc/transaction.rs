@@ -452,6 +452,11 @@ impl Transaction {
         read(&self.table(table)?.state).key_from_values(values)
     }
 
+    /// The encoded leading columns of a composite key (see [`TableState::key_prefix`]).
+    pub fn key_prefix(&self, table: &str, values: &[Value]) -> Result<Vec<u8>> {
+        read(&self.table(table)?.state).key_prefix(values)
+    }
+
     /// The row stored under `key`, as this transaction sees it.
     pub fn get(&self, table: &str, key: &RowKey) -> Result<Option<SharedRow>> {
         self.read_with(table, key, |row| row.cloned())

@@ -1364,6 +1364,31 @@ fn scan_exact<'t>(source: &TableSource, txn: &'t Transaction) -> Result<(Scan<'t
                 .collect::<Result<Vec<_>>>()?;
             point(txn.key(table, &values))
         }
+        Access::KeyPrefix(columns) => {
+            let values = columns
+                .iter()
+                .map(|(_, e)| e.eval(&[]))
+                .collect::<Result<Vec<_>>>()?;
+            match txn.key_prefix(table, &values) {
+                Ok(prefix) => {
+                    let mut end = prefix.clone();
+                    end.push(0xFF);
+                    let range = (
+                        Bound::Included(RowKey::Bytes(prefix)),
+                        Bound::Excluded(RowKey::Bytes(end)),
+                    );
+                    Ok((
+                        Scan::Table(txn.scan(table, range, source.direction)?),
+                        false,
+                    ))
+                }
+                // A NULL or out-of-range value matches no row.
+                Err(e) if matches!(e.sqlstate(), "22003" | "23502") => {
+                    Ok((Scan::Rows(Box::new(std::iter::empty())), false))
+                }
+                Err(e) => Err(e),
+            }
+        }
         Access::Keys(exprs) => {
             let mut keys = Vec::with_capacity(exprs.len());
             for expr in exprs {

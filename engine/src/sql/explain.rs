@@ -396,7 +396,7 @@ fn scan_line(source: &TableSource) -> String {
             source.table,
             render(value, &source.column_names)
         ),
-        Access::CompositeKey(key) => {
+        Access::CompositeKey(key) | Access::KeyPrefix(key) => {
             let parts: Vec<String> = key
                 .iter()
                 .map(|(c, e)| {
@@ -404,8 +404,12 @@ fn scan_line(source: &TableSource) -> String {
                     format!("{} = {value}", source.column_names[*c])
                 })
                 .collect();
+            let operation = match &source.access {
+                Access::CompositeKey(_) => "Point Lookup",
+                _ => "Range Scan",
+            };
             format!(
-                "ALEX Point Lookup on {} ({})",
+                "ALEX {operation}{backward} on {} ({})",
                 source.table,
                 parts.join(", ")
             )

@@ -761,9 +761,9 @@ fn prepared_key_lookups_name_the_key_to_prefetch() {
 }
 
 /// A composite primary key equal to constants or parameters in every column is one lookup,
-/// in the key's column order whatever the filter's; fewer columns, or a column type whose
-/// equality the key encoding cannot decide, leave a full scan. Prepared, the lookup takes its
-/// parameters as the key.
+/// in the key's column order whatever the filter's; equalities on leading columns are a key
+/// range; a later column alone, or a column type whose equality the key encoding cannot
+/// decide, leaves a full scan. Prepared, the lookup takes its parameters as the key.
 #[test]
 fn composite_keys_are_looked_up_with_every_column() {
     let db = Database::open(DatabaseConfig::memory()).unwrap();
@@ -788,7 +788,11 @@ fn composite_keys_are_looked_up_with_every_column() {
         ])
     );
     assert_eq!(
-        access("SELECT qty FROM stock WHERE warehouse = 2"),
+        access("SELECT qty FROM stock WHERE warehouse = 2 AND qty > 1"),
+        Access::KeyPrefix(vec![(0, BoundExpr::Constant(Value::Int(2)))])
+    );
+    assert_eq!(
+        access("SELECT qty FROM stock WHERE item = 'nut'"),
         Access::Full
     );
     assert_eq!(
@@ -797,8 +801,20 @@ fn composite_keys_are_looked_up_with_every_column() {
     );
     assert_eq!(
         access("SELECT * FROM readings WHERE sensor = 1 AND value = 0.5"),
-        Access::Full
+        Access::KeyPrefix(vec![(0, BoundExpr::Constant(Value::Int(1)))])
     );
+    // An index with more equalities than the key's leading columns wins; with as many, the key.
+    session
+        .execute("CREATE INDEX stock_qty ON stock (warehouse, qty)")
+        .unwrap();
+    assert!(matches!(
+        access("SELECT item FROM stock WHERE warehouse = 2 AND qty = 5"),
+        Access::Index(_)
+    ));
+    assert!(matches!(
+        access("SELECT item FROM stock WHERE warehouse = 2"),
+        Access::KeyPrefix(_)
+    ));
 
     session
         .execute("INSERT INTO stock SELECT i % 50, 'item ' || (i / 50), i FROM generate_series(0, 4999) AS g(i)")
@@ -815,6 +831,14 @@ fn composite_keys_are_looked_up_with_every_column() {
             .unwrap();
         assert_eq!(found.rows, vec![vec![Value::Int(i)]], "row {i}");
     }
+    let range = session
+        .prepare("SELECT count(*), min(qty), max(qty) FROM stock WHERE warehouse = $1")
+        .unwrap();
+    let found = session.execute_prepared(&range, &[Value::Int(7)]).unwrap();
+    assert_eq!(
+        found.rows,
+        vec![vec![Value::Int(100), Value::Int(7), Value::Int(4957)]]
+    );
     for missing in [
         [Value::Int(50), Value::from("item 0")],
         [Value::Int(0), Value::from("item 100")],

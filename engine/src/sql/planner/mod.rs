@@ -488,6 +488,9 @@ pub enum Access {
     /// The row with this composite primary key: each key column (its position in the table)
     /// with a constant or a parameter, in the key's column order.
     CompositeKey(Vec<(usize, BoundExpr)>),
+    /// The rows whose composite primary key starts with these leading columns' values (each
+    /// key column with a constant or a parameter, in the key's column order): a key range.
+    KeyPrefix(Vec<(usize, BoundExpr)>),
     /// Rows whose one-column primary key lies in a range.
     Range(Bound<BoundExpr>, Bound<BoundExpr>),
     /// The rows with any of these primary keys (`pk IN (…)`): one lookup each.
@@ -723,7 +726,8 @@ fn table(catalog: &dyn Catalog, name: &super::parser::ast::Ident) -> Result<Arc<
 
 /// The access path a filter allows. On a one-column primary key `pk = c` is a point lookup,
 /// `pk IN (…)` one lookup per value, and comparisons with constants bound a range scan; on a
-/// composite primary key, an equality on every key column is a point lookup; on a
+/// composite primary key, an equality on every key column is a point lookup and equalities
+/// on its leading columns a key range (weighed like an index scan with as many); on a
 /// secondary index, equalities (or an `IN` list) on its leading columns, and comparisons on the
 /// next, bound an index scan. A point lookup wins, then key lookups, then the index scan with
 /// the most equalities, then a key range, then an index range. The filter is still applied to
@@ -746,19 +750,20 @@ fn access_path(schema: &TableSchema, filter: Option<&BoundExpr>) -> Access {
         [] => None,
         columns => {
             // Every column of a composite key equal to a constant: one lookup.
-            let values: Option<Vec<(usize, BoundExpr)>> = columns
+            let leading: Vec<(usize, BoundExpr)> = columns
                 .iter()
-                .map(|&column| {
+                .map_while(|&column| {
                     match constraint(&conjuncts, column, schema.columns[column].data_type) {
                         Constraint::Equal(value) => Some((column, value)),
                         _ => None,
                     }
                 })
                 .collect();
-            if let Some(values) = values {
-                return Access::CompositeKey(values);
+            if leading.len() == columns.len() {
+                return Access::CompositeKey(leading);
             }
-            None
+            // Equalities on leading key columns: the key range they start.
+            (!leading.is_empty()).then_some(Access::KeyPrefix(leading))
         }
     };
     let index = schema
@@ -773,6 +778,12 @@ fn access_path(schema: &TableSchema, filter: Option<&BoundExpr>) -> Access {
             )
         });
     match (primary, index) {
+        // A key prefix against an index scan: the one with more equalities.
+        (Some(Access::KeyPrefix(key)), index)
+            if index.as_ref().is_none_or(|i| i.prefix.len() <= key.len()) =>
+        {
+            Access::KeyPrefix(key)
+        }
         (_, Some(index)) if !index.prefix.is_empty() || !index.any.is_empty() => {
             Access::Index(index)
         }
@@ -1084,7 +1095,9 @@ fn table_source(source: &mut TableSource, f: &mut impl FnMut(&mut BoundExpr)) {
         Access::Full => {}
         Access::Key(e) => e.visit_mut(f),
         Access::Keys(keys) => keys.iter_mut().for_each(|e| e.visit_mut(f)),
-        Access::CompositeKey(key) => key.iter_mut().for_each(|(_, e)| e.visit_mut(f)),
+        Access::CompositeKey(key) | Access::KeyPrefix(key) => {
+            key.iter_mut().for_each(|(_, e)| e.visit_mut(f))
+        }
         Access::Index(index) => {
             index.prefix.iter_mut().for_each(|e| e.visit_mut(f));
             index.any.iter_mut().for_each(|e| e.visit_mut(f));
