@@ -118,10 +118,7 @@ struct KeyBlocks {
     base: i64,
     /// Per block: where its first key's row would be and the stride (0: not known).
     blocks: Vec<Block>,
-    /// The last admission (key and row address), and the run of admissions of consecutive
-    /// keys at one stride it ended: its stride and how many rows it has.
-    last: Option<(i64, usize)>,
-    run: (usize, u32),
+    run: Run<i64>,
 }
 
 /// A block's model: where its first key's row would be, the stride, and the length of the
@@ -164,28 +161,19 @@ impl KeyBlocks {
     /// Learns from a row admitted to the cache: `key`'s row, at `address`. Rows admitted
     /// one after another for consecutive keys, at a constant distance, form a run.
     fn learn(&mut self, key: i64, address: usize) {
-        let previous = self.last.replace((key, address));
-        let Some((before, before_address)) = previous else {
+        let follows = |before: i64, key: i64| before.checked_add(1) == Some(key);
+        let Some((stride, rows)) = self.run.admit(key, address, follows, true) else {
             return;
-        };
-        let stride = address.wrapping_sub(before_address);
-        if before.checked_add(1) != Some(key) || stride == 0 || stride > MAX_STRIDE {
-            self.run = (0, 0);
-            return;
-        }
-        self.run = match self.run {
-            (run_stride, rows) if run_stride == stride => (stride, rows.saturating_add(1)),
-            _ => (stride, 2),
         };
         let Some((block, position)) = self.locate(key) else {
             return;
         };
         let anchor = &mut self.blocks[block];
-        if self.run.1 >= anchor.run {
+        if rows >= anchor.run {
             *anchor = Block {
                 address: address.wrapping_sub(position.wrapping_mul(stride)),
                 stride: stride as u32,
-                run: self.run.1,
+                run: rows,
             };
         }
     }
@@ -238,10 +226,7 @@ struct PlaceGroups {
     /// model then stays empty).
     anchors: usize,
     too_large: bool,
-    /// The last admission (place and row address), and the run of admissions of consecutive
-    /// keys at one stride it ended: its stride and how many rows it has.
-    last: Option<(Place, usize)>,
-    run: (usize, u32),
+    run: Run<Place>,
 }
 
 /// A group's model: where its first key's row would be, and the stride, learned from the
@@ -278,37 +263,22 @@ impl PlaceGroups {
     /// `address`. Rows admitted one after another for consecutive keys, at a constant
     /// distance, form a run.
     fn learn(&mut self, place: Place, address: usize) {
-        let previous = self.last.replace((place, address));
-        let Some((before, before_address)) = previous else {
-            return;
-        };
-        let stride = address.wrapping_sub(before_address);
         // The next key in key order is the next rank in the group, or the first of a later
         // group (of this node or a later one: the stride decides).
-        let next = if place.rank == 0 {
-            (place.node, place.group) != (before.node, before.group)
-        } else {
-            (place.node, place.group) == (before.node, before.group)
-                && before.rank.checked_add(1) == Some(place.rank)
+        let follows = |before: Place, place: Place| {
+            if place.rank == 0 {
+                (place.node, place.group) != (before.node, before.group)
+            } else {
+                (place.node, place.group) == (before.node, before.group)
+                    && before.rank.checked_add(1) == Some(place.rank)
+            }
         };
-        if !next || stride == 0 || stride > MAX_STRIDE {
-            self.run = (0, 0);
+        // A new group's first key continues a run but starts none: it may not follow the
+        // last admission in key order.
+        let admitted = self.run.admit(place, address, follows, place.rank != 0);
+        let Some((stride, rows)) = admitted.filter(|_| !self.too_large) else {
             return;
-        }
-        self.run = match self.run {
-            (run_stride, rows) if run_stride == stride => (stride, rows.saturating_add(1)),
-            // A new group's first key starts a run only at the run's stride: it may not
-            // follow the last admission in key order.
-            _ if place.rank == 0 => (0, 0),
-            _ => (stride, 2),
         };
-        let rows = self.run.1;
-        if rows == 0 {
-            return;
-        }
-        if self.too_large {
-            return;
-        }
         let groups = grown(&mut self.nodes, place.node as usize, Vec::new);
         let group = place.group as usize;
         if group >= groups.len() {
@@ -360,6 +330,51 @@ impl PlaceGroups {
             .get(place.group as usize)?;
         let (start, stride) = anchor.segment(place.rank);
         (stride != 0).then(|| start.wrapping_add(place.rank as usize * usize::from(stride)))
+    }
+}
+
+/// The run of admissions a model learns from: rows of consecutive keys admitted one after
+/// another at a constant distance.
+#[derive(Debug)]
+struct Run<P> {
+    /// The last admission: its key's position and its row's address.
+    last: Option<(P, usize)>,
+    /// The run it ended: the stride and how many rows (0: none).
+    stride: usize,
+    rows: u32,
+}
+
+impl<P> Default for Run<P> {
+    fn default() -> Self {
+        Run {
+            last: None,
+            stride: 0,
+            rows: 0,
+        }
+    }
+}
+
+impl<P: Copy> Run<P> {
+    /// Takes the admission of the row of the key at `position`, at `address`: it continues
+    /// the run if `follows(previous, position)` and its row is the run's stride further, or
+    /// starts a run of two (where `may_start`) at a new stride. The run's stride and length,
+    /// if it is in one.
+    fn admit(
+        &mut self,
+        position: P,
+        address: usize,
+        follows: impl Fn(P, P) -> bool,
+        may_start: bool,
+    ) -> Option<(usize, u32)> {
+        let (before, before_address) = self.last.replace((position, address))?;
+        let stride = address.wrapping_sub(before_address);
+        let fits = follows(before, position) && stride != 0 && stride <= MAX_STRIDE;
+        (self.stride, self.rows) = match (fits, self.rows) {
+            (true, rows) if rows > 0 && self.stride == stride => (stride, rows.saturating_add(1)),
+            (true, _) if may_start => (stride, 2),
+            _ => (0, 0),
+        };
+        (self.rows > 0).then_some((self.stride, self.rows))
     }
 }
 

@@ -699,25 +699,13 @@ impl TableState {
                 }),
             };
         }
-        let mut row = schema.default_row();
-        for (&column, value) in schema.primary_key.iter().zip(values) {
-            let column_def = &schema.columns[column];
-            row[column] = column_def
-                .data_type
-                .admit(&column_def.name, value.clone())?;
-            if row[column].is_null() {
-                return Err(Error::NotNullViolation {
-                    table: schema.name.clone(),
-                    column: column_def.name.clone(),
-                });
-            }
-        }
-        Ok(self.key_of(&row))
+        // Every other key is its columns' encoded values (as `key_of` encodes them).
+        self.key_prefix(values).map(RowKey::Bytes)
     }
 
-    /// The encoded leading columns of a composite key, from their values (checked against
-    /// the columns' types): every key that starts with them sorts from it to before it with
-    /// `0xFF` appended (no encoded value starts with that byte).
+    /// The encoded leading columns of a byte-string key (all of them: the key), from their
+    /// values (checked against the columns' types): every key that starts with them sorts
+    /// from it to before it with `0xFF` appended (no encoded value starts with that byte).
     pub fn key_prefix(&self, values: &[Value]) -> Result<Vec<u8>> {
         let schema = &self.schema;
         let mut out = Vec::new();

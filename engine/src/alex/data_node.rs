@@ -374,8 +374,6 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
             return;
         }
         let p = self.predicted(key);
-        // A node whose build put every key where its model predicts (evenly spaced keys)
-        // needs one guess; others, a few.
         let mut guesses = GUESSES;
         let last = (p + GUESSES).min(self.max_slot);
         super::prefetch(&self.slots[p]);

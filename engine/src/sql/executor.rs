@@ -1340,7 +1340,10 @@ fn scan_exact<'t>(source: &TableSource, txn: &'t Transaction) -> Result<(Scan<'t
         let value = expr.eval(&[])?;
         txn.key(table, std::slice::from_ref(&value))
     };
-    // The row of one key; a NULL or out-of-range key matches no row.
+    // A key value no key can hold (NULL, out of its column's range) matches no row.
+    let unkeyable = |e: &Error| matches!(e.sqlstate(), "22003" | "23502");
+    let nothing =
+        || -> Result<(Scan<'t>, bool)> { Ok((Scan::Rows(Box::new(std::iter::empty())), false)) };
     let point = |key: Result<RowKey>| -> Result<(Scan<'t>, bool)> {
         match key {
             Ok(key) => {
@@ -1348,54 +1351,39 @@ fn scan_exact<'t>(source: &TableSource, txn: &'t Transaction) -> Result<(Scan<'t
                 let rows = Box::new(row.map(|row| Ok((key, row))).into_iter());
                 Ok((Scan::Rows(rows), false))
             }
-            Err(e) if matches!(e.sqlstate(), "22003" | "23502") => {
-                Ok((Scan::Rows(Box::new(std::iter::empty())), false))
-            }
+            Err(e) if unkeyable(&e) => nothing(),
             Err(e) => Err(e),
         }
+    };
+    let values = |columns: &[(usize, BoundExpr)]| -> Result<Vec<Value>> {
+        columns.iter().map(|(_, e)| e.eval(&[])).collect()
     };
     match &source.access {
         Access::Full => Ok((full(txn)?, false)),
         Access::Key(expr) => point(key(expr)),
-        Access::CompositeKey(columns) => {
-            let values = columns
-                .iter()
-                .map(|(_, e)| e.eval(&[]))
-                .collect::<Result<Vec<_>>>()?;
-            point(txn.key(table, &values))
-        }
-        Access::KeyPrefix(columns) => {
-            let values = columns
-                .iter()
-                .map(|(_, e)| e.eval(&[]))
-                .collect::<Result<Vec<_>>>()?;
-            match txn.key_prefix(table, &values) {
-                Ok(prefix) => {
-                    let mut end = prefix.clone();
-                    end.push(0xFF);
-                    let range = (
-                        Bound::Included(RowKey::Bytes(prefix)),
-                        Bound::Excluded(RowKey::Bytes(end)),
-                    );
-                    Ok((
-                        Scan::Table(txn.scan(table, range, source.direction)?),
-                        false,
-                    ))
-                }
-                // A NULL or out-of-range value matches no row.
-                Err(e) if matches!(e.sqlstate(), "22003" | "23502") => {
-                    Ok((Scan::Rows(Box::new(std::iter::empty())), false))
-                }
-                Err(e) => Err(e),
+        Access::CompositeKey(columns) => point(txn.key(table, &values(columns)?)),
+        Access::KeyPrefix(columns) => match txn.key_prefix(table, &values(columns)?) {
+            Ok(prefix) => {
+                let mut end = prefix.clone();
+                end.push(0xFF);
+                let range = (
+                    Bound::Included(RowKey::Bytes(prefix)),
+                    Bound::Excluded(RowKey::Bytes(end)),
+                );
+                Ok((
+                    Scan::Table(txn.scan(table, range, source.direction)?),
+                    false,
+                ))
             }
-        }
+            Err(e) if unkeyable(&e) => nothing(),
+            Err(e) => Err(e),
+        },
         Access::Keys(exprs) => {
             let mut keys = Vec::with_capacity(exprs.len());
             for expr in exprs {
                 match key(expr) {
                     Ok(key) => keys.push(key),
-                    // A NULL or out-of-range key matches no row.
-                    Err(e) if matches!(e.sqlstate(), "22003" | "23502") => {}
+                    Err(e) if unkeyable(&e) => {}
                     Err(e) => return Err(e),
                 }
             }
