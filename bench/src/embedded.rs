@@ -249,6 +249,26 @@ const GET_OR_CREATE: &str = "look up by a secondary index, then insert, one tran
 const GET_OR_CREATE_TABLES: &str =
     "CREATE TABLE g (id BIGINT PRIMARY KEY, code BIGINT); CREATE INDEX g_code ON g (code)";
 
+/// Keys of other shapes, on the same key values: a TEXT key (`'user-0000000000000123456'`,
+/// the number zero-padded behind a shared prefix, as order numbers and user names are), and a
+/// composite key `(tenant, id)` with a hundred tenants.
+const SHAPED_TABLES: &str = "CREATE TABLE k (code TEXT PRIMARY KEY, v BIGINT); \
+     CREATE TABLE c (tenant BIGINT, id BIGINT, v BIGINT, PRIMARY KEY (tenant, id))";
+const TEXT_INSERT: &str = "bulk insert, TEXT key, one transaction (per row)";
+const TEXT_HIT: &str = "point select by TEXT key, hit";
+const COMPOSITE_INSERT: &str = "bulk insert, composite key, one transaction (per row)";
+const COMPOSITE_HIT: &str = "point select by composite key, hit";
+
+/// Key `k` as a TEXT key.
+fn code(k: i64) -> String {
+    format!("user-{k:019}")
+}
+
+/// Key `k` as a composite key.
+fn tenant_key(k: i64) -> (i64, i64) {
+    (k.rem_euclid(100), k)
+}
+
 fn exec(session: &mut Session, sql: &str) -> omendb::Rows {
     session
         .execute(sql)
@@ -477,6 +497,61 @@ pub fn run_omendb(cfg: &Config, seed: u64) -> Figures {
     }
     exec(&mut s, "COMMIT");
     push(&mut out, GET_OR_CREATE, per_op(start, cfg.big_txn_rows));
+
+    for sql in SHAPED_TABLES.split("; ") {
+        exec(&mut s, sql);
+    }
+    let probes = work.hits(cfg.points, seed + 5);
+    let insert = s.prepare("INSERT INTO k VALUES ($1, $2)").expect("prepare");
+    let start = Instant::now();
+    exec(&mut s, "BEGIN");
+    for &k in &keys {
+        s.execute_prepared(&insert, &[code(k).into(), k.into()])
+            .expect("insert");
+    }
+    exec(&mut s, "COMMIT");
+    push(&mut out, TEXT_INSERT, per_op(start, keys.len()));
+    black_box(exec(&mut s, "SELECT max(v) FROM k")); // warm, as `t` is
+    let point = s
+        .prepare("SELECT v FROM k WHERE code = $1")
+        .expect("prepare");
+    let codes: Vec<Value> = probes.iter().map(|&k| code(k).into()).collect();
+    let start = Instant::now();
+    for (code, &k) in codes.iter().zip(&probes) {
+        let rows = s
+            .execute_prepared(&point, std::slice::from_ref(code))
+            .expect("select")
+            .rows;
+        assert_eq!(rows, vec![vec![Value::Int(k)]]);
+    }
+    push(&mut out, TEXT_HIT, per_op(start, probes.len()));
+
+    let insert = s
+        .prepare("INSERT INTO c VALUES ($1, $2, $3)")
+        .expect("prepare");
+    let start = Instant::now();
+    exec(&mut s, "BEGIN");
+    for &k in &keys {
+        let (tenant, id) = tenant_key(k);
+        s.execute_prepared(&insert, &[tenant.into(), id.into(), k.into()])
+            .expect("insert");
+    }
+    exec(&mut s, "COMMIT");
+    push(&mut out, COMPOSITE_INSERT, per_op(start, keys.len()));
+    black_box(exec(&mut s, "SELECT max(v) FROM c"));
+    let point = s
+        .prepare("SELECT v FROM c WHERE tenant = $1 AND id = $2")
+        .expect("prepare");
+    let start = Instant::now();
+    for &k in &probes {
+        let (tenant, id) = tenant_key(k);
+        let rows = s
+            .execute_prepared(&point, &[tenant.into(), id.into()])
+            .expect("select")
+            .rows;
+        assert_eq!(rows, vec![vec![Value::Int(k)]]);
+    }
+    push(&mut out, COMPOSITE_HIT, per_op(start, probes.len()));
     out
 }
 
@@ -722,7 +797,68 @@ pub fn run_sqlite(cfg: &Config, seed: u64) -> Figures {
     }
     txn.commit().expect("commit");
     push(&mut out, GET_OR_CREATE, per_op(start, cfg.big_txn_rows));
+
+    conn.execute_batch(SHAPED_TABLES).expect("create");
+    let probes = work.hits(cfg.points, seed + 5);
+    let start = Instant::now();
+    let txn = conn.transaction().expect("begin");
+    {
+        let mut insert = txn
+            .prepare_cached("INSERT INTO k VALUES (?1, ?2)")
+            .expect("prepare");
+        for &k in &keys {
+            insert.execute(params![code(k), k]).expect("insert");
+        }
+    }
+    txn.commit().expect("commit");
+    push(&mut out, TEXT_INSERT, per_op(start, keys.len()));
+    warm_sqlite(&conn, "SELECT max(v) FROM k");
+    {
+        let mut point = conn
+            .prepare_cached("SELECT v FROM k WHERE code = ?1")
+            .expect("prepare");
+        let codes: Vec<String> = probes.iter().map(|&k| code(k)).collect();
+        let start = Instant::now();
+        for (code, &k) in codes.iter().zip(&probes) {
+            let v: i64 = point.query_row([code], |r| r.get(0)).expect("select");
+            assert_eq!(v, k);
+        }
+        push(&mut out, TEXT_HIT, per_op(start, probes.len()));
+    }
+
+    let start = Instant::now();
+    let txn = conn.transaction().expect("begin");
+    {
+        let mut insert = txn
+            .prepare_cached("INSERT INTO c VALUES (?1, ?2, ?3)")
+            .expect("prepare");
+        for &k in &keys {
+            let (tenant, id) = tenant_key(k);
+            insert.execute([tenant, id, k]).expect("insert");
+        }
+    }
+    txn.commit().expect("commit");
+    push(&mut out, COMPOSITE_INSERT, per_op(start, keys.len()));
+    warm_sqlite(&conn, "SELECT max(v) FROM c");
+    {
+        let mut point = conn
+            .prepare_cached("SELECT v FROM c WHERE tenant = ?1 AND id = ?2")
+            .expect("prepare");
+        let start = Instant::now();
+        for &k in &probes {
+            let (tenant, id) = tenant_key(k);
+            let v: i64 = point.query_row([tenant, id], |r| r.get(0)).expect("select");
+            assert_eq!(v, k);
+        }
+        push(&mut out, COMPOSITE_HIT, per_op(start, probes.len()));
+    }
     out
+}
+
+/// Runs an aggregate that reads every row of a table, as the OmenDB side does before measuring.
+fn warm_sqlite(conn: &Connection, sql: &str) {
+    let sum: i64 = conn.query_row(sql, [], |r| r.get(0)).expect("warm");
+    black_box(sum);
 }
 
 /// Bytes of every file under `dir`.

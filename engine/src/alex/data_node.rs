@@ -44,8 +44,11 @@ pub(super) enum Layout {
 }
 
 #[derive(Debug)]
-pub(super) struct DataNode<K, V> {
+pub(super) struct DataNode<K: ModelKey, V> {
     pub model: LinearModel,
+    /// What the model measures keys in: chosen from the keys the node was built with, or
+    /// its parent's for a node built empty (whose model then continues the parent's).
+    pub frame: K::Frame,
     /// Keys with their values, interleaved so that a lookup touches one cache line. Inside the
     /// window `min_slot..=max_slot` a gap holds a copy of the next occupied key (and
     /// `V::default()`), so the window is sorted and searchable without consulting the bitmap.
@@ -87,10 +90,12 @@ fn bit(bitmap: &[u64], i: usize) -> bool {
 }
 
 impl<K: ModelKey, V: Default> DataNode<K, V> {
-    /// An empty node whose model covers `[lo, hi]`, so that its first keys land spread out.
-    pub fn empty(lo: f64, hi: f64, dup: u8) -> Self {
+    /// An empty node whose model covers `[lo, hi]` in `frame`, so that its first keys land
+    /// spread out.
+    pub fn empty(frame: K::Frame, lo: f64, hi: f64, dup: u8) -> Self {
         DataNode {
             model: LinearModel::spanning(lo, hi, MIN_CAPACITY),
+            frame,
             slots: Vec::new(),
             bitmap: Vec::new(),
             len: 0,
@@ -110,7 +115,7 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
     pub fn build(pairs: &mut [(K, V)], density: f64, layout: Layout, dup: u8) -> Self {
         let n = pairs.len();
         if n == 0 {
-            return Self::empty(0.0, 0.0, dup);
+            return Self::empty(K::Frame::default(), 0.0, 0.0, dup);
         }
         let mut capacity = ((n as f64 / density).ceil() as usize)
             .max(MIN_CAPACITY)
@@ -130,7 +135,8 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
             }
         };
         let step = span / n as f64;
-        let inputs: Vec<f64> = pairs.iter().map(|(k, _)| k.model_input()).collect();
+        let frame = K::frame(&pairs[0].0, &pairs[n - 1].0, pairs.iter().map(|(k, _)| k));
+        let inputs: Vec<f64> = pairs.iter().map(|(k, _)| k.model_input(&frame)).collect();
         let mut model = LinearModel::fit(
             inputs
                 .iter()
@@ -178,6 +184,7 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
         });
         DataNode {
             model,
+            frame,
             slots,
             bitmap,
             len: n,
@@ -196,6 +203,12 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
     #[inline]
     pub fn capacity(&self) -> usize {
         self.slots.len()
+    }
+
+    /// `key`'s model input in this node's frame.
+    #[inline]
+    pub fn input(&self, key: &K) -> f64 {
+        key.model_input(&self.frame)
     }
 
     #[inline]
@@ -312,11 +325,11 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
     /// window). Exponential search from the model's prediction for `key`, then binary search.
     #[inline]
     fn search(&self, key: &K, before: impl Fn(&K) -> bool) -> (usize, u32) {
+        // No look at the last key first: it is one more cache miss per search (two for keys
+        // on the heap), and a key beyond it predicts the last slot, where the search ends at
+        // once.
         let (lo, hi) = (self.min_slot, self.max_slot);
         let slots = &self.slots;
-        if before(&slots[hi].key) {
-            return (hi + 1, 0);
-        }
         let p = self.predicted(key);
         let mut steps = 0;
         if before(&slots[p].key) {
@@ -352,7 +365,7 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
     #[inline]
     fn predicted(&self, key: &K) -> usize {
         self.model
-            .slot(key.model_input(), self.capacity())
+            .slot(self.input(key), self.capacity())
             .clamp(self.min_slot, self.max_slot)
     }
 
@@ -413,8 +426,13 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
         // gap only copies a key): one bit, in a bitmap small enough to stay cached, instead of
         // reading the next slot, most often on the next cache line.
         let p = self.predicted(key);
-        if self.slots[p].key == *key && self.is_occupied(p) {
-            return Some(p);
+        if self.slots[p].key == *key {
+            // A gap holding the key copies the next occupied slot's.
+            return if self.is_occupied(p) {
+                Some(p)
+            } else {
+                self.next_occupied(p)
+            };
         }
         // Gaps before a key hold copies of it, gaps after it the next key: the key itself is
         // the last slot holding it, just before the upper bound. No bitmap access needed.
@@ -458,7 +476,7 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
             return Inserted::New { shifts: 0 };
         }
         let cap = self.capacity();
-        let predicted = self.model.slot(key.model_input(), cap);
+        let predicted = self.model.slot(self.input(&key), cap);
         let (i, steps) = self.lower_bound(&key);
         self.counters.search_steps += u64::from(steps);
         if i <= self.max_slot && self.slots[i].key == key {
@@ -501,7 +519,7 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
         });
         self.bitmap.clear();
         self.bitmap.resize(cap.div_ceil(64), 0);
-        let slot = self.model.slot(key.model_input(), cap);
+        let slot = self.model.slot(self.input(&key), cap);
         self.counters.inserts += 1;
         self.put(slot, key, value);
         self.min_slot = slot;
@@ -619,14 +637,23 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
         self.bitmap.resize(capacity.div_ceil(64), 0);
         // Appends beyond the model's range were packed after the last key; refit the model to
         // where the keys now are, so that lookups of them (and its extrapolation for the appends
-        // to come) are accurate again. Linear in the node's size, once per doubling.
+        // to come) are accurate again, in a frame spanning them all (appends may have left the
+        // old one). Linear in the node's size, once per doubling.
+        let frame = K::frame(
+            &self.slots[self.min_slot].key,
+            &self.slots[self.max_slot].key,
+            (self.min_slot..=self.max_slot)
+                .filter(|&slot| self.is_occupied(slot))
+                .map(|slot| &self.slots[slot].key),
+        );
         let fitted = LinearModel::fit(
             (self.min_slot..=self.max_slot)
                 .filter(|&slot| self.is_occupied(slot))
-                .map(|slot| (self.slots[slot].key.model_input(), slot as f64)),
+                .map(|slot| (self.slots[slot].key.model_input(&frame), slot as f64)),
         );
         if fitted.slope > 0.0 {
             self.model = fitted;
+            self.frame = frame;
         }
     }
 
@@ -743,8 +770,8 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
     pub fn input_range(&self) -> Option<(f64, f64)> {
         (self.len > 0).then(|| {
             (
-                self.slots[self.min_slot].key.model_input(),
-                self.slots[self.max_slot].key.model_input(),
+                self.input(&self.slots[self.min_slot].key),
+                self.input(&self.slots[self.max_slot].key),
             )
         })
     }

@@ -15,7 +15,7 @@ type Pos = (u32, usize);
 ///
 /// Each end keeps the bitmap word it is walking, so stepping to the next key is a
 /// count-trailing-zeros on a register rather than a search.
-pub struct Range<'a, K, V> {
+pub struct Range<'a, K: ModelKey, V> {
     map: &'a AlexMap<K, V>,
     front: Cursor<'a, K, V>,
     /// The last position in the range; found on first use when the range has no end bound, so
@@ -26,23 +26,23 @@ pub struct Range<'a, K, V> {
 
 /// One end of a range: a data node, a slot, and the not-yet-visited bits of the slot's
 /// bitmap word (above the slot for the front, below it for the back).
-struct Cursor<'a, K, V> {
+struct Cursor<'a, K: ModelKey, V> {
     id: u32,
     leaf: &'a DataNode<K, V>,
     slot: usize,
     rest: u64,
 }
 
-impl<K, V> Clone for Cursor<'_, K, V> {
+impl<K: ModelKey, V> Clone for Cursor<'_, K, V> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<K, V> Copy for Cursor<'_, K, V> {}
+impl<K: ModelKey, V> Copy for Cursor<'_, K, V> {}
 
 /// A copy at the same position (both ends), walking on independently.
-impl<K, V> Clone for Range<'_, K, V> {
+impl<K: ModelKey, V> Clone for Range<'_, K, V> {
     fn clone(&self) -> Self {
         Range {
             map: self.map,
@@ -53,7 +53,7 @@ impl<K, V> Clone for Range<'_, K, V> {
     }
 }
 
-impl<K, V> std::fmt::Debug for Range<'_, K, V> {
+impl<K: ModelKey, V> std::fmt::Debug for Range<'_, K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Range")
             .field("front", &(self.front.id, self.front.slot))
@@ -68,7 +68,7 @@ impl<'a, K: ModelKey, V: Default> Range<'a, K, V> {
         let front = match start {
             Bound::Unbounded => first_from(map, map.head),
             Bound::Included(k) | Bound::Excluded(k) => {
-                let id = map.leaf_for(k.model_input());
+                let id = map.leaf_for(k);
                 match map.data[id as usize].seek(k, matches!(start, Bound::Included(_))) {
                     Some(slot) => Some((id, slot)),
                     None => first_from(map, map.data[id as usize].next),
@@ -78,7 +78,7 @@ impl<'a, K: ModelKey, V: Default> Range<'a, K, V> {
         let back = match end {
             Bound::Unbounded => None,
             Bound::Included(k) | Bound::Excluded(k) => {
-                let id = map.leaf_for(k.model_input());
+                let id = map.leaf_for(k);
                 match map.data[id as usize].seek_back(k, matches!(end, Bound::Included(_))) {
                     Some(slot) => Some((id, slot)),
                     None => match last_from(map, map.data[id as usize].prev) {

@@ -55,8 +55,10 @@ impl Child {
 }
 
 #[derive(Debug)]
-pub(super) struct InnerNode {
+pub(super) struct InnerNode<F> {
     pub model: LinearModel,
+    /// What the model measures keys in (see [`ModelKey::frame`]).
+    pub frame: F,
     /// A power-of-two number of slots; each child covers an aligned power-of-two block of them.
     pub children: Vec<Child>,
     /// log2 of the number of parent slots that point to this node.
@@ -92,9 +94,9 @@ pub struct AlexEvents {
 }
 
 /// An ordered map on a multi-level ALEX learned index. See the [module docs](super).
-pub struct AlexMap<K, V> {
+pub struct AlexMap<K: ModelKey, V> {
     pub(super) root: Child,
-    pub(super) inner: Arena<InnerNode>,
+    pub(super) inner: Arena<InnerNode<K::Frame>>,
     pub(super) data: Arena<DataNode<K, V>>,
     len: usize,
     /// The first and last data nodes of the leaf chain.
@@ -128,16 +130,17 @@ fn evenly_spaced<K: ModelKey, V>(pairs: &[(K, V)]) -> bool {
     let (Some((first, _)), Some((last, _))) = (pairs.first(), pairs.last()) else {
         return true;
     };
-    let (lo, hi) = (first.model_input(), last.model_input());
+    let step = (pairs.len() / 256).max(1);
+    let frame = K::frame(first, last, pairs.iter().step_by(step).map(|(k, _)| k));
+    let (lo, hi) = (first.model_input(&frame), last.model_input(&frame));
     let span = hi - lo;
     if pairs.len() < 2 || !span.is_finite() || span <= 0.0 {
         return true;
     }
     let ranks = (pairs.len() - 1) as f64;
-    let step = (pairs.len() / 256).max(1);
     let (mut error, mut samples) = (0.0, 0.0);
     for (rank, (key, _)) in pairs.iter().enumerate().step_by(step) {
-        error += ((key.model_input() - lo) / span * ranks - rank as f64).abs();
+        error += ((key.model_input(&frame) - lo) / span * ranks - rank as f64).abs();
         samples += 1.0;
     }
     error / samples <= EVEN_SPACING_ERROR
@@ -156,7 +159,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
             path: Vec::new(),
             counters: AlexEvents::default(),
         };
-        let id = map.alloc_data(DataNode::empty(0.0, 0.0, 0));
+        let id = map.alloc_data(DataNode::empty(K::Frame::default(), 0.0, 0.0, 0));
         map.root = Child::data(id);
         map.head = id;
         map.tail = id;
@@ -212,23 +215,23 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         *self = Self::new();
     }
 
-    /// The data node whose key range covers model input `x`, by routing through the models.
+    /// The data node whose key range covers `key`, by routing through the models.
     #[inline]
-    pub(super) fn leaf_for(&self, x: f64) -> u32 {
+    pub(super) fn leaf_for(&self, key: &K) -> u32 {
         let mut child = self.root;
         loop {
             match child.node() {
                 Node::Data(id) => return id,
                 Node::Inner(id) => {
                     let node = &self.inner[id as usize];
-                    child = node.children[node.model.slot(x, node.children.len())];
+                    child = node.children[node.route(key)];
                 }
             }
         }
     }
 
     /// Like `leaf_for`, recording the path in `self.path`.
-    fn descend(&mut self, x: f64) -> u32 {
+    fn descend(&mut self, key: &K) -> u32 {
         self.path.clear();
         let mut child = self.root;
         loop {
@@ -236,7 +239,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
                 Node::Data(id) => return id,
                 Node::Inner(id) => {
                     let node = &self.inner[id as usize];
-                    let slot = node.model.slot(x, node.children.len());
+                    let slot = node.route(key);
                     self.path.push((id, slot));
                     child = node.children[slot];
                 }
@@ -250,7 +253,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
     /// lets their memory accesses overlap, and prefetching one key early lets its access
     /// overlap other work, instead of each lookup waiting for its own.
     pub fn prefetch(&self, key: &K) {
-        let leaf = &self.data[self.leaf_for(key.model_input()) as usize];
+        let leaf = &self.data[self.leaf_for(key) as usize];
         leaf.prefetch(key);
     }
 
@@ -260,7 +263,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
     /// one bitmap word, made without waiting for the slots.
     #[inline]
     pub fn prefetch_places(&self, key: &K, mut each: impl FnMut(Place)) {
-        let node = self.leaf_for(key.model_input());
+        let node = self.leaf_for(key);
         self.data[node as usize].prefetch_places(key, |group, rank| {
             each(Place {
                 node,
@@ -272,7 +275,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
 
     /// [`get_mut`](Self::get_mut), with the key's [`Place`].
     pub fn get_mut_placed(&mut self, key: &K) -> Option<(Place, &mut V)> {
-        let node = self.leaf_for(key.model_input());
+        let node = self.leaf_for(key);
         let leaf = &mut self.data[node as usize];
         let slot = leaf.find(key)?;
         let place = Place {
@@ -284,12 +287,12 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
     }
 
     pub fn get(&self, key: &K) -> Option<&V> {
-        let leaf = &self.data[self.leaf_for(key.model_input()) as usize];
+        let leaf = &self.data[self.leaf_for(key) as usize];
         leaf.find(key).map(|slot| &leaf.slots[slot].value)
     }
 
     pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        let id = self.leaf_for(key.model_input());
+        let id = self.leaf_for(key);
         let leaf = &mut self.data[id as usize];
         leaf.find(key).map(|slot| &mut leaf.slots[slot].value)
     }
@@ -300,9 +303,8 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
 
     /// Inserts `key`, returning the value it replaced, if any.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
-        let x = key.model_input();
         loop {
-            let id = self.leaf_for(x);
+            let id = self.leaf_for(&key);
             let leaf = &mut self.data[id as usize];
             if (leaf.has_room() && !leaf.edge_blocked(&key)) || leaf.find(&key).is_some() {
                 return match leaf.insert(key, value) {
@@ -315,7 +317,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
                     }
                 };
             }
-            self.make_room(id, x);
+            self.make_room(id, &key);
         }
     }
 
@@ -379,7 +381,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
 
     /// Removes `key`, returning its value, if present.
     pub fn remove(&mut self, key: &K) -> Option<V> {
-        let id = self.descend(key.model_input());
+        let id = self.descend(key);
         let leaf = &mut self.data[id as usize];
         let slot = leaf.find(key)?;
         let value = leaf.remove_at(slot);
@@ -420,16 +422,18 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
     }
 
     fn free_data_node(&mut self, id: u32) {
-        self.data.free(id, DataNode::empty(0.0, 0.0, 0));
+        self.data
+            .free(id, DataNode::empty(K::Frame::default(), 0.0, 0.0, 0));
     }
 
-    fn alloc_inner(&mut self, node: InnerNode) -> u32 {
+    fn alloc_inner(&mut self, node: InnerNode<K::Frame>) -> u32 {
         self.inner.alloc(node)
     }
 
     fn free_inner_node(&mut self, id: u32) {
         let placeholder = InnerNode {
             model: LinearModel::default(),
+            frame: K::Frame::default(),
             children: Vec::new(),
             dup: 0,
         };
@@ -483,7 +487,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         leaves: &mut Vec<u32>,
         must_split: bool,
     ) -> Child {
-        let (lo, hi) = input_span(pairs);
+        let (frame, lo, hi) = input_span(pairs);
         let few = pairs.len() <= TARGET_KEYS;
         if lo >= hi || (few && !must_split) {
             let id = self.alloc_data(DataNode::build(pairs, INIT_DENSITY, layout, dup));
@@ -500,6 +504,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         let mut children = vec![Child::data(0); fanout];
         self.build_block(
             &model,
+            &frame,
             &mut children,
             0,
             fanout,
@@ -510,18 +515,20 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         );
         Child::inner(self.alloc_inner(InnerNode {
             model,
+            frame,
             children,
             dup,
         }))
     }
 
-    /// Fills `children[start..start + size]` (slots of a node with model `model`) with nodes
-    /// holding `pairs`, halving the block while a half holds more than `max_keys`. Every key is
-    /// placed where `model` routes it, which keeps routing exact.
+    /// Fills `children[start..start + size]` (slots of a node with model `model` measuring
+    /// keys in `frame`) with nodes holding `pairs`, halving the block while a half holds more
+    /// than `max_keys`. Every key is placed where `model` routes it, which keeps routing exact.
     #[allow(clippy::too_many_arguments)]
     fn build_block(
         &mut self,
         model: &LinearModel,
+        frame: &K::Frame,
         children: &mut [Child],
         start: usize,
         size: usize,
@@ -533,7 +540,12 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         let dup = size.trailing_zeros() as u8;
         let child = if pairs.len() <= max_keys {
             let node = if pairs.is_empty() {
-                DataNode::empty(model.slot_start(start), model.slot_start(start + size), dup)
+                DataNode::empty(
+                    frame.clone(),
+                    model.slot_start(start),
+                    model.slot_start(start + size),
+                    dup,
+                )
             } else {
                 DataNode::build(pairs, INIT_DENSITY, layout, dup)
             };
@@ -550,8 +562,8 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         } else {
             let half = size / 2;
             let fanout = children.len();
-            let cut =
-                pairs.partition_point(|(k, _)| model.slot(k.model_input(), fanout) < start + half);
+            let cut = pairs
+                .partition_point(|(k, _)| model.slot(k.model_input(frame), fanout) < start + half);
             let (pairs, right) = pairs.split_at_mut(cut);
             // Room for appends goes to the node that will hold the largest (smallest) key.
             let (left_layout, right_layout) = match layout {
@@ -563,6 +575,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
             };
             self.build_block(
                 model,
+                frame,
                 children,
                 start,
                 half,
@@ -573,6 +586,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
             );
             self.build_block(
                 model,
+                frame,
                 children,
                 start + half,
                 half,
@@ -590,11 +604,11 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
     // Growing: expansion, splits, root expansion
 
     /// Called when data node `id` (reached through `self.path`) is full.
-    fn make_room(&mut self, id: u32, x: f64) {
-        if self.expand_root_for(x) {
+    fn make_room(&mut self, id: u32, key: &K) {
+        if self.expand_root_for(key) {
             return;
         }
-        self.descend(x);
+        self.descend(key);
         let leaf = &self.data[id as usize];
         let splittable = leaf.input_range().is_some_and(|(lo, hi)| lo < hi);
         // Appending nodes split at half the size: growing would take them past it.
@@ -626,9 +640,10 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         let leaf = &mut self.data[id as usize];
         let layout = leaf.preferred_layout();
         let (prev, next, dup, model) = (leaf.prev, leaf.next, leaf.dup, leaf.model);
+        let frame = mem::take(&mut leaf.frame);
         let mut pairs = leaf.drain();
         let mut fresh = if pairs.is_empty() {
-            let mut empty = DataNode::empty(0.0, 0.0, dup);
+            let mut empty = DataNode::empty(frame, 0.0, 0.0, dup);
             empty.model = model;
             empty
         } else {
@@ -657,7 +672,14 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         };
         let mut dup = self.data[id as usize].dup;
         let mut slot = slot;
-        if dup == 0 && self.inner[parent as usize].children.len() < MAX_FANOUT {
+        // A parent whose frame gives all the node's keys one input can never route them apart
+        // (they share more than it looks at): they get a subtree of their own, with its frame.
+        let separable = {
+            let (leaf, node) = (&self.data[id as usize], &self.inner[parent as usize]);
+            let input = |s| leaf.key(s).model_input(&node.frame);
+            input(leaf.min_slot) < input(leaf.max_slot)
+        };
+        if dup == 0 && separable && self.inner[parent as usize].children.len() < MAX_FANOUT {
             self.double_fanout(parent);
             slot *= 2;
             dup = 1;
@@ -675,16 +697,18 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         self.free_data_node(id);
 
         let node = &mut self.inner[parent as usize];
-        let model = node.model;
+        let (model, frame) = (node.model, node.frame.clone());
         let mut children = mem::take(&mut node.children);
         let mut leaves = Vec::new();
-        if size == 1 {
-            // The parent is at its maximum fanout: split downward.
-            children[start] = self.build_subtree(&mut pairs, 0, layout, &mut leaves, true);
+        if size == 1 || !separable {
+            // The parent is at its maximum fanout, or cannot tell the keys apart: split downward.
+            let subtree = self.build_subtree(&mut pairs, dup, layout, &mut leaves, true);
+            children[start..start + size].fill(subtree);
             self.counters.splits_down += 1;
         } else {
             self.build_block(
                 &model,
+                &frame,
                 &mut children,
                 start,
                 size,
@@ -705,14 +729,19 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
     /// appends then moves each key once rather than rebuilding both halves at every split.
     fn split_appending(&mut self, id: u32, parent: u32, start: usize, size: usize) {
         let node = &self.inner[parent as usize];
-        let (model, fanout) = (node.model, node.children.len());
+        let (model, frame, fanout) = (node.model, node.frame.clone(), node.children.len());
         let mid = start + size / 2;
         let leaf = &mut self.data[id as usize];
-        let mut moved = leaf.split_off(|k| model.slot(k.model_input(), fanout) >= mid);
+        let mut moved = leaf.split_off(|k| model.slot(k.model_input(&frame), fanout) >= mid);
         leaf.dup -= 1;
         let (dup, next) = (leaf.dup, leaf.next);
         let fresh = if moved.is_empty() {
-            DataNode::empty(model.slot_start(mid), model.slot_start(start + size), dup)
+            DataNode::empty(
+                frame,
+                model.slot_start(mid),
+                model.slot_start(start + size),
+                dup,
+            )
         } else {
             DataNode::build(&mut moved, INIT_DENSITY, Layout::RoomRight, dup)
         };
@@ -740,13 +769,13 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
     /// domain (doubling the root's fanout, or adding a level above it) so that long runs of
     /// ascending or descending keys get fresh data nodes instead of piling into the edge node.
     /// Keys farther out are outliers: the edge data node keeps them.
-    fn expand_root_for(&mut self, x: f64) -> bool {
+    fn expand_root_for(&mut self, key: &K) -> bool {
         let Node::Inner(root) = self.root.node() else {
             return false;
         };
         let node = &self.inner[root as usize];
         let fanout = node.children.len();
-        let p = node.model.position(x);
+        let p = node.model.position(key.model_input(&node.frame));
         let f = fanout as f64;
         let grow_right = p >= f && p < 2.0 * f;
         let grow_left = p < 0.0 && p >= -f;
@@ -757,7 +786,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
             // The domain has grown by 2^40 already: treat farther keys as outliers.
             return false;
         }
-        let model = node.model;
+        let (model, frame) = (node.model, node.frame.clone());
         let (lo, hi) = if grow_right {
             (model.slot_start(fanout), model.slot_start(2 * fanout))
         } else {
@@ -769,7 +798,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         let fresh_id;
         if fanout * 2 <= MAX_FANOUT {
             let dup = fanout.trailing_zeros() as u8;
-            fresh_id = self.alloc_data(DataNode::empty(lo, hi, dup));
+            fresh_id = self.alloc_data(DataNode::empty(frame, lo, hi, dup));
             let fresh = Child::data(fresh_id);
             let node = &mut self.inner[root as usize];
             if grow_right {
@@ -781,7 +810,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
                 node.model = node.model.prepended(fanout);
             }
         } else {
-            fresh_id = self.alloc_data(DataNode::empty(lo, hi, 0));
+            fresh_id = self.alloc_data(DataNode::empty(frame.clone(), lo, hi, 0));
             let fresh = Child::data(fresh_id);
             let top = model.grouped(fanout, grow_left);
             let children = if grow_right {
@@ -792,6 +821,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
             self.set_dup(self.root, 0);
             self.root = Child::inner(self.alloc_inner(InnerNode {
                 model: top,
+                frame,
                 children,
                 dup: 0,
             }));
@@ -823,7 +853,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         let mut slot = self.data[edge as usize].next_occupied(0);
         while let Some(s) = slot {
             let leaf = &self.data[edge as usize];
-            if self.leaf_for(leaf.key(s).model_input()) != edge {
+            if self.leaf_for(leaf.key(s)) != edge {
                 movers.push(s);
             }
             slot = leaf.next_occupied(s + 1);
@@ -847,11 +877,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         if from_end {
             moved.reverse();
         }
-        debug_assert!(
-            moved
-                .iter()
-                .all(|(k, _)| self.leaf_for(k.model_input()) == fresh)
-        );
+        debug_assert!(moved.iter().all(|(k, _)| self.leaf_for(k) == fresh));
         let old = &self.data[fresh as usize];
         let (prev, next, dup) = (old.prev, old.next, old.dup);
         let mut node = DataNode::build(&mut moved, INIT_DENSITY, layout, dup);
@@ -911,9 +937,13 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         let mut pairs = self.data[left as usize].drain();
         pairs.append(&mut self.data[right as usize].drain());
         let block = start.min(buddy_start);
-        let model = self.inner[parent as usize].model;
+        let (model, frame) = {
+            let node = &self.inner[parent as usize];
+            (node.model, node.frame.clone())
+        };
         let node = if pairs.is_empty() {
             DataNode::empty(
+                frame,
                 model.slot_start(block),
                 model.slot_start(block + 2 * size),
                 dup + 1,
@@ -950,11 +980,25 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
     }
 }
 
-/// The model inputs of the first and last of sorted `pairs` (zeros when empty).
-fn input_span<K: ModelKey, V>(pairs: &[(K, V)]) -> (f64, f64) {
+/// The frame spanning sorted `pairs`, and the model inputs of the first and last in it (a
+/// default frame and zeros when empty).
+fn input_span<K: ModelKey, V>(pairs: &[(K, V)]) -> (K::Frame, f64, f64) {
     match (pairs.first(), pairs.last()) {
-        (Some(first), Some(last)) => (first.0.model_input(), last.0.model_input()),
-        _ => (0.0, 0.0),
+        (Some((first, _)), Some((last, _))) => {
+            let frame = K::frame(first, last, pairs.iter().map(|(k, _)| k));
+            let (lo, hi) = (first.model_input(&frame), last.model_input(&frame));
+            (frame, lo, hi)
+        }
+        _ => (K::Frame::default(), 0.0, 0.0),
+    }
+}
+
+impl<F> InnerNode<F> {
+    /// The child slot `key` routes to.
+    #[inline]
+    pub(super) fn route<K: ModelKey<Frame = F>>(&self, key: &K) -> usize {
+        self.model
+            .slot(key.model_input(&self.frame), self.children.len())
     }
 }
 

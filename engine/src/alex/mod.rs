@@ -106,6 +106,21 @@
 //! becomes an inner node of its own, recursively. Skewed data gets deeper subtrees where it is
 //! dense. Data nodes are built at 70% density.
 //!
+//! # Model inputs and frames
+//!
+//! A model reads a key as a number, its *model input*, measured in the node's *frame*
+//! ([`ModelKey::Frame`]), which the node learns from the keys it is built with. Integers are
+//! their own numbers. Byte strings are read past the prefix all the node's keys share, as
+//! numbers written in a mixed radix learned from them ([`ByteFrame`]): a byte position the
+//! keys hold only digits in counts in tens, one they never change in counts for nothing. Text
+//! keys such as `'user-000000123456'` and composite keys with a small leading integer (whose
+//! encodings share their first bytes) then map onto their numeric values, which the linear
+//! models fit; read as a plain base-256 number, a million of them were one model input and one
+//! data node. Keys from outside a node's frame are placed below or above all keys inside it
+//! (inputs stay monotone over every key, so routing stays exact); rebuilding a node relearns
+//! its frame. An inner node whose frame cannot tell a splitting child's keys apart gives them
+//! a subtree of their own rather than more of its slots.
+//!
 //! # Simplifications admitted
 //!
 //! - Gap slots hold `V::default()`, so values must implement `Default`: payloads stay contiguous
@@ -187,7 +202,7 @@ pub(crate) fn hinted<I: Iterator>(
 }
 
 pub use iter::Range;
-pub use key::{ModelKey, TotalF64};
+pub use key::{ByteFrame, ModelKey, TotalF64};
 pub use map::{AlexEvents, AlexMap, Place};
 pub use stats::{
     AlexStats, DataLayout, LevelFanout, MemoryUsage, NodeInfo, NodeKind, OCCUPANCY_BUCKETS,

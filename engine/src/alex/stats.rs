@@ -147,7 +147,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
                 slots += leaf.capacity();
                 let mut slot = leaf.next_occupied(0);
                 while let Some(s) = slot {
-                    let predicted = leaf.model.slot(leaf.key(s).model_input(), leaf.capacity());
+                    let predicted = leaf.model.slot(leaf.input(leaf.key(s)), leaf.capacity());
                     let error = predicted.abs_diff(s);
                     error_sum += error;
                     stats.model_error_max = stats.model_error_max.max(error);
@@ -207,7 +207,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
         let (mut error_sum, mut seen) = (0usize, 0usize);
         let mut slot = leaf.next_occupied(0);
         while let Some(s) = slot {
-            let input = leaf.key(s).model_input();
+            let input = leaf.input(leaf.key(s));
             let error = leaf.model.slot(input, capacity).abs_diff(s);
             error_sum += error;
             layout.error_max = layout.error_max.max(error);
@@ -417,10 +417,7 @@ impl<K: ModelKey, V: Default> AlexMap<K, V> {
             if last.is_some_and(|l| l >= k) {
                 return Err("keys are not strictly ascending across the chain".into());
             }
-            if self.data[self.leaf_for(k.model_input()) as usize]
-                .find(k)
-                .is_none()
-            {
+            if self.data[self.leaf_for(k) as usize].find(k).is_none() {
                 return Err("a key is not found where the models route it".into());
             }
             last = Some(k);

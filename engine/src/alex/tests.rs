@@ -170,7 +170,7 @@ proptest! {
 
     #[test]
     fn matches_btreemap_on_byte_keys_sharing_prefixes(raw in prop::collection::vec((0u8..100, 0u32..2000, any::<u64>()), 1..300)) {
-        // "user_0000123": the model sees only the shared 8-byte prefix; order must still hold.
+        // "user_0000123": keys share their first eight bytes; the nodes' frames skip them.
         let ops = raw.into_iter().map(|(kind, n, v)| {
             let k = format!("user_{n:07}").into_bytes();
             match kind {
@@ -624,4 +624,64 @@ fn places_follow_key_order_and_guesses_find_most_keys() {
             keys.len()
         );
     }
+}
+
+/// Text keys sharing a long prefix (`'user-000000123456'`) are told apart by the nodes'
+/// frames: they spread over many data nodes whose models predict them, whether bulk loaded,
+/// inserted in random order or appended in order; keys arriving later from outside the
+/// first keys' frames (shorter, longer, other prefixes) stay correct and are modelled once
+/// their nodes are rebuilt.
+#[test]
+fn byte_keys_sharing_a_long_prefix_are_modelled() {
+    let key = |n: u64| format!("user-{n:012}").into_bytes();
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut random = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let numbers: Vec<u64> = (0..200_000).map(|_| random() % 1_000_000_000).collect();
+
+    let bulk: AlexMap<Vec<u8>, u64> = numbers.iter().map(|&n| (key(n), n)).collect();
+    let mut inserted = AlexMap::new();
+    for &n in &numbers {
+        inserted.insert(key(n), n);
+    }
+    let mut appended = AlexMap::new();
+    for n in 0..200_000 {
+        appended.insert(key(n), n);
+    }
+    for (name, map) in [
+        ("bulk", &bulk),
+        ("random", &inserted),
+        ("appended", &appended),
+    ] {
+        let stats = map.stats();
+        assert!(stats.data_nodes >= 16, "{name}: {stats:?}");
+        assert!(stats.model_error_mean < 8.0, "{name}: {stats:?}");
+        map.check_invariants().unwrap();
+    }
+
+    // Keys outside every frame built so far, mixed with more of the same shape.
+    let mut model: BTreeMap<Vec<u8>, u64> = numbers.iter().map(|&n| (key(n), n)).collect();
+    let mut map = inserted;
+    for i in 0..50_000u64 {
+        let n = random();
+        let k = match i % 5 {
+            0 => format!("user-{}", n % 1000).into_bytes(),
+            1 => format!("user-{:020}", n).into_bytes(),
+            2 => format!("u{}", n % 100_000).into_bytes(),
+            3 => n.to_be_bytes().to_vec(),
+            _ => key(n % 1_000_000_000),
+        };
+        assert_eq!(map.insert(k.clone(), i), model.insert(k, i));
+    }
+    map.check_invariants().unwrap();
+    assert!(map.iter().map(|(k, v)| (k.clone(), *v)).eq(model.clone()));
+    for (k, v) in model.iter().step_by(97) {
+        assert_eq!(map.get(k), Some(v));
+        assert_eq!(map.remove(k), Some(*v));
+    }
+    map.check_invariants().unwrap();
 }
