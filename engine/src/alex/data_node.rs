@@ -427,7 +427,8 @@ impl<K: ModelKey, V: Default> DataNode<K, V> {
         // reading the next slot, most often on the next cache line.
         let p = self.predicted(key);
         if self.slots[p].key == *key {
-            // A gap holding the key copies the next occupied slot's.
+            // A gap holding the key holds a copy of it: the key itself is in the next
+            // occupied slot.
             return if self.is_occupied(p) {
                 Some(p)
             } else {
