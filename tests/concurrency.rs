@@ -217,14 +217,23 @@ fn group_commit_shares_one_sync_between_waiting_commits() {
     assert_eq!(total(&db), 0);
 }
 
-/// Memory storage whose syncs fail: the commit waiting for one fails, and so does every later
-/// commit, since storage can no longer promise durability.
+/// Memory storage that fails on demand: every sync, or every write batch of at least a
+/// given number of operations.
 #[derive(Debug, Default)]
-struct FailingSync {
+struct Failing {
     inner: MemoryStorage,
+    syncs: bool,
+    writes_of: Option<usize>,
 }
 
-impl Storage for FailingSync {
+fn io_error(what: &str) -> omendb::Error {
+    omendb::Error::Storage {
+        backend: "failing",
+        message: format!("{what}: input/output error"),
+    }
+}
+
+impl Storage for Failing {
     fn name(&self) -> &'static str {
         "failing"
     }
@@ -232,22 +241,30 @@ impl Storage for FailingSync {
         self.inner.get(key)
     }
     fn write(&self, batch: WriteBatch, sync: bool) -> omendb::Result<()> {
-        self.inner.write(batch, sync)
+        match self.writes_of {
+            Some(ops) if batch.len() >= ops => Err(io_error("write")),
+            _ => self.inner.write(batch, sync),
+        }
     }
     fn scan(&self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> omendb::Result<Scan<'_>> {
         self.inner.scan(start, end)
     }
     fn sync(&self) -> omendb::Result<()> {
-        Err(omendb::Error::Storage {
-            backend: "failing",
-            message: "fsync: input/output error".into(),
-        })
+        match self.syncs {
+            true => Err(io_error("fsync")),
+            false => self.inner.sync(),
+        }
     }
 }
 
+/// A failed sync fails the commit waiting for it, and every later commit, since storage can
+/// no longer promise durability.
 #[test]
 fn a_failed_sync_fails_the_commit_and_stops_later_ones() {
-    let storage = Arc::new(FailingSync::default());
+    let storage = Arc::new(Failing {
+        syncs: true,
+        ..Failing::default()
+    });
     let db = Database::open_storage(storage, &DatabaseConfig::memory()).unwrap();
     create_accounts(&db);
     let session = db.session();
@@ -260,6 +277,57 @@ fn a_failed_sync_fails_the_commit_and_stops_later_ones() {
     let mut relaxed = db.session();
     relaxed.set_synchronous_commit(false);
     assert_eq!(sqlstate(relaxed.begin()), "58030");
+}
+
+/// Inserts accounts `ids` in one transaction: three storage writes each (the row and its
+/// entries in the indexes on `owner` and `balance`).
+fn insert_accounts(db: &Database, ids: std::ops::Range<i64>) -> omendb::Result<()> {
+    let mut session = db.session();
+    session.set_synchronous_commit(false);
+    session.autocommit(|txn| {
+        for id in ids {
+            txn.insert("accounts", account(id, &format!("o{id}"), 1))?;
+        }
+        Ok(())
+    })
+}
+
+/// A failed storage write fails its commit and leaves nothing of it behind. A small commit is
+/// written before its versions are installed, so the database goes on; a large one is written
+/// while they are installed, so its failure stops later transactions as a failed sync does —
+/// and the snapshots already open still see only what was committed before it.
+#[test]
+fn a_failed_write_fails_its_commit_and_a_large_one_stops_later_commits() {
+    let storage = Arc::new(Failing {
+        writes_of: Some(10_000),
+        ..Failing::default()
+    });
+    let db = Database::open_storage(storage, &DatabaseConfig::memory()).unwrap();
+    create_accounts(&db);
+    insert_accounts(&db, 0..100).unwrap();
+    let before = db.session().begin_read_only().unwrap();
+
+    // 4,000 rows and 8,000 index entries: over the storage's limit, under the overlap's.
+    assert_eq!(sqlstate(insert_accounts(&db, 100..4_100)), "58030");
+    insert_accounts(&db, 100..200).unwrap();
+    assert_eq!(total(&db), 200);
+    let last = db.session().begin_read_only().unwrap();
+
+    // 12,000 rows and 24,000 entries: written on a second thread while installed.
+    let err = insert_accounts(&db, 1_000..13_000).unwrap_err();
+    assert_eq!(err.sqlstate(), "58030", "{err}");
+    assert!(err.to_string().contains("input/output error"), "{err}");
+    assert_eq!(sqlstate(insert_accounts(&db, 200..201)), "58030");
+    assert_eq!(sqlstate(db.session().begin_read_only()), "58030");
+    let seen = |txn: &omendb::Transaction| {
+        txn.scan("accounts", .., Direction::Forward)
+            .unwrap()
+            .map(|r| int(&r.unwrap().1, 0))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(seen(&before), (0..100).collect::<Vec<_>>());
+    assert_eq!(seen(&last), (0..200).collect::<Vec<_>>());
+    assert!(last.get("accounts", &RowKey::Int(5_000)).unwrap().is_none());
 }
 
 #[test]

@@ -186,6 +186,15 @@ impl Clock {
         }
     }
 
+    /// Records that storage lost a write whose versions are already installed in memory:
+    /// from now on nothing commits (as after a failed sync), so that no later commit can make
+    /// them visible by publishing a newer timestamp.
+    pub fn fail(&self, e: Error) {
+        let mut durable = lock(&self.durable);
+        durable.failed.get_or_insert(e);
+        self.failed.store(true, Ordering::Release);
+    }
+
     /// Returns once commit `ts` (already written) is durable. Concurrent callers share syncs:
     /// whoever finds no sync running becomes the leader and syncs everything written so far;
     /// the others wait for it and return together.

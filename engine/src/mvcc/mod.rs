@@ -28,6 +28,10 @@
 //! entries and deletions in one atomic storage batch, then install the versions in the primary
 //! index (the replaced version moves into the chain), the secondary indexes and the row cache.
 //! New keys are inserted into the primary index; their rows are cached when first read.
+//! A large batch (a bulk load) is written on a second thread while the versions are installed
+//! — still invisible, under a timestamp not yet published — and if that write fails, the
+//! database stops committing and starting transactions, as after a failed sync (a small
+//! batch's failure only fails its commit: it is written before anything is installed).
 //! Outside the lock the commit waits for durability — concurrent committers share one storage
 //! sync (group commit) — and only then becomes visible to new snapshots. A crash before the
 //! sync loses the commit entirely; storage's atomic batch means it never half-applies.
