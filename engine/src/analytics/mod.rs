@@ -126,6 +126,8 @@ fn source_shape(source: &Source, out: &mut Shape) -> std::result::Result<(), Str
                 Access::Key(_)
                 | Access::CompositeKey(_)
                 | Access::KeyPrefix(_)
+                | Access::KeyRange(_)
+                | Access::CompositeKeys(_)
                 | Access::Keys(_)
                 | Access::Range(..) => out.key_access = true,
             }

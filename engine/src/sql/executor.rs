@@ -1358,6 +1358,26 @@ fn scan_exact<'t>(source: &TableSource, txn: &'t Transaction) -> Result<(Scan<'t
     let values = |columns: &[(usize, BoundExpr)]| -> Result<Vec<Value>> {
         columns.iter().map(|(_, e)| e.eval(&[])).collect()
     };
+    // One lookup per key, in key order, each key once.
+    let lookups = |found: &mut dyn Iterator<Item = Result<RowKey>>| {
+        let mut keys = Vec::new();
+        for key in found {
+            match key {
+                Ok(key) => keys.push(key),
+                Err(e) if unkeyable(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        keys.sort();
+        keys.dedup();
+        let found = txn.get_many(table, &keys)?;
+        let rows: Vec<_> = keys
+            .into_iter()
+            .zip(found)
+            .filter_map(|(key, row)| row.map(|row| Ok((key, row))))
+            .collect();
+        Ok((Scan::Rows(Box::new(rows.into_iter())), false))
+    };
     match &source.access {
         Access::Full => Ok((full(txn)?, false)),
         Access::Key(expr) => point(key(expr)),
@@ -1378,24 +1398,58 @@ fn scan_exact<'t>(source: &TableSource, txn: &'t Transaction) -> Result<(Scan<'t
             Err(e) if unkeyable(&e) => nothing(),
             Err(e) => Err(e),
         },
-        Access::Keys(exprs) => {
-            let mut keys = Vec::with_capacity(exprs.len());
-            for expr in exprs {
-                match key(expr) {
-                    Ok(key) => keys.push(key),
-                    Err(e) if unkeyable(&e) => {}
-                    Err(e) => return Err(e),
+        Access::KeyRange(range) => {
+            let mut values = values(&range.prefix)?;
+            let prefix = match txn.key_prefix(table, &values) {
+                Ok(prefix) => prefix,
+                Err(e) if unkeyable(&e) => return nothing(),
+                Err(e) => return Err(e),
+            };
+            // The keys starting with the prefix and then the bound's value; a bound no key
+            // can hold (NULL, out of the column's range) is dropped, and the filter decides.
+            let mut bound_key = |bound: &BoundExpr| -> Result<Option<Vec<u8>>> {
+                values.push(bound.eval(&[])?);
+                let key = txn.key_prefix(table, &values);
+                values.pop();
+                match key {
+                    Ok(key) => Ok(Some(key)),
+                    Err(e) if unkeyable(&e) => Ok(None),
+                    Err(e) => Err(e),
                 }
-            }
-            keys.sort();
-            keys.dedup();
-            let found = txn.get_many(table, &keys)?;
-            let rows: Vec<_> = keys
-                .into_iter()
-                .zip(found)
-                .filter_map(|(key, row)| row.map(|row| Ok((key, row))))
-                .collect();
-            Ok((Scan::Rows(Box::new(rows.into_iter())), false))
+            };
+            // Key columns are never NULL, so no encoded column starts with 0xFF (NULL's
+            // tag): a key with these bytes and then 0xFF follows every key they start.
+            let after = |mut key: Vec<u8>| {
+                key.push(0xFF);
+                RowKey::Bytes(key)
+            };
+            let lower = match &range.lower {
+                Bound::Included(e) => bound_key(e)?.map(|k| Bound::Included(RowKey::Bytes(k))),
+                Bound::Excluded(e) => bound_key(e)?.map(|k| Bound::Included(after(k))),
+                Bound::Unbounded => None,
+            };
+            let upper = match &range.upper {
+                Bound::Included(e) => bound_key(e)?.map(|k| Bound::Excluded(after(k))),
+                Bound::Excluded(e) => bound_key(e)?.map(|k| Bound::Excluded(RowKey::Bytes(k))),
+                Bound::Unbounded => None,
+            };
+            let whole = !prefix.is_empty();
+            let lower = lower.unwrap_or_else(|| match whole {
+                true => Bound::Included(RowKey::Bytes(prefix.clone())),
+                false => Bound::Unbounded,
+            });
+            let upper = upper.unwrap_or_else(|| match whole {
+                true => Bound::Excluded(after(prefix)),
+                false => Bound::Unbounded,
+            });
+            Ok((
+                Scan::Table(txn.scan(table, (lower, upper), source.direction)?),
+                false,
+            ))
+        }
+        Access::Keys(exprs) => lookups(&mut exprs.iter().map(key)),
+        Access::CompositeKeys(keys) => {
+            lookups(&mut keys.iter().map(|columns| txn.key(table, &values(columns)?)))
         }
         Access::Index(access) => {
             let rows = index_scan(table, access, source.direction, txn)?;

@@ -414,6 +414,30 @@ fn scan_line(source: &TableSource) -> String {
                 parts.join(", ")
             )
         }
+        Access::CompositeKeys(keys) => {
+            let columns: Vec<&str> = keys
+                .first()
+                .into_iter()
+                .flatten()
+                .map(|(c, _)| source.column_names[*c].as_str())
+                .collect();
+            let keys: Vec<String> = keys
+                .iter()
+                .map(|key| {
+                    let values: Vec<String> = key
+                        .iter()
+                        .map(|(_, e)| render(e, &source.column_names))
+                        .collect();
+                    format!("({})", values.join(", "))
+                })
+                .collect();
+            format!(
+                "ALEX Point Lookups on {} (({}) IN ({}))",
+                source.table,
+                columns.join(", "),
+                keys.join(", ")
+            )
+        }
         Access::Keys(values) => {
             let values: Vec<String> = values
                 .iter()
@@ -439,19 +463,7 @@ fn scan_line(source: &TableSource) -> String {
                     let values: Vec<String> = index.any.iter().map(value).collect();
                     parts.push(format!("{} IN ({})", name(next), values.join(", ")));
                 }
-                for (bound, inclusive, exclusive) in
-                    [(&index.lower, ">=", ">"), (&index.upper, "<=", "<")]
-                {
-                    match bound {
-                        Bound::Included(e) => {
-                            parts.push(format!("{} {inclusive} {}", name(next), value(e)))
-                        }
-                        Bound::Excluded(e) => {
-                            parts.push(format!("{} {exclusive} {}", name(next), value(e)))
-                        }
-                        Bound::Unbounded => {}
-                    }
-                }
+                parts.extend(bounds(name(next), &index.lower, &index.upper, value));
             }
             let condition = if parts.is_empty() {
                 String::new()
@@ -464,32 +476,51 @@ fn scan_line(source: &TableSource) -> String {
             )
         }
         Access::Range(lower, upper) => {
-            let mut parts = Vec::new();
-            match lower {
-                Bound::Included(v) => {
-                    parts.push(format!("key >= {}", render(v, &source.column_names)))
-                }
-                Bound::Excluded(v) => {
-                    parts.push(format!("key > {}", render(v, &source.column_names)))
-                }
-                Bound::Unbounded => {}
-            }
-            match upper {
-                Bound::Included(v) => {
-                    parts.push(format!("key <= {}", render(v, &source.column_names)))
-                }
-                Bound::Excluded(v) => {
-                    parts.push(format!("key < {}", render(v, &source.column_names)))
-                }
-                Bound::Unbounded => {}
-            }
+            let value = |e: &BoundExpr| render(e, &source.column_names);
             format!(
                 "ALEX Range Scan{backward} on {} ({})",
                 source.table,
-                parts.join(" AND ")
+                bounds("key", lower, upper, value).join(" AND ")
+            )
+        }
+        Access::KeyRange(range) => {
+            let name = |c: usize| source.column_names[c].as_str();
+            let value = |e: &BoundExpr| render(e, &source.column_names);
+            let mut parts: Vec<String> = range
+                .prefix
+                .iter()
+                .map(|(c, e)| format!("{} = {}", name(*c), value(e)))
+                .collect();
+            parts.extend(bounds(
+                name(range.column),
+                &range.lower,
+                &range.upper,
+                value,
+            ));
+            format!(
+                "ALEX Range Scan{backward} on {} ({})",
+                source.table,
+                parts.join(", ")
             )
         }
     }
+}
+
+/// `name >= lower`, `name < upper` and so on, for the bounded ends of a range.
+fn bounds(
+    name: &str,
+    lower: &Bound<BoundExpr>,
+    upper: &Bound<BoundExpr>,
+    value: impl Fn(&BoundExpr) -> String,
+) -> Vec<String> {
+    [(lower, ">=", ">"), (upper, "<=", "<")]
+        .into_iter()
+        .filter_map(|(bound, inclusive, exclusive)| match bound {
+            Bound::Included(e) => Some(format!("{name} {inclusive} {}", value(e))),
+            Bound::Excluded(e) => Some(format!("{name} {exclusive} {}", value(e))),
+            Bound::Unbounded => None,
+        })
+        .collect()
 }
 
 fn literal(value: &Value) -> String {

@@ -11,8 +11,12 @@
 //!    [`expr::BoundExpr`]. `id` is the one-column primary key, so the access path is
 //!    [`planner::Access::Key`]: one learned-index lookup instead of a scan. Range predicates
 //!    on the key become [`planner::Access::Range`], and `ORDER BY id [DESC]` is delivered by
-//!    the index scan's direction instead of a sort. Equalities on a secondary index's leading
-//!    columns (and a range on the next one) become [`planner::Access::Index`].
+//!    the index scan's direction instead of a sort. On a composite key, equalities (and `IN`
+//!    lists) on every key column are lookups, equalities on leading key columns and a range on
+//!    the next one a [`planner::Access::KeyRange`], and an ORDER BY of the key's columns in
+//!    the key's order (skipping those an equality fixes) needs no sort either. Equalities on a
+//!    secondary index's leading columns (and a range on the next one) become
+//!    [`planner::Access::Index`].
 //! 3. [`executor::execute`] runs the plan in the session's transaction. A point query takes
 //!    the straight path: the key evaluated, `Transaction::get` (ALEX lookup, visibility check,
 //!    the row from the cache or storage), the projection evaluated; no filter is left, since

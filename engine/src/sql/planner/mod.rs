@@ -488,15 +488,32 @@ pub enum Access {
     /// The row with this composite primary key: each key column (its position in the table)
     /// with a constant or a parameter, in the key's column order.
     CompositeKey(Vec<(usize, BoundExpr)>),
+    /// The rows with any of these composite primary keys (each like [`Access::CompositeKey`]):
+    /// equalities and `IN` lists on every key column, one lookup per combination.
+    CompositeKeys(Vec<Vec<(usize, BoundExpr)>>),
     /// The rows whose composite primary key starts with these leading columns' values (each
     /// key column with a constant or a parameter, in the key's column order): a key range.
     KeyPrefix(Vec<(usize, BoundExpr)>),
     /// Rows whose one-column primary key lies in a range.
     Range(Bound<BoundExpr>, Bound<BoundExpr>),
+    /// The rows whose composite primary key starts with equal leading columns (perhaps none)
+    /// and whose next key column lies in a range: one key range.
+    KeyRange(KeyRange),
     /// The rows with any of these primary keys (`pk IN (…)`): one lookup each.
     Keys(Vec<BoundExpr>),
     /// Rows found through a secondary index (in its order, not the key's).
     Index(IndexAccess),
+}
+
+/// A range of a composite primary key: leading key columns equal to constants or parameters
+/// (each with its position in the table, in the key's order), then the next key column between
+/// two bounds (at least one bounded).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyRange {
+    pub prefix: Vec<(usize, BoundExpr)>,
+    pub column: usize,
+    pub lower: Bound<BoundExpr>,
+    pub upper: Bound<BoundExpr>,
 }
 
 /// A secondary-index scan: the rows whose leading indexed columns equal `prefix`, and whose
@@ -727,7 +744,8 @@ fn table(catalog: &dyn Catalog, name: &super::parser::ast::Ident) -> Result<Arc<
 /// The access path a filter allows. On a one-column primary key `pk = c` is a point lookup,
 /// `pk IN (…)` one lookup per value, and comparisons with constants bound a range scan; on a
 /// composite primary key, an equality on every key column is a point lookup and equalities
-/// on its leading columns a key range (weighed like an index scan with as many); on a
+/// on its leading columns a key range (weighed like an index scan with as many), narrowed by
+/// comparisons on the next key column; on a
 /// secondary index, equalities (or an `IN` list) on its leading columns, and comparisons on the
 /// next, bound an index scan. A point lookup wins, then key lookups, then the index scan with
 /// the most equalities, then a key range, then an index range. The filter is still applied to
@@ -749,6 +767,9 @@ fn access_path(schema: &TableSchema, filter: Option<&BoundExpr>) -> Access {
         }
         [] => None,
         columns => {
+            if let Some(keys) = composite_keys(schema, columns, &conjuncts) {
+                return keys;
+            }
             // Every column of a composite key equal to a constant: one lookup.
             let leading: Vec<(usize, BoundExpr)> = columns
                 .iter()
@@ -762,8 +783,22 @@ fn access_path(schema: &TableSchema, filter: Option<&BoundExpr>) -> Access {
             if leading.len() == columns.len() {
                 return Access::CompositeKey(leading);
             }
-            // Equalities on leading key columns: the key range they start.
-            (!leading.is_empty()).then_some(Access::KeyPrefix(leading))
+            // Then comparisons on the next key column: a range within that prefix.
+            let next = columns[leading.len()];
+            match constraint(&conjuncts, next, schema.columns[next].data_type) {
+                Constraint::Range(lower, upper)
+                    if lower != Bound::Unbounded || upper != Bound::Unbounded =>
+                {
+                    Some(Access::KeyRange(KeyRange {
+                        prefix: leading,
+                        column: next,
+                        lower,
+                        upper,
+                    }))
+                }
+                // Equalities on leading key columns: the key range they start.
+                _ => (!leading.is_empty()).then_some(Access::KeyPrefix(leading)),
+            }
         }
     };
     let index = schema
@@ -784,6 +819,16 @@ fn access_path(schema: &TableSchema, filter: Option<&BoundExpr>) -> Access {
         {
             Access::KeyPrefix(key)
         }
+        // A key range against an index scan: the index needs more equalities, or as many and
+        // an `IN` list.
+        (Some(Access::KeyRange(range)), index)
+            if index.as_ref().is_none_or(|i| {
+                i.prefix.len() < range.prefix.len()
+                    || (i.prefix.len() == range.prefix.len() && i.any.is_empty())
+            }) =>
+        {
+            Access::KeyRange(range)
+        }
         (_, Some(index)) if !index.prefix.is_empty() || !index.any.is_empty() => {
             Access::Index(index)
         }
@@ -791,6 +836,46 @@ fn access_path(schema: &TableSchema, filter: Option<&BoundExpr>) -> Access {
         (None, Some(index)) => Access::Index(index),
         (None, None) => Access::Full,
     }
+}
+
+/// Most combinations of `IN` lists on a composite key's columns looked up one by one.
+const MAX_KEY_COMBINATIONS: usize = 1024;
+
+/// The point lookups of a composite key whose every column is equal to a value or to one of
+/// an `IN` list's (at least one list, at most [`MAX_KEY_COMBINATIONS`] combinations).
+fn composite_keys(
+    schema: &TableSchema,
+    columns: &[usize],
+    conjuncts: &[&BoundExpr],
+) -> Option<Access> {
+    let mut choices = Vec::with_capacity(columns.len());
+    for &column in columns {
+        match constraint(conjuncts, column, schema.columns[column].data_type) {
+            Constraint::Equal(value) => choices.push(vec![value]),
+            Constraint::Any(values) => choices.push(values),
+            Constraint::Range(..) => return None,
+        }
+    }
+    let combinations = choices
+        .iter()
+        .try_fold(1usize, |n, c| n.checked_mul(c.len()))?;
+    if combinations <= 1 || combinations > MAX_KEY_COMBINATIONS {
+        return None;
+    }
+    let mut keys: Vec<Vec<(usize, BoundExpr)>> = vec![Vec::new()];
+    for (&column, values) in columns.iter().zip(&choices) {
+        keys = keys
+            .iter()
+            .flat_map(|key| {
+                values.iter().map(move |value| {
+                    let mut key = key.clone();
+                    key.push((column, value.clone()));
+                    key
+                })
+            })
+            .collect();
+    }
+    Some(Access::CompositeKeys(keys))
 }
 
 /// What the conjuncts say about one column, from comparisons with values of a type the
@@ -875,6 +960,52 @@ fn index_access(
     }
     let bounded = access.lower != Bound::Unbounded || access.upper != Bound::Unbounded;
     (!access.prefix.is_empty() || !access.any.is_empty() || bounded).then_some(access)
+}
+
+/// The direction in which a scan of `access` delivers the ORDER BY `order`, if it does. Rows
+/// come in primary-key order, so an ORDER BY of the key's columns in the key's order — those an
+/// equality of the access fixes may appear anywhere, and anything after the whole key is
+/// already decided — all ascending or all descending needs no sort. Key columns are never
+/// NULL: NULLS FIRST or LAST changes nothing.
+fn key_order(schema: &TableSchema, access: &Access, order: &[SortKey]) -> Option<Direction> {
+    let fixed: &[(usize, BoundExpr)] = match access {
+        Access::Full | Access::Range(..) => &[],
+        Access::KeyPrefix(prefix) => prefix,
+        Access::KeyRange(range) => &range.prefix,
+        _ => return None,
+    };
+    if order.is_empty() || schema.primary_key.is_empty() {
+        return None;
+    }
+    let is_fixed = |column: usize| fixed.iter().any(|(c, _)| *c == column);
+    let mut rest = schema
+        .primary_key
+        .iter()
+        .filter(|&&c| !is_fixed(c))
+        .peekable();
+    let mut direction = None;
+    for key in order {
+        if rest.peek().is_none() {
+            break;
+        }
+        let BoundExpr::Column(column) = key.expr else {
+            return None;
+        };
+        if is_fixed(column) {
+            continue;
+        }
+        if rest.next() != Some(&column) {
+            return None;
+        }
+        let this = match key.descending {
+            true => Direction::Backward,
+            false => Direction::Forward,
+        };
+        if direction.replace(this).is_some_and(|d| d != this) {
+            return None;
+        }
+    }
+    Some(direction.unwrap_or(Direction::Forward))
 }
 
 /// A scan of the whole of an index whose first column is `key`'s column, when the index's
@@ -1109,6 +1240,15 @@ fn table_source(source: &mut TableSource, f: &mut impl FnMut(&mut BoundExpr)) {
         }
         Access::Range(lower, upper) => {
             for bound in [lower, upper] {
+                if let Bound::Included(e) | Bound::Excluded(e) = bound {
+                    e.visit_mut(f);
+                }
+            }
+        }
+        Access::CompositeKeys(keys) => keys.iter_mut().flatten().for_each(|(_, e)| e.visit_mut(f)),
+        Access::KeyRange(range) => {
+            range.prefix.iter_mut().for_each(|(_, e)| e.visit_mut(f));
+            for bound in [&mut range.lower, &mut range.upper] {
                 if let Bound::Included(e) | Bound::Excluded(e) = bound {
                     e.visit_mut(f);
                 }

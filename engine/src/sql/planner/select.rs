@@ -10,7 +10,8 @@ use super::expr::{Grouping, Relation, Scope, bind, coerce, has_aggregate};
 use super::join::{self, FromTree, all_inner, from_tree};
 use super::{
     Access, Catalog, GroupPlan, OutputColumn, SelectPlan, SetOp, SetPart, SetPlan, SortKey, Source,
-    TableSource, access_path, covered_by_key, ordered_index, range_residual, where_clause,
+    TableSource, access_path, covered_by_key, key_order, ordered_index, range_residual,
+    where_clause,
 };
 use crate::mvcc::Direction;
 use crate::types::DataType;
@@ -159,6 +160,11 @@ pub fn subquery_select(
             let mut access = access_path(schema, filter.as_ref());
             filter = covered_by_key(filter, schema, &access);
             let mut direction = Direction::Forward;
+            // ORDER BY the primary key's columns: the scan delivers that order.
+            if let (false, Some(ordered)) = (grouped, key_order(schema, &access, &order)) {
+                direction = ordered;
+                order.clear();
+            }
             let single_key = match order.as_slice() {
                 [key] if !grouped => Some(key.clone()),
                 _ => None,
@@ -169,15 +175,6 @@ pub fn subquery_select(
                 } else {
                     Direction::Forward
                 };
-                // ORDER BY the one-column primary key: the scan delivers that order.
-                if let [pk] = schema.primary_key.as_slice() {
-                    if key.expr == BoundExpr::Column(*pk)
-                        && matches!(access, Access::Full | Access::Range(..))
-                    {
-                        direction = ordered;
-                        order.clear();
-                    }
-                }
                 // ORDER BY an index's leading column with a LIMIT, when the filter gives no
                 // path: the index delivers the order (NULLs last ascending, first descending,
                 // as its encoding sorts them) and reading stops after the limit.
