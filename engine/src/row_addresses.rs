@@ -428,7 +428,7 @@ mod tests {
             let mut state = crate::sync::write(&table.state);
             let keys: Vec<RowKey> = match &state.primary {
                 Primary::Int(map) => map.iter().map(|(k, _)| RowKey::Int(*k)).collect(),
-                Primary::Bytes(map) => map.iter().map(|(k, _)| RowKey::Bytes(k.clone())).collect(),
+                Primary::Bytes(map) => map.iter().map(|(k, _)| RowKey::Bytes(k.to_vec())).collect(),
             };
             assert_eq!(keys.len(), 5000);
             let mut right = 0;

@@ -7,7 +7,9 @@ use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use crate::alex::{AlexMap, AlexStats, MemoryUsage, NodeInfo, Place, prefetch_address};
+use crate::alex::{
+    AlexMap, AlexStats, InlineBytes, MemoryUsage, NodeInfo, Place, prefetch_address,
+};
 use crate::cache::{DeadRecords, PendingCache};
 use crate::catalog::{IndexSchema, ObjectId, TableSchema};
 use crate::encoding::{decode_value, encode_value};
@@ -102,11 +104,17 @@ fn leading_integer(encoded: &[u8]) -> Option<i64> {
     }
 }
 
-/// The primary index: ALEX keyed by `i64` where the key is one integer, else by encoded bytes.
+/// The primary index: ALEX keyed by `i64` where the key is one integer, else by encoded bytes
+/// (short ones inside the slots: [`InlineBytes`]).
 #[derive(Debug)]
 pub(crate) enum Primary {
     Int(AlexMap<i64, RowEntry>),
-    Bytes(AlexMap<Vec<u8>, RowEntry>),
+    Bytes(AlexMap<InlineBytes, RowEntry>),
+}
+
+/// A row key's bytes as the primary index holds them.
+fn inline(key: &[u8]) -> InlineBytes {
+    InlineBytes::from_slice(key)
 }
 
 impl Primary {
@@ -114,7 +122,7 @@ impl Primary {
     pub fn prefetch(&self, key: &RowKey) {
         match (self, key) {
             (Primary::Int(map), RowKey::Int(k)) => map.prefetch(k),
-            (Primary::Bytes(map), RowKey::Bytes(k)) => map.prefetch(k),
+            (Primary::Bytes(map), RowKey::Bytes(k)) => map.prefetch(&inline(k)),
             _ => {}
         }
     }
@@ -125,7 +133,7 @@ impl Primary {
     pub fn prefetch_places(&self, key: &RowKey, each: impl FnMut(Place)) {
         match (self, key) {
             (Primary::Int(map), RowKey::Int(k)) => map.prefetch_places(k, each),
-            (Primary::Bytes(map), RowKey::Bytes(k)) => map.prefetch_places(k, each),
+            (Primary::Bytes(map), RowKey::Bytes(k)) => map.prefetch_places(&inline(k), each),
             _ => {}
         }
     }
@@ -134,7 +142,7 @@ impl Primary {
     pub fn get_mut_placed(&mut self, key: &RowKey) -> Option<(Place, &mut RowEntry)> {
         match (self, key) {
             (Primary::Int(map), RowKey::Int(k)) => map.get_mut_placed(k),
-            (Primary::Bytes(map), RowKey::Bytes(k)) => map.get_mut_placed(k),
+            (Primary::Bytes(map), RowKey::Bytes(k)) => map.get_mut_placed(&inline(k)),
             _ => None,
         }
     }
@@ -142,7 +150,7 @@ impl Primary {
     pub fn get(&self, key: &RowKey) -> Option<&RowEntry> {
         match (self, key) {
             (Primary::Int(map), RowKey::Int(k)) => map.get(k),
-            (Primary::Bytes(map), RowKey::Bytes(k)) => map.get(k),
+            (Primary::Bytes(map), RowKey::Bytes(k)) => map.get(&inline(k)),
             _ => None,
         }
     }
@@ -150,7 +158,7 @@ impl Primary {
     pub fn get_mut(&mut self, key: &RowKey) -> Option<&mut RowEntry> {
         match (self, key) {
             (Primary::Int(map), RowKey::Int(k)) => map.get_mut(k),
-            (Primary::Bytes(map), RowKey::Bytes(k)) => map.get_mut(k),
+            (Primary::Bytes(map), RowKey::Bytes(k)) => map.get_mut(&inline(k)),
             _ => None,
         }
     }
@@ -177,7 +185,7 @@ impl Primary {
                 RowKey::Bytes(_) => None,
             })),
             Primary::Bytes(map) => map.insert_sorted(typed(entries, |key| match key {
-                RowKey::Bytes(k) => Some(k),
+                RowKey::Bytes(k) => Some(inline(&k)),
                 RowKey::Int(_) => None,
             })),
         }
@@ -189,7 +197,7 @@ impl Primary {
                 map.remove(k);
             }
             (Primary::Bytes(map), RowKey::Bytes(k)) => {
-                map.remove(k);
+                map.remove(&inline(k));
             }
             _ => {}
         }
@@ -280,8 +288,8 @@ impl Primary {
                 let (Some(lower), Some(upper)) = (bytes_bound(lower), bytes_bound(upper)) else {
                     return;
                 };
-                let range = map.range::<(Bound<Vec<u8>>, Bound<Vec<u8>>)>((lower, upper));
-                walk(range, reverse, |k| RowKey::Bytes(k.clone()), &mut visit);
+                let range = map.range::<(Bound<InlineBytes>, Bound<InlineBytes>)>((lower, upper));
+                walk(range, reverse, |k| RowKey::Bytes(k.to_vec()), &mut visit);
             }
         }
     }
@@ -319,7 +327,7 @@ impl Primary {
             Primary::Bytes(map) => map
                 .inspect()
                 .into_iter()
-                .map(|n| keyed(n, RowKey::Bytes))
+                .map(|n| keyed(n, |k| RowKey::Bytes(k.to_vec())))
                 .collect(),
         }
     }
@@ -341,10 +349,10 @@ fn int_bound(bound: Bound<&RowKey>) -> Option<Bound<i64>> {
     }
 }
 
-fn bytes_bound(bound: Bound<&RowKey>) -> Option<Bound<Vec<u8>>> {
+fn bytes_bound(bound: Bound<&RowKey>) -> Option<Bound<InlineBytes>> {
     match bound {
-        Bound::Included(RowKey::Bytes(k)) => Some(Bound::Included(k.clone())),
-        Bound::Excluded(RowKey::Bytes(k)) => Some(Bound::Excluded(k.clone())),
+        Bound::Included(RowKey::Bytes(k)) => Some(Bound::Included(inline(k))),
+        Bound::Excluded(RowKey::Bytes(k)) => Some(Bound::Excluded(inline(k))),
         Bound::Unbounded => Some(Bound::Unbounded),
         _ => None,
     }
@@ -530,7 +538,7 @@ impl Table {
             Primary::Int(AlexMap::bulk_load(keys.collect::<Result<Vec<_>>>()?))
         } else {
             let keys = keys.map(|k| match k? {
-                RowKey::Bytes(b) => Ok((b, RowEntry::default())),
+                RowKey::Bytes(b) => Ok((inline(&b), RowEntry::default())),
                 RowKey::Int(_) => Err(Error::Corrupt("byte primary key".into())),
             });
             Primary::Bytes(AlexMap::bulk_load(keys.collect::<Result<Vec<_>>>()?))

@@ -182,6 +182,32 @@ impl ModelKey for Vec<u8> {
     }
 }
 
+/// Bytes kept inside an index slot up to this many, on the heap beyond.
+pub const INLINE_KEY_BYTES: usize = 32;
+
+/// A byte-string key held in the slot itself when it is short (at most
+/// [`INLINE_KEY_BYTES`]: composite keys of a few integers, UUIDs, most text keys), so that
+/// comparing with it reads the slot's own cache line instead of a heap allocation's, and a gap
+/// slot's copy of it costs no allocation. Ordered as its bytes are.
+pub type InlineBytes = smallvec::SmallVec<[u8; INLINE_KEY_BYTES]>;
+
+impl ModelKey for InlineBytes {
+    type Frame = ByteFrame;
+
+    fn frame<'a>(first: &Self, last: &Self, keys: impl Iterator<Item = &'a Self>) -> ByteFrame {
+        ByteFrame::learn(first, last, keys.map(|k| k.as_slice()))
+    }
+
+    #[inline]
+    fn model_input(&self, frame: &ByteFrame) -> f64 {
+        frame.input(self)
+    }
+
+    fn heap_bytes(&self) -> usize {
+        if self.spilled() { self.capacity() } else { 0 }
+    }
+}
+
 impl ModelKey for String {
     type Frame = ByteFrame;
 
@@ -266,7 +292,7 @@ impl ModelKey for TotalF64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{ModelKey, TotalF64};
+    use super::{INLINE_KEY_BYTES, InlineBytes, ModelKey, TotalF64};
     use proptest::prelude::*;
 
     /// `a` and `b` are ordered by their inputs in the frame learned from `keys` (any keys).
@@ -308,6 +334,28 @@ mod tests {
             a in "[0-9a]{0,6}", b in "[0-9a]{0,6}", keys in prop::collection::vec("[0-9]{0,6}", 0..6)
         ) {
             assert_monotone(a, b, keys)?;
+        }
+
+        /// Keys held in the slot and spilled to the heap (either side of
+        /// [`INLINE_KEY_BYTES`]) order and measure exactly as their bytes do.
+        #[test]
+        fn inline_keys_are_their_bytes(
+            a in prop::collection::vec(0u8..3, 0..70),
+            b in prop::collection::vec(0u8..3, 0..70),
+            keys in prop::collection::vec(prop::collection::vec(0u8..3, 0..70), 1..6),
+        ) {
+            let inline = |k: &Vec<u8>| InlineBytes::from_slice(k);
+            prop_assert_eq!(inline(&a).cmp(&inline(&b)), a.cmp(&b));
+            prop_assert_eq!(inline(&a).spilled(), a.len() > INLINE_KEY_BYTES);
+            let mut keys = keys;
+            keys.sort();
+            let (first, last) = (&keys[0], &keys[keys.len() - 1]);
+            let ours: Vec<InlineBytes> = keys.iter().map(inline).collect();
+            let frame = Vec::<u8>::frame(first, last, keys.iter());
+            let inline_frame = InlineBytes::frame(&inline(first), &inline(last), ours.iter());
+            prop_assert_eq!(format!("{frame:?}"), format!("{inline_frame:?}"));
+            prop_assert_eq!(inline(&a).model_input(&frame), a.model_input(&frame));
+            assert_monotone(inline(&a), inline(&b), ours)?;
         }
 
         #[test]

@@ -202,7 +202,7 @@ pub(crate) fn hinted<I: Iterator>(
 }
 
 pub use iter::Range;
-pub use key::{ByteFrame, ModelKey, TotalF64};
+pub use key::{ByteFrame, INLINE_KEY_BYTES, InlineBytes, ModelKey, TotalF64};
 pub use map::{AlexEvents, AlexMap, Place};
 pub use stats::{
     AlexStats, DataLayout, LevelFanout, MemoryUsage, NodeInfo, NodeKind, OCCUPANCY_BUCKETS,
