@@ -1378,17 +1378,21 @@ fn scan_exact<'t>(source: &TableSource, txn: &'t Transaction) -> Result<(Scan<'t
             .collect();
         Ok((Scan::Rows(Box::new(rows.into_iter())), false))
     };
+    // Key columns are never NULL, so no encoded column starts with 0xFF (NULL's tag): a key
+    // with these bytes and then 0xFF follows every key they start.
+    let after = |mut key: Vec<u8>| {
+        key.push(0xFF);
+        RowKey::Bytes(key)
+    };
     match &source.access {
         Access::Full => Ok((full(txn)?, false)),
         Access::Key(expr) => point(key(expr)),
         Access::CompositeKey(columns) => point(txn.key(table, &values(columns)?)),
         Access::KeyPrefix(columns) => match txn.key_prefix(table, &values(columns)?) {
             Ok(prefix) => {
-                let mut end = prefix.clone();
-                end.push(0xFF);
                 let range = (
-                    Bound::Included(RowKey::Bytes(prefix)),
-                    Bound::Excluded(RowKey::Bytes(end)),
+                    Bound::Included(RowKey::Bytes(prefix.clone())),
+                    Bound::Excluded(after(prefix)),
                 );
                 Ok((
                     Scan::Table(txn.scan(table, range, source.direction)?),
@@ -1416,12 +1420,6 @@ fn scan_exact<'t>(source: &TableSource, txn: &'t Transaction) -> Result<(Scan<'t
                     Err(e) if unkeyable(&e) => Ok(None),
                     Err(e) => Err(e),
                 }
-            };
-            // Key columns are never NULL, so no encoded column starts with 0xFF (NULL's
-            // tag): a key with these bytes and then 0xFF follows every key they start.
-            let after = |mut key: Vec<u8>| {
-                key.push(0xFF);
-                RowKey::Bytes(key)
             };
             let lower = match &range.lower {
                 Bound::Included(e) => bound_key(e)?.map(|k| Bound::Included(RowKey::Bytes(k))),
