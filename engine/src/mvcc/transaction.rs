@@ -506,11 +506,10 @@ impl Transaction {
         self.held(table, |table| table.prefetch(key));
     }
 
-    /// For an INSERT into `table` about to run: starts loading the slots its integer key will
-    /// be looked up in — the primary index's and this transaction's write set's — so that
-    /// the statement's setup overlaps their cache misses (a bulk load with keys in random
-    /// order otherwise waits for the write set's slot in every statement). `column` gives the
-    /// value the row will have in a column, if known. A hint: it never waits for a latch.
+    /// For an INSERT into `table` about to run: starts loading the primary index's slot its
+    /// integer key will be looked up in, so that the statement's setup overlaps the cache
+    /// miss. `column` gives the value the row will have in a column, if known. A hint: it
+    /// never waits for a latch.
     pub fn prefetch_insert(&self, table: &str, column: impl Fn(usize) -> Option<i64>) {
         self.held(table, |table| {
             let Ok(state) = table.state.try_read() else {
@@ -525,9 +524,6 @@ impl Transaction {
                 return;
             };
             primary.prefetch(&key);
-            if let Some(writes) = self.writes.get(&table.id) {
-                writes.rows.prefetch(key);
-            }
         });
     }
 
