@@ -1,46 +1,51 @@
 //! A transaction's writes to one table, by key, in key order.
 //!
 //! A bulk load writes millions of keys in one transaction, in any order, looks each up first
-//! (is it taken?) and reads them in key order only once, at commit. Integer keys therefore
-//! move, once there are more than a few, into [`IntWrites`]: keys that come in ascending
-//! order are simply appended; otherwise a hash map finds a key with one cache miss, and the
-//! key order is built only when something reads in it — by a sort at commit, or, if a scan
-//! asks for it before, as a learned index ([`AlexMap`]) of positions kept up to date from
-//! then on. (A `BTreeMap` missed the cache
-//! at every level of its search; keeping an ALEX of the writes themselves up to date as they
-//! came cost 250 ns a row with sequential keys and 500–700 with random ones, most of it in
-//! node splits and expansions.) Small write sets — nearly every OLTP transaction — stay in a
-//! `BTreeMap`, which costs nothing to create.
+//! (is it taken?) and reads them in key order only once, at commit. Keys therefore move, once
+//! there are more than a few, into [`Keyed`] parts (integers, byte strings): keys that come
+//! in ascending order are simply appended; otherwise a hash map finds a key with one cache
+//! miss, and the key order is built only when something reads in it — by a sort at commit,
+//! or, if a scan asks for it before, as a learned index ([`AlexMap`]) of positions kept up to
+//! date from then on. (A `BTreeMap` missed the cache at every level of its search: 40% of a
+//! bulk load's statements with byte-string keys. Keeping an ALEX of the writes themselves up
+//! to date as they came cost 250 ns a row with sequential integer keys and 500–700 with
+//! random ones, most of it in node splits.) Small write sets — nearly every OLTP transaction —
+//! stay in a `BTreeMap`, which costs nothing to create.
 //!
 //! ```text
-//!   ints: None                     rest: BTreeMap<RowKey, V>   every key, while few
-//!   ints: Some(IntWrites<V>)       rest: BTreeMap<RowKey, V>   integer keys | byte-string keys
+//!   small: BTreeMap<RowKey, V>                               every key, while few
+//!   ints: Keyed<i64, V>   bytes: Keyed<InlineBytes, V>       then: integer | byte-string keys
 //! ```
 //! Integer keys sort before byte-string keys ([`RowKey`]'s order), so the integer part, then
-//! `rest`, is the map in key order. (A table's keys are all of one kind; the split only keeps
-//! the map correct for any mix.)
+//! the byte-string part, is the map in key order. (A table's keys are all of one kind; the
+//! split only keeps the map correct for any mix.)
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::Hash;
 use std::ops::{Bound, RangeBounds};
 use std::sync::OnceLock;
 
-use crate::alex::AlexMap;
+use crate::alex::{AlexMap, InlineBytes, ModelKey};
 use crate::table::RowKey;
 
-/// Keys a write set holds in its `BTreeMap` before its integer keys move into [`IntWrites`].
+/// Keys a write set holds in its `BTreeMap` before they move into [`Keyed`] parts.
 const HASHED_FROM: usize = 256;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct WriteMap<V: Default> {
-    /// The integer keys, once there were more than [`HASHED_FROM`] keys.
-    ints: Option<IntWrites<V>>,
-    /// Every key until then; after, the byte-string keys.
-    rest: BTreeMap<RowKey, V>,
+    /// Once there were more than [`HASHED_FROM`] keys, the integer keys and the byte-string
+    /// keys (always both or neither).
+    ints: Option<Keyed<i64, V>>,
+    bytes: Option<Keyed<InlineBytes, V>>,
+    /// Every key until then; empty after.
+    small: BTreeMap<RowKey, V>,
 }
 
 impl<V: Default + Clone> WriteMap<V> {
     pub fn len(&self) -> usize {
-        self.ints.as_ref().map_or(0, IntWrites::len) + self.rest.len()
+        self.ints.as_ref().map_or(0, Keyed::len)
+            + self.bytes.as_ref().map_or(0, Keyed::len)
+            + self.small.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -48,16 +53,18 @@ impl<V: Default + Clone> WriteMap<V> {
     }
 
     pub fn get(&self, key: &RowKey) -> Option<&V> {
-        match (&self.ints, key) {
-            (Some(ints), RowKey::Int(k)) => ints.get(k),
-            _ => self.rest.get(key),
+        match (&self.ints, &self.bytes, key) {
+            (Some(ints), _, RowKey::Int(k)) => ints.get(k),
+            (_, Some(bytes), RowKey::Bytes(k)) => bytes.get(&InlineBytes::from_slice(k)),
+            _ => self.small.get(key),
         }
     }
 
     pub fn get_mut(&mut self, key: &RowKey) -> Option<&mut V> {
-        match (&mut self.ints, key) {
-            (Some(ints), RowKey::Int(k)) => ints.get_mut(k),
-            _ => self.rest.get_mut(key),
+        match (&mut self.ints, &mut self.bytes, key) {
+            (Some(ints), _, RowKey::Int(k)) => ints.get_mut(k),
+            (_, Some(bytes), RowKey::Bytes(k)) => bytes.get_mut(&InlineBytes::from_slice(k)),
+            _ => self.small.get_mut(key),
         }
     }
 
@@ -67,20 +74,24 @@ impl<V: Default + Clone> WriteMap<V> {
 
     /// Inserts or replaces `key`'s value; the previous one, if any.
     pub fn insert(&mut self, key: RowKey, value: V) -> Option<V> {
-        let previous = match (&mut self.ints, key) {
-            (Some(ints), RowKey::Int(k)) => return ints.insert(k, value),
-            (_, key) => self.rest.insert(key, value),
-        };
-        if previous.is_none() && self.ints.is_none() && self.rest.len() > HASHED_FROM {
-            self.move_ints();
+        match (&mut self.ints, &mut self.bytes, key) {
+            (Some(ints), _, RowKey::Int(k)) => ints.insert(k, value),
+            (_, Some(bytes), RowKey::Bytes(k)) => bytes.insert(InlineBytes::from_vec(k), value),
+            (_, _, key) => {
+                let previous = self.small.insert(key, value);
+                if self.small.len() > HASHED_FROM {
+                    self.move_keys();
+                }
+                previous
+            }
         }
-        previous
     }
 
     pub fn remove(&mut self, key: &RowKey) -> Option<V> {
-        match (&mut self.ints, key) {
-            (Some(ints), RowKey::Int(k)) => ints.remove(k),
-            _ => self.rest.remove(key),
+        match (&mut self.ints, &mut self.bytes, key) {
+            (Some(ints), _, RowKey::Int(k)) => ints.remove(k),
+            (_, Some(bytes), RowKey::Bytes(k)) => bytes.remove(&InlineBytes::from_slice(k)),
+            _ => self.small.remove(key),
         }
     }
 
@@ -98,57 +109,68 @@ impl<V: Default + Clone> WriteMap<V> {
             let bounds = (int_lower(&lower)?, int_upper(&upper));
             (!is_empty(bounds.0.as_ref(), bounds.1.as_ref())).then(|| ints.range(bounds))
         });
-        let rest =
-            (!is_empty(lower.as_ref(), upper.as_ref())).then(|| self.rest.range((lower, upper)));
+        let bytes = self.bytes.as_ref().and_then(|bytes| {
+            let bounds = (bytes_lower(&lower), bytes_upper(&upper)?);
+            (!is_empty(bounds.0.as_ref(), bounds.1.as_ref())).then(|| bytes.range(bounds))
+        });
+        let small =
+            (!is_empty(lower.as_ref(), upper.as_ref())).then(|| self.small.range((lower, upper)));
         let ints = ints
             .into_iter()
             .flatten()
             .map(|(k, v)| (RowKey::Int(*k), v));
-        let rest = rest.into_iter().flatten().map(|(k, v)| (k.clone(), v));
-        ints.chain(rest)
+        let bytes = bytes
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (RowKey::Bytes(k.to_vec()), v));
+        let small = small.into_iter().flatten().map(|(k, v)| (k.clone(), v));
+        ints.chain(bytes).chain(small)
     }
 
     /// The entries in key order, taken out of the map.
     pub fn into_sorted(self) -> impl Iterator<Item = (RowKey, V)> {
-        let ints = self.ints.into_iter().flat_map(IntWrites::into_sorted);
-        ints.map(|(k, v)| (RowKey::Int(k), v)).chain(self.rest)
+        let ints = self.ints.into_iter().flat_map(Keyed::into_sorted);
+        let bytes = self.bytes.into_iter().flat_map(Keyed::into_sorted);
+        let ints = ints.map(|(k, v)| (RowKey::Int(k), v));
+        let bytes = bytes.map(|(k, v)| (RowKey::Bytes(k.into_vec()), v));
+        ints.chain(bytes).chain(self.small)
     }
 
-    /// Moves the integer keys from `rest` into [`IntWrites`].
-    fn move_ints(&mut self) {
-        let bytes = self.rest.split_off(&RowKey::Bytes(Vec::new()));
-        let ints = std::mem::replace(&mut self.rest, bytes);
-        let mut hashed = IntWrites::default();
-        for (key, value) in ints {
+    /// Moves every key from `small` into the [`Keyed`] parts.
+    fn move_keys(&mut self) {
+        let mut ints = Keyed::default();
+        let mut bytes = Keyed::default();
+        for (key, value) in std::mem::take(&mut self.small) {
             match key {
-                RowKey::Int(k) => hashed.insert(k, value),
-                RowKey::Bytes(_) => unreachable!("byte-string keys sort after integers"),
+                RowKey::Int(k) => ints.insert(k, value),
+                RowKey::Bytes(k) => bytes.insert(InlineBytes::from_vec(k), value),
             };
         }
-        self.ints = Some(hashed);
+        self.ints = Some(ints);
+        self.bytes = Some(bytes);
     }
 }
 
-/// Writes under integer keys. While the keys come in ascending order (a sequential load),
+/// Writes under keys of one kind. While the keys come in ascending order (a sequential load),
 /// `entries` is itself in key order and is searched by bisection, the next key only compared
 /// with the last; the first key out of order hashes them all, after which the key order is
 /// built only when something reads in it.
 #[derive(Debug, Clone)]
-struct IntWrites<V> {
+struct Keyed<K: ModelKey, V> {
     /// Each write, in the order its key was first written; `None` where a key was removed
     /// (removes are rare: a deleted row this transaction inserted, a rollback to a savepoint).
-    entries: Vec<(i64, Option<V>)>,
+    entries: Vec<(K, Option<V>)>,
     /// Each key's position in `entries`, once the keys stopped ascending.
-    at: Option<HashMap<i64, usize, foldhash::fast::RandomState>>,
+    at: Option<HashMap<K, usize, foldhash::fast::RandomState>>,
     /// With `at`: the keys in order with their positions, built by the first read in key order
     /// and kept up to date after it (so a scan between each of many inserts costs an ALEX
     /// insert each, not a sort).
-    order: OnceLock<AlexMap<i64, usize>>,
+    order: OnceLock<AlexMap<K, usize>>,
     /// The entries that are not `None`.
     len: usize,
 }
 
-impl<V> Default for IntWrites<V> {
+impl<K: ModelKey, V> Default for Keyed<K, V> {
     fn default() -> Self {
         Self {
             entries: Vec::new(),
@@ -159,30 +181,30 @@ impl<V> Default for IntWrites<V> {
     }
 }
 
-impl<V> IntWrites<V> {
+impl<K: ModelKey + Hash, V> Keyed<K, V> {
     fn len(&self) -> usize {
         self.len
     }
 
     /// Where `key`'s entry is (its value may have been removed).
-    fn position(&self, key: &i64) -> Option<usize> {
+    fn position(&self, key: &K) -> Option<usize> {
         match &self.at {
             Some(at) => at.get(key).copied(),
             None if self.entries.last().is_none_or(|(last, _)| last < key) => None,
-            None => self.entries.binary_search_by_key(key, |(k, _)| *k).ok(),
+            None => self.entries.binary_search_by(|(k, _)| k.cmp(key)).ok(),
         }
     }
 
-    fn get(&self, key: &i64) -> Option<&V> {
+    fn get(&self, key: &K) -> Option<&V> {
         self.entries[self.position(key)?].1.as_ref()
     }
 
-    fn get_mut(&mut self, key: &i64) -> Option<&mut V> {
+    fn get_mut(&mut self, key: &K) -> Option<&mut V> {
         let at = self.position(key)?;
         self.entries[at].1.as_mut()
     }
 
-    fn insert(&mut self, key: i64, value: V) -> Option<V> {
+    fn insert(&mut self, key: K, value: V) -> Option<V> {
         if let Some(at) = self.position(&key) {
             let previous = self.entries[at].1.replace(value);
             self.len += usize::from(previous.is_none());
@@ -192,14 +214,14 @@ impl<V> IntWrites<V> {
         if self.at.is_none() && self.entries.last().is_some_and(|(last, _)| *last > key) {
             self.hash_keys();
         }
-        self.entries.push((key, Some(value)));
-        self.len += 1;
         if let Some(positions) = &mut self.at {
-            positions.insert(key, at);
+            positions.insert(key.clone(), at);
             if let Some(order) = self.order.get_mut() {
-                order.insert(key, at);
+                order.insert(key.clone(), at);
             }
         }
+        self.entries.push((key, Some(value)));
+        self.len += 1;
         None
     }
 
@@ -208,13 +230,13 @@ impl<V> IntWrites<V> {
         let mut at = HashMap::with_capacity_and_hasher(self.len, Default::default());
         for (position, (key, value)) in self.entries.iter().enumerate() {
             if value.is_some() {
-                at.insert(*key, position);
+                at.insert(key.clone(), position);
             }
         }
         self.at = Some(at);
     }
 
-    fn remove(&mut self, key: &i64) -> Option<V> {
+    fn remove(&mut self, key: &K) -> Option<V> {
         let at = self.position(key)?;
         let value = self.entries[at].1.take()?;
         self.len -= 1;
@@ -228,20 +250,20 @@ impl<V> IntWrites<V> {
     }
 
     /// With hashed keys: the keys in order, with their entries' positions.
-    fn order(&self, at: &HashMap<i64, usize, foldhash::fast::RandomState>) -> &AlexMap<i64, usize> {
+    fn order(&self, at: &HashMap<K, usize, foldhash::fast::RandomState>) -> &AlexMap<K, usize> {
         self.order.get_or_init(|| {
-            let mut keys: Vec<(i64, usize)> = at.iter().map(|(&k, &at)| (k, at)).collect();
-            keys.sort_unstable();
+            let mut keys: Vec<(K, usize)> = at.iter().map(|(k, &at)| (k.clone(), at)).collect();
+            keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             AlexMap::bulk_load(keys)
         })
     }
 
-    fn range(&self, bounds: (Bound<i64>, Bound<i64>)) -> impl Iterator<Item = (&i64, &V)> {
+    fn range(&self, bounds: (Bound<K>, Bound<K>)) -> impl Iterator<Item = (&K, &V)> {
         let (ascending, hashed) = match &self.at {
             None => {
-                let start = self.entries.partition_point(|(key, _)| match bounds.0 {
-                    Bound::Included(lower) => *key < lower,
-                    Bound::Excluded(lower) => *key <= lower,
+                let start = self.entries.partition_point(|(key, _)| match &bounds.0 {
+                    Bound::Included(lower) => key < lower,
+                    Bound::Excluded(lower) => key <= lower,
                     Bound::Unbounded => false,
                 });
                 let entries = self.entries[start..].iter();
@@ -267,7 +289,7 @@ impl<V> IntWrites<V> {
 
     /// The entries in key order, taken out: as they are if the keys came in order, else in
     /// the order kept or sorted where they are.
-    fn into_sorted(self) -> impl Iterator<Item = (i64, V)> {
+    fn into_sorted(self) -> impl Iterator<Item = (K, V)> {
         let mut entries = self.entries;
         match (self.at, self.order.into_inner()) {
             (None, _) => {}
@@ -279,7 +301,7 @@ impl<V> IntWrites<V> {
                 entries = sorted;
             }
             // Removed keys' entries sort among the others and are skipped below.
-            (Some(_), None) => entries.sort_unstable_by_key(|&(key, _)| key),
+            (Some(_), None) => entries.sort_unstable_by(|a, b| a.0.cmp(&b.0)),
         }
         entries
             .into_iter()
@@ -293,6 +315,27 @@ fn int_lower(bound: &Bound<RowKey>) -> Option<Bound<i64>> {
         Bound::Included(RowKey::Int(k)) => Some(Bound::Included(*k)),
         Bound::Excluded(RowKey::Int(k)) => Some(Bound::Excluded(*k)),
         Bound::Included(RowKey::Bytes(_)) | Bound::Excluded(RowKey::Bytes(_)) => None,
+        Bound::Unbounded => Some(Bound::Unbounded),
+    }
+}
+
+/// The lower bound among byte strings of a lower bound on row keys.
+fn bytes_lower(bound: &Bound<RowKey>) -> Bound<InlineBytes> {
+    match bound {
+        Bound::Included(RowKey::Bytes(k)) => Bound::Included(InlineBytes::from_slice(k)),
+        Bound::Excluded(RowKey::Bytes(k)) => Bound::Excluded(InlineBytes::from_slice(k)),
+        // Every byte-string key sorts above an integer key.
+        _ => Bound::Unbounded,
+    }
+}
+
+/// The upper bound among byte strings of an upper bound on row keys; `None` if it is below
+/// them all.
+fn bytes_upper(bound: &Bound<RowKey>) -> Option<Bound<InlineBytes>> {
+    match bound {
+        Bound::Included(RowKey::Bytes(k)) => Some(Bound::Included(InlineBytes::from_slice(k))),
+        Bound::Excluded(RowKey::Bytes(k)) => Some(Bound::Excluded(InlineBytes::from_slice(k))),
+        Bound::Included(RowKey::Int(_)) | Bound::Excluded(RowKey::Int(_)) => None,
         Bound::Unbounded => Some(Bound::Unbounded),
     }
 }
@@ -328,8 +371,9 @@ mod tests {
         Insert(RowKey, u32),
         Remove(RowKey),
         /// Inserts the key this far above the highest appended so far (keys in ascending
-        /// order, as a sequential load writes them).
+        /// order, as a sequential load writes them): an integer, or a byte string.
         Append(u8, u32),
+        AppendBytes(u8, u32),
         /// Replaces or removes the model's n-th key (modulo its length).
         ReplaceNth(usize, u32),
         RemoveNth(usize),
@@ -365,7 +409,8 @@ mod tests {
     /// and no key out of order.
     fn appending() -> impl Strategy<Value = Op> {
         prop_oneof![
-            30 => (1u8..4, any::<u32>()).prop_map(|(step, v)| Op::Append(step, v)),
+            15 => (1u8..4, any::<u32>()).prop_map(|(step, v)| Op::Append(step, v)),
+            15 => (1u8..4, any::<u32>()).prop_map(|(step, v)| Op::AppendBytes(step, v)),
             3 => (any::<usize>(), any::<u32>()).prop_map(|(n, v)| Op::ReplaceNth(n, v)),
             3 => any::<usize>().prop_map(Op::RemoveNth),
             2 => (bound(), bound()).prop_map(|(l, u)| Op::Range(l, u)),
@@ -391,7 +436,7 @@ mod tests {
         let mut map = WriteMap::<u32>::default();
         let mut model = BTreeMap::new();
         let mut copies = Vec::new();
-        let mut appended = 0;
+        let (mut appended, mut appended_bytes) = (0, 0u64);
         let nth = |model: &BTreeMap<RowKey, u32>, n: usize| {
             model.keys().nth(n % model.len().max(1)).cloned()
         };
@@ -403,6 +448,11 @@ mod tests {
                 Op::Append(step, v) => {
                     appended += i64::from(step);
                     let k = RowKey::Int(appended);
+                    prop_assert_eq!(map.insert(k.clone(), v), model.insert(k, v));
+                }
+                Op::AppendBytes(step, v) => {
+                    appended_bytes += u64::from(step);
+                    let k = RowKey::Bytes(appended_bytes.to_be_bytes().to_vec());
                     prop_assert_eq!(map.insert(k.clone(), v), model.insert(k, v));
                 }
                 Op::ReplaceNth(n, v) => {
@@ -475,18 +525,19 @@ mod tests {
     }
 
     #[test]
-    fn many_integer_keys_move_into_the_hashed_part() {
+    fn many_keys_move_into_the_keyed_parts() {
         let mut map = WriteMap::default();
         for k in (0..2 * HASHED_FROM as i64).rev() {
             map.insert(RowKey::Int(k), k);
         }
         map.insert(RowKey::Bytes(vec![1]), -1);
-        assert!(map.ints.is_some());
-        assert_eq!(
-            map.rest.len(),
-            1,
-            "only the byte-string key stays in the BTreeMap"
+        assert!(map.small.is_empty());
+        assert_eq!(map.ints.as_ref().map(Keyed::len), Some(2 * HASHED_FROM));
+        assert!(
+            map.ints.as_ref().is_some_and(|ints| ints.at.is_some()),
+            "descending keys are hashed"
         );
+        assert_eq!(map.bytes.as_ref().map(Keyed::len), Some(1));
         let keys: Vec<RowKey> = map.iter().map(|(k, _)| k).collect();
         let mut expected: Vec<RowKey> = (0..2 * HASHED_FROM as i64).map(RowKey::Int).collect();
         expected.push(RowKey::Bytes(vec![1]));
