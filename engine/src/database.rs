@@ -17,7 +17,7 @@ use crate::storage::{
     Key, KeyPrefix, Storage, StorageConfig, StorageKind, WriteBatch, scan_prefix,
 };
 use crate::sync::{lock, read, write};
-use crate::table::{IndexMark, RowKey, SecondaryIndex, Table, TableState};
+use crate::table::{IndexKey, IndexMark, RowKey, SecondaryIndex, Table, TableState};
 use crate::types::{Row, SharedRow, Value};
 use crate::{Error, Result};
 
@@ -160,7 +160,7 @@ pub(crate) enum GcTarget {
     /// Older versions in a row entry's chain (and the entry itself if it is a deletion).
     Row(RowKey),
     /// A secondary-index entry removed from the newest versions at `ts`.
-    IndexEntry { index: ObjectId, key: Vec<u8> },
+    IndexEntry { index: ObjectId, key: IndexKey },
 }
 
 /// A connection's view of the database: settings, the transactions it begins, and (for SQL,

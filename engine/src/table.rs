@@ -369,8 +369,12 @@ pub(crate) struct SecondaryIndex {
     /// Snapshots older than this cannot use the index (it has no entries for versions that
     /// were already superseded when it was built).
     pub created_at: u64,
-    pub entries: BTreeMap<Vec<u8>, IndexMark>,
+    pub entries: BTreeMap<IndexKey, IndexMark>,
 }
+
+/// A secondary index's key for an entry: held in the tree's nodes, not on the heap, up to 32
+/// bytes (two BIGINTs and a BIGINT key take 27).
+pub(crate) type IndexKey = InlineBytes;
 
 #[derive(Debug, Clone)]
 pub(crate) struct IndexMark {
@@ -390,10 +394,10 @@ impl SecondaryIndex {
     }
 
     /// The full index key of `row` stored under `pk`.
-    pub fn entry_key(&self, row: &[Value], pk: &RowKey) -> Vec<u8> {
+    pub fn entry_key(&self, row: &[Value], pk: &RowKey) -> IndexKey {
         let mut key = self.values_key(row);
         key.extend(pk.encode());
-        key
+        IndexKey::from_vec(key)
     }
 
     /// Whether `row` takes part in uniqueness: SQL NULLs are distinct from each other.
@@ -402,12 +406,13 @@ impl SecondaryIndex {
     }
 
     /// Live entries (in the newest committed versions) whose values equal `values_key`.
-    pub fn live_with_values<'a>(&'a self, values_key: &[u8]) -> impl Iterator<Item = &'a RowKey> {
-        let start = values_key.to_vec();
-        let values_key = values_key.to_vec();
+    pub fn live_with_values<'a>(
+        &'a self,
+        values_key: &'a [u8],
+    ) -> impl Iterator<Item = &'a RowKey> {
         self.entries
-            .range(start..)
-            .take_while(move |(k, _)| k.starts_with(&values_key))
+            .range::<[u8], _>((Bound::Included(values_key), Bound::Unbounded))
+            .take_while(move |(k, _)| k.starts_with(values_key))
             .filter(|(_, mark)| mark.dead_since.is_none())
             .map(|(_, mark)| &mark.pk)
     }
@@ -556,7 +561,7 @@ impl Table {
                 }
                 let pk = RowKey::decode(rest, integer)?;
                 entries.insert(
-                    key,
+                    IndexKey::from_vec(key),
                     IndexMark {
                         pk,
                         dead_since: None,

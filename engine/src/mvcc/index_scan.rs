@@ -15,7 +15,7 @@ use super::version::Visibility;
 use crate::catalog::ObjectId;
 use crate::database::Shared;
 use crate::sync::read;
-use crate::table::{RowKey, Table, complete_row};
+use crate::table::{IndexKey, RowKey, Table, complete_row};
 use crate::types::{SharedRow, Value};
 use crate::{Error, Result};
 
@@ -23,7 +23,7 @@ const FIRST_BATCH: usize = 32;
 const MAX_BATCH: usize = 1024;
 
 /// One row found through an index: its index entry key, primary key and row.
-type Found = (Vec<u8>, RowKey, SharedRow);
+type Found = (IndexKey, RowKey, SharedRow);
 
 /// Rows in index order, as one transaction sees them.
 #[derive(Debug)]
@@ -108,8 +108,9 @@ impl IndexScan {
             .iter()
             .find(|i| i.schema.id == self.index)
             .ok_or_else(|| Error::UndefinedObject("index (dropped during the scan)".into()))?;
-        let range = (self.lower.clone(), self.upper.clone());
-        let entries = index.entries.range::<Vec<u8>, _>(range);
+        let lower = self.lower.as_ref().map(Vec::as_slice);
+        let upper = self.upper.as_ref().map(Vec::as_slice);
+        let entries = index.entries.range::<[u8], _>((lower, upper));
         let entries: Box<dyn Iterator<Item = _>> = match self.direction {
             Direction::Forward => Box::new(entries),
             Direction::Backward => Box::new(entries.rev()),
@@ -118,7 +119,7 @@ impl IndexScan {
         let mut last = None;
         for (entry_key, mark) in entries {
             visited += 1;
-            last = Some(entry_key.clone());
+            last = Some(entry_key.to_vec());
             if !self
                 .written
                 .as_ref()

@@ -16,7 +16,9 @@ use crate::database::{GcItem, GcTarget, Shared, unique_violation};
 use crate::encoding::{encode_row_into, encode_values, prefix_end};
 use crate::storage::{Key, Storage, WriteBatch};
 use crate::sync::{lock, read, write};
-use crate::table::{IndexMark, Primary, RowKey, SecondaryIndex, Table, TableState, complete_row};
+use crate::table::{
+    IndexKey, IndexMark, Primary, RowKey, SecondaryIndex, Table, TableState, complete_row,
+};
 use crate::types::{Row, SharedRow, Value};
 use crate::{Error, Result};
 
@@ -229,7 +231,7 @@ struct TableWrites {
     /// Index entry keys of the transaction's live rows, for each secondary index it has
     /// scanned: built by the first scan, then kept up to date by every write, so that an index
     /// scan finds its own rows in its range without visiting every row written.
-    entries: RefCell<HashMap<ObjectId, BTreeMap<Vec<u8>, RowKey>>>,
+    entries: RefCell<HashMap<ObjectId, BTreeMap<IndexKey, RowKey>>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -256,8 +258,8 @@ struct Install {
 /// A secondary-index entry replaced by a write (either side `None` when there is none).
 struct IndexChange {
     index: ObjectId,
-    removed: Option<Vec<u8>>,
-    added: Option<Vec<u8>>,
+    removed: Option<IndexKey>,
+    added: Option<IndexKey>,
 }
 
 impl Transaction {
@@ -698,7 +700,7 @@ impl Transaction {
             for item in self.scan(name, .., Direction::Forward)? {
                 let (key, row) = item?;
                 let entry_key = index.entry_key(&row, &key);
-                if range.contains(&entry_key) {
+                if range.contains(entry_key.as_slice()) {
                     rows.push((entry_key, key, row));
                 }
             }
@@ -714,7 +716,7 @@ impl Transaction {
                 live.filter_map(|(key, w)| Some((index.entry_key(w.row.as_deref()?, &key), key)))
                     .collect()
             });
-            for (entry_key, key) in entries.range::<Vec<u8>, _>(range.clone()) {
+            for (entry_key, key) in entries.range::<[u8], _>(range.clone()) {
                 if let Some(row) = writes.rows.get(key).and_then(|w| w.row.clone()) {
                     own.push((entry_key.clone(), key.clone(), row));
                 }
@@ -1354,6 +1356,8 @@ impl Drop for Transaction {
 
 /// Commits with at least this many storage operations write them on a second thread while
 /// their versions are installed in memory. Below it a thread costs more than it saves.
+/// (WebAssembly has no threads: every batch is written first there.)
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
 const OVERLAPPED_WRITE_OPS: usize = 16 * 1024;
 
 /// Writes a commit's `batch` to storage (unsynced) and runs `install`, which puts the
@@ -1369,7 +1373,7 @@ const OVERLAPPED_WRITE_OPS: usize = 16 * 1024;
 /// installed versions are newer than every snapshot that can still be taken.
 fn write_and_install(
     storage: &dyn Storage,
-    clock: &Clock,
+    #[cfg_attr(target_arch = "wasm32", allow(unused_variables))] clock: &Clock,
     batch: WriteBatch,
     install: impl FnOnce(),
 ) -> Result<()> {
@@ -1425,12 +1429,12 @@ fn table_name(table: &Table) -> String {
 #[derive(Debug, Clone)]
 struct IndexRange(Bound<Vec<u8>>, Bound<Vec<u8>>);
 
-impl RangeBounds<Vec<u8>> for IndexRange {
-    fn start_bound(&self) -> Bound<&Vec<u8>> {
-        self.0.as_ref()
+impl RangeBounds<[u8]> for IndexRange {
+    fn start_bound(&self) -> Bound<&[u8]> {
+        self.0.as_ref().map(Vec::as_slice)
     }
-    fn end_bound(&self) -> Bound<&Vec<u8>> {
-        self.1.as_ref()
+    fn end_bound(&self) -> Bound<&[u8]> {
+        self.1.as_ref().map(Vec::as_slice)
     }
 }
 
