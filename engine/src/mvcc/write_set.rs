@@ -31,6 +31,9 @@ use crate::table::RowKey;
 /// Keys a write set holds in its `BTreeMap` before they move into [`Keyed`] parts.
 const HASHED_FROM: usize = 256;
 
+/// Removed entries a [`Keyed`] part keeps beyond as many as it has live ones.
+const COMPACT_SLACK: usize = 64;
+
 #[derive(Debug, Clone, Default)]
 pub(crate) struct WriteMap<V: Default> {
     /// Once there were more than [`HASHED_FROM`] keys, the integer keys and the byte-string
@@ -246,7 +249,22 @@ impl<K: ModelKey + Hash, V> Keyed<K, V> {
                 order.remove(key);
             }
         }
+        if self.entries.len() > 2 * self.len + COMPACT_SLACK {
+            self.compact();
+        }
         Some(value)
+    }
+
+    /// Drops the entries of removed keys, once they are the majority: a transaction that
+    /// inserts and deletes rows over and over (a staging table) would otherwise grow its write
+    /// set with every row it ever wrote. Positions change, so the hash and the order are
+    /// rebuilt (the order when next read in it): amortized, a removal pays for one entry.
+    fn compact(&mut self) {
+        self.entries.retain(|(_, value)| value.is_some());
+        if self.at.is_some() {
+            self.order = OnceLock::new();
+            self.hash_keys();
+        }
     }
 
     /// With hashed keys: the keys in order, with their entries' positions.
@@ -521,6 +539,46 @@ mod tests {
                 .prop_map(|(ascending, any)| [ascending, any].concat())
         ) {
             agrees_with_a_btree_map(ops)?;
+        }
+    }
+
+    /// Rows inserted and deleted over and over leave no trace: the removed entries are
+    /// dropped once they outnumber the live ones, and the map still answers as before.
+    #[test]
+    fn removed_entries_do_not_accumulate() {
+        for ascending in [true, false] {
+            let mut map = WriteMap::default();
+            let mut model = BTreeMap::new();
+            let mut state = 0x2545_f491_4f6c_dd1d_u64;
+            for i in 0..20_000i64 {
+                let k = if ascending {
+                    i
+                } else {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (state >> 1) as i64
+                };
+                map.insert(RowKey::Int(k), i);
+                model.insert(RowKey::Int(k), i);
+                if i % 100 == 50 {
+                    // A scan builds the key order, which the compaction must rebuild.
+                    let scanned: Vec<_> = map.iter().map(|(k, v)| (k, *v)).collect();
+                    let expected: Vec<_> = model.iter().map(|(k, v)| (k.clone(), *v)).collect();
+                    assert_eq!(scanned, expected);
+                }
+                if i % 10 != 0 {
+                    assert_eq!(map.remove(&RowKey::Int(k)), model.remove(&RowKey::Int(k)));
+                }
+            }
+            let ints = map.ints.as_ref().map_or(0, |ints| ints.entries.len());
+            assert!(
+                ints <= 2 * model.len() + COMPACT_SLACK,
+                "{ints} entries for {} live keys",
+                model.len()
+            );
+            let expected: Vec<_> = model.into_iter().collect();
+            assert_eq!(map.into_sorted().collect::<Vec<_>>(), expected);
         }
     }
 
