@@ -396,7 +396,7 @@ impl SecondaryIndex {
     /// The full index key of `row` stored under `pk`.
     pub fn entry_key(&self, row: &[Value], pk: &RowKey) -> IndexKey {
         let mut key = self.values_key(row);
-        key.extend(pk.encode());
+        pk.encode_into(&mut key);
         IndexKey::from_vec(key)
     }
 
