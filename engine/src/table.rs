@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::alex::{
-    AlexMap, AlexStats, InlineBytes, MemoryUsage, NodeInfo, Place, prefetch_address,
+    AlexMap, AlexStats, INLINE_KEY_BYTES, InlineBytes, MemoryUsage, NodeInfo, Place,
+    prefetch_address,
 };
 use crate::cache::{DeadRecords, PendingCache};
 use crate::catalog::{IndexSchema, ObjectId, TableSchema};
@@ -667,7 +668,7 @@ impl TableState {
                 _ => RowKey::Int(0),
             },
             _ => {
-                let mut out = Vec::new();
+                let mut out = Vec::with_capacity(INLINE_KEY_BYTES);
                 for &column in pk {
                     encode_value(&mut out, &row[column]);
                 }
@@ -721,7 +722,7 @@ impl TableState {
     /// from it to before it with `0xFF` appended (no encoded value starts with that byte).
     pub fn key_prefix(&self, values: &[Value]) -> Result<Vec<u8>> {
         let schema = &self.schema;
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(INLINE_KEY_BYTES);
         for (&column, value) in schema.primary_key.iter().zip(values) {
             let column_def = &schema.columns[column];
             let value = column_def

@@ -68,8 +68,24 @@ int_model_key!(i16, i32, i64, u16, u32, u64, usize);
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ByteFrame {
     shared: Box<[u8]>,
-    /// `(lo, radix)` per position after `shared`; the product of the radices fits in a `u64`.
-    digits: Box<[(u8, u16)]>,
+    /// One per position after `shared`; the product of the radices fits in a `u64`.
+    digits: Box<[Digit]>,
+}
+
+/// One byte position of a [`ByteFrame`]: the values it ranges over (`lo .. lo + radix`) and
+/// what its digit is worth. A key's input is the sum of its digits times their weights —
+/// independent multiplications, where a number read digit by digit (`value * radix + d`)
+/// chains them, one waiting for the last.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Digit {
+    lo: u8,
+    radix: u16,
+    /// The product of the radices after this position (modulo 2^64: it is 2^64 only after a
+    /// position whose radix is 1, whose digit is always 0).
+    weight: u64,
+    /// The largest number this position and the ones after it can write: the product of
+    /// their radices, minus one.
+    rest: u64,
 }
 
 /// The most byte positions a frame reads past its shared prefix.
@@ -95,7 +111,7 @@ impl ByteFrame {
         widen(first);
         widen(last);
         keys.for_each(widen);
-        let mut digits = Vec::with_capacity(width);
+        let mut radices = Vec::with_capacity(width);
         let mut span: u128 = 1;
         for &(lo, hi) in &ranges[..width] {
             // Decimal digits count in tens even where the keys so far use fewer of them, so
@@ -109,7 +125,20 @@ impl ByteFrame {
             if span > 1 << 64 {
                 break;
             }
-            digits.push((lo, radix));
+            radices.push((lo, radix));
+        }
+        // Weights from the last position back: each the product of the radices after it.
+        let mut digits = vec![Digit::default(); radices.len()];
+        let mut after: u128 = 1;
+        for (digit, &(lo, radix)) in digits.iter_mut().zip(&radices).rev() {
+            let through = after * u128::from(radix);
+            *digit = Digit {
+                lo,
+                radix,
+                weight: after as u64,
+                rest: (through - 1) as u64,
+            };
+            after = through;
         }
         ByteFrame {
             shared: first[..shared].into(),
@@ -128,32 +157,17 @@ impl ByteFrame {
             };
         }
         let tail = &bytes[n..];
+        // Wrapping: the sum is below the frame's span (at most 2^64) at every step.
         let mut value: u64 = 0;
-        let mut digits = self.digits.iter();
-        let mut i = 0;
-        while let Some(&(lo, radix)) = digits.next() {
-            let radix = u64::from(radix);
+        for (i, digit) in self.digits.iter().enumerate() {
             match tail.get(i) {
-                Some(&b) if b >= lo && u64::from(b - lo) < radix => {
-                    value = value * radix + u64::from(b - lo);
-                    i += 1;
+                Some(&b) if b >= digit.lo && u16::from(b - digit.lo) < digit.radix => {
+                    value = value.wrapping_add(u64::from(b - digit.lo).wrapping_mul(digit.weight));
                 }
-                Some(&b) if b > lo => {
-                    // Above the range: the largest number from here on.
-                    value = value * radix + radix - 1;
-                    for &(_, radix) in digits {
-                        value = value * u64::from(radix) + u64::from(radix) - 1;
-                    }
-                    return value as f64;
-                }
-                _ => {
-                    // Below the range, or past the key's end: the smallest.
-                    value *= radix;
-                    for &(_, radix) in digits {
-                        value *= u64::from(radix);
-                    }
-                    return value as f64;
-                }
+                // Above the range: the largest number from here on.
+                Some(&b) if b > digit.lo => return value.wrapping_add(digit.rest) as f64,
+                // Below the range, or past the key's end: the smallest.
+                _ => return value as f64,
             }
         }
         value as f64
@@ -292,7 +306,7 @@ impl ModelKey for TotalF64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{INLINE_KEY_BYTES, InlineBytes, ModelKey, TotalF64};
+    use super::{ABOVE_FRAME, ByteFrame, INLINE_KEY_BYTES, InlineBytes, ModelKey, TotalF64};
     use proptest::prelude::*;
 
     /// `a` and `b` are ordered by their inputs in the frame learned from `keys` (any keys).
@@ -311,6 +325,48 @@ mod tests {
         prop_assert!(x <= y, "{lo:?} {hi:?} in {frame:?}: {x} > {y}");
         prop_assert!(x.is_finite() && y.is_finite());
         Ok(())
+    }
+
+    /// A key's input in `frame` as a number written digit by digit (`value * radix + d`),
+    /// the frame's definition, with exact (128-bit) arithmetic.
+    fn read_digit_by_digit(frame: &ByteFrame, key: &[u8]) -> f64 {
+        let shared = frame.shared();
+        if !key.starts_with(shared) {
+            return if key < shared {
+                -ABOVE_FRAME
+            } else {
+                ABOVE_FRAME
+            };
+        }
+        let tail = &key[shared.len()..];
+        let mut value: u128 = 0;
+        // Once the key leaves a position's range, every later digit is its largest (above
+        // the range) or zero (below it, or past the key's end).
+        let mut left: Option<bool> = None;
+        for (i, digit) in frame.digits.iter().enumerate() {
+            let radix = u128::from(digit.radix);
+            let in_range = |b: u8| b >= digit.lo && u16::from(b - digit.lo) < digit.radix;
+            let d = match (left, tail.get(i)) {
+                (Some(above), _) => {
+                    if above {
+                        radix - 1
+                    } else {
+                        0
+                    }
+                }
+                (None, Some(&b)) if in_range(b) => u128::from(b - digit.lo),
+                (None, Some(&b)) if b > digit.lo => {
+                    left = Some(true);
+                    radix - 1
+                }
+                (None, _) => {
+                    left = Some(false);
+                    0
+                }
+            };
+            value = value * radix + d;
+        }
+        value as f64
     }
 
     /// Byte strings over a small alphabet, so that keys often share prefixes.
@@ -356,6 +412,20 @@ mod tests {
             prop_assert_eq!(format!("{frame:?}"), format!("{inline_frame:?}"));
             prop_assert_eq!(inline(&a).model_input(&frame), a.model_input(&frame));
             assert_monotone(inline(&a), inline(&b), ours)?;
+        }
+
+        /// The weighted sum equals the number read digit by digit, in and out of the frame.
+        #[test]
+        fn inputs_are_the_mixed_radix_number(
+            a in bytes(), keys in prop::collection::vec(bytes(), 1..6)
+        ) {
+            let mut keys = keys;
+            keys.sort();
+            let frame = Vec::<u8>::frame(&keys[0], &keys[keys.len() - 1], keys.iter());
+            prop_assert_eq!(a.model_input(&frame), read_digit_by_digit(&frame, &a));
+            for key in &keys {
+                prop_assert_eq!(key.model_input(&frame), read_digit_by_digit(&frame, key));
+            }
         }
 
         #[test]

@@ -392,7 +392,7 @@ impl Clock {
 
 fn query(plan: &SelectPlan, txn: &Transaction, measured: &mut Measured) -> Result<QueryResult> {
     if let (true, Some(Source::Table(table))) = (plan.point, &plan.source) {
-        if let Access::Key(key) = &table.access {
+        if let Some(key) = looked_up_key(table, txn)? {
             return point_query(plan, table, key, txn, measured);
         }
     }
@@ -611,22 +611,38 @@ fn selected(plan: &SelectPlan, rows: Rows, measured: &mut Measured) -> QueryResu
     }
 }
 
+/// The primary key a point query looks up (`None`: the access is not a point lookup). A
+/// key no row can have (NULL, out of its column's range) is the error that says so.
+fn looked_up_key(table: &TableSource, txn: &Transaction) -> Result<Option<Result<RowKey>>> {
+    Ok(Some(match &table.access {
+        Access::Key(key) => match integer_parameter(key) {
+            Some(i) if table.integer_key => Ok(RowKey::Int(i)),
+            _ => match key.eval(&[])? {
+                // An integer is the row key itself (one out of the column's range finds no
+                // row).
+                Value::Int(i) if table.integer_key => Ok(RowKey::Int(i)),
+                value => txn.key(&table.table, std::slice::from_ref(&value)),
+            },
+        },
+        Access::CompositeKey(columns) => {
+            let values = columns
+                .iter()
+                .map(|(_, e)| e.eval(&[]))
+                .collect::<Result<Vec<_>>>()?;
+            txn.key(&table.table, &values)
+        }
+        _ => return Ok(None),
+    }))
+}
+
 /// A point query, straight: one key lookup, the filter, the projection.
 fn point_query(
     plan: &SelectPlan,
     table: &TableSource,
-    key: &BoundExpr,
+    key: Result<RowKey>,
     txn: &Transaction,
     measured: &mut Measured,
 ) -> Result<QueryResult> {
-    let key = match integer_parameter(key) {
-        Some(i) if table.integer_key => Ok(RowKey::Int(i)),
-        _ => match key.eval(&[])? {
-            // An integer is the row key itself (one out of the column's range finds no row).
-            Value::Int(i) if table.integer_key => Ok(RowKey::Int(i)),
-            value => txn.key(&table.table, std::slice::from_ref(&value)),
-        },
-    };
     let mut rows = Rows::new(plan.projection.len());
     // Without a filter the projected values are copied from where the row is kept, under the
     // table's latch (see `Transaction::read_with`); a filter, whose expressions may take

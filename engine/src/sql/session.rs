@@ -876,8 +876,11 @@ impl Prepared {
         }
     }
 
-    /// For a read of one row by an integer primary key given as a parameter: the table and
-    /// the key that `params` look up.
+    /// For a read of one row by primary key given in parameters (and constants): the table
+    /// and the key that `params` look up. A hint, not the key itself: a value is taken as it
+    /// is, where the lookup first converts it to its column's type (an integer out of the
+    /// key's range finds nothing either way; a value that converts differently makes the hint
+    /// point elsewhere, at the cost of a wasted prefetch).
     pub(super) fn point_key<'a>(&'a self, params: &[Value]) -> Option<(&'a str, RowKey)> {
         use super::planner::{Access, Source};
         let Plan::Select(select) = &self.plan else {
@@ -886,16 +889,35 @@ impl Prepared {
         let Some(Source::Table(source)) = select.source.as_ref().filter(|_| select.point) else {
             return None;
         };
-        // The parameter may be cast to the key's type: a hint needs no exact value (an
-        // integer out of the key's range finds nothing either way).
-        let Access::Key(key) = &source.access else {
-            return None;
+        let value = |expr: &'a BoundExpr| -> Option<&Value> {
+            match expr {
+                BoundExpr::Constant(value) => Some(value),
+                expr => params.get(expr::parameter_of(expr)?.0),
+            }
         };
-        let (parameter, _) = expr::parameter_of(key)?;
-        match params.get(parameter) {
-            Some(Value::Int(key)) if source.integer_key => Some((&source.table, RowKey::Int(*key))),
-            _ => None,
-        }
+        let key = match &source.access {
+            Access::Key(key) => match value(key)? {
+                Value::Int(key) if source.integer_key => RowKey::Int(*key),
+                key @ Value::Text(_) if !source.integer_key => {
+                    let mut encoded = Vec::with_capacity(crate::alex::INLINE_KEY_BYTES);
+                    crate::encoding::encode_value(&mut encoded, key);
+                    RowKey::Bytes(encoded)
+                }
+                _ => return None,
+            },
+            Access::CompositeKey(columns) => {
+                let mut encoded = Vec::with_capacity(crate::alex::INLINE_KEY_BYTES);
+                for (_, expr) in columns {
+                    match value(expr)? {
+                        Value::Null => return None,
+                        value => crate::encoding::encode_value(&mut encoded, value),
+                    }
+                }
+                RowKey::Bytes(encoded)
+            }
+            _ => return None,
+        };
+        Some((&source.table, key))
     }
 
     /// For an INSERT of one row of VALUES: the table and the row's expressions, by column.

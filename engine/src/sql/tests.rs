@@ -729,7 +729,10 @@ fn prepared_key_lookups_name_the_key_to_prefetch() {
     use crate::table::RowKey;
     let db = db();
     db.session()
-        .execute("CREATE TABLE named (code TEXT PRIMARY KEY, n INTEGER)")
+        .execute(
+            "CREATE TABLE named (code TEXT PRIMARY KEY, n INTEGER); \
+             CREATE TABLE pair (a INTEGER, b TEXT, v INTEGER, PRIMARY KEY (a, b))",
+        )
         .unwrap();
     let mut s = db.session();
     let mut key = |sql: &str, params: &[Value]| {
@@ -748,16 +751,129 @@ fn prepared_key_lookups_name_the_key_to_prefetch() {
         Some(("t".to_owned(), RowKey::Int(-3)))
     );
     assert_eq!(key(point, &[Value::Null]), None);
-    assert_eq!(key("SELECT name FROM t WHERE id = 7", &[]), None);
+    assert_eq!(
+        key("SELECT name FROM t WHERE id = 7", &[]),
+        Some(("t".to_owned(), RowKey::Int(7)))
+    );
     assert_eq!(
         key("SELECT name FROM t WHERE id > $1", &[Value::Int(7)]),
         None
     );
+    // Byte-string keys (text, composite) are named by their encoding, as stored.
+    let encoded = |values: &[Value]| RowKey::Bytes(crate::encoding::encode_values(values));
     assert_eq!(
         key("SELECT n FROM named WHERE code = $1", &["a".into()]),
+        Some(("named".to_owned(), encoded(&["a".into()])))
+    );
+    assert_eq!(
+        key("SELECT n FROM named WHERE code = $1", &[Value::Int(1)]),
+        None
+    );
+    assert_eq!(
+        key(
+            "SELECT v FROM pair WHERE b = $2 AND a = $1",
+            &[Value::Int(4), "x".into()]
+        ),
+        Some(("pair".to_owned(), encoded(&[Value::Int(4), "x".into()])))
+    );
+    assert_eq!(
+        key("SELECT v FROM pair WHERE a = 4 AND b = $1", &["x".into()]),
+        Some(("pair".to_owned(), encoded(&[Value::Int(4), "x".into()])))
+    );
+    assert_eq!(
+        key(
+            "SELECT v FROM pair WHERE a = $1 AND b = $2",
+            &[Value::Null, "x".into()]
+        ),
         None
     );
     assert_eq!(key("DELETE FROM t WHERE id = $1", &[Value::Int(7)]), None);
+}
+
+/// Prepared lookups by a text or composite primary key find what the same lookups with
+/// constants find, whatever form the parameters arrive in (converted to the key columns'
+/// types: padded to a CHAR's length, text for an integer), inside a transaction that wrote
+/// the rows too; a key value no row can have finds nothing.
+#[test]
+fn prepared_byte_key_lookups_find_what_constants_find() {
+    let db = db();
+    let mut s = db.session();
+    s.execute(
+        "CREATE TABLE codes (code CHAR(4) PRIMARY KEY, n INTEGER); \
+         CREATE TABLE stock (warehouse SMALLINT, item VARCHAR(8), qty INTEGER, \
+         PRIMARY KEY (warehouse, item)); \
+         INSERT INTO codes VALUES ('ab', 1), ('abcd', 2); \
+         INSERT INTO stock VALUES (1, 'bolt', 10), (2, 'nut', 20)",
+    )
+    .unwrap();
+    let code = s.prepare("SELECT n FROM codes WHERE code = $1").unwrap();
+    let stock = s
+        .prepare("SELECT qty FROM stock WHERE item = $2 AND warehouse = $1")
+        .unwrap();
+    let check = |s: &mut crate::Session, with_constants: &str, prepared, params: &[Value]| {
+        let expected = s.execute(with_constants).unwrap().remove(0).rows;
+        let found = s.execute_prepared(prepared, params).unwrap().rows;
+        assert_eq!(found, expected, "{with_constants}");
+        found.len()
+    };
+    for in_block in [false, true] {
+        if in_block {
+            s.execute("BEGIN; INSERT INTO codes VALUES ('x', 3); INSERT INTO stock VALUES (3, 'gear', 30)")
+                .unwrap();
+        }
+        let found = check(
+            &mut s,
+            "SELECT n FROM codes WHERE code = 'ab'",
+            &code,
+            &["ab".into()],
+        ) + check(
+            &mut s,
+            "SELECT n FROM codes WHERE code = 'ab  '",
+            &code,
+            &["ab  ".into()],
+        ) + check(
+            &mut s,
+            "SELECT n FROM codes WHERE code = 'x'",
+            &code,
+            &["x".into()],
+        ) + check(
+            &mut s,
+            "SELECT n FROM codes WHERE code = 'zz'",
+            &code,
+            &["zz".into()],
+        ) + check(
+            &mut s,
+            "SELECT qty FROM stock WHERE warehouse = 1 AND item = 'bolt'",
+            &stock,
+            &[Value::Int(1), "bolt".into()],
+        ) + check(
+            &mut s,
+            "SELECT qty FROM stock WHERE warehouse = 2 AND item = 'nut'",
+            &stock,
+            &["2".into(), "nut".into()],
+        ) + check(
+            &mut s,
+            "SELECT qty FROM stock WHERE warehouse = 3 AND item = 'gear'",
+            &stock,
+            &[Value::Int(3), "gear".into()],
+        ) + check(
+            &mut s,
+            "SELECT qty FROM stock WHERE warehouse = 1 AND item = 'nut'",
+            &stock,
+            &[Value::Int(1), "nut".into()],
+        );
+        assert_eq!(found, if in_block { 6 } else { 4 });
+        for params in [[Value::Null, "bolt".into()], [Value::Int(1), Value::Null]] {
+            let rows = s.execute_prepared(&stock, &params).unwrap().rows;
+            assert!(rows.is_empty(), "{params:?}");
+        }
+    }
+    s.execute("COMMIT").unwrap();
+    // A parameter out of its column's range fails as its cast would, as in PostgreSQL.
+    let err = s
+        .execute_prepared(&stock, &[Value::Int(1 << 20), "bolt".into()])
+        .unwrap_err();
+    assert_eq!(err.sqlstate(), "22003");
 }
 
 /// A composite primary key equal to constants or parameters in every column is one lookup,

@@ -336,7 +336,7 @@ fn is_point(plan: &SelectPlan) -> bool {
     matches!(
         &plan.source,
         Some(Source::Table(TableSource {
-            access: Access::Key(_),
+            access: Access::Key(_) | Access::CompositeKey(_),
             ..
         }))
     ) && is_scan_only(plan)
