@@ -388,17 +388,29 @@ impl SecondaryIndex {
     /// The indexed values of `row`, encoded (the prefix of its index key).
     pub fn values_key(&self, row: &[Value]) -> Vec<u8> {
         let mut out = Vec::new();
-        for &column in &self.schema.columns {
-            encode_value(&mut out, &row[column]);
-        }
+        self.encode_values_into(row, &mut out);
         out
+    }
+
+    fn encode_values_into(&self, row: &[Value], out: &mut Vec<u8>) {
+        for &column in &self.schema.columns {
+            encode_value(out, &row[column]);
+        }
     }
 
     /// The full index key of `row` stored under `pk`.
     pub fn entry_key(&self, row: &[Value], pk: &RowKey) -> IndexKey {
-        let mut key = self.values_key(row);
-        pk.encode_into(&mut key);
-        IndexKey::from_vec(key)
+        // Encoded in a buffer kept for the next key, then copied into the key (in place when
+        // short): no allocation, growth or free per key.
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        SCRATCH.with_borrow_mut(|key| {
+            key.clear();
+            self.encode_values_into(row, key);
+            pk.encode_into(key);
+            IndexKey::from_slice(key)
+        })
     }
 
     /// Whether `row` takes part in uniqueness: SQL NULLs are distinct from each other.

@@ -43,6 +43,7 @@ mod provider;
 
 pub use cache::ColumnarCache;
 
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use datafusion::arrow::datatypes::DataType as ArrowType;
@@ -70,7 +71,8 @@ pub const AUTO_MIN_ROWS: usize = 100_000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     Analytics(String),
-    Native(String),
+    /// Most reasons are fixed words: no allocation for the queries that stay native.
+    Native(Cow<'static, str>),
 }
 
 /// What a query reads and does, as far as choosing an engine goes.
@@ -203,23 +205,23 @@ fn exact_averages(plan: &SelectPlan) -> std::result::Result<Vec<usize>, String> 
 /// Chooses the engine for a query under `mode`.
 pub fn decide(plan: &SelectPlan, mode: AnalyticsMode, db: &Database) -> Decision {
     if mode == AnalyticsMode::Off {
-        return Decision::Native("omendb.analytics is off".into());
+        return Decision::Native(Cow::Borrowed("omendb.analytics is off"));
     }
     let mut found = Shape::default();
     if let Err(what) = shape(plan, &mut found, true) {
-        return Decision::Native(format!("DataFusion does not run {what}"));
+        return Decision::Native(format!("DataFusion does not run {what}").into());
     }
     if found.tables.is_empty() {
-        return Decision::Native("no table to scan".into());
+        return Decision::Native(Cow::Borrowed("no table to scan"));
     }
     if mode == AnalyticsMode::On {
         return Decision::Analytics("omendb.analytics is on".into());
     }
     if found.key_access {
-        return Decision::Native("a primary-key access path".into());
+        return Decision::Native(Cow::Borrowed("a primary-key access path"));
     }
     if found.index_access {
-        return Decision::Native("a secondary-index access path".into());
+        return Decision::Native(Cow::Borrowed("a secondary-index access path"));
     }
     let work: Vec<&str> = [
         (found.aggregation, "aggregation"),
@@ -230,7 +232,7 @@ pub fn decide(plan: &SelectPlan, mode: AnalyticsMode, db: &Database) -> Decision
     .filter_map(|(present, what)| present.then_some(what))
     .collect();
     if work.is_empty() {
-        return Decision::Native("no aggregation, join or window function".into());
+        return Decision::Native(Cow::Borrowed("no aggregation, join or window function"));
     }
     let rows: usize = found
         .tables
@@ -238,9 +240,9 @@ pub fn decide(plan: &SelectPlan, mode: AnalyticsMode, db: &Database) -> Decision
         .filter_map(|t| db.estimated_rows(t))
         .sum();
     if rows < AUTO_MIN_ROWS {
-        return Decision::Native(format!(
-            "about {rows} rows to scan, analytical from {AUTO_MIN_ROWS}"
-        ));
+        return Decision::Native(
+            format!("about {rows} rows to scan, analytical from {AUTO_MIN_ROWS}").into(),
+        );
     }
     Decision::Analytics(format!("{} over about {rows} rows", work.join(", ")))
 }

@@ -252,6 +252,16 @@ struct Install {
     row: Option<SharedRow>,
     previous: Option<SharedRow>,
     existed: bool,
+    /// How many of the table's [`Installs::index_changes`] are this write's (the next ones
+    /// after the previous writes').
+    index_changes: u32,
+}
+
+/// One table's prepared writes, in key order, and their index changes, in the same order:
+/// one list for all of them rather than a vector per write (an allocation per row of a bulk
+/// load into an indexed table).
+struct Installs {
+    writes: Vec<Install>,
     index_changes: Vec<IndexChange>,
 }
 
@@ -1121,8 +1131,18 @@ impl Transaction {
             for ((table, state), installs) in tables.iter().zip(latched.iter_mut()).zip(installs) {
                 // New keys go into the primary index together, in key order (the write set's).
                 let mut new_keys = Vec::new();
-                let mut released = Vec::with_capacity(installs.len());
-                for install in installs {
+                let mut released = Vec::with_capacity(installs.writes.len());
+                let mut index_changes = installs.index_changes.into_iter();
+                for install in installs.writes {
+                    let changes = index_changes.by_ref().take(install.index_changes as usize);
+                    Self::install_index_changes(
+                        table.id,
+                        state,
+                        &install.key,
+                        changes,
+                        ts,
+                        &mut gc,
+                    );
                     released.extend(self.install(
                         table.id,
                         state,
@@ -1187,11 +1207,12 @@ impl Transaction {
         writes: TableWrites,
         state: &TableState,
         batch: &mut WriteBatch,
-    ) -> Result<Vec<Install>> {
+    ) -> Result<Installs> {
         let db = &self.db;
         let table = writes.table.id;
         let rows = Arc::try_unwrap(writes.rows).unwrap_or_else(|shared| (*shared).clone());
         let mut installs = Vec::with_capacity(rows.len());
+        let mut all_index_changes = Vec::new();
         // Each index's entries follow the rows, together: RocksDB inserts a batch into its
         // memtable in order, and a key that follows the previous one reuses its search path,
         // where alternating between the rows' and an index's key ranges searched the skip
@@ -1237,7 +1258,7 @@ impl Transaction {
                 ),
                 None => batch.delete(key.storage_key(table)),
             };
-            let mut index_changes = Vec::new();
+            let changes_before = all_index_changes.len();
             for (index, ops) in state.indexes.iter().zip(&mut index_ops) {
                 let removed = previous.as_deref().map(|r| index.entry_key(r, key));
                 let added = write.row.as_deref().map(|r| index.entry_key(r, key));
@@ -1250,7 +1271,7 @@ impl Transaction {
                 if let Some(added) = &added {
                     ops.put(Key::IndexEntry(index.schema.id, added).encode(), Vec::new());
                 }
-                index_changes.push(IndexChange {
+                all_index_changes.push(IndexChange {
                     index: index.schema.id,
                     removed,
                     added,
@@ -1261,17 +1282,21 @@ impl Transaction {
                 row: write.row,
                 previous,
                 existed: entry.is_some(),
-                index_changes,
+                // At most one per index of the table.
+                index_changes: (all_index_changes.len() - changes_before) as u32,
             });
         }
         for ops in &index_ops {
             batch.extend(ops);
         }
-        Ok(installs)
+        Ok(Installs {
+            writes: installs,
+            index_changes: all_index_changes,
+        })
     }
 
-    /// Applies one prepared write to the in-memory indexes and the cache; a new key is added
-    /// to `new_keys`, for the caller to insert with the others. Gives back the written row, for
+    /// Applies one prepared write to the primary index and the cache; a new key is added to
+    /// `new_keys`, for the caller to insert with the others. Gives back the written row, for
     /// the caller to release.
     fn install(
         &self,
@@ -1294,17 +1319,30 @@ impl Transaction {
                 gc.push_back(GcItem {
                     ts,
                     table,
-                    target: GcTarget::Row(install.key.clone()),
+                    target: GcTarget::Row(install.key),
                 });
             }
         } else if install.row.is_some() {
-            new_keys.push((install.key.clone(), RowEntry::live(ts)));
+            new_keys.push((install.key, RowEntry::live(ts)));
         }
+        install.row
+    }
+
+    /// Applies one prepared write's changes to the table's secondary indexes (`key`: the
+    /// written row's primary key).
+    fn install_index_changes(
+        table: ObjectId,
+        state: &mut TableState,
+        key: &RowKey,
+        changes: impl Iterator<Item = IndexChange>,
+        ts: u64,
+        gc: &mut std::collections::VecDeque<GcItem>,
+    ) {
         for IndexChange {
             index: index_id,
             removed,
             added,
-        } in install.index_changes
+        } in changes
         {
             let Some(index) = state.indexes.iter_mut().find(|i| i.schema.id == index_id) else {
                 continue;
@@ -1326,13 +1364,12 @@ impl Transaction {
                 index.entries.insert(
                     added,
                     IndexMark {
-                        pk: install.key.clone(),
+                        pk: key.clone(),
                         dead_since: None,
                     },
                 );
             }
         }
-        install.row
     }
 
     fn finish(&mut self) {

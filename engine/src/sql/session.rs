@@ -341,7 +341,7 @@ impl Session {
                         return Ok(Some(result));
                     }
                     Outcome::Refused(why) => {
-                        return self.native_route(why, Some((plan, subqueries)));
+                        return self.native_route(why.into(), Some((plan, subqueries)));
                     }
                 }
             }
@@ -358,7 +358,7 @@ impl Session {
                 self.sql.last_engine = Some(("datafusion", reason.into()));
                 Ok(Some(result))
             }
-            Outcome::Refused(why) => self.native_route(why, None),
+            Outcome::Refused(why) => self.native_route(why.into(), None),
         }
     }
 
@@ -367,14 +367,15 @@ impl Session {
     #[cfg(all(feature = "analytics", not(target_arch = "wasm32")))]
     fn native_route(
         &mut self,
-        reason: String,
+        reason: Cow<'static, str>,
         explain: Option<(&Plan, bool)>,
     ) -> Result<Option<QueryResult>> {
-        let line = format!("Engine: native ({reason})");
-        self.sql.last_engine = Some(("native", reason.into()));
         let Some((plan, subqueries)) = explain else {
+            self.sql.last_engine = Some(("native", reason));
             return Ok(None);
         };
+        let line = format!("Engine: native ({reason})");
+        self.sql.last_engine = Some(("native", reason));
         let mut result = self.run(plan, subqueries)?;
         result.rows.push(vec![Value::Text(line.into())]);
         Ok(Some(result))
