@@ -8,7 +8,7 @@
 //!   key ─► RowEntry { ts, cached: Some(row) ◄──── lru: (table, key) → bytes   (lru crate)
 //!                    referenced: bool }          bytes ≤ capacity
 //! ```
-//! - **Where rows live.** [`RowEntry::cached`] holds the row of the entry's newest committed
+//! - **Where rows live.** `RowEntry::cached` holds the row of the entry's newest committed
 //!   version. Only a holder of the table's *write* latch changes it, so readers (under the read
 //!   latch) can use it without further locking.
 //! - **Order and bound.** The `lru` crate keeps the cached keys in admission order with their
@@ -17,7 +17,7 @@
 //!   `referenced` bit, and eviction gives a referenced key a second chance — moved to the fresh
 //!   end, bit cleared — before evicting it (LRU with second chance, a CLOCK approximation).
 //! - **Misses.** A reader that misses reads storage under its read latch, returns the row, and
-//!   queues it for admission on the table ([`PendingCache`]). Admissions are applied by whoever
+//!   queues it for admission on the table (`PendingCache`). Admissions are applied by whoever
 //!   next holds the table's write latch: the reader itself right after its read (with a
 //!   non-blocking `try_write`, so it never waits), or the next commit on the table. An admission
 //!   whose entry changed meanwhile is dropped.
@@ -28,7 +28,7 @@
 //!   deletion frees the row but leaves its LRU record, *dead*, for eviction to reach (an
 //!   unlink is a hash lookup and a list splice: several cache misses per deleted row). A dead
 //!   record keeps its bytes in the account until it goes, so the bound holds; the table
-//!   counts its dead records ([`DeadRecords`]) so that the statistics report live rows only.
+//!   counts its dead records (`DeadRecords`) so that the statistics report live rows only.
 //! - **Evicting another table's row** needs that table's write latch, which the evicting thread
 //!   does not hold: the key is queued on that table and cleared as soon as its latch is free
 //!   (immediately, in the common case). Its bytes leave the account at once.

@@ -1,4 +1,4 @@
-//! A table in memory: its learned primary index (key → [`RowEntry`]) and its secondary indexes,
+//! A table in memory: its learned primary index (key → `RowEntry`) and its secondary indexes,
 //! behind one read/write latch. Rows themselves live in storage (and, decoded, in the row
 //! cache's slots in the primary index's entries).
 

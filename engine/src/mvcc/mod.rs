@@ -8,7 +8,7 @@
 //!
 //! # Where versions live
 //! Storage holds only the newest committed version of each row. The table's learned primary
-//! index maps each key to a [`RowEntry`]: that version's commit timestamp, whether it is a
+//! index maps each key to a `RowEntry`: that version's commit timestamp, whether it is a
 //! deletion, a chain of older versions kept in memory for snapshots that still need them, and
 //! the row cache's copy of the newest version (see `crate::cache`).
 //!
@@ -45,7 +45,7 @@
 //! long-running readers finish.
 //!
 //! # Row locks
-//! SQL's UPDATE and DELETE lock each row they change until the transaction ends ([`locks`]);
+//! SQL's UPDATE and DELETE lock each row they change until the transaction ends (`locks`);
 //! a second writer waits (the lower-level `Transaction::update`/`delete` alone take no locks:
 //! for them the first committer wins at commit). When the first commits a new version, the second fails with 40001
 //! under REPEATABLE READ, and under READ COMMITTED re-reads the newest version, re-checks the

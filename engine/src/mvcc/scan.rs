@@ -187,7 +187,7 @@ impl RowScan {
 
     /// Calls `visit` with each row in scan order until it returns false. Where it can, the
     /// scan lends rows straight from the row cache under the table's read latch (a batch at a
-    /// time, like [`RowScan::fill`]), so that a row costs no reference counting and no
+    /// time, like `RowScan::fill`), so that a row costs no reference counting and no
     /// buffering; from the first row that is not cached (or a transaction's own writes, or a
     /// row older than an added column) on, it reads as the iterator does.
     pub fn visit(mut self, mut visit: impl FnMut(&[Value]) -> Result<bool>) -> Result<()> {

@@ -465,7 +465,7 @@ impl Transaction {
         read(&self.table(table)?.state).key_from_values(values)
     }
 
-    /// The encoded leading columns of a composite key (see [`TableState::key_prefix`]).
+    /// The encoded leading columns of a composite key (see `TableState::key_prefix`).
     pub fn key_prefix(&self, table: &str, values: &[Value]) -> Result<Vec<u8>> {
         read(&self.table(table)?.state).key_prefix(values)
     }
@@ -510,7 +510,7 @@ impl Transaction {
     }
 
     /// Starts bringing `key`'s primary-index slot in `table` into the CPU cache, for a lookup
-    /// that follows after other work (see [`crate::database::Shared::prefetch`]).
+    /// that follows after other work (see `crate::database::Shared::prefetch`).
     ///
     /// Only a table this transaction has already used is prefetched from (its handle is at
     /// hand, without the catalog's lock or a reference count); the lookup finds the others.

@@ -32,18 +32,18 @@
 //! # What is here
 //! - Statements: CREATE/DROP TABLE (PRIMARY KEY, UNIQUE, NOT NULL, DEFAULT expressions,
 //!   CHECK, SERIAL and identity columns), ALTER TABLE (ADD/DROP/RENAME COLUMN, RENAME TO),
-//!   CREATE [UNIQUE]/DROP INDEX, CREATE [OR REPLACE]/DROP VIEW, INSERT (VALUES or a query,
-//!   ON CONFLICT DO NOTHING/DO UPDATE, RETURNING), SELECT, UPDATE … [FROM] and DELETE …
-//!   [USING] (RETURNING), TRUNCATE, BEGIN/COMMIT/ROLLBACK with isolation levels (REPEATABLE
+//!   CREATE \[UNIQUE\]/DROP INDEX, CREATE \[OR REPLACE\]/DROP VIEW, INSERT (VALUES or a query,
+//!   ON CONFLICT DO NOTHING/DO UPDATE, RETURNING), SELECT, UPDATE … \[FROM\] and DELETE …
+//!   \[USING\] (RETURNING), TRUNCATE, BEGIN/COMMIT/ROLLBACK with isolation levels (REPEATABLE
 //!   READ = snapshot isolation, READ COMMITTED = a snapshot per statement),
-//!   SAVEPOINT/ROLLBACK TO/RELEASE, SET/SHOW/RESET, EXPLAIN [ANALYZE], COPY FROM STDIN /
+//!   SAVEPOINT/ROLLBACK TO/RELEASE, SET/SHOW/RESET, EXPLAIN \[ANALYZE\], COPY FROM STDIN /
 //!   TO STDOUT in text and CSV ([`copy`], run by a protocol adapter through [`copy_run`]).
 //! - Queries: joins (inner, left, right, full, cross; hash joins on equality keys of ON or
 //!   WHERE, nested loops otherwise), WHERE (conjuncts pushed below inner joins), GROUP BY and
 //!   HAVING with COUNT/SUM/AVG/MIN/MAX/BOOL_AND/BOOL_OR/STRING_AGG (also DISTINCT), window
-//!   functions ([`window`]), SELECT DISTINCT [ON], ORDER BY (NULLS FIRST/LAST, by position or
+//!   functions ([`window`]), SELECT DISTINCT \[ON\], ORDER BY (NULLS FIRST/LAST, by position or
 //!   alias), LIMIT/OFFSET; subqueries (scalar, IN, EXISTS; uncorrelated ones run once before
-//!   their statement, correlated ones per outer row); UNION/INTERSECT/EXCEPT [ALL]; subqueries
+//!   their statement, correlated ones per outer row); UNION/INTERSECT/EXCEPT \[ALL\]; subqueries
 //!   in FROM, WITH and WITH RECURSIVE, views; VALUES lists as queries and tables.
 //! - Types ([`crate::types`]): integers, REAL/DOUBLE PRECISION, NUMERIC, TEXT/VARCHAR/CHAR,
 //!   BOOLEAN, BYTEA, DATE/TIME/TIMESTAMP/TIMESTAMPTZ/INTERVAL, UUID, JSON/JSONB, with

@@ -938,7 +938,7 @@ impl Prepared {
 
     /// [`Prepared::is_brief`] for these parameter values: also a query of one table, without
     /// subqueries, whose range on an integer primary key is bounded on both sides and spans at
-    /// most [`BRIEF_RANGE_KEYS`] keys — it reads at most that many rows, whatever it then does
+    /// most `BRIEF_RANGE_KEYS` keys — it reads at most that many rows, whatever it then does
     /// with them (aggregates, sorts).
     pub fn is_brief_with(&self, params: &[Value]) -> bool {
         use super::planner::{Access, Source};
