@@ -377,6 +377,35 @@ pub(crate) struct SecondaryIndex {
 /// bytes (two BIGINTs and a BIGINT key take 27).
 pub(crate) type IndexKey = InlineBytes;
 
+/// The entries of `map` between `lower` and `upper`, ascending (`forward`) or descending,
+/// found with one search: for the bound the walk starts from, while the other ends the walk.
+/// (A `BTreeMap` range searches for both of its ends before it yields anything: twice the
+/// comparisons for the short ranges most index lookups are.)
+pub(crate) fn walk_between<'a, V>(
+    map: &'a BTreeMap<IndexKey, V>,
+    lower: Bound<&'a [u8]>,
+    upper: Bound<&'a [u8]>,
+    forward: bool,
+) -> Box<dyn Iterator<Item = (&'a IndexKey, &'a V)> + 'a> {
+    let below_upper = move |key: &&IndexKey| match upper {
+        Bound::Included(upper) => key.as_slice() <= upper,
+        Bound::Excluded(upper) => key.as_slice() < upper,
+        Bound::Unbounded => true,
+    };
+    let above_lower = move |key: &&IndexKey| match lower {
+        Bound::Included(lower) => key.as_slice() >= lower,
+        Bound::Excluded(lower) => key.as_slice() > lower,
+        Bound::Unbounded => true,
+    };
+    if forward {
+        let from = map.range::<[u8], _>((lower, Bound::Unbounded));
+        Box::new(from.take_while(move |(key, _)| below_upper(key)))
+    } else {
+        let from = map.range::<[u8], _>((Bound::Unbounded, upper));
+        Box::new(from.rev().take_while(move |(key, _)| above_lower(key)))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct IndexMark {
     pub pk: RowKey,
@@ -766,6 +795,52 @@ impl TableState {
                 "a key of the wrong kind for table \"{}\"",
                 self.schema.name
             ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::ops::{Bound, RangeBounds};
+
+    use proptest::prelude::*;
+
+    use super::{IndexKey, walk_between};
+
+    fn bound(kind: u8, key: &[u8]) -> Bound<&[u8]> {
+        match kind % 3 {
+            0 => Bound::Included(key),
+            1 => Bound::Excluded(key),
+            _ => Bound::Unbounded,
+        }
+    }
+
+    proptest! {
+        /// One search and a stopping walk yield what a `BTreeMap` range yields, both ways,
+        /// empty and inverted ranges included.
+        #[test]
+        fn walking_between_bounds_is_a_range(
+            keys in prop::collection::btree_set(prop::collection::vec(0u8..4, 0..4), 0..40),
+            lower in prop::collection::vec(0u8..4, 0..4),
+            upper in prop::collection::vec(0u8..4, 0..4),
+            kinds in (any::<u8>(), any::<u8>()),
+        ) {
+            let map: BTreeMap<IndexKey, usize> = keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (IndexKey::from_slice(k), i))
+                .collect();
+            let (lower, upper) = (bound(kinds.0, &lower), bound(kinds.1, &upper));
+            let expected: Vec<_> = map
+                .iter()
+                .filter(|(k, _)| RangeBounds::<[u8]>::contains(&(lower, upper), k.as_slice()))
+                .collect();
+            let forward: Vec<_> = walk_between(&map, lower, upper, true).collect();
+            prop_assert_eq!(&forward, &expected);
+            let mut backward: Vec<_> = walk_between(&map, lower, upper, false).collect();
+            backward.reverse();
+            prop_assert_eq!(&backward, &expected);
         }
     }
 }

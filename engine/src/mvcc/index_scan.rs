@@ -110,11 +110,8 @@ impl IndexScan {
             .ok_or_else(|| Error::UndefinedObject("index (dropped during the scan)".into()))?;
         let lower = self.lower.as_ref().map(Vec::as_slice);
         let upper = self.upper.as_ref().map(Vec::as_slice);
-        let entries = index.entries.range::<[u8], _>((lower, upper));
-        let entries: Box<dyn Iterator<Item = _>> = match self.direction {
-            Direction::Forward => Box::new(entries),
-            Direction::Backward => Box::new(entries.rev()),
-        };
+        let forward = self.direction == Direction::Forward;
+        let entries = crate::table::walk_between(&index.entries, lower, upper, forward);
         let mut visited = 0;
         let mut last = None;
         for (entry_key, mark) in entries {

@@ -726,7 +726,8 @@ impl Transaction {
                 live.filter_map(|(key, w)| Some((index.entry_key(w.row.as_deref()?, &key), key)))
                     .collect()
             });
-            for (entry_key, key) in entries.range::<[u8], _>(range.clone()) {
+            let (lower, upper) = (range.start_bound(), range.end_bound());
+            for (entry_key, key) in crate::table::walk_between(entries, lower, upper, true) {
                 if let Some(row) = writes.rows.get(key).and_then(|w| w.row.clone()) {
                     own.push((entry_key.clone(), key.clone(), row));
                 }
