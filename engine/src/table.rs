@@ -596,14 +596,14 @@ impl Table {
             let mut entries = BTreeMap::new();
             for entry in scan_prefix(storage, &prefix)? {
                 let (key, _) = entry?;
-                let key = key[prefix.len()..].to_vec();
-                let mut rest = key.as_slice();
+                let key = &key[prefix.len()..];
+                let mut rest = key;
                 for _ in &index.columns {
                     decode_value(&mut rest)?;
                 }
                 let pk = RowKey::decode(rest, integer)?;
                 entries.insert(
-                    IndexKey::from_vec(key),
+                    IndexKey::from_slice(key),
                     IndexMark {
                         pk,
                         dead_since: None,

@@ -896,26 +896,24 @@ impl Prepared {
                 expr => params.get(expr::parameter_of(expr)?.0),
             }
         };
+        // A byte-string key (text, composite) is its values' encodings, as stored.
+        let encoded = |exprs: &mut dyn Iterator<Item = &'a BoundExpr>| -> Option<RowKey> {
+            let mut encoded = Vec::with_capacity(crate::alex::INLINE_KEY_BYTES);
+            for expr in exprs {
+                match value(expr)? {
+                    Value::Null => return None,
+                    value => crate::encoding::encode_value(&mut encoded, value),
+                }
+            }
+            Some(RowKey::Bytes(encoded))
+        };
         let key = match &source.access {
             Access::Key(key) => match value(key)? {
                 Value::Int(key) if source.integer_key => RowKey::Int(*key),
-                key @ Value::Text(_) if !source.integer_key => {
-                    let mut encoded = Vec::with_capacity(crate::alex::INLINE_KEY_BYTES);
-                    crate::encoding::encode_value(&mut encoded, key);
-                    RowKey::Bytes(encoded)
-                }
+                Value::Text(_) if !source.integer_key => encoded(&mut std::iter::once(key))?,
                 _ => return None,
             },
-            Access::CompositeKey(columns) => {
-                let mut encoded = Vec::with_capacity(crate::alex::INLINE_KEY_BYTES);
-                for (_, expr) in columns {
-                    match value(expr)? {
-                        Value::Null => return None,
-                        value => crate::encoding::encode_value(&mut encoded, value),
-                    }
-                }
-                RowKey::Bytes(encoded)
-            }
+            Access::CompositeKey(columns) => encoded(&mut columns.iter().map(|(_, e)| e))?,
             _ => return None,
         };
         Some((&source.table, key))

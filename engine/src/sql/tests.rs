@@ -810,58 +810,61 @@ fn prepared_byte_key_lookups_find_what_constants_find() {
     let stock = s
         .prepare("SELECT qty FROM stock WHERE item = $2 AND warehouse = $1")
         .unwrap();
-    let check = |s: &mut crate::Session, with_constants: &str, prepared, params: &[Value]| {
-        let expected = s.execute(with_constants).unwrap().remove(0).rows;
-        let found = s.execute_prepared(prepared, params).unwrap().rows;
-        assert_eq!(found, expected, "{with_constants}");
-        found.len()
-    };
+    // Each prepared lookup against the same lookup with constants.
+    let cases: [(&str, &crate::sql::Prepared, Vec<Value>); 8] = [
+        (
+            "SELECT n FROM codes WHERE code = 'ab'",
+            &code,
+            vec!["ab".into()],
+        ),
+        (
+            "SELECT n FROM codes WHERE code = 'ab  '",
+            &code,
+            vec!["ab  ".into()],
+        ),
+        (
+            "SELECT n FROM codes WHERE code = 'x'",
+            &code,
+            vec!["x".into()],
+        ),
+        (
+            "SELECT n FROM codes WHERE code = 'zz'",
+            &code,
+            vec!["zz".into()],
+        ),
+        (
+            "SELECT qty FROM stock WHERE warehouse = 1 AND item = 'bolt'",
+            &stock,
+            vec![Value::Int(1), "bolt".into()],
+        ),
+        (
+            "SELECT qty FROM stock WHERE warehouse = 2 AND item = 'nut'",
+            &stock,
+            vec!["2".into(), "nut".into()],
+        ),
+        (
+            "SELECT qty FROM stock WHERE warehouse = 3 AND item = 'gear'",
+            &stock,
+            vec![Value::Int(3), "gear".into()],
+        ),
+        (
+            "SELECT qty FROM stock WHERE warehouse = 1 AND item = 'nut'",
+            &stock,
+            vec![Value::Int(1), "nut".into()],
+        ),
+    ];
     for in_block in [false, true] {
         if in_block {
             s.execute("BEGIN; INSERT INTO codes VALUES ('x', 3); INSERT INTO stock VALUES (3, 'gear', 30)")
                 .unwrap();
         }
-        let found = check(
-            &mut s,
-            "SELECT n FROM codes WHERE code = 'ab'",
-            &code,
-            &["ab".into()],
-        ) + check(
-            &mut s,
-            "SELECT n FROM codes WHERE code = 'ab  '",
-            &code,
-            &["ab  ".into()],
-        ) + check(
-            &mut s,
-            "SELECT n FROM codes WHERE code = 'x'",
-            &code,
-            &["x".into()],
-        ) + check(
-            &mut s,
-            "SELECT n FROM codes WHERE code = 'zz'",
-            &code,
-            &["zz".into()],
-        ) + check(
-            &mut s,
-            "SELECT qty FROM stock WHERE warehouse = 1 AND item = 'bolt'",
-            &stock,
-            &[Value::Int(1), "bolt".into()],
-        ) + check(
-            &mut s,
-            "SELECT qty FROM stock WHERE warehouse = 2 AND item = 'nut'",
-            &stock,
-            &["2".into(), "nut".into()],
-        ) + check(
-            &mut s,
-            "SELECT qty FROM stock WHERE warehouse = 3 AND item = 'gear'",
-            &stock,
-            &[Value::Int(3), "gear".into()],
-        ) + check(
-            &mut s,
-            "SELECT qty FROM stock WHERE warehouse = 1 AND item = 'nut'",
-            &stock,
-            &[Value::Int(1), "nut".into()],
-        );
+        let mut found = 0;
+        for (with_constants, prepared, params) in &cases {
+            let expected = s.execute(with_constants).unwrap().remove(0).rows;
+            let rows = s.execute_prepared(prepared, params).unwrap().rows;
+            assert_eq!(rows, expected, "{with_constants}");
+            found += rows.len();
+        }
         assert_eq!(found, if in_block { 6 } else { 4 });
         for params in [[Value::Null, "bolt".into()], [Value::Int(1), Value::Null]] {
             let rows = s.execute_prepared(&stock, &params).unwrap().rows;
