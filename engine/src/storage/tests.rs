@@ -288,3 +288,26 @@ proptest! {
         prop_assert_eq!(batch.ops().collect::<Vec<_>>(), expected);
     }
 }
+
+#[cfg(all(feature = "rocksdb", not(target_arch = "wasm32")))]
+#[test]
+fn rocksdb_flushes_after_a_write_larger_than_its_memtable() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = super::RocksDbOptions {
+        write_buffer_bytes: 64 << 10,
+        ..Default::default()
+    };
+    let db = super::RocksDbStorage::open(dir.path(), &options).unwrap();
+    let write = |count: u32| {
+        let mut batch = WriteBatch::new();
+        for i in 0..count {
+            batch.put(i.to_be_bytes(), [7; 100]);
+        }
+        db.write(batch, false).unwrap();
+    };
+    write(10);
+    assert_eq!(db.active_memtable_entries(), 10, "a small write stays");
+    write(2_000);
+    assert_eq!(db.active_memtable_entries(), 0, "a large write is flushed");
+    assert_eq!(db.get(&1999u32.to_be_bytes()).unwrap(), Some(vec![7; 100]));
+}
