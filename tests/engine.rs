@@ -1073,6 +1073,85 @@ fn sessions_see_tables_other_sessions_replace(kind: StorageKind) {
     assert_eq!(sqlstate(found(&mut reader, 8)), "42P01");
 }
 
+/// ALTER TABLE … ADD PRIMARY KEY builds the new table from the rows it rewrites: keys of every
+/// kind, index entries, SERIAL counters that continue past the largest value, the duplicate
+/// named in the error, and the same table after a reopen.
+fn add_primary_key_rebuilds_the_table(kind: StorageKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = |db: &Database, sql: &str| {
+        db.session()
+            .execute(sql)
+            .unwrap()
+            .remove(0)
+            .rows
+            .into_rows()
+    };
+    {
+        let db = open(kind, dir.path());
+        let mut s = db.session();
+        s.execute(
+            "CREATE TABLE i (n SERIAL, k INT NOT NULL, v TEXT); CREATE INDEX i_v ON i (v); \
+             CREATE TABLE t (code TEXT, v INT); \
+             CREATE TABLE c (a INT, b TEXT, v INT); \
+             INSERT INTO i (k, v) SELECT 1000 - g, 'v' || (g % 7) FROM generate_series(1, 500) g; \
+             INSERT INTO t SELECT 'code-' || g, g FROM generate_series(1, 300) g; \
+             INSERT INTO c SELECT g % 10, 'b' || g, g FROM generate_series(1, 300) g; \
+             INSERT INTO c VALUES (3, 'b13', 0)",
+        )
+        .unwrap();
+        let duplicate = s
+            .execute("ALTER TABLE c ADD PRIMARY KEY (a, b)")
+            .unwrap_err();
+        assert_eq!(duplicate.sqlstate(), "23505");
+        assert_eq!(
+            duplicate.detail(),
+            Some("Key (a, b)=(3, b13) already exists.")
+        );
+        s.execute("DELETE FROM c WHERE v = 0").unwrap();
+        for sql in [
+            "ALTER TABLE i ADD PRIMARY KEY (k)",
+            "ALTER TABLE t ADD PRIMARY KEY (code)",
+            "ALTER TABLE c ADD PRIMARY KEY (a, b)",
+            "INSERT INTO i (k, v) VALUES (1, 'new')",
+        ] {
+            s.execute(sql).unwrap();
+        }
+        assert_eq!(
+            rows(&db, "SELECT n FROM i WHERE k = 1"),
+            [vec![Value::Int(501)]]
+        );
+    }
+    if kind == StorageKind::Memory {
+        return;
+    }
+    let db = open(kind, dir.path());
+    assert_eq!(
+        rows(&db, "SELECT n, v FROM i WHERE k = 900"),
+        [vec![Value::Int(100), Value::Text("v2".into())]]
+    );
+    assert_eq!(
+        rows(&db, "SELECT count(*) FROM i WHERE v = 'v3'"),
+        [vec![Value::Int(72)]]
+    );
+    assert_eq!(
+        rows(&db, "SELECT v FROM t WHERE code = 'code-77'"),
+        [vec![Value::Int(77)]]
+    );
+    assert_eq!(
+        rows(&db, "SELECT v FROM c WHERE a = 3 AND b = 'b13'"),
+        [vec![Value::Int(13)]]
+    );
+    let keys = rows(&db, "SELECT k FROM i ORDER BY k LIMIT 2");
+    assert_eq!(keys, [vec![Value::Int(1)], vec![Value::Int(500)]]);
+    db.session()
+        .execute("INSERT INTO i (k, v) VALUES (2, 'after')")
+        .unwrap();
+    assert_eq!(
+        rows(&db, "SELECT n FROM i WHERE k = 2"),
+        [vec![Value::Int(502)]]
+    );
+}
+
 macro_rules! battery {
     ($($backend:ident => $kind:expr),* $(,)?) => {$(
         mod $backend {
@@ -1094,6 +1173,7 @@ macro_rules! battery {
             #[test] fn cache_evicts_deleted_rows_records() { super::cache_evicts_deleted_rows_records($kind) }
             #[test] fn indexes_built_later_and_dropped() { super::indexes_built_later_and_dropped($kind) }
             #[test] fn sessions_see_tables_other_sessions_replace() { super::sessions_see_tables_other_sessions_replace($kind) }
+            #[test] fn add_primary_key_rebuilds_the_table() { super::add_primary_key_rebuilds_the_table($kind) }
         }
     )*};
 }

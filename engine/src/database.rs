@@ -17,7 +17,7 @@ use crate::storage::{
     Key, KeyPrefix, Storage, StorageConfig, StorageKind, WriteBatch, scan_prefix,
 };
 use crate::sync::{lock, read, write};
-use crate::table::{IndexKey, IndexMark, RowKey, SecondaryIndex, Table, TableState};
+use crate::table::{IndexKey, IndexMark, RowKey, SecondaryIndex, Table, TableBuilder, TableState};
 use crate::types::{Row, SharedRow, Value};
 use crate::{Error, Result};
 
@@ -663,10 +663,11 @@ impl Database {
         for index in &state.indexes {
             batch.delete_prefix(&KeyPrefix::IndexEntries(index.schema.id));
         }
-        let mut keys: std::collections::HashSet<RowKey, foldhash::fast::RandomState> =
-            Default::default();
-        let mut duplicate = None;
-        for entry in scan_prefix(&*shared.storage, &KeyPrefix::Rows(old.id).encode())? {
+        // The new table is built from the rows as they are rewritten (not read back from
+        // storage), and its keys, sorted for its primary index, show any duplicate.
+        let mut builder = TableBuilder::new(schema.clone());
+        let old_rows = || scan_prefix(&*shared.storage, &KeyPrefix::Rows(old.id).encode());
+        for entry in old_rows()? {
             let (_, value) = entry?;
             let row = decode_row(&state.types, &state.missing, &value)?;
             if let Some(&column) = positions.iter().find(|&&c| row[c].is_null()) {
@@ -676,22 +677,32 @@ impl Database {
                 });
             }
             let pk = new_state.key_of(&row);
-            for index in &new_state.indexes {
+            for (position, index) in new_state.indexes.iter().enumerate() {
                 let entry_key = index.entry_key(&row, &pk);
                 batch.put(
                     Key::IndexEntry(index.schema.id, &entry_key).encode(),
                     Vec::new(),
                 );
+                builder.add_index_entry(position, entry_key, pk.clone());
             }
             batch.put(Key::Row(id, &pk.encode()).encode(), value);
-            // As in PostgreSQL, a NULL anywhere is reported before a duplicate.
-            if !keys.insert(pk) && duplicate.is_none() {
-                duplicate = Some(unique_violation(&schema, &positions, &row));
+            builder.observe_row(&row);
+            builder.add_key(pk)?;
+        }
+        // As in PostgreSQL, a NULL anywhere is reported before a duplicate; the duplicate's
+        // row is found again for the message.
+        let rebuilt = match builder.build() {
+            Ok(table) => table,
+            Err(duplicate) => {
+                for entry in old_rows()? {
+                    let row = decode_row(&state.types, &state.missing, &entry?.1)?;
+                    if new_state.key_of(&row) == duplicate {
+                        return Err(unique_violation(&schema, &positions, &row));
+                    }
+                }
+                return Err(Error::Corrupt("a duplicate key without its row".into()));
             }
-        }
-        if let Some(duplicate) = duplicate {
-            return Err(duplicate);
-        }
+        };
         batch.put(Key::Table(id).encode(), schema.encode()?);
         batch.put(Key::Meta(NEXT_OBJECT_ID).encode(), next_id.to_be_bytes());
         drop(new_state);
@@ -704,7 +715,6 @@ impl Database {
         shared.cache.forget_table(old.id);
         #[cfg(feature = "analytics")]
         shared.columnar.forget(old.id);
-        let rebuilt = Table::load(&*shared.storage, schema)?;
         tables.by_name.insert(table.to_string(), Arc::new(rebuilt));
         Ok(())
     }

@@ -556,67 +556,30 @@ impl Table {
     /// Loads a table's primary index and secondary indexes from storage (bulk loads, in key
     /// order). Loaded versions have timestamp 0: older than every snapshot.
     pub fn load(storage: &dyn Storage, schema: TableSchema) -> Result<Self> {
-        let integer = schema.has_integer_key();
         let prefix = KeyPrefix::Rows(schema.id).encode();
-        // SERIAL columns other than an integer key: their largest values, from the rows.
-        let scanned: Vec<usize> = schema
-            .serial_columns()
-            .filter(|c| !(integer && schema.primary_key == [*c]))
-            .collect();
-        let mut largest: Vec<(usize, i64)> = scanned.iter().map(|&c| (c, 0)).collect();
-        let (types, missing) = (schema.types(), schema.default_row());
-        let keys = scan_prefix(storage, &prefix)?.map(|entry| {
+        let index_ids: Vec<ObjectId> = schema.indexes.iter().map(|i| i.id).collect();
+        let mut builder = TableBuilder::new(schema);
+        for entry in scan_prefix(storage, &prefix)? {
             let (key, value) = entry?;
-            if !largest.is_empty() {
-                let row = crate::encoding::decode_row(&types, &missing, &value)?;
-                for (column, max) in &mut largest {
-                    if let Value::Int(v) = row[*column] {
-                        *max = (*max).max(v);
-                    }
-                }
-            }
-            RowKey::decode(&key[prefix.len()..], integer)
-        });
-        let primary = if integer {
-            let keys = keys.map(|k| match k? {
-                RowKey::Int(i) => Ok((i, RowEntry::default())),
-                RowKey::Bytes(_) => Err(Error::Corrupt("integer primary key".into())),
-            });
-            Primary::Int(AlexMap::bulk_load(keys.collect::<Result<Vec<_>>>()?))
-        } else {
-            let keys = keys.map(|k| match k? {
-                RowKey::Bytes(b) => Ok((inline(&b), RowEntry::default())),
-                RowKey::Int(_) => Err(Error::Corrupt("byte primary key".into())),
-            });
-            Primary::Bytes(AlexMap::bulk_load(keys.collect::<Result<Vec<_>>>()?))
-        };
-        let mut indexes = Vec::with_capacity(schema.indexes.len());
-        for index in &schema.indexes {
-            let prefix = KeyPrefix::IndexEntries(index.id).encode();
-            let mut entries = BTreeMap::new();
+            builder.observe_stored_row(&value)?;
+            builder.add_key(RowKey::decode(&key[prefix.len()..], builder.integer)?)?;
+        }
+        for (position, id) in index_ids.into_iter().enumerate() {
+            let prefix = KeyPrefix::IndexEntries(id).encode();
             for entry in scan_prefix(storage, &prefix)? {
                 let (key, _) = entry?;
                 let key = &key[prefix.len()..];
                 let mut rest = key;
-                for _ in &index.columns {
+                for _ in &builder.schema.indexes[position].columns {
                     decode_value(&mut rest)?;
                 }
-                let pk = RowKey::decode(rest, integer)?;
-                entries.insert(
-                    IndexKey::from_slice(key),
-                    IndexMark {
-                        pk,
-                        dead_since: None,
-                    },
-                );
+                let pk = RowKey::decode(rest, builder.integer)?;
+                builder.add_index_entry(position, IndexKey::from_slice(key), pk);
             }
-            indexes.push(SecondaryIndex {
-                schema: index.clone(),
-                created_at: 0,
-                entries,
-            });
         }
-        Ok(Self::assemble(schema, primary, indexes, largest))
+        builder
+            .build()
+            .map_err(|_| Error::Corrupt("a primary key stored twice".into()))
     }
 
     /// The table from its parts; `largest` holds the largest values found in SERIAL columns
@@ -684,6 +647,118 @@ impl Table {
         if let Some((_, next)) = self.serials.iter().find(|(c, _)| *c == column) {
             next.fetch_max(value.saturating_add(1), Ordering::Relaxed);
         }
+    }
+}
+
+/// A table's in-memory parts gathered row by row — at open, from storage; for ADD PRIMARY
+/// KEY, from the rewritten rows — then built into a [`Table`] without another pass over
+/// storage.
+pub(crate) struct TableBuilder {
+    schema: TableSchema,
+    /// Whether the primary index is keyed by integers.
+    pub integer: bool,
+    ints: Vec<i64>,
+    bytes: Vec<InlineBytes>,
+    /// SERIAL columns other than an integer key, with the largest value seen in each.
+    largest: Vec<(usize, i64)>,
+    types: Vec<DataType>,
+    missing: Vec<Value>,
+    /// Each secondary index's entries, in the schema's order.
+    entries: Vec<BTreeMap<IndexKey, IndexMark>>,
+}
+
+impl TableBuilder {
+    pub fn new(schema: TableSchema) -> Self {
+        let integer = schema.has_integer_key();
+        let largest = schema
+            .serial_columns()
+            .filter(|c| !(integer && schema.primary_key == [*c]))
+            .map(|c| (c, 0))
+            .collect();
+        Self {
+            integer,
+            ints: Vec::new(),
+            bytes: Vec::new(),
+            largest,
+            types: schema.types(),
+            missing: schema.default_row(),
+            entries: schema.indexes.iter().map(|_| BTreeMap::new()).collect(),
+            schema,
+        }
+    }
+
+    /// Notes `row`'s SERIAL values, so the table's counters start past them.
+    pub fn observe_row(&mut self, row: &[Value]) {
+        for (column, max) in &mut self.largest {
+            if let Value::Int(v) = row[*column] {
+                *max = (*max).max(v);
+            }
+        }
+    }
+
+    /// [`TableBuilder::observe_row`] for a stored row, decoded only if a SERIAL column needs it.
+    pub fn observe_stored_row(&mut self, value: &[u8]) -> Result<()> {
+        if !self.largest.is_empty() {
+            let row = crate::encoding::decode_row(&self.types, &self.missing, value)?;
+            self.observe_row(&row);
+        }
+        Ok(())
+    }
+
+    /// Adds a row's primary key, in any order.
+    pub fn add_key(&mut self, key: RowKey) -> Result<()> {
+        match (self.integer, key) {
+            (true, RowKey::Int(k)) => self.ints.push(k),
+            (false, RowKey::Bytes(k)) => self.bytes.push(inline(&k)),
+            _ => return Err(Error::Corrupt("a primary key of the wrong kind".into())),
+        }
+        Ok(())
+    }
+
+    /// Adds an entry of the `position`-th secondary index.
+    pub fn add_index_entry(&mut self, position: usize, key: IndexKey, pk: RowKey) {
+        let mark = IndexMark {
+            pk,
+            dead_since: None,
+        };
+        self.entries[position].insert(key, mark);
+    }
+
+    /// The table, with its primary index loaded from the keys in order; a key added twice
+    /// instead, if there is one.
+    pub fn build(mut self) -> std::result::Result<Table, RowKey> {
+        fn sorted_distinct<K: Ord + Clone>(keys: &mut [K]) -> std::result::Result<(), K> {
+            keys.sort_unstable();
+            match keys.windows(2).find(|pair| pair[0] == pair[1]) {
+                Some(pair) => Err(pair[0].clone()),
+                None => Ok(()),
+            }
+        }
+        let primary = if self.integer {
+            sorted_distinct(&mut self.ints).map_err(RowKey::Int)?;
+            let ints = std::mem::take(&mut self.ints);
+            Primary::Int(AlexMap::bulk_load(
+                ints.into_iter().map(|k| (k, RowEntry::default())),
+            ))
+        } else {
+            sorted_distinct(&mut self.bytes).map_err(|k| RowKey::Bytes(k.to_vec()))?;
+            let bytes = std::mem::take(&mut self.bytes);
+            Primary::Bytes(AlexMap::bulk_load(
+                bytes.into_iter().map(|k| (k, RowEntry::default())),
+            ))
+        };
+        let indexes = self
+            .schema
+            .indexes
+            .iter()
+            .zip(self.entries)
+            .map(|(schema, entries)| SecondaryIndex {
+                schema: schema.clone(),
+                created_at: 0,
+                entries,
+            })
+            .collect();
+        Ok(Table::assemble(self.schema, primary, indexes, self.largest))
     }
 }
 
