@@ -657,8 +657,9 @@ pub(crate) struct TableBuilder {
     schema: TableSchema,
     /// Whether the primary index is keyed by integers.
     pub integer: bool,
-    ints: Vec<i64>,
-    bytes: Vec<InlineBytes>,
+    /// The primary index's pairs as they come (the index's own input: no second vector).
+    ints: Vec<(i64, RowEntry)>,
+    bytes: Vec<(InlineBytes, RowEntry)>,
     /// SERIAL columns other than an integer key, with the largest value seen in each.
     largest: Vec<(usize, i64)>,
     types: Vec<DataType>,
@@ -708,8 +709,8 @@ impl TableBuilder {
     /// Adds a row's primary key, in any order.
     pub fn add_key(&mut self, key: RowKey) -> Result<()> {
         match (self.integer, key) {
-            (true, RowKey::Int(k)) => self.ints.push(k),
-            (false, RowKey::Bytes(k)) => self.bytes.push(inline(&k)),
+            (true, RowKey::Int(k)) => self.ints.push((k, RowEntry::default())),
+            (false, RowKey::Bytes(k)) => self.bytes.push((inline(&k), RowEntry::default())),
             _ => return Err(Error::Corrupt("a primary key of the wrong kind".into())),
         }
         Ok(())
@@ -727,25 +728,23 @@ impl TableBuilder {
     /// The table, with its primary index loaded from the keys in order; a key added twice
     /// instead, if there is one.
     pub fn build(mut self) -> std::result::Result<Table, RowKey> {
-        fn sorted_distinct<K: Ord + Clone>(keys: &mut [K]) -> std::result::Result<(), K> {
-            keys.sort_unstable();
-            match keys.windows(2).find(|pair| pair[0] == pair[1]) {
-                Some(pair) => Err(pair[0].clone()),
+        /// Sorts `pairs` by key (linear when they come sorted, as from storage); the first key
+        /// found twice, if any.
+        fn sorted_distinct<K: Ord + Clone>(
+            pairs: &mut [(K, RowEntry)],
+        ) -> std::result::Result<(), K> {
+            pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            match pairs.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+                Some(pair) => Err(pair[0].0.clone()),
                 None => Ok(()),
             }
         }
         let primary = if self.integer {
             sorted_distinct(&mut self.ints).map_err(RowKey::Int)?;
-            let ints = std::mem::take(&mut self.ints);
-            Primary::Int(AlexMap::bulk_load(
-                ints.into_iter().map(|k| (k, RowEntry::default())),
-            ))
+            Primary::Int(AlexMap::bulk_load(std::mem::take(&mut self.ints)))
         } else {
             sorted_distinct(&mut self.bytes).map_err(|k| RowKey::Bytes(k.to_vec()))?;
-            let bytes = std::mem::take(&mut self.bytes);
-            Primary::Bytes(AlexMap::bulk_load(
-                bytes.into_iter().map(|k| (k, RowEntry::default())),
-            ))
+            Primary::Bytes(AlexMap::bulk_load(std::mem::take(&mut self.bytes)))
         };
         let indexes = self
             .schema
