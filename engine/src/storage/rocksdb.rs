@@ -9,6 +9,10 @@ use ::rocksdb::{
 use super::{RocksDbOptions, Scan, Storage, WriteBatch, WriteOp};
 use crate::{Error, Result};
 
+/// How far a scan reads ahead of its position in a table file: 2 MiB requests instead of one
+/// per block.
+const SCAN_READAHEAD: usize = 2 << 20;
+
 /// Storage in a RocksDB directory (native builds with the `rocksdb` feature).
 pub struct RocksDbStorage {
     db: DB,
@@ -95,6 +99,13 @@ impl RocksDbStorage {
             .property_int_value("rocksdb.num-entries-active-mem-table");
         entries.ok().flatten().unwrap_or(0)
     }
+
+    /// Bytes the block cache holds (for tests).
+    #[cfg(test)]
+    pub(crate) fn block_cache_bytes(&self) -> u64 {
+        let bytes = self.db.property_int_value("rocksdb.block-cache-usage");
+        bytes.ok().flatten().unwrap_or(0)
+    }
 }
 
 impl Storage for RocksDbStorage {
@@ -134,6 +145,12 @@ impl Storage for RocksDbStorage {
 
     fn scan(&self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Result<Scan<'_>> {
         let mut read = ReadOptions::default();
+        // Every scan of storage is one pass over many rows (a table's load at open, a
+        // rewrite, the catalog): its blocks would only push the point reads' hot blocks out
+        // of the block cache, and it reads ahead in large requests rather than a `pread` per
+        // 4 KiB block.
+        read.fill_cache(false);
+        read.set_readahead_size(SCAN_READAHEAD);
         // RocksDB's upper bound is exclusive; an inclusive end is checked below instead.
         if let Bound::Excluded(end) = end {
             read.set_iterate_upper_bound(end.to_vec());

@@ -311,3 +311,38 @@ fn rocksdb_flushes_after_a_write_larger_than_its_memtable() {
     assert_eq!(db.active_memtable_entries(), 0, "a large write is flushed");
     assert_eq!(db.get(&1999u32.to_be_bytes()).unwrap(), Some(vec![7; 100]));
 }
+
+#[cfg(all(feature = "rocksdb", not(target_arch = "wasm32")))]
+#[test]
+fn rocksdb_scans_leave_the_block_cache_to_point_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = super::RocksDbOptions {
+        write_buffer_bytes: 64 << 10,
+        ..Default::default()
+    };
+    let db = super::RocksDbStorage::open(dir.path(), &options).unwrap();
+    let mut batch = WriteBatch::new();
+    for i in 0..20_000u32 {
+        batch.put(i.to_be_bytes(), [7; 100]);
+    }
+    // Larger than the memtable: flushed into a table file, whose blocks reads then load.
+    db.write(batch, false).unwrap();
+    drop(db);
+    let db = super::RocksDbStorage::open(dir.path(), &options).unwrap();
+    let scanned = db.scan(Bound::Unbounded, Bound::Unbounded).unwrap();
+    assert_eq!(scanned.count(), 20_000);
+    let after_scan = db.block_cache_bytes();
+    for i in (0..20_000u32).step_by(100) {
+        assert!(db.get(&i.to_be_bytes()).unwrap().is_some());
+    }
+    let after_reads = db.block_cache_bytes();
+    // The reads cached their ~200 blocks (of ~2 MB of rows); the scan cached none.
+    assert!(
+        after_reads > 100 << 10,
+        "point reads fill the cache: {after_reads}"
+    );
+    assert!(
+        after_scan < after_reads / 10,
+        "the scan kept {after_scan} bytes of blocks (reads: {after_reads})"
+    );
+}
