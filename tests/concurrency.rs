@@ -307,14 +307,15 @@ fn a_failed_write_fails_its_commit_and_a_large_one_stops_later_commits() {
     insert_accounts(&db, 0..100).unwrap();
     let before = db.session().begin_read_only().unwrap();
 
-    // 4,000 rows and 8,000 index entries: over the storage's limit, under the overlap's.
-    assert_eq!(sqlstate(insert_accounts(&db, 100..4_100)), "58030");
+    // 12,000 rows (index entries are not stored): over the storage's limit, under the
+    // overlap's.
+    assert_eq!(sqlstate(insert_accounts(&db, 100..12_100)), "58030");
     insert_accounts(&db, 100..200).unwrap();
     assert_eq!(total(&db), 200);
     let last = db.session().begin_read_only().unwrap();
 
-    // 12,000 rows and 24,000 entries: written on a second thread while installed.
-    let err = insert_accounts(&db, 1_000..13_000).unwrap_err();
+    // 20,000 rows: written on a second thread while installed.
+    let err = insert_accounts(&db, 1_000..21_000).unwrap_err();
     assert_eq!(err.sqlstate(), "58030", "{err}");
     assert!(err.to_string().contains("input/output error"), "{err}");
     assert_eq!(sqlstate(insert_accounts(&db, 200..201)), "58030");

@@ -1152,6 +1152,73 @@ fn add_primary_key_rebuilds_the_table(kind: StorageKind) {
     );
 }
 
+/// Secondary indexes are derived from the rows: no commit stores index entries, a load builds
+/// them from the rows alone, and entries an earlier version stored are deleted at the load.
+fn indexes_are_derived_from_rows(kind: StorageKind) {
+    use omendb::storage::{Key, KeyPrefix, WriteBatch, scan_prefix};
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(kind, dir.path());
+    let storage = config.storage.open().unwrap();
+    let stored_entries = |index: u32| {
+        let prefix = KeyPrefix::IndexEntries(index).encode();
+        scan_prefix(&*storage, &prefix).unwrap().count()
+    };
+    let query = |db: &Database, sql: &str| {
+        let result = db.session().execute(sql).unwrap().remove(0);
+        result.rows.into_rows()
+    };
+    const QUERIES: [&str; 4] = [
+        "SELECT id FROM t WHERE v = 'v3' ORDER BY id",
+        "SELECT id, v FROM t WHERE v >= 'v5' AND v < 'v7' ORDER BY v, id",
+        "SELECT id FROM t WHERE code = 'c41'",
+        "SELECT count(*) FROM t WHERE v = 'moved'",
+    ];
+    let (indexes, before) = {
+        let db = Database::open_storage(storage.clone(), &config).unwrap();
+        db.session()
+            .execute(
+                "CREATE TABLE t (id INT PRIMARY KEY, code TEXT UNIQUE, v TEXT); \
+                 CREATE INDEX t_v ON t (v); \
+                 INSERT INTO t SELECT g, 'c' || g, 'v' || (g % 10) FROM generate_series(1, 200) g; \
+                 UPDATE t SET v = 'moved' WHERE id % 4 = 0; \
+                 DELETE FROM t WHERE id % 7 = 0",
+            )
+            .unwrap();
+        let schema = db.table_schema("t").unwrap();
+        // The unique constraint's index, then `t_v`.
+        let names: Vec<&str> = schema.indexes.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["t_code_key", "t_v"]);
+        let indexes: Vec<u32> = schema.indexes.iter().map(|i| i.id).collect();
+        let before: Vec<_> = QUERIES.iter().map(|sql| query(&db, sql)).collect();
+        (indexes, before)
+    };
+    assert_eq!(indexes.len(), 2);
+    for &index in &indexes {
+        assert_eq!(stored_entries(index), 0, "index {index} has stored entries");
+    }
+    // An entry as earlier versions stored them, for a row that no longer has that value.
+    let mut stale = omendb::encoding::encode_values(&["v3".into()]);
+    RowKey::Int(8).encode_into(&mut stale);
+    let mut batch = WriteBatch::new();
+    batch.put(Key::IndexEntry(indexes[1], &stale).encode(), Vec::new());
+    storage.write(batch, true).unwrap();
+    assert_eq!(stored_entries(indexes[1]), 1);
+
+    let db = Database::open_storage(storage.clone(), &config).unwrap();
+    assert_eq!(stored_entries(indexes[1]), 0, "the old entry is deleted");
+    let after: Vec<_> = QUERIES.iter().map(|sql| query(&db, sql)).collect();
+    assert_eq!(after, before);
+    assert_eq!(after[2], [vec![Value::Int(41)]]);
+    assert_eq!(after[3], [vec![Value::Int(43)]]);
+    assert!(after[0].contains(&vec![Value::Int(13)]));
+    assert!(!after[0].contains(&vec![Value::Int(8)]));
+    let duplicate = db
+        .session()
+        .execute("INSERT INTO t VALUES (1000, 'c41', 'x')")
+        .unwrap_err();
+    assert_eq!(duplicate.sqlstate(), "23505");
+}
+
 macro_rules! battery {
     ($($backend:ident => $kind:expr),* $(,)?) => {$(
         mod $backend {
@@ -1174,6 +1241,7 @@ macro_rules! battery {
             #[test] fn indexes_built_later_and_dropped() { super::indexes_built_later_and_dropped($kind) }
             #[test] fn sessions_see_tables_other_sessions_replace() { super::sessions_see_tables_other_sessions_replace($kind) }
             #[test] fn add_primary_key_rebuilds_the_table() { super::add_primary_key_rebuilds_the_table($kind) }
+            #[test] fn indexes_are_derived_from_rows() { super::indexes_are_derived_from_rows($kind) }
         }
     )*};
 }

@@ -446,9 +446,6 @@ impl Database {
         let mut batch = WriteBatch::new();
         batch.delete(Key::Table(table.id).encode());
         batch.delete_prefix(&KeyPrefix::Rows(table.id));
-        for index in &state.indexes {
-            batch.delete_prefix(&KeyPrefix::IndexEntries(index.schema.id));
-        }
         shared.storage.write(batch, true)?;
         table.dropped.store(true, Ordering::Release);
         state.retire();
@@ -509,7 +506,6 @@ impl Database {
             }
             debug_assert_eq!(&key[prefix.len()..], pk.encode().as_slice());
             let entry_key = index.entry_key(&row, &pk);
-            batch.put(Key::IndexEntry(id, &entry_key).encode(), Vec::new());
             index.entries.insert(
                 entry_key,
                 IndexMark {
@@ -602,9 +598,6 @@ impl Database {
             }
         }
         let mut batch = WriteBatch::new();
-        for index in &dropped_indexes {
-            batch.delete_prefix(&KeyPrefix::IndexEntries(*index));
-        }
         batch.put(Key::Table(handle.id).encode(), schema.encode()?);
         shared.storage.write(batch, true)?;
         shared.catalog_version.fetch_add(1, Ordering::Release);
@@ -654,15 +647,12 @@ impl Database {
             schema.columns[position].nullable = false;
         }
         schema.primary_key = positions.clone();
-        // An empty table of the new shape computes the new keys and index entries.
+        // An empty table of the new shape computes the new keys.
         let shape = Table::create(schema.clone(), 0);
         let new_state = read(&shape.state);
         let mut batch = WriteBatch::new();
         batch.delete(Key::Table(old.id).encode());
         batch.delete_prefix(&KeyPrefix::Rows(old.id));
-        for index in &state.indexes {
-            batch.delete_prefix(&KeyPrefix::IndexEntries(index.schema.id));
-        }
         // The new table is built from the rows as they are rewritten (not read back from
         // storage), and its keys, sorted for its primary index, show any duplicate.
         let mut builder = TableBuilder::new(schema.clone());
@@ -677,17 +667,8 @@ impl Database {
                 });
             }
             let pk = new_state.key_of(&row);
-            for (position, index) in new_state.indexes.iter().enumerate() {
-                let entry_key = index.entry_key(&row, &pk);
-                batch.put(
-                    Key::IndexEntry(index.schema.id, &entry_key).encode(),
-                    Vec::new(),
-                );
-                builder.add_index_entry(position, entry_key, pk.clone());
-            }
             batch.put(Key::Row(id, &pk.encode()).encode(), value);
-            builder.observe_row(&row);
-            builder.add_key(pk)?;
+            builder.add_row(&row, pk)?;
         }
         // As in PostgreSQL, a NULL anywhere is reported before a duplicate; the duplicate's
         // row is found again for the message.
@@ -736,7 +717,6 @@ impl Database {
             .ok_or_else(|| Error::UndefinedObject(format!("index \"{name}\"")))?;
         let index = schema.indexes.remove(position);
         let mut batch = WriteBatch::new();
-        batch.delete_prefix(&KeyPrefix::IndexEntries(index.id));
         batch.put(Key::Table(table.id).encode(), schema.encode()?);
         shared.storage.write(batch, true)?;
         shared.catalog_version.fetch_add(1, Ordering::Release);

@@ -510,6 +510,23 @@ impl TableState {
     }
 }
 
+/// Deletes the secondary-index entries that versions before indexes were derived from rows
+/// stored for `schema`'s indexes (see `crate::storage::key`), if there are any: nothing reads
+/// them, and they would only take space.
+fn drop_stored_index_entries(storage: &dyn Storage, schema: &TableSchema) -> Result<()> {
+    let mut batch = crate::storage::WriteBatch::new();
+    for index in &schema.indexes {
+        let prefix = KeyPrefix::IndexEntries(index.id);
+        if scan_prefix(storage, &prefix.encode())?.next().is_some() {
+            batch.delete_prefix(&prefix);
+        }
+    }
+    if !batch.is_empty() {
+        storage.write(batch, true)?;
+    }
+    Ok(())
+}
+
 impl Table {
     /// Starts bringing `key`'s primary-index slot into the CPU cache (see
     /// [`AlexMap::prefetch`]), and its cached row where the table's row-address model
@@ -553,29 +570,16 @@ impl Table {
         Self::assemble(schema, primary, indexes, Vec::new())
     }
 
-    /// Loads a table's primary index and secondary indexes from storage (bulk loads, in key
-    /// order). Loaded versions have timestamp 0: older than every snapshot.
+    /// Loads a table from its stored rows: its primary index and secondary indexes (bulk
+    /// loads, in key order). Loaded versions have timestamp 0: older than every snapshot.
     pub fn load(storage: &dyn Storage, schema: TableSchema) -> Result<Self> {
         let prefix = KeyPrefix::Rows(schema.id).encode();
-        let index_ids: Vec<ObjectId> = schema.indexes.iter().map(|i| i.id).collect();
+        drop_stored_index_entries(storage, &schema)?;
         let mut builder = TableBuilder::new(schema);
         for entry in scan_prefix(storage, &prefix)? {
             let (key, value) = entry?;
-            builder.observe_stored_row(&value)?;
-            builder.add_key(RowKey::decode(&key[prefix.len()..], builder.integer)?)?;
-        }
-        for (position, id) in index_ids.into_iter().enumerate() {
-            let prefix = KeyPrefix::IndexEntries(id).encode();
-            for entry in scan_prefix(storage, &prefix)? {
-                let (key, _) = entry?;
-                let key = &key[prefix.len()..];
-                let mut rest = key;
-                for _ in &builder.schema.indexes[position].columns {
-                    decode_value(&mut rest)?;
-                }
-                let pk = RowKey::decode(rest, builder.integer)?;
-                builder.add_index_entry(position, IndexKey::from_slice(key), pk);
-            }
+            let key = RowKey::decode(&key[prefix.len()..], builder.integer)?;
+            builder.add_stored_row(key, &value)?;
         }
         builder
             .build()
@@ -664,8 +668,11 @@ pub(crate) struct TableBuilder {
     largest: Vec<(usize, i64)>,
     types: Vec<DataType>,
     missing: Vec<Value>,
-    /// Each secondary index's entries, in the schema's order.
-    entries: Vec<BTreeMap<IndexKey, IndexMark>>,
+    /// The secondary indexes, in the schema's order (their entries are filled in by
+    /// [`TableBuilder::build`]), and the entries added so far for each: in the rows' order,
+    /// to be sorted once rather than inserted into a tree one by one at random places.
+    indexes: Vec<SecondaryIndex>,
+    entries: Vec<Vec<(IndexKey, IndexMark)>>,
 }
 
 impl TableBuilder {
@@ -683,46 +690,56 @@ impl TableBuilder {
             largest,
             types: schema.types(),
             missing: schema.default_row(),
-            entries: schema.indexes.iter().map(|_| BTreeMap::new()).collect(),
+            indexes: schema
+                .indexes
+                .iter()
+                .map(|index| SecondaryIndex {
+                    schema: index.clone(),
+                    created_at: 0,
+                    entries: BTreeMap::new(),
+                })
+                .collect(),
+            entries: schema.indexes.iter().map(|_| Vec::new()).collect(),
             schema,
         }
     }
 
-    /// Notes `row`'s SERIAL values, so the table's counters start past them.
-    pub fn observe_row(&mut self, row: &[Value]) {
+    /// Adds `row`, stored under `key`, in any order: its key, its secondary-index entries
+    /// and its SERIAL values (so that the table's counters start past them).
+    pub fn add_row(&mut self, row: &[Value], key: RowKey) -> Result<()> {
         for (column, max) in &mut self.largest {
             if let Value::Int(v) = row[*column] {
                 *max = (*max).max(v);
             }
         }
+        for (index, entries) in self.indexes.iter().zip(&mut self.entries) {
+            let mark = IndexMark {
+                pk: key.clone(),
+                dead_since: None,
+            };
+            entries.push((index.entry_key(row, &key), mark));
+        }
+        self.add_key(key)
     }
 
-    /// [`TableBuilder::observe_row`] for a stored row, decoded only if a SERIAL column needs it.
-    pub fn observe_stored_row(&mut self, value: &[u8]) -> Result<()> {
-        if !self.largest.is_empty() {
-            let row = crate::encoding::decode_row(&self.types, &self.missing, value)?;
-            self.observe_row(&row);
+    /// [`TableBuilder::add_row`] for a row as stored, decoded only if an index or a SERIAL
+    /// column needs its values.
+    pub fn add_stored_row(&mut self, key: RowKey, value: &[u8]) -> Result<()> {
+        if self.largest.is_empty() && self.indexes.is_empty() {
+            return self.add_key(key);
         }
-        Ok(())
+        let row = crate::encoding::decode_row(&self.types, &self.missing, value)?;
+        self.add_row(&row, key)
     }
 
     /// Adds a row's primary key, in any order.
-    pub fn add_key(&mut self, key: RowKey) -> Result<()> {
+    fn add_key(&mut self, key: RowKey) -> Result<()> {
         match (self.integer, key) {
             (true, RowKey::Int(k)) => self.ints.push((k, RowEntry::default())),
             (false, RowKey::Bytes(k)) => self.bytes.push((inline(&k), RowEntry::default())),
             _ => return Err(Error::Corrupt("a primary key of the wrong kind".into())),
         }
         Ok(())
-    }
-
-    /// Adds an entry of the `position`-th secondary index.
-    pub fn add_index_entry(&mut self, position: usize, key: IndexKey, pk: RowKey) {
-        let mark = IndexMark {
-            pk,
-            dead_since: None,
-        };
-        self.entries[position].insert(key, mark);
     }
 
     /// The table, with its primary index loaded from the keys in order; a key added twice
@@ -746,18 +763,16 @@ impl TableBuilder {
             sorted_distinct(&mut self.bytes).map_err(|k| RowKey::Bytes(k.to_vec()))?;
             Primary::Bytes(AlexMap::bulk_load(std::mem::take(&mut self.bytes)))
         };
-        let indexes = self
-            .schema
-            .indexes
-            .iter()
-            .zip(self.entries)
-            .map(|(schema, entries)| SecondaryIndex {
-                schema: schema.clone(),
-                created_at: 0,
-                entries,
-            })
-            .collect();
-        Ok(Table::assemble(self.schema, primary, indexes, self.largest))
+        for (index, entries) in self.indexes.iter_mut().zip(self.entries) {
+            // Sorted, then built bottom-up (`BTreeMap`'s `FromIterator`).
+            index.entries = entries.into_iter().collect();
+        }
+        Ok(Table::assemble(
+            self.schema,
+            primary,
+            self.indexes,
+            self.largest,
+        ))
     }
 }
 

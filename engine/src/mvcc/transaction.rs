@@ -14,7 +14,7 @@ use super::write_set::{WriteMap, is_empty};
 use crate::catalog::{ObjectId, TableSchema};
 use crate::database::{GcItem, GcTarget, Shared, unique_violation};
 use crate::encoding::{encode_row_into, encode_values, prefix_end};
-use crate::storage::{Key, Storage, WriteBatch};
+use crate::storage::{Storage, WriteBatch};
 use crate::sync::{lock, read, write};
 use crate::table::{
     IndexKey, IndexMark, Primary, RowKey, SecondaryIndex, Table, TableState, complete_row,
@@ -1213,14 +1213,9 @@ impl Transaction {
         let table = writes.table.id;
         let rows = Arc::try_unwrap(writes.rows).unwrap_or_else(|shared| (*shared).clone());
         let mut installs = Vec::with_capacity(rows.len());
+        // Only the rows are stored: secondary indexes are derived from them (built from the
+        // rows when a table is loaded), so their changes are made in memory alone.
         let mut all_index_changes = Vec::new();
-        // Each index's entries follow the rows, together: RocksDB inserts a batch into its
-        // memtable in order, and a key that follows the previous one reuses its search path,
-        // where alternating between the rows' and an index's key ranges searched the skip
-        // list from the top for every operation. (No key is written twice in a commit, so
-        // the order changes nothing else.)
-        let mut index_ops: Vec<WriteBatch> =
-            state.indexes.iter().map(|_| WriteBatch::new()).collect();
         // In key order, the rows (allocated in the order they were written) are scattered:
         // each one's lines are asked for a few writes ahead of its encoding.
         let rows = crate::alex::hinted(rows.into_sorted(), 8, |(_, write)| {
@@ -1260,17 +1255,11 @@ impl Transaction {
                 None => batch.delete(key.storage_key(table)),
             };
             let changes_before = all_index_changes.len();
-            for (index, ops) in state.indexes.iter().zip(&mut index_ops) {
+            for index in &state.indexes {
                 let removed = previous.as_deref().map(|r| index.entry_key(r, key));
                 let added = write.row.as_deref().map(|r| index.entry_key(r, key));
                 if removed == added {
                     continue;
-                }
-                if let Some(removed) = &removed {
-                    ops.delete(Key::IndexEntry(index.schema.id, removed).encode());
-                }
-                if let Some(added) = &added {
-                    ops.put(Key::IndexEntry(index.schema.id, added).encode(), Vec::new());
                 }
                 all_index_changes.push(IndexChange {
                     index: index.schema.id,
@@ -1286,9 +1275,6 @@ impl Transaction {
                 // At most one per index of the table.
                 index_changes: (all_index_changes.len() - changes_before) as u32,
             });
-        }
-        for ops in &index_ops {
-            batch.extend(ops);
         }
         Ok(Installs {
             writes: installs,

@@ -7,6 +7,10 @@
 //! Row(table, pk)         0x10 table:u32 pk      → the row, pk memcomparable
 //! IndexEntry(index, k)   0x11 index:u32 k       → empty; k = indexed values ++ pk, memcomparable
 //! ```
+//!
+//! Index entries are no longer written: a secondary index is derived from its table's rows,
+//! which are read at every open anyway, so storing it too doubled an indexed table's writes.
+//! Entries that earlier versions stored are deleted when their table is next loaded.
 
 use crate::catalog::ObjectId;
 
@@ -30,7 +34,8 @@ pub enum Key<'a> {
     Role(&'a str),
     /// The newest committed version of a row, by encoded primary key.
     Row(ObjectId, &'a [u8]),
-    /// A secondary-index entry: encoded indexed values followed by the encoded primary key.
+    /// A secondary-index entry: encoded indexed values followed by the encoded primary key
+    /// (only in data written by earlier versions; see the module's notes).
     IndexEntry(ObjectId, &'a [u8]),
 }
 
