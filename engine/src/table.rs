@@ -510,9 +510,9 @@ impl TableState {
     }
 }
 
-/// Deletes the secondary-index entries that versions before indexes were derived from rows
-/// stored for `schema`'s indexes (see `crate::storage::key`), if there are any: nothing reads
-/// them, and they would only take space.
+/// Deletes the entries stored for `schema`'s secondary indexes, if there are any: earlier
+/// versions wrote them (see `crate::storage::key`); nothing reads them now, and they would
+/// only take space.
 fn drop_stored_index_entries(storage: &dyn Storage, schema: &TableSchema) -> Result<()> {
     let mut batch = crate::storage::WriteBatch::new();
     for index in &schema.indexes {
