@@ -485,11 +485,13 @@ impl Database {
         let positions = schema.column_positions(&names)?;
         let id = tables.next_id;
         schema.add_index(name.to_string(), positions, unique, id)?;
-        let mut index = SecondaryIndex {
-            schema: schema.indexes[schema.indexes.len() - 1].clone(),
-            created_at: shared.clock.last_commit(),
-            entries: Default::default(),
-        };
+        let mut index = SecondaryIndex::empty(
+            schema.indexes[schema.indexes.len() - 1].clone(),
+            shared.clock.last_commit(),
+        );
+        // In the rows' order, then sorted and built bottom-up (`BTreeMap`'s `FromIterator`),
+        // as a table's load builds its indexes: not inserted one by one at random places.
+        let mut entries = Vec::new();
         let mut batch = WriteBatch::new();
         let mut seen: HashMap<Vec<u8>, Row> = HashMap::new();
         let prefix = KeyPrefix::Rows(table.id).encode();
@@ -506,14 +508,13 @@ impl Database {
             }
             debug_assert_eq!(&key[prefix.len()..], pk.encode().as_slice());
             let entry_key = index.entry_key(&row, &pk);
-            index.entries.insert(
-                entry_key,
-                IndexMark {
-                    pk,
-                    dead_since: None,
-                },
-            );
+            let mark = IndexMark {
+                pk,
+                dead_since: None,
+            };
+            entries.push((entry_key, mark));
         }
+        index.entries = entries.into_iter().collect();
         batch.put(Key::Table(table.id).encode(), schema.encode()?);
         batch.put(Key::Meta(NEXT_OBJECT_ID).encode(), (id + 1).to_be_bytes());
         shared.storage.write(batch, true)?;

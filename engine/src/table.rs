@@ -414,6 +414,15 @@ pub(crate) struct IndexMark {
 }
 
 impl SecondaryIndex {
+    /// The index `schema` without entries, usable by snapshots from `created_at` on.
+    pub fn empty(schema: IndexSchema, created_at: u64) -> Self {
+        Self {
+            schema,
+            created_at,
+            entries: BTreeMap::new(),
+        }
+    }
+
     /// The indexed values of `row`, encoded (the prefix of its index key).
     pub fn values_key(&self, row: &[Value]) -> Vec<u8> {
         let mut out = Vec::new();
@@ -561,11 +570,7 @@ impl Table {
         let indexes = schema
             .indexes
             .iter()
-            .map(|index| SecondaryIndex {
-                schema: index.clone(),
-                created_at,
-                entries: BTreeMap::new(),
-            })
+            .map(|index| SecondaryIndex::empty(index.clone(), created_at))
             .collect();
         Self::assemble(schema, primary, indexes, Vec::new())
     }
@@ -693,11 +698,7 @@ impl TableBuilder {
             indexes: schema
                 .indexes
                 .iter()
-                .map(|index| SecondaryIndex {
-                    schema: index.clone(),
-                    created_at: 0,
-                    entries: BTreeMap::new(),
-                })
+                .map(|index| SecondaryIndex::empty(index.clone(), 0))
                 .collect(),
             entries: schema.indexes.iter().map(|_| Vec::new()).collect(),
             schema,

@@ -700,11 +700,7 @@ impl Transaction {
         if index.created_at > self.snapshot {
             // The index lacks entries for versions superseded before it was built: find this
             // snapshot's rows with a table scan.
-            let index = SecondaryIndex {
-                schema: index.schema.clone(),
-                created_at: index.created_at,
-                entries: BTreeMap::new(),
-            };
+            let index = SecondaryIndex::empty(index.schema.clone(), index.created_at);
             drop(state);
             let mut rows = Vec::new();
             for item in self.scan(name, .., Direction::Forward)? {

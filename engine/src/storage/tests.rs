@@ -289,25 +289,33 @@ proptest! {
     }
 }
 
+/// RocksDB options with a 64 KiB memtable, which a write of a few hundred rows outgrows.
+#[cfg(all(feature = "rocksdb", not(target_arch = "wasm32")))]
+fn small_memtable() -> super::RocksDbOptions {
+    super::RocksDbOptions {
+        write_buffer_bytes: 64 << 10,
+        ..Default::default()
+    }
+}
+
+/// Writes keys `0..count` (big-endian), each with 100 bytes of value, in one batch.
+#[cfg(all(feature = "rocksdb", not(target_arch = "wasm32")))]
+fn write_rows(db: &super::RocksDbStorage, count: u32) {
+    let mut batch = WriteBatch::new();
+    for i in 0..count {
+        batch.put(i.to_be_bytes(), [7; 100]);
+    }
+    db.write(batch, false).unwrap();
+}
+
 #[cfg(all(feature = "rocksdb", not(target_arch = "wasm32")))]
 #[test]
 fn rocksdb_flushes_after_a_write_larger_than_its_memtable() {
     let dir = tempfile::tempdir().unwrap();
-    let options = super::RocksDbOptions {
-        write_buffer_bytes: 64 << 10,
-        ..Default::default()
-    };
-    let db = super::RocksDbStorage::open(dir.path(), &options).unwrap();
-    let write = |count: u32| {
-        let mut batch = WriteBatch::new();
-        for i in 0..count {
-            batch.put(i.to_be_bytes(), [7; 100]);
-        }
-        db.write(batch, false).unwrap();
-    };
-    write(10);
+    let db = super::RocksDbStorage::open(dir.path(), &small_memtable()).unwrap();
+    write_rows(&db, 10);
     assert_eq!(db.active_memtable_entries(), 10, "a small write stays");
-    write(2_000);
+    write_rows(&db, 2_000);
     assert_eq!(db.active_memtable_entries(), 0, "a large write is flushed");
     assert_eq!(db.get(&1999u32.to_be_bytes()).unwrap(), Some(vec![7; 100]));
 }
@@ -316,19 +324,11 @@ fn rocksdb_flushes_after_a_write_larger_than_its_memtable() {
 #[test]
 fn rocksdb_scans_leave_the_block_cache_to_point_reads() {
     let dir = tempfile::tempdir().unwrap();
-    let options = super::RocksDbOptions {
-        write_buffer_bytes: 64 << 10,
-        ..Default::default()
-    };
-    let db = super::RocksDbStorage::open(dir.path(), &options).unwrap();
-    let mut batch = WriteBatch::new();
-    for i in 0..20_000u32 {
-        batch.put(i.to_be_bytes(), [7; 100]);
-    }
+    let db = super::RocksDbStorage::open(dir.path(), &small_memtable()).unwrap();
     // Larger than the memtable: flushed into a table file, whose blocks reads then load.
-    db.write(batch, false).unwrap();
+    write_rows(&db, 20_000);
     drop(db);
-    let db = super::RocksDbStorage::open(dir.path(), &options).unwrap();
+    let db = super::RocksDbStorage::open(dir.path(), &small_memtable()).unwrap();
     let scanned = db.scan(Bound::Unbounded, Bound::Unbounded).unwrap();
     assert_eq!(scanned.count(), 20_000);
     let after_scan = db.block_cache_bytes();
