@@ -12,9 +12,12 @@
 //! recycled (overwritten in place): a kill then often lands in a recycled file, whose tail
 //! still holds the old file's records.
 //!
+//! A third RocksDB campaign pads every other transaction past the size from which a write is
+//! made into a table file and ingested: commits alternate between the log and ingestion.
+//!
 //! `cargo test --release --test crash` runs 30 kill cycles per campaign;
 //! `OMENDB_CRASH_CYCLES=500` runs a longer campaign. (A plain `main`: the test spawns itself as
-//! the child with `child <dir> <backend> [rolling-log]`.)
+//! the child with `child <dir> <backend> [rolling-log|ingest]`.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
@@ -35,6 +38,8 @@ struct Setup {
     kind: StorageKind,
     /// Small memtables and padded transactions: RocksDB's log rolls over every few commits.
     rolling_log: bool,
+    /// Every other transaction padded past RocksDB's size for ingesting a write.
+    ingest: bool,
 }
 
 impl Setup {
@@ -42,13 +47,22 @@ impl Setup {
         Setup {
             kind: args[0].parse().unwrap(),
             rolling_log: args.get(1).is_some_and(|a| a == "rolling-log"),
+            ingest: args.get(1).is_some_and(|a| a == "ingest"),
         }
+    }
+
+    /// Whether transaction `n` inserts a padding row.
+    fn padded(self, n: i64) -> bool {
+        self.rolling_log || (self.ingest && n % 2 == 1)
     }
 
     fn args(self) -> Vec<String> {
         let mut args = vec![self.kind.to_string()];
         if self.rolling_log {
             args.push("rolling-log".into());
+        }
+        if self.ingest {
+            args.push("ingest".into());
         }
         args
     }
@@ -61,6 +75,10 @@ fn open(setup: Setup, dir: &Path) -> Database {
     let mut config = DatabaseConfig::new(setup.kind, Some(dir.to_path_buf()));
     if setup.rolling_log {
         config.storage.rocksdb.write_buffer_bytes = 64 << 10;
+    }
+    if setup.ingest {
+        // The smallest padding row is 4 KiB (`"1"` repeated), every other commit ~100 bytes.
+        config.storage.rocksdb.ingest_from_bytes = 2 << 10;
     }
     let db = Database::open(config).unwrap();
     if db.table_names().is_empty() {
@@ -118,7 +136,7 @@ fn child(setup: Setup, dir: &Path) {
                 if !txn.update("counter", &RowKey::Int(0), row.clone())? {
                     txn.insert("counter", row)?;
                 }
-                if setup.rolling_log {
+                if setup.padded(n) {
                     let fill = Value::from(format!("{n:x}").repeat(PADDING / 4).as_str());
                     txn.insert("padding", vec![Value::Int(n), fill])?;
                 }
@@ -153,10 +171,11 @@ fn verify(setup: Setup, dir: &Path, acknowledged: i64) -> i64 {
         }
         assert_eq!(found, expected, "{kind}: {table} after commit {committed}");
     }
-    if setup.rolling_log {
+    if setup.rolling_log || setup.ingest {
         let padded = txn.scan("padding", .., Direction::Forward).unwrap().count();
         assert_eq!(
-            padded as i64, committed,
+            padded as i64,
+            (1..=committed).filter(|&n| setup.padded(n)).count() as i64,
             "{kind}: padding after commit {committed}"
         );
     }
@@ -226,15 +245,21 @@ fn main() {
     let plain = |kind| Setup {
         kind,
         rolling_log: false,
+        ingest: false,
     };
     campaign(plain(StorageKind::Redb), cycles);
     #[cfg(feature = "rocksdb")]
     {
         campaign(plain(StorageKind::RocksDb), cycles);
         let rolling_log = Setup {
-            kind: StorageKind::RocksDb,
             rolling_log: true,
+            ..plain(StorageKind::RocksDb)
         };
         campaign(rolling_log, cycles);
+        let ingest = Setup {
+            ingest: true,
+            ..plain(StorageKind::RocksDb)
+        };
+        campaign(ingest, cycles);
     }
 }

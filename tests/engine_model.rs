@@ -257,15 +257,20 @@ fn pair(row: &[Value]) -> (i64, i64) {
 
 impl Engine {
     fn open(kind: StorageKind) -> Self {
-        Self::with_cache(kind, 4 << 10)
+        Self::with_config(kind, |_| {})
     }
 
     fn with_cache(kind: StorageKind, cache_bytes: usize) -> Self {
+        Self::with_config(kind, |config| config.cache_bytes = cache_bytes)
+    }
+
+    fn with_config(kind: StorageKind, tune: impl FnOnce(&mut DatabaseConfig)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data_dir = (kind != StorageKind::Memory).then(|| dir.path().to_path_buf());
         let mut config = DatabaseConfig::new(kind, data_dir);
         config.synchronous_commit = false;
-        config.cache_bytes = cache_bytes;
+        config.cache_bytes = 4 << 10;
+        tune(&mut config);
         let db = Database::open(config).unwrap();
         db.create_table(
             TableDef::new("kv")
@@ -392,6 +397,15 @@ fn agree(ops: &[Op]) -> Result<(), TestCaseError> {
         StorageKind::Memory,
         Engine::with_cache(StorageKind::Memory, 600),
     ));
+    // Every commit's write made into a table file that RocksDB ingests.
+    if cfg!(feature = "rocksdb") {
+        engines.push((
+            StorageKind::RocksDb,
+            Engine::with_config(StorageKind::RocksDb, |config| {
+                config.storage.rocksdb.ingest_from_bytes = 0;
+            }),
+        ));
+    }
     for (step, op) in ops.iter().enumerate() {
         let expected = model.apply(op);
         for (kind, engine) in &mut engines {

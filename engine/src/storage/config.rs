@@ -75,6 +75,10 @@ pub struct RocksDbOptions {
     pub recycled_log_files: Option<usize>,
     /// Background flush and compaction threads.
     pub background_jobs: i32,
+    /// A write of at least this many bytes (a bulk load's commit) becomes a table file that
+    /// RocksDB takes in whole, instead of passing through the write-ahead log and the memtable
+    /// and being written again by a flush.
+    pub ingest_from_bytes: usize,
 }
 
 impl Default for RocksDbOptions {
@@ -85,6 +89,7 @@ impl Default for RocksDbOptions {
             bloom_bits_per_key: 10.0,
             recycled_log_files: None,
             background_jobs: 2,
+            ingest_from_bytes: 16 << 20,
         }
     }
 }

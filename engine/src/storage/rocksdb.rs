@@ -1,9 +1,10 @@
 use std::ops::Bound;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use ::rocksdb::{
-    BlockBasedOptions, Cache, DB, DataBlockIndexType, Direction, FlushOptions, IteratorMode,
-    Options, ReadOptions, WriteOptions,
+    BlockBasedOptions, Cache, DB, DataBlockIndexType, Direction, FlushOptions,
+    IngestExternalFileOptions, IteratorMode, Options, ReadOptions, SstFileWriter, WriteOptions,
 };
 
 use super::{RocksDbOptions, Scan, Storage, WriteBatch, WriteOp};
@@ -13,11 +14,26 @@ use crate::{Error, Result};
 /// per block.
 const SCAN_READAHEAD: usize = 2 << 20;
 
+/// The directory, inside the database's, where a large write's table file is made before
+/// RocksDB takes it in (see [`RocksDbStorage::ingest`]). RocksDB ignores what it did not name.
+pub(super) const INGEST_DIR: &str = "omendb-ingest";
+
+/// One operation of a write made into a table file: a key, and its value or `None` to delete.
+type FileOp<'a> = (&'a [u8], Option<&'a [u8]>);
+
 /// Storage in a RocksDB directory (native builds with the `rocksdb` feature).
 pub struct RocksDbStorage {
     db: DB,
+    /// The options the database was opened with; a table file made for ingestion is built
+    /// with the same (filters, block format, compression).
+    options: Options,
     /// The memtable's size before a flush ([`RocksDbOptions::write_buffer_bytes`]).
     write_buffer_bytes: usize,
+    /// [`RocksDbOptions::ingest_from_bytes`].
+    ingest_from_bytes: usize,
+    /// Where table files for ingestion are made, and how many have been.
+    ingest_dir: PathBuf,
+    ingested: AtomicU64,
 }
 
 impl std::fmt::Debug for RocksDbStorage {
@@ -64,11 +80,85 @@ impl RocksDbStorage {
         // Compatible with the default point-in-time recovery since RocksDB 9 (see
         // facebook/rocksdb#13819).
         opts.set_recycle_log_file_num(options.recycled_log_files.unwrap_or(0));
-        let db = DB::open(&opts, path).map_err(storage_error)?;
+        let db = DB::open(&opts, path.as_ref()).map_err(storage_error)?;
+        // A file left by a crash before its ingestion was never part of the database.
+        let ingest_dir = path.as_ref().join(INGEST_DIR);
+        let io_error = |e: std::io::Error| Error::Storage {
+            backend: "rocksdb",
+            message: format!("{}: {e}", ingest_dir.display()),
+        };
+        match std::fs::remove_dir_all(&ingest_dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_error(e)),
+            _ => {}
+        }
+        std::fs::create_dir(&ingest_dir).map_err(io_error)?;
         Ok(Self {
             db,
+            options: opts,
             write_buffer_bytes: options.write_buffer_bytes,
+            ingest_from_bytes: options.ingest_from_bytes,
+            ingest_dir,
+            ingested: AtomicU64::new(0),
         })
+    }
+
+    /// Writes `batch` as one table file that RocksDB then takes in whole ("ingests"), instead
+    /// of appending it to the write-ahead log, inserting it into the memtable and writing it
+    /// again when the memtable is flushed: a bulk load's rows are written (and compressed)
+    /// once, and stay out of the memtable, the log and the next start's log replay.
+    ///
+    /// An ingestion is atomic, and durable once it returns (the file is synced before RocksDB
+    /// records it in its manifest). The log is synced first, so that every write acknowledged
+    /// before this one survives a crash this one survives, as with a write through the log.
+    ///
+    /// `false`, with nothing written, for an empty batch and for one with a range deletion:
+    /// one file cannot hold both a range deletion and the puts after it in the batch that it
+    /// must not delete.
+    fn ingest(&self, batch: &WriteBatch) -> Result<bool> {
+        let mut ops: Vec<FileOp<'_>> = Vec::with_capacity(batch.len());
+        let mut ascending = true;
+        for op in batch.ops() {
+            let op = match op {
+                WriteOp::Put { key, value } => (key, Some(value)),
+                WriteOp::Delete { key } => (key, None),
+                WriteOp::DeleteRange { .. } => return Ok(false),
+            };
+            ascending &= ops.last().is_none_or(|last| last.0 < op.0);
+            ops.push(op);
+        }
+        if ops.is_empty() {
+            return Ok(false);
+        }
+        if !ascending {
+            // A file's keys ascend, each once. Of one key's operations the batch's last is the
+            // one that counts: reversed, then sorted stably, it is the first of its key's run.
+            ops.reverse();
+            ops.sort_by(|a, b| a.0.cmp(b.0));
+            ops.dedup_by(|later, first| later.0 == first.0);
+        }
+        let n = self.ingested.fetch_add(1, Ordering::Relaxed);
+        let file = self.ingest_dir.join(format!("{n}.sst"));
+        let ingested = self.write_and_ingest(&ops, &file);
+        // Moved into the database by a successful ingestion; a failed one leaves it.
+        let _ = std::fs::remove_file(&file);
+        ingested.map_err(storage_error)?;
+        Ok(true)
+    }
+
+    fn write_and_ingest(&self, ops: &[FileOp<'_>], file: &Path) -> Result<(), ::rocksdb::Error> {
+        let mut writer = SstFileWriter::create(&self.options);
+        writer.open(file)?;
+        for &(key, value) in ops {
+            match value {
+                Some(value) => writer.put(key, value)?,
+                None => writer.delete(key)?,
+            }
+        }
+        writer.finish()?;
+        self.db.flush_wal(true)?;
+        let mut ingest = IngestExternalFileOptions::default();
+        ingest.set_move_files(true);
+        self.db.ingest_external_file_opts(&ingest, vec![file])
     }
 
     /// After a write larger than the memtable's size: starts flushing the memtable, without
@@ -123,6 +213,9 @@ impl Storage for RocksDbStorage {
         // than ours (a type byte and varint lengths where ours has 8-byte lengths), plus a
         // 12-byte header.
         let bytes = batch.bytes();
+        if bytes >= self.ingest_from_bytes && self.ingest(&batch)? {
+            return Ok(());
+        }
         let mut rocks = ::rocksdb::WriteBatch::with_capacity_bytes(12 + bytes);
         for op in batch.ops() {
             match op {

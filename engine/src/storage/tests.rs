@@ -127,6 +127,21 @@ proptest! {
         let db = super::RocksDbStorage::open(dir.path(), &Default::default()).unwrap();
         check_mirror(&db, &ops)?;
     }
+
+    /// Every write without a range deletion made into a table file and ingested: colliding
+    /// keys within a batch, deletes, and ingestions interleaved with writes through the log.
+    #[cfg(all(feature = "rocksdb", not(target_arch = "wasm32")))]
+    #[test]
+    fn rocksdb_ingesting_every_write_matches_model(ops in prop::collection::vec(op(), 1..60)) {
+        let dir = tempfile::tempdir().unwrap();
+        let options = super::RocksDbOptions { ingest_from_bytes: 0, ..Default::default() };
+        let db = super::RocksDbStorage::open(dir.path(), &options).unwrap();
+        check_mirror(&db, &ops)?;
+        let before = everything(&db);
+        drop(db);
+        let db = super::RocksDbStorage::open(dir.path(), &options).unwrap();
+        prop_assert_eq!(everything(&db), before);
+    }
 }
 
 proptest! {
@@ -318,6 +333,59 @@ fn rocksdb_flushes_after_a_write_larger_than_its_memtable() {
     write_rows(&db, 2_000);
     assert_eq!(db.active_memtable_entries(), 0, "a large write is flushed");
     assert_eq!(db.get(&1999u32.to_be_bytes()).unwrap(), Some(vec![7; 100]));
+}
+
+#[cfg(all(feature = "rocksdb", not(target_arch = "wasm32")))]
+#[test]
+fn rocksdb_ingests_a_large_write_as_a_table_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = super::RocksDbOptions {
+        ingest_from_bytes: 64 << 10,
+        ..Default::default()
+    };
+    let db = super::RocksDbStorage::open(dir.path(), &options).unwrap();
+    write_rows(&db, 100);
+    assert_eq!(
+        db.active_memtable_entries(),
+        100,
+        "a small write goes through the log"
+    );
+    // Keys out of order, one key written twice and one deleted after its put, a row of the
+    // earlier write deleted and another overwritten.
+    let mut batch = WriteBatch::new();
+    for i in (50..2_000u32).rev() {
+        batch.put(i.to_be_bytes(), i.to_le_bytes().repeat(25));
+    }
+    batch.put(1500u32.to_be_bytes(), b"twice");
+    batch.delete(1600u32.to_be_bytes());
+    batch.delete(7u32.to_be_bytes());
+    db.write(batch, false).unwrap();
+    // Through the log it would have stayed in the memtable (smaller than 4 MiB); ingested,
+    // it is not there, and neither are the earlier rows, flushed first as the file overlaps.
+    assert_eq!(
+        db.active_memtable_entries(),
+        0,
+        "the large write was ingested"
+    );
+    let check = |db: &super::RocksDbStorage| {
+        let rows = everything(db);
+        assert_eq!(rows.len(), 1_998);
+        let get = |i: u32| db.get(&i.to_be_bytes()).unwrap();
+        assert_eq!(get(6), Some(vec![7; 100]));
+        assert_eq!(get(7), None);
+        assert_eq!(get(50), Some(50u32.to_le_bytes().repeat(25)));
+        assert_eq!(get(1500), Some(b"twice".to_vec()));
+        assert_eq!(get(1600), None);
+    };
+    check(&db);
+    let ingest_dir = dir.path().join(super::rocksdb::INGEST_DIR);
+    assert_eq!(std::fs::read_dir(&ingest_dir).unwrap().count(), 0);
+    drop(db);
+    // A file a crash left before its ingestion is removed, never read.
+    std::fs::write(ingest_dir.join("9.sst"), b"half a file").unwrap();
+    let db = super::RocksDbStorage::open(dir.path(), &options).unwrap();
+    check(&db);
+    assert_eq!(std::fs::read_dir(&ingest_dir).unwrap().count(), 0);
 }
 
 #[cfg(all(feature = "rocksdb", not(target_arch = "wasm32")))]
