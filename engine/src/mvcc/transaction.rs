@@ -1116,7 +1116,8 @@ impl Transaction {
             }
             latched.push(write(&table.state));
         }
-        let mut batch = WriteBatch::new();
+        // Room for a few rows: a one-row commit's batch grew four or five times.
+        let mut batch = WriteBatch::with_capacity(COMMIT_BATCH_BYTES);
         let mut installs = Vec::with_capacity(latched.len());
         for (writes, state) in all.into_iter().zip(&latched) {
             self.validate_unique(&writes, state)?;
@@ -1373,6 +1374,9 @@ impl Drop for Transaction {
         self.finish();
     }
 }
+
+/// The bytes a commit's storage batch starts with room for.
+const COMMIT_BATCH_BYTES: usize = 512;
 
 /// Commits with at least this many storage operations write them on a second thread while
 /// their versions are installed in memory. Below it a thread costs more than it saves.

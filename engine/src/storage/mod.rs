@@ -90,6 +90,14 @@ impl WriteBatch {
         Self::default()
     }
 
+    /// An empty batch with room for `bytes` of encoded operations.
+    pub fn with_capacity(bytes: usize) -> Self {
+        Self {
+            data: Vec::with_capacity(bytes),
+            len: 0,
+        }
+    }
+
     pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> &mut Self {
         self.put_encoded(
             |out| out.extend_from_slice(key.as_ref()),
