@@ -46,7 +46,9 @@ fn op_in(slots: usize, keys: i64) -> impl Strategy<Value = Op> {
         2 => (slot.clone(), key.clone()).prop_map(|(s, k)| Op::Delete(s, k)),
         2 => (slot.clone(), key.clone()).prop_map(|(s, k)| Op::Get(s, k)),
         1 => (slot.clone(), key.clone(), key.clone(), any::<bool>()).prop_map(|(s, a, b, r)| Op::Scan(s, a, b, r)),
-        1 => (slot.clone(), value.clone(), value).prop_map(|(s, a, b)| Op::ByValue(s, a, b)),
+        1 => (slot.clone(), value.clone(), value.clone()).prop_map(|(s, a, b)| Op::ByValue(s, a, b)),
+        // One value: the look-up of equal values, which takes its own path.
+        1 => (slot.clone(), value).prop_map(|(s, v)| Op::ByValue(s, v, v)),
         3 => slot.clone().prop_map(Op::Commit),
         1 => slot.clone().prop_map(Op::Rollback),
         2 => slot.clone().prop_map(Op::Savepoint),

@@ -113,6 +113,19 @@ pub(crate) enum Primary {
     Bytes(AlexMap<InlineBytes, RowEntry>),
 }
 
+/// The key `encode` writes, encoded in a buffer kept for the next key and then copied into
+/// the key (in place when short): no allocation, growth or free per key.
+fn scratch_key(encode: impl FnOnce(&mut Vec<u8>)) -> IndexKey {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with_borrow_mut(|key| {
+        key.clear();
+        encode(key);
+        IndexKey::from_slice(key)
+    })
+}
+
 /// A row key's bytes as the primary index holds them.
 fn inline(key: &[u8]) -> InlineBytes {
     InlineBytes::from_slice(key)
@@ -438,17 +451,15 @@ impl SecondaryIndex {
 
     /// The full index key of `row` stored under `pk`.
     pub fn entry_key(&self, row: &[Value], pk: &RowKey) -> IndexKey {
-        // Encoded in a buffer kept for the next key, then copied into the key (in place when
-        // short): no allocation, growth or free per key.
-        thread_local! {
-            static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-        }
-        SCRATCH.with_borrow_mut(|key| {
-            key.clear();
+        scratch_key(|key| {
             self.encode_values_into(row, key);
             pk.encode_into(key);
-            IndexKey::from_slice(key)
         })
+    }
+
+    /// [`values_key`](Self::values_key) as an [`IndexKey`] (in place when short).
+    pub fn values_index_key(&self, row: &[Value]) -> IndexKey {
+        scratch_key(|key| self.encode_values_into(row, key))
     }
 
     /// Whether `row` takes part in uniqueness: SQL NULLs are distinct from each other.
