@@ -429,10 +429,12 @@ fn server_suite(run: &ServerRun, json: &std::path::Path) -> Result<(), String> {
                     protocol,
                     run.seconds
                 ),
+                // The scale too: runs at scale 10 and 100 chart apart.
                 params: BTreeMap::from([
                     ("clients".into(), json!(clients)),
                     ("workload".into(), json!(workload.name())),
                     ("protocol".into(), json!(protocol)),
+                    ("scale".into(), json!(run.scale)),
                 ]),
                 contenders: contenders.clone(),
                 operations,

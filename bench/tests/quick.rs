@@ -97,6 +97,7 @@ fn the_quick_server_suite_runs_pgbench_on_both() {
     // Initialisation, 4 workloads × 2 client counts, then connection setup.
     assert_eq!(groups.len(), 1 + 4 * 2 + 1, "{out}");
     for group in &groups[1..] {
+        assert_eq!(group["params"]["scale"], 1, "{group}");
         let ops = group["operations"].as_array().unwrap();
         let tps = ops.iter().find(|o| o["name"] == "throughput").unwrap();
         for side in tps["samples"].as_array().unwrap() {
@@ -117,7 +118,7 @@ fn the_quick_server_suite_runs_pgbench_on_both() {
     assert!(
         charts
             .lines()
-            .any(|c| c.contains("server-latency-protocol-prepared-workload-tpcb-like")),
+            .any(|c| c.contains("server-latency-protocol-prepared-scale-1-workload-tpcb-like")),
         "{charts}"
     );
 }
