@@ -79,6 +79,11 @@ pub struct RocksDbOptions {
     /// RocksDB takes in whole, instead of passing through the write-ahead log and the memtable
     /// and being written again by a flush.
     pub ingest_from_bytes: usize,
+    /// Threads that write one ingestion's table files, each file a slice of its keys (and
+    /// of at least `ingest_from_bytes`). One writer left a bulk load's commit waiting for
+    /// it: the file's compression and index building took longer than every in-memory
+    /// install beside it.
+    pub ingest_writers: usize,
 }
 
 impl Default for RocksDbOptions {
@@ -90,6 +95,7 @@ impl Default for RocksDbOptions {
             recycled_log_files: None,
             background_jobs: 2,
             ingest_from_bytes: 16 << 20,
+            ingest_writers: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
         }
     }
 }

@@ -31,9 +31,13 @@ pub struct RocksDbStorage {
     write_buffer_bytes: usize,
     /// [`RocksDbOptions::ingest_from_bytes`].
     ingest_from_bytes: usize,
-    /// Where table files for ingestion are made, and how many have been.
+    /// Threads writing one ingestion's files (see [`RocksDbOptions::ingest_writers`]).
+    ingest_writers: usize,
+    /// Where table files for ingestion are made, and how many ingestions have been.
     ingest_dir: PathBuf,
     ingested: AtomicU64,
+    #[cfg(test)]
+    files_ingested: AtomicU64,
 }
 
 impl std::fmt::Debug for RocksDbStorage {
@@ -98,7 +102,10 @@ impl RocksDbStorage {
             write_buffer_bytes: options.write_buffer_bytes,
             ingest_from_bytes: options.ingest_from_bytes,
             ingest_dir,
+            ingest_writers: options.ingest_writers.max(1),
             ingested: AtomicU64::new(0),
+            #[cfg(test)]
+            files_ingested: AtomicU64::new(0),
         })
     }
 
@@ -136,16 +143,62 @@ impl RocksDbStorage {
             ops.sort_by(|a, b| a.0.cmp(b.0));
             ops.dedup_by(|later, first| later.0 == first.0);
         }
+        // Files of consecutive key ranges, written side by side and ingested together (one
+        // ingestion of several files is as atomic as of one).
+        let files = (batch.bytes() / self.ingest_from_bytes.max(1)).clamp(1, self.ingest_writers);
         let n = self.ingested.fetch_add(1, Ordering::Relaxed);
-        let file = self.ingest_dir.join(format!("{n}.sst"));
-        let ingested = self.write_and_ingest(&ops, &file);
-        // Moved into the database by a successful ingestion; a failed one leaves it.
-        let _ = std::fs::remove_file(&file);
+        let parts: Vec<(&[FileOp<'_>], PathBuf)> = ops
+            .chunks(ops.len().div_ceil(files))
+            .enumerate()
+            .map(|(i, part)| (part, self.ingest_dir.join(format!("{n}-{i}.sst"))))
+            .collect();
+        let ingested = self.write_and_ingest(&parts);
+        // Moved into the database by a successful ingestion; a failed one leaves them.
+        for (_, file) in &parts {
+            let _ = std::fs::remove_file(file);
+        }
         ingested.map_err(storage_error)?;
+        #[cfg(test)]
+        self.files_ingested
+            .fetch_add(parts.len() as u64, Ordering::Relaxed);
         Ok(true)
     }
 
-    fn write_and_ingest(&self, ops: &[FileOp<'_>], file: &Path) -> Result<(), ::rocksdb::Error> {
+    /// Writes each part into its file — the first on this thread, the others each on one of
+    /// its own — then syncs the log and ingests the files.
+    fn write_and_ingest(&self, parts: &[(&[FileOp<'_>], PathBuf)]) -> Result<(), ::rocksdb::Error> {
+        std::thread::scope(|scope| {
+            let mut others = Vec::with_capacity(parts.len());
+            for (part, file) in parts.iter().skip(1) {
+                let spawned = std::thread::Builder::new()
+                    .name("omendb-ingest".into())
+                    .spawn_scoped(scope, move || self.write_file(part, file));
+                // Without a thread, the part is written on this one, after the first.
+                others.push(spawned.map_err(|_| (part, file)));
+            }
+            let mut written = parts
+                .first()
+                .map_or(Ok(()), |(part, file)| self.write_file(part, file));
+            for other in others {
+                let result = match other {
+                    Ok(writer) => writer
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                    Err((part, file)) => self.write_file(part, file),
+                };
+                written = written.and(result);
+            }
+            written
+        })?;
+        self.db.flush_wal(true)?;
+        let mut ingest = IngestExternalFileOptions::default();
+        ingest.set_move_files(true);
+        let files: Vec<&Path> = parts.iter().map(|(_, file)| file.as_path()).collect();
+        self.db.ingest_external_file_opts(&ingest, files)
+    }
+
+    /// Writes `ops` (ascending keys, each once) as the table file `file`.
+    fn write_file(&self, ops: &[FileOp<'_>], file: &Path) -> Result<(), ::rocksdb::Error> {
         let mut writer = SstFileWriter::create(&self.options);
         writer.open(file)?;
         for &(key, value) in ops {
@@ -154,11 +207,13 @@ impl RocksDbStorage {
                 None => writer.delete(key)?,
             }
         }
-        writer.finish()?;
-        self.db.flush_wal(true)?;
-        let mut ingest = IngestExternalFileOptions::default();
-        ingest.set_move_files(true);
-        self.db.ingest_external_file_opts(&ingest, vec![file])
+        writer.finish()
+    }
+
+    /// Table files ingested so far (for tests).
+    #[cfg(test)]
+    pub(crate) fn files_ingested(&self) -> u64 {
+        self.files_ingested.load(Ordering::Relaxed)
     }
 
     /// After a write larger than the memtable's size: starts flushing the memtable, without

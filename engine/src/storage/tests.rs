@@ -128,13 +128,18 @@ proptest! {
         check_mirror(&db, &ops)?;
     }
 
-    /// Every write without a range deletion made into a table file and ingested: colliding
-    /// keys within a batch, deletes, and ingestions interleaved with writes through the log.
+    /// Every write without a range deletion made into table files (three, for three ops or
+    /// more) and ingested: colliding keys within a batch, deletes, and ingestions interleaved
+    /// with writes through the log.
     #[cfg(all(feature = "rocksdb", not(target_arch = "wasm32")))]
     #[test]
     fn rocksdb_ingesting_every_write_matches_model(ops in prop::collection::vec(op(), 1..60)) {
         let dir = tempfile::tempdir().unwrap();
-        let options = super::RocksDbOptions { ingest_from_bytes: 0, ..Default::default() };
+        let options = super::RocksDbOptions {
+            ingest_from_bytes: 0,
+            ingest_writers: 3,
+            ..Default::default()
+        };
         let db = super::RocksDbStorage::open(dir.path(), &options).unwrap();
         check_mirror(&db, &ops)?;
         let before = everything(&db);
@@ -341,6 +346,7 @@ fn rocksdb_ingests_a_large_write_as_a_table_file() {
     let dir = tempfile::tempdir().unwrap();
     let options = super::RocksDbOptions {
         ingest_from_bytes: 64 << 10,
+        ingest_writers: 4,
         ..Default::default()
     };
     let db = super::RocksDbStorage::open(dir.path(), &options).unwrap();
@@ -367,6 +373,9 @@ fn rocksdb_ingests_a_large_write_as_a_table_file() {
         0,
         "the large write was ingested"
     );
+    // ~200 KB: three files of at least 64 KiB, written side by side (a fourth writer had
+    // less than that to write).
+    assert_eq!(db.files_ingested(), 3);
     let check = |db: &super::RocksDbStorage| {
         let rows = everything(db);
         assert_eq!(rows.len(), 1_998);
