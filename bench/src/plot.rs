@@ -58,18 +58,22 @@ fn palette(i: usize) -> RGBColor {
 
 /// A scale as an axis label: whole numbers as such, fractions (TPC-H's 0.1) with their digits.
 fn scale_label(x: f64) -> String {
-    if x >= 1.0 {
-        format!("{x:.0}")
-    } else {
-        let text = format!("{x:.3}");
+    trimmed(x, if x >= 1.0 { 0 } else { 3 })
+}
+
+/// `x` with at most `decimals` decimals, trailing zeros dropped.
+fn trimmed(x: f64, decimals: usize) -> String {
+    let text = format!("{x:.decimals$}");
+    if text.contains('.') {
         text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
     }
 }
 
-/// A ratio or measure as an axis label: two decimals at most, trailing zeros dropped.
+/// A ratio or measure as an axis label: two decimals at most.
 fn measure_label(y: f64) -> String {
-    let text = format!("{y:.2}");
-    text.trim_end_matches('0').trim_end_matches('.').to_string()
+    trimmed(y, 2)
 }
 
 /// Draws `series` (x: a scale, y: OmenDB's advantage or a measure) on log axes, with the

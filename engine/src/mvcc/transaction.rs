@@ -1331,11 +1331,7 @@ impl Transaction {
         let table = writes.table.id;
         let rows = Arc::try_unwrap(writes.rows).unwrap_or_else(|shared| (*shared).clone());
         let count = rows.len();
-        // Each list sized for every write by its first entry (none is made for nothing).
-        let sized = |list_capacity: usize| if list_capacity == 0 { count } else { 0 };
-        let mut installs: Vec<Install> = Vec::new();
-        let mut new_keys: Vec<(RowKey, RowEntry)> = Vec::new();
-        let mut released: Vec<SharedRow> = Vec::new();
+        let (mut installs, mut new_keys, mut released) = (Vec::new(), Vec::new(), Vec::new());
         // Only the rows are stored: secondary indexes are derived from them (built from the
         // rows when a table is loaded), so their changes are made in memory alone.
         let mut all_index_changes = Vec::new();
@@ -1392,33 +1388,24 @@ impl Transaction {
             }
             // At most one per index of the table.
             let index_changes = (all_index_changes.len() - changes_before) as u32;
-            match (entry, write.row) {
-                (None, Some(row)) => {
-                    new_keys.reserve(sized(new_keys.capacity()));
-                    new_keys.push((owned_key.clone(), RowEntry::live(0)));
-                    if index_changes == 0 {
-                        released.reserve(sized(released.capacity()));
-                        released.push(row);
-                        continue;
-                    }
-                    installs.reserve(sized(installs.capacity()));
-                    installs.push(Install {
-                        key: owned_key,
-                        row: Some(row),
-                        previous,
-                        existed: false,
-                        index_changes,
-                    });
+            let new_key = entry.is_none() && write.row.is_some();
+            match write.row {
+                Some(row) if new_key && index_changes == 0 => {
+                    push_sized(&mut new_keys, count, (owned_key, RowEntry::live(0)));
+                    push_sized(&mut released, count, row);
                 }
-                (entry, row) => {
-                    installs.reserve(sized(installs.capacity()));
-                    installs.push(Install {
+                row => {
+                    if new_key {
+                        push_sized(&mut new_keys, count, (owned_key.clone(), RowEntry::live(0)));
+                    }
+                    let install = Install {
                         key: owned_key,
                         row,
                         previous,
                         existed: entry.is_some(),
                         index_changes,
-                    });
+                    };
+                    push_sized(&mut installs, count, install);
                 }
             }
         }
@@ -1583,6 +1570,15 @@ fn write_and_install(
 fn release_in_address_order(mut rows: Vec<SharedRow>) {
     rows.sort_unstable_by_key(|row| row.as_ptr() as usize);
     drop(rows);
+}
+
+/// Pushes `item`, sizing `list` for `all` items at its first: a commit's lists are sized once
+/// for all its writes, and a list it does not use is never allocated.
+fn push_sized<T>(list: &mut Vec<T>, all: usize, item: T) {
+    if list.capacity() == 0 {
+        list.reserve_exact(all);
+    }
+    list.push(item);
 }
 
 /// Puts `key`'s entry in `map` back to `previous` (`None`: absent).
