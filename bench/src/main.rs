@@ -27,6 +27,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -357,10 +358,22 @@ struct ServerRun {
 }
 
 fn server_suite(run: &ServerRun, json: &std::path::Path) -> Result<(), String> {
+    let mut report = Report::new("server");
+    // Measured first, on a quiet machine: the repetition with the median rate.
+    let mut floors = (0..run.reps.max(1))
+        .map(|_| server::loopback_round_trips(Duration::from_secs(run.seconds.min(3) as u64)))
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(|e| format!("the loopback round trips: {e}"))?;
+    floors.sort_by(|a, b| a.round_trips_per_s.total_cmp(&b.round_trips_per_s));
+    let floor = floors[floors.len() / 2];
+    println!(
+        "Loopback floor (one connection, blocking echo): {:.0} round trips/s, p50 {:.0} µs, p99 {:.0} µs",
+        floor.round_trips_per_s, floor.p50_us, floor.p99_us
+    );
+    report.machine.loopback = Some(floor);
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
     let pg = server::postgres(work.path(), &[])?;
     let om = server::omendb(work.path(), &run.binary)?;
-    let mut report = Report::new("server");
     let contenders = [om.name.clone(), pg.name.clone()];
     let init = [
         server::initialise(&om, run.scale, work.path())?,

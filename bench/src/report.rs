@@ -23,6 +23,19 @@ pub struct Machine {
     pub memory_gib: f64,
     pub os: String,
     pub omendb: String,
+    /// One connection's round trips over loopback with blocking sockets and nothing done in
+    /// between: the floor under any client–server round trip here (the server suite measures
+    /// it; older files have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loopback: Option<Loopback>,
+}
+
+/// A blocking echo over loopback (see `server::loopback_round_trips`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Loopback {
+    pub round_trips_per_s: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
 }
 
 impl Machine {
@@ -53,6 +66,7 @@ impl Machine {
             memory_gib: kib / 1024.0 / 1024.0,
             os,
             omendb: omendb::VERSION.to_string(),
+            loopback: None,
         }
     }
 }

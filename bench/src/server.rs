@@ -10,10 +10,13 @@
 //! per-transaction log. PostgreSQL runs as the `postgres` user when this runs as root (initdb
 //! refuses root).
 
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
-use crate::report::{Better, Figures};
+use crate::report::{Better, Figures, Loopback, median};
 
 const PASSWORD: &str = "pgbench secret";
 const USER: &str = "bench";
@@ -62,6 +65,52 @@ impl Workload {
             _ => None,
         }
     }
+}
+
+/// The bytes of one echoed message: about a prepared point select's Bind, Execute and Sync,
+/// and about its answer.
+const ECHO_BYTES: usize = 48;
+
+/// One connection's round trips over loopback for `duration`: a thread of this process echoes
+/// each message as soon as it reads it, both ends with blocking sockets and Nagle off (as
+/// pgbench and both servers have). Nothing is done between a message and its answer, so no
+/// client's transactions per second on one connection can exceed this here, whatever the
+/// server does: it is the floor under the one-client cells.
+pub fn loopback_round_trips(duration: Duration) -> std::io::Result<Loopback> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let address = listener.local_addr()?;
+    let echo = std::thread::spawn(move || -> std::io::Result<()> {
+        let (mut socket, _) = listener.accept()?;
+        socket.set_nodelay(true)?;
+        let mut message = [0; ECHO_BYTES];
+        loop {
+            match socket.read(&mut message)? {
+                0 => return Ok(()),
+                n => socket.write_all(&message[..n])?,
+            }
+        }
+    });
+    let mut socket = TcpStream::connect(address)?;
+    socket.set_nodelay(true)?;
+    let mut message = [7; ECHO_BYTES];
+    let mut times = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < duration {
+        let sent = Instant::now();
+        socket.write_all(&message)?;
+        socket.read_exact(&mut message)?;
+        times.push(sent.elapsed().as_secs_f64() * 1e6);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    drop(socket);
+    echo.join()
+        .map_err(|_| std::io::Error::other("the echo thread panicked"))??;
+    times.sort_by(f64::total_cmp);
+    Ok(Loopback {
+        round_trips_per_s: times.len() as f64 / elapsed,
+        p50_us: median(&times),
+        p99_us: times[(times.len() * 99 / 100).min(times.len() - 1)],
+    })
 }
 
 fn free_port() -> u16 {
@@ -475,6 +524,16 @@ pub fn measure(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_loopback_floor_counts_echoed_round_trips() {
+        let floor = loopback_round_trips(Duration::from_millis(50)).unwrap();
+        assert!(floor.round_trips_per_s > 0.0, "{floor:?}");
+        assert!(
+            0.0 < floor.p50_us && floor.p50_us <= floor.p99_us,
+            "{floor:?}"
+        );
+    }
 
     #[test]
     fn pgbench_summaries_and_logs_are_read() {

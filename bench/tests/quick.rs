@@ -93,6 +93,18 @@ fn the_quick_server_suite_runs_pgbench_on_both() {
     let dir = tempfile::tempdir().unwrap();
     let out = bench(&["server", "--quick", "--json", "s.json"], dir.path());
     assert!(out.contains("### pgbench -i -s 1"), "{out}");
+    assert!(out.contains("Loopback floor (one connection"), "{out}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("s.json")).unwrap()).unwrap();
+    let floor = &report["machine"]["loopback"];
+    assert!(
+        floor["round_trips_per_s"].as_f64().unwrap() > 0.0,
+        "{floor}"
+    );
+    assert!(
+        floor["p50_us"].as_f64() <= floor["p99_us"].as_f64(),
+        "{floor}"
+    );
     let groups = groups(&dir.path().join("s.json"));
     // Initialisation, 4 workloads × 2 client counts, then connection setup.
     assert_eq!(groups.len(), 1 + 4 * 2 + 1, "{out}");
