@@ -24,8 +24,8 @@ pub struct Machine {
     pub os: String,
     pub omendb: String,
     /// One connection's round trips over loopback with blocking sockets and nothing done in
-    /// between: the floor under any client–server round trip here (the server suite measures
-    /// it; older files have none).
+    /// between: the floor under a client's round trips to a server here (the server suite
+    /// measures it; older files have none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loopback: Option<Loopback>,
 }
@@ -33,7 +33,15 @@ pub struct Machine {
 /// A blocking echo over loopback (see `server::loopback_round_trips`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Loopback {
-    pub round_trips_per_s: f64,
+    /// The two ends on two cores (none on a one-core machine).
+    pub cross_core: Option<RoundTrips>,
+    /// Both ends on one core.
+    pub same_core: RoundTrips,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RoundTrips {
+    pub per_s: f64,
     pub p50_us: f64,
     pub p99_us: f64,
 }

@@ -93,6 +93,11 @@ pub struct Args {
     #[arg(long, default_value = "100", env = "OMENDB_MAX_CONNECTIONS")]
     pub max_connections: usize,
 
+    /// Threads that serve pgwire connections, each an event loop of its own that a new
+    /// connection joins if it has the fewest (`0`: one per core).
+    #[arg(long, default_value = "0", env = "OMENDB_CONNECTION_THREADS")]
+    pub connection_threads: usize,
+
     /// On SIGINT/SIGTERM, how long running statements may go on before they are cancelled
     /// (`0`, `500ms`, `10s`).
     #[arg(long, default_value = "10s", env = "OMENDB_SHUTDOWN_GRACE", value_parser = parse_duration)]

@@ -12,6 +12,7 @@ mod batch;
 mod config;
 mod http;
 mod lifecycle;
+mod loops;
 mod metrics;
 mod pgwire;
 mod tls;
@@ -152,10 +153,15 @@ async fn main() -> anyhow::Result<()> {
         let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
     }
 
+    let threads = match args.connection_threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let loops = loops::Loops::start(threads).context("starting the connection threads")?;
     let lifecycle = shared.lifecycle.clone();
     let router = http::router(shared.clone(), args.console_dir.clone(), &args.cors_origin);
     tokio::select! {
-        result = pgwire::serve(pg_listener, shared.clone(), auth, tls) => {
+        result = pgwire::serve(pg_listener, loops, shared.clone(), auth, tls) => {
             result.context("pgwire server")?;
         }
         result = axum::serve(http_listener, router) => result.context("HTTP server")?,

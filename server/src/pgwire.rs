@@ -1,8 +1,10 @@
 //! The PostgreSQL wire protocol front end (the `pgwire` crate over tokio).
 //!
-//! Each connection gets its own engine [`Session`]; simple queries (`Query`) and the extended
-//! protocol (Parse/Bind/Describe/Execute) run in it on tokio's blocking pool, and results go
-//! out in the format each client asks for (text, or binary for the types below).
+//! Each connection gets its own engine [`Session`] and is served by one of the connection
+//! threads' event loops ([`crate::loops`]); simple queries (`Query`) and the extended protocol
+//! (Parse/Bind/Describe/Execute) run in the session — brief statements right on the loop,
+//! the others on its blocking pool — and results go out in the format each client asks for
+//! (text, or binary for the types below).
 //!
 //! Every column type goes out with its own OID, in text or binary ([`crate::wire`]). A client's
 //! CancelRequest stops the running statement (57014), as does `SET statement_timeout`.
@@ -42,16 +44,18 @@ use pgwire::messages::data::{DataRow, NoData, ParameterDescription, RowDescripti
 use pgwire::messages::extendedquery::{
     Bind, BindComplete, Close, CloseComplete, Describe, Execute, Parse, ParseComplete,
 };
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 use crate::Shared;
 use crate::auth::{Auth, LogAuthFailures};
+use crate::loops::Loops;
 use crate::wire::{self, Encoded, wire_type};
 
 /// Accepts connections until the listener fails; each connection runs in its own task with
 /// its own session.
 pub async fn serve(
     listener: TcpListener,
+    loops: Loops,
     shared: Arc<Shared>,
     auth: Arc<Auth>,
     tls: Option<pgwire::tokio::TlsAcceptor>,
@@ -77,7 +81,19 @@ pub async fn serve(
             plans: Arc::default(),
         });
         let tls = tls.clone();
-        tokio::spawn(async move {
+        // Moved to its connection thread's event loop (registered there when it starts).
+        let socket = match socket.into_std() {
+            Ok(socket) => socket,
+            Err(e) => {
+                tracing::warn!(%peer, "could not serve a connection: {e}");
+                continue;
+            }
+        };
+        loops.run(async move {
+            let socket = match TcpStream::from_std(socket) {
+                Ok(socket) => socket,
+                Err(e) => return tracing::warn!(%peer, "could not serve a connection: {e}"),
+            };
             // A malformed message can panic pgwire's decoder (0.42 does on some truncated
             // Bind bodies): that ends this connection only, with a log line.
             let serving = pgwire::tokio::process_socket(socket, tls, connection);
