@@ -212,11 +212,23 @@ async fn a_session_idle_in_a_transaction_is_ended_and_its_locks_released() {
 
 /// An UPDATE by key inside a block runs on the connection's task unless another transaction
 /// holds the row's lock: then it waits on the blocking pool — in both protocols, two waiters at
-/// once (as many as the runtime has threads here), while the holder's COMMIT still gets through.
+/// once (as many as the machine has connection threads here), while the holder's COMMIT still
+/// gets through.
 #[tokio::test]
 async fn point_updates_wait_for_a_held_row_lock_off_the_network_threads() {
+    updates_wait_for_a_held_row_lock_off_the_loops(&[]).await;
+}
+
+/// The same with every connection on one event loop: a waiter that blocked the loop would
+/// block the holder's connection too.
+#[tokio::test]
+async fn point_updates_wait_off_a_single_connection_thread() {
+    updates_wait_for_a_held_row_lock_off_the_loops(&["--connection-threads", "1"]).await;
+}
+
+async fn updates_wait_for_a_held_row_lock_off_the_loops(args: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &["--storage", "memory"]);
+    let server = Server::start(dir.path(), &[&["--storage", "memory"], args].concat());
     let holder = server.connect().await;
     holder
         .batch_execute(
