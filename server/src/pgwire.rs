@@ -89,7 +89,8 @@ pub async fn serve(
                 continue;
             }
         };
-        loops.run(async move {
+        let core = crate::loops::incoming_core(&socket);
+        loops.run(core, async move {
             let socket = match TcpStream::from_std(socket) {
                 Ok(socket) => socket,
                 Err(e) => return tracing::warn!(%peer, "could not serve a connection: {e}"),
