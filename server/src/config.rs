@@ -93,8 +93,9 @@ pub struct Args {
     #[arg(long, default_value = "100", env = "OMENDB_MAX_CONNECTIONS")]
     pub max_connections: usize,
 
-    /// Threads that serve pgwire connections, each an event loop of its own that a new
-    /// connection joins if it has the fewest (`0`: one per core).
+    /// Threads that serve pgwire connections, each an event loop of its own (`0`: one per
+    /// core; then a new connection joins the loop of the core it arrives on, unless that loop
+    /// is much busier than the others).
     #[arg(long, default_value = "0", env = "OMENDB_CONNECTION_THREADS")]
     pub connection_threads: usize,
 
