@@ -25,11 +25,18 @@
 //! The threads are not pinned (a thread they start — a blocking-pool worker, the analytics
 //! runtime's — would inherit the pin). Otherwise (another number of loops, a core unknown) a
 //! connection goes to the loop with the fewest open connections.
+//!
+//! A loop that serves one connection only may run that connection's short committing
+//! statements (COMMIT, an INSERT of VALUES outside a block) itself — see [`alone`]: blocking
+//! there for the storage sync delays no one, and saves the two wake-ups of a hand-off to the
+//! blocking pool and back (pgbench's TPC-B-like script at one client commits once per seven
+//! round trips). While it does, the loop counts as busy and new connections go elsewhere.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tokio::sync::mpsc;
 
@@ -44,10 +51,50 @@ pub struct Loops {
 #[derive(Debug)]
 struct Loop {
     jobs: mpsc::UnboundedSender<Job>,
-    /// Connections given to this loop and not yet ended.
-    open: Arc<AtomicUsize>,
+    state: Arc<LoopState>,
     /// The core whose arriving connections this loop takes, if any.
     core: Option<usize>,
+}
+
+/// What the accept loop and a loop's own thread both read.
+#[derive(Debug, Default)]
+struct LoopState {
+    /// Connections given to this loop and not yet ended.
+    open: AtomicUsize,
+    /// The loop's thread is running a statement that may block (see [`alone`]).
+    busy: AtomicBool,
+}
+
+thread_local! {
+    /// On a loop's thread, that loop's state.
+    static CURRENT: RefCell<Option<Arc<LoopState>>> = const { RefCell::new(None) };
+}
+
+/// On a loop's thread whose loop serves one connection only (the caller's): marks the loop
+/// busy until the guard is dropped, so that a statement that may block — wait for the commit
+/// lock, for a storage sync — can run right here without delaying another connection; new
+/// connections go to other loops meanwhile. `None` elsewhere, or with other connections.
+pub fn alone() -> Option<Busy> {
+    let state = CURRENT.with(|current| current.borrow().clone())?;
+    // Busy first, then the count: a connection being placed counts itself in first, then
+    // reads `busy` (see `Loops::run`), so one of the two sees the other (sequentially
+    // consistent on both sides).
+    state.busy.store(true, Ordering::SeqCst);
+    if state.open.load(Ordering::SeqCst) == 1 {
+        return Some(Busy(state));
+    }
+    state.busy.store(false, Ordering::SeqCst);
+    None
+}
+
+/// A loop marked busy by [`alone`], until dropped.
+#[derive(Debug)]
+pub struct Busy(Arc<LoopState>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.busy.store(false, Ordering::SeqCst);
+    }
 }
 
 impl Loops {
@@ -63,20 +110,19 @@ impl Loops {
                     .build()?;
                 let (jobs, mut queue) = mpsc::unbounded_channel::<Job>();
                 let core = cores.as_ref().map(|cores| cores[n]);
+                let state = Arc::<LoopState>::default();
+                let own = state.clone();
                 std::thread::Builder::new()
                     .name(format!("omendb-conn-{n}"))
                     .spawn(move || {
+                        CURRENT.with(|current| *current.borrow_mut() = Some(own));
                         runtime.block_on(async move {
                             while let Some(job) = queue.recv().await {
                                 tokio::spawn(job);
                             }
                         });
                     })?;
-                Ok(Loop {
-                    jobs,
-                    open: Arc::default(),
-                    core,
-                })
+                Ok(Loop { jobs, state, core })
             })
             .collect::<std::io::Result<_>>()?;
         Ok(Self { loops })
@@ -92,22 +138,39 @@ impl Loops {
         let open: Vec<usize> = self
             .loops
             .iter()
-            .map(|l| l.open.load(Ordering::Relaxed))
+            .map(|l| l.state.open.load(Ordering::Relaxed))
             .collect();
         let on_core =
             incoming_core.and_then(|core| self.loops.iter().position(|l| l.core == Some(core)));
-        let Some(chosen) = choose(&open, on_core).and_then(|i| self.loops.get(i)) else {
+        let busy: Vec<bool> = self
+            .loops
+            .iter()
+            .map(|l| l.state.busy.load(Ordering::SeqCst))
+            .collect();
+        let Some(mut chosen) = choose(&open, &busy, on_core).and_then(|i| self.loops.get(i)) else {
             return tracing::error!("no connection threads: connection dropped");
         };
         /// Counts the connection out however it ends (a panic, or a loop that has stopped).
-        struct Ended(Arc<AtomicUsize>);
+        struct Ended(Arc<LoopState>);
         impl Drop for Ended {
             fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::Relaxed);
+                self.0.open.fetch_sub(1, Ordering::SeqCst);
             }
         }
-        chosen.open.fetch_add(1, Ordering::Relaxed);
-        let ended = Ended(chosen.open.clone());
+        chosen.state.open.fetch_add(1, Ordering::SeqCst);
+        // The loop's one connection started a blocking statement meanwhile: another loop.
+        if chosen.state.busy.load(Ordering::SeqCst) {
+            let idle = self
+                .loops
+                .iter()
+                .filter(|l| !l.state.busy.load(Ordering::SeqCst));
+            if let Some(other) = idle.min_by_key(|l| l.state.open.load(Ordering::Relaxed)) {
+                chosen.state.open.fetch_sub(1, Ordering::SeqCst);
+                other.state.open.fetch_add(1, Ordering::SeqCst);
+                chosen = other;
+            }
+        }
+        let ended = Ended(chosen.state.clone());
         let job = Box::pin(async move {
             let _ended = ended;
             connection.await;
@@ -118,13 +181,21 @@ impl Loops {
     }
 }
 
-/// The loop for a new connection, given each loop's open connections and the loop on the
-/// core its packets arrive on: that one, unless it has more than twice the least busy loop's
-/// connections plus one; else the least busy (the first of equals). `None` without loops.
-fn choose(open: &[usize], on_core: Option<usize>) -> Option<usize> {
-    let (least, fewest) = open.iter().copied().enumerate().min_by_key(|&(_, n)| n)?;
+/// The loop for a new connection, given each loop's open connections, whether it is busy
+/// (see [`alone`]) and the loop on the core its packets arrive on: that one, unless it is busy
+/// or has more than twice the least busy loop's connections plus one; else the one with the
+/// fewest connections among those not busy (the first of equals). When every loop is busy,
+/// none is avoided. `None` without loops.
+fn choose(open: &[usize], busy: &[bool], on_core: Option<usize>) -> Option<usize> {
+    let is_busy = |i: usize| busy.get(i).copied().unwrap_or(false);
+    let all_busy = (0..open.len()).all(is_busy);
+    let avoid = |i: usize| !all_busy && is_busy(i);
+    let candidates = open.iter().copied().enumerate();
+    let (least, fewest) = candidates
+        .filter(|&(i, _)| !avoid(i))
+        .min_by_key(|&(_, n)| n)?;
     match on_core {
-        Some(i) if open.get(i).is_some_and(|&n| n <= 2 * fewest + 1) => Some(i),
+        Some(i) if !avoid(i) && open.get(i).is_some_and(|&n| n <= 2 * fewest + 1) => Some(i),
         _ => Some(least),
     }
 }
@@ -169,7 +240,7 @@ mod tests {
         /// Each loop's open connections.
         fn open(&self) -> Vec<usize> {
             let open = self.loops.iter();
-            open.map(|l| l.open.load(Ordering::Relaxed)).collect()
+            open.map(|l| l.state.open.load(Ordering::Relaxed)).collect()
         }
     }
 
@@ -177,15 +248,69 @@ mod tests {
     /// the least busy loop's connections plus one.
     #[test]
     fn connections_join_their_cores_loop_unless_it_is_much_busier() {
-        assert_eq!(choose(&[], Some(0)), None);
-        assert_eq!(choose(&[0, 0], None), Some(0));
-        assert_eq!(choose(&[1, 0], None), Some(1));
-        assert_eq!(choose(&[0, 0], Some(1)), Some(1));
-        assert_eq!(choose(&[3, 1], Some(0)), Some(0));
-        assert_eq!(choose(&[4, 1], Some(0)), Some(1));
-        assert_eq!(choose(&[1, 0], Some(0)), Some(0));
-        assert_eq!(choose(&[2, 0], Some(0)), Some(1));
-        assert_eq!(choose(&[0, 0], Some(7)), Some(0));
+        let idle = [false; 2];
+        assert_eq!(choose(&[], &[], Some(0)), None);
+        assert_eq!(choose(&[0, 0], &idle, None), Some(0));
+        assert_eq!(choose(&[1, 0], &idle, None), Some(1));
+        assert_eq!(choose(&[0, 0], &idle, Some(1)), Some(1));
+        assert_eq!(choose(&[3, 1], &idle, Some(0)), Some(0));
+        assert_eq!(choose(&[4, 1], &idle, Some(0)), Some(1));
+        assert_eq!(choose(&[1, 0], &idle, Some(0)), Some(0));
+        assert_eq!(choose(&[2, 0], &idle, Some(0)), Some(1));
+        assert_eq!(choose(&[0, 0], &idle, Some(7)), Some(0));
+    }
+
+    /// A busy loop (one connection blocked in a statement) takes no new connection while
+    /// another loop does not — whatever its core or count — unless every loop is busy.
+    #[test]
+    fn connections_avoid_a_busy_loop() {
+        assert_eq!(choose(&[1, 5], &[true, false], Some(0)), Some(1));
+        assert_eq!(choose(&[1, 5], &[true, false], None), Some(1));
+        assert_eq!(choose(&[1, 0], &[false, true], Some(1)), Some(0));
+        assert_eq!(choose(&[1, 2], &[true, true], Some(1)), Some(1));
+        assert_eq!(choose(&[3, 2], &[true, true], None), Some(1));
+    }
+
+    /// `alone` holds on a loop's thread while its one connection is the caller, and marks
+    /// the loop busy until the guard drops; with a second connection, or off a loop's thread,
+    /// there is no guard.
+    #[test]
+    fn a_connection_alone_on_its_loop_may_block_it() {
+        assert!(alone().is_none(), "not a loop's thread");
+        let loops = Loops::start(1).unwrap();
+        let (report, seen) = std::sync::mpsc::channel();
+        let (release, wait) = tokio::sync::oneshot::channel::<()>();
+        let first = report.clone();
+        loops.run(None, async move {
+            let guard = alone();
+            first.send(("alone", guard.is_some())).unwrap();
+            first.send(("busy while held", busy_now())).unwrap();
+            drop(guard);
+            first.send(("busy after", busy_now())).unwrap();
+            let _ = wait.await;
+            first.send(("alone with two", alone().is_some())).unwrap();
+        });
+        let answers: Vec<_> = (0..3).map(|_| seen.recv().unwrap()).collect();
+        assert_eq!(
+            answers,
+            [
+                ("alone", true),
+                ("busy while held", true),
+                ("busy after", false)
+            ]
+        );
+        let (_keep, second) = tokio::sync::oneshot::channel::<()>();
+        loops.run(None, async move {
+            let _ = second.await;
+        });
+        assert_eq!(loops.open(), [2]);
+        release.send(()).unwrap();
+        assert_eq!(seen.recv().unwrap(), ("alone with two", false));
+    }
+
+    /// Whether the calling loop's thread counts its loop as busy.
+    fn busy_now() -> bool {
+        CURRENT.with(|c| c.borrow().as_ref().unwrap().busy.load(Ordering::SeqCst))
     }
 
     /// Each connection runs on the thread of the loop with the fewest open connections, and

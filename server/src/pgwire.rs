@@ -276,10 +276,14 @@ impl Connection {
     /// its own errors).
     fn plan_simple(&self, sql: &str) -> Option<(Prepared, Placement)> {
         // A first look at the first word: other statements go the usual way.
-        const BRIEF_STARTS: [&str; 10] = [
+        const BRIEF_STARTS: [&str; 14] = [
             "select",
             "begin",
             "start",
+            "commit",
+            "end",
+            "rollback",
+            "abort",
             "set",
             "show",
             "savepoint",
@@ -309,6 +313,15 @@ impl Connection {
         params: Vec<Value>,
         placement: Placement,
     ) -> PgWireResult<omendb_engine::Result<QueryResult>> {
+        if placement == Placement::HereIfAlone {
+            if let Some(_busy) = crate::loops::alone() {
+                return self
+                    .run_where(true, move |session| {
+                        Ok(session.execute_prepared(&prepared, &params))
+                    })
+                    .await;
+            }
+        }
         if placement == Placement::HereUnlessWaiting {
             let (attempt, values) = (prepared.clone(), params.clone());
             let tried = self
@@ -353,6 +366,9 @@ enum Placement {
     Here,
     /// Here unless it would wait for a row lock (see `Prepared::is_point_write`).
     HereUnlessWaiting,
+    /// Here if the connection is alone on its event loop (see `loops::alone`): it takes no
+    /// row lock but may block for a while — the commit lock, a storage sync.
+    HereIfAlone,
     /// On the blocking pool: it may take long, wait or commit.
     Pool,
 }
@@ -363,6 +379,9 @@ impl Placement {
             Self::Here
         } else if in_block && prepared.is_point_write() {
             Self::HereUnlessWaiting
+        } else if prepared.ends_transaction() || !in_block && prepared.is_brief_in_block() {
+            // COMMIT, ROLLBACK, or an INSERT of VALUES that commits (it takes no lock).
+            Self::HereIfAlone
         } else {
             Self::Pool
         }

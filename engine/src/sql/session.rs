@@ -985,6 +985,12 @@ impl Prepared {
         ) && !self.facts.subqueries
     }
 
+    /// Whether the statement ends a transaction block (COMMIT or ROLLBACK): it takes no row
+    /// lock, but a COMMIT waits for the commit lock and for its storage sync.
+    pub fn ends_transaction(&self) -> bool {
+        matches!(&self.plan, Plan::Commit | Plan::Rollback)
+    }
+
     /// Whether the statement is an UPDATE or DELETE of at most one row by its primary key,
     /// without subqueries: brief inside a transaction block unless another transaction holds
     /// the row's lock — run it with [`Session::execute_prepared_without_waiting`] first.
